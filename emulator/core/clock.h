@@ -1,0 +1,16 @@
+/* The one clock: every time sluice uses comes from here, so tests can move
+ * it forward (clock_advance) without sleeping. */
+#ifndef SLUICE_CLOCK_H
+#define SLUICE_CLOCK_H
+
+#include <stdint.h>
+
+/* Wall-clock milliseconds since the epoch, plus any advance. */
+int64_t clock_now_ms(void);
+/* Monotonic microseconds, for measuring durations (never advanced). */
+int64_t clock_mono_us(void);
+/* Moves the emulated clock forward by ms (>= 0). */
+void clock_advance(int64_t ms);
+int64_t clock_offset_ms(void);
+
+#endif

@@ -1,0 +1,155 @@
+/* MD5 / SHA-256 via libcrypto's EVP interface, base64 via EVP too, and the
+ * SQS message-attribute digest. */
+#include "core/digest.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/ids.h"
+
+static void evp_hex(const EVP_MD *md, const void *data, size_t len, char *out)
+{
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, d, &n, md, NULL);
+    ids_hex(d, n, out);
+}
+
+void digest_md5_hex(const void *data, size_t len, char out[DIGEST_MD5_HEX])
+{
+    evp_hex(EVP_md5(), data, len, out);
+}
+
+void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX])
+{
+    evp_hex(EVP_sha256(), data, len, out);
+}
+
+void digest_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n);
+}
+
+static void put_u32(buf_t *b, size_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16), (unsigned char)(v >> 8),
+                          (unsigned char)v};
+    buf_append(b, x, 4);
+}
+
+static void put_field(buf_t *b, const void *p, size_t n)
+{
+    put_u32(b, n);
+    buf_append(b, p, n);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int digest_message_attributes(const cJSON *attrs, char out[DIGEST_MD5_HEX])
+{
+    int n = attrs ? cJSON_GetArraySize(attrs) : 0;
+    if (n <= 0)
+        return -1;
+    const char **names = calloc((size_t)n, sizeof *names);
+    int i = 0, rc = -1;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) names[i++] = a->string;
+    qsort(names, (size_t)n, sizeof *names, cmp_names);
+
+    buf_t b;
+    buf_init(&b);
+    for (i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(attrs, names[i]);
+        const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "DataType"));
+        if (!type)
+            goto done;
+        put_field(&b, names[i], strlen(names[i]));
+        put_field(&b, type, strlen(type));
+        if (strncmp(type, "Binary", 6) == 0) {
+            const char *b64 = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "BinaryValue"));
+            size_t raw_len = 0;
+            unsigned char *raw = b64 ? digest_base64_decode(b64, &raw_len) : NULL;
+            if (!raw)
+                goto done;
+            buf_append(&b, "\x02", 1);
+            put_field(&b, raw, raw_len);
+            free(raw);
+        } else {
+            const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v, "StringValue"));
+            if (!s)
+                goto done;
+            buf_append(&b, "\x01", 1);
+            put_field(&b, s, strlen(s));
+        }
+    }
+    digest_md5_hex(b.data, b.len, out);
+    rc = 0;
+done:
+    buf_free(&b);
+    free(names);
+    return rc;
+}
+
+char *digest_base64_encode(const unsigned char *in, size_t len)
+{
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (!out)
+        abort();
+    EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+    return out;
+}
+
+static int b64val(int c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+unsigned char *digest_base64_decode(const char *in, size_t *out_len)
+{
+    size_t n = strlen(in);
+    unsigned char *out = malloc(n / 4 * 3 + 3);
+    if (!out)
+        abort();
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0, pad = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '=') {
+            pad++;
+            continue;
+        }
+        if (c == '\n' || c == '\r')
+            continue;
+        int v = b64val(c);
+        if (v < 0 || pad) {
+            free(out);
+            return NULL;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    if (pad > 2) {
+        free(out);
+        return NULL;
+    }
+    *out_len = o;
+    return out;
+}

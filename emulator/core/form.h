@@ -1,0 +1,27 @@
+/* application/x-www-form-urlencoded and URL query strings: decoded
+ * name/value pairs, in order, with percent-decoding and '+' as space. */
+#ifndef SLUICE_FORM_H
+#define SLUICE_FORM_H
+
+#include <stddef.h>
+
+typedef struct form form_t;
+
+/* Parses len bytes of s (need not be NUL-terminated). Returns owned; never
+ * NULL (malformed %-escapes are kept literally, as AWS does). */
+form_t *form_parse(const char *s, size_t len);
+/* Adds pairs from another string (a POST body after the URL query). */
+void form_parse_more(form_t *f, const char *s, size_t len);
+void form_free(form_t *f);
+
+size_t form_count(const form_t *f);
+const char *form_name(const form_t *f, size_t i);
+const char *form_value(const form_t *f, size_t i);
+/* First value for name, or NULL. */
+const char *form_get(const form_t *f, const char *name);
+
+/* Percent-decodes s into a new NUL-terminated owned string ('+' -> ' '
+ * when plus_is_space). Sets *out_len when not NULL. */
+char *form_url_decode(const char *s, size_t len, int plus_is_space, size_t *out_len);
+
+#endif

@@ -1,0 +1,23 @@
+/* HTTP listeners on the one event_base (evhttp). A listener binds
+ * HOST:PORT (port 0 picks an ephemeral port), applies sluice's limits,
+ * and hands each request to one handler. */
+#ifndef SLUICE_SERVER_H
+#define SLUICE_SERVER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+typedef struct server server_t;
+
+/* Parses "HOST:PORT" ("[::1]:0" too). Returns 0 or -1. host is owned. */
+int server_parse_listen(const char *spec, char **host, int *port);
+
+/* Binds; returns owned, or NULL with errno-style message logged. */
+server_t *server_new(struct event_base *base, const char *host, int port,
+                     void (*handler)(struct evhttp_request *, void *), void *arg);
+void server_free(server_t *s);
+/* The port actually bound (useful with port 0). */
+int server_port(const server_t *s);
+const char *server_host(const server_t *s);
+
+#endif

@@ -1,0 +1,273 @@
+/* Request routing for the AWS endpoint. A request with X-Amz-Target is AWS
+ * JSON 1.0; otherwise the form fields (URL query, then a form body) make a
+ * query-protocol request, on "/" or on a queue URL path. Each request gets
+ * an x-amzn-RequestId; the region comes from the SigV4 credential scope. */
+#include "endpoint.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/form.h"
+#include "core/log.h"
+#include "sqs/wire_json.h"
+#include "sqs/wire_query.h"
+
+struct endpoint {
+    sqs_t *sqs;
+    char *default_region;
+};
+
+typedef enum { PROTO_JSON, PROTO_QUERY } proto_t;
+
+typedef struct {
+    sqs_call_t call;          /* first: the call's done callback casts back */
+    endpoint_t *ep;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    proto_t proto;
+    char action[64];
+    char region[32];
+    char sender[64];
+    char *host;
+} http_call_t;
+
+endpoint_t *endpoint_new(sqs_t *sqs, const char *default_region)
+{
+    endpoint_t *e = calloc(1, sizeof *e);
+    e->sqs = sqs;
+    e->default_region = strdup(default_region);
+    return e;
+}
+
+void endpoint_free(endpoint_t *e)
+{
+    if (!e)
+        return;
+    free(e->default_region);
+    free(e);
+}
+
+static void free_body(const void *data, size_t len, void *arg)
+{
+    (void)len;
+    (void)arg;
+    free((void *)data);
+}
+
+static void reply(struct evhttp_request *req, int status, const char *ctype, const char *request_id, char *body,
+                  size_t len, const char *query_error)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", ctype);
+    evhttp_add_header(h, "x-amzn-RequestId", request_id);
+    if (query_error)
+        evhttp_add_header(h, "x-amzn-query-error", query_error);
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_reference(out, body, len, free_body, NULL);
+    const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 403 ? "Forbidden"
+                                            : status >= 500     ? "Internal Server Error"
+                                                                : "Bad Request";
+    evhttp_send_reply(req, status, reason, out);
+    evbuffer_free(out);
+}
+
+static void reply_error(struct evhttp_request *req, proto_t proto, const err_t *err, const char *request_id)
+{
+    size_t len;
+    char *body;
+    const err_info_t *info = err_info(err->code);
+    if (proto == PROTO_JSON) {
+        char qe[160];
+        sqs_wire_json_query_error(err, qe, sizeof qe);
+        body = sqs_wire_json_render_error(err, &len);
+        reply(req, info->http_status, SQS_JSON_CONTENT_TYPE, request_id, body, len, qe);
+    } else {
+        err_t e = *err;
+        if (info->query_message && strcmp(e.message, info->message) == 0)
+            snprintf(e.message, sizeof e.message, "%s", info->query_message);
+        body = sqs_wire_query_render_error(&e, request_id, &len);
+        reply(req, info->http_status, "text/xml", request_id, body, len, NULL);
+    }
+}
+
+static void on_close(struct evhttp_connection *evcon, void *arg);
+
+static void free_http_call(http_call_t *hc)
+{
+    sqs_call_clear(&hc->call);
+    cJSON_Delete(hc->call.params);
+    free(hc->host);
+    free(hc);
+}
+
+static void call_done(sqs_call_t *call)
+{
+    http_call_t *hc = (http_call_t *)call;
+    if (hc->evcon)
+        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
+    if (call->failed) {
+        if (call->err.code == ERR_INTERNAL)
+            log_error("msg=\"request failed\" action=%s request_id=%s error=\"%s\"", hc->action, call->request_id,
+                      call->err.message);
+        else
+            log_debug("msg=\"request error\" action=%s request_id=%s code=%s", hc->action, call->request_id,
+                      err_info(call->err.code)->query_code);
+        reply_error(hc->req, hc->proto, &call->err, call->request_id);
+    } else {
+        size_t len;
+        char *body;
+        if (hc->proto == PROTO_JSON) {
+            body = sqs_wire_json_render(call->result, &len);
+            reply(hc->req, 200, SQS_JSON_CONTENT_TYPE, call->request_id, body, len, NULL);
+        } else {
+            body = sqs_wire_query_render(hc->action, call->result, call->request_id, &len);
+            reply(hc->req, 200, "text/xml", call->request_id, body, len, NULL);
+        }
+        log_debug("msg=request action=%s request_id=%s status=200", hc->action, call->request_id);
+    }
+    free_http_call(hc);
+}
+
+/* The client went away while its long poll was parked. libevent detaches
+ * a request it has not answered (its connection becomes NULL) instead of
+ * freeing it, so the request is freed here. */
+static void on_close(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    http_call_t *hc = arg;
+    sqs_call_abandon(&hc->call);
+    if (evhttp_request_get_connection(hc->req) == NULL)
+        evhttp_request_free(hc->req);
+    free_http_call(hc);
+}
+
+/* Region and access key from "AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/
+ * SERVICE/aws4_request, ...". */
+static void parse_credential(const char *auth, char *region, size_t rn, char *akid, size_t an)
+{
+    const char *c = auth ? strstr(auth, "Credential=") : NULL;
+    if (!c)
+        return;
+    c += 11;
+    const char *slash1 = strchr(c, '/');
+    if (!slash1)
+        return;
+    const char *slash2 = strchr(slash1 + 1, '/');
+    const char *slash3 = slash2 ? strchr(slash2 + 1, '/') : NULL;
+    if (!slash3)
+        return;
+    size_t klen = (size_t)(slash1 - c);
+    size_t rlen = (size_t)(slash3 - slash2 - 1);
+    if (klen > 0 && klen < an)
+        snprintf(akid, an, "%.*s", (int)klen, c);
+    if (rlen > 0 && rlen < rn)
+        snprintf(region, rn, "%.*s", (int)rlen, slash2 + 1);
+}
+
+/* "/ACCOUNT/NAME" (a queue URL path): returns 1. */
+static int is_queue_path(const char *path)
+{
+    if (!path || path[0] != '/' || !path[1])
+        return 0;
+    const char *slash = strchr(path + 1, '/');
+    return slash && slash[1] && !strchr(slash + 1, '/');
+}
+
+static void health(struct evhttp_request *req)
+{
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_printf(out, "{\"status\":\"ok\"}");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+}
+
+void endpoint_handle(struct evhttp_request *req, void *arg)
+{
+    endpoint_t *ep = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : "/";
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!path || !*path)
+        path = "/";
+    if (strcmp(path, "/_sluice/health") == 0) {
+        health(req);
+        return;
+    }
+
+    http_call_t *hc = calloc(1, sizeof *hc);
+    hc->ep = ep;
+    hc->req = req;
+    ids_uuid4(hc->call.request_id);
+    hc->call.done = call_done;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *host = evhttp_find_header(in, "Host");
+    hc->host = strdup(host ? host : "localhost:4566");
+    snprintf(hc->region, sizeof hc->region, "%s", ep->default_region);
+    parse_credential(evhttp_find_header(in, "Authorization"), hc->region, sizeof hc->region, hc->sender,
+                     sizeof hc->sender);
+
+    struct evbuffer *body_buf = evhttp_request_get_input_buffer(req);
+    size_t body_len = evbuffer_get_length(body_buf);
+    const char *body = body_len ? (const char *)evbuffer_pullup(body_buf, -1) : "";
+    const char *target = evhttp_find_header(in, "X-Amz-Target");
+    err_t err = {0};
+    int rc = 0;
+
+    if (target) {
+        hc->proto = PROTO_JSON;
+        if (strncmp(target, "AmazonSQS.", 10) == 0)
+            snprintf(hc->action, sizeof hc->action, "%s", target + 10);
+        else
+            snprintf(hc->action, sizeof hc->action, "%s", target);
+        if (!sqs_action_known(hc->action) || strncmp(target, "AmazonSQS.", 10) != 0)
+            rc = err_set(&err, ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.", hc->action);
+        else
+            rc = sqs_wire_json_decode(body, body_len, &hc->call.params, &err);
+    } else {
+        hc->proto = PROTO_QUERY;
+        form_t *form = form_parse(query ? query : "", query ? strlen(query) : 0);
+        const char *ctype = evhttp_find_header(in, "Content-Type");
+        if (body_len && (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0))
+            form_parse_more(form, body, body_len);
+        const char *action = form_get(form, "Action");
+        if (!action) {
+            rc = err_set(&err, ERR_UNKNOWN_OPERATION, "Unknown operation.");
+        } else {
+            snprintf(hc->action, sizeof hc->action, "%s", action);
+            if (!sqs_action_known(action) || (is_queue_path(path) && !sqs_action_takes_queue(action)))
+                rc = err_set(&err, ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.", action);
+            else
+                rc = sqs_wire_query_decode(action, form, &hc->call.params, &err);
+        }
+        form_free(form);
+    }
+    if (rc) {
+        reply_error(req, hc->proto, &err, hc->call.request_id);
+        free_http_call(hc);
+        return;
+    }
+    /* A request sent to a queue URL path names its queue by the path. */
+    if (is_queue_path(path) && sqs_action_takes_queue(hc->action) &&
+        !cJSON_GetObjectItemCaseSensitive(hc->call.params, "QueueUrl")) {
+        size_t n = strlen(hc->host) + strlen(path) + 16;
+        char *url = malloc(n);
+        snprintf(url, n, "http://%s%s", hc->host, path);
+        cJSON_AddStringToObject(hc->call.params, "QueueUrl", url);
+        free(url);
+    }
+    hc->call.action = hc->action;
+    hc->call.region = hc->region;
+    hc->call.host = hc->host;
+    hc->call.sender_id = hc->sender[0] ? hc->sender : NULL;
+    if (sqs_call_start(ep->sqs, &hc->call)) {
+        /* Parked: watch the connection so a client that gives up does not
+         * leave a waiter behind. */
+        hc->evcon = evhttp_request_get_connection(req);
+        if (hc->evcon)
+            evhttp_connection_set_closecb(hc->evcon, on_close, hc);
+    }
+}

@@ -1,0 +1,220 @@
+/* sluice: the command line (serve, validate, --version, --help), start-up
+ * (config, data directory, store, listener), signals and clean shutdown. */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "endpoint.h"
+#include "sqs/actions.h"
+
+#define SLUICE_VERSION "0.1.0"
+
+static const char usage[] =
+    "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--log-level LEVEL]\n"
+    "       sluice validate --config FILE\n"
+    "       sluice --version | --help\n"
+    "\n"
+    "serve     run the emulator (AWS endpoint default 127.0.0.1:4566, data dir .sluice/)\n"
+    "validate  check a config file; print each problem as FILE:LINE:COLUMN: message\n"
+    "LEVEL     debug | info | warn | error (default info)\n";
+
+typedef struct {
+    const char *config, *listen, *data_dir, *log_level;
+} opts_t;
+
+/* Parses --name VALUE and --name=VALUE flags. Returns 0, or 2 after a
+ * one-line error. */
+static int parse_flags(int argc, char **argv, int first, opts_t *o, int serve)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        const char *names[] = {"--config", "--listen", "--data-dir", "--log-level"};
+        const char **slots[] = {&o->config, &o->listen, &o->data_dir, &o->log_level};
+        int n_allowed = serve ? 4 : 1;
+        int matched = 0;
+        for (int k = 0; k < n_allowed && !matched; k++) {
+            size_t len = strlen(names[k]);
+            if (strncmp(a, names[k], len) != 0)
+                continue;
+            if (a[len] == '=') {
+                *slots[k] = a + len + 1;
+                matched = 1;
+            } else if (a[len] == '\0') {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "sluice: %s needs a value (see sluice --help)\n", names[k]);
+                    return 2;
+                }
+                *slots[k] = argv[++i];
+                matched = 1;
+            }
+        }
+        if (!matched) {
+            fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void print_problem(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
+static config_t *load_config(const char *path)
+{
+    if (!path)
+        return config_default();
+    int problems = 0;
+    config_t *cfg = config_load(path, print_problem, NULL, &problems);
+    return cfg;
+}
+
+static int mkdirs(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0755) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0755) && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    log_info("msg=\"shutting down\" signal=%d", (int)sig);
+    event_base_loopexit(arg, NULL);
+}
+
+static int cmd_serve(opts_t *o)
+{
+    if (o->log_level) {
+        log_level_t level;
+        if (log_parse_level(o->log_level, &level)) {
+            fprintf(stderr, "sluice: unknown log level '%s' (debug, info, warn, error)\n", o->log_level);
+            return 2;
+        }
+        log_set_level(level);
+    }
+    config_t *cfg = load_config(o->config);
+    if (!cfg)
+        return 1;
+    const char *listen = o->listen ? o->listen : cfg->listen ? cfg->listen : "127.0.0.1:4566";
+    const char *data_dir = o->data_dir ? o->data_dir : cfg->data_dir ? cfg->data_dir : ".sluice";
+    char *host = NULL;
+    int port = 0, rc = 1;
+    struct event_base *base = NULL;
+    sqs_t *sqs = NULL;
+    endpoint_t *ep = NULL;
+    server_t *srv = NULL;
+    struct event *sigint = NULL, *sigterm = NULL;
+    char db_path[4096];
+
+    if (server_parse_listen(listen, &host, &port)) {
+        fprintf(stderr, "sluice: bad listen address '%s' (want HOST:PORT)\n", listen);
+        rc = 2;
+        goto done;
+    }
+    if (mkdirs(data_dir)) {
+        fprintf(stderr, "sluice: cannot create data directory '%s': %s\n", data_dir, strerror(errno));
+        goto done;
+    }
+    snprintf(db_path, sizeof db_path, "%s/sluice.db", data_dir);
+    signal(SIGPIPE, SIG_IGN);
+    base = event_base_new();
+    if (!base)
+        goto done;
+    sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
+    if (!sqs)
+        goto done;
+    if (sqs_apply_config(sqs, cfg))
+        goto done;
+    ep = endpoint_new(sqs, cfg->region);
+    srv = server_new(base, host, port, endpoint_handle, ep);
+    if (!srv)
+        goto done;
+    sigint = evsignal_new(base, SIGINT, on_signal, base);
+    sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+    evsignal_add(sigint, NULL);
+    evsignal_add(sigterm, NULL);
+    log_info("msg=started version=%s data_dir=%s queues_from_config=%zu", SLUICE_VERSION, data_dir, cfg->n_queues);
+    printf("sluice listening on http://%s%s%s:%d\n", strchr(host, ':') ? "[" : "", host,
+           strchr(host, ':') ? "]" : "", server_port(srv));
+    fflush(stdout);
+    event_base_dispatch(base);
+    rc = 0;
+done:
+    /* Answer parked long polls first (empty), then close the listener and
+     * the database. */
+    sqs_free(sqs);
+    server_free(srv);
+    endpoint_free(ep);
+    if (sigint)
+        event_free(sigint);
+    if (sigterm)
+        event_free(sigterm);
+    if (base)
+        event_base_free(base);
+    config_free(cfg);
+    free(host);
+    return rc;
+}
+
+static int cmd_validate(opts_t *o)
+{
+    if (!o->config) {
+        fprintf(stderr, "sluice: validate needs --config FILE\n");
+        return 2;
+    }
+    int problems = 0;
+    config_t *cfg = config_load(o->config, print_problem, NULL, &problems);
+    if (!cfg)
+        return 1;
+    config_free(cfg);
+    printf("%s: ok\n", o->config);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("sluice %s\n", SLUICE_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    opts_t o = {0};
+    if (strcmp(cmd, "serve") == 0) {
+        int rc = parse_flags(argc, argv, 2, &o, 1);
+        return rc ? rc : cmd_serve(&o);
+    }
+    if (strcmp(cmd, "validate") == 0) {
+        int rc = parse_flags(argc, argv, 2, &o, 0);
+        return rc ? rc : cmd_validate(&o);
+    }
+    fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", cmd);
+    return 2;
+}

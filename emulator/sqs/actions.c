@@ -1,0 +1,1904 @@
+/* The SQS actions, written once on the JSON-protocol shape. Each action
+ * validates its params with AWS's errors and messages
+ * (../shared/reference/sqs.md), changes the store in one transaction that
+ * commits before the result is handed back, and wakes waiters. */
+#include "sqs/actions.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/log.h"
+#include "sqs/queue.h"
+#include "sqs/store.h"
+#include "sqs/validate.h"
+
+#define MAX_BATCH 10
+#define MAX_BATCH_BYTES 1048576
+#define MAX_TAGS 50
+#define SWEEP_INTERVAL_S 30
+
+struct sqs {
+    struct event_base *base;
+    sqs_store_t *store;
+    sqs_registry_t *reg;
+    sqs_wait_t *wait;
+    char *default_region;
+    char *account;
+    struct event *sweep;
+    int64_t fifo_sequence;
+};
+
+typedef int (*action_fn)(sqs_t *s, sqs_call_t *c);
+
+/* ---------- params ---------- */
+
+static const cJSON *param(const sqs_call_t *c, const char *name)
+{
+    return cJSON_GetObjectItemCaseSensitive(c->params, name);
+}
+
+static int missing(sqs_call_t *c, const char *name)
+{
+    return err_set(&c->err, ERR_MISSING_PARAMETER, "The request must contain the parameter %s.", name);
+}
+
+/* Required string member. */
+static int req_str(sqs_call_t *c, const char *name, const char **out)
+{
+    const cJSON *v = param(c, name);
+    if (!v || cJSON_IsNull(v))
+        return missing(c, name);
+    if (!cJSON_IsString(v))
+        return err_set(&c->err, ERR_SERIALIZATION, "Start of structure or map found where not expected.");
+    *out = v->valuestring;
+    return 0;
+}
+
+/* Optional string member: *out NULL when absent. */
+static int opt_str(sqs_call_t *c, const char *name, const char **out)
+{
+    const cJSON *v = param(c, name);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsString(v))
+        return err_set(&c->err, ERR_SERIALIZATION, "Start of structure or map found where not expected.");
+    *out = v->valuestring;
+    return 0;
+}
+
+/* An integer member of obj (a JSON number, or a decimal string from the
+ * query protocol). Returns 1 present, 0 absent, -1 not an integer (err set
+ * as InvalidParameterValue). */
+static int get_int(const cJSON *obj, const char *name, long *out, err_t *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (cJSON_IsNumber(v)) {
+        if (v->valuedouble != (double)(long)v->valuedouble)
+            return err_set(err, ERR_INVALID_PARAMETER_VALUE, "Value %g for parameter %s is invalid. Reason: Must be "
+                           "an integer.", v->valuedouble, name);
+        *out = (long)v->valuedouble;
+        return 1;
+    }
+    if (cJSON_IsString(v)) {
+        char *end;
+        errno = 0;
+        long n = strtol(v->valuestring, &end, 10);
+        if (!errno && *v->valuestring && !*end) {
+            *out = n;
+            return 1;
+        }
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE, "Value %s for parameter %s is invalid. Reason: Must be an "
+                       "integer.", v->valuestring, name);
+    }
+    return err_set(err, ERR_SERIALIZATION, "Start of structure or map found where not expected.");
+}
+
+/* A list of strings member; NULL when absent. -1 on a wrong type. */
+static int opt_list(sqs_call_t *c, const char *name, const cJSON **out)
+{
+    const cJSON *v = param(c, name);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsArray(v))
+        return err_set(&c->err, ERR_SERIALIZATION, "Expected list or array for %s.", name);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return err_set(&c->err, ERR_SERIALIZATION,
+                                                                     "Expected a string in %s.", name);
+    *out = v;
+    return 0;
+}
+
+/* A map of string -> string member; NULL when absent. */
+static int opt_map(sqs_call_t *c, const char *name, const cJSON **out)
+{
+    const cJSON *v = param(c, name);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsObject(v))
+        return err_set(&c->err, ERR_SERIALIZATION, "Expected a map for %s.", name);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return err_set(&c->err, ERR_SERIALIZATION,
+                                                                     "Expected a string value in %s.", name);
+    *out = v;
+    return 0;
+}
+
+static int list_has(const cJSON *list, const char *s)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) if (cJSON_IsString(e) && strcmp(e->valuestring, s) == 0) return 1;
+    return 0;
+}
+
+/* ---------- queues and URLs ---------- */
+
+static char *queue_url(const sqs_call_t *c, const sqs_queue_t *q)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "http://%s/%s/%s", c->host && *c->host ? c->host : "localhost:4566", q->account, q->name);
+    return buf_steal(&b, NULL);
+}
+
+static void add_url(cJSON *arr, const sqs_call_t *c, const sqs_queue_t *q)
+{
+    char *u = queue_url(c, q);
+    cJSON_AddItemToArray(arr, cJSON_CreateString(u));
+    free(u);
+}
+
+/* Finds the queue a QueueUrl names: a full URL from any host, a path
+ * /ACCOUNT/NAME, or a bare queue name. */
+static sqs_queue_t *resolve_queue(sqs_t *s, sqs_call_t *c)
+{
+    const char *url;
+    if (req_str(c, "QueueUrl", &url))
+        return NULL;
+    const char *path = url;
+    const char *scheme = strstr(url, "://");
+    if (scheme) {
+        path = strchr(scheme + 3, '/');
+        if (!path)
+            path = "";
+    }
+    while (*path == '/')
+        path++;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t n = strlen(buf);
+    while (n && buf[n - 1] == '/')
+        buf[--n] = '\0';
+    char *name = strrchr(buf, '/');
+    const char *account = s->account;
+    if (name) {
+        *name++ = '\0';
+        char *acct = strrchr(buf, '/');
+        account = acct ? acct + 1 : buf;
+    } else {
+        name = buf;
+    }
+    sqs_queue_t *q = *name ? sqs_registry_find(s->reg, c->region, account, name) : NULL;
+    if (!q)
+        err_set(&c->err, ERR_QUEUE_DOES_NOT_EXIST, NULL);
+    return q;
+}
+
+static int64_t next_visible_cb(void *ctx, sqs_queue_t *q)
+{
+    sqs_t *s = ctx;
+    return sqs_store_next_visible(s->store, q->id, clock_now_ms());
+}
+
+static char *json_text(const cJSON *obj)
+{
+    char *t = cJSON_PrintUnformatted(obj);
+    if (!t)
+        abort();
+    return t;
+}
+
+/* Writes q's attributes and tags to the store (inside a transaction). */
+static int save_queue(sqs_t *s, sqs_queue_t *q)
+{
+    char *attrs = json_text(q->attrs), *tags = json_text(q->tags);
+    sqs_store_queue_t row = {.id = q->id, .region = q->region, .account = q->account, .name = q->name,
+                             .attributes = attrs, .tags = tags, .created_ms = q->created_ms,
+                             .modified_ms = q->modified_ms, .last_purge_ms = q->last_purge_ms};
+    int rc;
+    if (q->id)
+        rc = sqs_store_queue_update(s->store, &row);
+    else {
+        int64_t id = sqs_store_queue_insert(s->store, &row);
+        rc = id < 0 ? -1 : 0;
+        if (!rc)
+            q->id = id;
+    }
+    free(attrs);
+    free(tags);
+    return rc;
+}
+
+static int internal(sqs_call_t *c)
+{
+    sqs_store_rollback(c->sqs->store);
+    return err_set(&c->err, ERR_INTERNAL, NULL);
+}
+
+/* Checks a RedrivePolicy's target against the registry: it must exist
+ * and be of the same type. */
+static int check_redrive_target(sqs_t *s, const cJSON *attrs, const char *region, int fifo, err_t *err)
+{
+    const char *rp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "RedrivePolicy"));
+    if (!rp || !*rp)
+        return 0;
+    char *arn = NULL;
+    int mrc;
+    if (sqs_queue_parse_redrive(rp, &arn, &mrc, err))
+        return -1;
+    sqs_queue_t *dlq = sqs_registry_find_arn(s->reg, arn);
+    int rc = 0;
+    (void)region;
+    if (!dlq)
+        rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
+                     rp);
+    else if (dlq->fifo != fifo)
+        rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type "
+                     "of queue as the source.",
+                     rp);
+    free(arn);
+    return rc;
+}
+
+/* Copies attrs into q (a "" value removes RedrivePolicy/Policy/...). */
+static void apply_attributes(sqs_queue_t *q, const cJSON *attrs)
+{
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) {
+        cJSON_DeleteItemFromObjectCaseSensitive(q->attrs, a->string);
+        int removable = strcmp(a->string, "RedrivePolicy") == 0 || strcmp(a->string, "Policy") == 0 ||
+                        strcmp(a->string, "RedriveAllowPolicy") == 0 || strcmp(a->string, "KmsMasterKeyId") == 0;
+        if (!(removable && !*a->valuestring))
+            cJSON_AddStringToObject(q->attrs, a->string, a->valuestring);
+    }
+    sqs_queue_refresh(q);
+}
+
+/* ---------- receipt handles ---------- */
+
+/* A handle names queue, message row, the receive's nonce and time, signed
+ * with the database's secret so that only handles sluice issued parse. */
+static char *make_handle(sqs_t *s, const sqs_store_msg_t *m, int64_t recv_ms)
+{
+    char raw[160];
+    int n = snprintf(raw, sizeof raw, "%lld:%lld:%lld:%lld", (long long)m->queue_id, (long long)m->seq,
+                     (long long)m->nonce, (long long)recv_ms);
+    unsigned char mac[32];
+    const char *secret = sqs_store_secret(s->store);
+    digest_hmac_sha256(secret, strlen(secret), raw, (size_t)n, mac);
+    char hex[25];
+    ids_hex(mac, 12, hex);
+    n += snprintf(raw + n, sizeof raw - (size_t)n, ":%s", hex);
+    return digest_base64_encode((unsigned char *)raw, (size_t)n);
+}
+
+typedef struct {
+    int64_t queue_id, seq, nonce, recv_ms;
+} handle_t;
+
+static int parse_handle(sqs_t *s, const char *text, handle_t *h)
+{
+    size_t len = 0;
+    if (strlen(text) > 400)
+        return -1;
+    unsigned char *raw = digest_base64_decode(text, &len);
+    if (!raw)
+        return -1;
+    char buf[200];
+    int rc = -1;
+    if (len >= sizeof buf)
+        goto done;
+    memcpy(buf, raw, len);
+    buf[len] = '\0';
+    long long a, b, c, d;
+    char mac_hex[32];
+    int consumed = 0;
+    if (sscanf(buf, "%lld:%lld:%lld:%lld:%24[0-9a-f]%n", &a, &b, &c, &d, mac_hex, &consumed) != 5 ||
+        (size_t)consumed != len)
+        goto done;
+    char *colon = strrchr(buf, ':');
+    unsigned char mac[32];
+    const char *secret = sqs_store_secret(s->store);
+    digest_hmac_sha256(secret, strlen(secret), buf, (size_t)(colon - buf), mac);
+    char hex[25];
+    ids_hex(mac, 12, hex);
+    if (strcmp(hex, mac_hex) != 0)
+        goto done;
+    h->queue_id = a;
+    h->seq = b;
+    h->nonce = c;
+    h->recv_ms = d;
+    rc = 0;
+done:
+    free(raw);
+    return rc;
+}
+
+static int invalid_handle(err_t *err, const char *text)
+{
+    return err_set(err, ERR_RECEIPT_HANDLE_IS_INVALID, "The input receipt handle \"%s\" is not a valid receipt handle.",
+                   text);
+}
+
+/* ---------- batch entry checks ---------- */
+
+/* Checks the Entries member of a batch action: present, 1..10 entries,
+ * valid distinct Ids. */
+static int check_entries(sqs_call_t *c, const char *entry_type, const cJSON **out)
+{
+    const cJSON *entries = param(c, "Entries");
+    if (!entries || cJSON_IsNull(entries) || (cJSON_IsArray(entries) && cJSON_GetArraySize(entries) == 0)) {
+        if (!entries || cJSON_IsNull(entries))
+            return missing(c, "Entries");
+        return err_set(&c->err, ERR_EMPTY_BATCH_REQUEST, "There should be at least one %s in the request.",
+                       entry_type);
+    }
+    if (!cJSON_IsArray(entries))
+        return err_set(&c->err, ERR_SERIALIZATION, "Expected list or array for Entries.");
+    int n = cJSON_GetArraySize(entries);
+    if (n > MAX_BATCH)
+        return err_set(&c->err, ERR_TOO_MANY_ENTRIES_IN_BATCH_REQUEST,
+                       "Maximum number of entries per request are %d. You have sent %d.", MAX_BATCH, n);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
+        if (!cJSON_IsObject(e) || !id || !sqs_valid_batch_id(id))
+            return err_set(&c->err, ERR_INVALID_BATCH_ENTRY_ID, NULL);
+    }
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
+        for (const cJSON *f = e->next; f; f = f->next)
+            if (strcmp(id, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "Id"))) == 0)
+                return err_set(&c->err, ERR_BATCH_ENTRY_IDS_NOT_DISTINCT, "Id %s repeated.", id);
+    }
+    *out = entries;
+    return 0;
+}
+
+static void add_failed(cJSON *failed, const char *id, const err_t *e)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON_AddStringToObject(f, "Id", id);
+    cJSON_AddBoolToObject(f, "SenderFault", err_info(e->code)->http_status < 500);
+    cJSON_AddStringToObject(f, "Code", err_code_name(e->code));
+    cJSON_AddStringToObject(f, "Message", e->message);
+    cJSON_AddItemToArray(failed, f);
+}
+
+/* ---------- sending ---------- */
+
+/* Keeps only DataType, StringValue and BinaryValue of each attribute. */
+static cJSON *normalize_attributes(const cJSON *attrs)
+{
+    cJSON *out = cJSON_CreateObject();
+    const cJSON *a;
+    cJSON_ArrayForEach(a, attrs) {
+        cJSON *v = cJSON_CreateObject();
+        const char *keep[] = {"DataType", "StringValue", "BinaryValue"};
+        for (int i = 0; i < 3; i++) {
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(a, keep[i]);
+            if (cJSON_IsString(f))
+                cJSON_AddStringToObject(v, keep[i], f->valuestring);
+        }
+        cJSON_AddItemToObject(out, a->string, v);
+    }
+    return out;
+}
+
+static int first_bad_char(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 && ch != 9 && ch != 10 && ch != 13)
+            return ch;
+    }
+    return -1;
+}
+
+/* Validates one message (a SendMessage request or a batch entry) for q and
+ * enqueues it; fills out with MD5s, MessageId and SequenceNumber. The
+ * caller holds the transaction. */
+static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int batch, cJSON *out, err_t *err)
+{
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(m, "MessageBody");
+    if (!body || cJSON_IsNull(body) || (cJSON_IsString(body) && !*body->valuestring))
+        return err_set(err, ERR_MISSING_PARAMETER, "The request must contain the parameter MessageBody.");
+    if (!cJSON_IsString(body))
+        return err_set(err, ERR_SERIALIZATION, "Start of structure or map found where not expected.");
+    long delay = -1;
+    int has_delay = get_int(m, "DelaySeconds", &delay, err);
+    if (has_delay < 0)
+        return -1;
+    if (has_delay && (delay < 0 || delay > 900))
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %ld for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= "
+                       "900.",
+                       delay);
+    if (has_delay && q->fifo && delay != 0)
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %ld for parameter DelaySeconds is invalid. Reason: The request include parameter that "
+                       "is not valid for this queue type.",
+                       delay);
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(m, "MessageAttributes");
+    const cJSON *sys = cJSON_GetObjectItemCaseSensitive(m, "MessageSystemAttributes");
+    if (cJSON_IsNull(attrs))
+        attrs = NULL;
+    if (cJSON_IsNull(sys))
+        sys = NULL;
+    if (attrs && !cJSON_IsObject(attrs))
+        return err_set(err, ERR_SERIALIZATION, "Expected a map for MessageAttributes.");
+    if (sys && !cJSON_IsObject(sys))
+        return err_set(err, ERR_SERIALIZATION, "Expected a map for MessageSystemAttributes.");
+    if (sqs_check_message_attributes(attrs, 0, err) || sqs_check_message_attributes(sys, 1, err))
+        return -1;
+    size_t body_len = strlen(body->valuestring);
+    if (!sqs_valid_body(body->valuestring, body_len)) {
+        int bad = first_bad_char(body->valuestring, body_len);
+        char what[32];
+        if (bad >= 0)
+            snprintf(what, sizeof what, "'#x%X' ", bad);
+        else
+            what[0] = '\0';
+        return err_set(err, ERR_INVALID_MESSAGE_CONTENTS,
+                       "Invalid binary character %swas found in the message body, the set of allowed characters is "
+                       "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+                       what);
+    }
+    size_t size = body_len + (attrs ? sqs_message_attributes_size(attrs) : 0);
+    if (size > (size_t)q->maximum_message_size)
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "One or more parameters %s. Reason: Message must be shorter than %d bytes.",
+                       batch ? "cannot be validated" : "are invalid", q->maximum_message_size);
+    const char *group = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "MessageGroupId"));
+    const char *dedup = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "MessageDeduplicationId"));
+    if (q->fifo && !group) {
+        if (batch)
+            return err_set(err, ERR_INVALID_PARAMETER_VALUE, "The request must contain the parameter MessageGroupId.");
+        return err_set(err, ERR_MISSING_PARAMETER, "The request must contain the parameter MessageGroupId.");
+    }
+    if (group && !sqs_valid_token(group))
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include "
+                       "alphanumeric and punctuation characters. 1 to 128 in length.",
+                       group);
+    if (dedup && !q->fifo)
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: The request include "
+                       "parameter that is not valid for this queue type.",
+                       dedup);
+    if (q->fifo && !dedup && !q->content_based_dedup)
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
+                       "provided explicitly");
+    if (dedup && !sqs_valid_token(dedup))
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: MessageDeduplicationId can "
+                       "only include alphanumeric and punctuation characters. 1 to 128 in length.",
+                       dedup);
+
+    int64_t now = clock_now_ms();
+    sqs_store_msg_t msg = {0};
+    char md5_body[DIGEST_MD5_HEX], md5_attrs[DIGEST_MD5_HEX], md5_sys[DIGEST_MD5_HEX], seqnum[24];
+    char dedup_hash[DIGEST_SHA256_HEX];
+    cJSON *norm = NULL;
+    char *attrs_text = NULL;
+    ids_uuid4(msg.message_id);
+    msg.queue_id = q->id;
+    msg.body = body->valuestring;
+    msg.body_len = body_len;
+    digest_md5_hex(body->valuestring, body_len, md5_body);
+    msg.md5_body = md5_body;
+    if (attrs && cJSON_GetArraySize(attrs) > 0) {
+        norm = normalize_attributes(attrs);
+        attrs_text = json_text(norm);
+        msg.attributes = attrs_text;
+        if (digest_message_attributes(norm, md5_attrs) == 0)
+            msg.md5_attributes = md5_attrs;
+    }
+    if (sys && cJSON_GetArraySize(sys) > 0) {
+        const cJSON *th = cJSON_GetObjectItemCaseSensitive(sys, "AWSTraceHeader");
+        msg.trace_header = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(th, "StringValue"));
+        cJSON *nsys = normalize_attributes(sys);
+        if (digest_message_attributes(nsys, md5_sys) == 0)
+            msg.md5_system = md5_sys;
+        cJSON_Delete(nsys);
+    }
+    msg.sender_id = (char *)(c->sender_id ? c->sender_id : s->account);
+    msg.sent_ms = now;
+    msg.visible_ms = now + 1000 * (int64_t)(has_delay && !q->fifo ? delay : q->delay_seconds);
+    msg.expires_ms = now + 1000 * (int64_t)q->retention_period;
+    msg.group_id = (char *)group;
+    if (q->fifo) {
+        if (!dedup) {
+            digest_sha256_hex(body->valuestring, body_len, dedup_hash);
+            dedup = dedup_hash;
+        }
+        msg.dedup_id = (char *)dedup;
+        snprintf(seqnum, sizeof seqnum, "%020lld", (long long)++s->fifo_sequence);
+        msg.sequence_number = seqnum;
+    }
+    int rc = sqs_store_msg_insert(s->store, &msg);
+    if (rc == 0) {
+        if (msg.md5_attributes)
+            cJSON_AddStringToObject(out, "MD5OfMessageAttributes", msg.md5_attributes);
+        cJSON_AddStringToObject(out, "MD5OfMessageBody", md5_body);
+        if (msg.md5_system)
+            cJSON_AddStringToObject(out, "MD5OfMessageSystemAttributes", msg.md5_system);
+        cJSON_AddStringToObject(out, "MessageId", msg.message_id);
+        if (q->fifo)
+            cJSON_AddStringToObject(out, "SequenceNumber", seqnum);
+    } else {
+        err_set(err, ERR_INTERNAL, NULL);
+    }
+    cJSON_Delete(norm);
+    free(attrs_text);
+    return rc;
+}
+
+static int a_send_message(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    if (!q)
+        return -1;
+    cJSON *out = cJSON_CreateObject();
+    if (sqs_store_begin(s->store)) {
+        cJSON_Delete(out);
+        return internal(c);
+    }
+    if (send_one(s, c, q, c->params, 0, out, &c->err)) {
+        sqs_store_rollback(s->store);
+        cJSON_Delete(out);
+        return -1;
+    }
+    if (sqs_store_commit(s->store)) {
+        cJSON_Delete(out);
+        return internal(c);
+    }
+    c->result = out;
+    sqs_wait_notify(s->wait, q);
+    return 0;
+}
+
+static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *entries;
+    if (!q || check_entries(c, "SendMessageBatchRequestEntry", &entries))
+        return -1;
+    size_t total = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        const char *b = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "MessageBody"));
+        const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(e, "MessageAttributes");
+        total += (b ? strlen(b) : 0) + (cJSON_IsObject(attrs) ? sqs_message_attributes_size(attrs) : 0);
+        if (q->fifo && !cJSON_GetObjectItemCaseSensitive(e, "MessageGroupId"))
+            return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                           "The request must contain the parameter MessageGroupId.");
+    }
+    if (total > MAX_BATCH_BYTES)
+        return err_set(&c->err, ERR_BATCH_REQUEST_TOO_LONG,
+                       "Batch requests cannot be longer than %d bytes. You have sent %zu bytes.", MAX_BATCH_BYTES,
+                       total);
+    cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
+    if (sqs_store_begin(s->store)) {
+        cJSON_Delete(ok);
+        cJSON_Delete(failed);
+        return internal(c);
+    }
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "Id", id);
+        err_t err;
+        if (send_one(s, c, q, e, 1, out, &err)) {
+            cJSON_Delete(out);
+            if (err.code == ERR_INTERNAL)
+                break;
+            add_failed(failed, id, &err);
+        } else {
+            cJSON_AddItemToArray(ok, out);
+        }
+    }
+    if (sqs_store_commit(s->store)) {
+        cJSON_Delete(ok);
+        cJSON_Delete(failed);
+        return internal(c);
+    }
+    c->result = cJSON_CreateObject();
+    if (cJSON_GetArraySize(ok))
+        cJSON_AddItemToObject(c->result, "Successful", ok);
+    else
+        cJSON_Delete(ok);
+    if (cJSON_GetArraySize(failed))
+        cJSON_AddItemToObject(c->result, "Failed", failed);
+    else
+        cJSON_Delete(failed);
+    sqs_wait_notify(s->wait, q);
+    return 0;
+}
+
+/* ---------- receiving ---------- */
+
+enum {
+    SA_SENDER_ID = 1 << 0,
+    SA_SENT_TIMESTAMP = 1 << 1,
+    SA_RECEIVE_COUNT = 1 << 2,
+    SA_FIRST_RECEIVE = 1 << 3,
+    SA_SEQUENCE_NUMBER = 1 << 4,
+    SA_DEDUP_ID = 1 << 5,
+    SA_GROUP_ID = 1 << 6,
+    SA_TRACE_HEADER = 1 << 7,
+    SA_DLQ_SOURCE = 1 << 8,
+};
+
+static const struct {
+    const char *name;
+    int bit;
+} sys_names[] = {
+    {"SenderId", SA_SENDER_ID},
+    {"SentTimestamp", SA_SENT_TIMESTAMP},
+    {"ApproximateReceiveCount", SA_RECEIVE_COUNT},
+    {"ApproximateFirstReceiveTimestamp", SA_FIRST_RECEIVE},
+    {"SequenceNumber", SA_SEQUENCE_NUMBER},
+    {"MessageDeduplicationId", SA_DEDUP_ID},
+    {"MessageGroupId", SA_GROUP_ID},
+    {"AWSTraceHeader", SA_TRACE_HEADER},
+    {"DeadLetterQueueSourceArn", SA_DLQ_SOURCE},
+};
+#define N_SYS_NAMES (sizeof sys_names / sizeof sys_names[0])
+
+typedef struct {
+    long max;
+    long visibility;
+    int sys_mask;
+    const cJSON *attr_names; /* MessageAttributeNames or NULL */
+} recv_opts_t;
+
+static int sys_mask_of(const cJSON *list)
+{
+    int mask = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list) {
+        if (strcmp(e->valuestring, "All") == 0)
+            return ~0;
+        for (size_t i = 0; i < N_SYS_NAMES; i++)
+            if (strcmp(e->valuestring, sys_names[i].name) == 0)
+                mask |= sys_names[i].bit;
+    }
+    return mask;
+}
+
+static int attr_selected(const cJSON *names, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, names) {
+        const char *n = e->valuestring;
+        size_t len = strlen(n);
+        if (strcmp(n, "All") == 0 || strcmp(n, ".*") == 0 || strcmp(n, name) == 0)
+            return 1;
+        if (len > 2 && strcmp(n + len - 2, ".*") == 0 && strncmp(name, n, len - 1) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void add_sys_attr(cJSON *attrs, const char *name, const char *value)
+{
+    if (value)
+        cJSON_AddStringToObject(attrs, name, value);
+}
+
+static void add_sys_num(cJSON *attrs, const char *name, long long v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    cJSON_AddStringToObject(attrs, name, b);
+}
+
+static cJSON *render_message(sqs_t *s, const sqs_store_msg_t *m, const recv_opts_t *o, int64_t recv_ms)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "MessageId", m->message_id);
+    char *handle = make_handle(s, m, recv_ms);
+    cJSON_AddStringToObject(out, "ReceiptHandle", handle);
+    free(handle);
+    cJSON_AddStringToObject(out, "MD5OfBody", m->md5_body);
+    cJSON_AddStringToObject(out, "Body", m->body);
+    if (o->sys_mask) {
+        cJSON *a = cJSON_CreateObject();
+        int k = o->sys_mask;
+        if (k & SA_SENDER_ID)
+            add_sys_attr(a, "SenderId", m->sender_id);
+        if (k & SA_SENT_TIMESTAMP)
+            add_sys_num(a, "SentTimestamp", m->sent_ms);
+        if (k & SA_RECEIVE_COUNT)
+            add_sys_num(a, "ApproximateReceiveCount", m->receive_count);
+        if (k & SA_FIRST_RECEIVE)
+            add_sys_num(a, "ApproximateFirstReceiveTimestamp", m->first_receive_ms);
+        if (k & SA_SEQUENCE_NUMBER)
+            add_sys_attr(a, "SequenceNumber", m->sequence_number);
+        if (k & SA_DEDUP_ID)
+            add_sys_attr(a, "MessageDeduplicationId", m->dedup_id);
+        if (k & SA_GROUP_ID)
+            add_sys_attr(a, "MessageGroupId", m->group_id);
+        if (k & SA_TRACE_HEADER)
+            add_sys_attr(a, "AWSTraceHeader", m->trace_header);
+        if (k & SA_DLQ_SOURCE)
+            add_sys_attr(a, "DeadLetterQueueSourceArn", m->dlq_source_arn);
+        cJSON_AddItemToObject(out, "Attributes", a);
+    }
+    if (o->attr_names && m->attributes) {
+        cJSON *all = cJSON_Parse(m->attributes);
+        cJSON *sel = cJSON_CreateObject();
+        cJSON *a = all ? all->child : NULL;
+        while (a) {
+            cJSON *next = a->next;
+            if (attr_selected(o->attr_names, a->string))
+                cJSON_AddItemToObject(sel, a->string, cJSON_DetachItemViaPointer(all, a));
+            a = next;
+        }
+        char md5[DIGEST_MD5_HEX];
+        if (cJSON_GetArraySize(sel) > 0 && digest_message_attributes(sel, md5) == 0) {
+            cJSON_AddStringToObject(out, "MD5OfMessageAttributes", md5);
+            cJSON_AddItemToObject(out, "MessageAttributes", sel);
+        } else {
+            cJSON_Delete(sel);
+        }
+        cJSON_Delete(all);
+    }
+    return out;
+}
+
+static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *wait)
+{
+    int has = get_int(c->params, "MaxNumberOfMessages", &o->max, &c->err);
+    if (has < 0)
+        return -1;
+    if (!has)
+        o->max = 1;
+    else if (o->max < 1 || o->max > 10)
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %ld for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if "
+                       "provided.",
+                       o->max);
+    has = get_int(c->params, "VisibilityTimeout", &o->visibility, &c->err);
+    if (has < 0)
+        return -1;
+    if (!has)
+        o->visibility = q->visibility_timeout;
+    else if (o->visibility < 0 || o->visibility > 43200)
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %ld for parameter VisibilityTimeout is invalid. Reason: Must be >= 0 and <= 43200, if "
+                       "provided.",
+                       o->visibility);
+    if (wait) {
+        has = get_int(c->params, "WaitTimeSeconds", wait, &c->err);
+        if (has < 0)
+            return -1;
+        if (!has)
+            *wait = q->wait_time;
+        else if (*wait < 0 || *wait > 20)
+            return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                           "Value %ld for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if "
+                           "provided.",
+                           *wait);
+    }
+    const cJSON *names, *sys_names_list;
+    if (opt_list(c, "AttributeNames", &names) || opt_list(c, "MessageSystemAttributeNames", &sys_names_list) ||
+        opt_list(c, "MessageAttributeNames", &o->attr_names))
+        return -1;
+    o->sys_mask = (names ? sys_mask_of(names) : 0) | (sys_names_list ? sys_mask_of(sys_names_list) : 0);
+    const char *attempt;
+    if (opt_str(c, "ReceiveRequestAttemptId", &attempt))
+        return -1;
+    if (attempt && !sqs_valid_token(attempt))
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: ReceiveRequestAttemptId "
+                       "can only include alphanumeric and punctuation characters. 1 to 128 in length.",
+                       attempt);
+    return 0;
+}
+
+/* Moves m from q to its dead-letter queue. */
+static int redrive(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const sqs_store_msg_t *m, int64_t now)
+{
+    int64_t expires = m->sent_ms + 1000 * (int64_t)dlq->retention_period;
+    if (sqs_store_msg_move(s->store, m->seq, dlq->id, now, expires, q->arn))
+        return -1;
+    sqs_wait_notify(s->wait, dlq);
+    return 0;
+}
+
+/* Receives what is visible now, up to o->max, into msgs. Returns the count
+ * or -1 (err set). Runs its own transaction. */
+static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_t *o, cJSON *msgs)
+{
+    int64_t now = clock_now_ms();
+    int64_t taken[256];
+    int n_taken = 0, got = 0;
+    sqs_store_msg_t rows[MAX_BATCH];
+    sqs_queue_t *dlq = q->dlq_arn ? sqs_registry_find_arn(s->reg, q->dlq_arn) : NULL;
+    if (sqs_store_begin(s->store))
+        return internal(c);
+    for (int round = 0; round < 25 && got < o->max; round++) {
+        int want = (int)o->max - got;
+        int n = sqs_store_msg_visible(s->store, q->id, now, want, taken, n_taken, rows);
+        if (n <= 0)
+            break;
+        for (int i = 0; i < n; i++) {
+            sqs_store_msg_t *m = &rows[i];
+            if (n_taken < (int)(sizeof taken / sizeof taken[0]))
+                taken[n_taken++] = m->seq;
+            int rc = 0;
+            if (m->expires_ms <= now) {
+                rc = sqs_store_msg_delete(s->store, m->seq);
+            } else if (dlq && m->receive_count >= q->max_receive_count) {
+                rc = redrive(s, q, dlq, m, now);
+            } else {
+                m->receive_count++;
+                if (!m->first_receive_ms)
+                    m->first_receive_ms = now;
+                m->visible_ms = now + 1000 * (int64_t)o->visibility;
+                m->nonce = (int64_t)(ids_random64() >> 2);
+                rc = sqs_store_msg_update_receive(s->store, m);
+                if (!rc) {
+                    cJSON_AddItemToArray(msgs, render_message(s, m, o, now));
+                    got++;
+                }
+            }
+            sqs_store_msg_clear(m);
+            if (rc) {
+                for (int j = i + 1; j < n; j++)
+                    sqs_store_msg_clear(&rows[j]);
+                return internal(c);
+            }
+        }
+    }
+    if (sqs_store_commit(s->store))
+        return internal(c);
+    return got;
+}
+
+static void finish(sqs_call_t *c)
+{
+    if (c->deadline) {
+        event_free(c->deadline);
+        c->deadline = NULL;
+    }
+    c->parked = 0;
+    c->done(c);
+}
+
+static void finish_receive(sqs_call_t *c, cJSON *msgs)
+{
+    c->result = cJSON_CreateObject();
+    if (msgs && cJSON_GetArraySize(msgs) > 0)
+        cJSON_AddItemToObject(c->result, "Messages", msgs);
+    else
+        cJSON_Delete(msgs);
+}
+
+static int waiter_ready(sqs_waiter_t *w)
+{
+    sqs_call_t *c = w->owner;
+    sqs_t *s = c->sqs;
+    recv_opts_t o;
+    if (parse_recv_opts(c, w->queue, &o, NULL)) {
+        c->failed = 1;
+        finish(c);
+        return 1;
+    }
+    cJSON *msgs = cJSON_CreateArray();
+    int n = receive_now(s, c, w->queue, &o, msgs);
+    if (n == 0) {
+        cJSON_Delete(msgs);
+        return 0;
+    }
+    if (n < 0) {
+        cJSON_Delete(msgs);
+        c->failed = 1;
+    } else {
+        finish_receive(c, msgs);
+    }
+    w->queue = NULL;
+    finish(c);
+    return 1;
+}
+
+static void waiter_cancel(sqs_waiter_t *w)
+{
+    sqs_call_t *c = w->owner;
+    w->queue = NULL;
+    finish_receive(c, NULL);
+    finish(c);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sqs_call_t *c = arg;
+    sqs_wait_unpark(c->sqs->wait, &c->waiter);
+    c->waiter.queue = NULL;
+    finish_receive(c, NULL);
+    finish(c);
+}
+
+/* Returns 1 when parked (done comes later). */
+static int a_receive_message(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    recv_opts_t o;
+    long wait = 0;
+    if (!q || parse_recv_opts(c, q, &o, &wait))
+        return -1;
+    cJSON *msgs = cJSON_CreateArray();
+    int n = receive_now(s, c, q, &o, msgs);
+    if (n < 0) {
+        cJSON_Delete(msgs);
+        return -1;
+    }
+    if (n > 0 || wait <= 0) {
+        finish_receive(c, msgs);
+        return 0;
+    }
+    cJSON_Delete(msgs);
+    c->waiter.queue = q;
+    c->waiter.ready = waiter_ready;
+    c->waiter.cancel = waiter_cancel;
+    c->waiter.owner = c;
+    c->deadline = evtimer_new(s->base, deadline_cb, c);
+    struct timeval tv = {wait, 0};
+    evtimer_add(c->deadline, &tv);
+    c->parked = 1;
+    sqs_wait_park(s->wait, &c->waiter);
+    return 1;
+}
+
+/* ---------- deleting and visibility ---------- */
+
+/* Deletes the message a handle names. Standard queues: any handle that
+ * sluice issued deletes the message; a message already gone is success. */
+static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
+{
+    handle_t h;
+    if (parse_handle(s, text, &h) || h.queue_id != q->id)
+        return invalid_handle(err, text);
+    if (sqs_store_msg_delete(s->store, h.seq))
+        return err_set(err, ERR_INTERNAL, NULL);
+    return 0;
+}
+
+static int a_delete_message(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const char *handle;
+    if (!q || req_str(c, "ReceiptHandle", &handle))
+        return -1;
+    if (sqs_store_begin(s->store))
+        return internal(c);
+    if (delete_one(s, q, handle, &c->err)) {
+        sqs_store_rollback(s->store);
+        return -1;
+    }
+    if (sqs_store_commit(s->store))
+        return internal(c);
+    c->result = cJSON_CreateObject();
+    return 0;
+}
+
+static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *entries;
+    if (!q || check_entries(c, "DeleteMessageBatchRequestEntry", &entries))
+        return -1;
+    cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
+    if (sqs_store_begin(s->store)) {
+        cJSON_Delete(ok);
+        cJSON_Delete(failed);
+        return internal(c);
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
+        const char *handle = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "ReceiptHandle"));
+        err_t err;
+        if (!handle)
+            err_set(&err, ERR_MISSING_PARAMETER, "The request must contain the parameter ReceiptHandle.");
+        if (!handle || delete_one(s, q, handle, &err)) {
+            add_failed(failed, id, &err);
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "Id", id);
+            cJSON_AddItemToArray(ok, o);
+        }
+    }
+    if (sqs_store_commit(s->store)) {
+        cJSON_Delete(ok);
+        cJSON_Delete(failed);
+        return internal(c);
+    }
+    c->result = cJSON_CreateObject();
+    cJSON_AddItemToObject(c->result, "Successful", ok);
+    cJSON_AddItemToObject(c->result, "Failed", failed);
+    return 0;
+}
+
+/* Changes the visibility of the message a handle names, counted from now.
+ * Sets *wake when the message became visible at once. */
+static int change_one(sqs_t *s, sqs_queue_t *q, const char *text, long vt, err_t *err, int *wake)
+{
+    handle_t h;
+    if (parse_handle(s, text, &h) || h.queue_id != q->id)
+        return invalid_handle(err, text);
+    sqs_store_msg_t m;
+    int found = sqs_store_msg_get(s->store, q->id, h.seq, &m);
+    if (found < 0)
+        return err_set(err, ERR_INTERNAL, NULL);
+    if (found == 1)
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not "
+                       "available for visibility timeout change.",
+                       text);
+    int64_t now = clock_now_ms();
+    int rc = 0;
+    if (now + 1000 * (int64_t)vt > h.recv_ms + 43200 * 1000LL)
+        rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                     "Value %ld for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the "
+                     "message is beyond the limit [43200 seconds]",
+                     vt);
+    else if (sqs_store_msg_set_visible(s->store, h.seq, now + 1000 * (int64_t)vt))
+        rc = err_set(err, ERR_INTERNAL, NULL);
+    else if (vt == 0)
+        *wake = 1;
+    sqs_store_msg_clear(&m);
+    return rc;
+}
+
+static int check_vt(long vt, err_t *err)
+{
+    if (vt < 0 || vt > 43200)
+        return err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %ld for parameter VisibilityTimeout is invalid. Reason: VisibilityTimeout must be an "
+                       "integer between 0 and 43200.",
+                       vt);
+    return 0;
+}
+
+static int a_change_message_visibility(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const char *handle;
+    long vt;
+    if (!q || req_str(c, "ReceiptHandle", &handle))
+        return -1;
+    int has = get_int(c->params, "VisibilityTimeout", &vt, &c->err);
+    if (has < 0)
+        return -1;
+    if (!has)
+        return missing(c, "VisibilityTimeout");
+    if (check_vt(vt, &c->err))
+        return -1;
+    int wake = 0;
+    if (sqs_store_begin(s->store))
+        return internal(c);
+    if (change_one(s, q, handle, vt, &c->err, &wake)) {
+        sqs_store_rollback(s->store);
+        return -1;
+    }
+    if (sqs_store_commit(s->store))
+        return internal(c);
+    if (wake)
+        sqs_wait_notify(s->wait, q);
+    c->result = cJSON_CreateObject();
+    return 0;
+}
+
+static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *entries;
+    if (!q || check_entries(c, "ChangeMessageVisibilityBatchRequestEntry", &entries))
+        return -1;
+    cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
+    int wake = 0;
+    if (sqs_store_begin(s->store)) {
+        cJSON_Delete(ok);
+        cJSON_Delete(failed);
+        return internal(c);
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, entries) {
+        const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
+        const char *handle = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "ReceiptHandle"));
+        err_t err;
+        long vt = 0;
+        int has = get_int(e, "VisibilityTimeout", &vt, &err);
+        int rc = -1;
+        if (!handle)
+            err_set(&err, ERR_MISSING_PARAMETER, "The request must contain the parameter ReceiptHandle.");
+        else if (has == 0)
+            err_set(&err, ERR_MISSING_PARAMETER, "The request must contain the parameter VisibilityTimeout.");
+        else if (has > 0 && !check_vt(vt, &err))
+            rc = change_one(s, q, handle, vt, &err, &wake);
+        if (rc) {
+            add_failed(failed, id, &err);
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "Id", id);
+            cJSON_AddItemToArray(ok, o);
+        }
+    }
+    if (sqs_store_commit(s->store)) {
+        cJSON_Delete(ok);
+        cJSON_Delete(failed);
+        return internal(c);
+    }
+    if (wake)
+        sqs_wait_notify(s->wait, q);
+    c->result = cJSON_CreateObject();
+    cJSON_AddItemToObject(c->result, "Successful", ok);
+    cJSON_AddItemToObject(c->result, "Failed", failed);
+    return 0;
+}
+
+/* ---------- queue management ---------- */
+
+static int is_fifo_request(const cJSON *attrs)
+{
+    const char *f = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "FifoQueue"));
+    return f && strcmp(f, "true") == 0;
+}
+
+/* Creates a queue (or returns the existing one with equal attributes).
+ * Shared by CreateQueue and the config loader. */
+static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *account, const char *name,
+                                 const cJSON *attrs, const cJSON *tags, int config_wins, err_t *err)
+{
+    int fifo = is_fifo_request(attrs);
+    if (!sqs_valid_queue_name(name, fifo)) {
+        if (fifo || (strlen(name) > 5 && strcmp(name + strlen(name) - 5, ".fifo") == 0))
+            err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                    "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, "
+                    "must end with .fifo suffix and be 1 to 80 in length.");
+        else
+            err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                    "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
+        return NULL;
+    }
+    if (attrs && (sqs_queue_check_attributes(attrs, fifo, 1, err) || check_redrive_target(s, attrs, region, fifo, err)))
+        return NULL;
+    sqs_queue_t *q = sqs_registry_find(s->reg, region, account, name);
+    if (q && !config_wins) {
+        const cJSON *a;
+        cJSON_ArrayForEach(a, attrs) {
+            const char *have = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, a->string));
+            if (!have || strcmp(have, a->valuestring) != 0) {
+                if (!have && !*a->valuestring)
+                    continue;
+                err_set(err, ERR_QUEUE_NAME_EXISTS,
+                        "A queue already exists with the same name and a different value for attribute %s",
+                        a->string);
+                return NULL;
+            }
+        }
+        return q;
+    }
+    int64_t now = clock_now_ms();
+    int created = !q;
+    if (created) {
+        q = sqs_queue_new(region, account, name, fifo);
+        q->created_ms = now;
+    } else if (q->fifo != fifo && attrs && cJSON_GetObjectItemCaseSensitive(attrs, "FifoQueue")) {
+        err_set(err, ERR_INVALID_ATTRIBUTE_VALUE,
+                "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.");
+        return NULL;
+    }
+    q->modified_ms = now;
+    if (attrs)
+        apply_attributes(q, attrs);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tags) {
+        cJSON_DeleteItemFromObjectCaseSensitive(q->tags, t->string);
+        cJSON_AddStringToObject(q->tags, t->string, t->valuestring);
+    }
+    if (sqs_store_begin(s->store) || save_queue(s, q) || sqs_store_commit(s->store)) {
+        sqs_store_rollback(s->store);
+        if (created)
+            sqs_queue_free(q);
+        err_set(err, ERR_INTERNAL, NULL);
+        return NULL;
+    }
+    if (created)
+        sqs_registry_add(s->reg, q);
+    return q;
+}
+
+static int a_create_queue(sqs_t *s, sqs_call_t *c)
+{
+    const char *name;
+    const cJSON *attrs, *tags;
+    if (req_str(c, "QueueName", &name) || opt_map(c, "Attributes", &attrs) || opt_map(c, "tags", &tags))
+        return -1;
+    if (tags && cJSON_GetArraySize(tags) > MAX_TAGS)
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.", name);
+    sqs_queue_t *q = create_queue(s, c->region, s->account, name, attrs, tags, 0, &c->err);
+    if (!q)
+        return -1;
+    c->result = cJSON_CreateObject();
+    char *u = queue_url(c, q);
+    cJSON_AddStringToObject(c->result, "QueueUrl", u);
+    free(u);
+    return 0;
+}
+
+static int a_get_queue_url(sqs_t *s, sqs_call_t *c)
+{
+    const char *name, *owner;
+    if (req_str(c, "QueueName", &name) || opt_str(c, "QueueOwnerAWSAccountId", &owner))
+        return -1;
+    sqs_queue_t *q = sqs_registry_find(s->reg, c->region, owner && *owner ? owner : s->account, name);
+    if (!q)
+        return err_set(&c->err, ERR_QUEUE_DOES_NOT_EXIST, NULL);
+    c->result = cJSON_CreateObject();
+    char *u = queue_url(c, q);
+    cJSON_AddStringToObject(c->result, "QueueUrl", u);
+    free(u);
+    return 0;
+}
+
+/* Paging shared by ListQueues and ListDeadLetterSourceQueues: the token
+ * is the base64 of the last name returned. */
+static int page_params(sqs_call_t *c, long *max, int *has_max, char **after)
+{
+    *after = NULL;
+    int has = get_int(c->params, "MaxResults", max, &c->err);
+    if (has < 0)
+        return -1;
+    *has_max = has;
+    if (!has)
+        *max = 1000;
+    else if (*max < 1 || *max > 1000)
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %ld for parameter MaxResults is invalid. Reason: MaxResults must be an integer between "
+                       "1 and 1000.",
+                       *max);
+    const char *token;
+    if (opt_str(c, "NextToken", &token))
+        return -1;
+    if (token && *token) {
+        size_t len;
+        unsigned char *raw = digest_base64_decode(token, &len);
+        if (!raw || len < 2 || raw[0] != 'q' || raw[1] != ':') {
+            free(raw);
+            return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+        }
+        *after = strndup((char *)raw + 2, len - 2);
+        free(raw);
+    }
+    return 0;
+}
+
+static void page_out(sqs_call_t *c, sqs_queue_t **qs, int n, long max, int has_max, const char *after,
+                     const char *member, int always)
+{
+    cJSON *urls = cJSON_CreateArray();
+    int emitted = 0;
+    const char *last = NULL;
+    int more = 0;
+    for (int i = 0; i < n; i++) {
+        if (after && strcmp(qs[i]->name, after) <= 0)
+            continue;
+        if (emitted == max) {
+            more = 1;
+            break;
+        }
+        add_url(urls, c, qs[i]);
+        last = qs[i]->name;
+        emitted++;
+    }
+    c->result = cJSON_CreateObject();
+    if (emitted || always)
+        cJSON_AddItemToObject(c->result, member, urls);
+    else
+        cJSON_Delete(urls);
+    if (more && has_max && last) {
+        buf_t b;
+        buf_init(&b);
+        buf_printf(&b, "q:%s", last);
+        char *tok = digest_base64_encode((unsigned char *)b.data, b.len);
+        cJSON_AddStringToObject(c->result, "NextToken", tok);
+        free(tok);
+        buf_free(&b);
+    }
+}
+
+static int a_list_queues(sqs_t *s, sqs_call_t *c)
+{
+    const char *prefix;
+    long max;
+    int has_max;
+    char *after;
+    if (opt_str(c, "QueueNamePrefix", &prefix) || page_params(c, &max, &has_max, &after))
+        return -1;
+    int n;
+    sqs_queue_t **qs = sqs_registry_list(s->reg, c->region, s->account, prefix, &n);
+    page_out(c, qs, n, max, has_max, after, "QueueUrls", 0);
+    free(qs);
+    free(after);
+    return 0;
+}
+
+static int a_list_dead_letter_source_queues(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    long max;
+    int has_max;
+    char *after;
+    if (!q || page_params(c, &max, &has_max, &after))
+        return -1;
+    int n, m = 0;
+    sqs_queue_t **qs = sqs_registry_list(s->reg, c->region, s->account, NULL, &n);
+    for (int i = 0; i < n; i++)
+        if (qs[i]->dlq_arn && strcmp(qs[i]->dlq_arn, q->arn) == 0)
+            qs[m++] = qs[i];
+    page_out(c, qs, m, max, has_max, after, "queueUrls", 1);
+    free(qs);
+    free(after);
+    return 0;
+}
+
+static int a_delete_queue(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    if (!q)
+        return -1;
+    if (sqs_store_begin(s->store) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
+        return internal(c);
+    sqs_registry_remove(s->reg, q);
+    sqs_wait_forget(s->wait, q);
+    sqs_queue_free(q);
+    c->result = cJSON_CreateObject();
+    return 0;
+}
+
+static void add_num_attr(cJSON *out, const char *name, long long v)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    cJSON_AddStringToObject(out, name, b);
+}
+
+/* Attribute order follows what AWS returns for All. */
+static const char *attr_order[] = {
+    "QueueArn", "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed", "CreatedTimestamp", "LastModifiedTimestamp", "VisibilityTimeout",
+    "MaximumMessageSize", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds", "Policy",
+    "RedrivePolicy", "RedriveAllowPolicy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope",
+    "FifoThroughputLimit",
+};
+
+static int a_get_queue_attributes(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *names;
+    if (!q || opt_list(c, "AttributeNames", &names))
+        return -1;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, names) if (!sqs_queue_attribute_known(e->valuestring)) return err_set(
+        &c->err, ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", e->valuestring);
+    int all = names && list_has(names, "All");
+    int64_t visible = 0, inflight = 0, delayed = 0;
+    sqs_store_counts(s->store, q->id, clock_now_ms(), &visible, &inflight, &delayed);
+    cJSON *out = cJSON_CreateObject();
+    for (size_t i = 0; names && i < sizeof attr_order / sizeof attr_order[0]; i++) {
+        const char *n = attr_order[i];
+        if (!all && !list_has(names, n))
+            continue;
+        if (strcmp(n, "QueueArn") == 0)
+            cJSON_AddStringToObject(out, n, q->arn);
+        else if (strcmp(n, "ApproximateNumberOfMessages") == 0)
+            add_num_attr(out, n, visible);
+        else if (strcmp(n, "ApproximateNumberOfMessagesNotVisible") == 0)
+            add_num_attr(out, n, inflight);
+        else if (strcmp(n, "ApproximateNumberOfMessagesDelayed") == 0)
+            add_num_attr(out, n, delayed);
+        else if (strcmp(n, "CreatedTimestamp") == 0)
+            add_num_attr(out, n, q->created_ms / 1000);
+        else if (strcmp(n, "LastModifiedTimestamp") == 0)
+            add_num_attr(out, n, q->modified_ms / 1000);
+        else {
+            const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, n));
+            if (v)
+                cJSON_AddStringToObject(out, n, v);
+        }
+    }
+    c->result = cJSON_CreateObject();
+    if (cJSON_GetArraySize(out))
+        cJSON_AddItemToObject(c->result, "Attributes", out);
+    else
+        cJSON_Delete(out);
+    return 0;
+}
+
+static int a_set_queue_attributes(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *attrs;
+    if (!q || opt_map(c, "Attributes", &attrs))
+        return -1;
+    if (!attrs)
+        return missing(c, "Attributes");
+    if (sqs_queue_check_attributes(attrs, q->fifo, 0, &c->err) ||
+        check_redrive_target(s, attrs, q->region, q->fifo, &c->err))
+        return -1;
+    cJSON *saved = cJSON_Duplicate(q->attrs, 1);
+    int64_t saved_mod = q->modified_ms;
+    apply_attributes(q, attrs);
+    q->modified_ms = clock_now_ms();
+    if (sqs_store_begin(s->store) || save_queue(s, q) || sqs_store_commit(s->store)) {
+        cJSON_Delete(q->attrs);
+        q->attrs = saved;
+        q->modified_ms = saved_mod;
+        sqs_queue_refresh(q);
+        return internal(c);
+    }
+    cJSON_Delete(saved);
+    sqs_wait_notify(s->wait, q);
+    c->result = cJSON_CreateObject();
+    return 0;
+}
+
+static int a_purge_queue(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    if (!q)
+        return -1;
+    q->last_purge_ms = clock_now_ms();
+    if (sqs_store_begin(s->store) || sqs_store_purge(s->store, q->id) || save_queue(s, q) ||
+        sqs_store_commit(s->store))
+        return internal(c);
+    c->result = cJSON_CreateObject();
+    return 0;
+}
+
+/* Saves q's tags after a change; restores on failure. */
+static int save_tags(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, cJSON *saved)
+{
+    if (sqs_store_begin(s->store) || save_queue(s, q) || sqs_store_commit(s->store)) {
+        cJSON_Delete(q->tags);
+        q->tags = saved;
+        return internal(c);
+    }
+    cJSON_Delete(saved);
+    c->result = cJSON_CreateObject();
+    return 0;
+}
+
+static int a_tag_queue(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *tags;
+    if (!q || opt_map(c, "Tags", &tags))
+        return -1;
+    if (!tags)
+        return missing(c, "Tags");
+    cJSON *saved = cJSON_Duplicate(q->tags, 1);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tags) {
+        cJSON_DeleteItemFromObjectCaseSensitive(q->tags, t->string);
+        cJSON_AddStringToObject(q->tags, t->string, t->valuestring);
+    }
+    if (cJSON_GetArraySize(q->tags) > MAX_TAGS) {
+        cJSON_Delete(q->tags);
+        q->tags = saved;
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.", q->name);
+    }
+    return save_tags(s, c, q, saved);
+}
+
+static int a_untag_queue(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const cJSON *keys;
+    if (!q || opt_list(c, "TagKeys", &keys))
+        return -1;
+    if (!keys)
+        return missing(c, "TagKeys");
+    cJSON *saved = cJSON_Duplicate(q->tags, 1);
+    const cJSON *k;
+    cJSON_ArrayForEach(k, keys) cJSON_DeleteItemFromObjectCaseSensitive(q->tags, k->valuestring);
+    return save_tags(s, c, q, saved);
+}
+
+static int a_list_queue_tags(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    if (!q)
+        return -1;
+    c->result = cJSON_CreateObject();
+    if (cJSON_GetArraySize(q->tags))
+        cJSON_AddItemToObject(c->result, "Tags", cJSON_Duplicate(q->tags, 1));
+    return 0;
+}
+
+static const char *permission_actions[] = {
+    "*", "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility", "GetQueueAttributes",
+    "GetQueueUrl", "ListDeadLetterSourceQueues", "PurgeQueue", "ListQueueTags",
+};
+
+static cJSON *policy_of(sqs_queue_t *q)
+{
+    const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, "Policy"));
+    cJSON *pol = p && *p ? cJSON_Parse(p) : NULL;
+    if (!cJSON_IsObject(pol)) {
+        cJSON_Delete(pol);
+        pol = cJSON_CreateObject();
+        cJSON_AddStringToObject(pol, "Version", "2012-10-17");
+        char id[600];
+        snprintf(id, sizeof id, "%s/SQSDefaultPolicy", q->arn);
+        cJSON_AddStringToObject(pol, "Id", id);
+    }
+    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(pol, "Statement"))) {
+        cJSON_DeleteItemFromObjectCaseSensitive(pol, "Statement");
+        cJSON_AddItemToObject(pol, "Statement", cJSON_CreateArray());
+    }
+    return pol;
+}
+
+static cJSON *find_statement(cJSON *pol, const char *label)
+{
+    cJSON *st;
+    cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(pol, "Statement")) {
+        const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "Sid"));
+        if (sid && strcmp(sid, label) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+static int save_policy(sqs_t *s, sqs_call_t *c, cJSON *pol)
+{
+    cJSON *attrs = cJSON_CreateObject();
+    if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(pol, "Statement")) == 0)
+        cJSON_AddStringToObject(attrs, "Policy", "");
+    else {
+        char *text = json_text(pol);
+        cJSON_AddStringToObject(attrs, "Policy", text);
+        free(text);
+    }
+    cJSON_Delete(pol);
+    cJSON_ReplaceItemInObjectCaseSensitive(c->params, "Attributes", attrs);
+    return a_set_queue_attributes(s, c);
+}
+
+static int a_add_permission(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const char *label;
+    const cJSON *accounts, *actions;
+    if (!q || req_str(c, "Label", &label) || opt_list(c, "AWSAccountIds", &accounts) ||
+        opt_list(c, "Actions", &actions))
+        return -1;
+    if (!accounts || cJSON_GetArraySize(accounts) == 0)
+        return missing(c, "AWSAccountIds");
+    if (!actions || cJSON_GetArraySize(actions) == 0)
+        return missing(c, "Actions");
+    if (!sqs_valid_label(label))
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter Label is invalid. Reason: Can only include alphanumeric characters, "
+                       "hyphens, or underscores. 1 to 80 in length.",
+                       label);
+    int n_actions = cJSON_GetArraySize(actions);
+    if (n_actions > 7)
+        return err_set(&c->err, ERR_OVER_LIMIT, "%d Actions were found, maximum allowed is 7.", n_actions);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, actions) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof permission_actions / sizeof permission_actions[0]; i++)
+            ok |= strcmp(e->valuestring, permission_actions[i]) == 0;
+        if (!ok)
+            return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                           "Value SQS:%s for parameter ActionName is invalid. Reason: Only the queue owner is allowed "
+                           "to invoke this action.",
+                           e->valuestring);
+    }
+    cJSON_ArrayForEach(e, accounts) {
+        const char *a = e->valuestring;
+        size_t len = strlen(a);
+        int ok = len == 12;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = a[i] >= '0' && a[i] <= '9';
+        if (!ok)
+            return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                           "Value [%s] for parameter PrincipalId is invalid. Reason: Unable to verify.", a);
+    }
+    cJSON *pol = policy_of(q);
+    if (find_statement(pol, label)) {
+        cJSON_Delete(pol);
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter Label is invalid. Reason: Already exists.", label);
+    }
+    cJSON *st = cJSON_CreateObject();
+    cJSON_AddStringToObject(st, "Sid", label);
+    cJSON_AddStringToObject(st, "Effect", "Allow");
+    cJSON *principal = cJSON_AddObjectToObject(st, "Principal");
+    cJSON *aws = cJSON_AddArrayToObject(principal, "AWS");
+    cJSON_ArrayForEach(e, accounts) {
+        char arn[64];
+        snprintf(arn, sizeof arn, "arn:aws:iam::%s:root", e->valuestring);
+        cJSON_AddItemToArray(aws, cJSON_CreateString(arn));
+    }
+    cJSON *acts = cJSON_AddArrayToObject(st, "Action");
+    cJSON_ArrayForEach(e, actions) {
+        char a[64];
+        snprintf(a, sizeof a, "SQS:%s", e->valuestring);
+        cJSON_AddItemToArray(acts, cJSON_CreateString(a));
+    }
+    cJSON_AddStringToObject(st, "Resource", q->arn);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pol, "Statement"), st);
+    return save_policy(s, c, pol);
+}
+
+static int a_remove_permission(sqs_t *s, sqs_call_t *c)
+{
+    sqs_queue_t *q = resolve_queue(s, c);
+    const char *label;
+    if (!q || req_str(c, "Label", &label))
+        return -1;
+    cJSON *pol = policy_of(q);
+    cJSON *st = find_statement(pol, label);
+    if (!st) {
+        cJSON_Delete(pol);
+        return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter Label is invalid. Reason: can't find label.", label);
+    }
+    cJSON_DetachItemViaPointer(cJSON_GetObjectItemCaseSensitive(pol, "Statement"), st);
+    cJSON_Delete(st);
+    return save_policy(s, c, pol);
+}
+
+static int a_not_yet(sqs_t *s, sqs_call_t *c)
+{
+    (void)s;
+    return err_set(&c->err, ERR_UNSUPPORTED_OPERATION, "%s is not supported by sluice yet.", c->action);
+}
+
+/* ---------- the action table ---------- */
+
+static const struct {
+    const char *name;
+    action_fn fn;
+    int takes_queue;
+} actions[] = {
+    {"AddPermission", a_add_permission, 1},
+    {"CancelMessageMoveTask", a_not_yet, 0},
+    {"ChangeMessageVisibility", a_change_message_visibility, 1},
+    {"ChangeMessageVisibilityBatch", a_change_message_visibility_batch, 1},
+    {"CreateQueue", a_create_queue, 0},
+    {"DeleteMessage", a_delete_message, 1},
+    {"DeleteMessageBatch", a_delete_message_batch, 1},
+    {"DeleteQueue", a_delete_queue, 1},
+    {"GetQueueAttributes", a_get_queue_attributes, 1},
+    {"GetQueueUrl", a_get_queue_url, 0},
+    {"ListDeadLetterSourceQueues", a_list_dead_letter_source_queues, 1},
+    {"ListMessageMoveTasks", a_not_yet, 0},
+    {"ListQueueTags", a_list_queue_tags, 1},
+    {"ListQueues", a_list_queues, 0},
+    {"PurgeQueue", a_purge_queue, 1},
+    {"ReceiveMessage", a_receive_message, 1},
+    {"RemovePermission", a_remove_permission, 1},
+    {"SendMessage", a_send_message, 1},
+    {"SendMessageBatch", a_send_message_batch, 1},
+    {"SetQueueAttributes", a_set_queue_attributes, 1},
+    {"StartMessageMoveTask", a_not_yet, 0},
+    {"TagQueue", a_tag_queue, 1},
+    {"UntagQueue", a_untag_queue, 1},
+};
+#define N_ACTIONS ((int)(sizeof actions / sizeof actions[0]))
+
+static int find_action(const char *name)
+{
+    for (int i = 0; i < N_ACTIONS; i++)
+        if (strcmp(actions[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int sqs_action_known(const char *name) { return name && find_action(name) >= 0; }
+
+int sqs_action_takes_queue(const char *name)
+{
+    int i = name ? find_action(name) : -1;
+    return i >= 0 && actions[i].takes_queue;
+}
+
+int sqs_call_start(sqs_t *s, sqs_call_t *c)
+{
+    c->sqs = s;
+    c->failed = 0;
+    c->err.code = ERR_NONE;
+    if (!c->region || !*c->region)
+        c->region = s->default_region;
+    int i = c->action ? find_action(c->action) : -1;
+    int rc;
+    if (i < 0)
+        rc = err_set(&c->err, ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.",
+                     c->action ? c->action : "");
+    else if (!cJSON_IsObject(c->params))
+        rc = err_set(&c->err, ERR_SERIALIZATION, "The request body must be a JSON object.");
+    else
+        rc = actions[i].fn(s, c);
+    if (rc == 1)
+        return 1; /* parked */
+    if (rc < 0) {
+        c->failed = 1;
+        cJSON_Delete(c->result);
+        c->result = NULL;
+    }
+    c->done(c);
+    return 0;
+}
+
+void sqs_call_abandon(sqs_call_t *c)
+{
+    if (!c->parked)
+        return;
+    sqs_wait_unpark(c->sqs->wait, &c->waiter);
+    c->waiter.queue = NULL;
+    if (c->deadline) {
+        event_free(c->deadline);
+        c->deadline = NULL;
+    }
+    c->parked = 0;
+}
+
+void sqs_call_clear(sqs_call_t *c)
+{
+    cJSON_Delete(c->result);
+    c->result = NULL;
+    if (c->deadline) {
+        event_free(c->deadline);
+        c->deadline = NULL;
+    }
+}
+
+/* ---------- lifecycle ---------- */
+
+static void load_queue(void *ctx, const sqs_store_queue_t *row)
+{
+    sqs_t *s = ctx;
+    cJSON *attrs = cJSON_Parse(row->attributes);
+    cJSON *tags = cJSON_Parse(row->tags);
+    sqs_queue_t *q = sqs_queue_new(row->region, row->account, row->name, is_fifo_request(attrs));
+    if (cJSON_IsObject(attrs)) {
+        cJSON_Delete(q->attrs);
+        q->attrs = attrs;
+        attrs = NULL;
+    }
+    if (cJSON_IsObject(tags)) {
+        cJSON_Delete(q->tags);
+        q->tags = tags;
+        tags = NULL;
+    }
+    cJSON_Delete(attrs);
+    cJSON_Delete(tags);
+    q->id = row->id;
+    q->created_ms = row->created_ms;
+    q->modified_ms = row->modified_ms;
+    q->last_purge_ms = row->last_purge_ms;
+    sqs_queue_refresh(q);
+    sqs_registry_add(s->reg, q);
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sqs_t *s = arg;
+    if (sqs_store_begin(s->store) == 0) {
+        int n = sqs_store_expire(s->store, clock_now_ms());
+        if (sqs_store_commit(s->store))
+            sqs_store_rollback(s->store);
+        else if (n > 0)
+            log_debug("msg=\"retention expired\" messages=%d", n);
+    }
+}
+
+sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default_region, const char *account_id)
+{
+    sqs_t *s = calloc(1, sizeof *s);
+    s->base = base;
+    s->default_region = strdup(default_region);
+    s->account = strdup(account_id);
+    s->reg = sqs_registry_new();
+    s->store = sqs_store_open(db_path);
+    if (!s->store) {
+        sqs_free(s);
+        return NULL;
+    }
+    if (sqs_store_queue_each(s->store, load_queue, s)) {
+        sqs_free(s);
+        return NULL;
+    }
+    s->wait = sqs_wait_new(base, next_visible_cb, s);
+    s->fifo_sequence = clock_now_ms() * 1000;
+    s->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, s);
+    struct timeval tv = {SWEEP_INTERVAL_S, 0};
+    event_add(s->sweep, &tv);
+    return s;
+}
+
+void sqs_free(sqs_t *s)
+{
+    if (!s)
+        return;
+    if (s->wait) {
+        int n;
+        sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
+        for (int i = 0; i < n; i++)
+            sqs_wait_forget(s->wait, qs[i]);
+        free(qs);
+    }
+    if (s->sweep)
+        event_free(s->sweep);
+    sqs_wait_free(s->wait);
+    sqs_registry_free(s->reg);
+    sqs_store_close(s->store);
+    free(s->default_region);
+    free(s->account);
+    free(s);
+}
+
+int sqs_apply_config(sqs_t *s, const config_t *cfg)
+{
+    int failed = 0;
+    /* First pass: every queue without its redrive policy, so that targets
+     * exist before sources name them. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < cfg->n_queues; i++) {
+            const config_queue_t *cq = &cfg->queues[i];
+            cJSON *attrs = cJSON_Duplicate(cq->attributes, 1);
+            if (pass == 1) {
+                if (!cq->dead_letter_queue) {
+                    cJSON_Delete(attrs);
+                    continue;
+                }
+                char rp[700];
+                snprintf(rp, sizeof rp, "{\"deadLetterTargetArn\":\"arn:aws:sqs:%s:%s:%s\",\"maxReceiveCount\":%d}",
+                         s->default_region, s->account, cq->dead_letter_queue, cq->max_receive_count);
+                cJSON_AddStringToObject(attrs, "RedrivePolicy", rp);
+            }
+            err_t err;
+            if (!create_queue(s, s->default_region, s->account, cq->name, attrs, cq->tags, 1, &err)) {
+                log_error("msg=\"cannot create queue from config\" queue=%s error=\"%s\"", cq->name, err.message);
+                failed = 1;
+            }
+            cJSON_Delete(attrs);
+        }
+    }
+    return failed ? -1 : 0;
+}

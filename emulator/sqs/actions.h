@@ -1,0 +1,66 @@
+/* The SQS service: every action written once on the JSON-protocol shape
+ * (params and result are cJSON objects with AWS's member names). The
+ * wire codecs translate; in-process callers (API Gateway, Lambda pollers)
+ * call actions directly. */
+#ifndef SLUICE_SQS_ACTIONS_H
+#define SLUICE_SQS_ACTIONS_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "core/config.h"
+#include "core/errors.h"
+#include "core/ids.h"
+#include "sqs/wait.h"
+
+typedef struct sqs sqs_t;
+typedef struct sqs_call sqs_call_t;
+
+struct sqs_call {
+    /* Set by the caller. */
+    const char *action;           /* e.g. "SendMessage" */
+    cJSON *params;                /* owned by the caller */
+    const char *region;           /* from the SigV4 scope, or the default */
+    const char *host;             /* Host header, for queue URLs */
+    const char *sender_id;        /* SenderId for sent messages, or NULL */
+    char request_id[IDS_UUID_LEN + 1];
+    void (*done)(sqs_call_t *call); /* called exactly once */
+    void *arg;
+
+    /* Set by the action: result (owned by the call) or err. */
+    cJSON *result;
+    int failed;
+    err_t err;
+
+    /* Internal: long-poll state. */
+    sqs_waiter_t waiter;
+    struct event *deadline;
+    sqs_t *sqs;
+    int parked;
+};
+
+/* Opens the store at db_path and loads the queues. Returns owned or NULL. */
+sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default_region, const char *account_id);
+void sqs_free(sqs_t *s); /* NULL is a no-op; parked calls are cancelled */
+
+/* Creates the config's queues if absent and applies its settings (the
+ * config wins). Returns 0, or -1 after logging each problem. */
+int sqs_apply_config(sqs_t *s, const config_t *cfg);
+
+/* 1 when name is one of the 23 SQS actions. */
+int sqs_action_known(const char *name);
+/* 1 when the action takes a QueueUrl (so it may be sent to a queue URL). */
+int sqs_action_takes_queue(const char *name);
+
+/* Runs call->action. call->done is called exactly once: before this
+ * returns (which then returns 0; the call may already be freed), or later
+ * for a parked long poll (returns 1). */
+int sqs_call_start(sqs_t *s, sqs_call_t *call);
+/* The client went away while the call was parked: drop it without calling
+ * done. */
+void sqs_call_abandon(sqs_call_t *call);
+/* Frees result and internal state (not params, not the call itself). */
+void sqs_call_clear(sqs_call_t *call);
+
+#endif

@@ -1,0 +1,96 @@
+/* The SQLite store: the only module that includes sqlite3.h. It owns the
+ * schema, its migrations (PRAGMA user_version), and every statement,
+ * prepared once. WAL mode; callers group each API call's changes in one
+ * transaction (sqs_store_begin/commit) so a change is durable before the
+ * response that acknowledges it is sent. */
+#ifndef SLUICE_SQS_STORE_H
+#define SLUICE_SQS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sqs_store sqs_store_t;
+
+/* A queue row as stored. Strings are owned by the row. */
+typedef struct {
+    int64_t id;
+    char *region, *account, *name;
+    char *attributes; /* JSON object text: settable attributes, AWS names */
+    char *tags;       /* JSON object text */
+    int64_t created_ms, modified_ms, last_purge_ms;
+} sqs_store_queue_t;
+
+/* A message row. Strings are owned (malloc) by the struct; clear with
+ * sqs_store_msg_clear. body may hold any bytes (len body_len) and is
+ * NUL-terminated. */
+typedef struct {
+    int64_t seq;             /* global send order; the row key */
+    int64_t queue_id;
+    char message_id[37];
+    char *body;
+    size_t body_len;
+    char *attributes;        /* MessageAttributes JSON text, or NULL */
+    char *md5_body;
+    char *md5_attributes;    /* or NULL */
+    char *trace_header;      /* AWSTraceHeader system attribute, or NULL */
+    char *md5_system;        /* MD5OfMessageSystemAttributes, or NULL */
+    char *sender_id;
+    int64_t sent_ms, visible_ms, expires_ms;
+    int receive_count;
+    int64_t first_receive_ms;
+    int64_t nonce;           /* the newest receipt handle's nonce */
+    char *group_id, *dedup_id, *sequence_number, *dlq_source_arn; /* or NULL */
+} sqs_store_msg_t;
+
+/* Opens (creating and migrating) the database at path. Returns owned, or
+ * NULL after logging why. */
+sqs_store_t *sqs_store_open(const char *path);
+void sqs_store_close(sqs_store_t *st); /* NULL is a no-op */
+
+/* A per-database secret (hex) for signing receipt handles. */
+const char *sqs_store_secret(const sqs_store_t *st);
+
+int sqs_store_begin(sqs_store_t *st);
+int sqs_store_commit(sqs_store_t *st);
+void sqs_store_rollback(sqs_store_t *st);
+
+/* Calls fn for every queue row; the row is valid only during the call. */
+int sqs_store_queue_each(sqs_store_t *st, void (*fn)(void *ctx, const sqs_store_queue_t *row), void *ctx);
+/* Returns the new row id, or -1. */
+int64_t sqs_store_queue_insert(sqs_store_t *st, const sqs_store_queue_t *row);
+int sqs_store_queue_update(sqs_store_t *st, const sqs_store_queue_t *row);
+/* Deletes the queue and all its messages. */
+int sqs_store_queue_delete(sqs_store_t *st, int64_t id);
+
+/* Inserts m (its seq is set on success). */
+int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m);
+/* Up to max rows of queue_id with visible_ms <= now, in (visible_ms, seq)
+ * order, skipping seqs listed in skip[0..n_skip). out must hold max rows;
+ * returns the count (each must be cleared), or -1. */
+int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int max, const int64_t *skip,
+                          int n_skip, sqs_store_msg_t *out);
+/* Loads one message of queue_id: 0 found, 1 absent, -1 error. */
+int sqs_store_msg_get(sqs_store_t *st, int64_t queue_id, int64_t seq, sqs_store_msg_t *out);
+/* Writes the receive-state columns of m (visible_ms, receive_count,
+ * first_receive_ms, nonce). */
+int sqs_store_msg_update_receive(sqs_store_t *st, const sqs_store_msg_t *m);
+int sqs_store_msg_set_visible(sqs_store_t *st, int64_t seq, int64_t visible_ms);
+int sqs_store_msg_delete(sqs_store_t *st, int64_t seq);
+/* Moves a message to another queue (dead-letter redrive), keeping its
+ * MessageId, body and attributes. */
+int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t visible_ms, int64_t expires_ms,
+                       const char *dlq_source_arn);
+void sqs_store_msg_clear(sqs_store_msg_t *m);
+
+/* Deletes every message of a queue. */
+int sqs_store_purge(sqs_store_t *st, int64_t queue_id);
+/* Deletes messages whose retention ended; returns how many, or -1. */
+int sqs_store_expire(sqs_store_t *st, int64_t now);
+/* Counts for the Approximate* attributes: visible (ready), in flight
+ * (received, still hidden), delayed (never received, hidden). */
+int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
+                     int64_t *delayed);
+/* The earliest visible_ms > now in the queue, or 0 when none. */
+int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now);
+
+#endif

@@ -1,0 +1,245 @@
+// Harness for the black-box SQS suite: starts the real sluice binary on port 0
+// with a fresh data directory (or uses SLUICE_ENDPOINT), builds SDK v3 clients,
+// and holds the small helpers every test file shares (errors, MD5s, names).
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+// The SDK warns once per process that it will soon need node >= 22; the suite
+// runs on node 20, so keep the test output clean.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const { SQSClient } = await import('@aws-sdk/client-sqs');
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(HERE, '..', '..', '..');
+export const ACCOUNT = '000000000000';
+export const REGION = 'us-east-1';
+export const TEST_TIMEOUT = 30000;
+/** Options for node:test: every test has a timeout. */
+export const T = { timeout: TEST_TIMEOUT };
+
+const READY_RE = /sluice listening on (http:\/\/[^\s]+)/;
+const START_TIMEOUT_MS = 10000;
+const STOP_GRACE_MS = 5000;
+const LOG_CAP = 64 * 1024;
+
+/**
+ * Starts a sluice server for one test file, or points at SLUICE_ENDPOINT.
+ * Returns { endpoint, host, stop(), log() }. stop() is idempotent; it throws
+ * if the server had died on its own before being asked to stop.
+ */
+export async function startServer() {
+  if (process.env.SLUICE_ENDPOINT) {
+    const endpoint = process.env.SLUICE_ENDPOINT.replace(/\/+$/, '');
+    return {
+      endpoint,
+      host: new URL(endpoint).host,
+      external: true,
+      async stop() {},
+      log: () => '',
+    };
+  }
+
+  const bin = process.env.SLUICE_BIN || join(REPO_ROOT, 'build', 'sluice');
+  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-js-'));
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
+  let logText = '';
+  const appendLog = (chunk) => {
+    logText += chunk.toString('utf8');
+    if (logText.length > LOG_CAP) logText = logText.slice(-LOG_CAP);
+  };
+  child.stderr.on('data', appendLog);
+
+  let exited = null; // { code, signal } once the process is gone
+  let stopping = false;
+  const exitPromise = new Promise((res) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      res(exited);
+    });
+  });
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
+  const endpoint = await new Promise((res, rej) => {
+    let out = '';
+    let done = false;
+    const finish = (err, value) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        if (!exited) child.kill('SIGKILL');
+        rej(err);
+      } else {
+        res(value);
+      }
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`sluice did not report its port within ${START_TIMEOUT_MS} ms\n${logText}`)),
+      START_TIMEOUT_MS,
+    );
+    child.on('error', (e) => finish(new Error(`cannot start ${bin}: ${e.message}`)));
+    child.on('exit', (code, signal) =>
+      finish(new Error(`sluice exited before listening (code=${code} signal=${signal})\n${logText}`)),
+    );
+    child.stdout.on('data', (chunk) => {
+      if (done) {
+        appendLog(chunk);
+        return;
+      }
+      out += chunk.toString('utf8');
+      const m = READY_RE.exec(out);
+      if (m) finish(null, m[1].replace(/\/+$/, ''));
+    });
+  });
+
+  return {
+    endpoint,
+    host: new URL(endpoint).host,
+    external: false,
+    log: () => logText,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      const diedEarly = exited;
+      if (!exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => {
+          if (!exited) child.kill('SIGKILL');
+        }, STOP_GRACE_MS);
+        await exitPromise;
+        clearTimeout(t);
+      }
+      process.removeListener('exit', killOnExit);
+      rmSync(dataDir, { recursive: true, force: true });
+      if (diedEarly) {
+        throw new Error(
+          `sluice died during the tests (code=${diedEarly.code} signal=${diedEarly.signal})\n${logText}`,
+        );
+      }
+    },
+  };
+}
+
+/** A fresh SDK v3 client for the server; callers destroy() it when done. */
+export function makeClient(endpoint, extra = {}) {
+  return new SQSClient({
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    ...extra,
+  });
+}
+
+/** A queue name nobody else in this run uses (≤ 80 chars, [A-Za-z0-9_-]). */
+export function uniqueName(prefix = 'q') {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function queueArn(name) {
+  return `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
+}
+
+export function md5Hex(data) {
+  return createHash('md5').update(data).digest('hex');
+}
+
+/**
+ * MD5OfMessageAttributes as AWS documents it: names sorted, each written as
+ * len+name, len+DataType, transport byte (1 String/Number, 2 Binary), len+value.
+ * attrs use the SDK shape { name: { DataType, StringValue | BinaryValue } }.
+ */
+export function md5OfAttributes(attrs) {
+  const parts = [];
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const lenPrefixed = (buf) => Buffer.concat([u32(buf.length), buf]);
+  for (const name of Object.keys(attrs).sort()) {
+    const a = attrs[name];
+    parts.push(lenPrefixed(Buffer.from(name, 'utf8')));
+    parts.push(lenPrefixed(Buffer.from(a.DataType, 'utf8')));
+    if (a.DataType.startsWith('Binary')) {
+      parts.push(Buffer.from([2]));
+      parts.push(lenPrefixed(Buffer.from(a.BinaryValue)));
+    } else {
+      parts.push(Buffer.from([1]));
+      parts.push(lenPrefixed(Buffer.from(a.StringValue, 'utf8')));
+    }
+  }
+  return md5Hex(Buffer.concat(parts));
+}
+
+/**
+ * Awaits a promise that must reject with an SQS service error and checks it
+ * the way AWS reports it through SDK v3 (awsQueryCompatible JSON protocol):
+ *   name    err.name: the modeled shape (QueueDoesNotExist) or, for errors the
+ *           model does not declare, the legacy code (InvalidParameterValue)
+ *   code    err.Code: the legacy query code from x-amzn-query-error
+ *   status  err.$metadata.httpStatusCode
+ *   message exact string, a RegExp, or undefined (any non-empty text) where
+ *           AWS's text is not verified
+ *   type    optional __type shape name (the part after '#')
+ * Returns the error for further checks.
+ */
+export async function expectSqsError(promise, { name, code, status = 400, message, type }) {
+  let err;
+  try {
+    await promise;
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err, `expected ${code} but the call succeeded`);
+  const got = {
+    name: err.name,
+    code: err.Code,
+    status: err.$metadata?.httpStatusCode,
+    message: err.message,
+  };
+  const want = { name: name ?? code, code, status };
+  assert.deepEqual(
+    { name: got.name, code: got.code, status: got.status },
+    want,
+    `error mismatch; got ${JSON.stringify(got)}`,
+  );
+  assert.equal(err.Type, 'Sender', 'x-amzn-query-error fault type');
+  if (typeof message === 'string') {
+    assert.equal(err.message, message);
+  } else if (message instanceof RegExp) {
+    assert.match(err.message, message);
+  } else {
+    assert.ok(typeof err.message === 'string' && err.message.length > 0 && err.message !== 'UnknownError',
+      `expected a non-empty error message, got ${JSON.stringify(err.message)}`);
+  }
+  if (type) {
+    assert.equal(String(err.__type).split('#').pop(), type, '__type shape name');
+  }
+  assert.ok(err.$metadata?.requestId, 'x-amzn-RequestId on the error response');
+  return err;
+}
+
+/** Known MD5 vectors (reference/sqs.md §3 and §6.3). */
+export const VECTORS = {
+  bodyTest: '098f6bcd4621d373cade4e832627b4f6', // "test"
+  bodyHello: '5d41402abc4b2a76b9719d911017c592', // "hello"
+  bodyA: '0cc175b9c0f1b6a831c399e269772661', // "a"
+  attr1V: '5d7451cdb6bb563786f0f121888def84', // attr1 String "v"
+  traceHeader: '5ae4d5d7636402d80f4eb6d213245a88',
+};
+export const TRACE_HEADER = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';

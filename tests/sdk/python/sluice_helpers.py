@@ -1,0 +1,263 @@
+"""Helpers shared by the boto3 suite and tests/durability: start/stop the real
+sluice binary, build query-protocol boto3 clients, assert AWS errors, and
+compute SQS's MD5 digests independently of the server (sqs.md §3)."""
+import hashlib
+import os
+import queue as queue_mod
+import re
+import signal
+import struct
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+REPO = Path(__file__).resolve().parents[3]
+ACCOUNT = "000000000000"
+REGION = "us-east-1"
+LISTEN_RE = re.compile(r"sluice listening on (http://127\.0\.0\.1:(\d+))")
+QUERY_NS = "http://queue.amazonaws.com/doc/2012-11-05/"
+NON_EXISTENT_QUEUE = "AWS.SimpleQueueService.NonExistentQueue"
+NON_EXISTENT_QUEUE_MSG = "The specified queue does not exist for this wsdl version."
+
+
+# --------------------------------------------------------------------------
+# The server
+# --------------------------------------------------------------------------
+
+def sluice_binary():
+    return Path(os.environ.get("SLUICE_BIN") or REPO / "build" / "sluice")
+
+
+class SluiceProcess:
+    """One `sluice serve --listen 127.0.0.1:0 --data-dir DIR` child.
+
+    The constructor returns once the server printed its listening line;
+    `endpoint` is then http://127.0.0.1:PORT. stdout is drained by a thread
+    into the log file (with stderr) so the pipe never fills."""
+
+    def __init__(self, binary, data_dir, log_path, start_timeout=15.0):
+        self.data_dir = str(data_dir)
+        self.log_path = str(log_path)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
+        )
+        self.pid = self.proc.pid
+        self._lines = queue_mod.Queue()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        self.endpoint = self._wait_listening(start_timeout)
+        self.port = int(self.endpoint.rsplit(":", 1)[1])
+
+    def _drain(self):
+        for raw in iter(self.proc.stdout.readline, b""):
+            try:
+                self._log.write(b"[stdout] " + raw)
+                self._log.flush()
+            except ValueError:  # log closed during shutdown
+                pass
+            self._lines.put(raw.decode("utf-8", "replace"))
+        self._lines.put(None)
+
+    def _wait_listening(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise RuntimeError(f"sluice did not print its listening line within {timeout}s; log:\n{self.log()}")
+            try:
+                line = self._lines.get(timeout=left)
+            except queue_mod.Empty:
+                continue
+            if line is None:
+                rc = self.proc.wait()
+                raise RuntimeError(f"sluice exited (rc={rc}) before listening; log:\n{self.log()}")
+            m = LISTEN_RE.search(line)
+            if m:
+                return m.group(1)
+
+    def log(self):
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-4000:]
+        except OSError:
+            return "<no log>"
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def stop(self, grace=5.0):
+        """SIGTERM, wait up to `grace` s, then SIGKILL. Returns (exit code, graceful?)."""
+        graceful = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                graceful = False
+                self.proc.kill()
+                self.proc.wait()
+        self._finish()
+        return self.proc.returncode, graceful
+
+    def kill(self):
+        """SIGKILL (kill -9) this child only."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._finish()
+        return self.proc.returncode
+
+    def _finish(self):
+        self._reader.join(timeout=2)
+        try:
+            self._log.close()
+        except Exception:
+            pass
+
+
+def make_client(endpoint_url, **config):
+    """A boto3 SQS client (botocore 1.29: query protocol), no retries."""
+    cfg = dict(retries={"max_attempts": 1}, read_timeout=40, connect_timeout=5)
+    cfg.update(config)
+    return boto3.session.Session().client(
+        "sqs",
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        endpoint_url=endpoint_url,
+        config=Config(**cfg),
+    )
+
+
+# --------------------------------------------------------------------------
+# Queues
+# --------------------------------------------------------------------------
+
+def queue_arn(name):
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+
+
+def queue_url(endpoint, name):
+    return f"{endpoint}/{ACCOUNT}/{name}"
+
+
+class Queue:
+    def __init__(self, name, url):
+        self.name = name
+        self.url = url
+        self.arn = queue_arn(name)
+
+    def __repr__(self):
+        return f"Queue({self.name!r})"
+
+
+# --------------------------------------------------------------------------
+# Assertions
+# --------------------------------------------------------------------------
+
+@contextmanager
+def aws_error(code, status=400, message=None, message_contains=None, error_type="Sender"):
+    """The block must raise ClientError with exactly this code, HTTP status,
+    error type and (when given) message."""
+    with pytest.raises(ClientError) as excinfo:
+        yield excinfo
+    resp = excinfo.value.response
+    err = resp.get("Error", {})
+    status_got = resp["ResponseMetadata"]["HTTPStatusCode"]
+    got = f"got Code={err.get('Code')!r} HTTP {status_got} Message={err.get('Message')!r} Type={err.get('Type')!r}"
+    assert err.get("Code") == code, f"expected Code={code!r}; {got}"
+    assert status_got == status, f"expected HTTP {status}; {got}"
+    if message is not None:
+        assert err.get("Message") == message, f"expected Message={message!r}; {got}"
+    if message_contains is not None:
+        assert message_contains in (err.get("Message") or ""), f"expected the message to mention {message_contains!r}; {got}"
+    if error_type is not None:
+        assert err.get("Type") == error_type, f"expected Type={error_type!r}; {got}"
+
+
+def md5_hex(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.md5(data).hexdigest()
+
+
+def md5_of_attributes(attrs):
+    """MD5OfMessageAttributes (and MD5OfMessageSystemAttributes) per AWS's
+    algorithm: names sorted; each of name, DataType, value length-prefixed
+    (uint32 big-endian); a transport byte 1 (String/Number) or 2 (Binary)."""
+    def field(b):
+        return struct.pack(">I", len(b)) + b
+    buf = bytearray()
+    for name in sorted(attrs, key=lambda n: n.encode("utf-16-be")):
+        a = attrs[name]
+        buf += field(name.encode("utf-8"))
+        buf += field(a["DataType"].encode("utf-8"))
+        if "StringValue" in a:
+            buf += b"\x01" + field(a["StringValue"].encode("utf-8"))
+        else:
+            raw = a["BinaryValue"]
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
+            buf += b"\x02" + field(bytes(raw))
+    return hashlib.md5(bytes(buf)).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Small wrappers
+# --------------------------------------------------------------------------
+
+def queue_attrs(sqs, url, *names):
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"]).get("Attributes", {})
+
+
+def counts(sqs, url):
+    """(visible, not visible, delayed)"""
+    a = queue_attrs(sqs, url, "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed")
+    return (int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"]),
+            int(a["ApproximateNumberOfMessagesDelayed"]))
+
+
+def receive(sqs, url, **kwargs):
+    """ReceiveMessage; the list of messages ([] when the response has none)."""
+    return sqs.receive_message(QueueUrl=url, **kwargs).get("Messages", [])
+
+
+def receive_one(sqs, url, wait=2, **kwargs):
+    msgs = receive(sqs, url, WaitTimeSeconds=wait, **kwargs)
+    assert len(msgs) == 1, f"expected exactly one message, got {msgs}"
+    return msgs[0]
+
+
+def drain(sqs, url, expected=None, timeout=10.0, **kwargs):
+    """Receives (hiding each message for 300 s unless told otherwise) until
+    `expected` messages arrived, or, without `expected`, until an empty poll."""
+    kwargs.setdefault("VisibilityTimeout", 300)
+    got = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        msgs = receive(sqs, url, MaxNumberOfMessages=10, WaitTimeSeconds=1, **kwargs)
+        if not msgs and expected is None:
+            break
+        got.extend(msgs)
+        if expected is not None and len(got) >= expected:
+            break
+    return got
+
+
+def wait_until(predicate, timeout=5.0, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
