@@ -50,7 +50,7 @@ LIB_SRCS := \
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/emulator/main.o
 
-UNIT_TESTS := test_digest test_form test_wire_query test_validate test_config test_queue
+UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 .PHONY: all run test unit test-js test-py test-cli test-durability bench clean deps

@@ -4,11 +4,15 @@
  * an x-amzn-RequestId; the region comes from the SigV4 credential scope. */
 #include "endpoint.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "core/form.h"
 #include "core/log.h"
@@ -27,6 +31,7 @@ typedef struct {
     endpoint_t *ep;
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
+    struct event *watch;      /* EOF watch on the socket while parked */
     proto_t proto;
     char action[64];
     char region[32];
@@ -93,10 +98,10 @@ static void reply_error(struct evhttp_request *req, proto_t proto, const err_t *
     }
 }
 
-static void on_close(struct evhttp_connection *evcon, void *arg);
-
 static void free_http_call(http_call_t *hc)
 {
+    if (hc->watch)
+        event_free(hc->watch);
     sqs_call_clear(&hc->call);
     cJSON_Delete(hc->call.params);
     free(hc->host);
@@ -106,8 +111,6 @@ static void free_http_call(http_call_t *hc)
 static void call_done(sqs_call_t *call)
 {
     http_call_t *hc = (http_call_t *)call;
-    if (hc->evcon)
-        evhttp_connection_set_closecb(hc->evcon, NULL, NULL);
     if (call->failed) {
         if (call->err.code == ERR_INTERNAL)
             log_error("msg=\"request failed\" action=%s request_id=%s error=\"%s\"", hc->action, call->request_id,
@@ -131,17 +134,28 @@ static void call_done(sqs_call_t *call)
     free_http_call(hc);
 }
 
-/* The client went away while its long poll was parked. libevent detaches
- * a request it has not answered (its connection becomes NULL) instead of
- * freeing it, so the request is freed here. */
-static void on_close(struct evhttp_connection *evcon, void *arg)
+/* A parked long poll's socket became readable. evhttp does not read from
+ * a connection while its request is unanswered, so it would not notice a
+ * client that gave up; without this the next message would go to a dead
+ * connection and stay invisible for its visibility timeout. EOF or an
+ * error: drop the call and the connection (which frees the request). Data
+ * (a pipelined request): stop watching. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
-    (void)evcon;
+    (void)what;
     http_call_t *hc = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) {
+        event_free(hc->watch);
+        hc->watch = NULL;
+        return;
+    }
+    struct evhttp_connection *evcon = hc->evcon;
+    log_debug("msg=\"client went away during a long poll\" request_id=%s", hc->call.request_id);
     sqs_call_abandon(&hc->call);
-    if (evhttp_request_get_connection(hc->req) == NULL)
-        evhttp_request_free(hc->req);
     free_http_call(hc);
+    evhttp_connection_free(evcon);
 }
 
 /* Region and access key from "AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/
@@ -267,7 +281,11 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         /* Parked: watch the connection so a client that gives up does not
          * leave a waiter behind. */
         hc->evcon = evhttp_request_get_connection(req);
-        if (hc->evcon)
-            evhttp_connection_set_closecb(hc->evcon, on_close, hc);
+        struct bufferevent *bev = hc->evcon ? evhttp_connection_get_bufferevent(hc->evcon) : NULL;
+        if (bev) {
+            hc->watch = event_new(evhttp_connection_get_base(hc->evcon), bufferevent_getfd(bev), EV_READ,
+                                  on_readable, hc);
+            event_add(hc->watch, NULL);
+        }
     }
 }
