@@ -45,6 +45,14 @@ char *form_url_decode(const char *s, size_t len, int plus_is_space, size_t *out_
         char c = s[i];
         if (c == '%' && len - i >= 3) {
             int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+            if (hi >= 0 && lo >= 0 && (hi | lo) == 0) {
+                /* %00 would end the C string and silently cut the value;
+                 * U+FFFF (also not allowed in SQS text) keeps it rejected. */
+                memcpy(out + o, "\xEF\xBF\xBF", 3);
+                o += 3;
+                i += 2;
+                continue;
+            }
             if (hi >= 0 && lo >= 0) {
                 out[o++] = (char)(hi << 4 | lo);
                 i += 2;

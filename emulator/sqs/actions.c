@@ -1591,8 +1591,19 @@ static int save_policy(sqs_t *s, sqs_call_t *c, cJSON *pol)
         free(text);
     }
     cJSON_Delete(pol);
-    cJSON_ReplaceItemInObjectCaseSensitive(c->params, "Attributes", attrs);
+    cJSON_DeleteItemFromObjectCaseSensitive(c->params, "Attributes");
+    cJSON_AddItemToObject(c->params, "Attributes", attrs);
     return a_set_queue_attributes(s, c);
+}
+
+/* Returns arr, or its only element (arr is consumed either way). */
+static cJSON *scalar_if_single(cJSON *arr)
+{
+    if (cJSON_GetArraySize(arr) != 1)
+        return arr;
+    cJSON *only = cJSON_DetachItemFromArray(arr, 0);
+    cJSON_Delete(arr);
+    return only;
 }
 
 static int a_add_permission(sqs_t *s, sqs_call_t *c)
@@ -1645,19 +1656,21 @@ static int a_add_permission(sqs_t *s, sqs_call_t *c)
     cJSON *st = cJSON_CreateObject();
     cJSON_AddStringToObject(st, "Sid", label);
     cJSON_AddStringToObject(st, "Effect", "Allow");
+    /* AWS writes a one-element list as a plain string in policies. */
     cJSON *principal = cJSON_AddObjectToObject(st, "Principal");
-    cJSON *aws = cJSON_AddArrayToObject(principal, "AWS");
+    cJSON *aws = cJSON_CreateArray(), *acts = cJSON_CreateArray();
     cJSON_ArrayForEach(e, accounts) {
         char arn[64];
         snprintf(arn, sizeof arn, "arn:aws:iam::%s:root", e->valuestring);
         cJSON_AddItemToArray(aws, cJSON_CreateString(arn));
     }
-    cJSON *acts = cJSON_AddArrayToObject(st, "Action");
     cJSON_ArrayForEach(e, actions) {
         char a[64];
         snprintf(a, sizeof a, "SQS:%s", e->valuestring);
         cJSON_AddItemToArray(acts, cJSON_CreateString(a));
     }
+    cJSON_AddItemToObject(principal, "AWS", scalar_if_single(aws));
+    cJSON_AddItemToObject(st, "Action", scalar_if_single(acts));
     cJSON_AddStringToObject(st, "Resource", q->arn);
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(pol, "Statement"), st);
     return save_policy(s, c, pol);

@@ -6,6 +6,7 @@
 #include "sqs/validate.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -58,14 +59,30 @@ static int body_char(uint32_t cp)
            (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
-int sqs_valid_body(const char *s, size_t len)
+/* Returns 1 when s[0..len) holds body characters only; else 0, with *bad
+ * set to the first disallowed code point, or -1 for bytes that are not
+ * UTF-8. */
+static int scan_body(const char *s, size_t len, long *bad)
 {
     const unsigned char *u = (const unsigned char *)s;
     uint32_t cp;
-    for (size_t i = 0; i < len;)
-        if (!utf8_next(u, len, &i, &cp) || !body_char(cp))
+    for (size_t i = 0; i < len;) {
+        if (!utf8_next(u, len, &i, &cp)) {
+            *bad = -1;
             return 0;
+        }
+        if (!body_char(cp)) {
+            *bad = (long)cp;
+            return 0;
+        }
+    }
     return 1;
+}
+
+int sqs_valid_body(const char *s, size_t len)
+{
+    long bad;
+    return scan_body(s, len, &bad);
 }
 
 static int word_char(int c)
@@ -312,11 +329,18 @@ static int check_value(const char *name, const cJSON *v, const char *who, err_t 
         return err_set(err, ERR_INVALID_PARAMETER_VALUE, "Can't cast the value of message %s attribute '%s' to a number.",
                        who, name);
     /* AWS answers InvalidParameterValue here, not InvalidMessageContents
-     * (LocalStack's AWS-validated test_invalid_string_attributes_cause_invalid_parameter_value_error). */
-    if (!sqs_valid_body(sval, strlen(sval)))
+     * (LocalStack's AWS-validated test_invalid_string_attributes_cause_
+     * invalid_parameter_value_error); the text follows AWS's body message. */
+    long cp;
+    if (!scan_body(sval, strlen(sval), &cp)) {
+        char what[24] = "";
+        if (cp >= 0)
+            snprintf(what, sizeof what, " '#x%lX'", (unsigned long)cp);
         return err_set(err, ERR_INVALID_PARAMETER_VALUE,
-                       "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | "
-                       "#xE000 to #xFFFD | #x10000 to #x10FFFF");
+                       "Invalid binary character%s was found in the value of message %s attribute '%s', the set of "
+                       "allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].",
+                       what, who, name);
+    }
     return 0;
 }
 

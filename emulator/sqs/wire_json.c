@@ -7,6 +7,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cJSON keeps strings NUL-terminated, so a "\u0000" escape would silently
+ * cut a value short. Rewrite each one (outside other escapes) as "\uffff",
+ * which SQS rejects like U+0000, so the request still fails as on AWS.
+ * Returns an owned copy when something was rewritten, else NULL. */
+static char *rewrite_nul_escapes(const char *body, size_t len)
+{
+    char *copy = NULL;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (body[i] != '\\')
+            continue;
+        if (body[i + 1] == 'u' && i + 5 < len && memcmp(body + i + 2, "0000", 4) == 0) {
+            if (!copy) {
+                copy = malloc(len + 1);
+                memcpy(copy, body, len);
+                copy[len] = '\0';
+            }
+            memcpy(copy + i + 2, "ffff", 4);
+        }
+        i++; /* skip the escaped character */
+    }
+    return copy;
+}
+
 int sqs_wire_json_decode(const char *body, size_t len, cJSON **out, err_t *err)
 {
     size_t i = 0;
@@ -17,7 +40,9 @@ int sqs_wire_json_decode(const char *body, size_t len, cJSON **out, err_t *err)
         return 0;
     }
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    char *fixed = rewrite_nul_escapes(body, len);
+    cJSON *j = cJSON_ParseWithLengthOpts(fixed ? fixed : body, len, &end, 0);
+    free(fixed);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return err_set(err, ERR_SERIALIZATION, "The request body could not be parsed as a JSON object.");

@@ -5,7 +5,6 @@
  * actions, which never had one, are named by analogy. */
 #include "sqs/wire_query.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,28 +259,82 @@ static const action_t *find_action(const char *name)
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* Returns an owned a + b + c ("" for NULL parts). */
-static char *cat3(const char *a, const char *b, const char *c)
+/* The form's fields sorted by name (then by position, so the first of a
+ * repeated name wins, as with form_get). Lookups are binary searches and
+ * the fields under one prefix are a contiguous run, so decoding stays
+ * O(n log n) however many indexed fields a request carries. */
+typedef struct {
+    const char *name;
+    const char *value;
+    size_t pos;
+} field_t;
+
+typedef struct {
+    field_t *v;
+    size_t n;
+} fields_t;
+
+static int cmp_field(const void *pa, const void *pb)
+{
+    const field_t *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    if (c)
+        return c;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static void fields_init(fields_t *fs, const form_t *form)
+{
+    fs->n = form_count(form);
+    fs->v = calloc(fs->n ? fs->n : 1, sizeof *fs->v);
+    if (!fs->v)
+        abort();
+    for (size_t i = 0; i < fs->n; i++)
+        fs->v[i] = (field_t){form_name(form, i), form_value(form, i), i};
+    qsort(fs->v, fs->n, sizeof *fs->v, cmp_field);
+}
+
+/* Index of the first field whose name is >= key. */
+static size_t lower_bound(const fields_t *fs, const char *key)
+{
+    size_t lo = 0, hi = fs->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(fs->v[mid].name, key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The value of the field named a + b + c (NULL parts are empty), or NULL. */
+static const char *get(const fields_t *fs, const char *a, const char *b, const char *c)
+{
+    buf_t name;
+    buf_init(&name);
+    buf_puts(&name, a ? a : "");
+    buf_puts(&name, b ? b : "");
+    buf_puts(&name, c ? c : "");
+    size_t i = lower_bound(fs, name.data);
+    const char *v = i < fs->n && strcmp(fs->v[i].name, name.data) == 0 ? fs->v[i].value : NULL;
+    buf_free(&name);
+    return v;
+}
+
+/* Returns an owned a + b. */
+static char *cat(const char *a, const char *b)
 {
     buf_t s;
     buf_init(&s);
-    buf_puts(&s, a ? a : "");
-    buf_puts(&s, b ? b : "");
-    buf_puts(&s, c ? c : "");
+    buf_puts(&s, a);
+    buf_puts(&s, b);
     return buf_steal(&s, NULL);
-}
-
-static const char *get(const form_t *f, const char *a, const char *b, const char *c)
-{
-    char *name = cat3(a, b, c);
-    const char *v = form_get(f, name);
-    free(name);
-    return v;
 }
 
 typedef struct {
     long n;
-    const char *text; /* the index as written, inside a form name */
+    const char *text; /* the index as written, inside a field name */
     size_t len;
 } index_t;
 
@@ -296,24 +349,16 @@ static int cmp_index(const void *pa, const void *pb)
 }
 
 /* Finds the distinct indices N of fields named "<prefix>N" or
- * "<prefix>N.<more>" (N: 1-9 decimal digits), sorted by value. Returns the
- * count and an owned array in *out. */
-static size_t collect_indices(const form_t *f, const char *prefix, index_t **out)
+ * "<prefix>N.<more>" (N: 1-9 decimal digits), sorted by value ("01" and
+ * "1" stay distinct). Returns the count and an owned array in *out. */
+static size_t collect_indices(const fields_t *fs, const char *prefix, index_t **out)
 {
     size_t plen = strlen(prefix), count = 0, cap = 0;
     index_t *idx = NULL;
-    for (size_t i = 0; i < form_count(f); i++) {
-        const char *name = form_name(f, i);
-        if (strncmp(name, prefix, plen) != 0)
-            continue;
-        const char *p = name + plen;
+    for (size_t i = lower_bound(fs, prefix); i < fs->n && strncmp(fs->v[i].name, prefix, plen) == 0; i++) {
+        const char *p = fs->v[i].name + plen;
         size_t len = strspn(p, "0123456789");
         if (len == 0 || len > 9 || (p[len] != '\0' && p[len] != '.'))
-            continue;
-        int seen = 0;
-        for (size_t k = 0; k < count && !seen; k++)
-            seen = idx[k].len == len && memcmp(idx[k].text, p, len) == 0;
-        if (seen)
             continue;
         if (count == cap) {
             cap = cap ? cap * 2 : 8;
@@ -325,8 +370,12 @@ static size_t collect_indices(const form_t *f, const char *prefix, index_t **out
     }
     if (count)
         qsort(idx, count, sizeof *idx, cmp_index);
+    size_t unique = 0;
+    for (size_t i = 0; i < count; i++)
+        if (unique == 0 || cmp_index(&idx[unique - 1], &idx[i]) != 0)
+            idx[unique++] = idx[i];
     *out = idx;
-    return count;
+    return unique;
 }
 
 /* "<prefix>N." for one index: owned. */
@@ -352,16 +401,16 @@ static cJSON *int_or_string(const char *v)
 }
 
 /* Fields "<base>.N" as a list of strings, in index order; NULL when none. */
-static cJSON *decode_list(const form_t *f, const char *base)
+static cJSON *decode_list(const fields_t *fs, const char *base)
 {
-    char *prefix = cat3(base, ".", NULL);
+    char *prefix = cat(base, ".");
     index_t *idx;
-    size_t n = collect_indices(f, prefix, &idx);
+    size_t n = collect_indices(fs, prefix, &idx);
     cJSON *arr = NULL;
     for (size_t i = 0; i < n; i++) {
         char *name = index_prefix(prefix, &idx[i]);
         name[strlen(name) - 1] = '\0'; /* "<base>.N", no trailing dot */
-        const char *v = form_get(f, name);
+        const char *v = get(fs, name, NULL, NULL);
         free(name);
         if (!v)
             continue;
@@ -374,29 +423,55 @@ static cJSON *decode_list(const form_t *f, const char *base)
     return arr;
 }
 
-/* Fields "<base>.N.<key>" / "<base>.N.Value" as a string map; a later
- * index wins for a repeated key, and an entry without a key is dropped. */
-static cJSON *decode_map(const form_t *f, const char *base, const char *key)
+typedef struct {
+    const char *key;
+    const char *value;
+    size_t order;
+    int dropped;
+} kv_t;
+
+static int cmp_kv_key(const void *pa, const void *pb)
 {
-    char *prefix = cat3(base, ".", NULL);
+    const kv_t *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->order < b->order ? -1 : a->order > b->order);
+}
+
+static int cmp_kv_order(const void *pa, const void *pb)
+{
+    const kv_t *a = pa, *b = pb;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Fields "<base>.N.<key>" / "<base>.N.Value" as a string map in index
+ * order. For a repeated key the later index wins (found by sorting, not by
+ * cJSON's linear lookups); an entry without a key is dropped and one
+ * without a value maps to "". */
+static cJSON *decode_map(const fields_t *fs, const char *base, const char *key)
+{
+    char *prefix = cat(base, ".");
     index_t *idx;
-    size_t n = collect_indices(f, prefix, &idx);
-    cJSON *map = NULL;
+    size_t n = collect_indices(fs, prefix, &idx), m = 0;
+    kv_t *kv = calloc(n ? n : 1, sizeof *kv);
+    if (!kv)
+        abort();
     for (size_t i = 0; i < n; i++) {
         char *p = index_prefix(prefix, &idx[i]);
-        const char *k = get(f, p, key, NULL);
-        const char *v = get(f, p, "Value", NULL);
+        const char *k = get(fs, p, key, NULL);
+        const char *v = get(fs, p, "Value", NULL);
         free(p);
-        if (!k)
-            continue;
-        if (!map)
-            map = cJSON_CreateObject();
-        cJSON *item = cJSON_CreateString(v ? v : "");
-        if (cJSON_GetObjectItemCaseSensitive(map, k))
-            cJSON_ReplaceItemInObjectCaseSensitive(map, k, item);
-        else
-            cJSON_AddItemToObject(map, k, item);
+        if (k)
+            kv[m++] = (kv_t){k, v ? v : "", i, 0};
     }
+    qsort(kv, m, sizeof *kv, cmp_kv_key);
+    for (size_t i = 0; i + 1 < m; i++)
+        kv[i].dropped = strcmp(kv[i].key, kv[i + 1].key) == 0;
+    qsort(kv, m, sizeof *kv, cmp_kv_order);
+    cJSON *map = m ? cJSON_CreateObject() : NULL;
+    for (size_t i = 0; i < m; i++)
+        if (!kv[i].dropped)
+            cJSON_AddItemToObject(map, kv[i].key, cJSON_CreateString(kv[i].value));
+    free(kv);
     free(idx);
     free(prefix);
     return map;
@@ -406,28 +481,30 @@ static cJSON *decode_map(const form_t *f, const char *base, const char *key)
  * BinaryValue,StringListValue.M,BinaryListValue.M}" as a MessageAttributes
  * map. A missing Name becomes "" and repeated names are all kept, so that
  * validation reports them. */
-static cJSON *decode_attrs(const form_t *f, const char *base)
+static cJSON *decode_attrs(const fields_t *fs, const char *base)
 {
     static const char *const scalars[] = {"DataType", "StringValue", "BinaryValue"};
     static const char *const lists[][2] = {{"StringListValues", "StringListValue"},
                                            {"BinaryListValues", "BinaryListValue"}};
-    char *prefix = cat3(base, ".", NULL);
+    char *prefix = cat(base, ".");
     index_t *idx;
-    size_t n = collect_indices(f, prefix, &idx);
+    size_t n = collect_indices(fs, prefix, &idx);
     cJSON *map = NULL;
     for (size_t i = 0; i < n; i++) {
         char *p = index_prefix(prefix, &idx[i]);
-        const char *name = get(f, p, "Name", NULL);
+        const char *name = get(fs, p, "Name", NULL);
         cJSON *value = cJSON_CreateObject();
         for (size_t k = 0; k < sizeof scalars / sizeof scalars[0]; k++) {
-            const char *v = get(f, p, "Value.", scalars[k]);
+            const char *v = get(fs, p, "Value.", scalars[k]);
             if (v)
                 cJSON_AddStringToObject(value, scalars[k], v);
         }
         for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
-            char *lbase = cat3(p, "Value.", lists[k][1]);
-            cJSON *l = decode_list(f, lbase);
+            char *vp = cat(p, "Value.");
+            char *lbase = cat(vp, lists[k][1]);
+            cJSON *l = decode_list(fs, lbase);
             free(lbase);
+            free(vp);
             if (l)
                 cJSON_AddItemToObject(value, lists[k][0], l);
         }
@@ -441,19 +518,19 @@ static cJSON *decode_attrs(const form_t *f, const char *base)
     return map;
 }
 
-static void decode_struct(const form_t *f, const char *prefix, const in_member_t *members, cJSON *obj);
+static void decode_struct(const fields_t *fs, const char *prefix, const in_member_t *members, cJSON *obj);
 
 /* Fields "<base>.N.<member>" as a list of entry objects, in index order. */
-static cJSON *decode_entries(const form_t *f, const char *base, const in_member_t *entry)
+static cJSON *decode_entries(const fields_t *fs, const char *base, const in_member_t *entry)
 {
-    char *prefix = cat3(base, ".", NULL);
+    char *prefix = cat(base, ".");
     index_t *idx;
-    size_t n = collect_indices(f, prefix, &idx);
+    size_t n = collect_indices(fs, prefix, &idx);
     cJSON *arr = n ? cJSON_CreateArray() : NULL;
     for (size_t i = 0; i < n; i++) {
         char *p = index_prefix(prefix, &idx[i]);
         cJSON *e = cJSON_CreateObject();
-        decode_struct(f, p, entry, e);
+        decode_struct(fs, p, entry, e);
         cJSON_AddItemToArray(arr, e);
         free(p);
     }
@@ -462,30 +539,30 @@ static cJSON *decode_entries(const form_t *f, const char *base, const in_member_
     return arr;
 }
 
-static void decode_struct(const form_t *f, const char *prefix, const in_member_t *members, cJSON *obj)
+static void decode_struct(const fields_t *fs, const char *prefix, const in_member_t *members, cJSON *obj)
 {
     for (const in_member_t *m = members; m->json; m++) {
-        char *base = cat3(prefix, m->query, NULL);
+        char *base = cat(prefix, m->query);
         cJSON *item = NULL;
         const char *v;
         switch (m->kind) {
         case IN_STR:
-            if ((v = form_get(f, base)))
+            if ((v = get(fs, base, NULL, NULL)))
                 item = cJSON_CreateString(v);
             break;
         case IN_INT:
-            if ((v = form_get(f, base)))
+            if ((v = get(fs, base, NULL, NULL)))
                 item = int_or_string(v);
             break;
-        case IN_LIST: item = decode_list(f, base); break;
-        case IN_MAP: item = decode_map(f, base, m->key); break;
-        case IN_ATTRS: item = decode_attrs(f, base); break;
-        case IN_ENTRIES: item = decode_entries(f, base, m->entry); break;
+        case IN_LIST: item = decode_list(fs, base); break;
+        case IN_MAP: item = decode_map(fs, base, m->key); break;
+        case IN_ATTRS: item = decode_attrs(fs, base); break;
+        case IN_ENTRIES: item = decode_entries(fs, base, m->entry); break;
         }
         /* botocore sends an empty collection as the bare member name
          * ("Entries=", "AttributeNames="): keep it empty, not absent. */
         if (!item && m->kind != IN_STR && m->kind != IN_INT &&
-            (form_get(f, base) || get(f, prefix, m->json, NULL)))
+            (get(fs, base, NULL, NULL) || get(fs, prefix, m->json, NULL)))
             item = (m->kind == IN_LIST || m->kind == IN_ENTRIES) ? cJSON_CreateArray() : cJSON_CreateObject();
         if (item)
             cJSON_AddItemToObject(obj, m->json, item);
@@ -500,10 +577,13 @@ int sqs_wire_query_decode(const char *action, const form_t *form, cJSON **out, e
     if (!a)
         return err_set(err, ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.",
                        action ? action : "");
+    fields_t fs;
+    fields_init(&fs, form);
     cJSON *obj = cJSON_CreateObject();
     if (!obj)
         abort();
-    decode_struct(form, "", a->in, obj);
+    decode_struct(&fs, "", a->in, obj);
+    free(fs.v);
     *out = obj;
     return 0;
 }
@@ -532,13 +612,14 @@ static int put_scalar(buf_t *b, const cJSON *item)
     return 1;
 }
 
+/* <elem>scalar</elem>; nothing for an object, array or null. */
 static void put_element(buf_t *b, const char *elem, const cJSON *item)
 {
-    buf_t text;
-    buf_init(&text);
-    if (put_scalar(&text, item))
-        buf_printf(b, "<%s>%s</%s>", elem, text.data ? text.data : "", elem);
-    buf_free(&text);
+    if (!cJSON_IsString(item) && !cJSON_IsBool(item) && !cJSON_IsNumber(item))
+        return;
+    buf_printf(b, "<%s>", elem);
+    put_scalar(b, item);
+    buf_printf(b, "</%s>", elem);
 }
 
 static void render_struct(buf_t *b, const cJSON *obj, const out_member_t *members)
@@ -602,9 +683,11 @@ char *sqs_wire_query_render(const char *action, const cJSON *result, const char 
         buf_init(&r);
         if (cJSON_IsObject(result))
             render_struct(&r, result, a->out);
-        if (r.len)
-            buf_printf(&b, "<%sResult>%s</%sResult>", name, r.data, name);
-        else
+        if (r.len) {
+            buf_printf(&b, "<%sResult>", name);
+            buf_append(&b, r.data, r.len);
+            buf_printf(&b, "</%sResult>", name);
+        } else
             buf_printf(&b, "<%sResult/>", name);
         buf_free(&r);
     }

@@ -323,10 +323,18 @@ static void test_attribute_binary_base64(void **state)
 static void test_attribute_string_characters(void **state)
 {
     (void)state;
-    const char *msg = "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | "
-                      "#xE000 to #xFFFD | #x10000 to #x10FFFF";
+    const char *set = ", the set of allowed characters is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | "
+                      "[#x10000-#x10FFFF].";
+    char msg[512];
+    snprintf(msg, sizeof msg, "Invalid binary character '#x8' was found in the value of message (user) attribute "
+                              "'attr1'%s", set);
     attrs_bad("{\"attr1\":{\"StringValue\":\"Invalid-\\b,\\u000b\",\"DataType\":\"String\"}}", 0, IPV, msg);
+    snprintf(msg, sizeof msg, "Invalid binary character '#xFFFF' was found in the value of message (user) attribute "
+                              "'attr1'%s", set);
     attrs_bad("{\"attr1\":{\"StringValue\":\"\\uffff\",\"DataType\":\"String\"}}", 0, IPV, msg);
+    snprintf(msg, sizeof msg, "Invalid binary character was found in the value of message system attribute "
+                              "'AWSTraceHeader'%s", set);
+    attrs_bad("{\"AWSTraceHeader\":{\"StringValue\":\"\xff\",\"DataType\":\"String\"}}", 1, IPV, msg);
     attrs_ok("{\"attr1\":{\"StringValue\":\"\\t\\n\\r\",\"DataType\":\"String\"}}", 0);
 }
 

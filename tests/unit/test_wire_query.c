@@ -75,7 +75,7 @@ static void test_decode_queue_attributes_and_tags(void **state)
     decodes_to("SetQueueAttributes",
                "QueueUrl=u&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=60&Attribute.2.Name=Policy"
                "&Attribute.3.Value=orphan&Attribute.4.Name=VisibilityTimeout&Attribute.4.Value=90",
-               "{\"QueueUrl\":\"u\",\"Attributes\":{\"VisibilityTimeout\":\"90\",\"Policy\":\"\"}}");
+               "{\"QueueUrl\":\"u\",\"Attributes\":{\"Policy\":\"\",\"VisibilityTimeout\":\"90\"}}");
     decodes_to("TagQueue", "QueueUrl=u&Tag.1.Key=k1&Tag.1.Value=v1&Tag.2.Key=k2&Tag.2.Value=v2",
                "{\"QueueUrl\":\"u\",\"Tags\":{\"k1\":\"v1\",\"k2\":\"v2\"}}");
     decodes_to("UntagQueue", "QueueUrl=u&TagKey.2=b&TagKey.1=a", "{\"QueueUrl\":\"u\",\"TagKeys\":[\"a\",\"b\"]}");
@@ -203,6 +203,29 @@ static void test_decode_unknown_action(void **state)
     assert_int_equal(err.code, ERR_INVALID_ACTION);
     assert_string_equal(err.message, "The action FooBar is not valid for this endpoint.");
     form_free(f);
+}
+
+/* Many indexed fields, unordered: all decoded, in index order (and the
+ * decoder stays O(n log n), so this runs in milliseconds). */
+static void test_decode_many_fields(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    char *text = malloc((size_t)N * 48);
+    size_t off = 0;
+    for (int i = N; i >= 1; i--)
+        off += (size_t)sprintf(text + off, "%sTag.%d.Key=k%d&Tag.%d.Value=v", i == N ? "" : "&", i, i, i);
+    form_t *f = form_parse(text, off);
+    cJSON *out = NULL;
+    err_t err = {0};
+    assert_int_equal(sqs_wire_query_decode("TagQueue", f, &out, &err), 0);
+    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(out, "Tags");
+    assert_int_equal(cJSON_GetArraySize(tags), N);
+    assert_string_equal(tags->child->string, "k1");
+    assert_string_equal(tags->child->next->string, "k2");
+    cJSON_Delete(out);
+    form_free(f);
+    free(text);
 }
 
 /* ---- rendering ---- */
@@ -432,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_decode_empty_collections),
         cmocka_unit_test(test_decode_move_tasks),
         cmocka_unit_test(test_decode_unknown_action),
+        cmocka_unit_test(test_decode_many_fields),
         cmocka_unit_test(test_render_receive),
         cmocka_unit_test(test_render_send),
         cmocka_unit_test(test_render_queue_results),
