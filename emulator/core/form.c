@@ -1,7 +1,8 @@
 /* application/x-www-form-urlencoded parsing: pairs split on '&', name and
  * value split on the first '=', each percent-decoded with '+' as space.
  * Pairs keep their order and duplicates; lookups take the first match.
- * A malformed escape ("%", "%4", "%zz") is kept as the literal bytes. */
+ * A malformed escape ("%", "%4", "%zz") is kept as the literal bytes, and
+ * %00 becomes U+FFFF so that a NUL cannot silently end a value early. */
 #include "core/form.h"
 
 #include <stdlib.h>

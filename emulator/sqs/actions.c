@@ -695,9 +695,11 @@ static int attr_selected(const cJSON *names, const char *name)
     cJSON_ArrayForEach(e, names) {
         const char *n = e->valuestring;
         size_t len = strlen(n);
-        if (strcmp(n, "All") == 0 || strcmp(n, ".*") == 0 || strcmp(n, name) == 0)
+        if (strcmp(n, "All") == 0 || strcmp(n, ".*") == 0 || strcmp(n, "*") == 0 || strcmp(n, name) == 0)
             return 1;
-        if (len > 2 && strcmp(n + len - 2, ".*") == 0 && strncmp(name, n, len - 1) == 0)
+        /* "bar.*" selects every name that starts with "bar" (AWS-recorded:
+         * "Hel.*" returns both "Hello" and "Help.Me"). */
+        if (len > 2 && strcmp(n + len - 2, ".*") == 0 && strncmp(name, n, len - 2) == 0)
             return 1;
     }
     return 0;
@@ -1557,7 +1559,7 @@ static cJSON *policy_of(sqs_queue_t *q)
     if (!cJSON_IsObject(pol)) {
         cJSON_Delete(pol);
         pol = cJSON_CreateObject();
-        cJSON_AddStringToObject(pol, "Version", "2012-10-17");
+        cJSON_AddStringToObject(pol, "Version", "2008-10-17");
         char id[600];
         snprintf(id, sizeof id, "%s/SQSDefaultPolicy", q->arn);
         cJSON_AddStringToObject(pol, "Id", id);
