@@ -21,7 +21,8 @@ const char *form_value(const form_t *f, size_t i);
 const char *form_get(const form_t *f, const char *name);
 
 /* Percent-decodes s into a new NUL-terminated owned string ('+' -> ' '
- * when plus_is_space). Sets *out_len when not NULL. */
+ * when plus_is_space). %00 decodes to U+FFFF so that a NUL cannot cut a
+ * value short; SQS rejects both. Sets *out_len when not NULL. */
 char *form_url_decode(const char *s, size_t len, int plus_is_space, size_t *out_len);
 
 #endif

@@ -406,12 +406,35 @@ static cJSON *normalize_attributes(const cJSON *attrs)
     return out;
 }
 
-static int first_bad_char(const char *s, size_t len)
+/* The first code point SQS does not allow in s (a byte of broken UTF-8
+ * counts as itself), or -1. */
+static long first_bad_char(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x20 && ch != 9 && ch != 10 && ch != 13)
-            return ch;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char b = p[i];
+        long cp;
+        size_t n;
+        if (b < 0x80) {
+            cp = b;
+            n = 1;
+        } else if ((b & 0xE0) == 0xC0 && i + 1 < len) {
+            cp = ((long)(b & 0x1F) << 6) | (p[i + 1] & 0x3F);
+            n = 2;
+        } else if ((b & 0xF0) == 0xE0 && i + 2 < len) {
+            cp = ((long)(b & 0x0F) << 12) | ((long)(p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+            n = 3;
+        } else if ((b & 0xF8) == 0xF0 && i + 3 < len) {
+            cp = ((long)(b & 0x07) << 18) | ((long)(p[i + 1] & 0x3F) << 12) | ((long)(p[i + 2] & 0x3F) << 6) |
+                 (p[i + 3] & 0x3F);
+            n = 4;
+        } else {
+            return b;
+        }
+        if (!sqs_valid_body(s + i, n))
+            return cp;
+        i += n;
     }
     return -1;
 }
@@ -454,15 +477,15 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
         return -1;
     size_t body_len = strlen(body->valuestring);
     if (!sqs_valid_body(body->valuestring, body_len)) {
-        int bad = first_bad_char(body->valuestring, body_len);
+        long bad = first_bad_char(body->valuestring, body_len);
         char what[32];
         if (bad >= 0)
-            snprintf(what, sizeof what, "'#x%X' ", bad);
+            snprintf(what, sizeof what, "'#x%lX' ", bad);
         else
             what[0] = '\0';
         return err_set(err, ERR_INVALID_MESSAGE_CONTENTS,
                        "Invalid binary character %swas found in the message body, the set of allowed characters is "
-                       "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF",
+                       "#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].",
                        what);
     }
     size_t size = body_len + (attrs ? sqs_message_attributes_size(attrs) : 0);

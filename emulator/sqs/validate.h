@@ -30,7 +30,8 @@ int sqs_valid_label(const char *label);
 
 /* Validates a JSON-protocol MessageAttributes map ({name: {DataType,
  * StringValue|BinaryValue, ...}}) with AWS's rules and messages: at most
- * 10, name rules (<=256 chars, [A-Za-z0-9_.-], no AWS./Amazon. prefix in
+ * 10, name rules (<=256 chars, [A-Za-z0-9_.-] plus the Latin-1 letters
+ * U+00C0-U+017F AWS accepts, no AWS./Amazon. prefix in
  * any case, no leading/trailing '.', no ".."), DataType String|Number|
  * Binary with an optional ".label" (<=256 chars), non-empty values,
  * Number syntax, String values with body characters only, BinaryValue

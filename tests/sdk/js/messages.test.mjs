@@ -292,10 +292,20 @@ test('ReceiveMessage MessageAttributeNames: All, exact names, prefix.* filters a
   const dotStar = await get(['.*']);
   assert.equal(Object.keys(dotStar.MessageAttributes).length, 4);
 
+  // AWS treats "<p>.*" as "names starting with <p>": the dot is not required
+  // (AWS-validated: "Hel.*" returns both "Hello" and "Help.Me").
   const pre = await get(['prefix.*']);
-  assert.deepEqual(Object.keys(pre.MessageAttributes).sort(), ['prefix.one', 'prefix.two']);
+  assert.deepEqual(Object.keys(pre.MessageAttributes).sort(), ['prefix.one', 'prefix.two', 'prefixless']);
   assert.equal(pre.MD5OfMessageAttributes, md5OfAttributes({
     'prefix.one': MessageAttributes['prefix.one'],
+    'prefix.two': MessageAttributes['prefix.two'],
+    prefixless: MessageAttributes.prefixless,
+  }));
+
+  const mixed = await get(['other', 'prefix.t.*']);
+  assert.deepEqual(Object.keys(mixed.MessageAttributes).sort(), ['other', 'prefix.two']);
+  assert.equal(mixed.MD5OfMessageAttributes, md5OfAttributes({
+    other: MessageAttributes.other,
     'prefix.two': MessageAttributes['prefix.two'],
   }));
 
@@ -310,6 +320,35 @@ test('ReceiveMessage MessageAttributeNames: All, exact names, prefix.* filters a
   const none = await get(undefined);
   assert.equal(none.MessageAttributes, undefined);
   assert.equal(none.MD5OfMessageAttributes, undefined);
+});
+
+test('ReceiveMessage attribute filters match AWS-recorded digests (Hel.*, *, unknown names)', T, async () => {
+  const url = await newQueue('filters');
+  await send(url, 'msg', {
+    MessageAttributes: {
+      'Help.Me': { DataType: 'String', StringValue: 'Me' },
+      Hello: { DataType: 'String', StringValue: 'There' },
+      General: { DataType: 'String', StringValue: 'Kenobi' },
+    },
+  });
+  const get = async (names) =>
+    (await receive(url, { MessageAttributeNames: names, VisibilityTimeout: 0 })).Messages[0];
+
+  const star = await get(['*']);
+  assert.equal(star.MD5OfBody, '6e2baaf3b97dbeef01c0043275f9a0e7');
+  assert.deepEqual(Object.keys(star.MessageAttributes).sort(), ['General', 'Hello', 'Help.Me']);
+  assert.equal(star.MD5OfMessageAttributes, '4c360f3fdafd970e05fae2f149d997f5');
+
+  const hel = await get(['Hel.*']);
+  assert.deepEqual(Object.keys(hel.MessageAttributes).sort(), ['Hello', 'Help.Me']);
+  assert.equal(hel.MD5OfMessageAttributes, '83fee93c1bcd8b9a5a923ffacdc636c7');
+
+  const unknown = await get(['Foo', 'Help']);
+  assert.equal(unknown.MessageAttributes, undefined);
+  assert.equal(unknown.MD5OfMessageAttributes, undefined);
+
+  const some = await get(['Foo', 'Hello']);
+  assert.deepEqual(Object.keys(some.MessageAttributes), ['Hello']);
 });
 
 test('ReceiveMessage VisibilityTimeout hides a message; 0 leaves it visible', T, async () => {

@@ -1,0 +1,706 @@
+/* Unit tests for sqs/store.c against a scratch database in a fresh mkdtemp
+ * directory per test: schema creation and PRAGMA user_version, data kept
+ * across reopen, queue rows, message rows and every query the actions
+ * rely on (visible order and skip list, counts, receive updates, move,
+ * purge, expiry, next deadline), transactions, and the handle secret.
+ * sqlite3.h is included only to inspect the file from outside (the
+ * schema version); every change goes through the store's API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "sqs/store.h"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+} fixture_t;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/sluice-ut-store-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/sluice.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    int rc = nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+/* The schema version as stored in the file, read from outside. */
+static int user_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void set_user_version(const char *path, int v)
+{
+    sqlite3 *db = NULL;
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v);
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* ---------- helpers ---------- */
+
+typedef struct {
+    int n;
+    sqs_store_queue_t rows[16];
+} queues_t;
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static void collect_queue(void *ctx, const sqs_store_queue_t *row)
+{
+    queues_t *qs = ctx;
+    assert_true(qs->n < 16);
+    sqs_store_queue_t *r = &qs->rows[qs->n++];
+    *r = *row;
+    r->region = dup_or_null(row->region);
+    r->account = dup_or_null(row->account);
+    r->name = dup_or_null(row->name);
+    r->attributes = dup_or_null(row->attributes);
+    r->tags = dup_or_null(row->tags);
+}
+
+static void load_queues(sqs_store_t *st, queues_t *qs)
+{
+    memset(qs, 0, sizeof *qs);
+    assert_int_equal(sqs_store_queue_each(st, collect_queue, qs), 0);
+}
+
+static void free_queues(queues_t *qs)
+{
+    for (int i = 0; i < qs->n; i++) {
+        free(qs->rows[i].region);
+        free(qs->rows[i].account);
+        free(qs->rows[i].name);
+        free(qs->rows[i].attributes);
+        free(qs->rows[i].tags);
+    }
+    qs->n = 0;
+}
+
+static int64_t add_queue(sqs_store_t *st, const char *name)
+{
+    sqs_store_queue_t row = {.region = "us-east-1", .account = "000000000000", .name = (char *)name,
+                             .attributes = "{\"VisibilityTimeout\":\"30\"}", .tags = "{}",
+                             .created_ms = 1000, .modified_ms = 2000, .last_purge_ms = 0};
+    int64_t id = sqs_store_queue_insert(st, &row);
+    assert_true(id > 0);
+    return id;
+}
+
+/* Inserts a message with a body and times; the message id is derived from
+ * the body so tests can recognise rows. Returns its seq. */
+static int64_t add_msg(sqs_store_t *st, int64_t queue_id, const char *body, int64_t visible_ms, int64_t expires_ms)
+{
+    sqs_store_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.queue_id = queue_id;
+    snprintf(m.message_id, sizeof m.message_id, "id-%s", body);
+    m.body = (char *)body;
+    m.body_len = strlen(body);
+    m.md5_body = "00000000000000000000000000000000";
+    m.sender_id = "000000000000";
+    m.sent_ms = 100;
+    m.visible_ms = visible_ms;
+    m.expires_ms = expires_ms;
+    assert_int_equal(sqs_store_msg_insert(st, &m), 0);
+    assert_true(m.seq > 0);
+    return m.seq;
+}
+
+static void counts(sqs_store_t *st, int64_t q, int64_t now, int64_t vis, int64_t infl, int64_t del)
+{
+    int64_t v = -1, i = -1, d = -1;
+    assert_int_equal(sqs_store_counts(st, q, now, &v, &i, &d), 0);
+    assert_int_equal(v, vis);
+    assert_int_equal(i, infl);
+    assert_int_equal(d, del);
+}
+
+#define FAR 1000000000LL /* an expiry far in the future */
+
+/* ---------- open, schema, reopen ---------- */
+
+static void test_open_creates_schema(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_not_equal(access(f->path, F_OK), 0);
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    assert_int_equal(access(f->path, F_OK), 0);
+    assert_int_equal(user_version(f->path), 1);
+    queues_t qs;
+    load_queues(st, &qs);
+    assert_int_equal(qs.n, 0);
+    int64_t q = add_queue(st, "q");
+    add_msg(st, q, "a", 0, FAR);
+    sqs_store_close(st);
+
+    /* Reopening migrates nothing and keeps the rows. */
+    st = sqs_store_open(f->path);
+    assert_non_null(st);
+    assert_int_equal(user_version(f->path), 1);
+    load_queues(st, &qs);
+    assert_int_equal(qs.n, 1);
+    assert_string_equal(qs.rows[0].name, "q");
+    free_queues(&qs);
+    sqs_store_msg_t out[2];
+    assert_int_equal(sqs_store_msg_visible(st, q, 0, 2, NULL, 0, out), 1);
+    assert_string_equal(out[0].body, "a");
+    sqs_store_msg_clear(&out[0]);
+    sqs_store_close(st);
+    sqs_store_close(NULL); /* a no-op */
+}
+
+static void test_open_refuses_newer_schema(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    sqs_store_close(st);
+    set_user_version(f->path, 99);
+    log_set_level(LOG_ERROR + 1); /* the refusal is logged; keep the run quiet */
+    st = sqs_store_open(f->path);
+    log_set_level(LOG_INFO);
+    assert_null(st);
+    assert_int_equal(user_version(f->path), 99); /* left alone */
+}
+
+static void test_open_bad_path(void **state)
+{
+    fixture_t *f = *state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/no/such/dir/sluice.db", f->dir);
+    log_set_level(LOG_ERROR + 1);
+    sqs_store_t *st = sqs_store_open(path);
+    log_set_level(LOG_INFO);
+    assert_null(st);
+}
+
+static void test_secret(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    char first[65];
+    const char *s = sqs_store_secret(st);
+    assert_int_equal(strlen(s), 64);
+    for (const char *p = s; *p; p++)
+        assert_non_null(strchr("0123456789abcdef", *p));
+    snprintf(first, sizeof first, "%s", s);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path);
+    assert_string_equal(sqs_store_secret(st), first); /* stable across reopen */
+    sqs_store_close(st);
+
+    char other[160];
+    snprintf(other, sizeof other, "%s/other.db", f->dir);
+    st = sqs_store_open(other);
+    assert_non_null(st);
+    assert_string_not_equal(sqs_store_secret(st), first); /* per database */
+    sqs_store_close(st);
+}
+
+/* ---------- queue rows ---------- */
+
+static void test_queue_rows(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    sqs_store_queue_t row = {.region = "eu-west-1", .account = "123456789012", .name = "orders.fifo",
+                             .attributes = "{\"FifoQueue\":\"true\"}", .tags = "{\"team\":\"a\"}",
+                             .created_ms = 1700000000123LL, .modified_ms = 1700000000456LL,
+                             .last_purge_ms = 0};
+    int64_t a = sqs_store_queue_insert(st, &row);
+    int64_t b = add_queue(st, "b");
+    assert_true(a > 0);
+    assert_true(b > a);
+
+    /* The same region/account/name twice is refused. */
+    log_set_level(LOG_ERROR + 1);
+    assert_int_equal(sqs_store_queue_insert(st, &row), -1);
+    log_set_level(LOG_INFO);
+
+    queues_t qs;
+    load_queues(st, &qs);
+    assert_int_equal(qs.n, 2);
+    assert_int_equal(qs.rows[0].id, a); /* in id order */
+    assert_string_equal(qs.rows[0].region, "eu-west-1");
+    assert_string_equal(qs.rows[0].account, "123456789012");
+    assert_string_equal(qs.rows[0].name, "orders.fifo");
+    assert_string_equal(qs.rows[0].attributes, "{\"FifoQueue\":\"true\"}");
+    assert_string_equal(qs.rows[0].tags, "{\"team\":\"a\"}");
+    assert_int_equal(qs.rows[0].created_ms, 1700000000123LL);
+    assert_int_equal(qs.rows[0].modified_ms, 1700000000456LL);
+    assert_int_equal(qs.rows[0].last_purge_ms, 0);
+    assert_int_equal(qs.rows[1].id, b);
+    free_queues(&qs);
+
+    /* Update writes attributes, tags, modified and purge times only. */
+    sqs_store_queue_t up = {.id = a, .region = "ignored", .account = "ignored", .name = "ignored",
+                            .attributes = "{\"FifoQueue\":\"true\",\"DelaySeconds\":\"5\"}", .tags = "{}",
+                            .created_ms = 1, .modified_ms = 1700000009999LL, .last_purge_ms = 1700000008888LL};
+    assert_int_equal(sqs_store_queue_update(st, &up), 0);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path);
+    load_queues(st, &qs);
+    assert_int_equal(qs.n, 2);
+    assert_string_equal(qs.rows[0].name, "orders.fifo");
+    assert_string_equal(qs.rows[0].region, "eu-west-1");
+    assert_string_equal(qs.rows[0].attributes, "{\"FifoQueue\":\"true\",\"DelaySeconds\":\"5\"}");
+    assert_string_equal(qs.rows[0].tags, "{}");
+    assert_int_equal(qs.rows[0].created_ms, 1700000000123LL);
+    assert_int_equal(qs.rows[0].modified_ms, 1700000009999LL);
+    assert_int_equal(qs.rows[0].last_purge_ms, 1700000008888LL);
+    free_queues(&qs);
+    sqs_store_close(st);
+}
+
+static void test_queue_delete_removes_messages(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t a = add_queue(st, "a"), b = add_queue(st, "b");
+    int64_t a1 = add_msg(st, a, "a1", 0, FAR), a2 = add_msg(st, a, "a2", 5000, FAR);
+    int64_t b1 = add_msg(st, b, "b1", 0, FAR);
+    assert_int_equal(sqs_store_queue_delete(st, a), 0);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, a, a1, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, a, a2, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, b, b1, &m), 0);
+    sqs_store_msg_clear(&m);
+    counts(st, a, 10, 0, 0, 0);
+    counts(st, b, 10, 1, 0, 0);
+    queues_t qs;
+    load_queues(st, &qs);
+    assert_int_equal(qs.n, 1);
+    assert_int_equal(qs.rows[0].id, b);
+    free_queues(&qs);
+    /* A queue re-created with the same name starts empty. */
+    int64_t a_again = add_queue(st, "a");
+    assert_true(a_again != a);
+    counts(st, a_again, 10, 0, 0, 0);
+    assert_int_equal(sqs_store_queue_delete(st, 424242), 0); /* absent: no error */
+    sqs_store_close(st);
+}
+
+/* ---------- message rows ---------- */
+
+static void test_msg_roundtrip(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q.fifo");
+    static const char body[] = "bin\0ary\x01\xff body";
+    sqs_store_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.queue_id = q;
+    snprintf(m.message_id, sizeof m.message_id, "%s", "0b8a3c9e-4f2d-4e3a-9c1b-7d6e5f4a3b2c");
+    m.body = (char *)body;
+    m.body_len = sizeof body - 1;
+    m.attributes = "{\"attr1\":{\"DataType\":\"String\",\"StringValue\":\"v\"}}";
+    m.md5_body = "5d41402abc4b2a76b9719d911017c592";
+    m.md5_attributes = "5d7451cdb6bb563786f0f121888def84";
+    m.trace_header = "Root=1-5759e988-bd862e3fe1be46a994272793";
+    m.md5_system = "5ae4d5d7636402d80f4eb6d213245a88";
+    m.sender_id = "AIDAEXAMPLE";
+    m.sent_ms = 1700000000001LL;
+    m.visible_ms = 1700000000002LL;
+    m.expires_ms = 1700000345601LL;
+    m.receive_count = 2;
+    m.first_receive_ms = 1700000000003LL;
+    m.nonce = 123456789012345LL;
+    m.group_id = "g1";
+    m.dedup_id = "d1";
+    m.sequence_number = "00000000000000000001";
+    m.dlq_source_arn = "arn:aws:sqs:us-east-1:000000000000:src";
+    assert_int_equal(sqs_store_msg_insert(st, &m), 0);
+    int64_t seq = m.seq;
+    assert_true(seq > 0);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path);
+    sqs_store_msg_t g;
+    assert_int_equal(sqs_store_msg_get(st, q, seq, &g), 0);
+    assert_int_equal(g.seq, seq);
+    assert_int_equal(g.queue_id, q);
+    assert_string_equal(g.message_id, "0b8a3c9e-4f2d-4e3a-9c1b-7d6e5f4a3b2c");
+    assert_int_equal(g.body_len, sizeof body - 1);
+    assert_memory_equal(g.body, body, sizeof body - 1);
+    assert_int_equal(g.body[g.body_len], '\0');
+    assert_string_equal(g.attributes, m.attributes);
+    assert_string_equal(g.md5_body, m.md5_body);
+    assert_string_equal(g.md5_attributes, m.md5_attributes);
+    assert_string_equal(g.trace_header, m.trace_header);
+    assert_string_equal(g.md5_system, m.md5_system);
+    assert_string_equal(g.sender_id, "AIDAEXAMPLE");
+    assert_int_equal(g.sent_ms, 1700000000001LL);
+    assert_int_equal(g.visible_ms, 1700000000002LL);
+    assert_int_equal(g.expires_ms, 1700000345601LL);
+    assert_int_equal(g.receive_count, 2);
+    assert_int_equal(g.first_receive_ms, 1700000000003LL);
+    assert_int_equal(g.nonce, 123456789012345LL);
+    assert_string_equal(g.group_id, "g1");
+    assert_string_equal(g.dedup_id, "d1");
+    assert_string_equal(g.sequence_number, "00000000000000000001");
+    assert_string_equal(g.dlq_source_arn, "arn:aws:sqs:us-east-1:000000000000:src");
+    sqs_store_msg_clear(&g);
+    assert_null(g.body); /* clear zeroes the struct */
+    assert_int_equal(g.seq, 0);
+
+    /* Optional columns stay NULL; an empty body is kept as "". */
+    int64_t s2 = add_msg(st, q, "", 0, FAR);
+    assert_true(s2 > seq);
+    assert_int_equal(sqs_store_msg_get(st, q, s2, &g), 0);
+    assert_int_equal(g.body_len, 0);
+    assert_string_equal(g.body, "");
+    assert_null(g.attributes);
+    assert_null(g.md5_attributes);
+    assert_null(g.trace_header);
+    assert_null(g.md5_system);
+    assert_null(g.group_id);
+    assert_null(g.dedup_id);
+    assert_null(g.sequence_number);
+    assert_null(g.dlq_source_arn);
+    assert_int_equal(g.receive_count, 0);
+    assert_int_equal(g.first_receive_ms, 0);
+    sqs_store_msg_clear(&g);
+    sqs_store_close(st);
+}
+
+static void test_msg_get_absent(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t a = add_queue(st, "a"), b = add_queue(st, "b");
+    int64_t s = add_msg(st, a, "x", 0, FAR);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, a, s + 1000, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, b, s, &m), 1); /* another queue's row */
+    assert_int_equal(sqs_store_msg_delete(st, s), 0);
+    assert_int_equal(sqs_store_msg_get(st, a, s, &m), 1);
+    assert_int_equal(sqs_store_msg_delete(st, s), 0); /* deleting twice is fine */
+    sqs_store_close(st);
+}
+
+/* Visible rows come in (visible_ms, seq) order, never from another queue
+ * or the future, and the skip list is honoured without shortening the
+ * result. */
+static void test_msg_visible_order(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q"), other = add_queue(st, "other");
+    int64_t m1 = add_msg(st, q, "m1", 300, FAR);
+    int64_t m2 = add_msg(st, q, "m2", 100, FAR);
+    int64_t m3 = add_msg(st, q, "m3", 100, FAR);
+    add_msg(st, q, "m4", 500, FAR); /* not yet visible at 400 */
+    add_msg(st, other, "o1", 0, FAR);
+    int64_t m5 = add_msg(st, q, "m5", 400, FAR); /* visible exactly at 400 */
+
+    sqs_store_msg_t out[10];
+    int n = sqs_store_msg_visible(st, q, 400, 10, NULL, 0, out);
+    assert_int_equal(n, 4);
+    assert_int_equal(out[0].seq, m2);
+    assert_int_equal(out[1].seq, m3);
+    assert_int_equal(out[2].seq, m1);
+    assert_int_equal(out[3].seq, m5);
+    assert_string_equal(out[0].body, "m2");
+    assert_string_equal(out[0].message_id, "id-m2");
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(out[i].queue_id, q);
+        sqs_store_msg_clear(&out[i]);
+    }
+
+    n = sqs_store_msg_visible(st, q, 400, 2, NULL, 0, out);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].seq, m2);
+    assert_int_equal(out[1].seq, m3);
+    sqs_store_msg_clear(&out[0]);
+    sqs_store_msg_clear(&out[1]);
+
+    int64_t skip[] = {m2, m1};
+    n = sqs_store_msg_visible(st, q, 400, 2, skip, 2, out);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].seq, m3);
+    assert_int_equal(out[1].seq, m5);
+    sqs_store_msg_clear(&out[0]);
+    sqs_store_msg_clear(&out[1]);
+
+    int64_t skip_all[] = {m1, m2, m3, m5};
+    assert_int_equal(sqs_store_msg_visible(st, q, 400, 10, skip_all, 4, out), 0);
+    assert_int_equal(sqs_store_msg_visible(st, q, 99, 10, NULL, 0, out), 0);
+    n = sqs_store_msg_visible(st, q, 100, 10, NULL, 0, out);
+    assert_int_equal(n, 2);
+    sqs_store_msg_clear(&out[0]);
+    sqs_store_msg_clear(&out[1]);
+    assert_int_equal(sqs_store_msg_visible(st, 999, 400, 10, NULL, 0, out), 0);
+    sqs_store_close(st);
+}
+
+static void test_counts(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q"), other = add_queue(st, "other");
+    const int64_t now = 10000;
+    counts(st, q, now, 0, 0, 0);
+    add_msg(st, q, "ready1", now - 5, FAR);
+    add_msg(st, q, "ready2", now, FAR); /* visible exactly now */
+    add_msg(st, q, "delayed", now + 5000, FAR);
+    int64_t infl = add_msg(st, q, "inflight", 0, FAR);
+    add_msg(st, q, "expired", 0, now); /* retention ended: not counted */
+    add_msg(st, other, "o", 0, FAR);
+
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, q, infl, &m), 0);
+    m.receive_count = 1;
+    m.first_receive_ms = now - 1;
+    m.visible_ms = now + 30000;
+    m.nonce = 7;
+    assert_int_equal(sqs_store_msg_update_receive(st, &m), 0);
+    sqs_store_msg_clear(&m);
+
+    counts(st, q, now, 2, 1, 1);
+    counts(st, other, now, 1, 0, 0);
+    /* Later, the delayed one is ready; later still, the in-flight one. */
+    counts(st, q, now + 5000, 3, 1, 0);
+    counts(st, q, now + 30000, 4, 0, 0);
+    sqs_store_close(st);
+}
+
+static void test_update_receive_and_set_visible(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    int64_t s = add_msg(st, q, "hello", 0, FAR);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, q, s, &m), 0);
+    m.visible_ms = 40000;
+    m.receive_count = 3;
+    m.first_receive_ms = 9000;
+    m.nonce = 0x1234567890LL;
+    free(m.body); /* only the receive columns are written */
+    m.body = strdup("changed");
+    m.body_len = 7;
+    assert_int_equal(sqs_store_msg_update_receive(st, &m), 0);
+    sqs_store_msg_clear(&m);
+
+    assert_int_equal(sqs_store_msg_get(st, q, s, &m), 0);
+    assert_int_equal(m.visible_ms, 40000);
+    assert_int_equal(m.receive_count, 3);
+    assert_int_equal(m.first_receive_ms, 9000);
+    assert_int_equal(m.nonce, 0x1234567890LL);
+    assert_string_equal(m.body, "hello");
+    assert_int_equal(m.sent_ms, 100);
+    assert_int_equal(m.expires_ms, FAR);
+    sqs_store_msg_clear(&m);
+
+    sqs_store_msg_t out[1];
+    assert_int_equal(sqs_store_msg_visible(st, q, 39999, 1, NULL, 0, out), 0);
+    assert_int_equal(sqs_store_msg_set_visible(st, s, 20000), 0);
+    assert_int_equal(sqs_store_msg_visible(st, q, 20000, 1, NULL, 0, out), 1);
+    assert_int_equal(out[0].visible_ms, 20000);
+    assert_int_equal(out[0].receive_count, 3); /* set_visible touches nothing else */
+    assert_int_equal(out[0].nonce, 0x1234567890LL);
+    sqs_store_msg_clear(&out[0]);
+    sqs_store_close(st);
+}
+
+static void test_msg_move(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t src = add_queue(st, "src"), dlq = add_queue(st, "dlq");
+    int64_t s = add_msg(st, src, "poison", 0, FAR);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, src, s, &m), 0);
+    m.receive_count = 2;
+    m.first_receive_ms = 50;
+    m.visible_ms = 60000;
+    assert_int_equal(sqs_store_msg_update_receive(st, &m), 0);
+    sqs_store_msg_clear(&m);
+
+    assert_int_equal(sqs_store_msg_move(st, s, dlq, 777, 888888, "arn:aws:sqs:us-east-1:000000000000:src"), 0);
+    assert_int_equal(sqs_store_msg_get(st, src, s, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, dlq, s, &m), 0);
+    assert_int_equal(m.seq, s);
+    assert_int_equal(m.queue_id, dlq);
+    assert_string_equal(m.message_id, "id-poison");
+    assert_string_equal(m.body, "poison");
+    assert_int_equal(m.sent_ms, 100);
+    assert_int_equal(m.visible_ms, 777);
+    assert_int_equal(m.expires_ms, 888888);
+    assert_string_equal(m.dlq_source_arn, "arn:aws:sqs:us-east-1:000000000000:src");
+    sqs_store_msg_clear(&m);
+    counts(st, src, 1000, 0, 0, 0);
+    counts(st, dlq, 1000, 1, 0, 0);
+    sqs_store_close(st);
+}
+
+static void test_purge(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t a = add_queue(st, "a"), b = add_queue(st, "b");
+    add_msg(st, a, "visible", 0, FAR);
+    add_msg(st, a, "delayed", 50000, FAR);
+    int64_t infl = add_msg(st, a, "inflight", 0, FAR);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, a, infl, &m), 0);
+    m.receive_count = 1;
+    m.visible_ms = 60000;
+    assert_int_equal(sqs_store_msg_update_receive(st, &m), 0);
+    sqs_store_msg_clear(&m);
+    add_msg(st, b, "keep", 0, FAR);
+    counts(st, a, 1000, 1, 1, 1);
+
+    assert_int_equal(sqs_store_purge(st, a), 0);
+    counts(st, a, 1000, 0, 0, 0);
+    assert_int_equal(sqs_store_next_visible(st, a, 1000), 0);
+    counts(st, b, 1000, 1, 0, 0);
+    assert_int_equal(sqs_store_purge(st, a), 0); /* an empty queue purges fine */
+    sqs_store_close(st);
+}
+
+static void test_expire(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t a = add_queue(st, "a"), b = add_queue(st, "b");
+    int64_t e1 = add_msg(st, a, "e1", 0, 1000);
+    int64_t e2 = add_msg(st, b, "e2", 5000, 2000); /* hidden ones expire too */
+    int64_t edge = add_msg(st, a, "edge", 0, 3000);
+    int64_t keep = add_msg(st, a, "keep", 0, 3001);
+    assert_int_equal(sqs_store_expire(st, 999), 0);
+    assert_int_equal(sqs_store_expire(st, 3000), 3); /* expires_ms <= now */
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, a, e1, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, b, e2, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, a, edge, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, a, keep, &m), 0);
+    sqs_store_msg_clear(&m);
+    assert_int_equal(sqs_store_expire(st, 3000), 0);
+    assert_int_equal(sqs_store_expire(st, 3001), 1);
+    sqs_store_close(st);
+}
+
+static void test_next_visible(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q"), other = add_queue(st, "other");
+    assert_int_equal(sqs_store_next_visible(st, q, 1000), 0);
+    add_msg(st, q, "now", 1000, FAR); /* already visible: not a deadline */
+    assert_int_equal(sqs_store_next_visible(st, q, 1000), 0);
+    add_msg(st, q, "later", 9000, FAR);
+    add_msg(st, q, "sooner", 4000, FAR);
+    add_msg(st, other, "o", 2000, FAR);
+    assert_int_equal(sqs_store_next_visible(st, q, 1000), 4000);
+    assert_int_equal(sqs_store_next_visible(st, q, 3999), 4000);
+    assert_int_equal(sqs_store_next_visible(st, q, 4000), 9000);
+    assert_int_equal(sqs_store_next_visible(st, q, 9000), 0);
+    assert_int_equal(sqs_store_next_visible(st, other, 0), 2000);
+    sqs_store_close(st);
+}
+
+static void test_transactions(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    assert_int_equal(sqs_store_begin(st), 0);
+    int64_t gone = add_msg(st, q, "rolled-back", 0, FAR);
+    sqs_store_rollback(st);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, q, gone, &m), 1);
+    sqs_store_rollback(st); /* outside a transaction: a no-op */
+
+    assert_int_equal(sqs_store_begin(st), 0);
+    int64_t kept = add_msg(st, q, "committed", 0, FAR);
+    int64_t b = add_queue(st, "b");
+    assert_int_equal(sqs_store_commit(st), 0);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path);
+    assert_int_equal(sqs_store_msg_get(st, q, kept, &m), 0);
+    assert_string_equal(m.body, "committed");
+    sqs_store_msg_clear(&m);
+    queues_t qs;
+    load_queues(st, &qs);
+    assert_int_equal(qs.n, 2);
+    assert_int_equal(qs.rows[1].id, b);
+    free_queues(&qs);
+    /* seq never reuses a rolled-back or deleted key. */
+    assert_int_equal(sqs_store_msg_delete(st, kept), 0);
+    int64_t next = add_msg(st, q, "next", 0, FAR);
+    assert_true(next > kept);
+    sqs_store_close(st);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_bad_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_delete_removes_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_get_absent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_visible_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_receive_and_set_visible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_move, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_visible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
