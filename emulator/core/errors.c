@@ -1,5 +1,6 @@
-/* The error table. Codes and messages are AWS's, from the botocore models
- * and AWS-validated snapshots (../shared/reference/sqs.md §1.1, §6.3). */
+/* The error table. Codes, statuses and messages are AWS's: the botocore and
+ * SDK v3 (Smithy) models (ReceiptHandleIsInvalid is 404 there) and the
+ * AWS-validated snapshots in ../shared/reference/sqs.md §1.1, §6.3. */
 #include "core/errors.h"
 
 #include <stdarg.h>
@@ -51,7 +52,7 @@ static const err_info_t table[ERR__COUNT] = {
                                      "A queue attribute value is invalid.", NULL},
     [ERR_INVALID_MESSAGE_CONTENTS] = {400, SQS "InvalidMessageContents", "InvalidMessageContents", "Sender",
                                       "Invalid characters found.", NULL},
-    [ERR_RECEIPT_HANDLE_IS_INVALID] = {400, SQS "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", "Sender",
+    [ERR_RECEIPT_HANDLE_IS_INVALID] = {404, SQS "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", "Sender",
                                        "The specified receipt handle isn't valid.", NULL},
     [ERR_INVALID_PARAMETER_VALUE] = {400, CORAL "InvalidParameterValueException", "InvalidParameterValue", "Sender",
                                      "An invalid or out-of-range value was supplied for the input parameter.", NULL},

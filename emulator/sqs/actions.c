@@ -277,13 +277,14 @@ static void apply_attributes(sqs_queue_t *q, const cJSON *attrs)
 
 /* ---------- receipt handles ---------- */
 
-/* A handle names queue, message row, the receive's nonce and time, signed
- * with the database's secret so that only handles sluice issued parse. */
+/* A handle names queue, message row and MessageId, the receive's nonce and
+ * time, signed with the database's secret so that only handles sluice
+ * issued parse (also after a restart, and after the message is gone). */
 static char *make_handle(sqs_t *s, const sqs_store_msg_t *m, int64_t recv_ms)
 {
-    char raw[160];
-    int n = snprintf(raw, sizeof raw, "%lld:%lld:%lld:%lld", (long long)m->queue_id, (long long)m->seq,
-                     (long long)m->nonce, (long long)recv_ms);
+    char raw[200];
+    int n = snprintf(raw, sizeof raw, "%lld:%lld:%lld:%lld:%s", (long long)m->queue_id, (long long)m->seq,
+                     (long long)m->nonce, (long long)recv_ms, m->message_id);
     unsigned char mac[32];
     const char *secret = sqs_store_secret(s->store);
     digest_hmac_sha256(secret, strlen(secret), raw, (size_t)n, mac);
@@ -295,6 +296,7 @@ static char *make_handle(sqs_t *s, const sqs_store_msg_t *m, int64_t recv_ms)
 
 typedef struct {
     int64_t queue_id, seq, nonce, recv_ms;
+    char message_id[IDS_UUID_LEN + 1];
 } handle_t;
 
 static int parse_handle(sqs_t *s, const char *text, handle_t *h)
@@ -305,7 +307,7 @@ static int parse_handle(sqs_t *s, const char *text, handle_t *h)
     unsigned char *raw = digest_base64_decode(text, &len);
     if (!raw)
         return -1;
-    char buf[200];
+    char buf[240];
     int rc = -1;
     if (len >= sizeof buf)
         goto done;
@@ -314,7 +316,8 @@ static int parse_handle(sqs_t *s, const char *text, handle_t *h)
     long long a, b, c, d;
     char mac_hex[32];
     int consumed = 0;
-    if (sscanf(buf, "%lld:%lld:%lld:%lld:%24[0-9a-f]%n", &a, &b, &c, &d, mac_hex, &consumed) != 5 ||
+    if (sscanf(buf, "%lld:%lld:%lld:%lld:%36[0-9a-f-]:%24[0-9a-f]%n", &a, &b, &c, &d, h->message_id, mac_hex,
+               &consumed) != 6 ||
         (size_t)consumed != len)
         goto done;
     char *colon = strrchr(buf, ':');
@@ -1010,7 +1013,7 @@ static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
     handle_t h;
     if (parse_handle(s, text, &h) || h.queue_id != q->id)
         return invalid_handle(err, text);
-    if (sqs_store_msg_delete(s->store, h.seq))
+    if (sqs_store_msg_delete_id(s->store, h.seq, h.message_id))
         return err_set(err, ERR_INTERNAL, NULL);
     return 0;
 }
@@ -1082,6 +1085,10 @@ static int change_one(sqs_t *s, sqs_queue_t *q, const char *text, long vt, err_t
     int found = sqs_store_msg_get(s->store, q->id, h.seq, &m);
     if (found < 0)
         return err_set(err, ERR_INTERNAL, NULL);
+    if (found == 0 && strcmp(m.message_id, h.message_id) != 0) {
+        sqs_store_msg_clear(&m);
+        found = 1; /* the row now holds another message */
+    }
     if (found == 1)
         return err_set(err, ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not "

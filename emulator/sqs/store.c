@@ -13,7 +13,7 @@
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_Q_EACH, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
-    S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_MOVE,
+    S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_VISIBLE, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
     S__COUNT
 };
@@ -44,6 +44,7 @@ static const char *sql[S__COUNT] = {
                         "WHERE seq=?",
     [S_M_SET_VISIBLE] = "UPDATE messages SET visible_ms=? WHERE seq=?",
     [S_M_DELETE] = "DELETE FROM messages WHERE seq=?",
+    [S_M_DELETE_ID] = "DELETE FROM messages WHERE seq=? AND message_id=?",
     [S_M_MOVE] = "UPDATE messages SET queue_id=?, visible_ms=?, expires_ms=?, dlq_source_arn=? WHERE seq=?",
     [S_M_PURGE] = "DELETE FROM messages WHERE queue_id=?",
     [S_M_EXPIRE] = "DELETE FROM messages WHERE expires_ms<=?",
@@ -60,7 +61,7 @@ static const char *migrations[] = {
     "CREATE TABLE queues(id INTEGER PRIMARY KEY, region TEXT NOT NULL, account TEXT NOT NULL,"
     " name TEXT NOT NULL, attributes TEXT NOT NULL, tags TEXT NOT NULL, created_ms INTEGER NOT NULL,"
     " modified_ms INTEGER NOT NULL, last_purge_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(region, account, name));"
-    "CREATE TABLE messages(seq INTEGER PRIMARY KEY AUTOINCREMENT, queue_id INTEGER NOT NULL,"
+    "CREATE TABLE messages(seq INTEGER PRIMARY KEY, queue_id INTEGER NOT NULL,"
     " message_id TEXT NOT NULL, body BLOB NOT NULL, attributes TEXT, md5_body TEXT NOT NULL,"
     " md5_attributes TEXT, trace_header TEXT, md5_system TEXT, sender_id TEXT NOT NULL,"
     " sent_ms INTEGER NOT NULL, visible_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
@@ -445,6 +446,14 @@ int sqs_store_msg_delete(sqs_store_t *st, int64_t seq)
     sqlite3_stmt *s = stmt(st, S_M_DELETE);
     sqlite3_bind_int64(s, 1, seq);
     return run(st, s, "msg_delete");
+}
+
+int sqs_store_msg_delete_id(sqs_store_t *st, int64_t seq, const char *message_id)
+{
+    sqlite3_stmt *s = stmt(st, S_M_DELETE_ID);
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_text(s, 2, message_id, -1, SQLITE_STATIC);
+    return run(st, s, "msg_delete_id");
 }
 
 int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t visible_ms, int64_t expires_ms,

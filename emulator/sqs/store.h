@@ -24,7 +24,7 @@ typedef struct {
  * sqs_store_msg_clear. body may hold any bytes (len body_len) and is
  * NUL-terminated. */
 typedef struct {
-    int64_t seq;             /* global send order; the row key */
+    int64_t seq;             /* send order; the row key (may be reused once deleted) */
     int64_t queue_id;
     char message_id[37];
     char *body;
@@ -76,6 +76,9 @@ int sqs_store_msg_get(sqs_store_t *st, int64_t queue_id, int64_t seq, sqs_store_
 int sqs_store_msg_update_receive(sqs_store_t *st, const sqs_store_msg_t *m);
 int sqs_store_msg_set_visible(sqs_store_t *st, int64_t seq, int64_t visible_ms);
 int sqs_store_msg_delete(sqs_store_t *st, int64_t seq);
+/* Deletes row seq only if it still holds message_id: row numbers are
+ * reused after the newest row is deleted, so a handle names both. */
+int sqs_store_msg_delete_id(sqs_store_t *st, int64_t seq, const char *message_id);
 /* Moves a message to another queue (dead-letter redrive), keeping its
  * MessageId, body and attributes. */
 int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t visible_ms, int64_t expires_ms,

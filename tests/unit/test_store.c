@@ -174,18 +174,19 @@ static void test_open_creates_schema(void **state)
     sqs_store_t *st = sqs_store_open(f->path);
     assert_non_null(st);
     assert_int_equal(access(f->path, F_OK), 0);
-    assert_int_equal(user_version(f->path), 1);
     queues_t qs;
     load_queues(st, &qs);
     assert_int_equal(qs.n, 0);
     int64_t q = add_queue(st, "q");
     add_msg(st, q, "a", 0, FAR);
     sqs_store_close(st);
+    /* Read from outside only once closed: the store holds the file
+     * exclusively while open. */
+    assert_int_equal(user_version(f->path), 1);
 
     /* Reopening migrates nothing and keeps the rows. */
     st = sqs_store_open(f->path);
     assert_non_null(st);
-    assert_int_equal(user_version(f->path), 1);
     load_queues(st, &qs);
     assert_int_equal(qs.n, 1);
     assert_string_equal(qs.rows[0].name, "q");
@@ -195,7 +196,43 @@ static void test_open_creates_schema(void **state)
     assert_string_equal(out[0].body, "a");
     sqs_store_msg_clear(&out[0]);
     sqs_store_close(st);
+    assert_int_equal(user_version(f->path), 1);
     sqs_store_close(NULL); /* a no-op */
+}
+
+/* One process owns a database (store.c: locking_mode=EXCLUSIVE, "a second
+ * sluice on the same directory is refused"): a second open of the same
+ * file while the first is open is refused, both right after creation and
+ * after a restart that has not written yet, and the first keeps working.
+ * Everything is closed before asserting so a failure leaks nothing. */
+static void test_open_is_exclusive(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    quiet(1);
+    sqs_store_t *second = sqs_store_open(f->path);
+    quiet(0);
+    int refused_fresh = second == NULL;
+    sqs_store_close(second);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path); /* a restart: reads only */
+    assert_non_null(st);
+    quiet(1);
+    second = sqs_store_open(f->path);
+    int refused_reopened = second == NULL;
+    /* The first owner can still write (whatever became of the second). */
+    sqs_store_queue_t row = {.region = "us-east-1", .account = "000000000000", .name = "q",
+                             .attributes = "{}", .tags = "{}"};
+    int64_t q = sqs_store_queue_insert(st, &row);
+    quiet(0);
+    sqs_store_close(second);
+    sqs_store_close(st);
+
+    if (!refused_fresh || !refused_reopened || q <= 0)
+        fail_msg("second open refused: fresh=%d after-restart=%d; the first owner's insert then returned %lld",
+                 refused_fresh, refused_reopened, (long long)q);
 }
 
 static void test_open_refuses_newer_schema(void **state)
@@ -679,8 +716,11 @@ static void test_transactions(void **state)
     assert_int_equal(qs.n, 2);
     assert_int_equal(qs.rows[1].id, b);
     free_queues(&qs);
-    /* seq never reuses a rolled-back or deleted key. */
-    assert_int_equal(sqs_store_msg_delete(st, kept), 0);
+    /* seq follows send order among the rows that exist (a deleted newest
+     * row's number may be reused: store.h). */
+    int64_t later = add_msg(st, q, "later", 0, FAR);
+    assert_true(later > kept);
+    assert_int_equal(sqs_store_msg_delete(st, later), 0);
     int64_t next = add_msg(st, q, "next", 0, FAR);
     assert_true(next > kept);
     sqs_store_close(st);
@@ -690,6 +730,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_creates_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_is_exclusive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_bad_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret, setup, teardown),

@@ -113,10 +113,14 @@ export async function startServer() {
       if (stopping) return;
       stopping = true;
       const diedEarly = exited;
+      let killed = false;
       if (!exited) {
         child.kill('SIGTERM');
         const t = setTimeout(() => {
-          if (!exited) child.kill('SIGKILL');
+          if (!exited) {
+            killed = true;
+            child.kill('SIGKILL');
+          }
         }, STOP_GRACE_MS);
         await exitPromise;
         clearTimeout(t);
@@ -127,6 +131,12 @@ export async function startServer() {
         throw new Error(
           `sluice died during the tests (code=${diedEarly.code} signal=${diedEarly.signal})\n${logText}`,
         );
+      }
+      // A clean stop is part of the contract: exit 0 on SIGTERM within the
+      // grace period (a sanitizer report also shows up as a non-zero exit).
+      if (killed) throw new Error(`sluice ignored SIGTERM for ${STOP_GRACE_MS} ms\n${logText}`);
+      if (exited.code !== 0) {
+        throw new Error(`sluice exited uncleanly (code=${exited.code} signal=${exited.signal})\n${logText}`);
       }
     },
   };

@@ -240,7 +240,7 @@ def test_set_fifo_queue_on_standard_queue(sqs, new_queue, value):
 
 def test_delete_message_with_garbage_handle(sqs, new_queue):
     q = new_queue()
-    with aws_error("ReceiptHandleIsInvalid", 400, 'The input receipt handle "garbage" is not a valid receipt handle.'):
+    with aws_error("ReceiptHandleIsInvalid", 404, 'The input receipt handle "garbage" is not a valid receipt handle.'):
         sqs.delete_message(QueueUrl=q.url, ReceiptHandle="garbage")
 
 
@@ -357,6 +357,13 @@ def test_redrive_policy_to_missing_queue(sqs, new_queue, unique_name):
     with aws_error("InvalidParameterValue", 400, message_contains="RedrivePolicy"):
         sqs.set_queue_attributes(QueueUrl=q.url, Attributes={
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": missing_arn, "maxReceiveCount": 3})})
+
+
+def test_send_message_with_invalid_characters_in_attribute_value(sqs, new_queue):
+    q = new_queue()
+    with aws_error("InvalidParameterValue", 400):
+        sqs.send_message(QueueUrl=q.url, MessageBody="test", MessageAttributes={
+            "attr1": {"DataType": "String", "StringValue": f"Invalid-{chr(8)},{chr(11)}"}})
 
 
 def test_send_message_with_reserved_attribute_name(sqs, new_queue):

@@ -59,6 +59,7 @@ def test_send_message_response(sqs, new_queue):
     q = new_queue()
     resp = sqs.send_message(QueueUrl=q.url, MessageBody="hello")
     assert resp["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert resp["ResponseMetadata"]["RequestId"]
     assert UUID_RE.match(resp["MessageId"]), resp["MessageId"]
     assert resp["MD5OfMessageBody"] == "5d41402abc4b2a76b9719d911017c592"
     # absent, not empty, when nothing was sent for them; no SequenceNumber on standard queues
@@ -340,6 +341,8 @@ FILTER_CASES = [
     (["Help.*"], {"Help.Me"}, None),
     (["Foo", "Help"], set(), None),
     ([], set(), None),
+    (["AWS."], set(), None),    # illegal names filter nothing out and raise no error
+    (["..foo"], set(), None),
 ]
 
 
@@ -534,7 +537,7 @@ def test_change_message_visibility_of_deleted_message(sqs, new_queue):
 
 def test_change_message_visibility_with_invalid_handle(sqs, new_queue):
     q = new_queue()
-    with aws_error("ReceiptHandleIsInvalid", 400):
+    with aws_error("ReceiptHandleIsInvalid", 404):
         sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle="INVALID", VisibilityTimeout=60)
 
 

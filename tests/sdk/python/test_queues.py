@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from sluice_helpers import (ACCOUNT, NON_EXISTENT_QUEUE, NON_EXISTENT_QUEUE_MSG, aws_error, counts,
+from sluice_helpers import (ACCOUNT, NON_EXISTENT_QUEUE, NON_EXISTENT_QUEUE_MSG, aws_error, counts, make_client,
                             queue_arn, queue_attrs, queue_url, receive)
 
 DEFAULTS = {
@@ -39,6 +39,18 @@ def test_create_queue_returns_url_built_from_host_header(sqs, endpoint, unique_n
         assert resp["QueueUrl"] == queue_url(endpoint, name)
     finally:
         sqs.delete_queue(QueueUrl=resp["QueueUrl"])
+
+
+def test_queue_url_follows_the_host_the_client_used(sqs, endpoint, new_queue):
+    if "://127.0.0.1:" not in endpoint:
+        pytest.skip("needs a server on 127.0.0.1")
+    q = new_queue()
+    via_localhost = make_client(endpoint.replace("://127.0.0.1:", "://localhost:"))
+    url = via_localhost.get_queue_url(QueueName=q.name)["QueueUrl"]
+    assert url == q.url.replace("://127.0.0.1:", "://localhost:")
+    # either spelling of the URL addresses the same queue
+    via_localhost.send_message(QueueUrl=q.url, MessageBody="sent with the 127.0.0.1 URL")
+    assert [m["Body"] for m in receive(sqs, url)] == ["sent with the 127.0.0.1 URL"]
 
 
 def test_create_queue_is_idempotent(sqs, new_queue, unique_name):

@@ -161,9 +161,41 @@ def test_dead_letter_redrive_with_max_receive_count_one(sqs, new_queue):
     src = new_queue("src", attributes={
         "VisibilityTimeout": 0,
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq.arn, "maxReceiveCount": 1})})
-    sent = sqs.send_message(QueueUrl=src.url, MessageBody="test")
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    sent = sqs.send_message(QueueUrl=src.url, MessageBody="test",
+                            MessageSystemAttributes={"AWSTraceHeader": {"DataType": "String", "StringValue": trace}})
     first = receive(sqs, src.url)
     second = receive(sqs, src.url)
     assert [m["MessageId"] for m in first] == [sent["MessageId"]]
     assert second == []
-    assert receive_one(sqs, dlq.url, wait=5)["MessageId"] == sent["MessageId"]
+    moved = receive_one(sqs, dlq.url, wait=5, AttributeNames=["All"])
+    assert moved["MessageId"] == sent["MessageId"]
+    # AWS snapshot (maxReceiveCount 1): the count carries over, the source is named, the trace header stays
+    assert moved["Attributes"]["ApproximateReceiveCount"] == "2"
+    assert moved["Attributes"]["DeadLetterQueueSourceArn"] == src.arn
+    assert moved["Attributes"]["AWSTraceHeader"] == trace
+
+
+def test_two_long_polls_one_message(sqs, new_queue, client_factory):
+    q = new_queue()
+    results = [None, None]
+
+    def poll(i):
+        t0 = time.monotonic()
+        msgs = receive(client_factory(), q.url, WaitTimeSeconds=3)
+        results[i] = (msgs, time.monotonic() - t0)
+
+    threads = [threading.Thread(target=poll, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    sent = sqs.send_message(QueueUrl=q.url, MessageBody="only one")
+    for t in threads:
+        t.join(timeout=10)
+    assert all(r is not None for r in results)
+    got = [r for r in results if r[0]]
+    empty = [r for r in results if not r[0]]
+    assert len(got) == 1 and len(empty) == 1, "exactly one waiter gets the message"
+    assert [m["MessageId"] for m in got[0][0]] == [sent["MessageId"]]
+    assert got[0][1] < 2.5
+    assert empty[0][1] >= 2.9, "the other waiter keeps waiting its full time"

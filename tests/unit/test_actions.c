@@ -1,0 +1,739 @@
+/* In-process tests of the SQS actions (sqs/actions.c): each test opens a
+ * fresh service on its own event_base and a scratch database in a new
+ * mkdtemp directory, runs calls built from JSON text, and asserts AWS's
+ * results, codes and exact messages (../shared/reference/sqs.md §1.2, §4,
+ * §6.3): queue URLs, MD5s, receive counts, receipt handles, DLQ redrive,
+ * long polls woken by a send or ended by their deadline, and cancellation
+ * by sqs_free. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "core/clock.h"
+#include "sqs/actions.h"
+
+#define REGION "us-east-1"
+#define ACCOUNT "000000000000"
+#define URL_PREFIX "http://localhost:4566/000000000000/"
+#define Q_URL URL_PREFIX "q"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    struct event_base *base;
+    sqs_t *sqs;
+} fixture_t;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/sluice-ut-actions-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/sluice.db", f->dir);
+    f->base = event_base_new();
+    f->sqs = f->base ? sqs_new(f->base, f->path, REGION, ACCOUNT) : NULL;
+    *state = f;
+    return f->sqs ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    sqs_free(f->sqs);
+    if (f->base)
+        event_base_free(f->base);
+    int rc = nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return rc;
+}
+
+/* ---------- calls ---------- */
+
+/* A call and what its done callback saw. */
+typedef struct {
+    sqs_call_t call;
+    int done;
+    int64_t done_us;
+} rec_t;
+
+static void on_done(sqs_call_t *c)
+{
+    rec_t *r = c->arg;
+    r->done++;
+    r->done_us = clock_mono_us();
+}
+
+/* Starts action with params parsed from printf-formatted JSON text.
+ * Returns what sqs_call_start returned. */
+static int start_v(fixture_t *f, rec_t *r, const char *action, const char *fmt, va_list ap)
+{
+    char json[8192];
+    int n = vsnprintf(json, sizeof json, fmt, ap);
+    assert_true(n >= 0 && (size_t)n < sizeof json);
+    memset(r, 0, sizeof *r);
+    r->call.action = action;
+    r->call.params = cJSON_Parse(json);
+    if (!r->call.params)
+        fail_msg("bad JSON in test: %s", json);
+    r->call.region = REGION;
+    r->call.host = "localhost:4566";
+    r->call.done = on_done;
+    r->call.arg = r;
+    return sqs_call_start(f->sqs, &r->call);
+}
+
+static int start(fixture_t *f, rec_t *r, const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int start(fixture_t *f, rec_t *r, const char *action, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = start_v(f, r, action, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Frees what the caller owns (params) and the call's state. */
+static void clear(rec_t *r)
+{
+    cJSON_Delete(r->call.params);
+    r->call.params = NULL;
+    sqs_call_clear(&r->call);
+}
+
+/* Runs a call that must succeed at once; returns its result (owned). */
+static cJSON *call_ok(fixture_t *f, const char *action, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static cJSON *call_ok(fixture_t *f, const char *action, const char *fmt, ...)
+{
+    rec_t r;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = start_v(f, &r, action, fmt, ap);
+    va_end(ap);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.done, 1);
+    if (r.call.failed)
+        fail_msg("%s failed: code %d: %s", action, r.call.err.code, r.call.err.message);
+    assert_true(cJSON_IsObject(r.call.result));
+    cJSON *out = r.call.result;
+    r.call.result = NULL;
+    clear(&r);
+    return out;
+}
+
+/* Runs a call that must fail at once with code and (unless NULL) exactly
+ * message. */
+static void call_err(fixture_t *f, err_code_t code, const char *message, const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void call_err(fixture_t *f, err_code_t code, const char *message, const char *action, const char *fmt, ...)
+{
+    rec_t r;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = start_v(f, &r, action, fmt, ap);
+    va_end(ap);
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.done, 1);
+    if (!r.call.failed)
+        fail_msg("%s succeeded; expected error code %d", action, code);
+    assert_null(r.call.result);
+    assert_int_equal(r.call.err.code, code);
+    if (message)
+        assert_string_equal(r.call.err.message, message);
+    clear(&r);
+}
+
+static const char *str(const cJSON *obj, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
+}
+
+static cJSON *messages(const cJSON *result) { return cJSON_GetObjectItemCaseSensitive(result, "Messages"); }
+
+static void create(fixture_t *f, const char *name)
+{
+    cJSON *r = call_ok(f, "CreateQueue", "{\"QueueName\":\"%s\"}", name);
+    char want[256];
+    snprintf(want, sizeof want, URL_PREFIX "%s", name);
+    assert_string_equal(str(r, "QueueUrl"), want);
+    cJSON_Delete(r);
+}
+
+/* A queue attribute as GetQueueAttributes reports it (owned copy). */
+static char *queue_attr(fixture_t *f, const char *url, const char *name)
+{
+    cJSON *r = call_ok(f, "GetQueueAttributes", "{\"QueueUrl\":\"%s\",\"AttributeNames\":[\"%s\"]}", url, name);
+    const char *v = str(cJSON_GetObjectItemCaseSensitive(r, "Attributes"), name);
+    char *out = v ? strdup(v) : NULL;
+    cJSON_Delete(r);
+    return out;
+}
+
+static void expect_attr(fixture_t *f, const char *url, const char *name, const char *want)
+{
+    char *v = queue_attr(f, url, name);
+    assert_non_null(v);
+    assert_string_equal(v, want);
+    free(v);
+}
+
+/* ---------- queues ---------- */
+
+static void test_create_queue(void **state)
+{
+    fixture_t *f = *state;
+    cJSON *r = call_ok(f, "CreateQueue", "{\"QueueName\":\"q\"}");
+    assert_string_equal(str(r, "QueueUrl"), "http://localhost:4566/000000000000/q");
+    assert_int_equal(cJSON_GetArraySize(r), 1);
+    cJSON_Delete(r);
+
+    /* Again, with no attributes or with the defaults: the same URL. */
+    r = call_ok(f, "CreateQueue", "{\"QueueName\":\"q\"}");
+    assert_string_equal(str(r, "QueueUrl"), Q_URL);
+    cJSON_Delete(r);
+    r = call_ok(f, "CreateQueue", "{\"QueueName\":\"q\",\"Attributes\":{\"DelaySeconds\":\"0\","
+                                  "\"VisibilityTimeout\":\"30\"}}");
+    assert_string_equal(str(r, "QueueUrl"), Q_URL);
+    cJSON_Delete(r);
+
+    /* A different value for an attribute is QueueAlreadyExists. */
+    call_err(f, ERR_QUEUE_NAME_EXISTS,
+             "A queue already exists with the same name and a different value for attribute DelaySeconds",
+             "CreateQueue", "{\"QueueName\":\"q\",\"Attributes\":{\"DelaySeconds\":\"5\"}}");
+    expect_attr(f, Q_URL, "DelaySeconds", "0"); /* unchanged */
+
+    /* A customised queue re-created with no attributes: the same URL. */
+    r = call_ok(f, "CreateQueue", "{\"QueueName\":\"slow\",\"Attributes\":{\"DelaySeconds\":\"5\"}}");
+    cJSON_Delete(r);
+    r = call_ok(f, "CreateQueue", "{\"QueueName\":\"slow\"}");
+    assert_string_equal(str(r, "QueueUrl"), URL_PREFIX "slow");
+    cJSON_Delete(r);
+    expect_attr(f, URL_PREFIX "slow", "DelaySeconds", "5");
+
+    r = call_ok(f, "GetQueueUrl", "{\"QueueName\":\"q\"}");
+    assert_string_equal(str(r, "QueueUrl"), Q_URL);
+    cJSON_Delete(r);
+    call_err(f, ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.", "GetQueueUrl",
+             "{\"QueueName\":\"nope\"}");
+
+    /* Attribute rules reach the caller unchanged. */
+    call_err(f, ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute FifoQueue.", "CreateQueue",
+             "{\"QueueName\":\"std\",\"Attributes\":{\"FifoQueue\":\"false\"}}");
+    call_err(f, ERR_INVALID_ATTRIBUTE_VALUE, "Invalid value for the parameter VisibilityTimeout.", "CreateQueue",
+             "{\"QueueName\":\"std\",\"Attributes\":{\"VisibilityTimeout\":\"43201\"}}");
+    call_err(f, ERR_MISSING_PARAMETER, "The request must contain the parameter QueueName.", "CreateQueue", "{}");
+
+    r = call_ok(f, "CreateQueue", "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":\"true\"}}");
+    assert_string_equal(str(r, "QueueUrl"), URL_PREFIX "f.fifo");
+    cJSON_Delete(r);
+    expect_attr(f, URL_PREFIX "f.fifo", "FifoQueue", "true");
+    expect_attr(f, URL_PREFIX "f.fifo", "QueueArn", "arn:aws:sqs:us-east-1:000000000000:f.fifo");
+
+    r = call_ok(f, "ListQueues", "{}");
+    const cJSON *urls = cJSON_GetObjectItemCaseSensitive(r, "QueueUrls");
+    assert_int_equal(cJSON_GetArraySize(urls), 3);
+    assert_string_equal(cJSON_GetArrayItem(urls, 0)->valuestring, URL_PREFIX "f.fifo");
+    assert_string_equal(cJSON_GetArrayItem(urls, 1)->valuestring, URL_PREFIX "q");
+    assert_string_equal(cJSON_GetArrayItem(urls, 2)->valuestring, URL_PREFIX "slow");
+    cJSON_Delete(r);
+}
+
+static void test_unknown_action_and_queue(void **state)
+{
+    fixture_t *f = *state;
+    call_err(f, ERR_INVALID_ACTION, "The action FooBar is not valid for this endpoint.", "FooBar", "{}");
+    call_err(f, ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.", "SendMessage",
+             "{\"QueueUrl\":\"" URL_PREFIX "missing\",\"MessageBody\":\"x\"}");
+    create(f, "q");
+    call_err(f, ERR_MISSING_PARAMETER, "The request must contain the parameter MessageBody.", "SendMessage",
+             "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"\"}");
+    call_err(f, ERR_MISSING_PARAMETER, "The request must contain the parameter QueueUrl.", "ReceiveMessage", "{}");
+}
+
+/* ---------- messages ---------- */
+
+static void test_send_receive_delete(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    cJSON *r = call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"hello\"}");
+    assert_string_equal(str(r, "MD5OfMessageBody"), "5d41402abc4b2a76b9719d911017c592");
+    assert_null(cJSON_GetObjectItemCaseSensitive(r, "MD5OfMessageAttributes"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(r, "SequenceNumber"));
+    char id1[64];
+    assert_int_equal(strlen(str(r, "MessageId")), 36);
+    snprintf(id1, sizeof id1, "%s", str(r, "MessageId"));
+    cJSON_Delete(r);
+
+    r = call_ok(f, "SendMessage",
+                "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"hello\","
+                "\"MessageAttributes\":{\"attr1\":{\"DataType\":\"String\",\"StringValue\":\"v\"}}}");
+    assert_string_equal(str(r, "MD5OfMessageBody"), "5d41402abc4b2a76b9719d911017c592");
+    assert_string_equal(str(r, "MD5OfMessageAttributes"), "5d7451cdb6bb563786f0f121888def84");
+    char id2[64];
+    snprintf(id2, sizeof id2, "%s", str(r, "MessageId"));
+    assert_string_not_equal(id1, id2);
+    cJSON_Delete(r);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "2");
+
+    r = call_ok(f, "ReceiveMessage",
+                "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":10,"
+                "\"MessageSystemAttributeNames\":[\"ApproximateReceiveCount\"],\"MessageAttributeNames\":[\"All\"]}");
+    cJSON *msgs = messages(r);
+    assert_int_equal(cJSON_GetArraySize(msgs), 2);
+    cJSON *m1 = cJSON_GetArrayItem(msgs, 0), *m2 = cJSON_GetArrayItem(msgs, 1);
+    assert_string_equal(str(m1, "MessageId"), id1); /* send order */
+    assert_string_equal(str(m1, "Body"), "hello");
+    assert_string_equal(str(m1, "MD5OfBody"), "5d41402abc4b2a76b9719d911017c592");
+    cJSON *a1 = cJSON_GetObjectItemCaseSensitive(m1, "Attributes");
+    assert_int_equal(cJSON_GetArraySize(a1), 1); /* only what was asked for */
+    assert_string_equal(str(a1, "ApproximateReceiveCount"), "1");
+    assert_null(cJSON_GetObjectItemCaseSensitive(m1, "MessageAttributes"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(m1, "MD5OfMessageAttributes"));
+    assert_string_equal(str(m2, "MessageId"), id2);
+    assert_string_equal(str(m2, "MD5OfMessageAttributes"), "5d7451cdb6bb563786f0f121888def84");
+    cJSON *ma = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m2, "MessageAttributes"), "attr1");
+    assert_string_equal(str(ma, "DataType"), "String");
+    assert_string_equal(str(ma, "StringValue"), "v");
+    char *h1 = strdup(str(m1, "ReceiptHandle")), *h2 = strdup(str(m2, "ReceiptHandle"));
+    assert_string_not_equal(h1, h2);
+    cJSON_Delete(r);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "0");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "2");
+
+    /* Nothing else is visible: an empty receive has no Messages key. */
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_int_equal(cJSON_GetArraySize(r), 0);
+    cJSON_Delete(r);
+
+    r = call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", h1);
+    assert_int_equal(cJSON_GetArraySize(r), 0);
+    cJSON_Delete(r);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1");
+    /* Deleting with the same handle again succeeds (AWS: 200 each time). */
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", h1));
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", h2));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "0");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "0");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "0");
+
+    /* ChangeMessageVisibility after the delete (reference §6.3 #18). */
+    char want[1024];
+    snprintf(want, sizeof want,
+             "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available "
+             "for visibility timeout change.",
+             h1);
+    call_err(f, ERR_INVALID_PARAMETER_VALUE, want, "ChangeMessageVisibility",
+             "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":10}", h1);
+    free(h1);
+    free(h2);
+}
+
+static void test_receive_count(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"again\"}"));
+    char first_ts[32] = "";
+    for (int i = 1; i <= 3; i++) {
+        cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"VisibilityTimeout\":0,"
+                                                "\"AttributeNames\":[\"All\"]}");
+        cJSON *m = cJSON_GetArrayItem(messages(r), 0);
+        assert_non_null(m);
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(m, "Attributes");
+        char want[8];
+        snprintf(want, sizeof want, "%d", i);
+        assert_string_equal(str(a, "ApproximateReceiveCount"), want);
+        assert_string_equal(str(a, "SenderId"), ACCOUNT);
+        assert_non_null(str(a, "SentTimestamp"));
+        const char *ts = str(a, "ApproximateFirstReceiveTimestamp");
+        assert_non_null(ts);
+        if (i == 1)
+            snprintf(first_ts, sizeof first_ts, "%s", ts);
+        else
+            assert_string_equal(ts, first_ts); /* set once, on the first receive */
+        cJSON_Delete(r);
+    }
+}
+
+static void test_invalid_handles(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    create(f, "other");
+    call_err(f, ERR_RECEIPT_HANDLE_IS_INVALID, "The input receipt handle \"garbage\" is not a valid receipt handle.",
+             "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"garbage\"}");
+    call_err(f, ERR_RECEIPT_HANDLE_IS_INVALID, "The input receipt handle \"garbage\" is not a valid receipt handle.",
+             "ChangeMessageVisibility",
+             "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"garbage\",\"VisibilityTimeout\":5}");
+
+    /* A real handle used on another queue, and a tampered one. */
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"x\"}"));
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    char *h = strdup(str(cJSON_GetArrayItem(messages(r), 0), "ReceiptHandle"));
+    cJSON_Delete(r);
+    char want[1024];
+    snprintf(want, sizeof want, "The input receipt handle \"%s\" is not a valid receipt handle.", h);
+    call_err(f, ERR_RECEIPT_HANDLE_IS_INVALID, want, "DeleteMessage",
+             "{\"QueueUrl\":\"" URL_PREFIX "other\",\"ReceiptHandle\":\"%s\"}", h);
+    char *bad = strdup(h);
+    bad[2] = bad[2] == 'A' ? 'B' : 'A';
+    snprintf(want, sizeof want, "The input receipt handle \"%s\" is not a valid receipt handle.", bad);
+    call_err(f, ERR_RECEIPT_HANDLE_IS_INVALID, want, "DeleteMessage",
+             "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", bad);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1"); /* still there */
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", h));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "0");
+    free(bad);
+    free(h);
+}
+
+static void test_receive_parameter_errors(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    call_err(f, ERR_INVALID_PARAMETER_VALUE,
+             "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+             "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":11}");
+    call_err(f, ERR_INVALID_PARAMETER_VALUE,
+             "Value 0 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+             "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":0}");
+    /* The query protocol hands numbers over as strings. */
+    call_err(f, ERR_INVALID_PARAMETER_VALUE,
+             "Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.",
+             "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":\"11\"}");
+    call_err(f, ERR_INVALID_PARAMETER_VALUE,
+             "Value 21 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+             "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":21}");
+    call_err(f, ERR_INVALID_PARAMETER_VALUE,
+             "Value -1 for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided.",
+             "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":-1}");
+    /* The edges themselves are fine. */
+    cJSON_Delete(call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":10}"));
+    cJSON_Delete(call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":1,"
+                                              "\"WaitTimeSeconds\":0}"));
+}
+
+static void test_delay_uses_the_clock(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"later\","
+                                           "\"DelaySeconds\":2}"));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "1");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "0");
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_null(messages(r));
+    cJSON_Delete(r);
+    clock_advance(2000);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "0");
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_string_equal(str(cJSON_GetArrayItem(messages(r), 0), "Body"), "later");
+    cJSON_Delete(r);
+}
+
+/* ---------- dead-letter queues ---------- */
+
+static void test_dlq_redrive(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "dlq");
+    cJSON *r = call_ok(f, "CreateQueue",
+                       "{\"QueueName\":\"src\",\"Attributes\":{\"VisibilityTimeout\":\"0\",\"RedrivePolicy\":"
+                       "\"{\\\"deadLetterTargetArn\\\":\\\"arn:aws:sqs:us-east-1:000000000000:dlq\\\","
+                       "\\\"maxReceiveCount\\\":1}\"}}");
+    assert_string_equal(str(r, "QueueUrl"), URL_PREFIX "src");
+    cJSON_Delete(r);
+
+    r = call_ok(f, "SendMessage", "{\"QueueUrl\":\"" URL_PREFIX "src\",\"MessageBody\":\"poison\"}");
+    char id[64];
+    snprintf(id, sizeof id, "%s", str(r, "MessageId"));
+    cJSON_Delete(r);
+
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" URL_PREFIX "src\",\"AttributeNames\":[\"All\"]}");
+    cJSON *m = cJSON_GetArrayItem(messages(r), 0);
+    assert_non_null(m);
+    assert_string_equal(str(m, "MessageId"), id);
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(m, "Attributes"), "ApproximateReceiveCount"), "1");
+    cJSON_Delete(r);
+
+    /* The receive count exceeds maxReceiveCount: the message moves. */
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" URL_PREFIX "src\"}");
+    assert_null(messages(r));
+    cJSON_Delete(r);
+    expect_attr(f, URL_PREFIX "src", "ApproximateNumberOfMessages", "0");
+    expect_attr(f, URL_PREFIX "src", "ApproximateNumberOfMessagesNotVisible", "0");
+
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" URL_PREFIX "dlq\",\"AttributeNames\":[\"All\"]}");
+    m = cJSON_GetArrayItem(messages(r), 0);
+    assert_non_null(m);
+    assert_string_equal(str(m, "MessageId"), id);
+    assert_string_equal(str(m, "Body"), "poison");
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(m, "Attributes"), "DeadLetterQueueSourceArn"),
+                        "arn:aws:sqs:us-east-1:000000000000:src");
+    cJSON_Delete(r);
+
+    r = call_ok(f, "ListDeadLetterSourceQueues", "{\"QueueUrl\":\"" URL_PREFIX "dlq\"}");
+    const cJSON *urls = cJSON_GetObjectItemCaseSensitive(r, "queueUrls");
+    assert_int_equal(cJSON_GetArraySize(urls), 1);
+    assert_string_equal(cJSON_GetArrayItem(urls, 0)->valuestring, URL_PREFIX "src");
+    cJSON_Delete(r);
+}
+
+/* ---------- long polling ---------- */
+
+static void test_long_poll_woken_by_send(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    rec_t poll;
+    assert_int_equal(start(f, &poll, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":1}"), 1);
+    assert_int_equal(poll.done, 0);
+    for (int i = 0; i < 3; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_int_equal(poll.done, 0); /* nothing to give yet */
+
+    cJSON *r = call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"wake\"}");
+    char id[64];
+    snprintf(id, sizeof id, "%s", str(r, "MessageId"));
+    cJSON_Delete(r);
+    for (int i = 0; i < 10 && !poll.done; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_int_equal(poll.done, 1);
+    assert_false(poll.call.failed);
+    cJSON *m = cJSON_GetArrayItem(messages(poll.call.result), 0);
+    assert_non_null(m);
+    assert_string_equal(str(m, "Body"), "wake");
+    assert_string_equal(str(m, "MessageId"), id);
+    clear(&poll);
+    /* The waiter took it: it is in flight now. */
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1");
+    for (int i = 0; i < 3; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_int_equal(poll.done, 1); /* done exactly once */
+}
+
+typedef struct {
+    struct event_base *base;
+    const rec_t *rec;
+    int64_t started_us;
+} watch_t;
+
+/* Stops the loop once the call is done, or after 5 s whatever happens. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    watch_t *w = arg;
+    if (w->rec->done || clock_mono_us() - w->started_us > 5000000)
+        event_base_loopbreak(w->base);
+}
+
+static void test_long_poll_times_out_empty(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    rec_t poll;
+    watch_t w = {f->base, &poll, clock_mono_us()};
+    assert_int_equal(start(f, &poll, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":1}"), 1);
+    struct event *watch = event_new(f->base, -1, EV_PERSIST, watch_cb, &w);
+    struct timeval tick = {0, 20000};
+    event_add(watch, &tick);
+    event_base_dispatch(f->base);
+    event_free(watch);
+
+    assert_int_equal(poll.done, 1);
+    assert_false(poll.call.failed);
+    assert_true(cJSON_IsObject(poll.call.result));
+    assert_int_equal(cJSON_GetArraySize(poll.call.result), 0); /* {}: no Messages key */
+    int64_t waited_ms = (poll.done_us - w.started_us) / 1000;
+    if (waited_ms < 950 || waited_ms > 3000)
+        fail_msg("long poll of 1 s ended after %lld ms", (long long)waited_ms);
+    clear(&poll);
+}
+
+static void test_sqs_free_cancels_parked(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    rec_t poll;
+    assert_int_equal(start(f, &poll, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":20}"), 1);
+    event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_int_equal(poll.done, 0);
+    sqs_free(f->sqs);
+    f->sqs = NULL;
+    assert_int_equal(poll.done, 1);
+    assert_false(poll.call.failed);
+    assert_true(cJSON_IsObject(poll.call.result));
+    assert_int_equal(cJSON_GetArraySize(poll.call.result), 0);
+    clear(&poll);
+    /* Nothing of the call is left on the loop. */
+    assert_int_equal(event_base_loop(f->base, EVLOOP_NONBLOCK), 1);
+}
+
+static void test_abandoned_poll_takes_nothing(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    rec_t poll;
+    assert_int_equal(start(f, &poll, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":20}"), 1);
+    sqs_call_abandon(&poll.call);
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"kept\"}"));
+    for (int i = 0; i < 5; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_int_equal(poll.done, 0);
+    clear(&poll);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "1");
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_string_equal(str(cJSON_GetArrayItem(messages(r), 0), "Body"), "kept");
+    cJSON_Delete(r);
+}
+
+/* A parked poll is also woken by the queue's own deadline: a delayed
+ * message becoming visible, with no send to notify it. */
+static void test_long_poll_woken_by_delay_deadline(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"soon\","
+                                           "\"DelaySeconds\":1}"));
+    rec_t poll;
+    watch_t w = {f->base, &poll, clock_mono_us()};
+    assert_int_equal(start(f, &poll, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":5}"), 1);
+    struct event *watch = event_new(f->base, -1, EV_PERSIST, watch_cb, &w);
+    struct timeval tick = {0, 20000};
+    event_add(watch, &tick);
+    event_base_dispatch(f->base);
+    event_free(watch);
+    assert_int_equal(poll.done, 1);
+    assert_false(poll.call.failed);
+    assert_string_equal(str(cJSON_GetArrayItem(messages(poll.call.result), 0), "Body"), "soon");
+    int64_t waited_ms = (poll.done_us - w.started_us) / 1000;
+    if (waited_ms < 900 || waited_ms > 3000)
+        fail_msg("woke after %lld ms; the message became visible after 1000 ms", (long long)waited_ms);
+    clear(&poll);
+}
+
+/* DeleteQueue ends the polls parked on it with an empty result. */
+static void test_delete_queue_ends_parked_poll(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    rec_t poll;
+    assert_int_equal(start(f, &poll, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"WaitTimeSeconds\":20}"), 1);
+    cJSON_Delete(call_ok(f, "DeleteQueue", "{\"QueueUrl\":\"" Q_URL "\"}"));
+    for (int i = 0; i < 3 && !poll.done; i++)
+        event_base_loop(f->base, EVLOOP_NONBLOCK);
+    assert_int_equal(poll.done, 1);
+    assert_false(poll.call.failed);
+    assert_int_equal(cJSON_GetArraySize(poll.call.result), 0);
+    clear(&poll);
+    call_err(f, ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.", "GetQueueUrl",
+             "{\"QueueName\":\"q\"}");
+}
+
+/* An old handle of a deleted message still "succeeds" (AWS: 200) but must
+ * never delete a later message, even one stored in the same row. */
+static void test_old_handle_spares_later_message(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"first\"}"));
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    char *old = strdup(str(cJSON_GetArrayItem(messages(r), 0), "ReceiptHandle"));
+    cJSON_Delete(r);
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", old));
+
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"second\"}"));
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_string_equal(str(cJSON_GetArrayItem(messages(r), 0), "Body"), "second");
+    cJSON_Delete(r);
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", old));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1");
+    char want[1024];
+    snprintf(want, sizeof want,
+             "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available "
+             "for visibility timeout change.",
+             old);
+    call_err(f, ERR_INVALID_PARAMETER_VALUE, want, "ChangeMessageVisibility",
+             "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}", old);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1");
+    free(old);
+}
+
+/* ---------- restart ---------- */
+
+static void test_state_survives_restart(void **state)
+{
+    fixture_t *f = *state;
+    cJSON_Delete(call_ok(f, "CreateQueue", "{\"QueueName\":\"q\",\"Attributes\":{\"VisibilityTimeout\":\"45\"},"
+                                           "\"tags\":{\"team\":\"a\"}}"));
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"durable\"}"));
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"second\"}"));
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    char *h = strdup(str(cJSON_GetArrayItem(messages(r), 0), "ReceiptHandle"));
+    cJSON_Delete(r);
+
+    sqs_free(f->sqs);
+    f->sqs = sqs_new(f->base, f->path, REGION, ACCOUNT);
+    assert_non_null(f->sqs);
+
+    r = call_ok(f, "GetQueueUrl", "{\"QueueName\":\"q\"}");
+    assert_string_equal(str(r, "QueueUrl"), Q_URL);
+    cJSON_Delete(r);
+    expect_attr(f, Q_URL, "VisibilityTimeout", "45");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "1");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1");
+    r = call_ok(f, "ListQueueTags", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(r, "Tags"), "team"), "a");
+    cJSON_Delete(r);
+    /* A handle issued before the restart still deletes (same secret). */
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", h));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "0");
+    free(h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_action_and_queue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_receive_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receive_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_handles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_receive_parameter_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delay_uses_the_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dlq_redrive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_woken_by_send, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_times_out_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sqs_free_cancels_parked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abandoned_poll_takes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_poll_woken_by_delay_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_queue_ends_parked_poll, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_old_handle_spares_later_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
