@@ -145,6 +145,7 @@ static int cmd_serve(opts_t *o)
         goto done;
     if (sqs_apply_config(sqs, cfg))
         goto done;
+    sqs_set_group_commit(sqs, 1);
     ep = endpoint_new(sqs, cfg->region);
     srv = server_new(base, host, port, endpoint_handle, ep);
     if (!srv)

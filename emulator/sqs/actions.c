@@ -31,7 +31,67 @@ struct sqs {
     char *account;
     struct event *sweep;
     int64_t fifo_sequence;
+    /* Group commit: calls that changed the store wait here for the commit
+     * that makes them durable; flush_ev runs it once per loop turn. */
+    int group;
+    struct event *flush_ev;
+    int flush_scheduled;
+    sqs_call_t *pending_head, *pending_tail;
 };
+
+/* Begins a call's changes, and with group commit makes sure the commit
+ * runs after the current callbacks of this loop turn. */
+static int tx_begin(sqs_t *s)
+{
+    if (sqs_store_begin(s->store))
+        return -1;
+    if (s->group && !s->flush_scheduled) {
+        s->flush_scheduled = 1;
+        event_active(s->flush_ev, 0, 0);
+    }
+    return 0;
+}
+
+/* Hands a finished call back: at once, or after the pending commit (every
+ * call that finishes while changes are uncommitted waits, so no answer
+ * reflects a state that could still be rolled back). */
+static void complete(sqs_t *s, sqs_call_t *c)
+{
+    if (s->group && sqs_store_pending(s->store)) {
+        c->pending = 1;
+        c->pending_next = NULL;
+        if (s->pending_tail)
+            s->pending_tail->pending_next = c;
+        else
+            s->pending_head = c;
+        s->pending_tail = c;
+        return;
+    }
+    c->done(c);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sqs_t *s = arg;
+    s->flush_scheduled = 0;
+    int rc = sqs_store_flush(s->store);
+    sqs_call_t *c = s->pending_head;
+    s->pending_head = s->pending_tail = NULL;
+    while (c) {
+        sqs_call_t *next = c->pending_next;
+        c->pending = 0;
+        if (rc) {
+            cJSON_Delete(c->result);
+            c->result = NULL;
+            c->failed = 1;
+            err_set(&c->err, ERR_INTERNAL, NULL);
+        }
+        c->done(c);
+        c = next;
+    }
+}
 
 typedef int (*action_fn)(sqs_t *s, sqs_call_t *c);
 
@@ -81,7 +141,7 @@ static int get_int(const cJSON *obj, const char *name, long *out, err_t *err)
     if (!v || cJSON_IsNull(v))
         return 0;
     if (cJSON_IsNumber(v)) {
-        if (v->valuedouble != (double)(long)v->valuedouble)
+        if (!(v->valuedouble > -1e15 && v->valuedouble < 1e15) || v->valuedouble != (double)(long)v->valuedouble)
             return err_set(err, ERR_INVALID_PARAMETER_VALUE, "Value %g for parameter %s is invalid. Reason: Must be "
                            "an integer.", v->valuedouble, name);
         *out = (long)v->valuedouble;
@@ -588,7 +648,7 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
     if (!q)
         return -1;
     cJSON *out = cJSON_CreateObject();
-    if (sqs_store_begin(s->store)) {
+    if (tx_begin(s)) {
         cJSON_Delete(out);
         return internal(c);
     }
@@ -627,7 +687,7 @@ static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
                        "Batch requests cannot be longer than %d bytes. You have sent %zu bytes.", MAX_BATCH_BYTES,
                        total);
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
-    if (sqs_store_begin(s->store)) {
+    if (tx_begin(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
         return internal(c);
@@ -867,12 +927,14 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
     int n_taken = 0, got = 0;
     sqs_store_msg_t rows[MAX_BATCH];
     sqs_queue_t *dlq = q->dlq_arn ? sqs_registry_find_arn(s->reg, q->dlq_arn) : NULL;
-    if (sqs_store_begin(s->store))
+    if (tx_begin(s))
         return internal(c);
     for (int round = 0; round < 25 && got < o->max; round++) {
         int want = (int)o->max - got;
         int n = sqs_store_msg_visible(s->store, q->id, now, want, taken, n_taken, rows);
-        if (n <= 0)
+        if (n < 0)
+            return internal(c);
+        if (n == 0)
             break;
         for (int i = 0; i < n; i++) {
             sqs_store_msg_t *m = &rows[i];
@@ -915,7 +977,7 @@ static void finish(sqs_call_t *c)
         c->deadline = NULL;
     }
     c->parked = 0;
-    c->done(c);
+    complete(c->sqs, c);
 }
 
 static void finish_receive(sqs_call_t *c, cJSON *msgs)
@@ -1024,7 +1086,7 @@ static int a_delete_message(sqs_t *s, sqs_call_t *c)
     const char *handle;
     if (!q || req_str(c, "ReceiptHandle", &handle))
         return -1;
-    if (sqs_store_begin(s->store))
+    if (tx_begin(s))
         return internal(c);
     if (delete_one(s, q, handle, &c->err)) {
         sqs_store_rollback(s->store);
@@ -1043,7 +1105,7 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
     if (!q || check_entries(c, "DeleteMessageBatchRequestEntry", &entries))
         return -1;
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
-    if (sqs_store_begin(s->store)) {
+    if (tx_begin(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
         return internal(c);
@@ -1134,7 +1196,7 @@ static int a_change_message_visibility(sqs_t *s, sqs_call_t *c)
     if (check_vt(vt, &c->err))
         return -1;
     int wake = 0;
-    if (sqs_store_begin(s->store))
+    if (tx_begin(s))
         return internal(c);
     if (change_one(s, q, handle, vt, &c->err, &wake)) {
         sqs_store_rollback(s->store);
@@ -1156,7 +1218,7 @@ static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
         return -1;
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
     int wake = 0;
-    if (sqs_store_begin(s->store)) {
+    if (tx_begin(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
         return internal(c);
@@ -1256,7 +1318,7 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
         cJSON_DeleteItemFromObjectCaseSensitive(q->tags, t->string);
         cJSON_AddStringToObject(q->tags, t->string, t->valuestring);
     }
-    if (sqs_store_begin(s->store) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
         sqs_store_rollback(s->store);
         if (created)
             sqs_queue_free(q);
@@ -1407,7 +1469,7 @@ static int a_delete_queue(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     if (!q)
         return -1;
-    if (sqs_store_begin(s->store) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
+    if (tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
         return internal(c);
     sqs_registry_remove(s->reg, q);
     sqs_wait_forget(s->wait, q);
@@ -1491,7 +1553,7 @@ static int a_set_queue_attributes(sqs_t *s, sqs_call_t *c)
     int64_t saved_mod = q->modified_ms;
     apply_attributes(q, attrs);
     q->modified_ms = clock_now_ms();
-    if (sqs_store_begin(s->store) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
         cJSON_Delete(q->attrs);
         q->attrs = saved;
         q->modified_ms = saved_mod;
@@ -1510,7 +1572,7 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
     if (!q)
         return -1;
     q->last_purge_ms = clock_now_ms();
-    if (sqs_store_begin(s->store) || sqs_store_purge(s->store, q->id) || save_queue(s, q) ||
+    if (tx_begin(s) || sqs_store_purge(s->store, q->id) || save_queue(s, q) ||
         sqs_store_commit(s->store))
         return internal(c);
     c->result = cJSON_CreateObject();
@@ -1520,7 +1582,7 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
 /* Saves q's tags after a change; restores on failure. */
 static int save_tags(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, cJSON *saved)
 {
-    if (sqs_store_begin(s->store) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
         cJSON_Delete(q->tags);
         q->tags = saved;
         return internal(c);
@@ -1804,12 +1866,27 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
         cJSON_Delete(c->result);
         c->result = NULL;
     }
-    c->done(c);
+    complete(s, c);
     return 0;
 }
 
 void sqs_call_abandon(sqs_call_t *c)
 {
+    if (c->pending) {
+        sqs_t *s = c->sqs;
+        sqs_call_t **pp = &s->pending_head, *prev = NULL;
+        while (*pp && *pp != c) {
+            prev = *pp;
+            pp = &(*pp)->pending_next;
+        }
+        if (*pp) {
+            *pp = c->pending_next;
+            if (s->pending_tail == c)
+                s->pending_tail = prev;
+        }
+        c->pending = 0;
+        return;
+    }
     if (!c->parked)
         return;
     sqs_wait_unpark(c->sqs->wait, &c->waiter);
@@ -1864,7 +1941,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sqs_t *s = arg;
-    if (sqs_store_begin(s->store) == 0) {
+    if (tx_begin(s) == 0) {
         int n = sqs_store_expire(s->store, clock_now_ms());
         if (sqs_store_commit(s->store))
             sqs_store_rollback(s->store);
@@ -1891,6 +1968,7 @@ sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default
     }
     s->wait = sqs_wait_new(base, next_visible_cb, s);
     s->fifo_sequence = clock_now_ms() * 1000;
+    s->flush_ev = event_new(base, -1, 0, flush_cb, s);
     s->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, s);
     struct timeval tv = {SWEEP_INTERVAL_S, 0};
     event_add(s->sweep, &tv);
@@ -1908,6 +1986,10 @@ void sqs_free(sqs_t *s)
             sqs_wait_forget(s->wait, qs[i]);
         free(qs);
     }
+    if (s->flush_ev) {
+        flush_cb(-1, 0, s); /* commit and answer what is pending */
+        event_free(s->flush_ev);
+    }
     if (s->sweep)
         event_free(s->sweep);
     sqs_wait_free(s->wait);
@@ -1916,6 +1998,13 @@ void sqs_free(sqs_t *s)
     free(s->default_region);
     free(s->account);
     free(s);
+}
+
+void sqs_set_group_commit(sqs_t *s, int on)
+{
+    flush_cb(-1, 0, s);
+    s->group = on;
+    sqs_store_set_group_commit(s->store, on);
 }
 
 int sqs_apply_config(sqs_t *s, const config_t *cfg)

@@ -38,11 +38,19 @@ struct sqs_call {
     struct event *deadline;
     sqs_t *sqs;
     int parked;
+    int pending;                  /* finished, waiting for the group commit */
+    sqs_call_t *pending_next;
 };
 
 /* Opens the store at db_path and loads the queues. Returns owned or NULL. */
 sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default_region, const char *account_id);
 void sqs_free(sqs_t *s); /* NULL is a no-op; parked calls are cancelled */
+
+/* Group commit (off by default): the changes of all calls that run in one
+ * loop turn are committed together at the end of the turn, and their done
+ * callbacks run after that commit. Nothing is acknowledged before it is
+ * durable either way; on, fewer commits carry more calls. */
+void sqs_set_group_commit(sqs_t *s, int on);
 
 /* Creates the config's queues if absent and applies its settings (the
  * config wins). Returns 0, or -1 after logging each problem. */
@@ -55,10 +63,11 @@ int sqs_action_takes_queue(const char *name);
 
 /* Runs call->action. call->done is called exactly once: before this
  * returns (which then returns 0; the call may already be freed), or later
- * for a parked long poll (returns 1). */
+ * for a parked long poll or, with group commit, after the turn's commit
+ * (returns 1 while parked, 0 otherwise). */
 int sqs_call_start(sqs_t *s, sqs_call_t *call);
-/* The client went away while the call was parked: drop it without calling
- * done. */
+/* The client went away before done: drop the call (parked, or waiting for
+ * the group commit) without calling done. */
 void sqs_call_abandon(sqs_call_t *call);
 /* Frees result and internal state (not params, not the call itself). */
 void sqs_call_clear(sqs_call_t *call);

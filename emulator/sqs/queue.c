@@ -337,7 +337,9 @@ int sqs_queue_parse_redrive(const char *text, char **dlq_arn, int *max_receive_c
     const cJSON *mrc = cJSON_GetObjectItemCaseSensitive(p, "maxReceiveCount");
     long n = -1;
     if (cJSON_IsNumber(mrc))
-        n = mrc->valuedouble == (double)(long)mrc->valuedouble ? (long)mrc->valuedouble : -1;
+        n = mrc->valuedouble >= 1 && mrc->valuedouble <= 1000 && mrc->valuedouble == (double)(long)mrc->valuedouble
+                ? (long)mrc->valuedouble
+                : -1;
     else if (cJSON_IsString(mrc) && parse_long(mrc->valuestring, &n))
         n = -1;
     int rc = 0;

@@ -11,7 +11,7 @@
 #include "core/log.h"
 
 enum {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_Q_EACH, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_VISIBLE, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
@@ -26,6 +26,9 @@ static const char *sql[S__COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_SAVEPOINT] = "SAVEPOINT call",
+    [S_RELEASE] = "RELEASE call",
+    [S_ROLLBACK_TO] = "ROLLBACK TO call",
     [S_Q_EACH] = "SELECT id, region, account, name, attributes, tags, created_ms, modified_ms, last_purge_ms "
                  "FROM queues ORDER BY id",
     [S_Q_INSERT] = "INSERT INTO queues(region, account, name, attributes, tags, created_ms, modified_ms, "
@@ -78,6 +81,9 @@ static const char *migrations[] = {
 
 struct sqs_store {
     sqlite3 *db;
+    int group;      /* group commit on: calls are savepoints in one transaction */
+    int in_group;   /* that transaction is open */
+    int in_call;    /* a call's savepoint (or, without group, transaction) is open */
     sqlite3_stmt *stmt[S__COUNT];
     char secret[65];
 };
@@ -186,9 +192,11 @@ sqs_store_t *sqs_store_open(const char *path)
      * locking_mode=EXCLUSIVE: one process owns the database, so no file
      * lock is taken and released per transaction (a third of SendMessage's
      * cost), and a second sluice on the same directory is refused. */
-    if (exec(st, "PRAGMA journal_mode=WAL") || exec(st, "PRAGMA synchronous=NORMAL") ||
-        exec(st, "PRAGMA foreign_keys=OFF") || exec(st, "PRAGMA temp_store=MEMORY") ||
-        exec(st, "PRAGMA locking_mode=EXCLUSIVE"))
+    /* Exclusive mode must be set before the first WAL access, so that the
+     * lock is taken (and held) at open, not at the first write. */
+    if (exec(st, "PRAGMA locking_mode=EXCLUSIVE") || exec(st, "PRAGMA journal_mode=WAL") ||
+        exec(st, "PRAGMA synchronous=NORMAL") || exec(st, "PRAGMA foreign_keys=OFF") ||
+        exec(st, "PRAGMA temp_store=MEMORY"))
         goto fail;
     if (migrate(st) || load_secret(st))
         goto fail;
@@ -221,13 +229,64 @@ void sqs_store_close(sqs_store_t *st)
 
 const char *sqs_store_secret(const sqs_store_t *st) { return st->secret; }
 
-int sqs_store_begin(sqs_store_t *st) { return run(st, stmt(st, S_BEGIN), "begin"); }
-int sqs_store_commit(sqs_store_t *st) { return run(st, stmt(st, S_COMMIT), "commit"); }
+void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
+
+int sqs_store_begin(sqs_store_t *st)
+{
+    if (!st->group) {
+        if (run(st, stmt(st, S_BEGIN), "begin"))
+            return -1;
+        st->in_call = 1;
+        return 0;
+    }
+    if (!st->in_group) {
+        if (run(st, stmt(st, S_BEGIN), "begin"))
+            return -1;
+        st->in_group = 1;
+    }
+    if (run(st, stmt(st, S_SAVEPOINT), "savepoint"))
+        return -1;
+    st->in_call = 1;
+    return 0;
+}
+
+int sqs_store_commit(sqs_store_t *st)
+{
+    if (!st->in_call)
+        return -1;
+    st->in_call = 0;
+    if (!st->group)
+        return run(st, stmt(st, S_COMMIT), "commit");
+    return run(st, stmt(st, S_RELEASE), "release");
+}
 
 void sqs_store_rollback(sqs_store_t *st)
 {
-    if (!sqlite3_get_autocommit(st->db))
-        run(st, stmt(st, S_ROLLBACK), "rollback");
+    if (!st->in_call)
+        return;
+    st->in_call = 0;
+    if (!st->group) {
+        if (!sqlite3_get_autocommit(st->db))
+            run(st, stmt(st, S_ROLLBACK), "rollback");
+        return;
+    }
+    run(st, stmt(st, S_ROLLBACK_TO), "rollback_to");
+    run(st, stmt(st, S_RELEASE), "release");
+}
+
+int sqs_store_pending(const sqs_store_t *st) { return st->in_group; }
+
+int sqs_store_flush(sqs_store_t *st)
+{
+    if (!st->in_group)
+        return 0;
+    st->in_group = 0;
+    if (run(st, stmt(st, S_COMMIT), "commit")) {
+        if (!sqlite3_get_autocommit(st->db))
+            run(st, stmt(st, S_ROLLBACK), "rollback");
+        return -1;
+    }
+    return 0;
 }
 
 static char *col_dup(sqlite3_stmt *s, int i)
@@ -392,7 +451,7 @@ int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int ma
     sqlite3_bind_int64(s, 1, queue_id);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int(s, 3, max + n_skip);
-    int n = 0, rc;
+    int n = 0, rc = SQLITE_DONE;
     while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t seq = sqlite3_column_int64(s, 0);
         int skipped = 0;
@@ -402,6 +461,12 @@ int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int ma
             read_msg(s, &out[n++]);
     }
     sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_db_error(st, "msg_visible");
+        while (n > 0)
+            sqs_store_msg_clear(&out[--n]);
+        return -1;
+    }
     return n;
 }
 

@@ -50,9 +50,19 @@ void sqs_store_close(sqs_store_t *st); /* NULL is a no-op */
 /* A per-database secret (hex) for signing receipt handles. */
 const char *sqs_store_secret(const sqs_store_t *st);
 
+/* A call's changes: begin, then commit (or rollback). Without group
+ * commit, begin/commit are one transaction, durable when commit returns.
+ * With group commit on, each call is a savepoint inside one transaction
+ * that stays open until sqs_store_flush: the caller must hold back every
+ * acknowledgement until flush has returned 0. */
+void sqs_store_set_group_commit(sqs_store_t *st, int on);
 int sqs_store_begin(sqs_store_t *st);
 int sqs_store_commit(sqs_store_t *st);
 void sqs_store_rollback(sqs_store_t *st);
+/* 1 while a group transaction is open (changes not yet durable). */
+int sqs_store_pending(const sqs_store_t *st);
+/* Commits the group transaction, if open. 0, or -1 (rolled back). */
+int sqs_store_flush(sqs_store_t *st);
 
 /* Calls fn for every queue row; the row is valid only during the call. */
 int sqs_store_queue_each(sqs_store_t *st, void (*fn)(void *ctx, const sqs_store_queue_t *row), void *ctx);
