@@ -43,6 +43,7 @@ LIB_SRCS := \
 	emulator/sqs/queue.c \
 	emulator/sqs/wait.c \
 	emulator/sqs/actions.c \
+	emulator/sqs/move_tasks.c \
 	emulator/sqs/wire_json.c \
 	emulator/sqs/wire_query.c \
 	emulator/endpoint.c

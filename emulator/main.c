@@ -146,6 +146,7 @@ static int cmd_serve(opts_t *o)
     if (sqs_apply_config(sqs, cfg))
         goto done;
     sqs_set_group_commit(sqs, 1);
+    sqs_set_limits(sqs, cfg->purge_cooldown, cfg->recreate_cooldown, cfg->in_flight_limit);
     ep = endpoint_new(sqs, cfg->region);
     srv = server_new(base, host, port, endpoint_handle, ep);
     if (!srv)

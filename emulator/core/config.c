@@ -915,6 +915,7 @@ config_t *config_default(void)
     c->dir = xstrdup(".");
     c->region = xstrdup("us-east-1");
     c->account_id = xstrdup("000000000000");
+    c->purge_cooldown = c->recreate_cooldown = c->in_flight_limit = 1;
     return c;
 }
 

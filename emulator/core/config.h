@@ -29,6 +29,13 @@ typedef struct {
     char *data_dir;      /* or NULL when not given */
     config_queue_t *queues;
     size_t n_queues;
+    /* `sqs:` AWS's time-based limits, each 1 (on, as on AWS) by default and
+     * switchable off for fast CI: the 60 s PurgeQueue cool-down, the 60 s
+     * wait before a deleted queue's name can be reused, and OverLimit at
+     * 120,000 in-flight messages. */
+    int purge_cooldown;
+    int recreate_cooldown;
+    int in_flight_limit;
 } config_t;
 
 /* A config with every default and no queues. Returns owned. */

@@ -13,7 +13,9 @@
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/log.h"
+#include "sqs/move_tasks.h"
 #include "sqs/queue.h"
+#include "sqs/service.h"
 #include "sqs/store.h"
 #include "sqs/validate.h"
 
@@ -22,26 +24,9 @@
 #define MAX_TAGS 50
 #define SWEEP_INTERVAL_S 30
 
-struct sqs {
-    struct event_base *base;
-    sqs_store_t *store;
-    sqs_registry_t *reg;
-    sqs_wait_t *wait;
-    char *default_region;
-    char *account;
-    struct event *sweep;
-    int64_t fifo_sequence;
-    /* Group commit: calls that changed the store wait here for the commit
-     * that makes them durable; flush_ev runs it once per loop turn. */
-    int group;
-    struct event *flush_ev;
-    int flush_scheduled;
-    sqs_call_t *pending_head, *pending_tail;
-};
-
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
-static int tx_begin(sqs_t *s)
+int sqs_tx_begin(sqs_t *s)
 {
     if (sqs_store_begin(s->store))
         return -1;
@@ -108,7 +93,7 @@ static int missing(sqs_call_t *c, const char *name)
 }
 
 /* Required string member. */
-static int req_str(sqs_call_t *c, const char *name, const char **out)
+int sqs_param_str(sqs_call_t *c, const char *name, const char **out)
 {
     const cJSON *v = param(c, name);
     if (!v || cJSON_IsNull(v))
@@ -120,7 +105,7 @@ static int req_str(sqs_call_t *c, const char *name, const char **out)
 }
 
 /* Optional string member: *out NULL when absent. */
-static int opt_str(sqs_call_t *c, const char *name, const char **out)
+int sqs_param_opt_str(sqs_call_t *c, const char *name, const char **out)
 {
     const cJSON *v = param(c, name);
     *out = NULL;
@@ -135,7 +120,7 @@ static int opt_str(sqs_call_t *c, const char *name, const char **out)
 /* An integer member of obj (a JSON number, or a decimal string from the
  * query protocol). Returns 1 present, 0 absent, -1 not an integer (err set
  * as InvalidParameterValue). */
-static int get_int(const cJSON *obj, const char *name, long *out, err_t *err)
+int sqs_param_int(const cJSON *obj, const char *name, long *out, err_t *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!v || cJSON_IsNull(v))
@@ -222,7 +207,7 @@ static void add_url(cJSON *arr, const sqs_call_t *c, const sqs_queue_t *q)
 static sqs_queue_t *resolve_queue(sqs_t *s, sqs_call_t *c)
 {
     const char *url;
-    if (req_str(c, "QueueUrl", &url))
+    if (sqs_param_str(c, "QueueUrl", &url))
         return NULL;
     const char *path = url;
     const char *scheme = strstr(url, "://");
@@ -288,7 +273,7 @@ static int save_queue(sqs_t *s, sqs_queue_t *q)
     return rc;
 }
 
-static int internal(sqs_call_t *c)
+int sqs_fail_internal(sqs_call_t *c)
 {
     sqs_store_rollback(c->sqs->store);
     return err_set(&c->err, ERR_INTERNAL, NULL);
@@ -513,7 +498,7 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
     if (!cJSON_IsString(body))
         return err_set(err, ERR_SERIALIZATION, "Start of structure or map found where not expected.");
     long delay = -1;
-    int has_delay = get_int(m, "DelaySeconds", &delay, err);
+    int has_delay = sqs_param_int(m, "DelaySeconds", &delay, err);
     if (has_delay < 0)
         return -1;
     if (has_delay && (delay < 0 || delay > 900))
@@ -648,9 +633,9 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
     if (!q)
         return -1;
     cJSON *out = cJSON_CreateObject();
-    if (tx_begin(s)) {
+    if (sqs_tx_begin(s)) {
         cJSON_Delete(out);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     if (send_one(s, c, q, c->params, 0, out, &c->err)) {
         sqs_store_rollback(s->store);
@@ -659,7 +644,7 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
     }
     if (sqs_store_commit(s->store)) {
         cJSON_Delete(out);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     c->result = out;
     sqs_wait_notify(s->wait, q);
@@ -687,10 +672,10 @@ static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
                        "Batch requests cannot be longer than %d bytes. You have sent %zu bytes.", MAX_BATCH_BYTES,
                        total);
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
-    if (tx_begin(s)) {
+    if (sqs_tx_begin(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     cJSON_ArrayForEach(e, entries) {
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
@@ -709,7 +694,7 @@ static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
     if (sqs_store_commit(s->store)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     c->result = cJSON_CreateObject();
     if (cJSON_GetArraySize(ok))
@@ -860,7 +845,7 @@ static cJSON *render_message(sqs_t *s, const sqs_store_msg_t *m, const recv_opts
 
 static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *wait)
 {
-    int has = get_int(c->params, "MaxNumberOfMessages", &o->max, &c->err);
+    int has = sqs_param_int(c->params, "MaxNumberOfMessages", &o->max, &c->err);
     if (has < 0)
         return -1;
     if (!has)
@@ -870,7 +855,7 @@ static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *
                        "Value %ld for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if "
                        "provided.",
                        o->max);
-    has = get_int(c->params, "VisibilityTimeout", &o->visibility, &c->err);
+    has = sqs_param_int(c->params, "VisibilityTimeout", &o->visibility, &c->err);
     if (has < 0)
         return -1;
     if (!has)
@@ -881,7 +866,7 @@ static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *
                        "provided.",
                        o->visibility);
     if (wait) {
-        has = get_int(c->params, "WaitTimeSeconds", wait, &c->err);
+        has = sqs_param_int(c->params, "WaitTimeSeconds", wait, &c->err);
         if (has < 0)
             return -1;
         if (!has)
@@ -898,7 +883,7 @@ static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *
         return -1;
     o->sys_mask = (names ? sys_mask_of(names) : 0) | (sys_names_list ? sys_mask_of(sys_names_list) : 0);
     const char *attempt;
-    if (opt_str(c, "ReceiveRequestAttemptId", &attempt))
+    if (sqs_param_opt_str(c, "ReceiveRequestAttemptId", &attempt))
         return -1;
     if (attempt && !sqs_valid_token(attempt))
         return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
@@ -927,13 +912,13 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
     int n_taken = 0, got = 0;
     sqs_store_msg_t rows[MAX_BATCH];
     sqs_queue_t *dlq = q->dlq_arn ? sqs_registry_find_arn(s->reg, q->dlq_arn) : NULL;
-    if (tx_begin(s))
-        return internal(c);
+    if (sqs_tx_begin(s))
+        return sqs_fail_internal(c);
     for (int round = 0; round < 25 && got < o->max; round++) {
         int want = (int)o->max - got;
         int n = sqs_store_msg_visible(s->store, q->id, now, want, taken, n_taken, rows);
         if (n < 0)
-            return internal(c);
+            return sqs_fail_internal(c);
         if (n == 0)
             break;
         for (int i = 0; i < n; i++) {
@@ -961,12 +946,12 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
             if (rc) {
                 for (int j = i + 1; j < n; j++)
                     sqs_store_msg_clear(&rows[j]);
-                return internal(c);
+                return sqs_fail_internal(c);
             }
         }
     }
     if (sqs_store_commit(s->store))
-        return internal(c);
+        return sqs_fail_internal(c);
     return got;
 }
 
@@ -1084,16 +1069,16 @@ static int a_delete_message(sqs_t *s, sqs_call_t *c)
 {
     sqs_queue_t *q = resolve_queue(s, c);
     const char *handle;
-    if (!q || req_str(c, "ReceiptHandle", &handle))
+    if (!q || sqs_param_str(c, "ReceiptHandle", &handle))
         return -1;
-    if (tx_begin(s))
-        return internal(c);
+    if (sqs_tx_begin(s))
+        return sqs_fail_internal(c);
     if (delete_one(s, q, handle, &c->err)) {
         sqs_store_rollback(s->store);
         return -1;
     }
     if (sqs_store_commit(s->store))
-        return internal(c);
+        return sqs_fail_internal(c);
     c->result = cJSON_CreateObject();
     return 0;
 }
@@ -1105,10 +1090,10 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
     if (!q || check_entries(c, "DeleteMessageBatchRequestEntry", &entries))
         return -1;
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
-    if (tx_begin(s)) {
+    if (sqs_tx_begin(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     const cJSON *e;
     cJSON_ArrayForEach(e, entries) {
@@ -1128,7 +1113,7 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
     if (sqs_store_commit(s->store)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     c->result = cJSON_CreateObject();
     cJSON_AddItemToObject(c->result, "Successful", ok);
@@ -1186,9 +1171,9 @@ static int a_change_message_visibility(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     const char *handle;
     long vt;
-    if (!q || req_str(c, "ReceiptHandle", &handle))
+    if (!q || sqs_param_str(c, "ReceiptHandle", &handle))
         return -1;
-    int has = get_int(c->params, "VisibilityTimeout", &vt, &c->err);
+    int has = sqs_param_int(c->params, "VisibilityTimeout", &vt, &c->err);
     if (has < 0)
         return -1;
     if (!has)
@@ -1196,14 +1181,14 @@ static int a_change_message_visibility(sqs_t *s, sqs_call_t *c)
     if (check_vt(vt, &c->err))
         return -1;
     int wake = 0;
-    if (tx_begin(s))
-        return internal(c);
+    if (sqs_tx_begin(s))
+        return sqs_fail_internal(c);
     if (change_one(s, q, handle, vt, &c->err, &wake)) {
         sqs_store_rollback(s->store);
         return -1;
     }
     if (sqs_store_commit(s->store))
-        return internal(c);
+        return sqs_fail_internal(c);
     if (wake)
         sqs_wait_notify(s->wait, q);
     c->result = cJSON_CreateObject();
@@ -1218,10 +1203,10 @@ static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
         return -1;
     cJSON *ok = cJSON_CreateArray(), *failed = cJSON_CreateArray();
     int wake = 0;
-    if (tx_begin(s)) {
+    if (sqs_tx_begin(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     const cJSON *e;
     cJSON_ArrayForEach(e, entries) {
@@ -1229,7 +1214,7 @@ static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
         const char *handle = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "ReceiptHandle"));
         err_t err;
         long vt = 0;
-        int has = get_int(e, "VisibilityTimeout", &vt, &err);
+        int has = sqs_param_int(e, "VisibilityTimeout", &vt, &err);
         int rc = -1;
         if (!handle)
             err_set(&err, ERR_MISSING_PARAMETER, "The request must contain the parameter ReceiptHandle.");
@@ -1248,7 +1233,7 @@ static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
     if (sqs_store_commit(s->store)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     if (wake)
         sqs_wait_notify(s->wait, q);
@@ -1318,7 +1303,7 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
         cJSON_DeleteItemFromObjectCaseSensitive(q->tags, t->string);
         cJSON_AddStringToObject(q->tags, t->string, t->valuestring);
     }
-    if (tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
         sqs_store_rollback(s->store);
         if (created)
             sqs_queue_free(q);
@@ -1334,7 +1319,7 @@ static int a_create_queue(sqs_t *s, sqs_call_t *c)
 {
     const char *name;
     const cJSON *attrs, *tags;
-    if (req_str(c, "QueueName", &name) || opt_map(c, "Attributes", &attrs) || opt_map(c, "tags", &tags))
+    if (sqs_param_str(c, "QueueName", &name) || opt_map(c, "Attributes", &attrs) || opt_map(c, "tags", &tags))
         return -1;
     if (tags && cJSON_GetArraySize(tags) > MAX_TAGS)
         return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.", name);
@@ -1351,7 +1336,7 @@ static int a_create_queue(sqs_t *s, sqs_call_t *c)
 static int a_get_queue_url(sqs_t *s, sqs_call_t *c)
 {
     const char *name, *owner;
-    if (req_str(c, "QueueName", &name) || opt_str(c, "QueueOwnerAWSAccountId", &owner))
+    if (sqs_param_str(c, "QueueName", &name) || sqs_param_opt_str(c, "QueueOwnerAWSAccountId", &owner))
         return -1;
     sqs_queue_t *q = sqs_registry_find(s->reg, c->region, owner && *owner ? owner : s->account, name);
     if (!q)
@@ -1368,7 +1353,7 @@ static int a_get_queue_url(sqs_t *s, sqs_call_t *c)
 static int page_params(sqs_call_t *c, long *max, int *has_max, char **after)
 {
     *after = NULL;
-    int has = get_int(c->params, "MaxResults", max, &c->err);
+    int has = sqs_param_int(c->params, "MaxResults", max, &c->err);
     if (has < 0)
         return -1;
     *has_max = has;
@@ -1380,7 +1365,7 @@ static int page_params(sqs_call_t *c, long *max, int *has_max, char **after)
                        "1 and 1000.",
                        *max);
     const char *token;
-    if (opt_str(c, "NextToken", &token))
+    if (sqs_param_opt_str(c, "NextToken", &token))
         return -1;
     if (token && *token) {
         size_t len;
@@ -1435,7 +1420,7 @@ static int a_list_queues(sqs_t *s, sqs_call_t *c)
     long max;
     int has_max;
     char *after;
-    if (opt_str(c, "QueueNamePrefix", &prefix) || page_params(c, &max, &has_max, &after))
+    if (sqs_param_opt_str(c, "QueueNamePrefix", &prefix) || page_params(c, &max, &has_max, &after))
         return -1;
     int n;
     sqs_queue_t **qs = sqs_registry_list(s->reg, c->region, s->account, prefix, &n);
@@ -1469,8 +1454,9 @@ static int a_delete_queue(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     if (!q)
         return -1;
-    if (tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
-        return internal(c);
+    if (sqs_tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
+        return sqs_fail_internal(c);
+    sqs_move_tasks_queue_deleted(s->move_tasks, q);
     sqs_registry_remove(s->reg, q);
     sqs_wait_forget(s->wait, q);
     sqs_queue_free(q);
@@ -1553,12 +1539,12 @@ static int a_set_queue_attributes(sqs_t *s, sqs_call_t *c)
     int64_t saved_mod = q->modified_ms;
     apply_attributes(q, attrs);
     q->modified_ms = clock_now_ms();
-    if (tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
         cJSON_Delete(q->attrs);
         q->attrs = saved;
         q->modified_ms = saved_mod;
         sqs_queue_refresh(q);
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     cJSON_Delete(saved);
     sqs_wait_notify(s->wait, q);
@@ -1572,9 +1558,9 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
     if (!q)
         return -1;
     q->last_purge_ms = clock_now_ms();
-    if (tx_begin(s) || sqs_store_purge(s->store, q->id) || save_queue(s, q) ||
+    if (sqs_tx_begin(s) || sqs_store_purge(s->store, q->id) || save_queue(s, q) ||
         sqs_store_commit(s->store))
-        return internal(c);
+        return sqs_fail_internal(c);
     c->result = cJSON_CreateObject();
     return 0;
 }
@@ -1582,10 +1568,10 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
 /* Saves q's tags after a change; restores on failure. */
 static int save_tags(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, cJSON *saved)
 {
-    if (tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
         cJSON_Delete(q->tags);
         q->tags = saved;
-        return internal(c);
+        return sqs_fail_internal(c);
     }
     cJSON_Delete(saved);
     c->result = cJSON_CreateObject();
@@ -1705,7 +1691,7 @@ static int a_add_permission(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     const char *label;
     const cJSON *accounts, *actions;
-    if (!q || req_str(c, "Label", &label) || opt_list(c, "AWSAccountIds", &accounts) ||
+    if (!q || sqs_param_str(c, "Label", &label) || opt_list(c, "AWSAccountIds", &accounts) ||
         opt_list(c, "Actions", &actions))
         return -1;
     if (!accounts || cJSON_GetArraySize(accounts) == 0)
@@ -1774,7 +1760,7 @@ static int a_remove_permission(sqs_t *s, sqs_call_t *c)
 {
     sqs_queue_t *q = resolve_queue(s, c);
     const char *label;
-    if (!q || req_str(c, "Label", &label))
+    if (!q || sqs_param_str(c, "Label", &label))
         return -1;
     cJSON *pol = policy_of(q);
     cJSON *st = find_statement(pol, label);
@@ -1788,12 +1774,6 @@ static int a_remove_permission(sqs_t *s, sqs_call_t *c)
     return save_policy(s, c, pol);
 }
 
-static int a_not_yet(sqs_t *s, sqs_call_t *c)
-{
-    (void)s;
-    return err_set(&c->err, ERR_UNSUPPORTED_OPERATION, "%s is not supported by sluice yet.", c->action);
-}
-
 /* ---------- the action table ---------- */
 
 static const struct {
@@ -1802,7 +1782,7 @@ static const struct {
     int takes_queue;
 } actions[] = {
     {"AddPermission", a_add_permission, 1},
-    {"CancelMessageMoveTask", a_not_yet, 0},
+    {"CancelMessageMoveTask", sqs_move_task_cancel, 0},
     {"ChangeMessageVisibility", a_change_message_visibility, 1},
     {"ChangeMessageVisibilityBatch", a_change_message_visibility_batch, 1},
     {"CreateQueue", a_create_queue, 0},
@@ -1812,7 +1792,7 @@ static const struct {
     {"GetQueueAttributes", a_get_queue_attributes, 1},
     {"GetQueueUrl", a_get_queue_url, 0},
     {"ListDeadLetterSourceQueues", a_list_dead_letter_source_queues, 1},
-    {"ListMessageMoveTasks", a_not_yet, 0},
+    {"ListMessageMoveTasks", sqs_move_task_list, 0},
     {"ListQueueTags", a_list_queue_tags, 1},
     {"ListQueues", a_list_queues, 0},
     {"PurgeQueue", a_purge_queue, 1},
@@ -1821,7 +1801,7 @@ static const struct {
     {"SendMessage", a_send_message, 1},
     {"SendMessageBatch", a_send_message_batch, 1},
     {"SetQueueAttributes", a_set_queue_attributes, 1},
-    {"StartMessageMoveTask", a_not_yet, 0},
+    {"StartMessageMoveTask", sqs_move_task_start, 0},
     {"TagQueue", a_tag_queue, 1},
     {"UntagQueue", a_untag_queue, 1},
 };
@@ -1941,7 +1921,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sqs_t *s = arg;
-    if (tx_begin(s) == 0) {
+    if (sqs_tx_begin(s) == 0) {
         int n = sqs_store_expire(s->store, clock_now_ms());
         if (sqs_store_commit(s->store))
             sqs_store_rollback(s->store);
@@ -1969,6 +1949,8 @@ sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default
     s->wait = sqs_wait_new(base, next_visible_cb, s);
     s->fifo_sequence = clock_now_ms() * 1000;
     s->flush_ev = event_new(base, -1, 0, flush_cb, s);
+    s->purge_cooldown = s->recreate_cooldown = s->in_flight_limit = 1;
+    s->move_tasks = sqs_move_tasks_new(s);
     s->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, s);
     struct timeval tv = {SWEEP_INTERVAL_S, 0};
     event_add(s->sweep, &tv);
@@ -1986,6 +1968,7 @@ void sqs_free(sqs_t *s)
             sqs_wait_forget(s->wait, qs[i]);
         free(qs);
     }
+    sqs_move_tasks_free(s->move_tasks);
     if (s->flush_ev) {
         flush_cb(-1, 0, s); /* commit and answer what is pending */
         event_free(s->flush_ev);
@@ -1998,6 +1981,13 @@ void sqs_free(sqs_t *s)
     free(s->default_region);
     free(s->account);
     free(s);
+}
+
+void sqs_set_limits(sqs_t *s, int purge_cooldown, int recreate_cooldown, int in_flight_limit)
+{
+    s->purge_cooldown = purge_cooldown;
+    s->recreate_cooldown = recreate_cooldown;
+    s->in_flight_limit = in_flight_limit;
 }
 
 void sqs_set_group_commit(sqs_t *s, int on)

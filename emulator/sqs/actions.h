@@ -52,6 +52,9 @@ void sqs_free(sqs_t *s); /* NULL is a no-op; parked calls are cancelled */
  * durable either way; on, fewer commits carry more calls. */
 void sqs_set_group_commit(sqs_t *s, int on);
 
+/* Switches AWS's time-based limits on (1, the default) or off. */
+void sqs_set_limits(sqs_t *s, int purge_cooldown, int recreate_cooldown, int in_flight_limit);
+
 /* Creates the config's queues if absent and applies its settings (the
  * config wins). Returns 0, or -1 after logging each problem. */
 int sqs_apply_config(sqs_t *s, const config_t *cfg);

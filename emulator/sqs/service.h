@@ -1,0 +1,51 @@
+/* Inside the SQS service: the state the action modules share (actions.c,
+ * move_tasks.c) and the helpers they all use. Not for other modules:
+ * they call sqs/actions.h. */
+#ifndef SLUICE_SQS_SERVICE_H
+#define SLUICE_SQS_SERVICE_H
+
+#include "sqs/actions.h"
+#include "sqs/queue.h"
+#include "sqs/store.h"
+#include "sqs/wait.h"
+
+struct sqs_move_tasks;
+
+struct sqs {
+    struct event_base *base;
+    sqs_store_t *store;
+    sqs_registry_t *reg;
+    sqs_wait_t *wait;
+    char *default_region;
+    char *account;
+    struct event *sweep;
+    int64_t fifo_sequence;
+    /* Group commit: calls that changed the store wait here for the commit
+     * that makes them durable; flush_ev runs it once per loop turn. */
+    int group;
+    struct event *flush_ev;
+    int flush_scheduled;
+    sqs_call_t *pending_head, *pending_tail;
+    /* AWS's time-based limits, each switchable off for fast CI. */
+    int purge_cooldown;          /* 60 s between PurgeQueue calls */
+    int recreate_cooldown;       /* 60 s after DeleteQueue before the name is reused */
+    int in_flight_limit;         /* OverLimit at 120,000 in-flight messages */
+    struct sqs_move_tasks *move_tasks; /* owned by move_tasks.c */
+};
+
+/* Begins a call's changes (see sqs_store_begin); with group commit makes
+ * sure the commit runs at the end of this loop turn. 0 or -1. */
+int sqs_tx_begin(sqs_t *s);
+/* Rolls back the call's changes and fails it with InternalError. -1. */
+int sqs_fail_internal(sqs_call_t *c);
+
+/* Required string member of the params ("The request must contain the
+ * parameter X." when absent). 0 or -1 with c->err set. */
+int sqs_param_str(sqs_call_t *c, const char *name, const char **out);
+/* Optional string member; *out NULL when absent. 0 or -1. */
+int sqs_param_opt_str(sqs_call_t *c, const char *name, const char **out);
+/* Integer member of obj (a JSON number, or a decimal string from the query
+ * protocol): 1 present, 0 absent, -1 not an integer (err set). */
+int sqs_param_int(const cJSON *obj, const char *name, long *out, err_t *err);
+
+#endif
