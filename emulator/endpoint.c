@@ -9,11 +9,13 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/keyvalq_struct.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/clock.h"
 #include "core/form.h"
 #include "core/log.h"
 #include "sqs/wire_json.h"
@@ -190,14 +192,51 @@ static int is_queue_path(const char *path)
     return slash && slash[1] && !strchr(slash + 1, '/');
 }
 
-static void health(struct evhttp_request *req)
+static void reply_json(struct evhttp_request *req, int status, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void reply_json(struct evhttp_request *req, int status, const char *reason, const char *fmt, ...)
 {
     struct evbuffer *out = evbuffer_new();
-    evbuffer_add_printf(out, "{\"status\":\"ok\"}");
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(out, fmt, ap);
+    va_end(ap);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, 200, "OK", out);
+    evhttp_send_reply(req, status, reason, out);
     evbuffer_free(out);
 }
+
+/* GET /_sluice/clock: the emulated time. POST {"advance_seconds": N}: moves
+ * it forward by N >= 0 seconds, so tests can cross delays, visibility
+ * timeouts, retention and de-duplication windows without sleeping. */
+static void clock_call(endpoint_t *ep, struct evhttp_request *req)
+{
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (method == EVHTTP_REQ_POST) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t len = evbuffer_get_length(in);
+        cJSON *body = cJSON_ParseWithLength(len ? (const char *)evbuffer_pullup(in, -1) : "", len);
+        const cJSON *adv = cJSON_GetObjectItemCaseSensitive(body, "advance_seconds");
+        double secs = cJSON_IsNumber(adv) ? adv->valuedouble : -1;
+        cJSON_Delete(body);
+        if (!(secs >= 0 && secs <= 10.0 * 365 * 24 * 3600)) {
+            reply_json(req, 400, "Bad Request",
+                       "{\"error\":\"expected a JSON object {\\\"advance_seconds\\\": N} with 0 <= N <= 315360000\"}");
+            return;
+        }
+        clock_advance((int64_t)(secs * 1000.0 + 0.5));
+        log_info("msg=\"clock advanced\" seconds=%g offset_ms=%lld", secs, (long long)clock_offset_ms());
+        sqs_clock_advanced(ep->sqs);
+    } else if (method != EVHTTP_REQ_GET) {
+        reply_json(req, 405, "Method Not Allowed", "{\"error\":\"use GET or POST\"}");
+        return;
+    }
+    reply_json(req, 200, "OK", "{\"now_ms\":%lld,\"offset_ms\":%lld}", (long long)clock_now_ms(),
+               (long long)clock_offset_ms());
+}
+
+static void health(struct evhttp_request *req) { reply_json(req, 200, "OK", "{\"status\":\"ok\"}"); }
 
 void endpoint_handle(struct evhttp_request *req, void *arg)
 {
@@ -209,6 +248,10 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         path = "/";
     if (strcmp(path, "/_sluice/health") == 0) {
         health(req);
+        return;
+    }
+    if (strcmp(path, "/_sluice/clock") == 0) {
+        clock_call(ep, req);
         return;
     }
 

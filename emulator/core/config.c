@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,7 @@ struct field {
     kind_t kind;
     long long min, max;        /* KIND_INT */
     const char *attr;          /* an SQS attribute name, for set_queue_attr */
+    size_t offset;             /* set_flag: where the int lives in obj */
     /* Scalar kinds: stores a value already checked against kind and range;
      * may check more and report. */
     void (*set)(loader_t *L, void *obj, const field_t *f, const value_t *v);
@@ -606,6 +608,15 @@ static void set_data_dir(loader_t *L, void *obj, const field_t *f, const value_t
     replace_str(&c->data_dir, v->text);
 }
 
+/* ---- sqs: switches for AWS's time-based limits ---- */
+
+/* A boolean stored as 0/1 in the int member of obj at f->offset. */
+static void set_flag(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)L;
+    *(int *)((char *)obj + f->offset) = (int)v->num;
+}
+
 /* ---- queues ---- */
 
 enum { Q_VISIBILITY, Q_DELAY, Q_RETENTION, Q_MAX_SIZE, Q_WAIT, Q_FIFO, Q_CBD, Q_REDRIVE, Q_TAGS };
@@ -829,12 +840,26 @@ static const field_t queue_fields[] = {
 };
 static const schema_t queue_schema = { queue_fields, check_queue };
 
+/* `sqs:` sits on the config itself (KIND_SECTION shares the object); every
+ * switch defaults to on in config_default(), as on AWS. */
+static const field_t sqs_fields[] = {
+    { .key = "purge_cooldown", .kind = KIND_BOOL, .set = set_flag,
+      .offset = offsetof(config_t, purge_cooldown) },
+    { .key = "recreate_cooldown", .kind = KIND_BOOL, .set = set_flag,
+      .offset = offsetof(config_t, recreate_cooldown) },
+    { .key = "in_flight_limit", .kind = KIND_BOOL, .set = set_flag,
+      .offset = offsetof(config_t, in_flight_limit) },
+    { .key = NULL },
+};
+static const schema_t sqs_schema = { sqs_fields, NULL };
+
 /* functions: and apis: arrive as KIND_NAMED rows here, with their tables. */
 static const field_t config_fields[] = {
     { .key = "region", .kind = KIND_STRING, .set = set_region },
     { .key = "account_id", .kind = KIND_STRING, .set = set_account_id },
     { .key = "listen", .kind = KIND_STRING, .set = set_listen },
     { .key = "data_dir", .kind = KIND_STRING, .set = set_data_dir },
+    { .key = "sqs", .kind = KIND_SECTION, .sub = &sqs_schema },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = NULL },

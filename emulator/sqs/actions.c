@@ -23,6 +23,10 @@
 #define MAX_BATCH_BYTES 1048576
 #define MAX_TAGS 50
 #define SWEEP_INTERVAL_S 30
+#define MAX_IN_FLIGHT 120000
+#define COOLDOWN_MS 60000
+#define FIFO_WINDOW_MS (5 * 60 * 1000) /* de-duplication and receive-attempt windows */
+#define GROUP_SCAN_LIMIT 100000
 
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
@@ -279,9 +283,32 @@ int sqs_fail_internal(sqs_call_t *c)
     return err_set(&c->err, ERR_INTERNAL, NULL);
 }
 
-/* Checks a RedrivePolicy's target against the registry: it must exist
- * and be of the same type. */
-static int check_redrive_target(sqs_t *s, const cJSON *attrs, const char *region, int fifo, err_t *err)
+/* 1 when the dead-letter queue dlq lets source_arn name it (its
+ * RedriveAllowPolicy: allowAll, the default; denyAll; byQueue with
+ * sourceQueueArns). */
+static int redrive_allowed(const sqs_queue_t *dlq, const char *source_arn)
+{
+    const char *rap = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dlq->attrs, "RedriveAllowPolicy"));
+    if (!rap || !*rap)
+        return 1;
+    cJSON *p = cJSON_Parse(rap);
+    const char *perm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "redrivePermission"));
+    int ok = 1;
+    if (perm && strcmp(perm, "denyAll") == 0) {
+        ok = 0;
+    } else if (perm && strcmp(perm, "byQueue") == 0) {
+        ok = 0;
+        const cJSON *arn;
+        cJSON_ArrayForEach(arn, cJSON_GetObjectItemCaseSensitive(p, "sourceQueueArns"))
+            ok |= cJSON_IsString(arn) && strcmp(arn->valuestring, source_arn) == 0;
+    }
+    cJSON_Delete(p);
+    return ok;
+}
+
+/* Checks a RedrivePolicy's target against the registry: it must exist, be
+ * of the same type, and allow source_arn by its RedriveAllowPolicy. */
+static int check_redrive_target(sqs_t *s, const cJSON *attrs, const char *source_arn, int fifo, err_t *err)
 {
     const char *rp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(attrs, "RedrivePolicy"));
     if (!rp || !*rp)
@@ -292,7 +319,6 @@ static int check_redrive_target(sqs_t *s, const cJSON *attrs, const char *region
         return -1;
     sqs_queue_t *dlq = sqs_registry_find_arn(s->reg, arn);
     int rc = 0;
-    (void)region;
     if (!dlq)
         rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
                      "Value %s for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist.",
@@ -302,6 +328,11 @@ static int check_redrive_target(sqs_t *s, const cJSON *attrs, const char *region
                      "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type "
                      "of queue as the source.",
                      rp);
+    else if (!redrive_allowed(dlq, source_arn))
+        rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Queue %s does not allow this queue "
+                     "(%s) to use it as a dead-letter queue: see its RedriveAllowPolicy.",
+                     rp, arn, source_arn);
     free(arn);
     return rc;
 }
@@ -609,7 +640,30 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
         snprintf(seqnum, sizeof seqnum, "%020lld", (long long)++s->fifo_sequence);
         msg.sequence_number = seqnum;
     }
-    int rc = sqs_store_msg_insert(s->store, &msg);
+    int rc = 0;
+    const char *scope = "";
+    if (q->fifo) {
+        const char *ds = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q->attrs, "DeduplicationScope"));
+        if (ds && strcmp(ds, "messageGroup") == 0)
+            scope = group;
+        char first_id[IDS_UUID_LEN + 1];
+        int dup = sqs_store_dedup_get(s->store, q->id, scope, dedup, now, first_id, seqnum, sizeof seqnum);
+        if (dup < 0) {
+            rc = -1;
+        } else if (dup == 0) {
+            /* A duplicate within the window: accepted, not enqueued again,
+             * answered with the first message's id and sequence number. */
+            snprintf(msg.message_id, sizeof msg.message_id, "%s", first_id);
+            goto answer;
+        }
+    }
+    if (rc == 0)
+        rc = sqs_store_msg_insert(s->store, &msg);
+    if (rc == 0 && q->fifo)
+        rc = sqs_store_dedup_put(s->store, q->id, scope, dedup, msg.message_id, seqnum, now + FIFO_WINDOW_MS);
+    if (rc == 0 && group)
+        q->has_groups = 1;
+answer:
     if (rc == 0) {
         if (msg.md5_attributes)
             cJSON_AddStringToObject(out, "MD5OfMessageAttributes", msg.md5_attributes);
@@ -744,6 +798,7 @@ typedef struct {
     long visibility;
     int sys_mask;
     const cJSON *attr_names; /* MessageAttributeNames or NULL */
+    const char *attempt;     /* ReceiveRequestAttemptId or NULL */
 } recv_opts_t;
 
 static int sys_mask_of(const cJSON *list)
@@ -885,6 +940,7 @@ static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *
     const char *attempt;
     if (sqs_param_opt_str(c, "ReceiveRequestAttemptId", &attempt))
         return -1;
+    o->attempt = attempt;
     if (attempt && !sqs_valid_token(attempt))
         return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: ReceiveRequestAttemptId "
@@ -903,18 +959,207 @@ static int redrive(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const sqs_store_m
     return 0;
 }
 
+
+/* Delivers one candidate: an expired message is deleted, one past its
+ * receive limit moves to the dead-letter queue, any other is received (a
+ * count, the first-receive time, a new visibility and handle) and
+ * rendered into msgs. */
+static int deliver(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const recv_opts_t *o, sqs_store_msg_t *m,
+                   int64_t now, cJSON *msgs, int *got)
+{
+    if (m->expires_ms <= now)
+        return sqs_store_msg_delete(s->store, m->seq);
+    if (dlq && m->receive_count >= q->max_receive_count)
+        return redrive(s, q, dlq, m, now);
+    m->receive_count++;
+    if (!m->first_receive_ms)
+        m->first_receive_ms = now;
+    m->visible_ms = now + 1000 * (int64_t)o->visibility;
+    m->nonce = (int64_t)(ids_random64() >> 2);
+    if (sqs_store_msg_update_receive(s->store, m))
+        return -1;
+    cJSON_AddItemToArray(msgs, render_message(s, m, o, now));
+    (*got)++;
+    return 0;
+}
+
+typedef struct {
+    const char *id;
+    int locked;   /* FIFO: a message of the group is in flight */
+    int stopped;  /* FIFO: a later message waits behind a delayed one */
+    int head, tail, n;
+} group_t;
+
+static unsigned hash_str(const char *s)
+{
+    unsigned h = 2166136261u;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    return h;
+}
+
+/* Picks the grouped messages to deliver now, in delivery order (at most
+ * max seqs). FIFO: a group with a message in flight is locked; a group
+ * yields its messages in send order up to the first one not yet visible;
+ * groups fill one after another, oldest first. Fair (standard queues):
+ * round robin over the groups, so one busy group cannot starve the
+ * others. Returns the count, or -1. */
+static int pick_grouped(sqs_t *s, sqs_queue_t *q, int64_t now, int max, int64_t *seqs)
+{
+    sqs_store_group_row_t *rows = NULL;
+    int n = sqs_store_msg_grouped(s->store, q->id, GROUP_SCAN_LIMIT, &rows);
+    if (n <= 0) {
+        if (n == 0 && !q->fifo)
+            q->has_groups = 0;
+        free(rows);
+        return n;
+    }
+    size_t cap = 16;
+    while (cap < (size_t)n * 2)
+        cap *= 2;
+    int *slot = malloc(cap * sizeof *slot), *gidx = malloc((size_t)n * sizeof *gidx);
+    int *next = malloc((size_t)n * sizeof *next);
+    group_t *groups = malloc((size_t)n * sizeof *groups);
+    int n_groups = 0, picked = 0;
+    for (size_t i = 0; i < cap; i++)
+        slot[i] = -1;
+    for (int i = 0; i < n; i++) {
+        size_t h = hash_str(rows[i].group_id) & (cap - 1);
+        while (slot[h] >= 0 && strcmp(groups[slot[h]].id, rows[i].group_id) != 0)
+            h = (h + 1) & (cap - 1);
+        if (slot[h] < 0) {
+            slot[h] = n_groups;
+            groups[n_groups] = (group_t){.id = rows[i].group_id, .head = -1, .tail = -1};
+            n_groups++;
+        }
+        gidx[i] = slot[h];
+        if (q->fifo && rows[i].receive_count > 0 && rows[i].visible_ms > now && rows[i].expires_ms > now)
+            groups[gidx[i]].locked = 1;
+    }
+    /* Deliverable messages per group, in send order; the order of groups is
+     * the order of their oldest deliverable message. */
+    int *order = malloc((size_t)n_groups * sizeof *order), n_order = 0;
+    for (int i = 0; i < n; i++) {
+        group_t *g = &groups[gidx[i]];
+        if (g->locked || g->stopped)
+            continue;
+        if (rows[i].visible_ms > now && rows[i].expires_ms > now) {
+            if (q->fifo)
+                g->stopped = 1;
+            continue;
+        }
+        next[i] = -1;
+        if (g->tail < 0) {
+            g->head = i;
+            order[n_order++] = gidx[i];
+        } else {
+            next[g->tail] = i;
+        }
+        g->tail = i;
+        g->n++;
+    }
+    if (q->fifo) {
+        for (int k = 0; k < n_order && picked < max; k++)
+            for (int i = groups[order[k]].head; i >= 0 && picked < max; i = next[i])
+                seqs[picked++] = rows[i].seq;
+    } else {
+        int progress = 1;
+        while (picked < max && progress) {
+            progress = 0;
+            for (int k = 0; k < n_order && picked < max; k++) {
+                group_t *g = &groups[order[k]];
+                if (g->head >= 0) {
+                    seqs[picked++] = rows[g->head].seq;
+                    g->head = next[g->head];
+                    progress = 1;
+                }
+            }
+        }
+    }
+    free(order);
+    free(groups);
+    free(next);
+    free(gidx);
+    free(slot);
+    free(rows);
+    return picked;
+}
+
+static sqs_attempt_t *find_attempt(sqs_t *s, int64_t queue_id, const char *attempt, int64_t now)
+{
+    sqs_attempt_t **pp = &s->attempts;
+    while (*pp) {
+        sqs_attempt_t *a = *pp;
+        if (a->expires_ms <= now) {
+            *pp = a->next;
+            free(a->attempt_id);
+            cJSON_Delete(a->messages);
+            free(a);
+            continue;
+        }
+        if (a->queue_id == queue_id && strcmp(a->attempt_id, attempt) == 0)
+            return a;
+        pp = &a->next;
+    }
+    return NULL;
+}
+
+static void remember_attempt(sqs_t *s, int64_t queue_id, const char *attempt, int64_t now, const cJSON *msgs)
+{
+    sqs_attempt_t *a = calloc(1, sizeof *a);
+    a->queue_id = queue_id;
+    a->attempt_id = strdup(attempt);
+    a->expires_ms = now + FIFO_WINDOW_MS;
+    a->messages = cJSON_Duplicate(msgs, 1);
+    a->next = s->attempts;
+    s->attempts = a;
+}
+
 /* Receives what is visible now, up to o->max, into msgs. Returns the count
  * or -1 (err set). Runs its own transaction. */
 static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_t *o, cJSON *msgs)
 {
     int64_t now = clock_now_ms();
+    if (q->fifo && o->attempt) {
+        sqs_attempt_t *a = find_attempt(s, q->id, o->attempt, now);
+        if (a) {
+            const cJSON *m;
+            cJSON_ArrayForEach(m, a->messages) cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
+            return cJSON_GetArraySize(a->messages);
+        }
+    }
+    if (!q->fifo && s->in_flight_limit &&
+        sqs_store_count_inflight(s->store, q->id, now, MAX_IN_FLIGHT) >= MAX_IN_FLIGHT)
+        return err_set(&c->err, ERR_OVER_LIMIT,
+                       "Too many messages in flight on queue %s: at most %d messages can be in flight on a "
+                       "standard queue.",
+                       q->name, MAX_IN_FLIGHT);
     int64_t taken[256];
     int n_taken = 0, got = 0;
     sqs_store_msg_t rows[MAX_BATCH];
     sqs_queue_t *dlq = q->dlq_arn ? sqs_registry_find_arn(s->reg, q->dlq_arn) : NULL;
     if (sqs_tx_begin(s))
         return sqs_fail_internal(c);
-    for (int round = 0; round < 25 && got < o->max; round++) {
+    if (q->fifo || q->has_groups) {
+        int64_t picks[MAX_BATCH];
+        int n = pick_grouped(s, q, now, (int)o->max, picks);
+        if (n < 0)
+            return sqs_fail_internal(c);
+        for (int i = 0; i < n; i++) {
+            sqs_store_msg_t m;
+            int found = sqs_store_msg_get(s->store, q->id, picks[i], &m);
+            if (found < 0)
+                return sqs_fail_internal(c);
+            if (found == 1)
+                continue;
+            taken[n_taken++] = m.seq;
+            int rc = deliver(s, q, dlq, o, &m, now, msgs, &got);
+            sqs_store_msg_clear(&m);
+            if (rc)
+                return sqs_fail_internal(c);
+        }
+    }
+    for (int round = 0; !q->fifo && round < 25 && got < o->max; round++) {
         int want = (int)o->max - got;
         int n = sqs_store_msg_visible(s->store, q->id, now, want, taken, n_taken, rows);
         if (n < 0)
@@ -925,23 +1170,7 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
             sqs_store_msg_t *m = &rows[i];
             if (n_taken < (int)(sizeof taken / sizeof taken[0]))
                 taken[n_taken++] = m->seq;
-            int rc = 0;
-            if (m->expires_ms <= now) {
-                rc = sqs_store_msg_delete(s->store, m->seq);
-            } else if (dlq && m->receive_count >= q->max_receive_count) {
-                rc = redrive(s, q, dlq, m, now);
-            } else {
-                m->receive_count++;
-                if (!m->first_receive_ms)
-                    m->first_receive_ms = now;
-                m->visible_ms = now + 1000 * (int64_t)o->visibility;
-                m->nonce = (int64_t)(ids_random64() >> 2);
-                rc = sqs_store_msg_update_receive(s->store, m);
-                if (!rc) {
-                    cJSON_AddItemToArray(msgs, render_message(s, m, o, now));
-                    got++;
-                }
-            }
+            int rc = deliver(s, q, dlq, o, m, now, msgs, &got);
             sqs_store_msg_clear(m);
             if (rc) {
                 for (int j = i + 1; j < n; j++)
@@ -952,6 +1181,8 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
     }
     if (sqs_store_commit(s->store))
         return sqs_fail_internal(c);
+    if (q->fifo && o->attempt && got > 0)
+        remember_attempt(s, q->id, o->attempt, now, msgs);
     return got;
 }
 
@@ -1053,6 +1284,29 @@ static int a_receive_message(sqs_t *s, sqs_call_t *c)
 
 /* ---------- deleting and visibility ---------- */
 
+/* FIFO queues honour only the newest handle of a message still in flight:
+ * returns 1 (err set as AWS words it) when h is older or its visibility
+ * ran out, 0 when it is current or the message is gone, -1 on error. */
+static int fifo_handle_expired(sqs_t *s, sqs_queue_t *q, const handle_t *h, const char *text, err_t *err)
+{
+    sqs_store_msg_t m;
+    int found = sqs_store_msg_get(s->store, q->id, h->seq, &m);
+    if (found < 0) {
+        err_set(err, ERR_INTERNAL, NULL);
+        return -1;
+    }
+    if (found == 1)
+        return 0;
+    int expired = strcmp(m.message_id, h->message_id) == 0 &&
+                  (m.nonce != h->nonce || m.visible_ms <= clock_now_ms());
+    sqs_store_msg_clear(&m);
+    if (!expired)
+        return 0;
+    err_set(err, ERR_INVALID_PARAMETER_VALUE,
+            "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.", text);
+    return 1;
+}
+
 /* Deletes the message a handle names. Standard queues: any handle that
  * sluice issued deletes the message; a message already gone is success. */
 static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
@@ -1060,6 +1314,8 @@ static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
     handle_t h;
     if (parse_handle(s, text, &h) || h.queue_id != q->id)
         return invalid_handle(err, text);
+    if (q->fifo && fifo_handle_expired(s, q, &h, text, err))
+        return -1;
     if (sqs_store_msg_delete_id(s->store, h.seq, h.message_id))
         return err_set(err, ERR_INTERNAL, NULL);
     return 0;
@@ -1143,7 +1399,10 @@ static int change_one(sqs_t *s, sqs_queue_t *q, const char *text, long vt, err_t
                        text);
     int64_t now = clock_now_ms();
     int rc = 0;
-    if (now + 1000 * (int64_t)vt > h.recv_ms + 43200 * 1000LL)
+    if (q->fifo && (m.nonce != h.nonce || m.visible_ms <= now))
+        rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.", text);
+    else if (now + 1000 * (int64_t)vt > h.recv_ms + 43200 * 1000LL)
         rc = err_set(err, ERR_INVALID_PARAMETER_VALUE,
                      "Value %ld for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the "
                      "message is beyond the limit [43200 seconds]",
@@ -1251,6 +1510,29 @@ static int is_fifo_request(const cJSON *attrs)
     return f && strcmp(f, "true") == 0;
 }
 
+/* 1 when region/account/name was deleted less than 60 s ago; drops
+ * older tombstones on the way. */
+static int deleted_recently(sqs_t *s, const char *region, const char *account, const char *name, int64_t now)
+{
+    int found = 0;
+    sqs_tombstone_t **pp = &s->tombstones;
+    while (*pp) {
+        sqs_tombstone_t *t = *pp;
+        if (now - t->deleted_ms >= COOLDOWN_MS) {
+            *pp = t->next;
+            free(t->region);
+            free(t->account);
+            free(t->name);
+            free(t);
+            continue;
+        }
+        if (strcmp(t->name, name) == 0 && strcmp(t->account, account) == 0 && strcmp(t->region, region) == 0)
+            found = 1;
+        pp = &t->next;
+    }
+    return found;
+}
+
 /* Creates a queue (or returns the existing one with equal attributes).
  * Shared by CreateQueue and the config loader. */
 static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *account, const char *name,
@@ -1267,7 +1549,10 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
                     "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length");
         return NULL;
     }
-    if (attrs && (sqs_queue_check_attributes(attrs, fifo, 1, err) || check_redrive_target(s, attrs, region, fifo, err)))
+    char source_arn[600];
+    snprintf(source_arn, sizeof source_arn, "arn:aws:sqs:%s:%s:%s", region, account, name);
+    if (attrs &&
+        (sqs_queue_check_attributes(attrs, fifo, 1, err) || check_redrive_target(s, attrs, source_arn, fifo, err)))
         return NULL;
     sqs_queue_t *q = sqs_registry_find(s->reg, region, account, name);
     if (q && !config_wins) {
@@ -1287,6 +1572,10 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
     }
     int64_t now = clock_now_ms();
     int created = !q;
+    if (created && !config_wins && s->recreate_cooldown && deleted_recently(s, region, account, name, now)) {
+        err_set(err, ERR_QUEUE_DELETED_RECENTLY, NULL);
+        return NULL;
+    }
     if (created) {
         q = sqs_queue_new(region, account, name, fifo);
         q->created_ms = now;
@@ -1457,6 +1746,13 @@ static int a_delete_queue(sqs_t *s, sqs_call_t *c)
     if (sqs_tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
         return sqs_fail_internal(c);
     sqs_move_tasks_queue_deleted(s->move_tasks, q);
+    sqs_tombstone_t *t = calloc(1, sizeof *t);
+    t->region = strdup(q->region);
+    t->account = strdup(q->account);
+    t->name = strdup(q->name);
+    t->deleted_ms = clock_now_ms();
+    t->next = s->tombstones;
+    s->tombstones = t;
     sqs_registry_remove(s->reg, q);
     sqs_wait_forget(s->wait, q);
     sqs_queue_free(q);
@@ -1533,7 +1829,7 @@ static int a_set_queue_attributes(sqs_t *s, sqs_call_t *c)
     if (!attrs)
         return missing(c, "Attributes");
     if (sqs_queue_check_attributes(attrs, q->fifo, 0, &c->err) ||
-        check_redrive_target(s, attrs, q->region, q->fifo, &c->err))
+        check_redrive_target(s, attrs, q->arn, q->fifo, &c->err))
         return -1;
     cJSON *saved = cJSON_Duplicate(q->attrs, 1);
     int64_t saved_mod = q->modified_ms;
@@ -1557,10 +1853,17 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     if (!q)
         return -1;
-    q->last_purge_ms = clock_now_ms();
-    if (sqs_tx_begin(s) || sqs_store_purge(s->store, q->id) || save_queue(s, q) ||
-        sqs_store_commit(s->store))
+    int64_t now = clock_now_ms();
+    if (s->purge_cooldown && q->last_purge_ms && now - q->last_purge_ms < COOLDOWN_MS)
+        return err_set(&c->err, ERR_PURGE_QUEUE_IN_PROGRESS,
+                       "Only one PurgeQueue operation on %s is allowed every 60 seconds.", q->name);
+    int64_t before = q->last_purge_ms;
+    q->last_purge_ms = now;
+    if (sqs_tx_begin(s) || sqs_store_purge(s->store, q->id) || sqs_store_dedup_purge(s->store, q->id) ||
+        save_queue(s, q) || sqs_store_commit(s->store)) {
+        q->last_purge_ms = before;
         return sqs_fail_internal(c);
+    }
     c->result = cJSON_CreateObject();
     return 0;
 }
@@ -1912,6 +2215,7 @@ static void load_queue(void *ctx, const sqs_store_queue_t *row)
     q->created_ms = row->created_ms;
     q->modified_ms = row->modified_ms;
     q->last_purge_ms = row->last_purge_ms;
+    q->has_groups = sqs_store_has_groups(s->store, q->id);
     sqs_queue_refresh(q);
     sqs_registry_add(s->reg, q);
 }
@@ -1922,7 +2226,9 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sqs_t *s = arg;
     if (sqs_tx_begin(s) == 0) {
-        int n = sqs_store_expire(s->store, clock_now_ms());
+        int64_t now = clock_now_ms();
+        int n = sqs_store_expire(s->store, now);
+        sqs_store_dedup_expire(s->store, now);
         if (sqs_store_commit(s->store))
             sqs_store_rollback(s->store);
         else if (n > 0)
@@ -1969,6 +2275,21 @@ void sqs_free(sqs_t *s)
         free(qs);
     }
     sqs_move_tasks_free(s->move_tasks);
+    while (s->attempts) {
+        sqs_attempt_t *a = s->attempts;
+        s->attempts = a->next;
+        free(a->attempt_id);
+        cJSON_Delete(a->messages);
+        free(a);
+    }
+    while (s->tombstones) {
+        sqs_tombstone_t *t = s->tombstones;
+        s->tombstones = t->next;
+        free(t->region);
+        free(t->account);
+        free(t->name);
+        free(t);
+    }
     if (s->flush_ev) {
         flush_cb(-1, 0, s); /* commit and answer what is pending */
         event_free(s->flush_ev);
@@ -1981,6 +2302,15 @@ void sqs_free(sqs_t *s)
     free(s->default_region);
     free(s->account);
     free(s);
+}
+
+void sqs_clock_advanced(sqs_t *s)
+{
+    int n;
+    sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
+    for (int i = 0; i < n; i++)
+        sqs_wait_notify(s->wait, qs[i]);
+    free(qs);
 }
 
 void sqs_set_limits(sqs_t *s, int purge_cooldown, int recreate_cooldown, int in_flight_limit)

@@ -52,6 +52,10 @@ void sqs_free(sqs_t *s); /* NULL is a no-op; parked calls are cancelled */
  * durable either way; on, fewer commits carry more calls. */
 void sqs_set_group_commit(sqs_t *s, int on);
 
+/* The clock moved forward (POST /_sluice/clock): re-evaluates every
+ * parked consumer and deadline timer against the new time. */
+void sqs_clock_advanced(sqs_t *s);
+
 /* Switches AWS's time-based limits on (1, the default) or off. */
 void sqs_set_limits(sqs_t *s, int purge_cooldown, int recreate_cooldown, int in_flight_limit);
 

@@ -302,13 +302,19 @@ int sqs_queue_check_attributes(const cJSON *attrs, int fifo, int creating, err_t
             } else if (strcmp(r->name, "RedriveAllowPolicy") == 0 && *v) {
                 cJSON *p = cJSON_Parse(v);
                 const char *perm = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(p, "redrivePermission"));
+                const cJSON *arns = cJSON_GetObjectItemCaseSensitive(p, "sourceQueueArns");
                 int ok = perm && (strcmp(perm, "allowAll") == 0 || strcmp(perm, "denyAll") == 0 ||
                                   strcmp(perm, "byQueue") == 0);
+                /* byQueue names 1 to 10 source queues; the others name none. */
+                if (ok && strcmp(perm, "byQueue") == 0)
+                    ok = cJSON_IsArray(arns) && cJSON_GetArraySize(arns) >= 1 && cJSON_GetArraySize(arns) <= 10;
+                else if (ok && arns)
+                    ok = 0;
                 cJSON_Delete(p);
                 if (!ok)
                     return err_set(err, ERR_INVALID_ATTRIBUTE_VALUE,
                                    "Value %s for parameter RedriveAllowPolicy is invalid. Reason: Invalid value "
-                                   "for redrivePermission.",
+                                   "for redrivePermission or sourceQueueArns.",
                                    v);
             }
             break;

@@ -35,6 +35,8 @@ typedef struct sqs_queue {
     int notify_pending;
     struct sqs_queue *notify_next;
 
+    int has_groups;              /* may hold messages with a MessageGroupId */
+
     struct sqs_queue *hash_next;
 } sqs_queue_t;
 

@@ -11,6 +11,22 @@
 
 struct sqs_move_tasks;
 
+/* A remembered ReceiveRequestAttemptId (FIFO): its answer, for 5 minutes. */
+typedef struct sqs_attempt {
+    int64_t queue_id;
+    char *attempt_id;
+    int64_t expires_ms;
+    cJSON *messages;
+    struct sqs_attempt *next;
+} sqs_attempt_t;
+
+/* A deleted queue's name, kept for the 60 s delete-recreate rule. */
+typedef struct sqs_tombstone {
+    char *region, *account, *name;
+    int64_t deleted_ms;
+    struct sqs_tombstone *next;
+} sqs_tombstone_t;
+
 struct sqs {
     struct event_base *base;
     sqs_store_t *store;
@@ -31,6 +47,8 @@ struct sqs {
     int recreate_cooldown;       /* 60 s after DeleteQueue before the name is reused */
     int in_flight_limit;         /* OverLimit at 120,000 in-flight messages */
     struct sqs_move_tasks *move_tasks; /* owned by move_tasks.c */
+    sqs_attempt_t *attempts;
+    sqs_tombstone_t *tombstones;
 };
 
 /* Begins a call's changes (see sqs_store_begin); with group commit makes

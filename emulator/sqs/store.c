@@ -15,6 +15,8 @@ enum {
     S_Q_EACH, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_VISIBLE, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
+    S_M_GROUPED, S_M_HAS_GROUPS, S_M_COUNT_INFLIGHT,
+    S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE,
     S__COUNT
 };
 
@@ -55,6 +57,17 @@ static const char *sql[S__COUNT] = {
     [S_M_COUNT_HIDDEN] = "SELECT count(*) FILTER (WHERE receive_count>0), count(*) FILTER (WHERE receive_count=0) "
                          "FROM messages WHERE queue_id=? AND visible_ms>? AND expires_ms>?",
     [S_M_NEXT_VISIBLE] = "SELECT min(visible_ms) FROM messages WHERE queue_id=? AND visible_ms>?",
+    [S_M_GROUPED] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
+                    "WHERE queue_id=? AND group_id IS NOT NULL ORDER BY seq LIMIT ?",
+    [S_M_HAS_GROUPS] = "SELECT 1 FROM messages WHERE queue_id=? AND group_id IS NOT NULL LIMIT 1",
+    [S_M_COUNT_INFLIGHT] = "SELECT count(*) FROM (SELECT 1 FROM messages WHERE queue_id=? AND visible_ms>? "
+                           "AND receive_count>0 LIMIT ?)",
+    [S_D_GET] = "SELECT message_id, sequence_number FROM dedup WHERE queue_id=? AND scope=? AND dedup_id=? "
+                "AND expires_ms>?",
+    [S_D_PUT] = "INSERT OR REPLACE INTO dedup(queue_id, scope, dedup_id, message_id, sequence_number, expires_ms) "
+                "VALUES(?,?,?,?,?,?)",
+    [S_D_PURGE] = "DELETE FROM dedup WHERE queue_id=?",
+    [S_D_EXPIRE] = "DELETE FROM dedup WHERE expires_ms<=?",
 };
 
 /* Each entry moves the schema from version i to i+1. Never edit a shipped
@@ -76,6 +89,9 @@ static const char *migrations[] = {
     "CREATE TABLE dedup(queue_id INTEGER NOT NULL, scope TEXT NOT NULL, dedup_id TEXT NOT NULL,"
     " message_id TEXT NOT NULL, sequence_number TEXT, expires_ms INTEGER NOT NULL,"
     " PRIMARY KEY(queue_id, scope, dedup_id));",
+    /* 2: message groups (FIFO order, fair queues) scanned in send order; a
+     * partial index, so sends without a group pay nothing for it. */
+    "CREATE INDEX messages_groups ON messages(queue_id, seq) WHERE group_id IS NOT NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -352,7 +368,11 @@ int sqs_store_queue_update(sqs_store_t *st, const sqs_store_queue_t *q)
 
 int sqs_store_queue_delete(sqs_store_t *st, int64_t id)
 {
-    sqlite3_stmt *s = stmt(st, S_Q_DELETE_MSGS);
+    sqlite3_stmt *s = stmt(st, S_D_PURGE);
+    sqlite3_bind_int64(s, 1, id);
+    if (run(st, s, "queue_delete_dedup"))
+        return -1;
+    s = stmt(st, S_Q_DELETE_MSGS);
     sqlite3_bind_int64(s, 1, id);
     if (run(st, s, "queue_delete_messages"))
         return -1;
@@ -582,4 +602,105 @@ int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now)
         v = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return v;
+}
+
+int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int limit, sqs_store_group_row_t **out)
+{
+    sqlite3_stmt *s = stmt(st, S_M_GROUPED);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int(s, 2, limit);
+    int n = 0, cap = 0, rc;
+    sqs_store_group_row_t *rows = NULL;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            rows = realloc(rows, (size_t)cap * sizeof *rows);
+            if (!rows)
+                abort();
+        }
+        sqs_store_group_row_t *r = &rows[n++];
+        r->seq = sqlite3_column_int64(s, 0);
+        snprintf(r->group_id, sizeof r->group_id, "%s", (const char *)sqlite3_column_text(s, 1));
+        r->visible_ms = sqlite3_column_int64(s, 2);
+        r->receive_count = sqlite3_column_int(s, 3);
+        r->expires_ms = sqlite3_column_int64(s, 4);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_db_error(st, "msg_grouped");
+        free(rows);
+        return -1;
+    }
+    *out = rows;
+    return n;
+}
+
+int sqs_store_has_groups(sqs_store_t *st, int64_t queue_id)
+{
+    sqlite3_stmt *s = stmt(st, S_M_HAS_GROUPS);
+    sqlite3_bind_int64(s, 1, queue_id);
+    int found = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_reset(s);
+    return found;
+}
+
+int64_t sqs_store_count_inflight(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t cap)
+{
+    sqlite3_stmt *s = stmt(st, S_M_COUNT_INFLIGHT);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, cap);
+    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return n;
+}
+
+int sqs_store_dedup_get(sqs_store_t *st, int64_t queue_id, const char *scope, const char *dedup_id, int64_t now,
+                        char message_id[37], char *sequence_number, size_t seq_len)
+{
+    sqlite3_stmt *s = stmt(st, S_D_GET);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_text(s, 2, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, dedup_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        snprintf(message_id, 37, "%s", (const char *)sqlite3_column_text(s, 0));
+        const char *sn = (const char *)sqlite3_column_text(s, 1);
+        snprintf(sequence_number, seq_len, "%s", sn ? sn : "");
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return 1;
+    log_db_error(st, "dedup_get");
+    return -1;
+}
+
+int sqs_store_dedup_put(sqs_store_t *st, int64_t queue_id, const char *scope, const char *dedup_id,
+                        const char *message_id, const char *sequence_number, int64_t expires_ms)
+{
+    sqlite3_stmt *s = stmt(st, S_D_PUT);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_text(s, 2, scope, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, dedup_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, message_id, -1, SQLITE_STATIC);
+    bind_opt_text(s, 5, sequence_number);
+    sqlite3_bind_int64(s, 6, expires_ms);
+    return run(st, s, "dedup_put");
+}
+
+int sqs_store_dedup_purge(sqs_store_t *st, int64_t queue_id)
+{
+    sqlite3_stmt *s = stmt(st, S_D_PURGE);
+    sqlite3_bind_int64(s, 1, queue_id);
+    return run(st, s, "dedup_purge");
+}
+
+int sqs_store_dedup_expire(sqs_store_t *st, int64_t now)
+{
+    sqlite3_stmt *s = stmt(st, S_D_EXPIRE);
+    sqlite3_bind_int64(s, 1, now);
+    return run(st, s, "dedup_expire");
 }

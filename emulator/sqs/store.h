@@ -106,4 +106,29 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
 /* The earliest visible_ms > now in the queue, or 0 when none. */
 int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now);
 
+/* A grouped message's delivery state (FIFO order, fair queues). */
+typedef struct {
+    int64_t seq;
+    char group_id[129];
+    int64_t visible_ms, expires_ms;
+    int receive_count;
+} sqs_store_group_row_t;
+
+/* Up to limit grouped messages of queue_id in send order. Sets *out
+ * (owned array; free()) and returns the count, or -1. */
+int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int limit, sqs_store_group_row_t **out);
+/* 1 when queue_id holds a message with a group id. */
+int sqs_store_has_groups(sqs_store_t *st, int64_t queue_id);
+/* Messages in flight (received, still hidden), counting at most cap. */
+int64_t sqs_store_count_inflight(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t cap);
+
+/* FIFO de-duplication: scope is "" (queue) or the message group. get: 0
+ * found (message_id and sequence_number filled), 1 absent, -1 error. */
+int sqs_store_dedup_get(sqs_store_t *st, int64_t queue_id, const char *scope, const char *dedup_id, int64_t now,
+                        char message_id[37], char *sequence_number, size_t seq_len);
+int sqs_store_dedup_put(sqs_store_t *st, int64_t queue_id, const char *scope, const char *dedup_id,
+                        const char *message_id, const char *sequence_number, int64_t expires_ms);
+int sqs_store_dedup_purge(sqs_store_t *st, int64_t queue_id);
+int sqs_store_dedup_expire(sqs_store_t *st, int64_t now);
+
 #endif

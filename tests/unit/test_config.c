@@ -117,6 +117,10 @@ static void test_defaults(void **state)
     assert_null(c->data_dir);
     assert_null(c->queues);
     assert_int_equal(c->n_queues, 0);
+    /* AWS's time-based limits are on unless the config turns them off */
+    assert_int_equal(c->purge_cooldown, 1);
+    assert_int_equal(c->recreate_cooldown, 1);
+    assert_int_equal(c->in_flight_limit, 1);
     config_free(c);
     config_free(NULL);
 }
@@ -132,6 +136,9 @@ static void test_empty_file(void **state)
     assert_null(c->listen);
     assert_null(c->data_dir);
     assert_int_equal(c->n_queues, 0);
+    assert_int_equal(c->purge_cooldown, 1);
+    assert_int_equal(c->recreate_cooldown, 1);
+    assert_int_equal(c->in_flight_limit, 1);
     config_free(c);
 
     /* comments only, and an empty document, are empty too */
@@ -165,6 +172,58 @@ static void test_top_level_keys(void **state)
 
     c = load_ok("listen: localhost:65535\n");
     assert_string_equal(c->listen, "localhost:65535");
+    config_free(c);
+}
+
+/* Asserts the three sqs: switches of c. */
+static void expect_sqs(const config_t *c, int purge, int recreate, int in_flight)
+{
+    assert_int_equal(c->purge_cooldown, purge);
+    assert_int_equal(c->recreate_cooldown, recreate);
+    assert_int_equal(c->in_flight_limit, in_flight);
+}
+
+static void test_sqs_switches(void **state)
+{
+    (void)state;
+    /* each one off alone leaves the others on */
+    config_t *c = load_ok("sqs:\n  purge_cooldown: false\n");
+    expect_sqs(c, 0, 1, 1);
+    config_free(c);
+    c = load_ok("sqs:\n  recreate_cooldown: false\n");
+    expect_sqs(c, 1, 0, 1);
+    config_free(c);
+    c = load_ok("sqs:\n  in_flight_limit: false\n");
+    expect_sqs(c, 1, 1, 0);
+    config_free(c);
+
+    /* true is the default, and may be written */
+    c = load_ok("sqs:\n  purge_cooldown: true\n  recreate_cooldown: true\n  in_flight_limit: true\n");
+    expect_sqs(c, 1, 1, 1);
+    config_free(c);
+
+    /* all off, in any boolean spelling, beside the other sections */
+    c = load_ok("region: eu-west-1\n"
+                "sqs: {purge_cooldown: no, recreate_cooldown: OFF, in_flight_limit: False}\n"
+                "queues:\n"
+                "  orders:\n");
+    expect_sqs(c, 0, 0, 0);
+    assert_string_equal(c->region, "eu-west-1");
+    assert_int_equal(c->n_queues, 1);
+    config_free(c);
+    c = load_ok("sqs:\n  purge_cooldown: off\n  recreate_cooldown: yes\n  in_flight_limit: on\n");
+    expect_sqs(c, 0, 1, 1);
+    config_free(c);
+
+    /* an empty section is an empty map: the defaults */
+    c = load_ok("sqs:\n");
+    expect_sqs(c, 1, 1, 1);
+    config_free(c);
+    c = load_ok("sqs: {}\n");
+    expect_sqs(c, 1, 1, 1);
+    config_free(c);
+    c = load_ok("sqs: ~\n");
+    expect_sqs(c, 1, 1, 1);
     config_free(c);
 }
 
@@ -363,6 +422,8 @@ static void test_example_config(void **state)
     assert_string_equal(c->queues[2].name, "events.fifo");
     assert_string_equal(attr(&c->queues[2], "FifoQueue"), "true");
     assert_string_equal(attr(&c->queues[2], "ContentBasedDeduplication"), "true");
+    /* its sqs: section is commented out: AWS's limits stay on */
+    expect_sqs(c, 1, 1, 1);
     config_free(c);
 }
 
@@ -423,6 +484,54 @@ static void test_wrong_types(void **state)
                     "@:2:3: queues: expected a map, got a list\n");
     expect_problems("just a string\n", "@:1:1: the config: expected a map, got 'just a string'\n");
     expect_problems("? [a, b]\n: 1\n", "@:1:3: expected a name as the key, got a list\n");
+}
+
+static void test_sqs_problems(void **state)
+{
+    (void)state;
+    /* unknown keys, with a suggestion when one is near; AWS-style names
+     * and queue settings do not belong here */
+    expect_problems("sqs:\n"
+                    "  purge_cooldwn: false\n"
+                    "  recreate_cool_down: false\n"
+                    "  In_Flight_Limit: false\n"
+                    "  visibility_timeout: 30\n"
+                    "  in_flight_limit: false\n",
+                    "@:2:3: unknown key 'purge_cooldwn' (did you mean 'purge_cooldown'?)\n"
+                    "@:3:3: unknown key 'recreate_cool_down' (did you mean 'recreate_cooldown'?)\n"
+                    "@:4:3: unknown key 'In_Flight_Limit' (did you mean 'in_flight_limit'?)\n"
+                    "@:5:3: unknown key 'visibility_timeout'\n");
+    /* a misspelt section name */
+    expect_problems("sq:\n  purge_cooldown: false\n",
+                    "@:1:1: unknown key 'sq' (did you mean 'sqs'?)\n");
+
+    /* wrong types: each value must be an unquoted boolean */
+    expect_problems("sqs:\n"
+                    "  purge_cooldown: \"false\"\n"
+                    "  recreate_cooldown:\n"
+                    "  in_flight_limit: 0\n",
+                    "@:2:19: purge_cooldown: expected a boolean (true or false), got the quoted string 'false'\n"
+                    "@:3:21: recreate_cooldown: expected a boolean, got an empty value\n"
+                    "@:4:20: in_flight_limit: expected a boolean (true or false), got '0'\n");
+    expect_problems("sqs: {purge_cooldown: [true], recreate_cooldown: {a: 1}, in_flight_limit: maybe}\n",
+                    "@:1:23: purge_cooldown: expected a boolean, got a list\n"
+                    "@:1:50: recreate_cooldown: expected a boolean, got a map\n"
+                    "@:1:75: in_flight_limit: expected a boolean (true or false), got 'maybe'\n");
+
+    /* sqs: itself must be a map */
+    expect_problems("sqs: false\n", "@:1:6: sqs: expected a map, got 'false'\n");
+    expect_problems("sqs:\n  - purge_cooldown\n",
+                    "@:2:3: sqs: expected a map, got a list\n");
+    expect_problems("sqs: \"purge_cooldown: false\"\n",
+                    "@:1:6: sqs: expected a map, got the quoted string 'purge_cooldown: false'\n");
+
+    /* given twice: both reported, the section and the key */
+    expect_problems("sqs:\n"
+                    "  purge_cooldown: false\n"
+                    "  purge_cooldown: true\n"
+                    "sqs: {}\n",
+                    "@:3:3: duplicate key 'purge_cooldown' (first at line 2, column 3)\n"
+                    "@:4:1: duplicate key 'sqs' (first at line 1, column 1)\n");
 }
 
 static void test_out_of_range(void **state)
@@ -697,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_top_level_keys),
+        cmocka_unit_test(test_sqs_switches),
         cmocka_unit_test(test_every_queue_key),
         cmocka_unit_test(test_queue_without_settings),
         cmocka_unit_test(test_integers_and_bools),
@@ -707,6 +817,7 @@ int main(void)
         cmocka_unit_test(test_example_config),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_sqs_problems),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_global_values),
