@@ -196,7 +196,7 @@ static void test_open_creates_schema(void **state)
     assert_string_equal(out[0].body, "a");
     sqs_store_msg_clear(&out[0]);
     sqs_store_close(st);
-    assert_int_equal(user_version(f->path), 1);
+    assert_int_equal(user_version(f->path), 2);
     sqs_store_close(NULL); /* a no-op */
 }
 
