@@ -1335,6 +1335,8 @@ static int a_delete_message(sqs_t *s, sqs_call_t *c)
     }
     if (sqs_store_commit(s->store))
         return sqs_fail_internal(c);
+    if (q->fifo || q->has_groups)
+        sqs_wait_notify(s->wait, q); /* a delete can unlock a FIFO group */
     c->result = cJSON_CreateObject();
     return 0;
 }
@@ -1371,6 +1373,8 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
         cJSON_Delete(failed);
         return sqs_fail_internal(c);
     }
+    if (q->fifo || q->has_groups)
+        sqs_wait_notify(s->wait, q);
     c->result = cJSON_CreateObject();
     cJSON_AddItemToObject(c->result, "Successful", ok);
     cJSON_AddItemToObject(c->result, "Failed", failed);

@@ -137,11 +137,13 @@ static int touch(sqs_queue_t ***touched, int *n, int *cap, sqs_queue_t *q)
  * DeadLetterQueueSourceArn, receive state reset (otherwise the first
  * receive in a source queue with a RedrivePolicy would send it straight
  * back), same MessageId, retention counted from its send time. */
-static int move_one(sqs_t *s, sqs_store_msg_t *m, const sqs_queue_t *dest, int64_t now)
+static int move_one(sqs_t *s, sqs_store_msg_t *m, sqs_queue_t *dest, int64_t now)
 {
     int64_t expires = m->sent_ms + 1000 * (int64_t)dest->retention_period;
     if (sqs_store_msg_move(s->store, m->seq, dest->id, now, expires, NULL))
         return -1;
+    if (m->group_id)
+        dest->has_groups = 1; /* a fair-queue message: deliver by group there too */
     m->visible_ms = now;
     m->receive_count = 0;
     m->first_receive_ms = 0;
