@@ -955,6 +955,8 @@ static int redrive(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const sqs_store_m
     int64_t expires = m->sent_ms + 1000 * (int64_t)dlq->retention_period;
     if (sqs_store_msg_move(s->store, m->seq, dlq->id, now, expires, q->arn))
         return -1;
+    if (m->group_id)
+        dlq->has_groups = 1;
     sqs_wait_notify(s->wait, dlq);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "core/clock.h"
 #include "core/digest.h"
@@ -229,6 +230,21 @@ static int source_drained(sqs_t *s, const sqs_queue_t *src)
     return n == 0;
 }
 
+static void schedule(move_task_t *t, int64_t delay_us)
+{
+    struct timeval tv = {(time_t)(delay_us / 1000000), (suseconds_t)(delay_us % 1000000)};
+    evtimer_add(t->timer, &tv);
+}
+
+/* Wakes when the bucket next holds a whole message, but not more often
+ * than every TICK_MS: a slow task sleeps between its moves. */
+static int64_t next_delay_us(const move_task_t *t, int64_t rate)
+{
+    int64_t missing = 1000 - t->credit; /* milli-messages; rate milli-messages accrue per ms */
+    int64_t us = missing > 0 ? (missing * 1000 + rate - 1) / rate : 0;
+    return us > TICK_MS * 1000 ? us : TICK_MS * 1000;
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -270,10 +286,8 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
         task_finish(t, TASK_FAILED, failure);
     else if (empty || t->moved >= t->to_move)
         task_finish(t, TASK_COMPLETED, NULL);
-    else {
-        struct timeval tv = {0, TICK_MS * 1000};
-        evtimer_add(t->timer, &tv);
-    }
+    else
+        schedule(t, next_delay_us(t, rate));
 }
 
 /* ---------- handles ---------- */
@@ -436,8 +450,7 @@ int sqs_move_task_start(sqs_t *s, sqs_call_t *c)
         task_free(t);
         return sqs_fail_internal(c);
     }
-    struct timeval tv = {0, TICK_MS * 1000};
-    evtimer_add(t->timer, &tv);
+    schedule(t, TICK_MS * 1000); /* the first tick settles an empty source at once */
     t->next = m->head;
     m->head = t;
     trim(m, t->source_arn);
