@@ -987,8 +987,7 @@ static int deliver(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const recv_opts_t
 
 typedef struct {
     const char *id;
-    int locked;   /* FIFO: a message of the group is in flight */
-    int stopped;  /* FIFO: a later message waits behind a delayed one */
+    int stopped;  /* FIFO: the rest of the group waits behind a hidden message */
     int head, tail, n;
 } group_t;
 
@@ -1001,9 +1000,11 @@ static unsigned hash_str(const char *s)
 }
 
 /* Picks the grouped messages to deliver now, in delivery order (at most
- * max seqs). FIFO: a group with a message in flight is locked; a group
- * yields its messages in send order up to the first one not yet visible;
- * groups fill one after another, oldest first. Fair (standard queues):
+ * max seqs). FIFO: a group yields its messages in send order up to the
+ * first one that is hidden (in flight or delayed), so nothing after an
+ * in-flight message is delivered, while earlier messages whose visibility
+ * ran out are (AWS-recorded, LocalStack PR #13386); groups fill one after
+ * another, oldest first. Fair (standard queues):
  * round robin over the groups, so one busy group cannot starve the
  * others. Returns the count, or -1. */
 static int pick_grouped(sqs_t *s, sqs_queue_t *q, int64_t now, int max, int64_t *seqs)
@@ -1035,15 +1036,13 @@ static int pick_grouped(sqs_t *s, sqs_queue_t *q, int64_t now, int max, int64_t 
             n_groups++;
         }
         gidx[i] = slot[h];
-        if (q->fifo && rows[i].receive_count > 0 && rows[i].visible_ms > now && rows[i].expires_ms > now)
-            groups[gidx[i]].locked = 1;
     }
     /* Deliverable messages per group, in send order; the order of groups is
      * the order of their oldest deliverable message. */
     int *order = malloc((size_t)n_groups * sizeof *order), n_order = 0;
     for (int i = 0; i < n; i++) {
         group_t *g = &groups[gidx[i]];
-        if (g->locked || g->stopped)
+        if (g->stopped)
             continue;
         if (rows[i].visible_ms > now && rows[i].expires_ms > now) {
             if (q->fifo)
@@ -1125,8 +1124,25 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
     if (q->fifo && o->attempt) {
         sqs_attempt_t *a = find_attempt(s, q->id, o->attempt, now);
         if (a) {
+            /* A retry returns the same messages and handles, and resets
+             * their visibility timeout (those still held by that receive). */
+            if (sqs_tx_begin(s))
+                return sqs_fail_internal(c);
             const cJSON *m;
-            cJSON_ArrayForEach(m, a->messages) cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
+            cJSON_ArrayForEach(m, a->messages) {
+                handle_t h;
+                sqs_store_msg_t row;
+                const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "ReceiptHandle"));
+                if (text && parse_handle(s, text, &h) == 0 && sqs_store_msg_get(s->store, q->id, h.seq, &row) == 0) {
+                    int current = strcmp(row.message_id, h.message_id) == 0 && row.nonce == h.nonce;
+                    sqs_store_msg_clear(&row);
+                    if (current && sqs_store_msg_set_visible(s->store, h.seq, now + 1000 * (int64_t)o->visibility))
+                        return sqs_fail_internal(c);
+                }
+                cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
+            }
+            if (sqs_store_commit(s->store))
+                return sqs_fail_internal(c);
             return cJSON_GetArraySize(a->messages);
         }
     }
@@ -1394,9 +1410,9 @@ static int change_one(sqs_t *s, sqs_queue_t *q, const char *text, long vt, err_t
     int found = sqs_store_msg_get(s->store, q->id, h.seq, &m);
     if (found < 0)
         return err_set(err, ERR_INTERNAL, NULL);
-    if (found == 0 && strcmp(m.message_id, h.message_id) != 0) {
+    if (found == 0 && (strcmp(m.message_id, h.message_id) != 0 || m.expires_ms <= clock_now_ms())) {
         sqs_store_msg_clear(&m);
-        found = 1; /* the row now holds another message */
+        found = 1; /* the row now holds another message, or its retention ended */
     }
     if (found == 1)
         return err_set(err, ERR_INVALID_PARAMETER_VALUE,
@@ -1839,9 +1855,13 @@ static int a_set_queue_attributes(sqs_t *s, sqs_call_t *c)
         return -1;
     cJSON *saved = cJSON_Duplicate(q->attrs, 1);
     int64_t saved_mod = q->modified_ms;
+    int old_retention = q->retention_period;
     apply_attributes(q, attrs);
     q->modified_ms = clock_now_ms();
-    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (sqs_tx_begin(s) || save_queue(s, q) ||
+        (q->retention_period != old_retention &&
+         sqs_store_set_retention(s->store, q->id, 1000 * (int64_t)q->retention_period)) ||
+        sqs_store_commit(s->store)) {
         cJSON_Delete(q->attrs);
         q->attrs = saved;
         q->modified_ms = saved_mod;

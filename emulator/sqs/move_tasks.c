@@ -519,7 +519,10 @@ int sqs_move_task_cancel(sqs_t *s, sqs_call_t *c)
         return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE, "Value for parameter TaskHandle is invalid.");
     move_task_t *t = find_task(s->move_tasks, id);
     int rc = 0;
-    if (!t || strcmp(t->source_arn, source_arn) != 0)
+    if (!sqs_registry_find_arn(s->reg, source_arn))
+        rc = err_set(&c->err, ERR_RESOURCE_NOT_FOUND,
+                     "The resource that you specified for the SourceArn parameter doesn't exist.");
+    else if (!t || strcmp(t->source_arn, source_arn) != 0)
         rc = err_set(&c->err, ERR_RESOURCE_NOT_FOUND, "Task does not exist.");
     else if (t->status != TASK_RUNNING) /* [unverified]: AWS's wording */
         rc = err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,

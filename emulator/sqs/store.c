@@ -16,7 +16,7 @@ enum {
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_VISIBLE, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
     S_M_GROUPED, S_M_HAS_GROUPS, S_M_COUNT_INFLIGHT,
-    S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE,
+    S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION,
     S__COUNT
 };
 
@@ -67,6 +67,7 @@ static const char *sql[S__COUNT] = {
     [S_D_PUT] = "INSERT OR REPLACE INTO dedup(queue_id, scope, dedup_id, message_id, sequence_number, expires_ms) "
                 "VALUES(?,?,?,?,?,?)",
     [S_D_PURGE] = "DELETE FROM dedup WHERE queue_id=?",
+    [S_M_RETENTION] = "UPDATE messages SET expires_ms=sent_ms+? WHERE queue_id=?",
     [S_D_EXPIRE] = "DELETE FROM dedup WHERE expires_ms<=?",
 };
 
@@ -703,4 +704,12 @@ int sqs_store_dedup_expire(sqs_store_t *st, int64_t now)
     sqlite3_stmt *s = stmt(st, S_D_EXPIRE);
     sqlite3_bind_int64(s, 1, now);
     return run(st, s, "dedup_expire");
+}
+
+int sqs_store_set_retention(sqs_store_t *st, int64_t queue_id, int64_t retention_ms)
+{
+    sqlite3_stmt *s = stmt(st, S_M_RETENTION);
+    sqlite3_bind_int64(s, 1, retention_ms);
+    sqlite3_bind_int64(s, 2, queue_id);
+    return run(st, s, "set_retention");
 }

@@ -106,6 +106,9 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
 /* The earliest visible_ms > now in the queue, or 0 when none. */
 int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now);
 
+/* A new MessageRetentionPeriod applies to the messages already queued. */
+int sqs_store_set_retention(sqs_store_t *st, int64_t queue_id, int64_t retention_ms);
+
 /* A grouped message's delivery state (FIFO order, fair queues). */
 typedef struct {
     int64_t seq;
