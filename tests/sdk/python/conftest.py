@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice_helpers import Queue, SluiceProcess, make_client, sluice_binary
+from sluice_helpers import PrivateServer, Queue, SluiceProcess, make_client, sluice_binary
 
 DEFAULT_TIMEOUT = 60  # seconds, for tests without their own timeout marker
 
@@ -89,3 +89,23 @@ def new_queue(sqs, unique_name):
             sqs.delete_queue(QueueUrl=q.url)
         except Exception:
             pass
+
+
+@pytest.fixture(scope="module")
+def private_server(tmp_path_factory):
+    """private_server(config=None) -> PrivateServer: a sluice of its own for
+    this module (own clock, optional YAML config text), stopped at the end of
+    the module. Needs the binary even when SLUICE_ENDPOINT is set."""
+    binary = sluice_binary()
+    started = []
+
+    def start(config=None):
+        if not binary.exists():
+            pytest.skip(f"a private server needs the sluice binary ({binary}); set SLUICE_BIN")
+        server = PrivateServer(binary, tmp_path_factory.mktemp("sluice-private"), config=config)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

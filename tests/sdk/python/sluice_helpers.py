@@ -2,6 +2,7 @@
 sluice binary, build query-protocol boto3 clients, assert AWS errors, and
 compute SQS's MD5 digests independently of the server (sqs.md §3)."""
 import hashlib
+import json
 import os
 import queue as queue_mod
 import re
@@ -10,6 +11,8 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,12 +45,15 @@ class SluiceProcess:
     `endpoint` is then http://127.0.0.1:PORT. stdout is drained by a thread
     into the log file (with stderr) so the pipe never fills."""
 
-    def __init__(self, binary, data_dir, log_path, start_timeout=15.0):
+    def __init__(self, binary, data_dir, log_path, start_timeout=15.0, config_path=None):
         self.data_dir = str(data_dir)
         self.log_path = str(log_path)
         self._log = open(self.log_path, "ab")
+        argv = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
+        if config_path is not None:
+            argv += ["--config", str(config_path)]
         self.proc = subprocess.Popen(
-            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            argv,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
         )
         self.pid = self.proc.pid
@@ -261,3 +267,78 @@ def wait_until(predicate, timeout=5.0, interval=0.1):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+# Time control and private servers
+# --------------------------------------------------------------------------
+
+def clock_call(endpoint, method="GET", body=None, raw_body=None, timeout=10):
+    """/_sluice/clock over urllib: (HTTP status, parsed JSON or the raw text).
+    `body` is JSON-encoded; `raw_body` (bytes/str) is sent as it is."""
+    data = None
+    if raw_body is not None:
+        data = raw_body.encode() if isinstance(raw_body, str) else raw_body
+    elif body is not None:
+        data = json.dumps(body).encode()
+    req = urllib.request.Request(endpoint.rstrip("/") + "/_sluice/clock", data=data, method=method,
+                                 headers={"Content-Type": "application/json"} if data is not None else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, text = resp.status, resp.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode("utf-8", "replace")
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+class Clock:
+    """sluice's emulated clock (process-wide: advance it only on a private server)."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+
+    def get(self):
+        status, doc = clock_call(self.endpoint)
+        assert status == 200, f"GET /_sluice/clock: HTTP {status} {doc!r}"
+        return doc
+
+    def now_ms(self):
+        return int(self.get()["now_ms"])
+
+    def advance(self, seconds):
+        status, doc = clock_call(self.endpoint, "POST", {"advance_seconds": seconds})
+        assert status == 200, f"POST /_sluice/clock advance {seconds}: HTTP {status} {doc!r}"
+        return doc
+
+
+class PrivateServer:
+    """A sluice of its own (own data directory, own clock), optionally with a
+    YAML config, for tests that move the clock or change switches."""
+
+    def __init__(self, binary, workdir, config=None):
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        config_path = None
+        if config is not None:
+            config_path = workdir / "sluice.yaml"
+            config_path.write_text(config)
+        self.process = SluiceProcess(binary, workdir / "data", workdir / "sluice.log", config_path=config_path)
+        self.endpoint = self.process.endpoint
+        self.sqs = make_client(self.endpoint)
+        self.clock = Clock(self.endpoint)
+
+    def new_client(self, **config):
+        """Another client for this server (e.g. one per thread)."""
+        return make_client(self.endpoint, **config)
+
+    def create_queue(self, name, attributes=None, **kwargs):
+        kwargs["QueueName"] = name
+        if attributes:
+            kwargs["Attributes"] = {k: str(v) for k, v in attributes.items()}
+        return Queue(name, self.sqs.create_queue(**kwargs)["QueueUrl"])
+
+    def stop(self):
+        return self.process.stop()
