@@ -46,6 +46,11 @@ LIB_SRCS := \
 	emulator/sqs/move_tasks.c \
 	emulator/sqs/wire_json.c \
 	emulator/sqs/wire_query.c \
+	emulator/lambda/runner.c \
+	emulator/lambda/events.c \
+	emulator/lambda/service.c \
+	emulator/lambda/poller.c \
+	emulator/lambda/api.c \
 	emulator/endpoint.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -23,6 +23,7 @@
 
 struct endpoint {
     sqs_t *sqs;
+    lambda_t *lambda;
     char *default_region;
 };
 
@@ -48,6 +49,8 @@ endpoint_t *endpoint_new(sqs_t *sqs, const char *default_region)
     e->default_region = strdup(default_region);
     return e;
 }
+
+void endpoint_set_lambda(endpoint_t *e, lambda_t *l) { e->lambda = l; }
 
 void endpoint_free(endpoint_t *e)
 {
@@ -254,6 +257,8 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         clock_call(ep, req);
         return;
     }
+    if (ep->lambda && lambda_api_handle(ep->lambda, req, path))
+        return;
 
     http_call_t *hc = calloc(1, sizeof *hc);
     hc->ep = ep;

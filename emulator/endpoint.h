@@ -7,6 +7,7 @@
 
 #include <event2/http.h>
 
+#include "lambda/lambda.h"
 #include "sqs/actions.h"
 
 typedef struct endpoint endpoint_t;
@@ -14,6 +15,8 @@ typedef struct endpoint endpoint_t;
 /* default_region: for unsigned requests. Returns owned. */
 endpoint_t *endpoint_new(sqs_t *sqs, const char *default_region);
 void endpoint_free(endpoint_t *e); /* NULL is a no-op */
+/* Serves the Lambda API too (borrowed; NULL: no Lambda API). */
+void endpoint_set_lambda(endpoint_t *e, lambda_t *l);
 /* The evhttp callback; arg is the endpoint. */
 void endpoint_handle(struct evhttp_request *req, void *arg);
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "endpoint.h"
+#include "lambda/lambda.h"
 #include "sqs/actions.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -123,6 +124,7 @@ static int cmd_serve(opts_t *o)
     sqs_t *sqs = NULL;
     endpoint_t *ep = NULL;
     server_t *srv = NULL;
+    lambda_t *lambda = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     char db_path[4096];
 
@@ -151,19 +153,26 @@ static int cmd_serve(opts_t *o)
     srv = server_new(base, host, port, endpoint_handle, ep);
     if (!srv)
         goto done;
+    char url[300];
+    snprintf(url, sizeof url, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+             server_port(srv));
+    lambda = lambda_new(base, sqs, cfg, data_dir, url);
+    if (!lambda)
+        goto done;
+    endpoint_set_lambda(ep, lambda);
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     log_info("msg=started version=%s data_dir=%s queues_from_config=%zu", SLUICE_VERSION, data_dir, cfg->n_queues);
-    printf("sluice listening on http://%s%s%s:%d\n", strchr(host, ':') ? "[" : "", host,
-           strchr(host, ':') ? "]" : "", server_port(srv));
+    printf("sluice listening on %s\n", url);
     fflush(stdout);
     event_base_dispatch(base);
     rc = 0;
 done:
-    /* Answer parked long polls first (empty), then close the listener and
-     * the database. */
+    /* Stop the pollers and handlers, answer parked long polls (empty),
+     * then close the listener and the database. */
+    lambda_free(lambda);
     sqs_free(sqs);
     server_free(srv);
     endpoint_free(ep);

@@ -20,6 +20,36 @@ typedef struct {
     int max_receive_count;   /* with dead_letter_queue; 1..1000 */
 } config_queue_t;
 
+/* One `events:` entry of a function: an SQS event source mapping. */
+typedef struct {
+    char *queue;             /* queue name, in the config's region and account */
+    int line, column;        /* where the entry starts */
+    int batch_size;          /* default 10; 1..10000 standard, 1..10 FIFO */
+    int maximum_batching_window; /* seconds, default 0, 0..300 */
+    int maximum_concurrency; /* 0 when unset, else 2..1000 */
+    int report_batch_item_failures; /* bool, default 0 */
+    int enabled;             /* bool, default 1 */
+    /* EventBridge-style patterns as JSON objects (a YAML map, or a string
+     * holding JSON, becomes one element); owned; NULL when none. */
+    cJSON *filter_patterns;
+} config_event_t;
+
+typedef struct {
+    char *name;              /* function name: 1-64 of [A-Za-z0-9_-] */
+    int line, column;
+    char **command;          /* argv, NULL-terminated; a relative path in
+                              * command[0] is resolved against the config
+                              * file's folder (absolute after loading) */
+    size_t n_command;
+    char *working_dir;       /* absolute; default: the config file's folder */
+    cJSON *environment;      /* {NAME: value}; owned; never NULL */
+    int timeout;             /* seconds, default 3, 1..900 */
+    int memory;              /* MB, default 128, 128..10240 */
+    int reserved_concurrency; /* -1 when unset, else 0..1000 */
+    config_event_t *events;
+    size_t n_events;
+} config_function_t;
+
 typedef struct {
     char *path;          /* the file it came from, or NULL for defaults */
     char *dir;           /* the folder of that file ("." for defaults) */
@@ -36,6 +66,8 @@ typedef struct {
     int purge_cooldown;
     int recreate_cooldown;
     int in_flight_limit;
+    config_function_t *functions;
+    size_t n_functions;
 } config_t;
 
 /* A config with every default and no queues. Returns owned. */

@@ -2330,6 +2330,16 @@ void sqs_free(sqs_t *s)
     free(s);
 }
 
+int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int *fifo)
+{
+    sqs_queue_t *q = sqs_registry_find_arn(s->reg, queue_arn);
+    if (!q)
+        return -1;
+    *visibility_timeout = q->visibility_timeout;
+    *fifo = q->fifo;
+    return 0;
+}
+
 void sqs_clock_advanced(sqs_t *s)
 {
     int n;

@@ -52,6 +52,10 @@ void sqs_free(sqs_t *s); /* NULL is a no-op; parked calls are cancelled */
  * durable either way; on, fewer commits carry more calls. */
 void sqs_set_group_commit(sqs_t *s, int on);
 
+/* A queue's visibility timeout and type, by ARN: 0, or -1 when there is
+ * no such queue. */
+int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int *fifo);
+
 /* The clock moved forward (POST /_sluice/clock): re-evaluates every
  * parked consumer and deadline timer against the new time. */
 void sqs_clock_advanced(sqs_t *s);

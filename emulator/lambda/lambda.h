@@ -1,0 +1,28 @@
+/* The Lambda service: functions from the config run as real processes
+ * (lambda/runner), SQS event source mappings that poll queues in-process
+ * and apply AWS's delete / retry / dead-letter rules (lambda/poller), and
+ * the Lambda REST API on the AWS endpoint (lambda/api). */
+#ifndef SLUICE_LAMBDA_H
+#define SLUICE_LAMBDA_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "core/config.h"
+#include "sqs/actions.h"
+
+typedef struct lambda lambda_t;
+
+/* Builds the functions and mappings of cfg. endpoint_url is what handlers
+ * get as AWS_ENDPOINT_URL (sluice's own address). Returns owned, or NULL
+ * after logging why. */
+lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, const char *data_dir,
+                     const char *endpoint_url);
+/* Stops pollers and kills running handlers. NULL is a no-op. */
+void lambda_free(lambda_t *l);
+
+/* Serves req when path is a Lambda API path (/2015-03-31/...): returns 1
+ * (answered now or later), else 0. */
+int lambda_api_handle(lambda_t *l, struct evhttp_request *req, const char *path);
+
+#endif

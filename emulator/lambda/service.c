@@ -1,0 +1,448 @@
+/* The Lambda service: functions from the config, invocations (the Lambda
+ * environment, concurrency limits, asynchronous queueing), and the life
+ * cycle of the whole service. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/log.h"
+#include "lambda/internal.h"
+
+typedef struct lambda_invocation {
+    lambda_t *l;
+    lambda_function_t *f;
+    char request_id[IDS_UUID_LEN + 1];
+    char **envp;
+    lambda_invoke_done_fn done;
+    void *arg;
+    char *payload;         /* only while queued (async) */
+    size_t payload_len;
+    char *trace_id;
+    struct lambda_invocation *next;
+} invocation_t;
+
+static void free_env(char **envp)
+{
+    for (char **e = envp; e && *e; e++)
+        free(*e);
+    free(envp);
+}
+
+static void env_add(char ***envp, int *n, int *cap, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    /* A later value for the same name replaces the earlier one. */
+    size_t len = strlen(name);
+    for (int i = 0; i < *n; i++) {
+        if (strncmp((*envp)[i], name, len) == 0 && (*envp)[i][len] == '=') {
+            free((*envp)[i]);
+            (*envp)[i] = NULL;
+            buf_t b;
+            buf_init(&b);
+            buf_printf(&b, "%s=%s", name, value);
+            (*envp)[i] = buf_steal(&b, NULL);
+            return;
+        }
+    }
+    if (*n + 2 > *cap) {
+        *cap = *cap ? *cap * 2 : 32;
+        *envp = realloc(*envp, (size_t)*cap * sizeof **envp);
+        if (!*envp)
+            abort();
+    }
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "%s=%s", name, value);
+    (*envp)[(*n)++] = buf_steal(&b, NULL);
+    (*envp)[*n] = NULL;
+}
+
+/* The environment a handler sees: a few of sluice's own (PATH, HOME, LANG,
+ * so interpreters are found), the Lambda variables, then the function's. */
+static char **build_env(const lambda_t *l, const lambda_function_t *f, const char *request_id, const char *trace)
+{
+    char **envp = NULL;
+    int n = 0, cap = 0;
+    char num[32];
+    env_add(&envp, &n, &cap, "PATH", getenv("PATH") ? getenv("PATH") : "/usr/local/bin:/usr/bin:/bin");
+    env_add(&envp, &n, &cap, "HOME", getenv("HOME"));
+    env_add(&envp, &n, &cap, "LANG", getenv("LANG") ? getenv("LANG") : "C.UTF-8");
+    env_add(&envp, &n, &cap, "TZ", ":UTC");
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_FUNCTION_NAME", f->name);
+    snprintf(num, sizeof num, "%d", f->memory);
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", num);
+    snprintf(num, sizeof num, "%d", f->timeout);
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_FUNCTION_TIMEOUT", num);
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "/aws/lambda/%s", f->name);
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_GROUP_NAME", b.data);
+    buf_free(&b);
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_STREAM_NAME", "sluice/[$LATEST]");
+    env_add(&envp, &n, &cap, "AWS_REGION", l->region);
+    env_add(&envp, &n, &cap, "AWS_DEFAULT_REGION", l->region);
+    env_add(&envp, &n, &cap, "AWS_REQUEST_ID", request_id);
+    env_add(&envp, &n, &cap, "AWS_EXECUTION_ENV", "sluice");
+    env_add(&envp, &n, &cap, "LAMBDA_TASK_ROOT", f->working_dir);
+    env_add(&envp, &n, &cap, "AWS_ENDPOINT_URL", l->endpoint_url);
+    env_add(&envp, &n, &cap, "AWS_ACCESS_KEY_ID", "test");
+    env_add(&envp, &n, &cap, "AWS_SECRET_ACCESS_KEY", "test");
+    env_add(&envp, &n, &cap, "_X_AMZN_TRACE_ID", trace);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, f->environment) env_add(&envp, &n, &cap, v->string, cJSON_GetStringValue(v));
+    return envp;
+}
+
+lambda_function_t *lambda_function_find(lambda_t *l, const char *name_or_arn)
+{
+    if (!name_or_arn)
+        return NULL;
+    /* A name, a full ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q])
+     * or a partial one (ACCOUNT:function:NAME); a ":$LATEST" qualifier. */
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", name_or_arn);
+    char *name = buf;
+    char *fn = strstr(buf, "function:");
+    if (fn)
+        name = fn + 9;
+    char *q = strchr(name, ':');
+    if (q) {
+        if (strcmp(q + 1, "$LATEST") != 0)
+            return NULL;
+        *q = '\0';
+    }
+    for (int i = 0; i < l->n_functions; i++)
+        if (strcmp(l->functions[i]->name, name) == 0)
+            return l->functions[i];
+    return NULL;
+}
+
+cJSON *lambda_function_config(const lambda_t *l, const lambda_function_t *f)
+{
+    (void)l;
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "FunctionName", f->name);
+    cJSON_AddStringToObject(c, "FunctionArn", f->arn);
+    cJSON_AddStringToObject(c, "Runtime", "provided.al2023");
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "arn:aws:iam::%s:role/sluice", l->account);
+    cJSON_AddStringToObject(c, "Role", b.data);
+    buf_free(&b);
+    for (char **a = f->argv; *a; a++)
+        buf_printf(&b, "%s%s", a == f->argv ? "" : " ", *a);
+    cJSON_AddStringToObject(c, "Handler", b.data ? b.data : "");
+    buf_free(&b);
+    cJSON_AddNumberToObject(c, "CodeSize", 0);
+    cJSON_AddStringToObject(c, "Description", "");
+    cJSON_AddNumberToObject(c, "Timeout", f->timeout);
+    cJSON_AddNumberToObject(c, "MemorySize", f->memory);
+    cJSON_AddStringToObject(c, "LastModified", f->last_modified);
+    cJSON_AddStringToObject(c, "CodeSha256", f->code_sha256);
+    cJSON_AddStringToObject(c, "Version", "$LATEST");
+    cJSON *env = cJSON_AddObjectToObject(c, "Environment");
+    cJSON_AddItemToObject(env, "Variables", cJSON_Duplicate(f->environment, 1));
+    cJSON *tracing = cJSON_AddObjectToObject(c, "TracingConfig");
+    cJSON_AddStringToObject(tracing, "Mode", "PassThrough");
+    cJSON_AddStringToObject(c, "RevisionId", f->revision_id);
+    cJSON_AddStringToObject(c, "State", "Active");
+    cJSON_AddStringToObject(c, "LastUpdateStatus", "Successful");
+    cJSON_AddStringToObject(c, "PackageType", "Zip");
+    cJSON *arch = cJSON_AddArrayToObject(c, "Architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("x86_64"));
+    cJSON *eph = cJSON_AddObjectToObject(c, "EphemeralStorage");
+    cJSON_AddNumberToObject(eph, "Size", 512);
+    return c;
+}
+
+int lambda_function_has_capacity(const lambda_function_t *f)
+{
+    return f->reserved_concurrency < 0 || f->running < f->reserved_concurrency;
+}
+
+/* The function-error payload for an outcome that is not a clean success,
+ * worded as AWS's runtimes word them (lambda.md §2.2). */
+static char *error_payload(const lambda_result_t *r, const char *request_id, int timeout_s)
+{
+    buf_t b;
+    buf_init(&b);
+    cJSON *e = cJSON_CreateObject();
+    switch (r->status) {
+    case LAMBDA_TIMEOUT:
+        cJSON_AddStringToObject(e, "errorType", "Sandbox.Timedout");
+        buf_printf(&b, "RequestId: %s Error: Task timed out after %d.00 seconds", request_id, timeout_s);
+        cJSON_AddStringToObject(e, "errorMessage", b.data);
+        break;
+    case LAMBDA_OUT_OF_MEMORY:
+        cJSON_AddStringToObject(e, "errorType", "Runtime.OutOfMemory");
+        buf_printf(&b, "RequestId: %s Error: Runtime exited with error: signal: killed", request_id);
+        cJSON_AddStringToObject(e, "errorMessage", b.data);
+        break;
+    case LAMBDA_OUTPUT_TOO_LARGE:
+        cJSON_AddStringToObject(e, "errorType", "Function.ResponseSizeTooLarge");
+        buf_printf(&b, "Response payload size exceeded maximum allowed payload size (%d bytes).", LAMBDA_MAX_OUTPUT);
+        cJSON_AddStringToObject(e, "errorMessage", b.data);
+        break;
+    case LAMBDA_SPAWN_FAILED:
+        cJSON_AddStringToObject(e, "errorType", "Runtime.InvalidEntrypoint");
+        buf_printf(&b, "RequestId: %s Error: %s", request_id, r->error ? r->error : "cannot start the handler");
+        cJSON_AddStringToObject(e, "errorMessage", b.data);
+        break;
+    default: {
+        /* A handler may print its own {"errorMessage", "errorType"} on stdout
+         * before exiting non-zero; that is its error. */
+        cJSON *own = r->output_len ? cJSON_ParseWithLength(r->output, r->output_len) : NULL;
+        if (cJSON_IsObject(own) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(own, "errorMessage"))) {
+            cJSON_Delete(e);
+            e = own;
+            break;
+        }
+        cJSON_Delete(own);
+        cJSON_AddStringToObject(e, "errorType", "Runtime.ExitError");
+        if (r->term_signal)
+            buf_printf(&b, "RequestId: %s Error: Runtime exited with error: signal: %s", request_id,
+                       r->term_signal == 9 ? "killed" : r->term_signal == 15 ? "terminated" : "signal");
+        else
+            buf_printf(&b, "RequestId: %s Error: Runtime exited with error: exit status %d", request_id,
+                       r->exit_code);
+        cJSON_AddStringToObject(e, "errorMessage", b.data);
+        break;
+    }
+    }
+    buf_free(&b);
+    char *text = cJSON_PrintUnformatted(e);
+    cJSON_Delete(e);
+    return text;
+}
+
+static void start_queued(lambda_t *l, lambda_function_t *f);
+
+static void invocation_done(const lambda_result_t *r, void *arg)
+{
+    invocation_t *inv = arg;
+    lambda_function_t *f = inv->f;
+    f->running--;
+    lambda_outcome_t o = {
+        .status = r->status,
+        .output = r->output,
+        .output_len = r->output_len,
+        .log_tail = r->log_tail,
+        .duration_ms = r->duration_ms,
+    };
+    if (r->status != LAMBDA_OK)
+        o.error_json = error_payload(r, inv->request_id, f->timeout);
+    if (inv->done)
+        inv->done(&o, inv->arg);
+    free(o.error_json);
+    lambda_t *l = inv->l;
+    free_env(inv->envp);
+    free(inv);
+    start_queued(l, f);
+}
+
+static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len)
+{
+    lambda_function_t *f = inv->f;
+    inv->envp = build_env(l, f, inv->request_id, inv->trace_id);
+    lambda_spawn_t spec = {
+        .function_name = f->name,
+        .argv = f->argv,
+        .working_dir = f->working_dir,
+        .envp = inv->envp,
+        .timeout_ms = f->timeout * 1000,
+        .memory_mb = f->memory,
+        .log_path = f->log_path,
+    };
+    f->running++;
+    if (lambda_runner_start(l->runner, &spec, inv->request_id, payload, len, invocation_done, inv)) {
+        f->running--;
+        free_env(inv->envp);
+        inv->envp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t len, const char *trace_id,
+                  char request_id[IDS_UUID_LEN + 1], lambda_invoke_done_fn done, void *arg)
+{
+    if (!lambda_function_has_capacity(f))
+        return -1;
+    invocation_t *inv = calloc(1, sizeof *inv);
+    inv->l = l;
+    inv->f = f;
+    inv->done = done;
+    inv->arg = arg;
+    inv->trace_id = (char *)trace_id; /* used only while starting */
+    ids_uuid4(inv->request_id);
+    if (request_id)
+        memcpy(request_id, inv->request_id, IDS_UUID_LEN + 1);
+    int rc = start(l, inv, payload, len);
+    inv->trace_id = NULL;
+    if (rc)
+        free(inv);
+    return rc;
+}
+
+int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, size_t len,
+                        char request_id[IDS_UUID_LEN + 1])
+{
+    invocation_t *inv = calloc(1, sizeof *inv);
+    inv->l = l;
+    inv->f = f;
+    ids_uuid4(inv->request_id);
+    if (request_id)
+        memcpy(request_id, inv->request_id, IDS_UUID_LEN + 1);
+    if (lambda_function_has_capacity(f) && !f->queued_head) {
+        if (start(l, inv, payload, len)) {
+            free(inv);
+            return -1;
+        }
+        return 0;
+    }
+    inv->payload = malloc(len + 1);
+    memcpy(inv->payload, payload, len);
+    inv->payload[len] = '\0';
+    inv->payload_len = len;
+    if (f->queued_tail)
+        f->queued_tail->next = inv;
+    else
+        f->queued_head = inv;
+    f->queued_tail = inv;
+    return 0;
+}
+
+static void start_queued(lambda_t *l, lambda_function_t *f)
+{
+    while (f->queued_head && lambda_function_has_capacity(f)) {
+        invocation_t *inv = f->queued_head;
+        f->queued_head = inv->next;
+        if (!f->queued_head)
+            f->queued_tail = NULL;
+        inv->next = NULL;
+        char *payload = inv->payload;
+        size_t len = inv->payload_len;
+        inv->payload = NULL;
+        if (start(l, inv, payload, len)) {
+            log_error("msg=\"cannot start queued invocation\" function=%s request_id=%s", f->name, inv->request_id);
+            free(inv);
+        }
+        free(payload);
+    }
+}
+
+static char *now_rfc3339(void)
+{
+    char buf[64];
+    time_t t = (time_t)(clock_now_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000+0000", &tm);
+    return strdup(buf);
+}
+
+static lambda_function_t *function_from_config(lambda_t *l, const config_function_t *cf)
+{
+    lambda_function_t *f = calloc(1, sizeof *f);
+    f->name = strdup(cf->name);
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "arn:aws:lambda:%s:%s:function:%s", l->region, l->account, cf->name);
+    f->arn = buf_steal(&b, NULL);
+    f->argv = calloc(cf->n_command + 1, sizeof *f->argv);
+    for (size_t i = 0; i < cf->n_command; i++) {
+        f->argv[i] = strdup(cf->command[i]);
+        buf_printf(&b, "%s\n", cf->command[i]);
+    }
+    char sha[DIGEST_SHA256_HEX];
+    digest_sha256_hex(b.data ? b.data : "", b.len, sha);
+    buf_free(&b);
+    f->code_sha256 = strdup(sha);
+    f->working_dir = strdup(cf->working_dir ? cf->working_dir : ".");
+    f->environment = cf->environment ? cJSON_Duplicate(cf->environment, 1) : cJSON_CreateObject();
+    f->timeout = cf->timeout > 0 ? cf->timeout : 3;
+    f->memory = cf->memory > 0 ? cf->memory : 128;
+    f->reserved_concurrency = cf->reserved_concurrency;
+    buf_printf(&b, "%s/%s.log", l->logs_dir, cf->name);
+    f->log_path = buf_steal(&b, NULL);
+    f->last_modified = now_rfc3339();
+    ids_uuid4(f->revision_id);
+    return f;
+}
+
+static void function_free(lambda_function_t *f)
+{
+    if (!f)
+        return;
+    while (f->queued_head) {
+        invocation_t *inv = f->queued_head;
+        f->queued_head = inv->next;
+        free(inv->payload);
+        free(inv);
+    }
+    free(f->name);
+    free(f->arn);
+    for (char **a = f->argv; a && *a; a++)
+        free(*a);
+    free(f->argv);
+    free(f->working_dir);
+    cJSON_Delete(f->environment);
+    free(f->log_path);
+    free(f->last_modified);
+    free(f->code_sha256);
+    free(f);
+}
+
+lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, const char *data_dir,
+                     const char *endpoint_url)
+{
+    lambda_t *l = calloc(1, sizeof *l);
+    l->base = base;
+    l->sqs = sqs;
+    l->region = strdup(cfg->region);
+    l->account = strdup(cfg->account_id);
+    l->endpoint_url = strdup(endpoint_url);
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "%s/logs", data_dir);
+    l->logs_dir = buf_steal(&b, NULL);
+    if (mkdir(l->logs_dir, 0755) && errno != EEXIST) {
+        log_error("msg=\"cannot create the logs folder\" path=%s error=\"%s\"", l->logs_dir, strerror(errno));
+        lambda_free(l);
+        return NULL;
+    }
+    l->runner = lambda_runner_new(base);
+    if (!l->runner) {
+        lambda_free(l);
+        return NULL;
+    }
+    l->functions = calloc(cfg->n_functions + 1, sizeof *l->functions);
+    for (size_t i = 0; i < cfg->n_functions; i++)
+        l->functions[l->n_functions++] = function_from_config(l, &cfg->functions[i]);
+    lambda_mappings_start_config(l, cfg);
+    return l;
+}
+
+void lambda_free(lambda_t *l)
+{
+    if (!l)
+        return;
+    lambda_mappings_free(l);
+    lambda_runner_free(l->runner);
+    for (int i = 0; i < l->n_functions; i++)
+        function_free(l->functions[i]);
+    free(l->functions);
+    free(l->region);
+    free(l->account);
+    free(l->logs_dir);
+    free(l->endpoint_url);
+    free(l);
+}
