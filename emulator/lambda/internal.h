@@ -51,6 +51,7 @@ struct lambda {
     lambda_function_t **functions;
     int n_functions;
     lambda_mapping_t *mappings;   /* linked list */
+    struct lambda_invocation *live; /* invocations running now (ended at shutdown) */
 };
 
 lambda_function_t *lambda_function_find(lambda_t *l, const char *name_or_arn);

@@ -24,8 +24,29 @@ typedef struct lambda_invocation {
     char *payload;         /* only while queued (async) */
     size_t payload_len;
     char *trace_id;
-    struct lambda_invocation *next;
+    struct lambda_invocation *next;              /* queued (async) */
+    struct lambda_invocation *live_prev, *live_next; /* running */
 } invocation_t;
+
+static void live_add(lambda_t *l, invocation_t *inv)
+{
+    inv->live_prev = NULL;
+    inv->live_next = l->live;
+    if (l->live)
+        l->live->live_prev = inv;
+    l->live = inv;
+}
+
+static void live_remove(lambda_t *l, invocation_t *inv)
+{
+    if (inv->live_prev)
+        inv->live_prev->live_next = inv->live_next;
+    else if (l->live == inv)
+        l->live = inv->live_next;
+    if (inv->live_next)
+        inv->live_next->live_prev = inv->live_prev;
+    inv->live_prev = inv->live_next = NULL;
+}
 
 static void free_env(char **envp)
 {
@@ -229,6 +250,7 @@ static void invocation_done(const lambda_result_t *r, void *arg)
 {
     invocation_t *inv = arg;
     lambda_function_t *f = inv->f;
+    live_remove(inv->l, inv);
     f->running--;
     lambda_outcome_t o = {
         .status = r->status,
@@ -251,6 +273,8 @@ static void invocation_done(const lambda_result_t *r, void *arg)
 static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len)
 {
     lambda_function_t *f = inv->f;
+    if (!l->runner)
+        return -1; /* shutting down */
     inv->envp = build_env(l, f, inv->request_id, inv->trace_id);
     lambda_spawn_t spec = {
         .function_name = f->name,
@@ -262,7 +286,9 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
         .log_path = f->log_path,
     };
     f->running++;
+    live_add(l, inv);
     if (lambda_runner_start(l->runner, &spec, inv->request_id, payload, len, invocation_done, inv)) {
+        live_remove(l, inv);
         f->running--;
         free_env(inv->envp);
         inv->envp = NULL;
@@ -435,8 +461,17 @@ void lambda_free(lambda_t *l)
 {
     if (!l)
         return;
-    lambda_mappings_free(l);
+    /* Kill the handlers still running, end their invocations as failed (an
+     * Invoke gets its answer; a batch deletes nothing, so its messages come
+     * back after their visibility timeout), then stop the mappings. */
     lambda_runner_free(l->runner);
+    l->runner = NULL;
+    while (l->live) {
+        invocation_t *inv = l->live;
+        lambda_result_t r = {.status = LAMBDA_ERROR, .term_signal = 9, .output = "", .log_tail = ""};
+        invocation_done(&r, inv);
+    }
+    lambda_mappings_free(l);
     for (int i = 0; i < l->n_functions; i++)
         function_free(l->functions[i]);
     free(l->functions);
