@@ -1094,6 +1094,7 @@ static void set_event_queue(loader_t *L, void *obj, const field_t *f, const valu
  * make a small file describe a huge (or endless) tree. */
 typedef struct {
     loader_t *L;
+    const yaml_node_t *root;  /* the pattern: where a limit's problem goes */
     size_t values;
     int stop;          /* a limit was hit and reported: build no more */
 } jctx_t;
@@ -1173,13 +1174,13 @@ static cJSON *json_of(jctx_t *c, const yaml_node_t *n, int depth)
     if (c->stop)
         return NULL;
     if (depth > PATTERN_DEPTH_MAX) {
-        problem(c->L, n, "filter_patterns: a pattern may nest at most %d levels deep",
+        problem(c->L, c->root, "filter_patterns: a pattern may nest at most %d levels deep",
                 PATTERN_DEPTH_MAX);
         c->stop = 1;
         return NULL;
     }
     if (++c->values > PATTERN_VALUES_MAX) {
-        problem(c->L, n, "filter_patterns: a pattern may hold at most %d values",
+        problem(c->L, c->root, "filter_patterns: a pattern may hold at most %d values",
                 PATTERN_VALUES_MAX);
         c->stop = 1;
         return NULL;
@@ -1224,7 +1225,7 @@ static cJSON *filter_pattern(loader_t *L, const yaml_node_t *n)
 {
     char buf[MAX_QUOTED + 32];
     if (n->type == YAML_MAPPING_NODE) {
-        jctx_t c = { L, 0, 0 };
+        jctx_t c = { L, n, 0, 0 };
         size_t before = L->n_problems;
         cJSON *x = json_of(&c, n, 1);
         if (L->n_problems != before) {
@@ -1240,7 +1241,12 @@ static cJSON *filter_pattern(loader_t *L, const yaml_node_t *n)
     }
     const char *s = text_of(n), *end = NULL;
     size_t len = n->data.scalar.length;
-    cJSON *x = cJSON_ParseWithLengthOpts(s, len, &end, 1);
+    if (has_nul(n)) {
+        problem(L, n, "filter_patterns: the string must not contain a NUL character");
+        return NULL;
+    }
+    /* the length counts the terminating NUL: cJSON requires to see it */
+    cJSON *x = cJSON_ParseWithLengthOpts(s, len + 1, &end, 1);
     if (!x) {
         /* where in the string the JSON went wrong, 1-based */
         int line = 1, column = 1;

@@ -736,6 +736,8 @@ int lambda_filter_match(const cJSON *pattern, const cJSON *record)
     return 1;
 }
 
+/* patterns is an array of parsed pattern objects; a lone pattern object
+ * is taken as a list of one. */
 int lambda_filter_any(const cJSON *patterns, const cJSON *record)
 {
     if (!patterns || (cJSON_IsArray(patterns) && !patterns->child))

@@ -36,9 +36,10 @@ lambda_batch_outcome_t lambda_batch_item_failures(const char *output, size_t len
  * definition." cases. */
 int lambda_filter_check(const cJSON *pattern, char *err, size_t n);
 /* 1 when record (an SQS record as built above) matches pattern: its body
- * key is matched against the record's body parsed as JSON (a non-JSON body
- * never matches a pattern with a body key); other keys against the record's
- * fields. Operators: exact values (lists = or), null, "", prefix,
+ * key is matched against the record's body parsed as JSON, or against its
+ * text when it is not JSON (a non-JSON body never matches nested body
+ * keys; a JSON body never matches a plain rule, as on AWS); other keys
+ * against the record's fields. Operators: exact values (lists = or), null, "", prefix,
  * anything-but, numeric (=, <, <=, >, >=, ranges), exists. */
 int lambda_filter_match(const cJSON *pattern, const cJSON *record);
 /* 1 when patterns is NULL/empty, or record matches any of them. */

@@ -433,7 +433,7 @@ static void test_unknown_keys(void **state)
 {
     (void)state;
     expect_problems("regoin: us-east-1\n"
-                    "functions: {}\n"
+                    "function: {}\n"
                     "apis: {}\n"
                     "queues:\n"
                     "  orders:\n"
@@ -442,7 +442,7 @@ static void test_unknown_keys(void **state)
                     "    colour: blue\n"
                     "    redrive: {dead_leter_queue: x, max_receive_count: 2}\n",
                     "@:1:1: unknown key 'regoin' (did you mean 'region'?)\n"
-                    "@:2:1: unknown key 'functions'\n"
+                    "@:2:1: unknown key 'function' (did you mean 'functions'?)\n"
                     "@:3:1: unknown key 'apis'\n"
                     "@:6:5: unknown key 'visiblity_timeout' (did you mean 'visibility_timeout'?)\n"
                     "@:7:5: unknown key 'Delay_Seconds' (did you mean 'delay_seconds'?)\n"
@@ -800,6 +800,748 @@ static void test_missing_file(void **state)
     assert_int_equal(n, 1);
 }
 
+/* ---- functions ---- */
+
+static const char *env(const config_function_t *f, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->environment, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Asserts that the JSON text of x is want (unformatted). */
+static void expect_json(const cJSON *x, const char *want)
+{
+    assert_non_null(x);
+    char *got = cJSON_PrintUnformatted(x);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_function_every_key(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("queues:\n"
+                          "  orders:\n"
+                          "    visibility_timeout: 360\n"
+                          "functions:\n"
+                          "  worker:\n"
+                          "    command: [./bin/worker, --verbose, 8080]\n"
+                          "    working_dir: work\n"
+                          "    environment:\n"
+                          "      TABLE: orders\n"
+                          "      RETRIES: 3\n"
+                          "    timeout: 60\n"
+                          "    memory: 512\n"
+                          "    reserved_concurrency: 5\n"
+                          "    events:\n"
+                          "      - sqs:\n"
+                          "          queue: orders\n"
+                          "          batch_size: 100\n"
+                          "          maximum_batching_window: 5\n"
+                          "          maximum_concurrency: 2\n"
+                          "          report_batch_item_failures: true\n"
+                          "          enabled: false\n"
+                          "          filter_patterns:\n"
+                          "            - body: {status: [paid]}\n");
+    assert_int_equal(c->n_functions, 1);
+    const config_function_t *f = &c->functions[0];
+    assert_string_equal(f->name, "worker");
+    assert_int_equal(f->line, 5);
+    assert_int_equal(f->column, 3);
+    assert_int_equal(f->n_command, 3);
+    assert_string_equal(f->command[0], "/tmp/bin/worker");
+    assert_string_equal(f->command[1], "--verbose");
+    assert_string_equal(f->command[2], "8080");
+    assert_null(f->command[3]);
+    assert_string_equal(f->working_dir, "/tmp/work");
+    assert_int_equal(cJSON_GetArraySize(f->environment), 2);
+    assert_string_equal(env(f, "TABLE"), "orders");
+    assert_string_equal(env(f, "RETRIES"), "3");
+    assert_int_equal(f->timeout, 60);
+    assert_int_equal(f->memory, 512);
+    assert_int_equal(f->reserved_concurrency, 5);
+    assert_int_equal(f->n_events, 1);
+    const config_event_t *e = &f->events[0];
+    assert_string_equal(e->queue, "orders");
+    assert_int_equal(e->line, 15);
+    assert_int_equal(e->column, 9);
+    assert_int_equal(e->batch_size, 100);
+    assert_int_equal(e->maximum_batching_window, 5);
+    assert_int_equal(e->maximum_concurrency, 2);
+    assert_int_equal(e->report_batch_item_failures, 1);
+    assert_int_equal(e->enabled, 0);
+    expect_json(e->filter_patterns, "[{\"body\":{\"status\":[\"paid\"]}}]");
+    config_free(c);
+}
+
+static void test_function_defaults(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("queues:\n"
+                          "  jobs:\n"
+                          "functions:\n"
+                          "  tiny:\n"
+                          "    command: handler\n"
+                          "  consumer:\n"
+                          "    command: [python3, app.py]\n"
+                          "    events:\n"
+                          "      - sqs: {queue: jobs}\n"
+                          "      - sqs:\n"
+                          "          queue: jobs\n"
+                          "          filter_patterns: []\n");
+    assert_int_equal(c->n_functions, 2);
+    const config_function_t *f = &c->functions[0];
+    assert_string_equal(f->name, "tiny");
+    assert_int_equal(f->n_command, 1);
+    assert_string_equal(f->command[0], "handler"); /* a bare name: PATH at spawn */
+    assert_null(f->command[1]);
+    assert_string_equal(f->working_dir, "/tmp");
+    assert_non_null(f->environment);
+    assert_int_equal(cJSON_GetArraySize(f->environment), 0);
+    assert_int_equal(f->timeout, 3);
+    assert_int_equal(f->memory, 128);
+    assert_int_equal(f->reserved_concurrency, -1);
+    assert_null(f->events);
+    assert_int_equal(f->n_events, 0);
+
+    f = &c->functions[1];
+    assert_int_equal(f->n_command, 2);
+    assert_string_equal(f->command[0], "python3");
+    assert_string_equal(f->command[1], "app.py"); /* only the program is resolved */
+    assert_int_equal(f->n_events, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const config_event_t *e = &f->events[i];
+        assert_string_equal(e->queue, "jobs");
+        assert_int_equal(e->batch_size, 10);
+        assert_int_equal(e->maximum_batching_window, 0);
+        assert_int_equal(e->maximum_concurrency, 0);
+        assert_int_equal(e->report_batch_item_failures, 0);
+        assert_int_equal(e->enabled, 1);
+        assert_null(e->filter_patterns); /* none, or an empty list */
+    }
+    assert_int_equal(f->events[0].line, 9);
+    assert_int_equal(f->events[0].column, 9);
+    config_free(c);
+
+    /* an empty section, and a config without functions */
+    c = load_ok("functions:\n");
+    assert_int_equal(c->n_functions, 0);
+    assert_null(c->functions);
+    config_free(c);
+    c = load_ok("functions: {}\nqueues: {a: }\n");
+    assert_int_equal(c->n_functions, 0);
+    config_free(c);
+    c = config_default();
+    assert_int_equal(c->n_functions, 0);
+    assert_null(c->functions);
+    config_free(c);
+}
+
+static void test_function_command_forms(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("functions:\n"
+                          "  a: {command: ./bin/handler}\n"
+                          "  b: {command: \"bin/my handler\"}\n"
+                          "  c: {command: [/usr/bin/env, node, ./index.js]}\n"
+                          "  d: {command: [.//x/./y/, '', 1.5, true, ~x]}\n"
+                          "  e: {command: ../tools/run}\n"
+                          "  f: {command: 'node index.js'}\n"
+                          "  g:\n"
+                          "    command:\n"
+                          "      - sh\n"
+                          "      - -c\n"
+                          "      - echo ok\n");
+    assert_int_equal(c->n_functions, 7);
+    assert_string_equal(c->functions[0].command[0], "/tmp/bin/handler");
+    assert_int_equal(c->functions[0].n_command, 1);
+    assert_string_equal(c->functions[1].command[0], "/tmp/bin/my handler");
+    assert_string_equal(c->functions[2].command[0], "/usr/bin/env");
+    assert_string_equal(c->functions[2].command[2], "./index.js");
+    const config_function_t *d = &c->functions[3];
+    assert_int_equal(d->n_command, 5);
+    assert_string_equal(d->command[0], "/tmp/x/y");
+    assert_string_equal(d->command[1], "");
+    assert_string_equal(d->command[2], "1.5");
+    assert_string_equal(d->command[3], "true");
+    assert_string_equal(d->command[4], "~x");
+    assert_null(d->command[5]);
+    /* ".." is kept: joining does not look at the file system */
+    assert_string_equal(c->functions[4].command[0], "/tmp/../tools/run");
+    /* one string is one argument: no shell splitting */
+    assert_int_equal(c->functions[5].n_command, 1);
+    assert_string_equal(c->functions[5].command[0], "node index.js");
+    assert_int_equal(c->functions[6].n_command, 3);
+    assert_string_equal(c->functions[6].command[2], "echo ok");
+    config_free(c);
+}
+
+static void test_function_working_dir(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("functions:\n"
+                          "  a: {command: x, working_dir: ./a/./b/}\n"
+                          "  b: {command: x, working_dir: /srv/app}\n"
+                          "  c: {command: x, working_dir: .}\n"
+                          "  d: {command: x, working_dir: ../up}\n");
+    assert_string_equal(c->functions[0].working_dir, "/tmp/a/b");
+    assert_string_equal(c->functions[1].working_dir, "/srv/app");
+    assert_string_equal(c->functions[2].working_dir, "/tmp");
+    assert_string_equal(c->functions[3].working_dir, "/tmp/../up");
+    config_free(c);
+}
+
+/* A config loaded by a relative path resolves against the working
+ * directory joined with the config's folder. */
+static void test_function_relative_config_path(void **state)
+{
+    (void)state;
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    write_temp("functions:\n"
+               "  w: {command: ./run.sh}\n"
+               "  v: {command: [bin/v], working_dir: data}\n");
+    assert_int_equal(chdir("/"), 0);
+    char rel[PATH_MAX];
+    snprintf(rel, sizeof rel, "./%s", tmp_path + 1); /* "./tmp/sluice-test-config-..." */
+    int n = -1;
+    config_t *c = config_load(rel, NULL, NULL, &n);
+    assert_int_equal(chdir(cwd), 0);
+    unlink(tmp_path);
+    assert_non_null(c);
+    assert_string_equal(c->dir, "./tmp");
+    assert_string_equal(c->functions[0].command[0], "/tmp/run.sh");
+    assert_string_equal(c->functions[0].working_dir, "/tmp");
+    assert_string_equal(c->functions[1].command[0], "/tmp/bin/v");
+    assert_string_equal(c->functions[1].working_dir, "/tmp/data");
+    config_free(c);
+}
+
+static void test_function_ranges(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  q: {visibility_timeout: 900}\n"
+                    "functions:\n"
+                    "  lo:\n"
+                    "    command: x\n"
+                    "    timeout: 0\n"
+                    "    memory: 127\n"
+                    "    reserved_concurrency: -1\n"
+                    "    events:\n"
+                    "      - sqs: {queue: q, batch_size: 0, maximum_batching_window: -1,\n"
+                    "              maximum_concurrency: 1}\n"
+                    "  hi:\n"
+                    "    command: x\n"
+                    "    timeout: 901\n"
+                    "    memory: 10241\n"
+                    "    reserved_concurrency: 1001\n"
+                    "    events:\n"
+                    "      - sqs: {queue: q, batch_size: 10001, maximum_batching_window: 301,\n"
+                    "              maximum_concurrency: 1001}\n",
+                    "@:6:14: timeout must be between 1 and 900, got 0\n"
+                    "@:7:13: memory must be between 128 and 10240, got 127\n"
+                    "@:8:27: reserved_concurrency must be between 0 and 1000, got -1\n"
+                    "@:10:37: batch_size must be between 1 and 10000, got 0\n"
+                    "@:10:65: maximum_batching_window must be between 0 and 300, got -1\n"
+                    "@:11:36: maximum_concurrency must be between 2 and 1000, got 1\n"
+                    "@:14:14: timeout must be between 1 and 900, got 901\n"
+                    "@:15:13: memory must be between 128 and 10240, got 10241\n"
+                    "@:16:27: reserved_concurrency must be between 0 and 1000, got 1001\n"
+                    "@:18:37: batch_size must be between 1 and 10000, got 10001\n"
+                    "@:18:69: maximum_batching_window must be between 0 and 300, got 301\n"
+                    "@:19:36: maximum_concurrency must be between 2 and 1000, got 1001\n");
+
+    /* the bounds themselves are fine */
+    config_t *c = load_ok("queues:\n"
+                          "  q: {visibility_timeout: 900}\n"
+                          "functions:\n"
+                          "  lo:\n"
+                          "    command: x\n"
+                          "    timeout: 1\n"
+                          "    memory: 128\n"
+                          "    reserved_concurrency: 0\n"
+                          "    events:\n"
+                          "      - sqs: {queue: q, batch_size: 1, maximum_batching_window: 0,\n"
+                          "              maximum_concurrency: 2}\n"
+                          "  hi:\n"
+                          "    command: x\n"
+                          "    timeout: 900\n"
+                          "    memory: 10240\n"
+                          "    reserved_concurrency: 1000\n"
+                          "    events:\n"
+                          "      - sqs: {queue: q, batch_size: 10000, maximum_batching_window: 300,\n"
+                          "              maximum_concurrency: 1000}\n");
+    assert_int_equal(c->functions[0].timeout, 1);
+    assert_int_equal(c->functions[0].memory, 128);
+    assert_int_equal(c->functions[0].reserved_concurrency, 0);
+    assert_int_equal(c->functions[0].events[0].batch_size, 1);
+    assert_int_equal(c->functions[0].events[0].maximum_concurrency, 2);
+    assert_int_equal(c->functions[1].timeout, 900);
+    assert_int_equal(c->functions[1].memory, 10240);
+    assert_int_equal(c->functions[1].reserved_concurrency, 1000);
+    assert_int_equal(c->functions[1].events[0].batch_size, 10000);
+    assert_int_equal(c->functions[1].events[0].maximum_batching_window, 300);
+    assert_int_equal(c->functions[1].events[0].maximum_concurrency, 1000);
+    config_free(c);
+}
+
+static void test_function_unknown_keys(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  q:\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    timout: 5\n"
+                    "    enviroment: {A: b}\n"
+                    "    handler: app.main\n"
+                    "    event:\n"
+                    "    events:\n"
+                    "      - sqs:\n"
+                    "          queue: q\n"
+                    "          batchsize: 5\n"
+                    "          Enabled: false\n"
+                    "          filter_pattern: []\n"
+                    "      - sqss: {queue: q}\n"
+                    "      - sqs: {queue: q}\n"
+                    "        kinesis: {}\n",
+                    "@:6:5: unknown key 'timout' (did you mean 'timeout'?)\n"
+                    "@:7:5: unknown key 'enviroment' (did you mean 'environment'?)\n"
+                    "@:8:5: unknown key 'handler'\n"
+                    "@:9:5: unknown key 'event' (did you mean 'events'?)\n"
+                    "@:13:11: unknown key 'batchsize' (did you mean 'batch_size'?)\n"
+                    "@:14:11: unknown key 'Enabled' (did you mean 'enabled'?)\n"
+                    "@:15:11: unknown key 'filter_pattern' (did you mean 'filter_patterns'?)\n"
+                    "@:16:9: unknown key 'sqss' (did you mean 'sqs'?)\n"
+                    "@:16:9: event requires sqs\n"
+                    "@:18:9: unknown key 'kinesis'\n");
+}
+
+static void test_function_required_keys(void **state)
+{
+    (void)state;
+    expect_problems("functions:\n"
+                    "  no-command:\n"
+                    "    timeout: 5\n"
+                    "  empty:\n"
+                    "  also-empty: {}\n"
+                    "  no-queue:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs: {batch_size: 5}\n"
+                    "      - sqs:\n"
+                    "      -\n",
+                    "@:2:3: function 'no-command' requires command\n"
+                    "@:4:3: function 'empty' requires command\n"
+                    "@:5:3: function 'also-empty' requires command\n"
+                    "@:9:9: sqs requires queue\n"
+                    "@:10:9: sqs requires queue\n"
+                    "@:11:8: event requires sqs\n");
+}
+
+static void test_function_wrong_types(void **state)
+{
+    (void)state;
+    expect_problems("functions:\n"
+                    "  a:\n"
+                    "    command: {program: x}\n"
+                    "    working_dir: ''\n"
+                    "    environment: [A=1]\n"
+                    "    timeout: \"3\"\n"
+                    "    events: {sqs: {queue: q}}\n"
+                    "  b:\n"
+                    "    command: []\n"
+                    "    events: [sqs]\n"
+                    "  c:\n"
+                    "    command: [[x], ~, '']\n"
+                    "    events:\n"
+                    "      - sqs: orders\n"
+                    "  d:\n"
+                    "    command: ''\n"
+                    "    working_dir: [a]\n"
+                    "  e: 5\n"
+                    "  f:\n"
+                    "    command:\n"
+                    "    events:\n"
+                    "      - sqs: {queue: [q], enabled: 1, report_batch_item_failures: \"true\"}\n",
+                    "@:3:14: command: expected a string or a list of strings, got a map\n"
+                    "@:4:18: working_dir must not be empty\n"
+                    "@:5:18: environment: expected a map, got a list\n"
+                    "@:6:14: timeout: expected an integer, got the quoted string '3'\n"
+                    "@:7:13: events: expected a list, got a map\n"
+                    "@:9:14: command must not be an empty list\n"
+                    "@:10:14: event 1: expected a map, got 'sqs'\n"
+                    "@:12:15: command: expected a string, got a list\n"
+                    "@:12:20: command: expected a string, got an empty value\n"
+                    "@:14:14: sqs: expected a map, got 'orders'\n"
+                    "@:16:14: command: the program must not be empty\n"
+                    "@:17:18: working_dir: expected a string, got a list\n"
+                    "@:18:6: function 'e': expected a map, got '5'\n"
+                    "@:20:13: command: expected a string or a list of strings, got an empty value\n"
+                    "@:22:22: queue: expected a string, got a list\n"
+                    "@:22:36: enabled: expected a boolean (true or false), got '1'\n"
+                    "@:22:67: report_batch_item_failures: expected a boolean (true or false), got the quoted string 'true'\n");
+}
+
+static void test_function_names(void **state)
+{
+    (void)state;
+    char yaml[512];
+    char long_name[66];
+    memset(long_name, 'f', 65);
+    long_name[65] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "functions:\n"
+             "  %s: {command: x}\n"
+             "  'my fn': {command: x}\n"
+             "  fn.v2: {command: x}\n"
+             "  '': {command: x}\n"
+             "  Ok_name-1: {command: x}\n",
+             long_name);
+    expect_problems(yaml,
+                    "@:2:3: function name 'ffffffffffffffffffffffffffffffffffffffff...' is 65 characters long; at most 64 are allowed\n"
+                    "@:3:3: function name 'my fn' may only use A-Z, a-z, 0-9, '-' and '_'\n"
+                    "@:4:3: function name 'fn.v2' may only use A-Z, a-z, 0-9, '-' and '_'\n"
+                    "@:5:3: function name must not be empty\n");
+
+    long_name[64] = '\0';
+    snprintf(yaml, sizeof yaml, "functions:\n  %s: {command: x}\n", long_name);
+    config_t *c = load_ok(yaml);
+    assert_int_equal(strlen(c->functions[0].name), 64);
+    config_free(c);
+
+    expect_problems("functions:\n  w: {command: x}\n  w: {command: y}\n",
+                    "@:3:3: duplicate key 'w' (first at line 2, column 3)\n");
+}
+
+static void test_function_environment(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("functions:\n"
+                          "  w:\n"
+                          "    command: x\n"
+                          "    environment:\n"
+                          "      _PRIVATE: a\n"
+                          "      lower_case1: b\n"
+                          "      COUNT: 42\n"
+                          "      RATIO: 1.5\n"
+                          "      DEBUG: true\n"
+                          "      QUOTED: \"007\"\n"
+                          "      EMPTY:\n"
+                          "      TILDE: ~\n"
+                          "      SPACED: \"a b\"\n");
+    const config_function_t *f = &c->functions[0];
+    assert_int_equal(cJSON_GetArraySize(f->environment), 9);
+    assert_string_equal(env(f, "_PRIVATE"), "a");
+    assert_string_equal(env(f, "lower_case1"), "b");
+    assert_string_equal(env(f, "COUNT"), "42");
+    assert_string_equal(env(f, "RATIO"), "1.5");
+    assert_string_equal(env(f, "DEBUG"), "true");
+    assert_string_equal(env(f, "QUOTED"), "007");
+    assert_string_equal(env(f, "EMPTY"), "");
+    assert_string_equal(env(f, "TILDE"), "~");
+    assert_string_equal(env(f, "SPACED"), "a b");
+    config_free(c);
+
+    expect_problems("functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    environment:\n"
+                    "      1ST: a\n"
+                    "      MY-VAR: b\n"
+                    "      'A B': c\n"
+                    "      '': d\n"
+                    "      LIST: [1, 2]\n"
+                    "      MAP: {a: 1}\n"
+                    "      NUL: \"a\\0b\"\n"
+                    "      OK: 1\n",
+                    "@:5:7: environment variable name '1ST' must start with a letter or '_' and use only A-Z, a-z, 0-9 and '_'\n"
+                    "@:6:7: environment variable name 'MY-VAR' must start with a letter or '_' and use only A-Z, a-z, 0-9 and '_'\n"
+                    "@:7:7: environment variable name 'A B' must start with a letter or '_' and use only A-Z, a-z, 0-9 and '_'\n"
+                    "@:8:7: environment variable name '' must start with a letter or '_' and use only A-Z, a-z, 0-9 and '_'\n"
+                    "@:9:13: environment 'LIST': expected a scalar value, got a list\n"
+                    "@:10:12: environment 'MAP': expected a scalar value, got a map\n"
+                    "@:11:12: environment 'NUL': the value must not contain a NUL character\n");
+}
+
+static void test_event_unknown_queue(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  orders:\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs: {queue: order}\n"
+                    "      - sqs: {queue: payments}\n"
+                    "      - sqs: {queue: ''}\n",
+                    "@:7:22: queue 'order' is not a queue in this config (did you mean 'orders'?)\n"
+                    "@:8:22: queue 'payments' is not a queue in this config\n"
+                    "@:9:22: queue '' is not a queue in this config\n");
+
+    /* a queue declared after the function is fine */
+    config_t *c = load_ok("functions:\n"
+                          "  w: {command: x, events: [{sqs: {queue: later}}]}\n"
+                          "queues:\n"
+                          "  later:\n");
+    assert_string_equal(c->functions[0].events[0].queue, "later");
+    config_free(c);
+}
+
+static void test_event_fifo_rules(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  jobs.fifo:\n"
+                    "  tasks: {fifo: false}\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs: {queue: jobs.fifo, batch_size: 11, maximum_batching_window: 5}\n"
+                    "      - sqs: {queue: jobs.fifo, maximum_batching_window: 1}\n"
+                    "      - sqs: {queue: jobs.fifo, batch_size: 11}\n",
+                    "@:8:45: batch_size must be between 1 and 10 for FIFO queue 'jobs.fifo', got 11\n"
+                    "@:8:74: maximum_batching_window is not supported for FIFO queue 'jobs.fifo'; leave it out or set it to 0\n"
+                    "@:9:58: maximum_batching_window is not supported for FIFO queue 'jobs.fifo'; leave it out or set it to 0\n"
+                    "@:10:45: batch_size must be between 1 and 10 for FIFO queue 'jobs.fifo', got 11\n");
+
+    /* 10 and an explicit 0 window are fine on FIFO */
+    config_t *c = load_ok("queues:\n"
+                          "  jobs.fifo:\n"
+                          "functions:\n"
+                          "  w:\n"
+                          "    command: x\n"
+                          "    events:\n"
+                          "      - sqs: {queue: jobs.fifo, batch_size: 10, maximum_batching_window: 0}\n");
+    assert_int_equal(c->functions[0].events[0].batch_size, 10);
+    config_free(c);
+}
+
+static void test_event_batch_needs_window(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  q:\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs: {queue: q, batch_size: 100}\n"
+                    "      - sqs: {queue: q, batch_size: 11, maximum_batching_window: 0}\n"
+                    "      - sqs: {queue: missing, batch_size: 50}\n"
+                    "      - sqs: {queue: q, batch_size: 50, maximum_batching_window: 500}\n",
+                    "@:7:37: batch_size above 10 requires maximum_batching_window of at least 1 second\n"
+                    "@:8:37: batch_size above 10 requires maximum_batching_window of at least 1 second\n"
+                    "@:9:22: queue 'missing' is not a queue in this config\n"
+                    "@:9:43: batch_size above 10 requires maximum_batching_window of at least 1 second\n"
+                    "@:10:66: maximum_batching_window must be between 0 and 300, got 500\n");
+
+    config_t *c = load_ok("queues:\n"
+                          "  q:\n"
+                          "functions:\n"
+                          "  w:\n"
+                          "    command: x\n"
+                          "    events:\n"
+                          "      - sqs: {queue: q, batch_size: 100, maximum_batching_window: 1}\n"
+                          "      - sqs: {queue: q, batch_size: 10}\n");
+    assert_int_equal(c->functions[0].events[0].batch_size, 100);
+    assert_int_equal(c->functions[0].events[0].maximum_batching_window, 1);
+    assert_int_equal(c->functions[0].events[1].batch_size, 10);
+    config_free(c);
+}
+
+static void test_event_visibility_timeout(void **state)
+{
+    (void)state;
+    /* the queue's default visibility timeout is 30 s */
+    expect_problems("queues:\n"
+                    "  orders:\n"
+                    "  slow: {visibility_timeout: 59}\n"
+                    "functions:\n"
+                    "  worker:\n"
+                    "    command: x\n"
+                    "    timeout: 60\n"
+                    "    events:\n"
+                    "      - sqs:\n"
+                    "          queue: orders\n"
+                    "      - sqs: {queue: slow}\n",
+                    "@:10:18: queue 'orders' has visibility_timeout 30 s, shorter than function 'worker' timeout 60 s (AWS: Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds)\n"
+                    "@:11:22: queue 'slow' has visibility_timeout 59 s, shorter than function 'worker' timeout 60 s (AWS: Queue visibility timeout: 59 seconds is less than Function timeout: 60 seconds)\n");
+
+    /* equal is fine, and so is the default function timeout (3 s) */
+    config_t *c = load_ok("queues:\n"
+                          "  orders: {visibility_timeout: 60}\n"
+                          "  quick: {visibility_timeout: 3}\n"
+                          "functions:\n"
+                          "  worker: {command: x, timeout: 60, events: [{sqs: {queue: orders}}]}\n"
+                          "  small: {command: x, events: [{sqs: {queue: quick}}]}\n");
+    assert_int_equal(c->functions[0].timeout, 60);
+    config_free(c);
+
+    /* a refused timeout or visibility_timeout is reported once, not again
+     * as a mismatch */
+    expect_problems("queues:\n"
+                    "  orders: {visibility_timeout: 50000}\n"
+                    "functions:\n"
+                    "  w: {command: x, timeout: 1000, events: [{sqs: {queue: orders}}]}\n"
+                    "  v: {command: x, timeout: 900, events: [{sqs: {queue: orders}}]}\n",
+                    "@:2:32: visibility_timeout must be between 0 and 43200, got 50000\n"
+                    "@:4:28: timeout must be between 1 and 900, got 1000\n");
+}
+
+static void test_filter_patterns(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("queues:\n"
+                          "  q:\n"
+                          "functions:\n"
+                          "  w:\n"
+                          "    command: x\n"
+                          "    events:\n"
+                          "      - sqs:\n"
+                          "          queue: q\n"
+                          "          filter_patterns:\n"
+                          "            - body:\n"
+                          "                status: [paid, \"42\", 42, -1.5e3, true, 'true', null, ~]\n"
+                          "                count: [{numeric: [\">\", 0, \"<=\", 10]}]\n"
+                          "                empty: []\n"
+                          "            - '{\"attributes\": {\"MessageGroupId\": [\"a\"]}}'\n"
+                          "            - |\n"
+                          "              {\n"
+                          "                \"body\": {\"kind\": [{\"prefix\": \"ord\"}]}\n"
+                          "              }\n"
+                          "            - {}\n");
+    const cJSON *fp = c->functions[0].events[0].filter_patterns;
+    assert_true(cJSON_IsArray(fp));
+    assert_int_equal(cJSON_GetArraySize(fp), 4);
+    expect_json(cJSON_GetArrayItem(fp, 0),
+                "{\"body\":{\"status\":[\"paid\",\"42\",42,-1500,true,\"true\",null,null],"
+                "\"count\":[{\"numeric\":[\">\",0,\"<=\",10]}],\"empty\":[]}}");
+    expect_json(cJSON_GetArrayItem(fp, 1), "{\"attributes\":{\"MessageGroupId\":[\"a\"]}}");
+    expect_json(cJSON_GetArrayItem(fp, 2), "{\"body\":{\"kind\":[{\"prefix\":\"ord\"}]}}");
+    expect_json(cJSON_GetArrayItem(fp, 3), "{}");
+    config_free(c);
+
+    /* YAML numbers that JSON has no room for stay strings */
+    c = load_ok("queues: {q: }\n"
+                "functions:\n"
+                "  w:\n"
+                "    command: x\n"
+                "    events:\n"
+                "      - sqs:\n"
+                "          queue: q\n"
+                "          filter_patterns:\n"
+                "            - {a: [0x10, .5, 5., 1e999, .inf, 007, +3, 1_000, yes]}\n");
+    expect_json(cJSON_GetArrayItem(c->functions[0].events[0].filter_patterns, 0),
+                "{\"a\":[\"0x10\",0.5,5,\"1e999\",\".inf\",7,3,\"1_000\",\"yes\"]}");
+    config_free(c);
+}
+
+static void test_filter_pattern_problems(void **state)
+{
+    (void)state;
+    expect_problems("queues: {q: }\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs:\n"
+                    "          queue: q\n"
+                    "          filter_patterns:\n"
+                    "            - '{\"body\": {\"status\": [\"paid\"]}'\n"
+                    "            - '[{\"body\": 1}]'\n"
+                    "            - \"42\"\n"
+                    "            - not json\n"
+                    "            - [a, b]\n"
+                    "            -\n"
+                    "            - {a: 1, a: 2}\n"
+                    "            - |\n"
+                    "              {\n"
+                    "                \"body\": {\"kind\": [\"a\",]}\n"
+                    "              }\n"
+                    "      - sqs: {queue: q, filter_patterns: '{\"a\": [1]}'}\n",
+                    "@:9:15: filter_patterns: the string is not valid JSON (at line 1, column 30 of the string)\n"
+                    "@:10:15: filter_patterns: the string must hold a JSON object, got an array\n"
+                    "@:11:15: filter_patterns: the string must hold a JSON object, got a number\n"
+                    "@:12:15: filter_patterns: the string is not valid JSON (at line 1, column 1 of the string)\n"
+                    "@:13:15: filter_patterns: expected a map or a string holding a JSON object, got a list\n"
+                    "@:14:14: filter_patterns: expected a map or a string holding a JSON object, got an empty value\n"
+                    "@:15:22: duplicate key 'a' (first at line 15, column 16)\n"
+                    "@:16:15: filter_patterns: the string is not valid JSON (at line 2, column 25 of the string)\n"
+                    "@:20:42: filter_patterns: expected a list, got the quoted string '{\"a\": [1]}'\n");
+
+    /* at most 10 patterns */
+    char yaml[2048];
+    size_t n = (size_t)snprintf(yaml, sizeof yaml,
+                                "queues: {q: }\n"
+                                "functions:\n"
+                                "  w:\n"
+                                "    command: x\n"
+                                "    events:\n"
+                                "      - sqs:\n"
+                                "          queue: q\n"
+                                "          filter_patterns:\n");
+    for (int i = 1; i <= 12; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "            - {body: {n: [%d]}}\n", i);
+    expect_problems(yaml, "@:19:15: filter_patterns: at most 10 patterns are allowed\n");
+
+    /* aliases cannot make a pattern endless or explode */
+    expect_problems("queues: {q: }\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs:\n"
+                    "          queue: q\n"
+                    "          filter_patterns:\n"
+                    "            - &loop {a: [*loop]}\n",
+                    "@:9:15: filter_patterns: a pattern may nest at most 32 levels deep\n");
+    expect_problems("queues: {q: }\n"
+                    "x: &a [1, 2, 3, 4, 5, 6, 7, 8]\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs:\n"
+                    "          queue: q\n"
+                    "          filter_patterns:\n"
+                    "            - {a: &b [*a, *a, *a, *a, *a, *a, *a, *a],\n"
+                    "               c: &c [*b, *b, *b, *b, *b, *b, *b, *b],\n"
+                    "               d: [*c, *c, *c, *c, *c, *c, *c, *c]}\n",
+                    "@:2:1: unknown key 'x'\n"
+                    "@:10:15: filter_patterns: a pattern may hold at most 4096 values\n");
+}
+
+/* Problems from every part of a function, and from the checks that run
+ * after the whole file, come out in file order. */
+static void test_function_problems_in_file_order(void **state)
+{
+    (void)state;
+    expect_problems("functions:\n"
+                    "  worker:\n"
+                    "    timeout: 60\n"
+                    "    events:\n"
+                    "      - sqs: {queue: jobs.fifo, batch_size: 20}\n"
+                    "      - sqs: {queue: orders, batch_sise: 5}\n"
+                    "    memory: 64\n"
+                    "queues:\n"
+                    "  orders:\n"
+                    "  jobs.fifo:\n"
+                    "    visibility_timeout: 120\n"
+                    "region: moon\n",
+                    "@:2:3: function 'worker' requires command\n"
+                    "@:5:45: batch_size must be between 1 and 10 for FIFO queue 'jobs.fifo', got 20\n"
+                    "@:6:22: queue 'orders' has visibility_timeout 30 s, shorter than function 'worker' timeout 60 s (AWS: Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds)\n"
+                    "@:6:30: unknown key 'batch_sise' (did you mean 'batch_size'?)\n"
+                    "@:7:13: memory must be between 128 and 10240, got 64\n"
+                    "@:12:9: region must look like an AWS region (e.g. us-east-1), got 'moon'\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +1571,24 @@ int main(void)
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_one_document_only),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_function_every_key),
+        cmocka_unit_test(test_function_defaults),
+        cmocka_unit_test(test_function_command_forms),
+        cmocka_unit_test(test_function_working_dir),
+        cmocka_unit_test(test_function_relative_config_path),
+        cmocka_unit_test(test_function_ranges),
+        cmocka_unit_test(test_function_unknown_keys),
+        cmocka_unit_test(test_function_required_keys),
+        cmocka_unit_test(test_function_wrong_types),
+        cmocka_unit_test(test_function_names),
+        cmocka_unit_test(test_function_environment),
+        cmocka_unit_test(test_event_unknown_queue),
+        cmocka_unit_test(test_event_fifo_rules),
+        cmocka_unit_test(test_event_batch_needs_window),
+        cmocka_unit_test(test_event_visibility_timeout),
+        cmocka_unit_test(test_filter_patterns),
+        cmocka_unit_test(test_filter_pattern_problems),
+        cmocka_unit_test(test_function_problems_in_file_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
