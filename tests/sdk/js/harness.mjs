@@ -3,7 +3,7 @@
 // and holds the small helpers every test file shares (errors, MD5s, names).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +32,14 @@ const LOG_CAP = 64 * 1024;
  * Starts a sluice server for one test file, or points at SLUICE_ENDPOINT.
  * Returns { endpoint, host, stop(), log() }. stop() is idempotent; it throws
  * if the server had died on its own before being asked to stop.
+ * Options (all optional; without them nothing changes):
+ *   own     true: always start a private server, even with SLUICE_ENDPOINT set
+ *           (files that move the process-wide clock need one)
+ *   config  YAML text: written to a temporary file and passed as --config
+ *           (implies own)
  */
-export async function startServer() {
-  if (process.env.SLUICE_ENDPOINT) {
+export async function startServer({ own = false, config } = {}) {
+  if (process.env.SLUICE_ENDPOINT && !own && config === undefined) {
     const endpoint = process.env.SLUICE_ENDPOINT.replace(/\/+$/, '');
     return {
       endpoint,
@@ -47,7 +52,15 @@ export async function startServer() {
 
   const bin = process.env.SLUICE_BIN || join(REPO_ROOT, 'build', 'sluice');
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-js-'));
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
+  let configDir = null;
+  if (config !== undefined) {
+    configDir = mkdtempSync(join(tmpdir(), 'sluice-js-cfg-'));
+    const file = join(configDir, 'sluice.yaml');
+    writeFileSync(file, config);
+    args.splice(1, 0, '--config', file);
+  }
+  const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
@@ -127,6 +140,7 @@ export async function startServer() {
       }
       process.removeListener('exit', killOnExit);
       rmSync(dataDir, { recursive: true, force: true });
+      if (configDir) rmSync(configDir, { recursive: true, force: true });
       if (diedEarly) {
         throw new Error(
           `sluice died during the tests (code=${diedEarly.code} signal=${diedEarly.signal})\n${logText}`,
@@ -253,3 +267,32 @@ export const VECTORS = {
   traceHeader: '5ae4d5d7636402d80f4eb6d213245a88',
 };
 export const TRACE_HEADER = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+
+/**
+ * The test clock (POST/GET /_sluice/clock). clockCall returns the raw answer
+ * as { status, json, text } (json null when the body is not JSON); body, when given,
+ * is sent as-is if a string, else JSON-encoded.
+ */
+export async function clockCall(endpoint, method = 'GET', body) {
+  const init = { method };
+  if (body !== undefined) {
+    init.body = typeof body === 'string' ? body : JSON.stringify(body);
+    init.headers = { 'content-type': 'application/json' };
+  }
+  const res = await fetch(`${endpoint}/_sluice/clock`, init);
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: res.status, json, text };
+}
+
+/** Moves sluice's clock forward by seconds; returns { now_ms, offset_ms }. */
+export async function advanceClock(endpoint, seconds) {
+  const r = await clockCall(endpoint, 'POST', { advance_seconds: seconds });
+  assert.equal(r.status, 200, `POST /_sluice/clock ${seconds}: ${r.status} ${r.text}`);
+  return r.json;
+}
