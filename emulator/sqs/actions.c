@@ -150,37 +150,26 @@ int sqs_param_int(const cJSON *obj, const char *name, long *out, err_t *err)
     return err_set(err, ERR_SERIALIZATION, "Start of structure or map found where not expected.");
 }
 
-/* A list of strings member; NULL when absent. -1 on a wrong type. */
-static int opt_list(sqs_call_t *c, const char *name, const cJSON **out)
+/* A member holding strings: a list (map == 0) or a map of string values
+ * (map == 1); *out NULL when absent; -1 on a wrong type. */
+static int opt_strings(sqs_call_t *c, const char *name, int map, const cJSON **out)
 {
     const cJSON *v = param(c, name);
     *out = NULL;
     if (!v || cJSON_IsNull(v))
         return 0;
-    if (!cJSON_IsArray(v))
-        return err_set(&c->err, ERR_SERIALIZATION, "Expected list or array for %s.", name);
+    if (map ? !cJSON_IsObject(v) : !cJSON_IsArray(v))
+        return err_set(&c->err, ERR_SERIALIZATION, "Expected %s for %s.", map ? "a map" : "a list", name);
     const cJSON *e;
     cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return err_set(&c->err, ERR_SERIALIZATION,
-                                                                     "Expected a string in %s.", name);
+                                                                     "Expected a string %sin %s.",
+                                                                     map ? "value " : "", name);
     *out = v;
     return 0;
 }
 
-/* A map of string -> string member; NULL when absent. */
-static int opt_map(sqs_call_t *c, const char *name, const cJSON **out)
-{
-    const cJSON *v = param(c, name);
-    *out = NULL;
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsObject(v))
-        return err_set(&c->err, ERR_SERIALIZATION, "Expected a map for %s.", name);
-    const cJSON *e;
-    cJSON_ArrayForEach(e, v) if (!cJSON_IsString(e)) return err_set(&c->err, ERR_SERIALIZATION,
-                                                                     "Expected a string value in %s.", name);
-    *out = v;
-    return 0;
-}
+static int opt_list(sqs_call_t *c, const char *name, const cJSON **out) { return opt_strings(c, name, 0, out); }
+static int opt_map(sqs_call_t *c, const char *name, const cJSON **out) { return opt_strings(c, name, 1, out); }
 
 static int list_has(const cJSON *list, const char *s)
 {
