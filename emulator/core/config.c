@@ -940,14 +940,13 @@ static char *command_arg(loader_t *L, const yaml_node_t *el, size_t i)
         problem(L, el, "command: an argument must not contain a NUL character");
         return NULL;
     }
-    if (i > 0 || *s == '/' || !strchr(s, '/')) {
-        if (i == 0 && !*s) {
-            problem(L, el, "command: the program must not be empty");
-            return NULL;
-        }
-        return xstrdup(s); /* a bare name is looked up on PATH at spawn */
+    if (i == 0 && !*s) {
+        problem(L, el, "command: the program must not be empty");
+        return NULL;
     }
-    return resolve_path(L, el, "command", s);
+    if (i == 0 && *s != '/' && strchr(s, '/'))
+        return resolve_path(L, el, "command", s);
+    return xstrdup(s); /* as written; a bare program name is looked up on PATH at spawn */
 }
 
 /* command: a list of strings (argv), or one string, which is the program
