@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "endpoint.h"
+#include "lambda/events.h"
 #include "lambda/lambda.h"
 #include "sqs/actions.h"
 
@@ -70,12 +71,39 @@ static void print_problem(void *ctx, const char *line)
     fprintf(stderr, "%s\n", line);
 }
 
+/* Filter patterns are EventBridge syntax, which the Lambda module knows;
+ * the loader only checked that each is a JSON object. Prints each bad one
+ * as FILE:LINE:COLUMN and returns how many there were. */
+static int check_filters(const config_t *cfg)
+{
+    int bad = 0;
+    for (size_t i = 0; i < cfg->n_functions; i++) {
+        const config_function_t *f = &cfg->functions[i];
+        for (size_t k = 0; k < f->n_events; k++) {
+            const cJSON *p;
+            cJSON_ArrayForEach(p, f->events[k].filter_patterns) {
+                char why[256];
+                if (lambda_filter_check(p, why, sizeof why)) {
+                    fprintf(stderr, "%s:%d:%d: function '%s': filter_patterns: %s\n", cfg->path ? cfg->path : "-",
+                            f->events[k].line, f->events[k].column, f->name, why);
+                    bad++;
+                }
+            }
+        }
+    }
+    return bad;
+}
+
 static config_t *load_config(const char *path)
 {
     if (!path)
         return config_default();
     int problems = 0;
     config_t *cfg = config_load(path, print_problem, NULL, &problems);
+    if (cfg && check_filters(cfg)) {
+        config_free(cfg);
+        return NULL;
+    }
     return cfg;
 }
 
@@ -193,8 +221,7 @@ static int cmd_validate(opts_t *o)
         fprintf(stderr, "sluice: validate needs --config FILE\n");
         return 2;
     }
-    int problems = 0;
-    config_t *cfg = config_load(o->config, print_problem, NULL, &problems);
+    config_t *cfg = load_config(o->config);
     if (!cfg)
         return 1;
     config_free(cfg);
