@@ -50,6 +50,46 @@ typedef struct {
     size_t n_events;
 } config_function_t;
 
+/* One route of an API: a route key and its one integration. */
+typedef enum { CONFIG_INTEGRATION_SQS, CONFIG_INTEGRATION_LAMBDA, CONFIG_INTEGRATION_MOCK } config_integration_t;
+
+typedef struct {
+    char *route_key;         /* "POST /orders", "GET /orders/{id}", "ANY /{proxy+}", "$default" (HTTP APIs) */
+    int line, column;
+    config_integration_t integration;
+    /* sqs: */
+    char *queue;             /* queue name (config's region and account) */
+    char *request_template;  /* REST: VTL producing the message body; NULL: the request body */
+    char *response_template; /* REST: VTL over SQS's JSON response; NULL: AWS's default body */
+    cJSON *parameters;       /* HTTP: {MessageBody, MessageGroupId, MessageDeduplicationId,
+                              * DelaySeconds, MessageAttributes: mapping expressions}; owned or NULL */
+    /* lambda: */
+    char *function;
+    char *payload_format;    /* "1.0" or "2.0"; default 1.0 for rest, 2.0 for http */
+    /* mock: */
+    int mock_status;         /* default 200 */
+    cJSON *mock_headers;     /* {name: value}; owned or NULL */
+    char *mock_body;         /* or NULL */
+    int timeout_ms;          /* integration timeout, default 29000, 50..29000 */
+} config_route_t;
+
+typedef struct {
+    char *name;
+    int line, column;
+    char *listen;            /* HOST:PORT of its own listener (required) */
+    int http;                /* type: http (1) or rest (0, the default) */
+    char *stage;             /* REST: served under /{stage}; NULL: none */
+    /* cors: {allow_origins, allow_methods, allow_headers, expose_headers:
+     * lists of strings; max_age: int; allow_credentials: bool}; owned or NULL */
+    cJSON *cors;
+    cJSON *api_keys;         /* list of key strings; owned or NULL (no key required) */
+    double throttle_rate;    /* requests/s; 0: no throttling */
+    int throttle_burst;
+    cJSON *stage_variables;  /* {name: value}; owned or NULL */
+    config_route_t *routes;
+    size_t n_routes;
+} config_api_t;
+
 typedef struct {
     char *path;          /* the file it came from, or NULL for defaults */
     char *dir;           /* the folder of that file ("." for defaults) */
@@ -68,6 +108,8 @@ typedef struct {
     int in_flight_limit;
     config_function_t *functions;
     size_t n_functions;
+    config_api_t *apis;
+    size_t n_apis;
 } config_t;
 
 /* A config with every default and no queues. Returns owned. */

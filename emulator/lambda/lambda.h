@@ -21,6 +21,16 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
 /* Stops pollers and kills running handlers. NULL is a no-op. */
 void lambda_free(lambda_t *l);
 
+/* Synchronous invocation for in-process callers (API Gateway's Lambda
+ * proxy integration). done gets status 0 (output is the handler's stdout),
+ * 1 (function error: output is {errorMessage, errorType}), or -1 (not
+ * started: unknown function, or at its reserved concurrency); output is
+ * valid during the call. Returns 0 when started (done comes later), -1
+ * when not (done is not called). */
+typedef void (*lambda_reply_fn)(int status, const char *output, size_t len, void *arg);
+int lambda_call(lambda_t *l, const char *function, const char *payload, size_t len, const char *trace_id,
+                lambda_reply_fn done, void *arg);
+
 /* Serves req when path is a Lambda API path (/2015-03-31/...): returns 1
  * (answered now or later), else 0. */
 int lambda_api_handle(lambda_t *l, struct evhttp_request *req, const char *path);

@@ -481,3 +481,34 @@ void lambda_free(lambda_t *l)
     free(l->endpoint_url);
     free(l);
 }
+
+typedef struct {
+    lambda_reply_fn done;
+    void *arg;
+} call_ctx_t;
+
+static void call_done(const lambda_outcome_t *o, void *arg)
+{
+    call_ctx_t *ctx = arg;
+    if (o->status == LAMBDA_OK)
+        ctx->done(0, o->output, o->output_len, ctx->arg);
+    else
+        ctx->done(1, o->error_json ? o->error_json : "{}", o->error_json ? strlen(o->error_json) : 2, ctx->arg);
+    free(ctx);
+}
+
+int lambda_call(lambda_t *l, const char *function, const char *payload, size_t len, const char *trace_id,
+                lambda_reply_fn done, void *arg)
+{
+    lambda_function_t *f = lambda_function_find(l, function);
+    if (!f)
+        return -1;
+    call_ctx_t *ctx = calloc(1, sizeof *ctx);
+    ctx->done = done;
+    ctx->arg = arg;
+    if (lambda_invoke(l, f, payload, len, trace_id, NULL, call_done, ctx)) {
+        free(ctx);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,1083 @@
+/* API Gateway requests: stage and key checks, throttling, CORS, routing,
+ * then one integration (SQS SendMessage in-process, Lambda proxy, mock),
+ * with AWS's status codes and bodies for every failure, AWS's response
+ * headers, and one access-log line per request
+ * (../shared/reference/apigw.md). */
+#include "apigw/gateway.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "apigw/router.h"
+#include "apigw/vtl.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/digest.h"
+#include "core/form.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/server.h"
+#include "sqs/wire_query.h"
+
+#define MAX_PAYLOAD (10 * 1024 * 1024)
+
+typedef struct api {
+    apigw_t *g;
+    const config_api_t *cfg;
+    server_t *srv;
+    apigw_router_t *router;
+    char api_id[11];
+    double tokens;
+    int64_t refill_us;
+} api_t;
+
+struct apigw {
+    struct event_base *base;
+    sqs_t *sqs;
+    lambda_t *lambda;
+    const config_t *cfg;
+    api_t *apis;
+    size_t n_apis;
+};
+
+/* One request in progress. */
+typedef struct greq {
+    api_t *api;
+    struct evhttp_request *req;
+    const config_route_t *route;
+    apigw_match_t match;
+    char request_id[IDS_UUID_LEN + 1];
+    char apigw_id[20];
+    char trace[64];
+    int64_t start_us, integration_us;
+    char method[16];
+    char *path;          /* without the stage */
+    char *full_path;     /* as requested */
+    char *raw_query;
+    cJSON *headers;      /* name (client's casing) -> last value */
+    cJSON *mv_headers;   /* name -> [values] */
+    cJSON *query;        /* name -> last value */
+    cJSON *mv_query;     /* name -> [values] */
+    char *body;
+    size_t body_len;
+    cJSON *context;
+    char source_ip[64];
+    struct event *timeout_ev;
+    int answered;        /* the client has its answer (e.g. a timeout) */
+    int pending;         /* an integration callback is still to come */
+    sqs_call_t *sqs_call;
+} greq_t;
+
+typedef struct {
+    sqs_call_t call; /* first */
+    greq_t *r;
+} gsqs_t;
+
+/* ---------- helpers ---------- */
+
+static const char *header_ci(const cJSON *headers, const char *name)
+{
+    const cJSON *h;
+    cJSON_ArrayForEach(h, headers) if (strcasecmp(h->string, name) == 0) return h->valuestring;
+    return NULL;
+}
+
+static void free_greq(greq_t *r)
+{
+    if (r->timeout_ev)
+        event_free(r->timeout_ev);
+    cJSON_Delete(r->match.path_params);
+    free(r->path);
+    free(r->full_path);
+    free(r->raw_query);
+    cJSON_Delete(r->headers);
+    cJSON_Delete(r->mv_headers);
+    cJSON_Delete(r->query);
+    cJSON_Delete(r->mv_query);
+    free(r->body);
+    cJSON_Delete(r->context);
+    free(r);
+}
+
+static void add_cors(greq_t *r, struct evkeyvalq *out)
+{
+    const cJSON *cors = r->api->cfg->cors;
+    if (!cors)
+        return;
+    const char *origin = header_ci(r->headers, "Origin");
+    const cJSON *origins = cJSON_GetObjectItemCaseSensitive(cors, "allow_origins");
+    const char *allow = NULL;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, origins) {
+        if (strcmp(o->valuestring, "*") == 0)
+            allow = "*";
+        else if (origin && strcmp(o->valuestring, origin) == 0)
+            allow = origin;
+        if (allow && strcmp(allow, "*") != 0)
+            break;
+    }
+    if (!allow)
+        return;
+    evhttp_add_header(out, "Access-Control-Allow-Origin", allow);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cors, "allow_credentials")))
+        evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
+    const cJSON *expose = cJSON_GetObjectItemCaseSensitive(cors, "expose_headers");
+    if (cJSON_GetArraySize(expose) > 0) {
+        buf_t b;
+        buf_init(&b);
+        cJSON_ArrayForEach(o, expose) buf_printf(&b, "%s%s", b.len ? "," : "", o->valuestring);
+        evhttp_add_header(out, "Access-Control-Expose-Headers", b.data);
+        buf_free(&b);
+    }
+}
+
+/* Sends the answer with AWS's headers and logs the access line. headers:
+ * {name: "value"} or {name: ["v1", "v2"]}, may be NULL. */
+static void answer(greq_t *r, int status, const cJSON *headers, const char *ctype, const char *body, size_t len)
+{
+    if (r->answered)
+        return;
+    r->answered = 1;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
+    int has_ctype = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, headers) {
+        if (strcasecmp(h->string, "content-type") == 0)
+            has_ctype = 1;
+        if (cJSON_IsArray(h)) {
+            const cJSON *v;
+            cJSON_ArrayForEach(v, h) if (cJSON_IsString(v)) evhttp_add_header(out, h->string, v->valuestring);
+        } else if (cJSON_IsString(h)) {
+            evhttp_add_header(out, h->string, h->valuestring);
+        }
+    }
+    if (!has_ctype && ctype)
+        evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "x-amzn-RequestId", r->request_id);
+    if (r->api->cfg->http) {
+        evhttp_add_header(out, "apigw-requestid", r->apigw_id);
+    } else {
+        evhttp_add_header(out, "x-amz-apigw-id", r->apigw_id);
+        evhttp_add_header(out, "X-Amzn-Trace-Id", r->trace);
+    }
+    add_cors(r, out);
+    struct evbuffer *buf = evbuffer_new();
+    if (len)
+        evbuffer_add(buf, body, len);
+    evhttp_send_reply(r->req, status, NULL, buf);
+    evbuffer_free(buf);
+    int64_t now = clock_mono_us();
+    double latency = (double)(now - r->start_us) / 1000.0;
+    double integ = r->integration_us ? (double)(now - r->integration_us) / 1000.0 : 0.0;
+    log_info("api=%s method=%s path=%s route=\"%s\" status=%d latency_ms=%.2f integration_latency_ms=%.2f "
+             "request_id=%s",
+             r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
+             latency, integ, r->request_id);
+}
+
+static void answer_message(greq_t *r, int status, const char *error_type, const char *message)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "message", message);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    cJSON *headers = cJSON_CreateObject();
+    if (error_type)
+        cJSON_AddStringToObject(headers, "x-amzn-ErrorType", error_type);
+    answer(r, status, headers, "application/json", text, strlen(text));
+    cJSON_Delete(headers);
+    free(text);
+}
+
+static void fail_internal(greq_t *r)
+{
+    if (r->api->cfg->http)
+        answer_message(r, 500, NULL, "Internal Server Error");
+    else
+        answer_message(r, 502, "InternalServerErrorException", "Internal server error");
+}
+
+/* ---------- the request model ---------- */
+
+static void add_multi(cJSON *single, cJSON *multi, const char *name, const char *value)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(single, name);
+    cJSON_AddStringToObject(single, name, value);
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(multi, name);
+    if (!list)
+        list = cJSON_AddArrayToObject(multi, name);
+    cJSON_AddItemToArray(list, cJSON_CreateString(value));
+}
+
+static void format_time(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, n, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+}
+
+static cJSON *build_context(greq_t *r)
+{
+    const config_api_t *a = r->api->cfg;
+    const config_t *cfg = r->api->g->cfg;
+    cJSON *c = cJSON_CreateObject();
+    int64_t now = clock_now_ms();
+    char when[64];
+    format_time(now, when, sizeof when);
+    cJSON_AddStringToObject(c, "accountId", cfg->account_id);
+    cJSON_AddStringToObject(c, "apiId", r->api->api_id);
+    const char *host = header_ci(r->headers, "Host");
+    cJSON_AddStringToObject(c, "domainName", host ? host : "localhost");
+    cJSON_AddStringToObject(c, "domainPrefix", r->api->api_id);
+    cJSON_AddStringToObject(c, "extendedRequestId", r->apigw_id);
+    cJSON_AddStringToObject(c, "httpMethod", r->method);
+    cJSON *id = cJSON_AddObjectToObject(c, "identity");
+    cJSON_AddStringToObject(id, "sourceIp", r->source_ip);
+    const char *ua = header_ci(r->headers, "User-Agent");
+    if (ua)
+        cJSON_AddStringToObject(id, "userAgent", ua);
+    else
+        cJSON_AddNullToObject(id, "userAgent");
+    cJSON_AddNullToObject(id, "caller");
+    cJSON_AddNullToObject(id, "user");
+    cJSON_AddStringToObject(c, "path", r->full_path);
+    cJSON_AddStringToObject(c, "protocol", "HTTP/1.1");
+    cJSON_AddStringToObject(c, "requestId", r->request_id);
+    cJSON_AddStringToObject(c, "requestTime", when);
+    cJSON_AddNumberToObject(c, "requestTimeEpoch", (double)now);
+    cJSON_AddStringToObject(c, "resourceId", "sluice");
+    cJSON_AddStringToObject(c, "resourcePath", r->match.resource ? r->match.resource : r->path);
+    cJSON_AddStringToObject(c, "routeKey", r->match.route_key ? r->match.route_key : "$default");
+    cJSON_AddStringToObject(c, "stage", a->stage ? a->stage : "$default");
+    cJSON_AddStringToObject(c, "xrayTraceId", r->trace);
+    return c;
+}
+
+/* ---------- mapping expressions (HTTP API parameters) ---------- */
+
+/* "$request.body.a.b" style lookups in a JSON body. */
+static char *json_path_text(const char *body, size_t len, const char *path)
+{
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root)
+        return NULL;
+    const cJSON *cur = root;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ".", &save); t && cur; t = strtok_r(NULL, ".", &save))
+        cur = cJSON_GetObjectItemCaseSensitive(cur, t);
+    char *out = NULL;
+    if (cJSON_IsString(cur))
+        out = strdup(cur->valuestring);
+    else if (cur)
+        out = cJSON_PrintUnformatted(cur);
+    cJSON_Delete(root);
+    return out;
+}
+
+/* Evaluates one parameter mapping value; returns owned text or NULL (the
+ * source is absent). */
+static char *map_value(greq_t *r, const char *expr)
+{
+    if (strcmp(expr, "$request.body") == 0)
+        return r->body ? strndup(r->body, r->body_len) : strdup("");
+    if (strncmp(expr, "$request.body.", 14) == 0)
+        return r->body ? json_path_text(r->body, r->body_len, expr + 14) : NULL;
+    if (strncmp(expr, "$request.header.", 16) == 0) {
+        /* Several values are joined with commas, as AWS does. */
+        const cJSON *h;
+        cJSON_ArrayForEach(h, r->mv_headers) {
+            if (strcasecmp(h->string, expr + 16) == 0) {
+                buf_t b;
+                buf_init(&b);
+                const cJSON *v;
+                cJSON_ArrayForEach(v, h) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+                return buf_steal(&b, NULL);
+            }
+        }
+        return NULL;
+    }
+    if (strncmp(expr, "$request.querystring.", 21) == 0) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(r->mv_query, expr + 21);
+        if (!list)
+            return NULL;
+        buf_t b;
+        buf_init(&b);
+        const cJSON *v;
+        cJSON_ArrayForEach(v, list) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+        return buf_steal(&b, NULL);
+    }
+    if (strncmp(expr, "$request.path.", 14) == 0) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->match.path_params, expr + 14));
+        return v ? strdup(v) : NULL;
+    }
+    if (strncmp(expr, "$context.", 9) == 0) {
+        const cJSON *cur = r->context;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", expr + 9);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ".", &save); t && cur; t = strtok_r(NULL, ".", &save))
+            cur = cJSON_GetObjectItemCaseSensitive(cur, t);
+        if (cJSON_IsString(cur))
+            return strdup(cur->valuestring);
+        if (cJSON_IsNumber(cur)) {
+            char num[32];
+            snprintf(num, sizeof num, "%.0f", cur->valuedouble);
+            return strdup(num);
+        }
+        return NULL;
+    }
+    return strdup(expr); /* a constant */
+}
+
+/* ---------- SQS integration ---------- */
+
+static char *queue_url(greq_t *r)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "http://localhost/%s/%s", r->api->g->cfg->account_id, r->route->queue);
+    return buf_steal(&b, NULL);
+}
+
+static void sqs_done(sqs_call_t *c)
+{
+    gsqs_t *gs = (gsqs_t *)c;
+    greq_t *r = gs->r;
+    r->pending = 0;
+    r->sqs_call = NULL;
+    if (r->answered) {
+        /* timed out already */
+    } else if (c->failed) {
+        const err_info_t *info = err_info(c->err.code);
+        if (r->api->cfg->http) {
+            size_t len;
+            char *xml = sqs_wire_query_render_error(&c->err, c->request_id, &len);
+            answer(r, info->http_status, NULL, "text/xml", xml, len);
+            free(xml);
+        } else {
+            cJSON *body = cJSON_CreateObject();
+            cJSON *e = cJSON_AddObjectToObject(body, "Error");
+            cJSON_AddStringToObject(e, "Code", info->query_code);
+            cJSON_AddStringToObject(e, "Message", c->err.message);
+            cJSON_AddStringToObject(e, "Type", info->fault);
+            cJSON_AddStringToObject(body, "RequestId", c->request_id);
+            char *text = cJSON_PrintUnformatted(body);
+            cJSON_Delete(body);
+            answer(r, info->http_status, NULL, "application/json", text, strlen(text));
+            free(text);
+        }
+    } else if (r->api->cfg->http) {
+        size_t len;
+        char *xml = sqs_wire_query_render("SendMessage", c->result, c->request_id, &len);
+        answer(r, 200, NULL, "text/xml", xml, len);
+        free(xml);
+    } else {
+        /* AWS's passthrough body for a REST SQS integration. */
+        cJSON *out = cJSON_CreateObject();
+        cJSON *smr = cJSON_AddObjectToObject(out, "SendMessageResponse");
+        cJSON *meta = cJSON_AddObjectToObject(smr, "ResponseMetadata");
+        cJSON_AddStringToObject(meta, "RequestId", c->request_id);
+        cJSON *res = cJSON_AddObjectToObject(smr, "SendMessageResult");
+        const char *keys[] = {"MD5OfMessageAttributes", "MD5OfMessageBody", "MD5OfMessageSystemAttributes",
+                              "MessageId", "SequenceNumber"};
+        for (int i = 0; i < 5; i++) {
+            const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->result, keys[i]));
+            if (v)
+                cJSON_AddStringToObject(res, keys[i], v);
+            else
+                cJSON_AddNullToObject(res, keys[i]);
+        }
+        char *text = cJSON_PrintUnformatted(out);
+        cJSON_Delete(out);
+        if (r->route->response_template) {
+            vtl_input_t in = {.body = text, .body_len = strlen(text), .path = r->match.path_params,
+                              .querystring = r->query, .header = r->headers, .context = r->context,
+                              .stage_variables = r->api->cfg->stage_variables};
+            char err[256];
+            char *rendered = vtl_render(r->route->response_template, &in, err, sizeof err);
+            if (!rendered) {
+                log_warn("msg=\"response template failed\" api=%s route=\"%s\" error=\"%s\"", r->api->cfg->name,
+                         r->route->route_key, err);
+                fail_internal(r);
+            } else {
+                answer(r, 200, NULL, "application/json", rendered, strlen(rendered));
+                free(rendered);
+            }
+        } else {
+            answer(r, 200, NULL, "application/json", text, strlen(text));
+        }
+        free(text);
+    }
+    cJSON_Delete(c->params);
+    sqs_call_clear(c);
+    free(gs);
+    free_greq(r);
+}
+
+/* Builds SendMessage params: REST from the request template (its output
+ * is the message body, or, when it reads like AWS's own templates
+ * "Action=SendMessage&MessageBody=...", a query-protocol request), HTTP
+ * from the parameter mapping. */
+static cJSON *sqs_params(greq_t *r, char *err, size_t n)
+{
+    cJSON *p = NULL;
+    if (!r->api->cfg->http) {
+        char *msg = NULL;
+        if (r->route->request_template) {
+            vtl_input_t in = {.body = r->body ? r->body : "", .body_len = r->body_len, .path = r->match.path_params,
+                              .querystring = r->query, .header = r->headers, .context = r->context,
+                              .stage_variables = r->api->cfg->stage_variables};
+            msg = vtl_render(r->route->request_template, &in, err, n);
+            if (!msg)
+                return NULL;
+        } else {
+            msg = r->body ? strndup(r->body, r->body_len) : strdup("");
+        }
+        if (strncmp(msg, "Action=", 7) == 0 || strncmp(msg, "MessageBody=", 12) == 0) {
+            form_t *f = form_parse(msg, strlen(msg));
+            err_t e;
+            if (sqs_wire_query_decode("SendMessage", f, &p, &e)) {
+                snprintf(err, n, "%s", e.message);
+                p = NULL;
+            }
+            form_free(f);
+            free(msg);
+            if (!p)
+                return NULL;
+        } else {
+            p = cJSON_CreateObject();
+            cJSON_AddStringToObject(p, "MessageBody", msg);
+            free(msg);
+        }
+    } else {
+        p = cJSON_CreateObject();
+        const cJSON *params = r->route->parameters;
+        const char *names[] = {"MessageBody", "MessageGroupId", "MessageDeduplicationId", "DelaySeconds",
+                               "MessageAttributes"};
+        for (int i = 0; i < 5; i++) {
+            const char *expr = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, names[i]));
+            if (!expr && i == 0)
+                expr = "$request.body";
+            if (!expr)
+                continue;
+            char *v = map_value(r, expr);
+            if (!v)
+                continue;
+            if (i == 3) {
+                cJSON_AddNumberToObject(p, names[i], atoi(v));
+            } else if (i == 4) {
+                cJSON *attrs = cJSON_Parse(v);
+                if (cJSON_IsObject(attrs))
+                    cJSON_AddItemToObject(p, names[i], attrs);
+                else
+                    cJSON_Delete(attrs);
+            } else {
+                cJSON_AddStringToObject(p, names[i], v);
+            }
+            free(v);
+        }
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(p, "QueueUrl");
+    char *url = queue_url(r);
+    cJSON_AddStringToObject(p, "QueueUrl", url);
+    free(url);
+    /* The request's trace id follows the message to its handler. */
+    cJSON *sys = cJSON_GetObjectItemCaseSensitive(p, "MessageSystemAttributes");
+    if (!sys)
+        sys = cJSON_AddObjectToObject(p, "MessageSystemAttributes");
+    if (!cJSON_GetObjectItemCaseSensitive(sys, "AWSTraceHeader")) {
+        cJSON *th = cJSON_AddObjectToObject(sys, "AWSTraceHeader");
+        cJSON_AddStringToObject(th, "DataType", "String");
+        cJSON_AddStringToObject(th, "StringValue", r->trace);
+    }
+    return p;
+}
+
+static void integrate_sqs(greq_t *r)
+{
+    char err[512];
+    cJSON *params = sqs_params(r, err, sizeof err);
+    if (!params) {
+        log_warn("msg=\"request template failed\" api=%s route=\"%s\" error=\"%s\"", r->api->cfg->name,
+                 r->route->route_key, err);
+        fail_internal(r);
+        free_greq(r);
+        return;
+    }
+    gsqs_t *gs = calloc(1, sizeof *gs);
+    gs->r = r;
+    gs->call.action = "SendMessage";
+    gs->call.params = params;
+    gs->call.region = r->api->g->cfg->region;
+    gs->call.host = "localhost";
+    gs->call.sender_id = NULL;
+    ids_uuid4(gs->call.request_id);
+    gs->call.done = sqs_done;
+    r->pending = 1;
+    r->sqs_call = &gs->call;
+    sqs_call_start(r->api->g->sqs, &gs->call);
+}
+
+/* ---------- Lambda proxy integration ---------- */
+
+static int valid_utf8(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        if (!n || i + n > len || (c == 0))
+            return 0;
+        for (size_t k = 1; k < n; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += n;
+    }
+    return 1;
+}
+
+static void add_body(cJSON *ev, greq_t *r, int v2)
+{
+    if (!r->body_len) {
+        if (!v2)
+            cJSON_AddNullToObject(ev, "body");
+        cJSON_AddBoolToObject(ev, "isBase64Encoded", 0);
+        return;
+    }
+    if (valid_utf8(r->body, r->body_len)) {
+        char *copy = strndup(r->body, r->body_len);
+        cJSON_AddStringToObject(ev, "body", copy);
+        free(copy);
+        cJSON_AddBoolToObject(ev, "isBase64Encoded", 0);
+    } else {
+        char *b64 = digest_base64_encode((const unsigned char *)r->body, r->body_len);
+        cJSON_AddStringToObject(ev, "body", b64);
+        free(b64);
+        cJSON_AddBoolToObject(ev, "isBase64Encoded", 1);
+    }
+}
+
+static cJSON *event_v1(greq_t *r)
+{
+    cJSON *ev = cJSON_CreateObject();
+    if (r->api->cfg->http)
+        cJSON_AddStringToObject(ev, "version", "1.0");
+    cJSON_AddStringToObject(ev, "resource", r->match.resource);
+    cJSON_AddStringToObject(ev, "path", r->path);
+    cJSON_AddStringToObject(ev, "httpMethod", r->method);
+    cJSON_AddItemToObject(ev, "headers", cJSON_Duplicate(r->headers, 1));
+    cJSON_AddItemToObject(ev, "multiValueHeaders", cJSON_Duplicate(r->mv_headers, 1));
+    if (cJSON_GetArraySize(r->query)) {
+        cJSON_AddItemToObject(ev, "queryStringParameters", cJSON_Duplicate(r->query, 1));
+        cJSON_AddItemToObject(ev, "multiValueQueryStringParameters", cJSON_Duplicate(r->mv_query, 1));
+    } else {
+        cJSON_AddNullToObject(ev, "queryStringParameters");
+        cJSON_AddNullToObject(ev, "multiValueQueryStringParameters");
+    }
+    if (r->match.path_params)
+        cJSON_AddItemToObject(ev, "pathParameters", cJSON_Duplicate(r->match.path_params, 1));
+    else
+        cJSON_AddNullToObject(ev, "pathParameters");
+    if (r->api->cfg->stage_variables && cJSON_GetArraySize(r->api->cfg->stage_variables))
+        cJSON_AddItemToObject(ev, "stageVariables", cJSON_Duplicate(r->api->cfg->stage_variables, 1));
+    else
+        cJSON_AddNullToObject(ev, "stageVariables");
+    cJSON *rc = cJSON_Duplicate(r->context, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(rc, "routeKey");
+    cJSON_DeleteItemFromObjectCaseSensitive(rc, "xrayTraceId");
+    cJSON_AddItemToObject(ev, "requestContext", rc);
+    add_body(ev, r, 0);
+    return ev;
+}
+
+static cJSON *event_v2(greq_t *r)
+{
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "version", "2.0");
+    cJSON_AddStringToObject(ev, "routeKey", r->match.route_key);
+    cJSON_AddStringToObject(ev, "rawPath", r->path);
+    cJSON_AddStringToObject(ev, "rawQueryString", r->raw_query ? r->raw_query : "");
+    cJSON *headers = cJSON_CreateObject();
+    cJSON *cookies = NULL;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, r->mv_headers) {
+        char lower[256];
+        size_t i = 0;
+        for (; h->string[i] && i < sizeof lower - 1; i++)
+            lower[i] = (char)((h->string[i] >= 'A' && h->string[i] <= 'Z') ? h->string[i] + 32 : h->string[i]);
+        lower[i] = '\0';
+        const cJSON *v;
+        if (strcmp(lower, "cookie") == 0) {
+            if (!cookies)
+                cookies = cJSON_CreateArray();
+            cJSON_ArrayForEach(v, h) {
+                char *copy = strdup(v->valuestring), *save = NULL;
+                for (char *t = strtok_r(copy, ";", &save); t; t = strtok_r(NULL, ";", &save)) {
+                    while (*t == ' ')
+                        t++;
+                    if (*t)
+                        cJSON_AddItemToArray(cookies, cJSON_CreateString(t));
+                }
+                free(copy);
+            }
+            continue;
+        }
+        buf_t b;
+        buf_init(&b);
+        const char *prev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(headers, lower));
+        if (prev)
+            buf_puts(&b, prev);
+        cJSON_ArrayForEach(v, h) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+        cJSON_DeleteItemFromObjectCaseSensitive(headers, lower);
+        cJSON_AddStringToObject(headers, lower, b.data ? b.data : "");
+        buf_free(&b);
+    }
+    if (cookies)
+        cJSON_AddItemToObject(ev, "cookies", cookies);
+    cJSON_AddItemToObject(ev, "headers", headers);
+    if (cJSON_GetArraySize(r->mv_query)) {
+        cJSON *q = cJSON_AddObjectToObject(ev, "queryStringParameters");
+        cJSON_ArrayForEach(h, r->mv_query) {
+            buf_t b;
+            buf_init(&b);
+            const cJSON *v;
+            cJSON_ArrayForEach(v, h) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+            cJSON_AddStringToObject(q, h->string, b.data ? b.data : "");
+            buf_free(&b);
+        }
+    }
+    cJSON *rc = cJSON_AddObjectToObject(ev, "requestContext");
+    const char *keys[] = {"accountId", "apiId", "domainName", "domainPrefix"};
+    for (int i = 0; i < 4; i++)
+        cJSON_AddItemToObject(rc, keys[i], cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r->context, keys[i]), 1));
+    cJSON *http = cJSON_AddObjectToObject(rc, "http");
+    cJSON_AddStringToObject(http, "method", r->method);
+    cJSON_AddStringToObject(http, "path", r->path);
+    cJSON_AddStringToObject(http, "protocol", "HTTP/1.1");
+    cJSON_AddStringToObject(http, "sourceIp", r->source_ip);
+    const char *ua = header_ci(r->headers, "User-Agent");
+    cJSON_AddStringToObject(http, "userAgent", ua ? ua : "");
+    cJSON_AddStringToObject(rc, "requestId", r->request_id);
+    cJSON_AddStringToObject(rc, "routeKey", r->match.route_key);
+    cJSON_AddStringToObject(rc, "stage", r->api->cfg->stage ? r->api->cfg->stage : "$default");
+    cJSON_AddItemToObject(rc, "time",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r->context, "requestTime"), 1));
+    cJSON_AddItemToObject(rc, "timeEpoch",
+                          cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r->context, "requestTimeEpoch"), 1));
+    add_body(ev, r, 1);
+    if (r->match.path_params)
+        cJSON_AddItemToObject(ev, "pathParameters", cJSON_Duplicate(r->match.path_params, 1));
+    if (r->api->cfg->stage_variables && cJSON_GetArraySize(r->api->cfg->stage_variables))
+        cJSON_AddItemToObject(ev, "stageVariables", cJSON_Duplicate(r->api->cfg->stage_variables, 1));
+    return ev;
+}
+
+/* Maps a proxy response back (payload 1.0 rules; 2.0 adds cookies and the
+ * inference for results without statusCode). Returns 0, or -1 for a
+ * malformed response. */
+static int map_proxy_response(greq_t *r, const char *out, size_t len, int v2)
+{
+    cJSON *res = cJSON_ParseWithLength(out, len);
+    if (v2 && (!cJSON_IsObject(res) || !cJSON_GetObjectItemCaseSensitive(res, "statusCode"))) {
+        /* HTTP API inference: a valid JSON result without statusCode is the
+         * body of a 200 application/json answer. */
+        if (!res) {
+            cJSON_Delete(res);
+            return -1;
+        }
+        const char *body = cJSON_IsString(res) ? res->valuestring : NULL;
+        char *text = body ? NULL : cJSON_PrintUnformatted(res);
+        answer(r, 200, NULL, "application/json", body ? body : text, strlen(body ? body : text));
+        free(text);
+        cJSON_Delete(res);
+        return 0;
+    }
+    if (!cJSON_IsObject(res)) {
+        cJSON_Delete(res);
+        return -1;
+    }
+    const char *allowed[] = {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded", "cookies"};
+    const cJSON *k;
+    cJSON_ArrayForEach(k, res) {
+        int ok = 0;
+        for (int i = 0; i < (v2 ? 6 : 5); i++)
+            ok |= strcmp(k->string, allowed[i]) == 0;
+        if (!ok) {
+            cJSON_Delete(res);
+            return -1;
+        }
+    }
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(res, "statusCode");
+    int status = 200;
+    if (cJSON_IsNumber(sc))
+        status = sc->valueint;
+    else if (cJSON_IsString(sc))
+        status = atoi(sc->valuestring);
+    else if (sc) {
+        cJSON_Delete(res);
+        return -1;
+    }
+    if (status < 100 || status > 599) {
+        cJSON_Delete(res);
+        return -1;
+    }
+    cJSON *headers = cJSON_CreateObject();
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(res, "headers")) {
+        if (cJSON_IsString(h))
+            cJSON_AddStringToObject(headers, h->string, h->valuestring);
+        else if (cJSON_IsBool(h))
+            cJSON_AddStringToObject(headers, h->string, cJSON_IsTrue(h) ? "true" : "false");
+        else if (cJSON_IsNumber(h)) {
+            char num[32];
+            snprintf(num, sizeof num, "%g", h->valuedouble);
+            cJSON_AddStringToObject(headers, h->string, num);
+        } else {
+            cJSON_Delete(headers);
+            cJSON_Delete(res);
+            return -1;
+        }
+    }
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(res, "multiValueHeaders")) {
+        if (!cJSON_IsArray(h)) {
+            cJSON_Delete(headers);
+            cJSON_Delete(res);
+            return -1;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(headers, h->string); /* multiValueHeaders wins */
+        cJSON_AddItemToObject(headers, h->string, cJSON_Duplicate(h, 1));
+    }
+    if (v2) {
+        const cJSON *cookies = cJSON_GetObjectItemCaseSensitive(res, "cookies");
+        if (cJSON_GetArraySize(cookies) > 0)
+            cJSON_AddItemToObject(headers, "Set-Cookie", cJSON_Duplicate(cookies, 1));
+    }
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(res, "body");
+    const char *text = cJSON_IsString(body) ? body->valuestring : "";
+    char *owned = NULL;
+    size_t len_out = strlen(text);
+    if (body && !cJSON_IsString(body) && !cJSON_IsNull(body)) {
+        owned = cJSON_PrintUnformatted(body);
+        text = owned;
+        len_out = strlen(owned);
+    }
+    unsigned char *raw = NULL;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "isBase64Encoded")) && *text) {
+        raw = digest_base64_decode(text, &len_out);
+        if (!raw) {
+            free(owned);
+            cJSON_Delete(headers);
+            cJSON_Delete(res);
+            return -1;
+        }
+        text = (const char *)raw;
+    }
+    answer(r, status, headers, v2 ? "application/json" : "application/json", text, len_out);
+    free(raw);
+    free(owned);
+    cJSON_Delete(headers);
+    cJSON_Delete(res);
+    return 0;
+}
+
+static void lambda_reply(int status, const char *output, size_t len, void *arg)
+{
+    greq_t *r = arg;
+    r->pending = 0;
+    if (!r->answered) {
+        int v2 = r->route->payload_format && strcmp(r->route->payload_format, "2.0") == 0;
+        if (status != 0 || map_proxy_response(r, output, len, v2)) {
+            if (status == 0)
+                log_warn("msg=\"malformed Lambda proxy response\" api=%s route=\"%s\"", r->api->cfg->name,
+                         r->route->route_key);
+            fail_internal(r);
+        }
+    }
+    free_greq(r);
+}
+
+static void integrate_lambda(greq_t *r)
+{
+    int v2 = r->route->payload_format && strcmp(r->route->payload_format, "2.0") == 0;
+    cJSON *ev = v2 ? event_v2(r) : event_v1(r);
+    char *payload = cJSON_PrintUnformatted(ev);
+    cJSON_Delete(ev);
+    r->pending = 1;
+    if (!r->api->g->lambda ||
+        lambda_call(r->api->g->lambda, r->route->function, payload, strlen(payload), r->trace, lambda_reply, r)) {
+        r->pending = 0;
+        fail_internal(r);
+        free_greq(r);
+    }
+    free(payload);
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    greq_t *r = arg;
+    if (r->api->cfg->http)
+        answer_message(r, 503, NULL, "Service Unavailable");
+    else
+        answer_message(r, 504, "IntegrationTimeout", "Endpoint request timed out");
+    /* The integration's callback frees the request when it comes. */
+}
+
+/* ---------- the request ---------- */
+
+static int take_token(api_t *a)
+{
+    if (a->cfg->throttle_rate <= 0)
+        return 1;
+    int64_t now = clock_mono_us();
+    double burst = a->cfg->throttle_burst > 0 ? a->cfg->throttle_burst : 1;
+    a->tokens += (double)(now - a->refill_us) / 1e6 * a->cfg->throttle_rate;
+    if (a->tokens > burst)
+        a->tokens = burst;
+    a->refill_us = now;
+    if (a->tokens < 1.0)
+        return 0;
+    a->tokens -= 1.0;
+    return 1;
+}
+
+static void preflight(greq_t *r)
+{
+    const cJSON *cors = r->api->cfg->cors;
+    cJSON *h = cJSON_CreateObject();
+    const char *names[][2] = {{"allow_methods", "Access-Control-Allow-Methods"},
+                              {"allow_headers", "Access-Control-Allow-Headers"}};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(cors, names[i][0]);
+        if (cJSON_GetArraySize(list) == 0)
+            continue;
+        buf_t b;
+        buf_init(&b);
+        const cJSON *v;
+        cJSON_ArrayForEach(v, list) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+        cJSON_AddStringToObject(h, names[i][1], b.data);
+        buf_free(&b);
+    }
+    const cJSON *max_age = cJSON_GetObjectItemCaseSensitive(cors, "max_age");
+    if (cJSON_IsNumber(max_age)) {
+        char num[32];
+        snprintf(num, sizeof num, "%d", max_age->valueint);
+        cJSON_AddStringToObject(h, "Access-Control-Max-Age", num);
+    }
+    answer(r, 204, h, NULL, "", 0);
+    cJSON_Delete(h);
+}
+
+static void handle(struct evhttp_request *req, void *arg)
+{
+    api_t *a = arg;
+    greq_t *r = calloc(1, sizeof *r);
+    r->api = a;
+    r->req = req;
+    r->start_us = clock_mono_us();
+    ids_uuid4(r->request_id);
+    unsigned char raw[12];
+    uint64_t x = ids_random64(), y = ids_random64();
+    memcpy(raw, &x, 8);
+    memcpy(raw + 8, &y, 4);
+    char *b64 = digest_base64_encode(raw, 12);
+    snprintf(r->apigw_id, sizeof r->apigw_id, "%.16s", b64);
+    free(b64);
+    char hex[25];
+    ids_hex(raw, 12, hex);
+    snprintf(r->trace, sizeof r->trace, "Root=1-%08llx-%s", (long long)(clock_now_ms() / 1000), hex);
+
+    const char *methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *m = "GET";
+    for (int i = 0; i < 9; i++)
+        if ((unsigned)cmd == (1u << i))
+            m = methods[i];
+    snprintf(r->method, sizeof r->method, "%s", m);
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *raw_path = uri && evhttp_uri_get_path(uri) && *evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/";
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    r->raw_query = q ? strdup(q) : NULL;
+    char *decoded = evhttp_uridecode(raw_path, 0, NULL);
+    r->full_path = decoded ? decoded : strdup(raw_path);
+
+    r->headers = cJSON_CreateObject();
+    r->mv_headers = cJSON_CreateObject();
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) add_multi(r->headers, r->mv_headers, kv->key, kv->value);
+    r->query = cJSON_CreateObject();
+    r->mv_query = cJSON_CreateObject();
+    if (q) {
+        form_t *f = form_parse(q, strlen(q));
+        for (size_t i = 0; i < form_count(f); i++)
+            add_multi(r->query, r->mv_query, form_name(f, i), form_value(f, i));
+        form_free(f);
+    }
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    snprintf(r->source_ip, sizeof r->source_ip, "%s", peer ? peer : "127.0.0.1");
+
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    r->body_len = evbuffer_get_length(in);
+    if (r->body_len > MAX_PAYLOAD) {
+        answer_message(r, 413, NULL, "Request Too Long");
+        free_greq(r);
+        return;
+    }
+    if (r->body_len) {
+        r->body = malloc(r->body_len + 1);
+        evbuffer_remove(in, r->body, r->body_len);
+        r->body[r->body_len] = '\0';
+    }
+
+    /* REST APIs with a stage serve under /{stage}. */
+    const char *path = r->full_path;
+    if (!a->cfg->http && a->cfg->stage) {
+        size_t sl = strlen(a->cfg->stage);
+        if (path[0] != '/' || strncmp(path + 1, a->cfg->stage, sl) != 0 || (path[1 + sl] && path[1 + sl] != '/')) {
+            answer_message(r, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+            free_greq(r);
+            return;
+        }
+        path += 1 + sl;
+        if (!*path)
+            path = "/";
+    }
+    r->path = strdup(path);
+
+    if (a->cfg->http && a->cfg->cors && strcmp(r->method, "OPTIONS") == 0 &&
+        header_ci(r->headers, "Access-Control-Request-Method")) {
+        preflight(r);
+        free_greq(r);
+        return;
+    }
+    if (!a->cfg->http && a->cfg->api_keys) {
+        const char *key = header_ci(r->headers, "x-api-key");
+        int ok = 0;
+        const cJSON *k;
+        cJSON_ArrayForEach(k, a->cfg->api_keys) ok |= key && strcmp(k->valuestring, key) == 0;
+        if (!ok) {
+            answer_message(r, 403, "ForbiddenException", "Forbidden");
+            free_greq(r);
+            return;
+        }
+    }
+    if (!take_token(a)) {
+        answer_message(r, 429, "TooManyRequestsException", "Too Many Requests");
+        free_greq(r);
+        return;
+    }
+    int mismatch = 0;
+    if (!apigw_router_match(a->router, r->method, r->path, &r->match, &mismatch)) {
+        if (a->cfg->http)
+            answer_message(r, 404, NULL, "Not Found");
+        else
+            answer_message(r, 403, "MissingAuthenticationTokenException", "Missing Authentication Token");
+        free_greq(r);
+        return;
+    }
+    r->route = r->match.target;
+    r->context = build_context(r);
+    r->integration_us = clock_mono_us();
+    switch (r->route->integration) {
+    case CONFIG_INTEGRATION_MOCK: {
+        const char *body = r->route->mock_body ? r->route->mock_body : "";
+        answer(r, r->route->mock_status ? r->route->mock_status : 200, r->route->mock_headers, "application/json",
+               body, strlen(body));
+        free_greq(r);
+        return;
+    }
+    case CONFIG_INTEGRATION_SQS:
+    case CONFIG_INTEGRATION_LAMBDA: {
+        int timeout_ms = r->route->timeout_ms > 0 ? r->route->timeout_ms : 29000;
+        r->timeout_ev = evtimer_new(a->g->base, timeout_cb, r);
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        evtimer_add(r->timeout_ev, &tv);
+        if (r->route->integration == CONFIG_INTEGRATION_SQS)
+            integrate_sqs(r);
+        else
+            integrate_lambda(r);
+        return;
+    }
+    }
+}
+
+/* ---------- life cycle ---------- */
+
+apigw_t *apigw_new(struct event_base *base, sqs_t *sqs, lambda_t *lambda, const config_t *cfg, FILE *out)
+{
+    apigw_t *g = calloc(1, sizeof *g);
+    g->base = base;
+    g->sqs = sqs;
+    g->lambda = lambda;
+    g->cfg = cfg;
+    g->apis = calloc(cfg->n_apis + 1, sizeof *g->apis);
+    for (size_t i = 0; i < cfg->n_apis; i++) {
+        const config_api_t *ca = &cfg->apis[i];
+        api_t *a = &g->apis[g->n_apis++];
+        a->g = g;
+        a->cfg = ca;
+        a->router = apigw_router_new();
+        a->tokens = ca->throttle_burst > 0 ? ca->throttle_burst : 1;
+        a->refill_us = clock_mono_us();
+        char sha[DIGEST_SHA256_HEX];
+        digest_sha256_hex(ca->name, strlen(ca->name), sha);
+        for (int k = 0; k < 10; k++)
+            a->api_id[k] = (char)('a' + (sha[k] % 26));
+        a->api_id[10] = '\0';
+        for (size_t k = 0; k < ca->n_routes; k++) {
+            char err[256];
+            if (apigw_router_add(a->router, ca->routes[k].route_key, &ca->routes[k], err, sizeof err)) {
+                log_error("msg=\"bad route\" api=%s route=\"%s\" error=\"%s\"", ca->name, ca->routes[k].route_key, err);
+                apigw_free(g);
+                return NULL;
+            }
+        }
+        char *host = NULL;
+        int port = 0;
+        if (server_parse_listen(ca->listen, &host, &port)) {
+            log_error("msg=\"bad listen address\" api=%s listen=%s", ca->name, ca->listen);
+            apigw_free(g);
+            return NULL;
+        }
+        a->srv = server_new(base, host, port, handle, a);
+        if (!a->srv) {
+            free(host);
+            apigw_free(g);
+            return NULL;
+        }
+        fprintf(out, "sluice api %s serving on http://%s%s%s:%d\n", ca->name, strchr(host, ':') ? "[" : "", host,
+                strchr(host, ':') ? "]" : "", server_port(a->srv));
+        free(host);
+    }
+    fflush(out);
+    return g;
+}
+
+void apigw_free(apigw_t *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_apis; i++) {
+        server_free(g->apis[i].srv);
+        apigw_router_free(g->apis[i].router);
+    }
+    free(g->apis);
+    free(g);
+}
