@@ -26,8 +26,9 @@ typedef struct {
 } apigw_match_t;
 
 /* Matches method (upper case) and path (already percent-decoded per
- * segment by the caller, no query string). A trailing slash does not match
- * a route without one, except for "/". Returns 1 and fills m, or 0. Sets
+ * segment by the caller, no query string). One trailing slash is ignored,
+ * as on AWS: "/orders/" matches "/orders", and a greedy value does not keep
+ * it. Returns 1 and fills m, or 0. Sets
  * *method_mismatch when some route has this path but not this method
  * (callers may answer differently). */
 int apigw_router_match(const apigw_router_t *r, const char *method, const char *path, apigw_match_t *m,
