@@ -51,6 +51,7 @@ LIB_SRCS := \
 	emulator/lambda/service.c \
 	emulator/lambda/poller.c \
 	emulator/lambda/api.c \
+	emulator/apigw/router.c \
 	emulator/endpoint.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
