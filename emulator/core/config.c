@@ -1,14 +1,16 @@
 /* The YAML config loader. libyaml parses the file into a document tree; a
  * schema-driven walker checks every mapping against a table of keys (type,
- * range, setter), so a section (queues:, functions:) is a table, not new
- * walking code. Rules that span sections (dead-letter targets, a function's
- * event queues) run once the whole file is read. Problems are collected with
+ * range, setter), so a section (queues:, functions:, apis:) is a table, not
+ * new walking code. Rules that span sections (dead-letter targets, a
+ * function's event queues, an API route's queue or function, listeners that
+ * clash) run once the whole file is read. Problems are collected with
  * their positions and reported sorted into file order as
  * FILE:LINE:COLUMN: message. */
 #include "core/config.h"
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,6 +30,11 @@
 #define PATTERN_DEPTH_MAX 32 /* nesting of one filter pattern written as YAML */
 #define PATTERN_VALUES_MAX 4096 /* values in one; AWS caps a pattern at 4096 bytes */
 #define DEFAULT_VISIBILITY 30   /* SQS's VisibilityTimeout when not given */
+#define API_NAME_MAX 64
+#define STAGE_NAME_MAX 128
+#define API_KEY_MAX 128
+#define ROUTE_TIMEOUT_MS 29000  /* API Gateway's integration timeout, and the default */
+#define HINT_MAX (QUEUE_NAME_MAX + 32) /* " (did you mean '...'?)" */
 
 typedef struct {
     int line, column;      /* 1-based */
@@ -58,6 +65,30 @@ typedef struct {
     int timeout_bad;
 } fbuild_t;
 
+/* A route while it is being read. The nodes (NULL when the key is absent
+ * or its value was refused) place the problems that need the API's type or
+ * the other sections. */
+typedef struct {
+    config_route_t r;
+    int key_bad;                   /* the route key was refused */
+    const yaml_node_t *queue_at, *function_at, *payload_format_at; /* values */
+    const yaml_node_t *request_template_at, *response_template_at, *parameters_at; /* keys */
+    int parameters_bad;            /* parameters given but something in it refused */
+} rbuild_t;
+
+/* An API while it is being read; cors: is gathered here and assembled
+ * into one object when its map ends. */
+typedef struct {
+    config_api_t a;
+    rbuild_t *routes;
+    size_t n_routes, cap_routes;
+    int type_bad;                  /* type given but refused: skip the rules on it */
+    const yaml_node_t *listen_at;  /* the listen value, when taken */
+    cJSON *cors_origins, *cors_methods, *cors_headers, *cors_expose; /* owned or NULL */
+    int cors_max_age;              /* -1 when not given */
+    int cors_credentials;
+} abuild_t;
+
 typedef struct {
     yaml_document_t *doc;
     problem_t *problems;
@@ -66,6 +97,9 @@ typedef struct {
     size_t n_queues, cap_queues;
     fbuild_t *functions;
     size_t n_functions, cap_functions;
+    abuild_t *apis;
+    size_t n_apis, cap_apis;
+    const yaml_node_t *listen_at;  /* the top-level listen value, when taken */
     /* The config file's folder as an absolute path, for relative paths in
      * functions; NULL (with base_errno) when the working directory could
      * not be read. Owned. */
@@ -646,24 +680,33 @@ static void set_account_id(loader_t *L, void *obj, const field_t *f, const value
     replace_str(&c->account_id, v->text);
 }
 
-static void set_listen(loader_t *L, void *obj, const field_t *f, const value_t *v)
+/* A listen value (top-level or an API's): 0, or -1 after reporting. */
+static int listen_ok(loader_t *L, const value_t *v)
 {
-    (void)f;
-    config_t *c = obj;
     char q[MAX_QUOTED + 8];
     int r = check_listen(v->text);
     if (r < 0) {
         quote(q, v->text);
         problem(L, v->node, "listen must be HOST:PORT (e.g. 127.0.0.1:4566), got %s", q);
-        return;
+        return -1;
     }
     if (r > 0) {
         quote(q, strrchr(v->text, ':') + 1);
         q[strlen(q) - 1] = '\0';
         problem(L, v->node, "listen port must be between 0 and 65535, got %s", q + 1);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+static void set_listen(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    config_t *c = obj;
+    if (listen_ok(L, v) < 0)
+        return;
     replace_str(&c->listen, v->text);
+    L->listen_at = v->node;
 }
 
 static void set_data_dir(loader_t *L, void *obj, const field_t *f, const value_t *v)
@@ -1393,14 +1436,981 @@ static void check_events(loader_t *L)
     }
 }
 
+/* ---- apis ---- */
+
+enum { A_LISTEN, A_TYPE, A_STAGE, A_CORS, A_API_KEYS, A_THROTTLE, A_STAGE_VARIABLES, A_ROUTES };
+enum { C_ORIGINS, C_METHODS, C_HEADERS, C_EXPOSE, C_MAX_AGE, C_CREDENTIALS };
+enum { T_RATE, T_BURST };
+enum { RT_SQS, RT_LAMBDA, RT_MOCK, RT_TIMEOUT };
+enum { RS_QUEUE, RS_REQUEST_TEMPLATE, RS_RESPONSE_TEMPLATE, RS_PARAMETERS };
+enum { RP_MESSAGE_BODY };
+enum { RL_FUNCTION, RL_PAYLOAD_FORMAT };
+
+/* RFC 9110's token: what a header name is made of. */
+#define TOKEN LOWER UPPER DIGITS "!#$%&'*+-.^_`|~"
+#define SEGMENT_CHARS LOWER UPPER DIGITS "._-:" /* AWS's resource path part, and ':' */
+#define PARAM_CHARS LOWER UPPER DIGITS "._-"    /* a {name} in a path */
+
+static const char *const http_methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD",
+                                            "OPTIONS", "ANY", NULL };
+#define N_CORS_METHODS 7 /* http_methods without ANY */
+
+/* " (did you mean 'x'?)" for a suggestion, else "". */
+static const char *suggestion(char *out, size_t n, const nearest_t *near)
+{
+    if (!near->best)
+        return "";
+    snprintf(out, n, " (did you mean '%s'?)", near->best);
+    return out;
+}
+
+static void *add_api(loader_t *L, void *obj, const yaml_node_t *name)
+{
+    (void)obj;
+    const char *s = text_of(name);
+    size_t len = strlen(s);
+    char q[MAX_QUOTED + 8];
+    quote(q, s);
+    if (!len)
+        problem(L, name, "api name must not be empty");
+    else if (len > API_NAME_MAX)
+        problem(L, name, "api name %s is %zu characters long; at most %d are allowed", q, len,
+                API_NAME_MAX);
+    else if (len != name->data.scalar.length || !all_of(s, len, LOWER UPPER DIGITS "-_"))
+        problem(L, name, "api name %s may only use A-Z, a-z, 0-9, '-' and '_'", q);
+
+    if (L->n_apis == L->cap_apis) {
+        L->cap_apis = L->cap_apis ? 2 * L->cap_apis : 4;
+        L->apis = xrealloc(L->apis, L->cap_apis * sizeof *L->apis);
+    }
+    abuild_t *b = &L->apis[L->n_apis++];
+    memset(b, 0, sizeof *b);
+    b->a.name = xstrdup(s);
+    b->a.line = (int)name->start_mark.line + 1;
+    b->a.column = (int)name->start_mark.column + 1;
+    b->cors_max_age = -1;
+    return b;
+}
+
+static void set_api_listen(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    abuild_t *b = obj;
+    if (listen_ok(L, v) < 0)
+        return;
+    replace_str(&b->a.listen, v->text);
+    b->listen_at = v->node;
+}
+
+static void set_api_type(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    abuild_t *b = obj;
+    if (!strcmp(v->text, "rest") || !strcmp(v->text, "http")) {
+        b->a.http = !strcmp(v->text, "http");
+        return;
+    }
+    char q[MAX_QUOTED + 8], hint[HINT_MAX];
+    nearest_t near = { NULL, 0 };
+    nearest_try(&near, v->text, "rest");
+    nearest_try(&near, v->text, "http");
+    quote(q, v->text);
+    problem(L, v->node, "type must be rest or http, got %s%s", q,
+            suggestion(hint, sizeof hint, &near));
+}
+
+static void set_stage(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    abuild_t *b = obj;
+    size_t len = strlen(v->text);
+    char q[MAX_QUOTED + 8];
+    quote(q, v->text);
+    if (!len || len > STAGE_NAME_MAX)
+        problem(L, v->node, "stage must be 1 to %d characters long, got %zu", STAGE_NAME_MAX,
+                len);
+    else if (has_nul(v->node) || !all_of(v->text, len, LOWER UPPER DIGITS "-_"))
+        problem(L, v->node, "stage %s may only use A-Z, a-z, 0-9, '-' and '_'", q);
+    else
+        replace_str(&b->a.stage, v->text);
+}
+
+/* ---- an API's cors: ---- */
+
+/* Checks one list element of a cors: list; reports and returns 0 when it
+ * does not fit the key. */
+typedef int (*item_ok_fn)(loader_t *L, const char *key, const yaml_node_t *item);
+
+/* A list of strings, each passed by ok. A null list is an empty one.
+ * Returns owned, or NULL after reporting. */
+static cJSON *string_list(loader_t *L, const char *key, const yaml_node_t *node, item_ok_fn ok)
+{
+    char buf[MAX_QUOTED + 32];
+    cJSON *list = json_new(cJSON_CreateArray());
+    if (is_null(node))
+        return list;
+    if (node->type != YAML_SEQUENCE_NODE) {
+        problem(L, node, "%s: expected a list, got %s", key, describe(node, buf));
+        cJSON_Delete(list);
+        return NULL;
+    }
+    int bad = 0;
+    for (yaml_node_item_t *it = node->data.sequence.items.start;
+         it < node->data.sequence.items.top; it++) {
+        const yaml_node_t *item = node_at(L, *it);
+        if (item->type != YAML_SCALAR_NODE || is_null(item)) {
+            problem(L, item, "%s: expected a string, got %s", key, describe(item, buf));
+            bad = 1;
+        } else if (!ok(L, key, item)) {
+            bad = 1;
+        } else {
+            cJSON_AddItemToArray(list, json_new(cJSON_CreateString(text_of(item))));
+        }
+    }
+    if (bad) {
+        cJSON_Delete(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* '*' or an origin: scheme://host[:port], without a path. */
+static int origin_ok(loader_t *L, const char *key, const yaml_node_t *item)
+{
+    const char *s = text_of(item), *sep = strstr(s, "://");
+    size_t scheme = sep ? (size_t)(sep - s) : 0;
+    int ok = !strcmp(s, "*") ||
+             (scheme && strchr(LOWER, *s) && all_of(s, scheme, LOWER DIGITS "+.-") && sep[3] &&
+              !has_nul(item) && strcspn(sep + 3, "/ \t\r\n") == strlen(sep + 3));
+    if (!ok) {
+        char q[MAX_QUOTED + 8];
+        quote(q, s);
+        problem(L, item, "%s: %s must be '*' or an origin such as https://example.com "
+                         "(scheme://host[:port], no path)", key, q);
+    }
+    return ok;
+}
+
+static int method_ok(loader_t *L, const char *key, const yaml_node_t *item)
+{
+    const char *s = text_of(item);
+    if (!strcmp(s, "*"))
+        return 1;
+    nearest_t near = { NULL, 0 };
+    for (size_t i = 0; i < N_CORS_METHODS; i++) {
+        if (!strcmp(s, http_methods[i]))
+            return 1;
+        nearest_try(&near, s, http_methods[i]);
+    }
+    char q[MAX_QUOTED + 8], hint[HINT_MAX];
+    quote(q, s);
+    problem(L, item, "%s: expected '*' or one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, "
+                     "got %s%s", key, q, suggestion(hint, sizeof hint, &near));
+    return 0;
+}
+
+static int header_ok(loader_t *L, const char *key, const yaml_node_t *item)
+{
+    const char *s = text_of(item);
+    size_t n = item->data.scalar.length;
+    if (!strcmp(s, "*") || (n && all_of(s, n, TOKEN)))
+        return 1;
+    char q[MAX_QUOTED + 8];
+    quote(q, s);
+    problem(L, item, "%s: %s is not a header name (or '*')", key, q);
+    return 0;
+}
+
+/* Stores the list in the cJSON * member of abuild_t at f->offset. */
+static void set_cors_list(loader_t *L, void *obj, const field_t *f, const value_t *v,
+                          item_ok_fn ok)
+{
+    cJSON **slot = (cJSON **)(void *)((char *)obj + f->offset);
+    cJSON *list = string_list(L, f->key, v->node, ok);
+    if (!list)
+        return;
+    cJSON_Delete(*slot);
+    *slot = list;
+}
+
+static void set_cors_origins(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    set_cors_list(L, obj, f, v, origin_ok);
+}
+
+static void set_cors_methods(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    set_cors_list(L, obj, f, v, method_ok);
+}
+
+static void set_cors_headers(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    set_cors_list(L, obj, f, v, header_ok);
+}
+
+/* The list taken for one cors: key, or an empty one. Moves it out of b. */
+static cJSON *take_list(cJSON **slot)
+{
+    cJSON *list = *slot ? *slot : json_new(cJSON_CreateArray());
+    *slot = NULL;
+    return list;
+}
+
+/* Assembles cors: as one object in a fixed order: the four lists (empty
+ * when not given), max_age only when given (no Access-Control-Max-Age
+ * header otherwise), allow_credentials (false when not given). A
+ * credentialed response cannot allow every origin: browsers refuse it. */
+static void check_cors(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    (void)owner;
+    abuild_t *b = obj;
+    cJSON *c = json_new(cJSON_CreateObject());
+    cJSON *origins = take_list(&b->cors_origins);
+    cJSON_AddItemToObject(c, "allow_origins", origins);
+    cJSON_AddItemToObject(c, "allow_methods", take_list(&b->cors_methods));
+    cJSON_AddItemToObject(c, "allow_headers", take_list(&b->cors_headers));
+    cJSON_AddItemToObject(c, "expose_headers", take_list(&b->cors_expose));
+    if (b->cors_max_age >= 0)
+        cJSON_AddItemToObject(c, "max_age", json_new(cJSON_CreateNumber(b->cors_max_age)));
+    cJSON_AddItemToObject(c, "allow_credentials", json_new(cJSON_CreateBool(b->cors_credentials)));
+    cJSON_Delete(b->a.cors);
+    b->a.cors = c;
+    if (!b->cors_credentials || !seen[C_CREDENTIALS].ok)
+        return;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, origins) {
+        if (!strcmp(o->valuestring, "*")) {
+            problem(L, seen[C_CREDENTIALS].value,
+                    "allow_credentials: true cannot be used with allow_origins '*' "
+                    "(browsers refuse it); list the origins instead");
+            break;
+        }
+    }
+}
+
+/* ---- an API's api_keys:, throttle:, stage_variables: ---- */
+
+/* api_keys: a list of 1 to API_KEY_MAX printable ASCII characters without
+ * spaces (the value of an x-api-key header), each given once. An empty
+ * list, like none, requires no key and stays NULL. */
+static void set_api_keys(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    abuild_t *b = obj;
+    const yaml_node_t *node = v->node;
+    char buf[MAX_QUOTED + 32], q[MAX_QUOTED + 8];
+    if (is_null(node))
+        return;
+    if (node->type != YAML_SEQUENCE_NODE) {
+        problem(L, node, "api_keys: expected a list, got %s", describe(node, buf));
+        return;
+    }
+    cJSON *keys = json_new(cJSON_CreateArray());
+    int bad = 0;
+    for (yaml_node_item_t *it = node->data.sequence.items.start;
+         it < node->data.sequence.items.top; it++) {
+        const yaml_node_t *item = node_at(L, *it);
+        if (item->type != YAML_SCALAR_NODE || is_null(item)) {
+            problem(L, item, "api_keys: expected a string, got %s", describe(item, buf));
+            bad = 1;
+            continue;
+        }
+        const char *s = text_of(item);
+        size_t len = item->data.scalar.length;
+        int printable = 1;
+        for (size_t i = 0; i < len; i++)
+            printable &= s[i] > 0x20 && s[i] < 0x7f;
+        if (len && !printable) {
+            quote(q, s);
+            problem(L, item, "api_keys: key %s may only use printable ASCII characters, "
+                             "without spaces", q);
+            bad = 1;
+            continue;
+        }
+        if (len < 1 || len > API_KEY_MAX) { /* ASCII by now: bytes are characters */
+            problem(L, item, "api_keys: a key must be 1 to %d characters long, got %zu",
+                    API_KEY_MAX, len);
+            bad = 1;
+            continue;
+        }
+        for (yaml_node_item_t *jt = node->data.sequence.items.start; jt < it; jt++) {
+            const yaml_node_t *earlier = node_at(L, *jt);
+            if (earlier->type == YAML_SCALAR_NODE && !strcmp(text_of(earlier), s)) {
+                quote(q, s);
+                problem(L, item, "api_keys: duplicate key %s (first at line %d, column %d)", q,
+                        (int)earlier->start_mark.line + 1, (int)earlier->start_mark.column + 1);
+                bad = 1;
+                break;
+            }
+        }
+        cJSON_AddItemToArray(keys, json_new(cJSON_CreateString(s)));
+    }
+    if (bad || !cJSON_GetArraySize(keys)) {
+        cJSON_Delete(keys);
+        return;
+    }
+    cJSON_Delete(b->a.api_keys);
+    b->a.api_keys = keys;
+}
+
+/* rate: a plain YAML number, finite and above 0 (requests per second). */
+static void set_throttle_rate(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    abuild_t *b = obj;
+    char buf[MAX_QUOTED + 32], q[MAX_QUOTED + 8];
+    double d = 0;
+    int number = is_plain(v->node) && yaml_number(v->text);
+    if (number)
+        d = strtod(v->text, NULL);
+    if (!number || d - d != 0) { /* not a number, or not a finite one (1e999) */
+        problem(L, v->node, "rate: expected a number, got %s", describe(v->node, buf));
+        return;
+    }
+    if (d <= 0) {
+        quote(q, v->text);
+        q[strlen(q) - 1] = '\0'; /* a number reads better without quotes */
+        problem(L, v->node, "rate must be greater than 0, got %s", q + 1);
+        return;
+    }
+    b->a.throttle_rate = d;
+}
+
+static void check_throttle(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    (void)obj;
+    if (!seen[T_RATE].key && !seen[T_BURST].key)
+        problem(L, owner, "throttle requires rate and burst");
+    else if (!seen[T_RATE].key)
+        problem(L, owner, "throttle requires rate");
+    else if (!seen[T_BURST].key)
+        problem(L, owner, "throttle requires burst");
+}
+
+/* Names are [A-Za-z0-9_]+ (AWS's rule); any scalar value is kept as the
+ * text written, as environment values are. */
+static void put_stage_variable(loader_t *L, void *obj, const yaml_node_t *key,
+                               const yaml_node_t *value)
+{
+    abuild_t *b = obj;
+    const char *k = text_of(key);
+    size_t n = key->data.scalar.length;
+    char q[MAX_QUOTED + 8], buf[MAX_QUOTED + 32];
+    quote(q, k);
+    if (!n || !all_of(k, n, LOWER UPPER DIGITS "_")) {
+        problem(L, key, "stage variable name %s may only use A-Z, a-z, 0-9 and '_'", q);
+        return;
+    }
+    if (value->type != YAML_SCALAR_NODE) {
+        problem(L, value, "stage variable %s: expected a scalar value, got %s", q,
+                describe(value, buf));
+        return;
+    }
+    if (has_nul(value)) {
+        problem(L, value, "stage variable %s: the value must not contain a NUL character", q);
+        return;
+    }
+    if (!b->a.stage_variables)
+        b->a.stage_variables = json_new(cJSON_CreateObject());
+    set_attr(b->a.stage_variables, k, text_of(value));
+}
+
+/* ---- routes ---- */
+
+/* Whether the path part of a route key, up to end, has a segment {name}
+ * or {name+}. */
+static int route_has_param(const char *path, const char *end, const char *name, size_t n)
+{
+    for (const char *p = path; p < end; p++) {
+        if (*p != '{' || (p > path && p[-1] != '/'))
+            continue;
+        if ((size_t)(end - p) > n + 1 && !strncmp(p + 1, name, n) &&
+            (p[n + 1] == '}' || (p[n + 1] == '+' && p + n + 2 < end && p[n + 2] == '}')))
+            return 1;
+    }
+    return 0;
+}
+
+/* The path of a route key ("" for $default). */
+static const char *route_path(const char *key)
+{
+    const char *sp = strchr(key, ' ');
+    return sp ? sp + 1 : "";
+}
+
+/* "$default", or "METHOD /path" whose segments are literal, {name}, or
+ * {name+} as the last one, each name once. Returns 0, or -1 after
+ * reporting the first thing wrong. */
+static int check_route_key(loader_t *L, const yaml_node_t *node)
+{
+    const char *s = text_of(node), *sp = strchr(s, ' ');
+    char q[MAX_QUOTED + 8], hint[HINT_MAX], seg[MAX_QUOTED + 8];
+    nearest_t near = { NULL, 0 };
+    quote(q, s);
+    if (!strcmp(s, "$default"))
+        return 0;
+    if (*s == '$' || !sp || has_nul(node)) {
+        nearest_try(&near, s, "$default");
+        problem(L, node, "route key %s must be METHOD /path (e.g. GET /orders/{id}) or "
+                         "$default%s", q, suggestion(hint, sizeof hint, &near));
+        return -1;
+    }
+    size_t i, mlen = (size_t)(sp - s);
+    for (i = 0; http_methods[i]; i++) {
+        if (strlen(http_methods[i]) == mlen && !strncmp(s, http_methods[i], mlen))
+            break;
+    }
+    if (!http_methods[i]) {
+        char method[MAX_QUOTED + 8];
+        snprintf(method, sizeof method, "%.*s", (int)(mlen < MAX_QUOTED ? mlen : MAX_QUOTED), s);
+        for (i = 0; http_methods[i]; i++)
+            nearest_try(&near, method, http_methods[i]);
+        quote(seg, method);
+        problem(L, node, "route %s: the method must be GET, POST, PUT, DELETE, PATCH, HEAD, "
+                         "OPTIONS or ANY, got %s%s", q, seg, suggestion(hint, sizeof hint, &near));
+        return -1;
+    }
+    const char *path = sp + 1;
+    if (*path != '/') {
+        problem(L, node, "route %s: the path must start with '/'", q);
+        return -1;
+    }
+    if (!strcmp(path, "/"))
+        return 0;
+    int greedy = 0;
+    for (const char *p = path + 1;; p += strcspn(p, "/") + 1) {
+        size_t len = strcspn(p, "/");
+        if (!len) {
+            problem(L, node, "route %s: the path has an empty segment (a doubled or trailing '/')",
+                    q);
+            return -1;
+        }
+        if (greedy) {
+            problem(L, node, "route %s: a greedy {name+} segment must be the last one", q);
+            return -1;
+        }
+        snprintf(seg, sizeof seg, "%.*s", (int)(len < MAX_QUOTED ? len : MAX_QUOTED), p);
+        if (*p == '{') {
+            greedy = len > 3 && p[len - 2] == '+';
+            size_t n = len - 2 - (size_t)greedy; /* the name's length */
+            if (len < 3 || p[len - 1] != '}' || !n || !all_of(p + 1, n, PARAM_CHARS)) {
+                problem(L, node, "route %s: segment '%s' must be literal text "
+                                 "(A-Z a-z 0-9 . _ - :), {name} or {name+}", q, seg);
+                return -1;
+            }
+            if (route_has_param(path, p, p + 1, n)) {
+                problem(L, node, "route %s: path parameter '%.*s' appears more than once", q,
+                        (int)n, p + 1);
+                return -1;
+            }
+        } else if (!all_of(p, len, SEGMENT_CHARS)) {
+            problem(L, node, "route %s: segment '%s' must be literal text "
+                             "(A-Z a-z 0-9 . _ - :), {name} or {name+}", q, seg);
+            return -1;
+        }
+        if (!p[len])
+            break;
+    }
+    return 0;
+}
+
+static void *add_route(loader_t *L, void *obj, const yaml_node_t *key)
+{
+    abuild_t *b = obj;
+    int bad = check_route_key(L, key) < 0;
+    if (b->n_routes == b->cap_routes) {
+        b->cap_routes = b->cap_routes ? 2 * b->cap_routes : 4;
+        b->routes = xrealloc(b->routes, b->cap_routes * sizeof *b->routes);
+    }
+    rbuild_t *r = &b->routes[b->n_routes++];
+    memset(r, 0, sizeof *r);
+    r->r.route_key = xstrdup(text_of(key));
+    r->r.line = (int)key->start_mark.line + 1;
+    r->r.column = (int)key->start_mark.column + 1;
+    r->r.mock_status = 200;
+    r->r.timeout_ms = ROUTE_TIMEOUT_MS;
+    r->key_bad = bad;
+    return r;
+}
+
+/* A route takes exactly one integration; the first one written counts. */
+static void check_route(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    static const config_integration_t kinds[] = {
+        [RT_SQS] = CONFIG_INTEGRATION_SQS, [RT_LAMBDA] = CONFIG_INTEGRATION_LAMBDA,
+        [RT_MOCK] = CONFIG_INTEGRATION_MOCK,
+    };
+    rbuild_t *r = obj;
+    const yaml_node_t *first = NULL;
+    char q[MAX_QUOTED + 8];
+    quote(q, r->r.route_key);
+    for (size_t i = RT_SQS; i <= RT_MOCK; i++) {
+        const yaml_node_t *k = seen[i].key;
+        if (k && (!first || k->start_mark.index < first->start_mark.index)) {
+            first = k;
+            r->r.integration = kinds[i];
+        }
+    }
+    if (!first) {
+        problem(L, owner, "route %s requires one of sqs, lambda or mock", q);
+        return;
+    }
+    for (size_t i = RT_SQS; i <= RT_MOCK; i++) {
+        const yaml_node_t *k = seen[i].key;
+        if (k && k != first)
+            problem(L, k, "route %s: only one of sqs, lambda or mock is allowed ('%s' is at "
+                          "line %d, column %d)", q, text_of(first),
+                    (int)first->start_mark.line + 1, (int)first->start_mark.column + 1);
+    }
+}
+
+/* ---- a route's sqs: ---- */
+
+static void set_route_queue(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)L;
+    (void)f;
+    rbuild_t *r = obj;
+    replace_str(&r->r.queue, v->text);
+}
+
+/* request_template and response_template: VTL, kept as written. */
+static void set_template(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    char **slot = (char **)(void *)((char *)obj + f->offset);
+    if (has_nul(v->node)) {
+        problem(L, v->node, "%s must not contain a NUL character", f->key);
+        return;
+    }
+    if (!*v->text && f->offset == offsetof(rbuild_t, r.request_template)) {
+        problem(L, v->node, "request_template must not be empty: it renders the message body");
+        return;
+    }
+    replace_str(slot, v->text);
+}
+
+/* A mapping expression: $request.body, $request.body.PATH (JSONPath
+ * without recursive descent, filters or wildcards), $request.header.NAME,
+ * $request.querystring.NAME, $request.path.NAME (a parameter of the
+ * route), $context.NAME, $stageVariables.NAME. Anything not starting with
+ * '$' is a constant. Returns 0, or -1 after reporting. */
+static int check_mapping(loader_t *L, const rbuild_t *r, const field_t *f, const value_t *v)
+{
+    const char *s = v->text, *rest;
+    char q[MAX_QUOTED + 8];
+    quote(q, s);
+    if (*s != '$')
+        return 0;
+    size_t n;
+    if (!strcmp(s, "$request.body"))
+        return 0;
+    if (!strncmp(s, "$request.body.", 14)) {
+        rest = s + 14;
+        n = strlen(rest);
+        if (n && *rest != '.' && rest[n - 1] != '.' && !strstr(rest, "..") &&
+            !strpbrk(rest, "*?@ "))
+            return 0;
+        problem(L, v->node, "parameters %s: %s is not a JSONPath this supports: name the "
+                            "fields (order.id, items[0].sku), without '..', '*' or filters",
+                f->key, q);
+        return -1;
+    }
+    if (!strncmp(s, "$request.header.", 16)) {
+        rest = s + 16;
+        n = strlen(rest);
+        if (n && all_of(rest, n, TOKEN))
+            return 0;
+    } else if (!strncmp(s, "$request.querystring.", 21)) {
+        rest = s + 21;
+        n = strlen(rest);
+        if (n && !strpbrk(rest, " \t&=#"))
+            return 0;
+    } else if (!strncmp(s, "$request.path.", 14)) {
+        rest = s + 14;
+        n = strlen(rest);
+        if (n && all_of(rest, n, PARAM_CHARS)) {
+            const char *path = route_path(r->r.route_key);
+            if (r->key_bad || route_has_param(path, path + strlen(path), rest, n))
+                return 0;
+            char rq[MAX_QUOTED + 8], pq[MAX_QUOTED + 8];
+            quote(rq, r->r.route_key);
+            quote(pq, rest);
+            problem(L, v->node, "parameters %s: route %s has no path parameter %s", f->key, rq,
+                    pq);
+            return -1;
+        }
+    } else if (!strncmp(s, "$context.", 9)) {
+        rest = s + 9;
+        n = strlen(rest);
+        if (n && *rest != '.' && rest[n - 1] != '.' && !strstr(rest, "..") &&
+            all_of(rest, n, LOWER UPPER DIGITS "_."))
+            return 0;
+    } else if (!strncmp(s, "$stageVariables.", 16)) {
+        rest = s + 16;
+        n = strlen(rest);
+        if (n && all_of(rest, n, LOWER UPPER DIGITS "_"))
+            return 0;
+    }
+    problem(L, v->node, "parameters %s: %s is not a mapping expression; use $request.body, "
+                        "$request.body.PATH, $request.header.NAME, $request.querystring.NAME, "
+                        "$request.path.NAME, $context.NAME, $stageVariables.NAME or a constant "
+                        "(not starting with '$')", f->key, q);
+    return -1;
+}
+
+/* One parameters key: a mapping expression or a constant; a constant
+ * DelaySeconds is SendMessage's 0..900, and MessageAttributes must be an
+ * expression (AWS refuses a constant there). */
+static void set_parameter(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    rbuild_t *r = obj;
+    if (has_nul(v->node)) {
+        problem(L, v->node, "parameters %s must not contain a NUL character", f->key);
+        return;
+    }
+    if (check_mapping(L, r, f, v) < 0)
+        return;
+    if (*v->text != '$' && !strcmp(f->key, "MessageAttributes")) {
+        problem(L, v->node, "parameters MessageAttributes must be a mapping expression, such as "
+                            "$request.body.attributes (AWS refuses a constant here)");
+        return;
+    }
+    if (*v->text != '$' && !strcmp(f->key, "DelaySeconds")) {
+        long long d;
+        char q[MAX_QUOTED + 8];
+        quote(q, v->text);
+        if (parse_int(v->text, &d) != 0 || d < 0 || d > 900) {
+            problem(L, v->node, "parameters DelaySeconds must be a mapping expression or an "
+                                "integer between 0 and 900, got %s", q);
+            return;
+        }
+    }
+    if (!r->r.parameters)
+        r->r.parameters = json_new(cJSON_CreateObject());
+    set_attr(r->r.parameters, f->key, v->text);
+}
+
+/* Without MessageBody, the message body is the request body, as it is
+ * when parameters is left out. */
+static void check_parameters(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    (void)L;
+    (void)owner;
+    rbuild_t *r = obj;
+    if (!r->r.parameters)
+        r->r.parameters = json_new(cJSON_CreateObject());
+    if (!seen[RP_MESSAGE_BODY].key)
+        set_attr(r->r.parameters, "MessageBody", "$request.body");
+}
+
+static void check_sqs_route(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    rbuild_t *r = obj;
+    if (!seen[RS_QUEUE].key)
+        problem(L, owner, "sqs requires queue");
+    r->queue_at = seen[RS_QUEUE].ok ? seen[RS_QUEUE].value : NULL;
+    r->request_template_at = seen[RS_REQUEST_TEMPLATE].key;
+    r->response_template_at = seen[RS_RESPONSE_TEMPLATE].key;
+    r->parameters_at = seen[RS_PARAMETERS].key;
+    r->parameters_bad = seen[RS_PARAMETERS].key && !seen[RS_PARAMETERS].ok;
+}
+
+/* ---- a route's lambda: and mock: ---- */
+
+static void set_route_function(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)L;
+    (void)f;
+    rbuild_t *r = obj;
+    replace_str(&r->r.function, v->text);
+}
+
+static void set_payload_format(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    rbuild_t *r = obj;
+    char q[MAX_QUOTED + 8];
+    if (strcmp(v->text, "1.0") && strcmp(v->text, "2.0")) {
+        quote(q, v->text);
+        problem(L, v->node, "payload_format must be '1.0' or '2.0', got %s", q);
+        return;
+    }
+    replace_str(&r->r.payload_format, v->text);
+}
+
+static void check_lambda_route(loader_t *L, void *obj, const yaml_node_t *owner,
+                               const seen_t *seen)
+{
+    rbuild_t *r = obj;
+    if (!seen[RL_FUNCTION].key)
+        problem(L, owner, "lambda requires function");
+    r->function_at = seen[RL_FUNCTION].ok ? seen[RL_FUNCTION].value : NULL;
+    r->payload_format_at = seen[RL_PAYLOAD_FORMAT].ok ? seen[RL_PAYLOAD_FORMAT].value : NULL;
+}
+
+/* A header name is a token; a value is any scalar, as written, on one
+ * line. Names differing only in case are the same header. */
+static void put_mock_header(loader_t *L, void *obj, const yaml_node_t *key,
+                            const yaml_node_t *value)
+{
+    rbuild_t *r = obj;
+    const char *k = text_of(key);
+    size_t n = key->data.scalar.length;
+    char q[MAX_QUOTED + 8], buf[MAX_QUOTED + 32];
+    quote(q, k);
+    if (!n || !all_of(k, n, TOKEN)) {
+        problem(L, key, "headers: %s is not a header name", q);
+        return;
+    }
+    if (value->type != YAML_SCALAR_NODE) {
+        problem(L, value, "header %s: expected a scalar value, got %s", q, describe(value, buf));
+        return;
+    }
+    const char *s = text_of(value);
+    for (size_t i = 0; i < value->data.scalar.length; i++) {
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) {
+            problem(L, value, "header %s: the value must not contain line breaks or control "
+                              "characters", q);
+            return;
+        }
+    }
+    if (!r->r.mock_headers)
+        r->r.mock_headers = json_new(cJSON_CreateObject());
+    const cJSON *same = cJSON_GetObjectItem(r->r.mock_headers, k); /* case-insensitive */
+    if (same && strcmp(same->string, k)) {
+        char first[MAX_QUOTED + 8];
+        quote(first, same->string);
+        problem(L, key, "headers: %s is the same header as %s (names are case-insensitive)", q,
+                first);
+        return;
+    }
+    set_attr(r->r.mock_headers, k, s);
+}
+
+static void set_mock_body(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    rbuild_t *r = obj;
+    if (has_nul(v->node)) {
+        problem(L, v->node, "body must not contain a NUL character");
+        return;
+    }
+    replace_str(&r->r.mock_body, v->text);
+}
+
+/* ---- an API as a whole ---- */
+
+/* The route key with every {name} as {} and {name+} as {+}: two routes
+ * with the same shape match the same requests. Returns owned. */
+static char *route_shape(const char *key)
+{
+    char *out = xrealloc(NULL, strlen(key) + 1);
+    size_t o = 0;
+    for (const char *p = key; *p;) {
+        if (*p == '{' && p > key && p[-1] == '/') {
+            const char *close = strchr(p, '}');
+            if (close) {
+                out[o++] = '{';
+                if (close[-1] == '+')
+                    out[o++] = '+';
+                out[o++] = '}';
+                p = close + 1;
+                continue;
+            }
+        }
+        out[o++] = *p++;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* An API needs listen and at least one route. The rules on its type run
+ * here, once the whole map is read (type may come after routes): stage,
+ * request_template, response_template and payload_format 2.0 are REST
+ * or HTTP only, and so is $default. Two routes may not match the same
+ * requests. */
+static void check_api(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    abuild_t *b = obj;
+    char q[MAX_QUOTED + 8];
+    quote(q, b->a.name);
+    if (!seen[A_LISTEN].key)
+        problem(L, owner, "api %s requires listen", q);
+    const yaml_node_t *routes = seen[A_ROUTES].value;
+    if (!routes)
+        problem(L, owner, "api %s requires routes", q);
+    else if (!b->n_routes && (is_null(routes) || routes->type == YAML_MAPPING_NODE))
+        problem(L, routes, "api %s requires at least one route", q);
+    b->type_bad = seen[A_TYPE].key && !seen[A_TYPE].ok;
+    int http = b->a.http;
+    if (!b->type_bad && http && seen[A_STAGE].key)
+        problem(L, seen[A_STAGE].key, "stage is only allowed on REST APIs (type: rest)");
+    for (size_t i = 0; i < b->n_routes; i++) {
+        rbuild_t *r = &b->routes[i];
+        if (r->r.integration == CONFIG_INTEGRATION_LAMBDA && !r->r.payload_format)
+            r->r.payload_format = xstrdup(http ? "2.0" : "1.0");
+        if (b->type_bad)
+            continue;
+        if (!http && !strcmp(r->r.route_key, "$default"))
+            problem_at(L, r->r.line, r->r.column,
+                       "route '$default' is only allowed on HTTP APIs (type: http)");
+        if (http && r->request_template_at)
+            problem(L, r->request_template_at,
+                    "request_template is only allowed on REST APIs (type: rest); HTTP APIs "
+                    "map the message with parameters");
+        if (http && r->response_template_at)
+            problem(L, r->response_template_at,
+                    "response_template is only allowed on REST APIs (type: rest)");
+        if (!http && r->parameters_at)
+            problem(L, r->parameters_at,
+                    "parameters is only allowed on HTTP APIs (type: http); REST APIs shape "
+                    "the message with request_template");
+        if (!http && r->payload_format_at && !strcmp(r->r.payload_format, "2.0"))
+            problem(L, r->payload_format_at,
+                    "payload_format '2.0' is only allowed on HTTP APIs (type: http); REST "
+                    "APIs send 1.0");
+    }
+    char **shapes = xrealloc(NULL, b->n_routes * sizeof *shapes);
+    for (size_t i = 0; i < b->n_routes; i++)
+        shapes[i] = b->routes[i].key_bad ? NULL : route_shape(b->routes[i].r.route_key);
+    for (size_t j = 1; j < b->n_routes; j++) {
+        const rbuild_t *rj = &b->routes[j];
+        for (size_t i = 0; i < j && shapes[j]; i++) {
+            const rbuild_t *ri = &b->routes[i];
+            /* a duplicate key is reported once, as one */
+            if (!shapes[i] || strcmp(shapes[i], shapes[j]) ||
+                !strcmp(ri->r.route_key, rj->r.route_key))
+                continue;
+            char qj[MAX_QUOTED + 8], qi[MAX_QUOTED + 8];
+            quote(qj, rj->r.route_key);
+            quote(qi, ri->r.route_key);
+            problem_at(L, rj->r.line, rj->r.column,
+                       "route %s matches the same requests as route %s (line %d, column %d)", qj,
+                       qi, ri->r.line, ri->r.column);
+            break;
+        }
+    }
+    for (size_t i = 0; i < b->n_routes; i++)
+        free(shapes[i]);
+    free(shapes);
+}
+
+static const fbuild_t *find_function(const loader_t *L, const char *name, nearest_t *near)
+{
+    for (size_t i = 0; i < L->n_functions; i++) {
+        if (!strcmp(L->functions[i].f.name, name))
+            return &L->functions[i];
+        nearest_try(near, name, L->functions[i].f.name);
+    }
+    return NULL;
+}
+
+/* After the whole file: each route's queue and function are declared, and
+ * an HTTP API's route to a FIFO queue maps what SendMessage needs for one:
+ * MessageGroupId, and MessageDeduplicationId unless the queue has
+ * content-based deduplication. */
+static void check_api_targets(loader_t *L)
+{
+    char q[MAX_QUOTED + 8], hint[HINT_MAX];
+    for (size_t i = 0; i < L->n_apis; i++) {
+        const abuild_t *b = &L->apis[i];
+        for (size_t j = 0; j < b->n_routes; j++) {
+            const rbuild_t *r = &b->routes[j];
+            if (r->function_at) {
+                nearest_t near = { NULL, 0 };
+                quote(q, r->r.function);
+                if (!find_function(L, r->r.function, &near))
+                    problem(L, r->function_at, "function %s is not a function in this config%s", q,
+                            suggestion(hint, sizeof hint, &near));
+            }
+            if (!r->queue_at)
+                continue;
+            nearest_t near = { NULL, 0 };
+            quote(q, r->r.queue);
+            const qbuild_t *target = find_queue(L, r->r.queue, &near);
+            if (!target) {
+                problem(L, r->queue_at, "queue %s is not a queue in this config%s", q,
+                        suggestion(hint, sizeof hint, &near));
+                continue;
+            }
+            if (!b->a.http || b->type_bad || r->parameters_bad || !queue_is_fifo(target))
+                continue;
+            const yaml_node_t *at = r->parameters_at ? r->parameters_at : r->queue_at;
+            const cJSON *cbd = cJSON_GetObjectItemCaseSensitive(target->q.attributes,
+                                                                "ContentBasedDeduplication");
+            if (!cJSON_GetObjectItemCaseSensitive(r->r.parameters, "MessageGroupId"))
+                problem(L, at, "FIFO queue %s requires MessageGroupId in parameters", q);
+            if (!cJSON_GetObjectItemCaseSensitive(r->r.parameters, "MessageDeduplicationId") &&
+                !(cJSON_IsString(cbd) && !strcmp(cbd->valuestring, "true")))
+                problem(L, at, "FIFO queue %s requires MessageDeduplicationId in parameters "
+                               "(or content_based_deduplication on the queue)", q);
+        }
+    }
+}
+
+/* One listen value as written, and what it belongs to. */
+typedef struct {
+    const yaml_node_t *at;
+    const char *api;    /* NULL: the top-level listen */
+} listener_t;
+
+static int listener_cmp(const void *x, const void *y)
+{
+    size_t a = ((const listener_t *)x)->at->start_mark.index;
+    size_t b = ((const listener_t *)y)->at->start_mark.index;
+    return a < b ? -1 : a > b;
+}
+
+/* Every listen written (the top-level one and each API's) differs from
+ * the others, compared as written; the later one is reported. Port 0
+ * picks a free port each time, so it never clashes. */
+static void check_listens(loader_t *L)
+{
+    listener_t *all = xrealloc(NULL, (L->n_apis + 1) * sizeof *all);
+    size_t n = 0;
+    if (L->listen_at)
+        all[n++] = (listener_t){ L->listen_at, NULL };
+    for (size_t i = 0; i < L->n_apis; i++)
+        if (L->apis[i].listen_at)
+            all[n++] = (listener_t){ L->apis[i].listen_at, L->apis[i].a.name };
+    qsort(all, n, sizeof *all, listener_cmp);
+    for (size_t j = 1; j < n; j++) {
+        const char *s = text_of(all[j].at), *port = strrchr(s, ':') + 1;
+        if (atol(port) == 0)
+            continue;
+        for (size_t i = 0; i < j; i++) {
+            if (strcmp(text_of(all[i].at), s))
+                continue;
+            char q[MAX_QUOTED + 8], owner[MAX_QUOTED + 32];
+            quote(q, s);
+            if (all[i].api) {
+                char qa[MAX_QUOTED + 8];
+                quote(qa, all[i].api);
+                snprintf(owner, sizeof owner, "api %s", qa);
+            } else {
+                snprintf(owner, sizeof owner, "the top-level listen");
+            }
+            problem(L, all[j].at, "listen %s is already used by %s (line %d, column %d)", q,
+                    owner, (int)all[i].at->start_mark.line + 1,
+                    (int)all[i].at->start_mark.column + 1);
+            break;
+        }
+    }
+    free(all);
+}
+
 /* After the whole file: every dead_letter_queue names another queue of the
- * same type, and every event's queue suits its function (check_events). */
+ * same type, every event's queue suits its function (check_events), every
+ * route's queue or function exists (check_api_targets), and no two
+ * listeners share an address (check_listens). */
 static void check_config(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
 {
     (void)obj;
     (void)owner;
     (void)seen;
     check_events(L);
+    check_api_targets(L);
+    check_listens(L);
     for (size_t i = 0; i < L->n_queues; i++) {
         const qbuild_t *b = &L->queues[i];
         const char *dlq = b->q.dead_letter_queue;
@@ -1527,7 +2537,99 @@ static const field_t function_fields[] = {
 };
 static const schema_t function_schema = { function_fields, check_function };
 
-/* apis: arrives as a KIND_NAMED row here, with its tables. */
+static const field_t cors_fields[] = {
+    [C_ORIGINS] = { .key = "allow_origins", .kind = KIND_NODE, .set = set_cors_origins,
+                    .offset = offsetof(abuild_t, cors_origins) },
+    [C_METHODS] = { .key = "allow_methods", .kind = KIND_NODE, .set = set_cors_methods,
+                    .offset = offsetof(abuild_t, cors_methods) },
+    [C_HEADERS] = { .key = "allow_headers", .kind = KIND_NODE, .set = set_cors_headers,
+                    .offset = offsetof(abuild_t, cors_headers) },
+    [C_EXPOSE] = { .key = "expose_headers", .kind = KIND_NODE, .set = set_cors_headers,
+                   .offset = offsetof(abuild_t, cors_expose) },
+    [C_MAX_AGE] = { .key = "max_age", .kind = KIND_INT, .min = 0, .max = 86400, .set = set_int,
+                    .offset = offsetof(abuild_t, cors_max_age) },
+    [C_CREDENTIALS] = { .key = "allow_credentials", .kind = KIND_BOOL, .set = set_int,
+                        .offset = offsetof(abuild_t, cors_credentials) },
+    { .key = NULL },
+};
+static const schema_t cors_schema = { cors_fields, check_cors };
+
+static const field_t throttle_fields[] = {
+    [T_RATE] = { .key = "rate", .kind = KIND_STRING, .set = set_throttle_rate },
+    [T_BURST] = { .key = "burst", .kind = KIND_INT, .min = 0, .max = INT_MAX, .set = set_int,
+                  .offset = offsetof(abuild_t, a.throttle_burst) },
+    { .key = NULL },
+};
+static const schema_t throttle_schema = { throttle_fields, check_throttle };
+
+/* SendMessage's members an HTTP API's route may map; the queue is the
+ * route's. */
+static const field_t parameters_fields[] = {
+    [RP_MESSAGE_BODY] = { .key = "MessageBody", .kind = KIND_STRING, .set = set_parameter },
+    { .key = "MessageGroupId", .kind = KIND_STRING, .set = set_parameter },
+    { .key = "MessageDeduplicationId", .kind = KIND_STRING, .set = set_parameter },
+    { .key = "DelaySeconds", .kind = KIND_STRING, .set = set_parameter },
+    { .key = "MessageAttributes", .kind = KIND_STRING, .set = set_parameter },
+    { .key = NULL },
+};
+static const schema_t parameters_schema = { parameters_fields, check_parameters };
+
+static const field_t sqs_route_fields[] = {
+    [RS_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_route_queue },
+    [RS_REQUEST_TEMPLATE] = { .key = "request_template", .kind = KIND_STRING,
+                              .set = set_template,
+                              .offset = offsetof(rbuild_t, r.request_template) },
+    [RS_RESPONSE_TEMPLATE] = { .key = "response_template", .kind = KIND_STRING,
+                               .set = set_template,
+                               .offset = offsetof(rbuild_t, r.response_template) },
+    [RS_PARAMETERS] = { .key = "parameters", .kind = KIND_SECTION, .sub = &parameters_schema },
+    { .key = NULL },
+};
+static const schema_t sqs_route_schema = { sqs_route_fields, check_sqs_route };
+
+static const field_t lambda_route_fields[] = {
+    [RL_FUNCTION] = { .key = "function", .kind = KIND_STRING, .set = set_route_function },
+    [RL_PAYLOAD_FORMAT] = { .key = "payload_format", .kind = KIND_STRING,
+                            .set = set_payload_format },
+    { .key = NULL },
+};
+static const schema_t lambda_route_schema = { lambda_route_fields, check_lambda_route };
+
+static const field_t mock_route_fields[] = {
+    { .key = "status", .kind = KIND_INT, .min = 100, .max = 599, .set = set_int,
+      .offset = offsetof(rbuild_t, r.mock_status) },
+    { .key = "headers", .kind = KIND_DICT, .put = put_mock_header },
+    { .key = "body", .kind = KIND_STRING, .set = set_mock_body },
+    { .key = NULL },
+};
+static const schema_t mock_route_schema = { mock_route_fields, NULL };
+
+/* One route: exactly one integration, and its timeout beside it. */
+static const field_t route_fields[] = {
+    [RT_SQS] = { .key = "sqs", .kind = KIND_SECTION, .sub = &sqs_route_schema },
+    [RT_LAMBDA] = { .key = "lambda", .kind = KIND_SECTION, .sub = &lambda_route_schema },
+    [RT_MOCK] = { .key = "mock", .kind = KIND_SECTION, .sub = &mock_route_schema },
+    [RT_TIMEOUT] = { .key = "timeout", .kind = KIND_INT, .min = 50, .max = ROUTE_TIMEOUT_MS,
+                     .set = set_int, .offset = offsetof(rbuild_t, r.timeout_ms) },
+    { .key = NULL },
+};
+static const schema_t route_schema = { route_fields, check_route };
+
+static const field_t api_fields[] = {
+    [A_LISTEN] = { .key = "listen", .kind = KIND_STRING, .set = set_api_listen },
+    [A_TYPE] = { .key = "type", .kind = KIND_STRING, .set = set_api_type },
+    [A_STAGE] = { .key = "stage", .kind = KIND_STRING, .set = set_stage },
+    [A_CORS] = { .key = "cors", .kind = KIND_SECTION, .sub = &cors_schema },
+    [A_API_KEYS] = { .key = "api_keys", .kind = KIND_NODE, .set = set_api_keys },
+    [A_THROTTLE] = { .key = "throttle", .kind = KIND_SECTION, .sub = &throttle_schema },
+    [A_STAGE_VARIABLES] = { .key = "stage_variables", .kind = KIND_DICT,
+                            .put = put_stage_variable },
+    [A_ROUTES] = { .key = "routes", .kind = KIND_NAMED, .sub = &route_schema, .add = add_route,
+                   .entry = "route" },
+    { .key = NULL },
+};
+static const schema_t api_schema = { api_fields, check_api };
+
 static const field_t config_fields[] = {
     { .key = "region", .kind = KIND_STRING, .set = set_region },
     { .key = "account_id", .kind = KIND_STRING, .set = set_account_id },
@@ -1538,6 +2640,7 @@ static const field_t config_fields[] = {
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
       .entry = "function" },
+    { .key = "apis", .kind = KIND_NAMED, .sub = &api_schema, .add = add_api, .entry = "api" },
     { .key = NULL },
 };
 static const schema_t config_schema = { config_fields, check_config };
@@ -1623,6 +2726,45 @@ static void free_function(config_function_t *f)
     for (size_t i = 0; i < f->n_events; i++)
         free_event(&f->events[i]);
     free(f->events);
+}
+
+static void free_route(config_route_t *r)
+{
+    free(r->route_key);
+    free(r->queue);
+    free(r->request_template);
+    free(r->response_template);
+    cJSON_Delete(r->parameters);
+    free(r->function);
+    free(r->payload_format);
+    cJSON_Delete(r->mock_headers);
+    free(r->mock_body);
+}
+
+static void free_api(config_api_t *a)
+{
+    free(a->name);
+    free(a->listen);
+    free(a->stage);
+    cJSON_Delete(a->cors);
+    cJSON_Delete(a->api_keys);
+    cJSON_Delete(a->stage_variables);
+    for (size_t i = 0; i < a->n_routes; i++)
+        free_route(&a->routes[i]);
+    free(a->routes);
+}
+
+/* Frees what an API's builder holds besides the API (its routes are not
+ * attached yet). */
+static void free_api_build(abuild_t *b)
+{
+    for (size_t i = 0; i < b->n_routes; i++)
+        free_route(&b->routes[i].r);
+    free(b->routes);
+    cJSON_Delete(b->cors_origins);
+    cJSON_Delete(b->cors_methods);
+    cJSON_Delete(b->cors_headers);
+    cJSON_Delete(b->cors_expose);
 }
 
 /* The folder of path ("." for a bare file name, "/" for one in the root).
@@ -1746,6 +2888,11 @@ done:
             free_function(&L.functions[i].f); /* its events are not attached yet */
         }
         free(L.functions);
+        for (size_t i = 0; i < L.n_apis; i++) {
+            free_api_build(&L.apis[i]);
+            free_api(&L.apis[i].a);
+        }
+        free(L.apis);
         config_free(cfg);
         return NULL;
     }
@@ -1773,6 +2920,21 @@ done:
         cfg->n_queues = L.n_queues;
     }
     free(L.queues);
+    if (L.n_apis) {
+        cfg->apis = xrealloc(NULL, L.n_apis * sizeof *cfg->apis);
+        for (size_t i = 0; i < L.n_apis; i++) {
+            abuild_t *b = &L.apis[i];
+            b->a.routes = xrealloc(NULL, b->n_routes * sizeof *b->a.routes);
+            for (size_t j = 0; j < b->n_routes; j++)
+                b->a.routes[j] = b->routes[j].r;
+            b->a.n_routes = b->n_routes;
+            b->n_routes = 0;
+            free_api_build(b);
+            cfg->apis[i] = b->a;
+        }
+        cfg->n_apis = L.n_apis;
+    }
+    free(L.apis);
     return cfg;
 }
 
@@ -1786,6 +2948,9 @@ void config_free(config_t *c)
     for (size_t i = 0; i < c->n_functions; i++)
         free_function(&c->functions[i]);
     free(c->functions);
+    for (size_t i = 0; i < c->n_apis; i++)
+        free_api(&c->apis[i]);
+    free(c->apis);
     free(c->path);
     free(c->dir);
     free(c->region);

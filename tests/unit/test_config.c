@@ -441,7 +441,7 @@ static void test_unknown_keys(void **state)
     (void)state;
     expect_problems("regoin: us-east-1\n"
                     "function: {}\n"
-                    "apis: {}\n"
+                    "api: {}\n"
                     "queues:\n"
                     "  orders:\n"
                     "    visiblity_timeout: 30\n"
@@ -450,7 +450,7 @@ static void test_unknown_keys(void **state)
                     "    redrive: {dead_leter_queue: x, max_receive_count: 2}\n",
                     "@:1:1: unknown key 'regoin' (did you mean 'region'?)\n"
                     "@:2:1: unknown key 'function' (did you mean 'functions'?)\n"
-                    "@:3:1: unknown key 'apis'\n"
+                    "@:3:1: unknown key 'api' (did you mean 'apis'?)\n"
                     "@:6:5: unknown key 'visiblity_timeout' (did you mean 'visibility_timeout'?)\n"
                     "@:7:5: unknown key 'Delay_Seconds' (did you mean 'delay_seconds'?)\n"
                     "@:8:5: unknown key 'colour'\n"
@@ -1549,6 +1549,933 @@ static void test_function_problems_in_file_order(void **state)
                     "@:12:9: region must look like an AWS region (e.g. us-east-1), got 'moon'\n");
 }
 
+/* ---- apis ---- */
+
+/* The string member name of object o, or NULL. */
+static const char *member(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void test_api_rest_every_key(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("listen: 127.0.0.1:4566\n"
+                          "queues:\n"
+                          "  orders:\n"
+                          "  audit.fifo:\n"
+                          "functions:\n"
+                          "  get-order: {command: x}\n"
+                          "apis:\n"
+                          "  shop:\n"
+                          "    listen: 127.0.0.1:8080\n"
+                          "    type: rest\n"
+                          "    stage: prod_v-2\n"
+                          "    cors:\n"
+                          "      allow_origins: [\"https://shop.example.com\", \"http://localhost:3000\"]\n"
+                          "      allow_methods: [GET, POST]\n"
+                          "      allow_headers: [Content-Type, x-api-key]\n"
+                          "      expose_headers: [x-request-id]\n"
+                          "      max_age: 600\n"
+                          "      allow_credentials: true\n"
+                          "    api_keys: [abcdefghijklmnopqrstuvwxyz012345, k]\n"
+                          "    throttle: {rate: 12.5, burst: 20}\n"
+                          "    stage_variables:\n"
+                          "      env: prod\n"
+                          "      retries: 3\n"
+                          "    routes:\n"
+                          "      POST /orders:\n"
+                          "        sqs:\n"
+                          "          queue: orders\n"
+                          "          request_template: |\n"
+                          "            {\"id\": \"$context.requestId\", \"order\": $input.body}\n"
+                          "          response_template: '{\"ok\": true}'\n"
+                          "        timeout: 5000\n"
+                          "      GET /orders/{id}:\n"
+                          "        lambda:\n"
+                          "          function: get-order\n"
+                          "          payload_format: \"1.0\"\n"
+                          "        timeout: 50\n"
+                          "      OPTIONS /{proxy+}:\n"
+                          "        mock:\n"
+                          "          status: 204\n"
+                          "          headers:\n"
+                          "            Access-Control-Allow-Origin: \"*\"\n"
+                          "            X-Count: 3\n"
+                          "          body: ''\n"
+                          "      ANY /audit/v1:log:\n"
+                          "        sqs: {queue: audit.fifo}\n");
+    assert_int_equal(c->n_apis, 1);
+    const config_api_t *a = &c->apis[0];
+    assert_string_equal(a->name, "shop");
+    assert_int_equal(a->line, 8);
+    assert_int_equal(a->column, 3);
+    assert_string_equal(a->listen, "127.0.0.1:8080");
+    assert_int_equal(a->http, 0);
+    assert_string_equal(a->stage, "prod_v-2");
+    expect_json(a->cors, "{\"allow_origins\":[\"https://shop.example.com\",\"http://localhost:3000\"],"
+                         "\"allow_methods\":[\"GET\",\"POST\"],"
+                         "\"allow_headers\":[\"Content-Type\",\"x-api-key\"],"
+                         "\"expose_headers\":[\"x-request-id\"],\"max_age\":600,"
+                         "\"allow_credentials\":true}");
+    expect_json(a->api_keys, "[\"abcdefghijklmnopqrstuvwxyz012345\",\"k\"]");
+    assert_true(a->throttle_rate == 12.5);
+    assert_int_equal(a->throttle_burst, 20);
+    expect_json(a->stage_variables, "{\"env\":\"prod\",\"retries\":\"3\"}");
+    assert_int_equal(a->n_routes, 4);
+
+    const config_route_t *r = &a->routes[0];
+    assert_string_equal(r->route_key, "POST /orders");
+    assert_int_equal(r->line, 25);
+    assert_int_equal(r->column, 7);
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_SQS);
+    assert_string_equal(r->queue, "orders");
+    assert_string_equal(r->request_template,
+                        "{\"id\": \"$context.requestId\", \"order\": $input.body}\n");
+    assert_string_equal(r->response_template, "{\"ok\": true}");
+    assert_null(r->parameters);
+    assert_null(r->function);
+    assert_null(r->payload_format);
+    assert_int_equal(r->timeout_ms, 5000);
+
+    r = &a->routes[1];
+    assert_string_equal(r->route_key, "GET /orders/{id}");
+    assert_int_equal(r->line, 32);
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_LAMBDA);
+    assert_string_equal(r->function, "get-order");
+    assert_string_equal(r->payload_format, "1.0");
+    assert_null(r->queue);
+    assert_int_equal(r->timeout_ms, 50);
+
+    r = &a->routes[2];
+    assert_string_equal(r->route_key, "OPTIONS /{proxy+}");
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_MOCK);
+    assert_int_equal(r->mock_status, 204);
+    expect_json(r->mock_headers, "{\"Access-Control-Allow-Origin\":\"*\",\"X-Count\":\"3\"}");
+    assert_string_equal(r->mock_body, "");
+    assert_int_equal(r->timeout_ms, 29000);
+
+    r = &a->routes[3];
+    assert_string_equal(r->route_key, "ANY /audit/v1:log");
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_SQS);
+    assert_string_equal(r->queue, "audit.fifo"); /* REST: the template's business */
+    assert_null(r->request_template);
+    assert_null(r->response_template);
+    config_free(c);
+}
+
+static void test_api_http_every_key(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("queues:\n"
+                          "  jobs.fifo:\n"
+                          "  events:\n"
+                          "functions:\n"
+                          "  worker: {command: x}\n"
+                          "apis:\n"
+                          "  public:\n"
+                          "    routes:\n"
+                          "      POST /jobs/{tenant}:\n"
+                          "        timeout: 29000\n"
+                          "        sqs:\n"
+                          "          queue: jobs.fifo\n"
+                          "          parameters:\n"
+                          "            MessageBody: $request.body.job\n"
+                          "            MessageGroupId: $request.path.tenant\n"
+                          "            MessageDeduplicationId: $request.header.x-idempotency-key\n"
+                          "            MessageAttributes: $request.body.attributes\n"
+                          "      GET /search/{rest+}:\n"
+                          "        sqs:\n"
+                          "          queue: events\n"
+                          "          parameters:\n"
+                          "            MessageBody: $request.querystring.q\n"
+                          "            MessageGroupId: $context.requestId\n"
+                          "            DelaySeconds: 900\n"
+                          "            MessageDeduplicationId: $stageVariables.version\n"
+                          "      $default:\n"
+                          "        lambda: {function: worker}\n"
+                          "      GET /v1:\n"
+                          "        lambda: {function: worker, payload_format: 1.0}\n"
+                          "      PUT /v2:\n"
+                          "        lambda: {function: worker, payload_format: '2.0'}\n"
+                          "    type: http\n"
+                          "    listen: '[::1]:9090'\n"
+                          "    cors:\n"
+                          "      allow_origins: ['*']\n"
+                          "      allow_methods: ['*']\n"
+                          "      allow_headers: ['*']\n"
+                          "      expose_headers: []\n"
+                          "      max_age: 0\n"
+                          "      allow_credentials: false\n"
+                          "    api_keys: ['0123456789abcdefghij']\n"
+                          "    throttle: {rate: 100, burst: 0}\n"
+                          "    stage_variables: {version: v2}\n");
+    assert_int_equal(c->n_apis, 1);
+    const config_api_t *a = &c->apis[0];
+    assert_string_equal(a->name, "public");
+    assert_string_equal(a->listen, "[::1]:9090");
+    assert_int_equal(a->http, 1);
+    assert_null(a->stage);
+    expect_json(a->cors, "{\"allow_origins\":[\"*\"],\"allow_methods\":[\"*\"],"
+                         "\"allow_headers\":[\"*\"],\"expose_headers\":[],\"max_age\":0,"
+                         "\"allow_credentials\":false}");
+    expect_json(a->api_keys, "[\"0123456789abcdefghij\"]");
+    assert_true(a->throttle_rate == 100);
+    assert_int_equal(a->throttle_burst, 0);
+    expect_json(a->stage_variables, "{\"version\":\"v2\"}");
+    assert_int_equal(a->n_routes, 5);
+
+    const config_route_t *r = &a->routes[0];
+    assert_string_equal(r->route_key, "POST /jobs/{tenant}");
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_SQS);
+    assert_string_equal(r->queue, "jobs.fifo");
+    assert_int_equal(cJSON_GetArraySize(r->parameters), 4);
+    assert_string_equal(member(r->parameters, "MessageBody"), "$request.body.job");
+    assert_string_equal(member(r->parameters, "MessageGroupId"), "$request.path.tenant");
+    assert_string_equal(member(r->parameters, "MessageDeduplicationId"),
+                        "$request.header.x-idempotency-key");
+    assert_string_equal(member(r->parameters, "MessageAttributes"), "$request.body.attributes");
+    assert_null(r->request_template);
+    assert_int_equal(r->timeout_ms, 29000);
+
+    r = &a->routes[1];
+    assert_string_equal(member(r->parameters, "MessageBody"), "$request.querystring.q");
+    assert_string_equal(member(r->parameters, "MessageGroupId"), "$context.requestId");
+    assert_string_equal(member(r->parameters, "DelaySeconds"), "900");
+
+    r = &a->routes[2];
+    assert_string_equal(r->route_key, "$default");
+    assert_int_equal(r->line, 26);
+    assert_int_equal(r->column, 7);
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_LAMBDA);
+    assert_string_equal(r->function, "worker");
+    assert_string_equal(r->payload_format, "2.0"); /* http's default */
+    assert_string_equal(a->routes[3].payload_format, "1.0");
+    assert_string_equal(a->routes[4].payload_format, "2.0");
+    config_free(c);
+}
+
+static void test_api_defaults(void **state)
+{
+    (void)state;
+    config_t *c = load_ok("queues: {q: }\n"
+                          "functions: {f: {command: x}}\n"
+                          "apis:\n"
+                          "  r:\n"
+                          "    listen: 127.0.0.1:8080\n"
+                          "    routes:\n"
+                          "      POST /:\n"
+                          "        sqs: {queue: q}\n"
+                          "      GET /f:\n"
+                          "        lambda: {function: f}\n"
+                          "      GET /m:\n"
+                          "        mock:\n"
+                          "  h:\n"
+                          "    listen: 127.0.0.1:8081\n"
+                          "    type: http\n"
+                          "    cors:\n"
+                          "    api_keys: []\n"
+                          "    stage_variables: {}\n"
+                          "    routes:\n"
+                          "      POST /a:\n"
+                          "        sqs: {queue: q}\n"
+                          "      POST /b:\n"
+                          "        sqs: {queue: q, parameters: {}}\n"
+                          "      POST /c:\n"
+                          "        sqs: {queue: q, parameters: {DelaySeconds: 5}}\n"
+                          "      GET /f:\n"
+                          "        lambda: {function: f}\n");
+    assert_int_equal(c->n_apis, 2);
+    const config_api_t *a = &c->apis[0];
+    assert_int_equal(a->http, 0); /* rest */
+    assert_null(a->stage);
+    assert_null(a->cors);
+    assert_null(a->api_keys);
+    assert_true(a->throttle_rate == 0);
+    assert_int_equal(a->throttle_burst, 0);
+    assert_null(a->stage_variables);
+    assert_int_equal(a->n_routes, 3);
+    for (size_t i = 0; i < a->n_routes; i++) {
+        assert_int_equal(a->routes[i].timeout_ms, 29000);
+        assert_int_equal(a->routes[i].mock_status, 200);
+    }
+    const config_route_t *r = &a->routes[0];
+    assert_string_equal(r->route_key, "POST /");
+    assert_null(r->request_template); /* the message body is the request body */
+    assert_null(r->response_template);
+    assert_null(r->parameters);
+    assert_string_equal(a->routes[1].payload_format, "1.0"); /* rest's default */
+    r = &a->routes[2];
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_MOCK);
+    assert_null(r->mock_headers);
+    assert_null(r->mock_body);
+
+    a = &c->apis[1];
+    assert_int_equal(a->http, 1);
+    /* an empty cors: is CORS with nothing allowed; empty keys and
+     * variables are none */
+    expect_json(a->cors, "{\"allow_origins\":[],\"allow_methods\":[],\"allow_headers\":[],"
+                         "\"expose_headers\":[],\"allow_credentials\":false}");
+    assert_null(a->api_keys);
+    assert_null(a->stage_variables);
+    assert_null(a->routes[0].parameters);
+    /* without MessageBody the body is the request's */
+    expect_json(a->routes[1].parameters, "{\"MessageBody\":\"$request.body\"}");
+    expect_json(a->routes[2].parameters, "{\"DelaySeconds\":\"5\",\"MessageBody\":\"$request.body\"}");
+    assert_string_equal(a->routes[3].payload_format, "2.0");
+    config_free(c);
+
+    /* no APIs: left out, empty, or the defaults */
+    c = load_ok("apis:\n");
+    assert_int_equal(c->n_apis, 0);
+    assert_null(c->apis);
+    config_free(c);
+    c = load_ok("apis: {}\n");
+    assert_int_equal(c->n_apis, 0);
+    config_free(c);
+    c = config_default();
+    assert_int_equal(c->n_apis, 0);
+    assert_null(c->apis);
+    config_free(c);
+}
+
+static void test_api_names_and_required_keys(void **state)
+{
+    (void)state;
+    char long_name[80];
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "apis:\n"
+             "  my.api: {listen: 'h:1', routes: {GET /: {mock: }}}\n"
+             "  %s: {listen: 'h:2', routes: {GET /: {mock: }}}\n"
+             "  '': {listen: 'h:3', routes: {GET /: {mock: }}}\n"
+             "  nothing:\n"
+             "  no-routes: {listen: 'h:4', routes: }\n"
+             "  empty-routes: {listen: 'h:5', routes: {}}\n"
+             "  routes-list: {listen: 'h:6', routes: [GET /]}\n"
+             "  no-integration:\n"
+             "    listen: 'h:7'\n"
+             "    routes:\n"
+             "      GET /a:\n"
+             "      GET /b: {timeout: 100}\n"
+             "      GET /c: {sqs: , lambda: {payload_format: '1.0'}}\n"
+             "    throttle: {burst: 1}\n"
+             "  no-throttle: {listen: 'h:8', routes: {GET /: {mock: }}, throttle: {}}\n",
+             long_name);
+    expect_problems(yaml,
+                    "@:2:3: api name 'my.api' may only use A-Z, a-z, 0-9, '-' and '_'\n"
+                    "@:3:3: api name 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' is 65 characters long; at most 64 are allowed\n"
+                    "@:4:3: api name must not be empty\n"
+                    "@:5:3: api 'nothing' requires listen\n"
+                    "@:5:3: api 'nothing' requires routes\n"
+                    "@:6:38: api 'no-routes' requires at least one route\n"
+                    "@:7:41: api 'empty-routes' requires at least one route\n"
+                    "@:8:40: routes: expected a map, got a list\n"
+                    "@:12:7: route 'GET /a' requires one of sqs, lambda or mock\n"
+                    "@:13:7: route 'GET /b' requires one of sqs, lambda or mock\n"
+                    "@:14:16: sqs requires queue\n"
+                    "@:14:23: lambda requires function\n"
+                    "@:14:23: route 'GET /c': only one of sqs, lambda or mock is allowed ('sqs' is at line 14, column 16)\n"
+                    "@:15:5: throttle requires rate\n"
+                    "@:16:59: throttle requires rate and burst\n");
+
+    /* 64 characters is fine */
+    long_name[64] = '\0';
+    snprintf(yaml, sizeof yaml, "apis: {%s: {listen: 'h:1', routes: {GET /: {mock: }}}}\n",
+             long_name);
+    config_t *c = load_ok(yaml);
+    assert_int_equal(strlen(c->apis[0].name), 64);
+    config_free(c);
+}
+
+static void test_api_listen(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  a: {listen: 8080, routes: {GET /: {mock: }}}\n"
+                    "  b: {listen: 'h:70000', routes: {GET /: {mock: }}}\n"
+                    "  c: {listen: [h, 1], routes: {GET /: {mock: }}}\n",
+                    "@:2:15: listen must be HOST:PORT (e.g. 127.0.0.1:4566), got '8080'\n"
+                    "@:3:15: listen port must be between 0 and 65535, got 70000\n"
+                    "@:4:15: listen: expected a string, got a list\n");
+
+    /* the later of two equal listens is reported, the top-level one too */
+    expect_problems("apis:\n"
+                    "  a: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n"
+                    "  b: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n"
+                    "  c: {listen: '127.0.0.1:4566', routes: {GET /: {mock: }}}\n"
+                    "  d: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n"
+                    "listen: 127.0.0.1:4566\n",
+                    "@:3:15: listen '127.0.0.1:8080' is already used by api 'a' (line 2, column 15)\n"
+                    "@:5:15: listen '127.0.0.1:8080' is already used by api 'a' (line 2, column 15)\n"
+                    "@:6:9: listen '127.0.0.1:4566' is already used by api 'c' (line 4, column 15)\n");
+    expect_problems("listen: 0.0.0.0:4566\n"
+                    "apis:\n"
+                    "  a: {listen: '0.0.0.0:4566', routes: {GET /: {mock: }}}\n",
+                    "@:3:15: listen '0.0.0.0:4566' is already used by the top-level listen (line 1, column 9)\n");
+
+    /* compared as written; port 0 picks a free port each time; without a
+     * top-level listen there is nothing to compare with */
+    config_t *c = load_ok("listen: 127.0.0.1:0\n"
+                          "apis:\n"
+                          "  a: {listen: '127.0.0.1:0', routes: {GET /: {mock: }}}\n"
+                          "  b: {listen: '127.0.0.1:0', routes: {GET /: {mock: }}}\n"
+                          "  c: {listen: 'localhost:8080', routes: {GET /: {mock: }}}\n"
+                          "  d: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n");
+    assert_int_equal(c->n_apis, 4);
+    config_free(c);
+    c = load_ok("apis:\n"
+                "  a: {listen: '127.0.0.1:4566', routes: {GET /: {mock: }}}\n");
+    assert_null(c->listen);
+    assert_string_equal(c->apis[0].listen, "127.0.0.1:4566");
+    config_free(c);
+}
+
+static void test_api_type_and_stage(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  a:\n"
+                    "    listen: 'h:1'\n"
+                    "    type: htpp\n"
+                    "    stage: prod\n"
+                    "    routes: {$default: {mock: }}\n"
+                    "  b:\n"
+                    "    listen: 'h:2'\n"
+                    "    stage: prod\n"
+                    "    routes: {GET /: {mock: }}\n"
+                    "    type: http\n"
+                    "  c: {listen: 'h:3', type: REST, routes: {GET /: {mock: }}}\n"
+                    "  d: {listen: 'h:4', type: graphql, routes: {GET /: {mock: }}}\n"
+                    "  e: {listen: 'h:5', stage: 'my stage', routes: {GET /: {mock: }}}\n"
+                    "  f: {listen: 'h:6', stage: '', routes: {GET /: {mock: }}}\n"
+                    "  g: {listen: 'h:7', stage: [a], routes: {GET /: {mock: }}}\n",
+                    "@:4:11: type must be rest or http, got 'htpp' (did you mean 'http'?)\n"
+                    "@:9:5: stage is only allowed on REST APIs (type: rest)\n"
+                    "@:12:28: type must be rest or http, got 'REST' (did you mean 'rest'?)\n"
+                    "@:13:28: type must be rest or http, got 'graphql'\n"
+                    "@:14:29: stage 'my stage' may only use A-Z, a-z, 0-9, '-' and '_'\n"
+                    "@:15:29: stage must be 1 to 128 characters long, got 0\n"
+                    "@:16:29: stage: expected a string, got a list\n");
+
+    char yaml[512], stage[130];
+    memset(stage, 's', 128);
+    stage[128] = '\0';
+    snprintf(yaml, sizeof yaml, "apis: {a: {listen: 'h:1', stage: %s, routes: {GET /: {mock: }}}}\n",
+             stage);
+    config_t *c = load_ok(yaml);
+    assert_int_equal(strlen(c->apis[0].stage), 128);
+    config_free(c);
+    stage[128] = 's';
+    stage[129] = '\0';
+    snprintf(yaml, sizeof yaml, "apis: {a: {listen: 'h:1', stage: %s, routes: {GET /: {mock: }}}}\n",
+             stage);
+    expect_problems(yaml, "@:1:34: stage must be 1 to 128 characters long, got 129\n");
+}
+
+static void test_route_keys(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  a:\n"
+                    "    listen: 'h:1'\n"
+                    "    type: http\n"
+                    "    routes:\n"
+                    "      GTE /a: {mock: }\n"
+                    "      get /b: {mock: }\n"
+                    "      FETCH /c: {mock: }\n"
+                    "      GET: {mock: }\n"
+                    "      GET orders: {mock: }\n"
+                    "      GET  /d: {mock: }\n"
+                    "      $defualt: {mock: }\n"
+                    "      /e: {mock: }\n"
+                    "      GET /a//b: {mock: }\n"
+                    "      GET /a/: {mock: }\n"
+                    "      GET /a b: {mock: }\n"
+                    "      GET /a{id}: {mock: }\n"
+                    "      GET /a/{}: {mock: }\n"
+                    "      GET /a/{i d}: {mock: }\n"
+                    "      GET /a/{id: {mock: }\n"
+                    "      GET /a/{+}: {mock: }\n"
+                    "      GET /{proxy+}/x: {mock: }\n"
+                    "      GET /{id}/x/{id+}: {mock: }\n"
+                    "      GET /a?x=1: {mock: }\n"
+                    "      '': {mock: }\n",
+                    "@:6:7: route 'GTE /a': the method must be GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY, got 'GTE' (did you mean 'GET'?)\n"
+                    "@:7:7: route 'get /b': the method must be GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY, got 'get' (did you mean 'GET'?)\n"
+                    "@:8:7: route 'FETCH /c': the method must be GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS or ANY, got 'FETCH' (did you mean 'PATCH'?)\n"
+                    "@:9:7: route key 'GET' must be METHOD /path (e.g. GET /orders/{id}) or $default\n"
+                    "@:10:7: route 'GET orders': the path must start with '/'\n"
+                    "@:11:7: route 'GET  /d': the path must start with '/'\n"
+                    "@:12:7: route key '$defualt' must be METHOD /path (e.g. GET /orders/{id}) or $default (did you mean '$default'?)\n"
+                    "@:13:7: route key '/e' must be METHOD /path (e.g. GET /orders/{id}) or $default\n"
+                    "@:14:7: route 'GET /a//b': the path has an empty segment (a doubled or trailing '/')\n"
+                    "@:15:7: route 'GET /a/': the path has an empty segment (a doubled or trailing '/')\n"
+                    "@:16:7: route 'GET /a b': segment 'a b' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:17:7: route 'GET /a{id}': segment 'a{id}' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:18:7: route 'GET /a/{}': segment '{}' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:19:7: route 'GET /a/{i d}': segment '{i d}' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:20:7: route 'GET /a/{id': segment '{id' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:21:7: route 'GET /a/{+}': segment '{+}' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:22:7: route 'GET /{proxy+}/x': a greedy {name+} segment must be the last one\n"
+                    "@:23:7: route 'GET /{id}/x/{id+}': path parameter 'id' appears more than once\n"
+                    "@:24:7: route 'GET /a?x=1': segment 'a?x=1' must be literal text (A-Z a-z 0-9 . _ - :), {name} or {name+}\n"
+                    "@:25:7: route key '' must be METHOD /path (e.g. GET /orders/{id}) or $default\n");
+}
+
+static void test_route_default_and_overlaps(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  a:\n"
+                    "    listen: 'h:1'\n"
+                    "    routes:\n"
+                    "      $default: {mock: }\n"
+                    "      GET /a/{id}: {mock: }\n"
+                    "      GET /a/{name}: {mock: }\n"
+                    "      GET /a/{rest+}: {mock: }\n"
+                    "      POST /a/{name}: {mock: }\n"
+                    "      GET /a/{id}: {mock: }\n"
+                    "      GET /{x}/{y+}: {mock: }\n"
+                    "      GET /{p}/{q+}: {mock: }\n",
+                    "@:5:7: route '$default' is only allowed on HTTP APIs (type: http)\n"
+                    "@:7:7: route 'GET /a/{name}' matches the same requests as route 'GET /a/{id}' (line 6, column 7)\n"
+                    "@:10:7: duplicate key 'GET /a/{id}' (first at line 6, column 7)\n"
+                    "@:10:7: route 'GET /a/{id}' matches the same requests as route 'GET /a/{name}' (line 7, column 7)\n"
+                    "@:12:7: route 'GET /{p}/{q+}' matches the same requests as route 'GET /{x}/{y+}' (line 11, column 7)\n");
+
+    /* methods, ANY, literal text and greediness tell routes apart */
+    config_t *c = load_ok("apis:\n"
+                          "  a:\n"
+                          "    listen: 'h:1'\n"
+                          "    type: http\n"
+                          "    routes:\n"
+                          "      $default: {mock: }\n"
+                          "      GET /a/{id}: {mock: }\n"
+                          "      ANY /a/{id}: {mock: }\n"
+                          "      GET /a/{id+}: {mock: }\n"
+                          "      GET /a/b: {mock: }\n"
+                          "      GET /: {mock: }\n"
+                          "      HEAD /: {mock: }\n");
+    assert_int_equal(c->apis[0].n_routes, 7);
+    config_free(c);
+}
+
+static void test_route_integrations(void **state)
+{
+    (void)state;
+    expect_problems("queues: {q: }\n"
+                    "functions: {f: {command: x}}\n"
+                    "apis:\n"
+                    "  a:\n"
+                    "    listen: 'h:1'\n"
+                    "    routes:\n"
+                    "      GET /a:\n"
+                    "        mock: {status: 201}\n"
+                    "        lambda: {function: f}\n"
+                    "        sqs: {queue: q}\n"
+                    "      GET /b: {sqss: {queue: q}, timout: 100}\n"
+                    "      GET /c: {mock: , timeout: 49}\n"
+                    "      GET /d: {mock: , timeout: 29001}\n"
+                    "      GET /e: {mock: , timeout: '100'}\n"
+                    "      GET /f: {mock: {status: 99}}\n"
+                    "      GET /g: {mock: {status: 600, bdy: x}}\n"
+                    "      GET /h: {lambda: f}\n"
+                    "      GET /i: not-a-map\n",
+                    "@:9:9: route 'GET /a': only one of sqs, lambda or mock is allowed ('mock' is at line 8, column 9)\n"
+                    "@:10:9: route 'GET /a': only one of sqs, lambda or mock is allowed ('mock' is at line 8, column 9)\n"
+                    "@:11:7: route 'GET /b' requires one of sqs, lambda or mock\n"
+                    "@:11:16: unknown key 'sqss' (did you mean 'sqs'?)\n"
+                    "@:11:34: unknown key 'timout' (did you mean 'timeout'?)\n"
+                    "@:12:33: timeout must be between 50 and 29000, got 49\n"
+                    "@:13:33: timeout must be between 50 and 29000, got 29001\n"
+                    "@:14:33: timeout: expected an integer, got the quoted string '100'\n"
+                    "@:15:31: status must be between 100 and 599, got 99\n"
+                    "@:16:31: status must be between 100 and 599, got 600\n"
+                    "@:16:36: unknown key 'bdy' (did you mean 'body'?)\n"
+                    "@:17:24: lambda: expected a map, got 'f'\n"
+                    "@:18:15: route 'GET /i': expected a map, got 'not-a-map'\n");
+}
+
+static void test_route_sqs_rules(void **state)
+{
+    (void)state;
+    expect_problems("queues: {orders: , jobs: }\n"
+                    "apis:\n"
+                    "  r:\n"
+                    "    listen: 'h:1'\n"
+                    "    routes:\n"
+                    "      POST /a:\n"
+                    "        sqs:\n"
+                    "          queue: order\n"
+                    "          parameters: {MessageBody: $request.body}\n"
+                    "      POST /b: {sqs: {queue: orders, request_template: ''}}\n"
+                    "      POST /c: {sqs: {queue: missing, response_template: [x]}}\n"
+                    "  h:\n"
+                    "    listen: 'h:2'\n"
+                    "    type: http\n"
+                    "    routes:\n"
+                    "      POST /a:\n"
+                    "        sqs:\n"
+                    "          queue: orders\n"
+                    "          request_template: '$input.body'\n"
+                    "          response_template: '{}'\n"
+                    "      POST /b: {sqs: {queue: jbos, parameters: {MessageBdy: $request.body}}}\n"
+                    "      POST /c: {sqs: {queue: orders, paramaters: {}}}\n",
+                    "@:8:18: queue 'order' is not a queue in this config (did you mean 'orders'?)\n"
+                    "@:9:11: parameters is only allowed on HTTP APIs (type: http); REST APIs shape the message with request_template\n"
+                    "@:10:56: request_template must not be empty: it renders the message body\n"
+                    "@:11:30: queue 'missing' is not a queue in this config\n"
+                    "@:11:58: response_template: expected a string, got a list\n"
+                    "@:19:11: request_template is only allowed on REST APIs (type: rest); HTTP APIs map the message with parameters\n"
+                    "@:20:11: response_template is only allowed on REST APIs (type: rest)\n"
+                    "@:21:30: queue 'jbos' is not a queue in this config (did you mean 'jobs'?)\n"
+                    "@:21:49: unknown key 'MessageBdy' (did you mean 'MessageBody'?)\n"
+                    "@:22:38: unknown key 'paramaters' (did you mean 'parameters'?)\n");
+
+    /* a long queue name is suggested in full (names of 64 characters or
+     * more get no suggestion) */
+    char name[64], typo[64], yaml[512], want[512];
+    memset(name, 'q', 63);
+    name[63] = '\0';
+    memcpy(typo, name, sizeof typo);
+    typo[62] = 'x';
+    snprintf(yaml, sizeof yaml, "queues: {%s: }\napis: {a: {listen: 'h:1', routes: {GET /: {sqs: {queue: %s}}}}}\n",
+             name, typo);
+    snprintf(want, sizeof want, "@:2:57: queue '%.40s...' is not a queue in this config (did you mean '%s'?)\n",
+             typo, name);
+    expect_problems(yaml, want);
+}
+
+static void test_route_parameters(void **state)
+{
+    (void)state;
+    expect_problems("queues: {q: }\n"
+                    "apis:\n"
+                    "  h:\n"
+                    "    listen: 'h:1'\n"
+                    "    type: http\n"
+                    "    routes:\n"
+                    "      POST /orders/{id}:\n"
+                    "        sqs:\n"
+                    "          queue: q\n"
+                    "          parameters:\n"
+                    "            MessageBody: $request.bdy\n"
+                    "            MessageGroupId: $request.path.tenant\n"
+                    "            MessageDeduplicationId: $request.header.\n"
+                    "            DelaySeconds: 901\n"
+                    "            MessageAttributes: $request.body..attrs\n"
+                    "      POST /a:\n"
+                    "        sqs:\n"
+                    "          queue: q\n"
+                    "          parameters:\n"
+                    "            MessageBody: $request.body.items[*]\n"
+                    "            MessageGroupId: $request.path.id\n"
+                    "            DelaySeconds: soon\n"
+                    "            MessageAttributes: {a: b}\n"
+                    "            QueueUrl: x\n"
+                    "      $default:\n"
+                    "        sqs:\n"
+                    "          queue: q\n"
+                    "          parameters:\n"
+                    "            MessageBody: $context.\n"
+                    "            MessageGroupId: $stageVariables.a-b\n"
+                    "            MessageDeduplicationId: $request.path.id\n"
+                    "            DelaySeconds: $request.querystring.delay\n"
+                    "            MessageAttributes: '{\"a\": {\"DataType\": \"String\"}}'\n",
+                    "@:11:26: parameters MessageBody: '$request.bdy' is not a mapping expression; use $request.body, $request.body.PATH, $request.header.NAME, $request.querystring.NAME, $request.path.NAME, $context.NAME, $stageVariables.NAME or a constant (not starting with '$')\n"
+                    "@:12:29: parameters MessageGroupId: route 'POST /orders/{id}' has no path parameter 'tenant'\n"
+                    "@:13:37: parameters MessageDeduplicationId: '$request.header.' is not a mapping expression; use $request.body, $request.body.PATH, $request.header.NAME, $request.querystring.NAME, $request.path.NAME, $context.NAME, $stageVariables.NAME or a constant (not starting with '$')\n"
+                    "@:14:27: parameters DelaySeconds must be a mapping expression or an integer between 0 and 900, got '901'\n"
+                    "@:15:32: parameters MessageAttributes: '$request.body..attrs' is not a JSONPath this supports: name the fields (order.id, items[0].sku), without '..', '*' or filters\n"
+                    "@:20:26: parameters MessageBody: '$request.body.items[*]' is not a JSONPath this supports: name the fields (order.id, items[0].sku), without '..', '*' or filters\n"
+                    "@:21:29: parameters MessageGroupId: route 'POST /a' has no path parameter 'id'\n"
+                    "@:22:27: parameters DelaySeconds must be a mapping expression or an integer between 0 and 900, got 'soon'\n"
+                    "@:23:32: MessageAttributes: expected a string, got a map\n"
+                    "@:24:13: unknown key 'QueueUrl'\n"
+                    "@:29:26: parameters MessageBody: '$context.' is not a mapping expression; use $request.body, $request.body.PATH, $request.header.NAME, $request.querystring.NAME, $request.path.NAME, $context.NAME, $stageVariables.NAME or a constant (not starting with '$')\n"
+                    "@:30:29: parameters MessageGroupId: '$stageVariables.a-b' is not a mapping expression; use $request.body, $request.body.PATH, $request.header.NAME, $request.querystring.NAME, $request.path.NAME, $context.NAME, $stageVariables.NAME or a constant (not starting with '$')\n"
+                    "@:31:37: parameters MessageDeduplicationId: route '$default' has no path parameter 'id'\n"
+                    "@:33:32: parameters MessageAttributes must be a mapping expression, such as $request.body.attributes (AWS refuses a constant here)\n");
+
+    /* constants, every kind of expression, and a greedy parameter */
+    config_t *c = load_ok("queues: {q: }\n"
+                          "apis:\n"
+                          "  h:\n"
+                          "    listen: 'h:1'\n"
+                          "    type: http\n"
+                          "    routes:\n"
+                          "      POST /o/{id}/{rest+}:\n"
+                          "        sqs:\n"
+                          "          queue: q\n"
+                          "          parameters:\n"
+                          "            MessageBody: hello world\n"
+                          "            MessageGroupId: $request.path.rest\n"
+                          "            MessageDeduplicationId: $request.path.id\n"
+                          "            DelaySeconds: 0\n"
+                          "            MessageAttributes: $request.body.items[0].attrs\n");
+    const cJSON *p = c->apis[0].routes[0].parameters;
+    assert_string_equal(member(p, "MessageBody"), "hello world");
+    assert_string_equal(member(p, "MessageGroupId"), "$request.path.rest");
+    assert_string_equal(member(p, "DelaySeconds"), "0");
+    assert_string_equal(member(p, "MessageAttributes"), "$request.body.items[0].attrs");
+    config_free(c);
+}
+
+static void test_route_fifo_parameters(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  jobs.fifo:\n"
+                    "  dedup.fifo: {content_based_deduplication: true}\n"
+                    "apis:\n"
+                    "  h:\n"
+                    "    listen: 'h:1'\n"
+                    "    type: http\n"
+                    "    routes:\n"
+                    "      POST /a: {sqs: {queue: jobs.fifo}}\n"
+                    "      POST /b:\n"
+                    "        sqs:\n"
+                    "          queue: jobs.fifo\n"
+                    "          parameters: {MessageDeduplicationId: $context.requestId}\n"
+                    "      POST /c:\n"
+                    "        sqs:\n"
+                    "          queue: dedup.fifo\n"
+                    "          parameters: {MessageBody: $request.body}\n"
+                    "      POST /d:\n"
+                    "        sqs:\n"
+                    "          queue: jobs.fifo\n"
+                    "          parameters: {MessageGroupId: $request.bad}\n",
+                    "@:9:30: FIFO queue 'jobs.fifo' requires MessageGroupId in parameters\n"
+                    "@:9:30: FIFO queue 'jobs.fifo' requires MessageDeduplicationId in parameters (or content_based_deduplication on the queue)\n"
+                    "@:13:11: FIFO queue 'jobs.fifo' requires MessageGroupId in parameters\n"
+                    "@:17:11: FIFO queue 'dedup.fifo' requires MessageGroupId in parameters\n"
+                    "@:21:40: parameters MessageGroupId: '$request.bad' is not a mapping expression; use $request.body, $request.body.PATH, $request.header.NAME, $request.querystring.NAME, $request.path.NAME, $context.NAME, $stageVariables.NAME or a constant (not starting with '$')\n");
+
+    /* a constant group, content-based deduplication, and REST (whose
+     * template is not looked into) are fine */
+    config_t *c = load_ok("queues:\n"
+                          "  jobs.fifo:\n"
+                          "  dedup.fifo: {content_based_deduplication: true}\n"
+                          "apis:\n"
+                          "  h:\n"
+                          "    listen: 'h:1'\n"
+                          "    type: http\n"
+                          "    routes:\n"
+                          "      POST /a:\n"
+                          "        sqs:\n"
+                          "          queue: dedup.fifo\n"
+                          "          parameters: {MessageGroupId: all}\n"
+                          "      POST /b:\n"
+                          "        sqs:\n"
+                          "          queue: jobs.fifo\n"
+                          "          parameters:\n"
+                          "            MessageGroupId: $request.header.x-group\n"
+                          "            MessageDeduplicationId: $request.header.x-id\n"
+                          "  r:\n"
+                          "    listen: 'h:2'\n"
+                          "    routes:\n"
+                          "      POST /a: {sqs: {queue: jobs.fifo}}\n");
+    assert_string_equal(member(c->apis[0].routes[0].parameters, "MessageGroupId"), "all");
+    config_free(c);
+}
+
+static void test_route_lambda_rules(void **state)
+{
+    (void)state;
+    expect_problems("functions: {get-order: {command: x}}\n"
+                    "apis:\n"
+                    "  r:\n"
+                    "    listen: 'h:1'\n"
+                    "    routes:\n"
+                    "      GET /a: {lambda: {function: getorder}}\n"
+                    "      GET /b: {lambda: {function: get-order, payload_format: '2.0'}}\n"
+                    "      GET /c: {lambda: {function: get-order, payload_format: 2}}\n"
+                    "      GET /d: {lambda: {function: nothing-like-it, payload_format: v1}}\n"
+                    "      GET /e: {lambda: {function: get-order, payload: '1.0'}}\n"
+                    "  h:\n"
+                    "    listen: 'h:2'\n"
+                    "    type: http\n"
+                    "    routes:\n"
+                    "      GET /a: {lambda: {function: get-order, payload_format: 1.1}}\n"
+                    "      GET /b: {lambda: {function: [get-order]}}\n",
+                    "@:6:35: function 'getorder' is not a function in this config (did you mean 'get-order'?)\n"
+                    "@:7:62: payload_format '2.0' is only allowed on HTTP APIs (type: http); REST APIs send 1.0\n"
+                    "@:8:62: payload_format must be '1.0' or '2.0', got '2'\n"
+                    "@:9:35: function 'nothing-like-it' is not a function in this config\n"
+                    "@:9:68: payload_format must be '1.0' or '2.0', got 'v1'\n"
+                    "@:10:46: unknown key 'payload'\n"
+                    "@:15:62: payload_format must be '1.0' or '2.0', got '1.1'\n"
+                    "@:16:35: function: expected a string, got a list\n");
+}
+
+static void test_route_mock_rules(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  a:\n"
+                    "    listen: 'h:1'\n"
+                    "    routes:\n"
+                    "      GET /a:\n"
+                    "        mock:\n"
+                    "          status: 2xx\n"
+                    "          headers:\n"
+                    "            Content-Type: text/plain\n"
+                    "            content-type: application/json\n"
+                    "            X Bad: 1\n"
+                    "            X-List: [a]\n"
+                    "            X-Multi: \"a\\r\\nSet-Cookie: x\"\n"
+                    "          body: [x]\n"
+                    "      GET /b: {mock: {headers: [a], body: \"a\\0b\"}}\n",
+                    "@:7:19: status: expected an integer, got '2xx'\n"
+                    "@:10:13: headers: 'content-type' is the same header as 'Content-Type' (names are case-insensitive)\n"
+                    "@:11:13: headers: 'X Bad' is not a header name\n"
+                    "@:12:21: header 'X-List': expected a scalar value, got a list\n"
+                    "@:13:22: header 'X-Multi': the value must not contain line breaks or control characters\n"
+                    "@:14:17: body: expected a string, got a list\n"
+                    "@:15:32: headers: expected a map, got a list\n"
+                    "@:15:43: body must not contain a NUL character\n");
+}
+
+static void test_api_cors_rules(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  a:\n"
+                    "    listen: 'h:1'\n"
+                    "    routes: {GET /: {mock: }}\n"
+                    "    cors:\n"
+                    "      allow_origins: ['*', example.com, 'https://a.example/path', ftp, [x]]\n"
+                    "      allow_methods: [GET, get, FETCH]\n"
+                    "      allow_headers: 'Content-Type'\n"
+                    "      expose_headers: [x-id, 'x id']\n"
+                    "      max_age: 86401\n"
+                    "      allow_credentials: 'yes'\n"
+                    "      allow_origin: ['*']\n"
+                    "  b:\n"
+                    "    listen: 'h:2'\n"
+                    "    routes: {GET /: {mock: }}\n"
+                    "    cors: {allow_origins: ['https://a.example', '*'], allow_credentials: true}\n"
+                    "  c:\n"
+                    "    listen: 'h:3'\n"
+                    "    routes: {GET /: {mock: }}\n"
+                    "    cors: [x]\n",
+                    "@:6:28: allow_origins: 'example.com' must be '*' or an origin such as https://example.com (scheme://host[:port], no path)\n"
+                    "@:6:41: allow_origins: 'https://a.example/path' must be '*' or an origin such as https://example.com (scheme://host[:port], no path)\n"
+                    "@:6:67: allow_origins: 'ftp' must be '*' or an origin such as https://example.com (scheme://host[:port], no path)\n"
+                    "@:6:72: allow_origins: expected a string, got a list\n"
+                    "@:7:28: allow_methods: expected '*' or one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, got 'get' (did you mean 'GET'?)\n"
+                    "@:7:33: allow_methods: expected '*' or one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS, got 'FETCH' (did you mean 'PATCH'?)\n"
+                    "@:8:22: allow_headers: expected a list, got the quoted string 'Content-Type'\n"
+                    "@:9:30: expose_headers: 'x id' is not a header name (or '*')\n"
+                    "@:10:16: max_age must be between 0 and 86400, got 86401\n"
+                    "@:11:26: allow_credentials: expected a boolean (true or false), got the quoted string 'yes'\n"
+                    "@:12:7: unknown key 'allow_origin' (did you mean 'allow_origins'?)\n"
+                    "@:16:74: allow_credentials: true cannot be used with allow_origins '*' (browsers refuse it); list the origins instead\n"
+                    "@:20:11: cors: expected a map, got a list\n");
+}
+
+static void test_api_keys_throttle_stage_variables(void **state)
+{
+    (void)state;
+    char key129[130], yaml[1024];
+    memset(key129, 'k', 129);
+    key129[129] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "apis:\n"
+             "  a:\n"
+             "    listen: 'h:1'\n"
+             "    routes: {GET /: {mock: }}\n"
+             "    api_keys: [good-key, '', %s, 'has space', good-key, [x], 'caf\xc3\xa9']\n"
+             "    throttle: {rate: 0, burst: -1}\n"
+             "    stage_variables:\n"
+             "      ok_name: 1\n"
+             "      bad-name: x\n"
+             "      list: [x]\n"
+             "  b:\n"
+             "    listen: 'h:2'\n"
+             "    routes: {GET /: {mock: }}\n"
+             "    api_keys: secret\n"
+             "    throttle: {rate: fast, burst: 1.5, rte: 1}\n"
+             "  c:\n"
+             "    listen: 'h:3'\n"
+             "    routes: {GET /: {mock: }}\n"
+             "    throttle: {rate: '10', burst: 1}\n"
+             "  d:\n"
+             "    listen: 'h:4'\n"
+             "    routes: {GET /: {mock: }}\n"
+             "    throttle: {rate: 1e999, burst: 1}\n"
+             "    stage_variables: [a]\n",
+             key129);
+    expect_problems(yaml,
+                    "@:5:26: api_keys: a key must be 1 to 128 characters long, got 0\n"
+                    "@:5:30: api_keys: a key must be 1 to 128 characters long, got 129\n"
+                    "@:5:161: api_keys: key 'has space' may only use printable ASCII characters, without spaces\n"
+                    "@:5:174: api_keys: duplicate key 'good-key' (first at line 5, column 16)\n"
+                    "@:5:184: api_keys: expected a string, got a list\n"
+                    "@:5:189: api_keys: key 'caf\xc3\xa9' may only use printable ASCII characters, without spaces\n"
+                    "@:6:22: rate must be greater than 0, got 0\n"
+                    "@:6:32: burst must be between 0 and 2147483647, got -1\n"
+                    "@:9:7: stage variable name 'bad-name' may only use A-Z, a-z, 0-9 and '_'\n"
+                    "@:10:13: stage variable 'list': expected a scalar value, got a list\n"
+                    "@:14:15: api_keys: expected a list, got 'secret'\n"
+                    "@:15:22: rate: expected a number, got 'fast'\n"
+                    "@:15:35: burst: expected an integer, got '1.5'\n"
+                    "@:15:40: unknown key 'rte' (did you mean 'rate'?)\n"
+                    "@:19:22: rate: expected a number, got the quoted string '10'\n"
+                    "@:23:22: rate: expected a number, got '1e999'\n"
+                    "@:24:22: stage_variables: expected a map, got a list\n");
+
+    /* 128 characters is the longest key; fractional rates are fine */
+    key129[128] = '\0';
+    snprintf(yaml, sizeof yaml,
+             "apis: {a: {listen: 'h:1', routes: {GET /: {mock: }}, api_keys: [%s],\n"
+             "           throttle: {rate: 0.5, burst: 2147483647}}}\n",
+             key129);
+    config_t *c = load_ok(yaml);
+    assert_string_equal(cJSON_GetArrayItem(c->apis[0].api_keys, 0)->valuestring, key129);
+    assert_true(c->apis[0].throttle_rate == 0.5);
+    assert_int_equal(c->apis[0].throttle_burst, 2147483647);
+    config_free(c);
+}
+
+/* Problems from every part of an API, the rules on its type, and the
+ * checks that run after the whole file come out in file order. */
+static void test_api_problems_in_file_order(void **state)
+{
+    (void)state;
+    expect_problems("apis:\n"
+                    "  shop:\n"
+                    "    routes:\n"
+                    "      POST /orders:\n"
+                    "        sqs:\n"
+                    "          queue: orders.fifo\n"
+                    "          request_template: x\n"
+                    "      GET /orders/{id}:\n"
+                    "        lambda: {function: reader, payload_format: '1.0'}\n"
+                    "        timeout: 30000\n"
+                    "    stage: v1\n"
+                    "    type: http\n"
+                    "    listen: 127.0.0.1:4566\n"
+                    "    thrott: {}\n"
+                    "queues:\n"
+                    "  orders.fifo:\n"
+                    "functions:\n"
+                    "  read: {command: x}\n"
+                    "listen: 127.0.0.1:4566\n",
+                    "@:6:18: FIFO queue 'orders.fifo' requires MessageGroupId in parameters\n"
+                    "@:6:18: FIFO queue 'orders.fifo' requires MessageDeduplicationId in parameters (or content_based_deduplication on the queue)\n"
+                    "@:7:11: request_template is only allowed on REST APIs (type: rest); HTTP APIs map the message with parameters\n"
+                    "@:9:28: function 'reader' is not a function in this config\n"
+                    "@:10:18: timeout must be between 50 and 29000, got 30000\n"
+                    "@:11:5: stage is only allowed on REST APIs (type: rest)\n"
+                    "@:14:5: unknown key 'thrott' (did you mean 'throttle'?)\n"
+                    "@:19:9: listen '127.0.0.1:4566' is already used by api 'shop' (line 13, column 13)\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1596,6 +2523,23 @@ int main(void)
         cmocka_unit_test(test_filter_patterns),
         cmocka_unit_test(test_filter_pattern_problems),
         cmocka_unit_test(test_function_problems_in_file_order),
+        cmocka_unit_test(test_api_rest_every_key),
+        cmocka_unit_test(test_api_http_every_key),
+        cmocka_unit_test(test_api_defaults),
+        cmocka_unit_test(test_api_names_and_required_keys),
+        cmocka_unit_test(test_api_listen),
+        cmocka_unit_test(test_api_type_and_stage),
+        cmocka_unit_test(test_route_keys),
+        cmocka_unit_test(test_route_default_and_overlaps),
+        cmocka_unit_test(test_route_integrations),
+        cmocka_unit_test(test_route_sqs_rules),
+        cmocka_unit_test(test_route_parameters),
+        cmocka_unit_test(test_route_fifo_parameters),
+        cmocka_unit_test(test_route_lambda_rules),
+        cmocka_unit_test(test_route_mock_rules),
+        cmocka_unit_test(test_api_cors_rules),
+        cmocka_unit_test(test_api_keys_throttle_stage_variables),
+        cmocka_unit_test(test_api_problems_in_file_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
