@@ -1,5 +1,5 @@
-/* The YAML config (libyaml): global settings and queues today, functions
- * and apis later. Every problem is reported as FILE:LINE:COLUMN: message.
+/* The YAML config (libyaml): global settings, queues, functions and APIs,
+ * table-driven so a section is a table. Every problem is reported as FILE:LINE:COLUMN: message.
  * See docs/configuration.md for every key. */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
