@@ -52,6 +52,8 @@ LIB_SRCS := \
 	emulator/lambda/poller.c \
 	emulator/lambda/api.c \
 	emulator/apigw/router.c \
+	emulator/apigw/vtl.c \
+	emulator/apigw/gateway.c \
 	emulator/endpoint.c
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "apigw/gateway.h"
 #include "endpoint.h"
 #include "lambda/events.h"
 #include "lambda/lambda.h"
@@ -153,6 +154,7 @@ static int cmd_serve(opts_t *o)
     endpoint_t *ep = NULL;
     server_t *srv = NULL;
     lambda_t *lambda = NULL;
+    apigw_t *apis = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     char db_path[4096];
 
@@ -188,6 +190,9 @@ static int cmd_serve(opts_t *o)
     if (!lambda)
         goto done;
     endpoint_set_lambda(ep, lambda);
+    apis = apigw_new(base, sqs, lambda, cfg, stdout);
+    if (!apis)
+        goto done;
     sigint = evsignal_new(base, SIGINT, on_signal, base);
     sigterm = evsignal_new(base, SIGTERM, on_signal, base);
     evsignal_add(sigint, NULL);
@@ -202,6 +207,7 @@ done:
      * then close the listener and the database. */
     lambda_free(lambda);
     sqs_free(sqs);
+    apigw_free(apis); /* after the integrations above have answered */
     server_free(srv);
     endpoint_free(ep);
     if (sigint)

@@ -447,7 +447,7 @@ static cJSON *sqs_params(greq_t *r, char *err, size_t n)
             form_t *f = form_parse(msg, strlen(msg));
             err_t e;
             if (sqs_wire_query_decode("SendMessage", f, &p, &e)) {
-                snprintf(err, n, "%s", e.message);
+                snprintf(err, n, "%.300s", e.message);
                 p = NULL;
             }
             form_free(f);
