@@ -148,7 +148,12 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
     int has_ctype = 0;
     const cJSON *h;
+    /* An HTTP API with CORS configured answers CORS itself and ignores the
+     * backend's Access-Control-* headers. */
+    int drop_cors = r->api->cfg->http && r->api->cfg->cors;
     cJSON_ArrayForEach(h, headers) {
+        if (drop_cors && strncasecmp(h->string, "access-control-", 15) == 0)
+            continue;
         if (strcasecmp(h->string, "content-type") == 0)
             has_ctype = 1;
         if (cJSON_IsArray(h)) {
@@ -576,8 +581,26 @@ static cJSON *event_v1(greq_t *r)
     cJSON_AddStringToObject(ev, "resource", r->match.resource);
     cJSON_AddStringToObject(ev, "path", r->path);
     cJSON_AddStringToObject(ev, "httpMethod", r->method);
-    cJSON_AddItemToObject(ev, "headers", cJSON_Duplicate(r->headers, 1));
-    cJSON_AddItemToObject(ev, "multiValueHeaders", cJSON_Duplicate(r->mv_headers, 1));
+    cJSON *headers = cJSON_Duplicate(r->headers, 1), *mv = cJSON_Duplicate(r->mv_headers, 1);
+    if (!r->api->cfg->http) {
+        /* REST APIs (behind CloudFront) Pascal-case these two. */
+        cJSON *lists[2] = {headers, mv};
+        for (int i = 0; i < 2; i++) {
+            for (cJSON *h = lists[i]->child; h; h = h->next) {
+                const char *fixed = strcasecmp(h->string, "user-agent") == 0      ? "User-Agent"
+                                    : strcasecmp(h->string, "authorization") == 0 ? "Authorization"
+                                                                                  : NULL;
+                if (fixed && strcmp(h->string, fixed) != 0) {
+                    if (!(h->type & cJSON_StringIsConst))
+                        free(h->string);
+                    h->string = strdup(fixed);
+                    h->type &= ~cJSON_StringIsConst;
+                }
+            }
+        }
+    }
+    cJSON_AddItemToObject(ev, "headers", headers);
+    cJSON_AddItemToObject(ev, "multiValueHeaders", mv);
     if (cJSON_GetArraySize(r->query)) {
         cJSON_AddItemToObject(ev, "queryStringParameters", cJSON_Duplicate(r->query, 1));
         cJSON_AddItemToObject(ev, "multiValueQueryStringParameters", cJSON_Duplicate(r->mv_query, 1));
@@ -668,7 +691,7 @@ static cJSON *event_v2(greq_t *r)
     cJSON_AddStringToObject(http, "sourceIp", r->source_ip);
     const char *ua = header_ci(r->headers, "User-Agent");
     cJSON_AddStringToObject(http, "userAgent", ua ? ua : "");
-    cJSON_AddStringToObject(rc, "requestId", r->request_id);
+    cJSON_AddStringToObject(rc, "requestId", r->apigw_id); /* an HTTP API's id is its apigw-requestid */
     cJSON_AddStringToObject(rc, "routeKey", r->match.route_key);
     cJSON_AddStringToObject(rc, "stage", r->api->cfg->stage ? r->api->cfg->stage : "$default");
     cJSON_AddItemToObject(rc, "time",
@@ -773,7 +796,9 @@ static int map_proxy_response(greq_t *r, const char *out, size_t len, int v2)
         len_out = strlen(owned);
     }
     unsigned char *raw = NULL;
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "isBase64Encoded")) && *text) {
+    /* HTTP APIs decode a base64 body; REST APIs only with binaryMediaTypes,
+     * which sluice does not model, so the text passes through. */
+    if (r->api->cfg->http && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "isBase64Encoded")) && *text) {
         raw = digest_base64_decode(text, &len_out);
         if (!raw) {
             free(owned);
@@ -856,7 +881,7 @@ static int take_token(api_t *a)
 static void preflight(greq_t *r)
 {
     const cJSON *cors = r->api->cfg->cors;
-    cJSON *h = cJSON_CreateObject();
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
     const char *names[][2] = {{"allow_methods", "Access-Control-Allow-Methods"},
                               {"allow_headers", "Access-Control-Allow-Headers"}};
     for (int i = 0; i < 2; i++) {
@@ -867,17 +892,16 @@ static void preflight(greq_t *r)
         buf_init(&b);
         const cJSON *v;
         cJSON_ArrayForEach(v, list) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
-        cJSON_AddStringToObject(h, names[i][1], b.data);
+        evhttp_add_header(out, names[i][1], b.data);
         buf_free(&b);
     }
     const cJSON *max_age = cJSON_GetObjectItemCaseSensitive(cors, "max_age");
     if (cJSON_IsNumber(max_age)) {
         char num[32];
         snprintf(num, sizeof num, "%d", max_age->valueint);
-        cJSON_AddStringToObject(h, "Access-Control-Max-Age", num);
+        evhttp_add_header(out, "Access-Control-Max-Age", num);
     }
-    answer(r, 204, h, NULL, "", 0);
-    cJSON_Delete(h);
+    answer(r, 204, NULL, NULL, "", 0);
 }
 
 static void handle(struct evhttp_request *req, void *arg)

@@ -2,6 +2,7 @@
 sluice binary, build query-protocol boto3 clients, assert AWS errors, and
 compute SQS's MD5 digests independently of the server (sqs.md §3)."""
 import hashlib
+import http.client
 import json
 import os
 import queue as queue_mod
@@ -25,6 +26,8 @@ REPO = Path(__file__).resolve().parents[3]
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 LISTEN_RE = re.compile(r"sluice listening on (http://127\.0\.0\.1:(\d+))")
+# With `apis:` configured, one line per API comes before the listening line.
+API_RE = re.compile(r"sluice api (\S+) serving on (http://\S+)")
 QUERY_NS = "http://queue.amazonaws.com/doc/2012-11-05/"
 NON_EXISTENT_QUEUE = "AWS.SimpleQueueService.NonExistentQueue"
 NON_EXISTENT_QUEUE_MSG = "The specified queue does not exist for this wsdl version."
@@ -60,6 +63,7 @@ class SluiceProcess:
         self._lines = queue_mod.Queue()
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
+        self.apis = {}  # API name -> http://HOST:PORT, from the "sluice api" lines
         self.endpoint = self._wait_listening(start_timeout)
         self.port = int(self.endpoint.rsplit(":", 1)[1])
 
@@ -87,6 +91,10 @@ class SluiceProcess:
             if line is None:
                 rc = self.proc.wait()
                 raise RuntimeError(f"sluice exited (rc={rc}) before listening; log:\n{self.log()}")
+            a = API_RE.search(line)
+            if a:
+                self.apis[a.group(1)] = a.group(2)
+                continue
             m = LISTEN_RE.search(line)
             if m:
                 return m.group(1)
@@ -318,15 +326,18 @@ class PrivateServer:
     """A sluice of its own (own data directory, own clock), optionally with a
     YAML config, for tests that move the clock or change switches."""
 
-    def __init__(self, binary, workdir, config=None):
+    def __init__(self, binary, workdir, config=None, config_path=None):
+        """config: YAML text, written to workdir/sluice.yaml; config_path: a
+        YAML file used as it is (e.g. from stage_e2e_config)."""
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        config_path = None
         if config is not None:
             config_path = workdir / "sluice.yaml"
             config_path.write_text(config)
-        self.process = SluiceProcess(binary, workdir / "data", workdir / "sluice.log", config_path=config_path)
+        self.data_dir = workdir / "data"
+        self.process = SluiceProcess(binary, self.data_dir, workdir / "sluice.log", config_path=config_path)
         self.endpoint = self.process.endpoint
+        self.apis = self.process.apis  # API name -> base URL (configs with `apis:`)
         self.sqs = make_client(self.endpoint)
         self.clock = Clock(self.endpoint)
 
@@ -342,3 +353,119 @@ class PrivateServer:
 
     def stop(self):
         return self.process.stop()
+
+
+# --------------------------------------------------------------------------
+# Lambda (tests/e2e)
+# --------------------------------------------------------------------------
+
+E2E_DIR = REPO / "tests" / "e2e"
+
+
+def stage_e2e_config(name, folder):
+    """Copies tests/e2e/<name> into folder as sluice.yaml, next to a `handlers`
+    symlink to tests/e2e/handlers and an empty `records` folder, so that the
+    config's relative paths (command, working_dir, the handlers' RECORD_FILE)
+    resolve inside folder. Returns the config's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "sluice.yaml"
+    config_path.write_text((E2E_DIR / name).read_text())
+    (folder / "handlers").symlink_to(E2E_DIR / "handlers")
+    (folder / "records").mkdir()
+    return config_path
+
+
+def read_json_lines(path):
+    """The JSON lines of a file ([] while it does not exist)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def make_lambda_client(endpoint_url, **config):
+    """A boto3 Lambda client (REST-JSON), no retries."""
+    cfg = dict(retries={"max_attempts": 1}, read_timeout=30, connect_timeout=5)
+    cfg.update(config)
+    return boto3.session.Session().client(
+        "lambda",
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        endpoint_url=endpoint_url,
+        config=Config(**cfg),
+    )
+
+
+def function_arn(name):
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+
+
+# --------------------------------------------------------------------------
+# API Gateway (tests/e2e/apigw*.yaml)
+# --------------------------------------------------------------------------
+
+class HttpAnswer:
+    """One HTTP response: status, headers (an http.client.HTTPMessage:
+    case-insensitive, get_all for repeated headers), raw body bytes, and
+    the seconds it took."""
+
+    def __init__(self, status, headers, body, elapsed):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.elapsed = elapsed
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    def header_all(self, name):
+        return self.headers.get_all(name) or []
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"HTTP {self.status} {dict(self.headers.items())!r} {self.body[:300]!r}"
+
+
+def http_call(base_url, method, path, body=None, headers=None, timeout=10):
+    """One plain HTTP/1.1 request over http.client (no redirects, retries or
+    added headers beyond Host and Content-Length). headers: a dict or a list
+    of (name, value) pairs (a list can repeat a name); body: bytes or str.
+    Returns an HttpAnswer."""
+    host_port = base_url.split("://", 1)[1].rstrip("/")
+    host, port = host_port.rsplit(":", 1)
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout)
+    started = time.monotonic()
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in pairs:
+            conn.putheader(name, value)
+        if data is not None:
+            conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        raw = resp.read()
+        return HttpAnswer(resp.status, resp.msg, raw, time.monotonic() - started)
+    finally:
+        conn.close()
+
+
+def start_api_server(config_name, folder):
+    """A private sluice serving tests/e2e/<config_name> (staged into folder
+    by stage_e2e_config). Its `apis` maps each API name to its base URL."""
+    binary = sluice_binary()
+    if not binary.exists():
+        pytest.skip(f"needs the sluice binary ({binary}); set SLUICE_BIN")
+    folder = Path(folder)
+    config_path = stage_e2e_config(config_name, folder)
+    return PrivateServer(binary, folder / "server", config_path=config_path)
