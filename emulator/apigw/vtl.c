@@ -215,7 +215,7 @@ static size_t ident_end(const parser_t *p, size_t q, size_t end)
 
 static void skip_ws(parser_t *p, size_t end)
 {
-    while (p->pos < end && strchr(" \t\r\n", p->src[p->pos]) && p->src[p->pos])
+    while (p->pos < end && p->src[p->pos] && strchr(" \t\r\n", p->src[p->pos]))
         p->pos++;
 }
 
@@ -1241,22 +1241,22 @@ static void fmt_double(buf_t *b, double d)
     for (; *t && *t != 'e'; t++)
         if (is_digit(*t) && nd < 20)
             dig[nd++] = *t;
-    int exp = *t == 'e' ? atoi(t + 1) : 0;
+    int e10 = *t == 'e' ? atoi(t + 1) : 0;
     while (nd > 1 && dig[nd - 1] == '0')
         nd--;
     double a = d < 0 ? -d : d;
     if (a >= 1e-3 && a < 1e7) {
-        if (exp >= 0) {
-            for (int k = 0; k <= exp; k++)
+        if (e10 >= 0) {
+            for (int k = 0; k <= e10; k++)
                 buf_append(b, k < nd ? &dig[k] : "0", 1);
             buf_puts(b, ".");
-            if (nd > exp + 1)
-                buf_append(b, dig + exp + 1, (size_t)(nd - exp - 1));
+            if (nd > e10 + 1)
+                buf_append(b, dig + e10 + 1, (size_t)(nd - e10 - 1));
             else
                 buf_puts(b, "0");
         } else {
             buf_puts(b, "0.");
-            for (int k = 0; k < -exp - 1; k++)
+            for (int k = 0; k < -e10 - 1; k++)
                 buf_puts(b, "0");
             buf_append(b, dig, (size_t)nd);
         }
@@ -1267,7 +1267,7 @@ static void fmt_double(buf_t *b, double d)
             buf_append(b, dig + 1, (size_t)(nd - 1));
         else
             buf_puts(b, "0");
-        buf_printf(b, "E%d", exp);
+        buf_printf(b, "E%d", e10);
     }
 }
 
@@ -1862,6 +1862,8 @@ typedef struct {
     const char *src;
     cJSON *vars;   /* name -> value */
     cJSON *body;   /* the body parsed as JSON, or NULL */
+    cJSON *grave;  /* values put() and remove() unlinked: kept until the end
+                    * because an enclosing expression may still borrow them */
     int body_parsed;
     size_t items;  /* #foreach iterations so far */
     int failed;
@@ -1879,6 +1881,33 @@ static void rerr(rctx_t *c, size_t pos, const char *fmt, ...)
     va_start(ap, fmt);
     vset_err(c->err, c->errlen, c->src, pos, fmt, ap);
     va_end(ap);
+}
+
+/* Puts item where old was among parent's children and unlinks old without
+ * freeing it: cJSON_ReplaceItemViaPointer minus the delete. (Debian's
+ * cJSON 1.7.15 cJSON_InsertItemInArray fails for any index but 0.) */
+static void swap_child(cJSON *parent, cJSON *old, cJSON *item)
+{
+    item->next = old->next;
+    item->prev = old->prev;
+    if (item->next)
+        item->next->prev = item;
+    if (parent->child == old) {
+        if (old->prev == old) /* the only child points back at itself */
+            item->prev = item;
+        parent->child = item;
+    } else {
+        item->prev->next = item;
+        if (!item->next)
+            parent->child->prev = item;
+    }
+    old->next = old->prev = NULL;
+}
+
+static void bury(rctx_t *c, cJSON *j)
+{
+    if (j)
+        cJSON_AddItemToArray(c->grave, j);
 }
 
 static int too_big(rctx_t *c, size_t len, size_t pos)
@@ -2286,15 +2315,15 @@ static val_t string_method(rctx_t *c, const suffix_t *sf, const char *s, val_t *
         }
         if (!strcmp(m, "equalsIgnoreCase"))
             return v_own(mk_bool(!strcasecmp(s, x)));
-        if (!strcmp(m, "indexOf") || !strcmp(m, "lastIndexOf")) {
-            const char *hit = strstr(s, x), *last = hit;
-            if (m[0] == 'l')
-                while (last && (hit = strstr(last + 1, x)) != NULL && *last)
-                    last = hit;
-            hit = m[0] == 'l' ? last : hit;
-            if (m[0] == 'l' && !*x)
-                hit = s + slen;
+        if (!strcmp(m, "indexOf")) {
+            const char *hit = strstr(s, x);
             return v_own(mk_int(hit ? u16_index(s, (size_t)(hit - s)) : -1));
+        }
+        if (!strcmp(m, "lastIndexOf")) {
+            const char *last = *x ? NULL : s + slen;
+            for (const char *h = *x ? strstr(s, x) : NULL; h; h = strstr(h + 1, x))
+                last = h;
+            return v_own(mk_int(last ? u16_index(s, (size_t)(last - s)) : -1));
         }
         if (!strcmp(m, "concat")) {
             buf_puts(&b, s);
@@ -2451,14 +2480,23 @@ static val_t map_method(rctx_t *c, val_t base, const suffix_t *sf, val_t *a, int
         cJSON *old = cJSON_GetObjectItemCaseSensitive(map, k);
         if (old) {
             r = v_own(chk(cJSON_Duplicate(old, 1)));
-            cJSON_ReplaceItemViaPointer(map, old, item);
+            if (item->string && !(item->type & cJSON_StringIsConst))
+                cJSON_free(item->string);
+            item->string = strdup(k);
+            item->type &= ~cJSON_StringIsConst;
             if (!item->string)
-                item->string = strdup(k);
+                abort();
+            swap_child(map, old, item);
+            bury(c, old);
         } else {
             cJSON_AddItemToObject(map, k, item);
         }
     } else if (n == 1 && !strcmp(m, "remove") && k) {
-        r = v_own(cJSON_DetachItemFromObjectCaseSensitive(map, k));
+        cJSON *old = cJSON_GetObjectItemCaseSensitive(map, k);
+        if (old) {
+            r = v_own(chk(cJSON_Duplicate(old, 1)));
+            bury(c, cJSON_DetachItemViaPointer(map, old));
+        }
     }
     v_free(&base);
     return r;
@@ -2489,6 +2527,20 @@ static val_t call_method(rctx_t *c, val_t base, const suffix_t *sf, val_t *a, in
     return r;
 }
 
+/* Evaluates a method's arguments into args; returns how many were
+ * evaluated (all of them unless c->failed). The caller frees them. */
+static int eval_args(rctx_t *c, const suffix_t *s, val_t *args)
+{
+    int n = 0;
+    for (const expr_t *e = s->args; e && n < VTL_MAX_ARGS; e = e->next) {
+        args[n++] = eval_expr(c, e);
+        if (c->failed)
+            break;
+    }
+    return n;
+}
+
+/* Applies one .prop, .method(...) or [index] to base (consumed). */
 static val_t apply_suffix(rctx_t *c, val_t base, const suffix_t *s)
 {
     if (s->kind == SUF_PROP) {
@@ -2514,12 +2566,7 @@ static val_t apply_suffix(rctx_t *c, val_t base, const suffix_t *s)
         return r;
     }
     val_t args[VTL_MAX_ARGS];
-    int n = 0;
-    for (const expr_t *e = s->args; e && n < VTL_MAX_ARGS; e = e->next) {
-        args[n++] = eval_expr(c, e);
-        if (c->failed)
-            break;
-    }
+    int n = eval_args(c, s, args);
     val_t r = v_null();
     if (c->failed)
         v_free(&base);
@@ -2530,15 +2577,11 @@ static val_t apply_suffix(rctx_t *c, val_t base, const suffix_t *s)
     return r;
 }
 
-static val_t eval_args_then(rctx_t *c, const suffix_t *s, val_t (*fn)(rctx_t *, const suffix_t *, val_t *, int))
+/* $input.x(...) and $util.x(...): the receiver is no value. */
+static val_t call_builtin(rctx_t *c, const suffix_t *s, val_t (*fn)(rctx_t *, const suffix_t *, val_t *, int))
 {
     val_t args[VTL_MAX_ARGS];
-    int n = 0;
-    for (const expr_t *e = s->args; e && n < VTL_MAX_ARGS; e = e->next) {
-        args[n++] = eval_expr(c, e);
-        if (c->failed)
-            break;
-    }
+    int n = eval_args(c, s, args);
     val_t r = c->failed ? v_null() : fn(c, s, args, n);
     for (int k = 0; k < n; k++)
         v_free(&args[k]);
@@ -2563,7 +2606,7 @@ static val_t eval_ref_upto(rctx_t *c, const ref_t *r, int count)
             v = v_own(mk_str(copy));
             free(copy);
         } else if (s->kind == SUF_METHOD) {
-            v = eval_args_then(c, s, r->root[0] == 'i' ? input_call : util_call);
+            v = call_builtin(c, s, r->root[0] == 'i' ? input_call : util_call);
         } else {
             return v_null();
         }
@@ -2583,7 +2626,7 @@ static val_t eval_ref(rctx_t *c, const ref_t *r) { return eval_ref_upto(c, r, -1
 
 static int num_pair(const cJSON *a, const cJSON *b) { return is_num(a) && is_num(b); }
 
-static val_t arith(rctx_t *c, const expr_t *e, const cJSON *a, const cJSON *b)
+static val_t arith(const expr_t *e, const cJSON *a, const cJSON *b)
 {
     if (!num_pair(a, b))
         return v_null();
@@ -2630,7 +2673,6 @@ static val_t arith(rctx_t *c, const expr_t *e, const cJSON *a, const cJSON *b)
     }
     default: return v_null();
     }
-    (void)c;
     return v_own(mk_double(r));
 }
 
@@ -2696,10 +2738,10 @@ static val_t eval_bin(rctx_t *c, const expr_t *e)
             r = str_from_buf(c, &t, e->pos);
             break;
         }
-        r = arith(c, e, a.j, b.j);
+        r = arith(e, a.j, b.j);
         break;
     default:
-        r = arith(c, e, a.j, b.j);
+        r = arith(e, a.j, b.j);
         break;
     }
     v_free(&a);
@@ -2804,12 +2846,14 @@ static val_t eval_expr(rctx_t *c, const expr_t *e)
 /* Sets (or replaces) key in obj, taking item. */
 static void obj_set(cJSON *obj, const char *key, cJSON *item)
 {
-    if (cJSON_GetObjectItemCaseSensitive(obj, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item);
-    else
-        cJSON_AddItemToObject(obj, key, item);
+    cJSON_bool ok = cJSON_GetObjectItemCaseSensitive(obj, key) ? cJSON_ReplaceItemInObjectCaseSensitive(obj, key, item)
+                                                               : cJSON_AddItemToObject(obj, key, item);
+    if (!ok)
+        abort(); /* only out of memory */
 }
 
+/* #set: the value first, then an index in the target, then the target
+ * itself, so that nothing is evaluated while the target is held. */
 static void exec_set(rctx_t *c, const node_t *n)
 {
     val_t v = eval_expr(c, n->expr);
@@ -2830,29 +2874,26 @@ static void exec_set(rctx_t *c, const node_t *n)
         last = last->next;
         count++;
     }
-    val_t target = eval_ref_upto(c, r, count);
-    if (c->failed || !target.j || target.owned) { /* nothing to assign into, or a temporary */
-        v_free(&target);
-        cJSON_Delete(item);
-        return;
-    }
-    if (last->kind == SUF_PROP && cJSON_IsObject(target.j)) {
+    val_t idx = v_null();
+    if (last->kind == SUF_INDEX)
+        idx = eval_expr(c, last->args);
+    val_t target = c->failed ? v_null() : eval_ref_upto(c, r, count);
+    long long i;
+    if (c->failed || !target.j || target.owned) {
+        /* nothing to assign into, or only a temporary */
+    } else if (last->kind == SUF_PROP && cJSON_IsObject(target.j)) {
         obj_set(target.j, last->name, item);
-        return;
-    }
-    if (last->kind == SUF_INDEX) {
-        val_t idx = eval_expr(c, last->args);
-        long long i;
-        if (!c->failed && cJSON_IsObject(target.j) && arg_str(&idx)) {
-            obj_set(target.j, idx.j->valuestring, item);
+        item = NULL;
+    } else if (last->kind == SUF_INDEX && cJSON_IsObject(target.j) && arg_str(&idx)) {
+        obj_set(target.j, idx.j->valuestring, item);
+        item = NULL;
+    } else if (last->kind == SUF_INDEX && cJSON_IsArray(target.j) && arg_int(&idx, &i) && i >= 0 &&
+               i < cJSON_GetArraySize(target.j)) {
+        if (cJSON_ReplaceItemInArray(target.j, (int)i, item))
             item = NULL;
-        } else if (!c->failed && cJSON_IsArray(target.j) && arg_int(&idx, &i) && i >= 0 &&
-                   i < cJSON_GetArraySize(target.j)) {
-            cJSON_ReplaceItemInArray(target.j, (int)i, item);
-            item = NULL;
-        }
-        v_free(&idx);
     }
+    v_free(&target);
+    v_free(&idx);
     cJSON_Delete(item);
 }
 
@@ -3012,6 +3053,7 @@ char *vtl_render(const char *tmpl, const vtl_input_t *in, char *err, size_t errl
     c.err = err;
     c.errlen = errlen;
     c.vars = chk(cJSON_CreateObject());
+    c.grave = chk(cJSON_CreateArray());
     cJSON_AddItemToObject(c.vars, "context", dup_or_empty(c.in->context));
     cJSON_AddItemToObject(c.vars, "stageVariables", dup_or_empty(c.in->stage_variables));
     buf_t out;
@@ -3022,6 +3064,7 @@ char *vtl_render(const char *tmpl, const vtl_input_t *in, char *err, size_t errl
         result = buf_steal(&out, NULL);
     buf_free(&out);
     cJSON_Delete(c.vars);
+    cJSON_Delete(c.grave);
     cJSON_Delete(c.body);
     arena_free(&p.arena);
     return result;

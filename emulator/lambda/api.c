@@ -401,10 +401,9 @@ static void mappings(lambda_t *l, struct evhttp_request *req, const char *uuid)
         cJSON_Delete(j);
         settle_later(l, uuid);
     } else if (method == EVHTTP_REQ_DELETE) {
+        cJSON *j = lambda_mapping_json(l, m);
         lambda_mapping_delete(l, m); /* m may be gone after this */
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "UUID", uuid);
-        cJSON_AddStringToObject(j, "State", "Deleting");
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "State", cJSON_CreateString("Deleting"));
         send_json(req, 202, NULL, j);
         cJSON_Delete(j);
     } else {

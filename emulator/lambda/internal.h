@@ -21,6 +21,7 @@ typedef struct lambda_function {
     int reserved_concurrency; /* -1: unset */
     int running;           /* invocations running now */
     char *log_path;
+    char *log_stream;      /* AWS_LAMBDA_LOG_STREAM_NAME */
     char *last_modified;   /* "2026-11-26T15:30:00.000+0000" */
     char *code_sha256;
     char revision_id[IDS_UUID_LEN + 1];

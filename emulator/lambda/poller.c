@@ -42,6 +42,7 @@ struct lambda_mapping {
     size_t pending_bytes;
     struct event *window_timer;
     int window_open;
+    int64_t window_deadline_us;  /* monotonic; when the open window ends */
     struct event *pump_ev;
     struct event *retry_timer;
     int running;                 /* batches being processed */
@@ -303,6 +304,7 @@ static void received(sqs_call_t *c)
         cJSON_Delete(msgs);
         if (m->pending && m->window > 0 && !m->window_open) {
             m->window_open = 1;
+            m->window_deadline_us = clock_mono_us() + 1000000LL * m->window;
             struct timeval tv = {m->window, 0};
             evtimer_add(m->window_timer, &tv);
         }
@@ -380,7 +382,19 @@ static void pump(lambda_mapping_t *m)
     int max = m->batch_size - count;
     if (max > 10)
         max = 10;
-    start_receive(m, max, count > 0 ? 0 : 20);
+    /* While a batching window is open, park for the rest of it (the window
+     * timer dispatches what has gathered); an immediate receive here would
+     * spin the loop. */
+    int wait = 20;
+    if (count > 0 && m->window_open) {
+        int64_t left_us = m->window_deadline_us - clock_mono_us();
+        wait = (int)((left_us + 999999) / 1000000);
+        if (wait < 1)
+            wait = 1;
+        if (wait > 20)
+            wait = 20;
+    }
+    start_receive(m, max, wait);
 }
 
 static void window_cb(evutil_socket_t fd, short what, void *arg)

@@ -760,6 +760,9 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
     event_add(v->ev_out, NULL);
     event_add(v->ev_err, NULL);
     if (v->timeout_ms > 0) {
+        /* The loop's cached time may be a whole busy turn old; a timeout
+         * counts from the spawn. */
+        event_base_update_cache_time(r->base);
         struct timeval tv = {v->timeout_ms / 1000, (v->timeout_ms % 1000) * 1000};
         evtimer_add(v->ev_timer, &tv);
     }

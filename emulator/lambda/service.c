@@ -107,7 +107,7 @@ static char **build_env(const lambda_t *l, const lambda_function_t *f, const cha
     buf_printf(&b, "/aws/lambda/%s", f->name);
     env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_GROUP_NAME", b.data);
     buf_free(&b);
-    env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_STREAM_NAME", "sluice/[$LATEST]");
+    env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_STREAM_NAME", f->log_stream);
     env_add(&envp, &n, &cap, "AWS_REGION", l->region);
     env_add(&envp, &n, &cap, "AWS_DEFAULT_REGION", l->region);
     env_add(&envp, &n, &cap, "AWS_REQUEST_ID", request_id);
@@ -116,6 +116,19 @@ static char **build_env(const lambda_t *l, const lambda_function_t *f, const cha
     env_add(&envp, &n, &cap, "AWS_ENDPOINT_URL", l->endpoint_url);
     env_add(&envp, &n, &cap, "AWS_ACCESS_KEY_ID", "test");
     env_add(&envp, &n, &cap, "AWS_SECRET_ACCESS_KEY", "test");
+    /* Every invocation has a trace id: the caller's, or a new root. */
+    char own_trace[96];
+    if (!trace) {
+        char hex[25];
+        unsigned char raw[12];
+        uint64_t a = ids_random64(), c = ids_random64();
+        memcpy(raw, &a, 8);
+        memcpy(raw + 8, &c, 4);
+        ids_hex(raw, 12, hex);
+        snprintf(own_trace, sizeof own_trace, "Root=1-%08llx-%s;Sampled=0", (long long)(clock_now_ms() / 1000),
+                 hex);
+        trace = own_trace;
+    }
     env_add(&envp, &n, &cap, "_X_AMZN_TRACE_ID", trace);
     const cJSON *v;
     cJSON_ArrayForEach(v, f->environment) env_add(&envp, &n, &cap, v->string, cJSON_GetStringValue(v));
@@ -400,6 +413,21 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_functio
     buf_printf(&b, "%s/%s.log", l->logs_dir, cf->name);
     f->log_path = buf_steal(&b, NULL);
     f->last_modified = now_rfc3339();
+    /* CloudWatch's stream name for a sandbox: YYYY/MM/DD/[$LATEST]<32 hex>. */
+    {
+        char day[16], hex[33];
+        unsigned char raw[16];
+        uint64_t a = ids_random64(), c = ids_random64();
+        memcpy(raw, &a, 8);
+        memcpy(raw + 8, &c, 8);
+        ids_hex(raw, 16, hex);
+        time_t t = (time_t)(clock_now_ms() / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(day, sizeof day, "%Y/%m/%d", &tm);
+        buf_printf(&b, "%s/[$LATEST]%s", day, hex);
+        f->log_stream = buf_steal(&b, NULL);
+    }
     ids_uuid4(f->revision_id);
     return f;
 }
@@ -422,6 +450,7 @@ static void function_free(lambda_function_t *f)
     free(f->working_dir);
     cJSON_Delete(f->environment);
     free(f->log_path);
+    free(f->log_stream);
     free(f->last_modified);
     free(f->code_sha256);
     free(f);

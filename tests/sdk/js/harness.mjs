@@ -3,7 +3,9 @@
 // and holds the small helpers every test file shares (errors, MD5s, names).
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,21 +39,27 @@ const LOG_CAP = 64 * 1024;
  *           (files that move the process-wide clock need one)
  *   config  YAML text: written to a temporary file and passed as --config
  *           (implies own)
+ *   configFile  path of a YAML file passed as --config as it is (implies own)
+ *   dataDir     use this data directory and keep it at stop() (a restart on
+ *               the same directory); default: a fresh one, removed at stop()
+ * The result also carries dataDir (null for SLUICE_ENDPOINT).
  */
-export async function startServer({ own = false, config } = {}) {
-  if (process.env.SLUICE_ENDPOINT && !own && config === undefined) {
+export async function startServer({ own = false, config, configFile, dataDir: givenDataDir } = {}) {
+  if (process.env.SLUICE_ENDPOINT && !own && config === undefined && configFile === undefined
+      && givenDataDir === undefined) {
     const endpoint = process.env.SLUICE_ENDPOINT.replace(/\/+$/, '');
     return {
       endpoint,
       host: new URL(endpoint).host,
       external: true,
+      dataDir: null,
       async stop() {},
       log: () => '',
     };
   }
 
   const bin = process.env.SLUICE_BIN || join(REPO_ROOT, 'build', 'sluice');
-  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-js-'));
+  const dataDir = givenDataDir ?? mkdtempSync(join(tmpdir(), 'sluice-js-'));
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
   let configDir = null;
   if (config !== undefined) {
@@ -59,6 +67,8 @@ export async function startServer({ own = false, config } = {}) {
     const file = join(configDir, 'sluice.yaml');
     writeFileSync(file, config);
     args.splice(1, 0, '--config', file);
+  } else if (configFile !== undefined) {
+    args.splice(1, 0, '--config', configFile);
   }
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -121,6 +131,8 @@ export async function startServer({ own = false, config } = {}) {
     endpoint,
     host: new URL(endpoint).host,
     external: false,
+    dataDir,
+    pid: child.pid,
     log: () => logText,
     async stop() {
       if (stopping) return;
@@ -139,7 +151,7 @@ export async function startServer({ own = false, config } = {}) {
         clearTimeout(t);
       }
       process.removeListener('exit', killOnExit);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (givenDataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
       if (configDir) rmSync(configDir, { recursive: true, force: true });
       if (diedEarly) {
         throw new Error(
@@ -296,3 +308,70 @@ export async function advanceClock(endpoint, seconds) {
   assert.equal(r.status, 200, `POST /_sluice/clock ${seconds}: ${r.status} ${r.text}`);
   return r.json;
 }
+
+// ---- Lambda (tests/e2e) ----------------------------------------------------
+
+export const E2E_DIR = join(REPO_ROOT, 'tests', 'e2e');
+
+/**
+ * Copies tests/e2e/<name> (a YAML config) into a fresh temporary folder as
+ * sluice.yaml, next to a `handlers` symlink to tests/e2e/handlers and an
+ * empty `records` folder, so that the config's relative paths (command,
+ * working_dir, the handlers' RECORD_FILE) resolve inside the temporary
+ * folder. Returns { dir, file, records, path(rel), cleanup() }.
+ */
+export function stageE2eConfig(name) {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-e2e-'));
+  const file = join(dir, 'sluice.yaml');
+  copyFileSync(join(E2E_DIR, name), file);
+  symlinkSync(join(E2E_DIR, 'handlers'), join(dir, 'handlers'));
+  mkdirSync(join(dir, 'records'));
+  return {
+    dir,
+    file,
+    records: join(dir, 'records'),
+    path: (rel) => join(dir, rel),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** The JSON lines of a file ([] while it does not exist). */
+export function readJsonLines(file) {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+}
+
+/**
+ * Polls fn (sync or async) every intervalMs until it returns a truthy value,
+ * which is returned; throws after timeoutMs with `what` and the last value.
+ */
+export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 25, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last) return last;
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** A fresh @aws-sdk/client-lambda client for the server (no retries). */
+export async function makeLambdaClient(endpoint, extra = {}) {
+  const { LambdaClient } = await import('@aws-sdk/client-lambda');
+  return new LambdaClient({
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    ...extra,
+  });
+}
+
+export function functionArn(name) {
+  return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+}
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
