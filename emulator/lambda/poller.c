@@ -71,10 +71,15 @@ typedef struct {
 
 static void pump(lambda_mapping_t *m);
 
+/* Pumps on the next loop turn, after this turn's I/O: a send that wakes
+ * the mapping gets its response written before the handler is spawned
+ * (posix_spawn holds the loop until the child has started). */
 static void schedule_pump(lambda_mapping_t *m)
 {
-    if (m->pump_ev)
-        event_active(m->pump_ev, 0, 0);
+    if (m->pump_ev && !evtimer_pending(m->pump_ev, NULL)) {
+        struct timeval now = {0, 0};
+        evtimer_add(m->pump_ev, &now);
+    }
 }
 
 static void pump_cb(evutil_socket_t fd, short what, void *arg)
@@ -441,7 +446,7 @@ static lambda_mapping_t *mapping_new(lambda_t *l, const char *function_name, con
     m->batch_size = 10;
     m->enabled = 1;
     snprintf(m->last_result, sizeof m->last_result, "No records processed");
-    m->pump_ev = event_new(l->base, -1, 0, pump_cb, m);
+    m->pump_ev = evtimer_new(l->base, pump_cb, m);
     m->window_timer = evtimer_new(l->base, window_cb, m);
     m->retry_timer = evtimer_new(l->base, retry_cb, m);
     set_state(m, "Creating");
