@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
+#include "apigw/vtl.h"
 #include "endpoint.h"
 #include "lambda/events.h"
 #include "lambda/lambda.h"
@@ -95,13 +96,37 @@ static int check_filters(const config_t *cfg)
     return bad;
 }
 
+/* Mapping templates are checked with the VTL engine's own parser, so a
+ * syntax error is a start-up (and validate) error, not a 500 later. */
+static int check_templates(const config_t *cfg)
+{
+    int bad = 0;
+    for (size_t i = 0; i < cfg->n_apis; i++) {
+        const config_api_t *a = &cfg->apis[i];
+        for (size_t k = 0; k < a->n_routes; k++) {
+            const config_route_t *r = &a->routes[k];
+            const char *tmpls[2] = {r->request_template, r->response_template};
+            const char *names[2] = {"request_template", "response_template"};
+            for (int t = 0; t < 2; t++) {
+                char why[256];
+                if (tmpls[t] && vtl_check(tmpls[t], why, sizeof why)) {
+                    fprintf(stderr, "%s:%d:%d: api '%s' route '%s': %s: %s\n", cfg->path ? cfg->path : "-", r->line,
+                            r->column, a->name, r->route_key, names[t], why);
+                    bad++;
+                }
+            }
+        }
+    }
+    return bad;
+}
+
 static config_t *load_config(const char *path)
 {
     if (!path)
         return config_default();
     int problems = 0;
     config_t *cfg = config_load(path, print_problem, NULL, &problems);
-    if (cfg && check_filters(cfg)) {
+    if (cfg && check_filters(cfg) + check_templates(cfg)) {
         config_free(cfg);
         return NULL;
     }
