@@ -227,6 +227,28 @@ static void dispatch(lambda_mapping_t *m)
         event_del(m->window_timer);
     if (!messages)
         return;
+    /* One invocation carries at most BatchSize messages and stays under the
+     * 6 MB payload (a record costs its body plus about 1 KB of metadata and
+     * attributes); the rest waits for the next batch. */
+    size_t bytes = 0;
+    int keep = 0;
+    for (cJSON *msg = messages->child; msg; msg = msg->next, keep++) {
+        const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "Body"));
+        size_t cost = (body ? strlen(body) : 0) * 6 / 5 + 1024;
+        if (keep > 0 && (keep >= m->batch_size || bytes + cost > MAX_PAYLOAD))
+            break;
+        bytes += cost;
+    }
+    while (cJSON_GetArraySize(messages) > keep) {
+        cJSON *rest = cJSON_DetachItemFromArray(messages, keep);
+        const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rest, "Body"));
+        if (!m->pending)
+            m->pending = cJSON_CreateArray();
+        m->pending_bytes += (body ? strlen(body) : 0) + 512;
+        cJSON_AddItemToArray(m->pending, rest);
+    }
+    if (m->pending)
+        schedule_pump(m);
     batch_t *b = calloc(1, sizeof *b);
     b->m = m;
     b->messages = messages;
