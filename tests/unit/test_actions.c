@@ -22,6 +22,7 @@
 
 #include "core/clock.h"
 #include "sqs/actions.h"
+#include "sqs/store.h"
 
 #define REGION "us-east-1"
 #define ACCOUNT "000000000000"
@@ -715,6 +716,54 @@ static void test_state_survives_restart(void **state)
     free(h);
 }
 
+
+/* OverLimit: a standard queue refuses ReceiveMessage once 120,000 messages
+ * are in flight; the in_flight_limit switch turns the rule off. The
+ * messages are written straight into the store (as in flight), which is
+ * what 120,000 receives would leave behind. */
+static void test_over_limit_at_120000_in_flight(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    sqs_free(f->sqs);
+    f->sqs = NULL;
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    int64_t queue_id = 0;
+    assert_int_equal(sqs_store_begin(st), 0);
+    int64_t now = clock_now_ms();
+    for (int i = 0; i < 120000; i++) {
+        sqs_store_msg_t m = {0};
+        snprintf(m.message_id, sizeof m.message_id, "00000000-0000-4000-8000-%012d", i);
+        m.queue_id = 1; /* the only queue of this database */
+        m.body = "x";
+        m.body_len = 1;
+        m.md5_body = "9dd4e461268c8034f5c8564e155c67a6";
+        m.sender_id = ACCOUNT;
+        m.sent_ms = now;
+        m.visible_ms = now + 3600 * 1000;
+        m.expires_ms = now + 4 * 86400 * 1000LL;
+        m.receive_count = 1;
+        m.first_receive_ms = now;
+        assert_int_equal(sqs_store_msg_insert(st, &m), 0);
+        queue_id = m.queue_id;
+    }
+    assert_int_equal(sqs_store_commit(st), 0);
+    sqs_store_close(st);
+    assert_int_equal(queue_id, 1);
+
+    f->sqs = sqs_new(f->base, f->path, REGION, ACCOUNT);
+    assert_non_null(f->sqs);
+    call_err(f, ERR_OVER_LIMIT,
+             "Too many messages in flight on queue q: at most 120000 messages can be in flight on a standard queue.",
+             "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_int_equal(err_info(ERR_OVER_LIMIT)->http_status, 403);
+    sqs_set_limits(f->sqs, 1, 1, 0);
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_null(messages(r)); /* none visible, and no error */
+    cJSON_Delete(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -734,6 +783,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_queue_ends_parked_poll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_handle_spares_later_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_over_limit_at_120000_in_flight, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
