@@ -388,6 +388,14 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
     inv_t *v = arg;
     if (v->finishing)
         return;
+    /* libevent's timers run on a coarse clock and may fire a few ms early;
+     * a timeout is measured on the precise one, like Duration. */
+    int64_t left_us = v->start_us + 1000LL * v->timeout_ms - clock_mono_us();
+    if (left_us > 0 && !v->reaped) {
+        struct timeval tv = {(time_t)(left_us / 1000000), (suseconds_t)(left_us % 1000000)};
+        evtimer_add(v->ev_timer, &tv);
+        return;
+    }
     v->timed_out = true;
     v->timeout_at_ms = clock_now_ms();
     if (!v->reaped) {
