@@ -89,6 +89,19 @@ static const char *header_ci(const cJSON *headers, const char *name)
     return NULL;
 }
 
+/* The strings of list joined with commas after prefix (may be NULL), as
+ * AWS joins repeated headers and query values. Returns owned. */
+static char *join_list(const cJSON *list, const char *prefix)
+{
+    buf_t b;
+    buf_init(&b);
+    if (prefix)
+        buf_puts(&b, prefix);
+    const cJSON *v;
+    cJSON_ArrayForEach(v, list) if (cJSON_IsString(v)) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+    return buf_steal(&b, NULL);
+}
+
 static void free_greq(greq_t *r)
 {
     if (r->timeout_ev)
@@ -130,11 +143,9 @@ static void add_cors(greq_t *r, struct evkeyvalq *out)
         evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
     const cJSON *expose = cJSON_GetObjectItemCaseSensitive(cors, "expose_headers");
     if (cJSON_GetArraySize(expose) > 0) {
-        buf_t b;
-        buf_init(&b);
-        cJSON_ArrayForEach(o, expose) buf_printf(&b, "%s%s", b.len ? "," : "", o->valuestring);
-        evhttp_add_header(out, "Access-Control-Expose-Headers", b.data);
-        buf_free(&b);
+        char *joined = join_list(expose, NULL);
+        evhttp_add_header(out, "Access-Control-Expose-Headers", joined);
+        free(joined);
     }
 }
 
@@ -301,25 +312,14 @@ static char *map_value(greq_t *r, const char *expr)
         /* Several values are joined with commas, as AWS does. */
         const cJSON *h;
         cJSON_ArrayForEach(h, r->mv_headers) {
-            if (strcasecmp(h->string, expr + 16) == 0) {
-                buf_t b;
-                buf_init(&b);
-                const cJSON *v;
-                cJSON_ArrayForEach(v, h) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
-                return buf_steal(&b, NULL);
-            }
+            if (strcasecmp(h->string, expr + 16) == 0)
+                return join_list(h, NULL);
         }
         return NULL;
     }
     if (strncmp(expr, "$request.querystring.", 21) == 0) {
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(r->mv_query, expr + 21);
-        if (!list)
-            return NULL;
-        buf_t b;
-        buf_init(&b);
-        const cJSON *v;
-        cJSON_ArrayForEach(v, list) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
-        return buf_steal(&b, NULL);
+        return list ? join_list(list, NULL) : NULL;
     }
     if (strncmp(expr, "$request.path.", 14) == 0) {
         const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->match.path_params, expr + 14));
@@ -656,15 +656,10 @@ static cJSON *event_v2(greq_t *r)
             }
             continue;
         }
-        buf_t b;
-        buf_init(&b);
-        const char *prev = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(headers, lower));
-        if (prev)
-            buf_puts(&b, prev);
-        cJSON_ArrayForEach(v, h) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
+        char *joined = join_list(h, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(headers, lower)));
         cJSON_DeleteItemFromObjectCaseSensitive(headers, lower);
-        cJSON_AddStringToObject(headers, lower, b.data ? b.data : "");
-        buf_free(&b);
+        cJSON_AddStringToObject(headers, lower, joined);
+        free(joined);
     }
     if (cookies)
         cJSON_AddItemToObject(ev, "cookies", cookies);
@@ -672,12 +667,9 @@ static cJSON *event_v2(greq_t *r)
     if (cJSON_GetArraySize(r->mv_query)) {
         cJSON *q = cJSON_AddObjectToObject(ev, "queryStringParameters");
         cJSON_ArrayForEach(h, r->mv_query) {
-            buf_t b;
-            buf_init(&b);
-            const cJSON *v;
-            cJSON_ArrayForEach(v, h) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
-            cJSON_AddStringToObject(q, h->string, b.data ? b.data : "");
-            buf_free(&b);
+            char *joined = join_list(h, NULL);
+            cJSON_AddStringToObject(q, h->string, joined);
+            free(joined);
         }
     }
     cJSON *rc = cJSON_AddObjectToObject(ev, "requestContext");
@@ -888,12 +880,9 @@ static void preflight(greq_t *r)
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(cors, names[i][0]);
         if (cJSON_GetArraySize(list) == 0)
             continue;
-        buf_t b;
-        buf_init(&b);
-        const cJSON *v;
-        cJSON_ArrayForEach(v, list) buf_printf(&b, "%s%s", b.len ? "," : "", v->valuestring);
-        evhttp_add_header(out, names[i][1], b.data);
-        buf_free(&b);
+        char *joined = join_list(list, NULL);
+        evhttp_add_header(out, names[i][1], joined);
+        free(joined);
     }
     const cJSON *max_age = cJSON_GetObjectItemCaseSensitive(cors, "max_age");
     if (cJSON_IsNumber(max_age)) {

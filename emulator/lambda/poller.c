@@ -71,6 +71,16 @@ typedef struct {
 
 static void pump(lambda_mapping_t *m);
 
+/* Adds a received message (owned) to the batch being gathered. */
+static void pend(lambda_mapping_t *m, cJSON *msg)
+{
+    const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "Body"));
+    if (!m->pending)
+        m->pending = cJSON_CreateArray();
+    m->pending_bytes += (body ? strlen(body) : 0) + 512;
+    cJSON_AddItemToArray(m->pending, msg);
+}
+
 /* Pumps on the next loop turn, after this turn's I/O: a send that wakes
  * the mapping gets its response written before the handler is spawned
  * (posix_spawn holds the loop until the child has started). */
@@ -239,14 +249,8 @@ static void dispatch(lambda_mapping_t *m)
             break;
         bytes += cost;
     }
-    while (cJSON_GetArraySize(messages) > keep) {
-        cJSON *rest = cJSON_DetachItemFromArray(messages, keep);
-        const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rest, "Body"));
-        if (!m->pending)
-            m->pending = cJSON_CreateArray();
-        m->pending_bytes += (body ? strlen(body) : 0) + 512;
-        cJSON_AddItemToArray(m->pending, rest);
-    }
+    while (cJSON_GetArraySize(messages) > keep)
+        pend(m, cJSON_DetachItemFromArray(messages, keep));
     if (m->pending)
         schedule_pump(m);
     batch_t *b = calloc(1, sizeof *b);
@@ -321,13 +325,8 @@ static void received(sqs_call_t *c)
     } else {
         cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(c->result, "Messages");
         cJSON *msg;
-        while (msgs && (msg = cJSON_DetachItemFromArray(msgs, 0)) != NULL) {
-            const char *body = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "Body"));
-            if (!m->pending)
-                m->pending = cJSON_CreateArray();
-            m->pending_bytes += (body ? strlen(body) : 0) + 512;
-            cJSON_AddItemToArray(m->pending, msg);
-        }
+        while (msgs && (msg = cJSON_DetachItemFromArray(msgs, 0)) != NULL)
+            pend(m, msg);
         cJSON_Delete(msgs);
         if (m->pending && m->window > 0 && !m->window_open) {
             m->window_open = 1;

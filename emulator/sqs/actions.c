@@ -820,17 +820,25 @@ static int attr_selected(const cJSON *names, const char *name)
     return 0;
 }
 
-static void add_sys_attr(cJSON *attrs, const char *name, const char *value)
+/* The value of one system attribute of m (bit from sys_names), written to
+ * num when it is a number; NULL when the message has none. */
+static const char *sys_value(const sqs_store_msg_t *m, int bit, char num[32])
 {
-    if (value)
-        cJSON_AddStringToObject(attrs, name, value);
-}
-
-static void add_sys_num(cJSON *attrs, const char *name, long long v)
-{
-    char b[32];
-    snprintf(b, sizeof b, "%lld", v);
-    cJSON_AddStringToObject(attrs, name, b);
+    long long n;
+    switch (bit) {
+    case SA_SENDER_ID: return m->sender_id;
+    case SA_SEQUENCE_NUMBER: return m->sequence_number;
+    case SA_DEDUP_ID: return m->dedup_id;
+    case SA_GROUP_ID: return m->group_id;
+    case SA_TRACE_HEADER: return m->trace_header;
+    case SA_DLQ_SOURCE: return m->dlq_source_arn;
+    case SA_SENT_TIMESTAMP: n = m->sent_ms; break;
+    case SA_RECEIVE_COUNT: n = m->receive_count; break;
+    case SA_FIRST_RECEIVE: n = m->first_receive_ms; break;
+    default: return NULL;
+    }
+    snprintf(num, 32, "%lld", n);
+    return num;
 }
 
 static cJSON *render_message(sqs_t *s, const sqs_store_msg_t *m, const recv_opts_t *o, int64_t recv_ms)
@@ -844,25 +852,12 @@ static cJSON *render_message(sqs_t *s, const sqs_store_msg_t *m, const recv_opts
     cJSON_AddStringToObject(out, "Body", m->body);
     if (o->sys_mask) {
         cJSON *a = cJSON_CreateObject();
-        int k = o->sys_mask;
-        if (k & SA_SENDER_ID)
-            add_sys_attr(a, "SenderId", m->sender_id);
-        if (k & SA_SENT_TIMESTAMP)
-            add_sys_num(a, "SentTimestamp", m->sent_ms);
-        if (k & SA_RECEIVE_COUNT)
-            add_sys_num(a, "ApproximateReceiveCount", m->receive_count);
-        if (k & SA_FIRST_RECEIVE)
-            add_sys_num(a, "ApproximateFirstReceiveTimestamp", m->first_receive_ms);
-        if (k & SA_SEQUENCE_NUMBER)
-            add_sys_attr(a, "SequenceNumber", m->sequence_number);
-        if (k & SA_DEDUP_ID)
-            add_sys_attr(a, "MessageDeduplicationId", m->dedup_id);
-        if (k & SA_GROUP_ID)
-            add_sys_attr(a, "MessageGroupId", m->group_id);
-        if (k & SA_TRACE_HEADER)
-            add_sys_attr(a, "AWSTraceHeader", m->trace_header);
-        if (k & SA_DLQ_SOURCE)
-            add_sys_attr(a, "DeadLetterQueueSourceArn", m->dlq_source_arn);
+        for (size_t i = 0; i < N_SYS_NAMES; i++) {
+            char num[32];
+            const char *v = (o->sys_mask & sys_names[i].bit) ? sys_value(m, sys_names[i].bit, num) : NULL;
+            if (v)
+                cJSON_AddStringToObject(a, sys_names[i].name, v);
+        }
         cJSON_AddItemToObject(out, "Attributes", a);
     }
     if (o->attr_names && m->attributes) {
