@@ -47,6 +47,8 @@ LIB_SRCS := \
 	emulator/sqs/wire_json.c \
 	emulator/sqs/wire_query.c \
 	emulator/lambda/runner.c \
+	emulator/lambda/instances.c \
+	emulator/lambda/runtimes.c \
 	emulator/lambda/events.c \
 	emulator/lambda/service.c \
 	emulator/lambda/poller.c \
@@ -56,7 +58,11 @@ LIB_SRCS := \
 	emulator/apigw/gateway.c \
 	emulator/endpoint.c
 
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The runtime bootstraps sluice ships, embedded in the binary (scripts/embed).
+RUNTIME_FILES := $(sort $(wildcard emulator/lambda/runtimes/*/*))
+EMBED_SRC := $(BUILD)/gen/embedded.c
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
 MAIN_OBJ := $(BUILD)/emulator/main.o
 
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
@@ -77,6 +83,13 @@ $(BUILD)/sluice: $(LIB_OBJS) $(MAIN_OBJ)
 
 $(BUILD)/%.o: %.c | $(STAMP)
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(EMBED_SRC): scripts/embed $(RUNTIME_FILES) | $(STAMP)
+	@mkdir -p $(dir $@)
+	scripts/embed emulator/lambda/runtimes $(RUNTIME_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/embedded.o: $(EMBED_SRC)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)

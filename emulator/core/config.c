@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -879,7 +880,8 @@ static int queue_is_fifo(const qbuild_t *b)
 
 /* ---- functions ---- */
 
-enum { F_COMMAND, F_WORKING_DIR, F_ENVIRONMENT, F_TIMEOUT, F_MEMORY, F_RESERVED, F_EVENTS };
+enum { F_COMMAND, F_WORKING_DIR, F_ENVIRONMENT, F_TIMEOUT, F_MEMORY, F_RESERVED, F_EVENTS,
+       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT };
 enum { E_QUEUE, E_BATCH, E_WINDOW, E_MAX_CONCURRENCY, E_REPORT_FAILURES, E_ENABLED, E_FILTERS };
 enum { EV_SQS };
 
@@ -965,6 +967,7 @@ static void *add_function(loader_t *L, void *obj, const yaml_node_t *name)
     b->f.timeout = 3;
     b->f.memory = 128;
     b->f.reserved_concurrency = -1;
+    b->f.idle_timeout = 300;
     return b;
 }
 
@@ -1056,6 +1059,190 @@ static void set_working_dir(loader_t *L, void *obj, const field_t *f, const valu
     }
 }
 
+/* ---- a function's runtime ---- */
+
+/* The runtimes sluice runs: exec (command), the managed Python and Node.js
+ * runtimes, and custom runtimes (a bootstrap in the code folder). */
+static const char *const RUNTIMES[] = {
+    "exec", "python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13",
+    "python3.14", "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "provided",
+    "provided.al2", "provided.al2023", NULL,
+};
+
+static void set_runtime(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    fbuild_t *b = obj;
+    for (const char *const *r = RUNTIMES; *r; r++) {
+        if (strcmp(*r, v->text) == 0 && strlen(v->text) == v->node->data.scalar.length) {
+            replace_str(&b->f.runtime, v->text);
+            return;
+        }
+    }
+    char q[MAX_QUOTED + 8];
+    quote(q, v->text);
+    problem(L, v->node, "runtime %s is not one sluice runs; use exec (with command), python3.8..python3.14, "
+                        "nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided, provided.al2 or "
+                        "provided.al2023", q);
+}
+
+static void set_handler(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    fbuild_t *b = obj;
+    if (!*v->text || has_nul(v->node) || strlen(v->text) > 128) {
+        problem(L, v->node, "handler must be 1 to 128 characters with no NUL, e.g. app.handler");
+        return;
+    }
+    replace_str(&b->f.handler, v->text);
+}
+
+static void set_code(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    fbuild_t *b = obj;
+    if (!*v->text || has_nul(v->node)) {
+        problem(L, v->node, "code must be a folder, e.g. handlers/");
+        return;
+    }
+    char *d = *v->text == '/' ? xstrdup(v->text) : resolve_path(L, v->node, "code", v->text);
+    if (d) {
+        free(b->f.code);
+        b->f.code = d;
+    }
+}
+
+static int is_python(const char *runtime) { return runtime && strncmp(runtime, "python", 6) == 0; }
+
+/* path is an existing regular file (any=1: or folder). */
+static int path_exists(const char *path, int want_dir)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 0;
+    return want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+}
+
+/* The handler's file as the managed runtimes look for it (runtime-api.md
+ * §3, §4): Python splits at the last dot, '/' and '.' in the module part
+ * name folders; Node.js splits at the first dot after the last '/' and
+ * tries the bare file, .js, .mjs and .cjs. Reports at node when nothing is
+ * there, naming what was tried. */
+static void check_handler_file(loader_t *L, const yaml_node_t *node, const config_function_t *fn)
+{
+    const char *h = fn->handler;
+    char q[MAX_QUOTED + 8];
+    quote(q, h);
+    char module[256];
+    const char *dot;
+    if (is_python(fn->runtime)) {
+        dot = strrchr(h, '.');
+    } else {
+        const char *slash = strrchr(h, '/');
+        dot = strchr(slash ? slash : h, '.');
+    }
+    if (!dot || dot == h || !dot[1]) {
+        problem(L, node, "handler %s must be FILE.FUNCTION, e.g. %s", q,
+                is_python(fn->runtime) ? "app.handler" : "index.handler");
+        return;
+    }
+    if (strstr(h, "..")) {
+        problem(L, node, "handler %s must not contain '..'", q);
+        return;
+    }
+    size_t n = (size_t)(dot - h);
+    if (n >= sizeof module) {
+        problem(L, node, "handler %s is too long", q);
+        return;
+    }
+    memcpy(module, h, n);
+    module[n] = '\0';
+    char path[PATH_MAX];
+    if (is_python(fn->runtime)) {
+        for (char *c = module; *c; c++)
+            if (*c == '.')
+                *c = '/';
+        snprintf(path, sizeof path, "%s/%s.py", fn->code, module);
+        if (path_exists(path, 0))
+            return;
+        snprintf(path, sizeof path, "%s/%s/__init__.py", fn->code, module);
+        if (path_exists(path, 0))
+            return;
+        problem(L, node, "handler %s: no %s.py (or %s/__init__.py) in %s", q, module, module, fn->code);
+        return;
+    }
+    static const char *const exts[] = {"", ".js", ".mjs", ".cjs", NULL};
+    for (const char *const *e = exts; *e; e++) {
+        snprintf(path, sizeof path, "%s/%s%s", fn->code, module, *e);
+        if (path_exists(path, 0))
+            return;
+    }
+    problem(L, node, "handler %s: no %s.js, %s.mjs or %s.cjs in %s", q, module, module, module, fn->code);
+}
+
+/* The runtime's rules: exec needs command; the others need no command, a
+ * code folder that exists, and (managed runtimes) a handler whose file is
+ * there; custom runtimes an executable code/bootstrap. */
+static void check_runtime(loader_t *L, fbuild_t *b, const yaml_node_t *owner, const seen_t *seen)
+{
+    config_function_t *fn = &b->f;
+    char q[MAX_QUOTED + 8];
+    quote(q, fn->name);
+    const yaml_node_t *rt_at = seen[F_RUNTIME].value ? seen[F_RUNTIME].value : owner;
+    if (!seen[F_RUNTIME].key) {
+        if (!seen[F_COMMAND].key)
+            problem(L, owner, "function %s requires command, or runtime and handler "
+                              "(e.g. runtime: python3.12 and handler: app.handler)", q);
+        if (seen[F_HANDLER].key)
+            problem(L, seen[F_HANDLER].key, "handler needs a runtime (e.g. runtime: python3.12)");
+        return;
+    }
+    if (!fn->runtime)
+        return; /* refused already */
+    if (strcmp(fn->runtime, "exec") == 0) {
+        if (!seen[F_COMMAND].key)
+            problem(L, rt_at, "function %s: runtime exec requires command", q);
+        if (seen[F_HANDLER].key)
+            problem(L, seen[F_HANDLER].key, "handler is for the Lambda runtimes; runtime exec runs command");
+        if (seen[F_CODE].key)
+            problem(L, seen[F_CODE].key, "code is for the Lambda runtimes; runtime exec runs command "
+                                         "in working_dir");
+        return;
+    }
+    if (seen[F_COMMAND].key) {
+        problem(L, seen[F_COMMAND].key, "command is for runtime exec; runtime %s runs handler from code",
+                fn->runtime);
+        return;
+    }
+    if (!fn->code) {
+        fn->code = resolve_path(L, owner, "code", "");
+        if (!fn->code)
+            return;
+    }
+    const yaml_node_t *code_at = seen[F_CODE].value ? seen[F_CODE].value : rt_at;
+    if (!path_exists(fn->code, 1)) {
+        problem(L, code_at, "code folder %s does not exist", fn->code);
+        return;
+    }
+    if (strncmp(fn->runtime, "provided", 8) == 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/bootstrap", fn->code);
+        if (!path_exists(path, 0))
+            problem(L, code_at, "runtime %s needs an executable file named bootstrap in %s", fn->runtime,
+                    fn->code);
+        else if (access(path, X_OK) < 0)
+            problem(L, code_at, "%s is not executable (chmod +x)", path);
+        return;
+    }
+    if (!seen[F_HANDLER].key) {
+        problem(L, rt_at, "function %s: runtime %s requires handler (e.g. %s)", q, fn->runtime,
+                is_python(fn->runtime) ? "app.handler" : "index.handler");
+        return;
+    }
+    if (fn->handler)
+        check_handler_file(L, seen[F_HANDLER].value, fn);
+}
+
 /* [A-Za-z_][A-Za-z0-9_]* */
 static int valid_env_name(const yaml_node_t *key)
 {
@@ -1089,16 +1276,17 @@ static void put_env(loader_t *L, void *obj, const yaml_node_t *key, const yaml_n
         abort();
 }
 
-/* A function needs a command; working_dir defaults to the config's folder. */
+/* A function needs a command or a runtime; working_dir defaults to the
+ * code folder (runtimes) or the config's folder. */
 static void check_function(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
 {
     fbuild_t *b = obj;
     char q[MAX_QUOTED + 8];
     quote(q, b->f.name);
-    if (!seen[F_COMMAND].key)
-        problem(L, owner, "function %s requires command", q);
+    (void)q;
+    check_runtime(L, b, owner, seen);
     if (!seen[F_WORKING_DIR].key)
-        b->f.working_dir = resolve_path(L, owner, "working_dir", "");
+        b->f.working_dir = b->f.code ? xstrdup(b->f.code) : resolve_path(L, owner, "working_dir", "");
     b->timeout_bad = seen[F_TIMEOUT].key && !seen[F_TIMEOUT].ok;
 }
 
@@ -2495,6 +2683,24 @@ static const field_t sqs_fields[] = {
 };
 static const schema_t sqs_schema = { sqs_fields, NULL };
 
+/* `runtimes:` the interpreter per managed runtime family (a path, or a
+ * name looked up on PATH when an instance starts). */
+static void set_interpreter(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    if (!*v->text || has_nul(v->node)) {
+        problem(L, v->node, "runtimes: %s must be an interpreter path or name, e.g. /usr/bin/python3", f->key);
+        return;
+    }
+    replace_str((char **)((char *)obj + f->offset), v->text);
+}
+
+static const field_t runtimes_fields[] = {
+    { .key = "python", .kind = KIND_STRING, .set = set_interpreter, .offset = offsetof(config_t, python) },
+    { .key = "nodejs", .kind = KIND_STRING, .set = set_interpreter, .offset = offsetof(config_t, nodejs) },
+    { .key = NULL },
+};
+static const schema_t runtimes_schema = { runtimes_fields, NULL };
+
 static const field_t sqs_event_fields[] = {
     [E_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_event_queue },
     [E_BATCH] = { .key = "batch_size", .kind = KIND_INT, .min = 1, .max = 10000,
@@ -2533,6 +2739,11 @@ static const field_t function_fields[] = {
                      .set = set_int, .offset = offsetof(fbuild_t, f.reserved_concurrency) },
     [F_EVENTS] = { .key = "events", .kind = KIND_LIST, .sub = &event_schema, .add = add_event,
                    .entry = "event" },
+    [F_RUNTIME] = { .key = "runtime", .kind = KIND_STRING, .set = set_runtime },
+    [F_HANDLER] = { .key = "handler", .kind = KIND_STRING, .set = set_handler },
+    [F_CODE] = { .key = "code", .kind = KIND_STRING, .set = set_code },
+    [F_IDLE_TIMEOUT] = { .key = "idle_timeout", .kind = KIND_INT, .min = 1, .max = 86400, .set = set_int,
+                         .offset = offsetof(fbuild_t, f.idle_timeout) },
     { .key = NULL },
 };
 static const schema_t function_schema = { function_fields, check_function };
@@ -2636,6 +2847,7 @@ static const field_t config_fields[] = {
     { .key = "listen", .kind = KIND_STRING, .set = set_listen },
     { .key = "data_dir", .kind = KIND_STRING, .set = set_data_dir },
     { .key = "sqs", .kind = KIND_SECTION, .sub = &sqs_schema },
+    { .key = "runtimes", .kind = KIND_SECTION, .sub = &runtimes_schema },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
@@ -2722,6 +2934,9 @@ static void free_function(config_function_t *f)
     free(f->name);
     free_argv(f->command);
     free(f->working_dir);
+    free(f->runtime);
+    free(f->handler);
+    free(f->code);
     cJSON_Delete(f->environment);
     for (size_t i = 0; i < f->n_events; i++)
         free_event(&f->events[i]);
@@ -2811,6 +3026,8 @@ config_t *config_default(void)
     c->region = xstrdup("us-east-1");
     c->account_id = xstrdup("000000000000");
     c->purge_cooldown = c->recreate_cooldown = c->in_flight_limit = 1;
+    c->python = xstrdup("python3");
+    c->nodejs = xstrdup("node");
     return c;
 }
 
@@ -2957,5 +3174,7 @@ void config_free(config_t *c)
     free(c->account_id);
     free(c->listen);
     free(c->data_dir);
+    free(c->python);
+    free(c->nodejs);
     free(c);
 }

@@ -41,7 +41,15 @@ typedef struct {
                               * command[0] is resolved against the config
                               * file's folder (absolute after loading) */
     size_t n_command;
-    char *working_dir;       /* absolute; default: the config file's folder */
+    char *working_dir;       /* absolute; default: code (runtimes) or the config file's folder */
+    /* runtime: "exec" (command, the stdin/stdout contract) or a Lambda
+     * runtime id (python3.x, nodejs18.x..nodejs24.x, provided,
+     * provided.al2, provided.al2023): a warm instance speaking the Runtime
+     * API. NULL when the function has command and no runtime (exec). */
+    char *runtime;
+    char *handler;           /* runtimes: "app.handler", "src/index.handler"; NULL for exec */
+    char *code;              /* runtimes: absolute code folder (SAM's CodeUri); default the config's folder */
+    int idle_timeout;        /* seconds a warm instance may sit idle; default 300, 1..86400 */
     cJSON *environment;      /* {NAME: value}; owned; never NULL */
     int timeout;             /* seconds, default 3, 1..900 */
     int memory;              /* MB, default 128, 128..10240 */
@@ -106,6 +114,10 @@ typedef struct {
     int purge_cooldown;
     int recreate_cooldown;
     int in_flight_limit;
+    /* `runtimes:` the interpreter each managed runtime family runs: a path
+     * or a name looked up on PATH. Default "python3" and "node". Owned. */
+    char *python;
+    char *nodejs;
     config_function_t *functions;
     size_t n_functions;
     config_api_t *apis;

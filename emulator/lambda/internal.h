@@ -8,12 +8,16 @@
 
 #include "core/ids.h"
 #include "lambda/lambda.h"
+#include "lambda/instances.h"
 #include "lambda/runner.h"
 
 typedef struct lambda_function {
     char *name;
     char *arn;
-    char **argv;           /* NULL-terminated */
+    char **argv;           /* NULL-terminated: exec's command, or the runtime's program */
+    char *runtime;         /* NULL: exec; else "python3.12", "nodejs20.x", "provided.al2023", ... */
+    char *handler;         /* runtimes: the handler string (_HANDLER); NULL for exec */
+    lambda_fleet_t *fleet; /* runtimes: the warm instances; NULL for exec */
     char *working_dir;
     cJSON *environment;    /* {NAME: value} */
     int timeout;           /* seconds */
@@ -49,6 +53,7 @@ struct lambda {
     char *region, *account;
     char *logs_dir;
     char *endpoint_url;
+    char *runtimes_dir;    /* <data_dir>/runtimes, once a runtime function exists */
     lambda_function_t **functions;
     int n_functions;
     lambda_mapping_t *mappings;   /* linked list */

@@ -129,8 +129,7 @@ static int lift_fd(int *fd)
     return 0;
 }
 
-/* pipe2 with O_CLOEXEC, both ends above 2. */
-static int make_pipe(int p[2])
+int lambda_pipe(int p[2])
 {
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
@@ -558,9 +557,7 @@ static void stderr_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- spawning ---- */
 
-/* Starts the child with the child ends of the pipes on 0/1/2. Returns 0,
- * or an errno value. */
-static int spawn_child(inv_t *v, const lambda_spawn_t *spec, const int child_fds[3])
+int lambda_spawn(const lambda_spawn_t *spec, const int child_fds[3], pid_t *pid)
 {
     static char *const empty_env[] = {NULL};
     posix_spawn_file_actions_t fa;
@@ -606,18 +603,18 @@ static int spawn_child(inv_t *v, const lambda_spawn_t *spec, const int child_fds
         char *const *envp = spec->envp ? spec->envp : empty_env;
         const char *path = spec->argv[0];
         if (strchr(path, '/'))
-            rc = posix_spawn(&v->pid, path, &fa, &attr, spec->argv, envp);
+            rc = posix_spawn(pid, path, &fa, &attr, spec->argv, envp);
         else
-            rc = posix_spawnp(&v->pid, path, &fa, &attr, spec->argv, envp);
+            rc = posix_spawnp(pid, path, &fa, &attr, spec->argv, envp);
     }
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (rc)
-        v->pid = 0;
+        *pid = 0;
     return rc;
 }
 
-static void describe_spawn_error(inv_t *v, const lambda_spawn_t *spec, int err)
+void lambda_describe_spawn_error(const lambda_spawn_t *spec, int err, char *out, size_t size)
 {
     struct stat st;
     int wd_err = 0;
@@ -628,10 +625,9 @@ static void describe_spawn_error(inv_t *v, const lambda_spawn_t *spec, int err)
             wd_err = ENOTDIR;
     }
     if (wd_err)
-        snprintf(v->error, sizeof v->error, "spawn failed: working_dir %s: %s", spec->working_dir,
-                 strerror(wd_err));
+        snprintf(out, size, "spawn failed: working_dir %s: %s", spec->working_dir, strerror(wd_err));
     else
-        snprintf(v->error, sizeof v->error, "spawn failed: %s: %s", spec->argv[0], strerror(err));
+        snprintf(out, size, "spawn failed: %s: %s", spec->argv[0], strerror(err));
 }
 
 lambda_runner_t *lambda_runner_new(struct event_base *base)
@@ -714,7 +710,7 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
         v->input_len = input_len;
     }
 
-    if (make_pipe(pin) < 0 || make_pipe(pout) < 0 || make_pipe(perr) < 0) {
+    if (lambda_pipe(pin) < 0 || lambda_pipe(pout) < 0 || lambda_pipe(perr) < 0) {
         log_error("function=%s msg=\"cannot make pipes\" error=\"%s\"", v->function_name, strerror(errno));
         goto done;
     }
@@ -744,12 +740,12 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
     emit_fmt(v, "START RequestId: %s Version: $LATEST", v->request_id);
     v->start_us = clock_mono_us();
     int child_fds[3] = {pin[0], pout[1], perr[1]};
-    int err = spawn_child(v, spec, child_fds);
+    int err = lambda_spawn(spec, child_fds, &v->pid);
     close_fd(&pin[0]);
     close_fd(&pout[1]);
     close_fd(&perr[1]);
     if (err) {
-        describe_spawn_error(v, spec, err);
+        lambda_describe_spawn_error(spec, err, v->error, sizeof v->error);
         log_warn("function=%s request_id=%s msg=\"%s\"", v->function_name, v->request_id, v->error);
         v->spawn_failed = true;
         maybe_finish(v); /* from the loop, never inside start */

@@ -13,6 +13,7 @@
 #define SLUICE_LAMBDA_RUNNER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <event2/event.h>
 
 #define LAMBDA_MAX_OUTPUT (6 * 1024 * 1024)
@@ -66,6 +67,17 @@ void lambda_runner_free(lambda_runner_t *r);
  * SPAWN_FAILED). Returns 0, or -1 if the pipes could not be made. */
 int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const char *request_id, const void *input,
                         size_t input_len, lambda_done_fn done, void *arg);
+
+/* Shared with the warm instances (lambda/instances). */
+/* pipe2 with O_CLOEXEC, both ends above 2. 0 or -1 (errno). */
+int lambda_pipe(int p[2]);
+/* posix_spawn of spec->argv (a bare name is looked up on PATH) with
+ * child_fds on 0/1/2, nothing else open, in spec->working_dir, in a new
+ * process group, with an empty signal mask and default dispositions.
+ * Returns 0 and *pid, or an errno value. */
+int lambda_spawn(const lambda_spawn_t *spec, const int child_fds[3], pid_t *pid);
+/* Words a spawn failure: "spawn failed: <what>: <why>". */
+void lambda_describe_spawn_error(const lambda_spawn_t *spec, int err, char *out, size_t size);
 
 /* Children running now. */
 int lambda_runner_running(const lambda_runner_t *r);

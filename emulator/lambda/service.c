@@ -13,6 +13,7 @@
 #include "core/digest.h"
 #include "core/log.h"
 #include "lambda/internal.h"
+#include "lambda/runtimes.h"
 
 typedef struct lambda_invocation {
     lambda_t *l;
@@ -85,8 +86,24 @@ static void env_add(char ***envp, int *n, int *cap, const char *name, const char
     (*envp)[*n] = NULL;
 }
 
+/* A new X-Ray root trace header, for invocations that come with none. */
+static void new_trace(char *out, size_t size)
+{
+    char hex[25];
+    unsigned char raw[12];
+    uint64_t a = ids_random64(), c = ids_random64();
+    memcpy(raw, &a, 8);
+    memcpy(raw + 8, &c, 4);
+    ids_hex(raw, 12, hex);
+    snprintf(out, size, "Root=1-%08llx-%s;Sampled=0", (long long)(clock_now_ms() / 1000), hex);
+}
+
 /* The environment a handler sees: a few of sluice's own (PATH, HOME, LANG,
- * so interpreters are found), the Lambda variables, then the function's. */
+ * so interpreters are found), the Lambda variables, then the function's.
+ * exec: per invocation (request_id and trace set). Runtimes: per
+ * function, request_id NULL: the Runtime API carries the request id and
+ * trace header, the instance adds AWS_LAMBDA_RUNTIME_API and its log
+ * stream, and the runtime variables are set (runtime-api.md §2). */
 static char **build_env(const lambda_t *l, const lambda_function_t *f, const char *request_id, const char *trace)
 {
     char **envp = NULL;
@@ -107,29 +124,35 @@ static char **build_env(const lambda_t *l, const lambda_function_t *f, const cha
     buf_printf(&b, "/aws/lambda/%s", f->name);
     env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_GROUP_NAME", b.data);
     buf_free(&b);
-    env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_STREAM_NAME", f->log_stream);
     env_add(&envp, &n, &cap, "AWS_REGION", l->region);
     env_add(&envp, &n, &cap, "AWS_DEFAULT_REGION", l->region);
-    env_add(&envp, &n, &cap, "AWS_REQUEST_ID", request_id);
-    env_add(&envp, &n, &cap, "AWS_EXECUTION_ENV", "sluice");
     env_add(&envp, &n, &cap, "LAMBDA_TASK_ROOT", f->working_dir);
     env_add(&envp, &n, &cap, "AWS_ENDPOINT_URL", l->endpoint_url);
     env_add(&envp, &n, &cap, "AWS_ACCESS_KEY_ID", "test");
     env_add(&envp, &n, &cap, "AWS_SECRET_ACCESS_KEY", "test");
-    /* Every invocation has a trace id: the caller's, or a new root. */
-    char own_trace[96];
-    if (!trace) {
-        char hex[25];
-        unsigned char raw[12];
-        uint64_t a = ids_random64(), c = ids_random64();
-        memcpy(raw, &a, 8);
-        memcpy(raw + 8, &c, 4);
-        ids_hex(raw, 12, hex);
-        snprintf(own_trace, sizeof own_trace, "Root=1-%08llx-%s;Sampled=0", (long long)(clock_now_ms() / 1000),
-                 hex);
-        trace = own_trace;
+    if (request_id == NULL) {
+        lambda_rt_family_t fam = lambda_runtime_family(f->runtime);
+        env_add(&envp, &n, &cap, "AWS_SESSION_TOKEN", "test");
+        env_add(&envp, &n, &cap, "AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand");
+        env_add(&envp, &n, &cap, "_HANDLER", f->handler ? f->handler : "");
+        env_add(&envp, &n, &cap, "LAMBDA_RUNTIME_DIR", l->runtimes_dir);
+        if (fam == LAMBDA_RT_PYTHON || fam == LAMBDA_RT_NODEJS) {
+            buf_printf(&b, "AWS_Lambda_%s", f->runtime);
+            env_add(&envp, &n, &cap, "AWS_EXECUTION_ENV", b.data);
+            buf_free(&b);
+        }
+    } else {
+        env_add(&envp, &n, &cap, "AWS_LAMBDA_LOG_STREAM_NAME", f->log_stream);
+        env_add(&envp, &n, &cap, "AWS_REQUEST_ID", request_id);
+        env_add(&envp, &n, &cap, "AWS_EXECUTION_ENV", "sluice");
+        /* Every invocation has a trace id: the caller's, or a new root. */
+        char own_trace[96];
+        if (!trace) {
+            new_trace(own_trace, sizeof own_trace);
+            trace = own_trace;
+        }
+        env_add(&envp, &n, &cap, "_X_AMZN_TRACE_ID", trace);
     }
-    env_add(&envp, &n, &cap, "_X_AMZN_TRACE_ID", trace);
     const cJSON *v;
     cJSON_ArrayForEach(v, f->environment) env_add(&envp, &n, &cap, v->string, cJSON_GetStringValue(v));
     return envp;
@@ -165,14 +188,17 @@ cJSON *lambda_function_config(const lambda_t *l, const lambda_function_t *f)
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "FunctionName", f->name);
     cJSON_AddStringToObject(c, "FunctionArn", f->arn);
-    cJSON_AddStringToObject(c, "Runtime", "provided.al2023");
+    cJSON_AddStringToObject(c, "Runtime", f->runtime ? f->runtime : "provided.al2023");
     buf_t b;
     buf_init(&b);
     buf_printf(&b, "arn:aws:iam::%s:role/sluice", l->account);
     cJSON_AddStringToObject(c, "Role", b.data);
     buf_free(&b);
-    for (char **a = f->argv; *a; a++)
-        buf_printf(&b, "%s%s", a == f->argv ? "" : " ", *a);
+    if (f->handler)
+        buf_puts(&b, f->handler);
+    else
+        for (char **a = f->argv; *a; a++)
+            buf_printf(&b, "%s%s", a == f->argv ? "" : " ", *a);
     cJSON_AddStringToObject(c, "Handler", b.data ? b.data : "");
     buf_free(&b);
     cJSON_AddNumberToObject(c, "CodeSize", 0);
@@ -234,7 +260,8 @@ static char *error_payload(const lambda_result_t *r, const char *request_id, int
         /* A handler may print its own {"errorMessage", "errorType"} on stdout
          * before exiting non-zero; that is its error. */
         cJSON *own = r->output_len ? cJSON_ParseWithLength(r->output, r->output_len) : NULL;
-        if (cJSON_IsObject(own) && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(own, "errorMessage"))) {
+        if (cJSON_IsObject(own) && (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(own, "errorMessage")) ||
+                                    cJSON_IsString(cJSON_GetObjectItemCaseSensitive(own, "errorType")))) {
             cJSON_Delete(e);
             e = own;
             break;
@@ -288,6 +315,23 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
     lambda_function_t *f = inv->f;
     if (!l->runner)
         return -1; /* shutting down */
+    if (f->fleet) {
+        /* A warm instance; the trace header rides on the Runtime API. */
+        char own_trace[96];
+        const char *trace = inv->trace_id;
+        if (!trace) {
+            new_trace(own_trace, sizeof own_trace);
+            trace = own_trace;
+        }
+        f->running++;
+        live_add(l, inv);
+        if (lambda_fleet_invoke(f->fleet, inv->request_id, trace, payload, len, invocation_done, inv)) {
+            live_remove(l, inv);
+            f->running--;
+            return -1;
+        }
+        return 0;
+    }
     inv->envp = build_env(l, f, inv->request_id, inv->trace_id);
     lambda_spawn_t spec = {
         .function_name = f->name,
@@ -388,7 +432,7 @@ static char *now_rfc3339(void)
     return strdup(buf);
 }
 
-static lambda_function_t *function_from_config(lambda_t *l, const config_function_t *cf)
+static lambda_function_t *function_from_config(lambda_t *l, const config_t *cfg, const config_function_t *cf)
 {
     lambda_function_t *f = calloc(1, sizeof *f);
     f->name = strdup(cf->name);
@@ -396,10 +440,17 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_functio
     buf_init(&b);
     buf_printf(&b, "arn:aws:lambda:%s:%s:function:%s", l->region, l->account, cf->name);
     f->arn = buf_steal(&b, NULL);
-    f->argv = calloc(cf->n_command + 1, sizeof *f->argv);
-    for (size_t i = 0; i < cf->n_command; i++) {
-        f->argv[i] = strdup(cf->command[i]);
-        buf_printf(&b, "%s\n", cf->command[i]);
+    if (lambda_runtime_family(cf->runtime) != LAMBDA_RT_EXEC) {
+        f->runtime = strdup(cf->runtime);
+        f->handler = cf->handler ? strdup(cf->handler) : NULL;
+        f->argv = lambda_runtime_argv(cfg, cf, l->runtimes_dir);
+        buf_printf(&b, "%s\n%s\n%s\n", cf->runtime, cf->handler ? cf->handler : "", cf->code);
+    } else {
+        f->argv = calloc(cf->n_command + 1, sizeof *f->argv);
+        for (size_t i = 0; i < cf->n_command; i++) {
+            f->argv[i] = strdup(cf->command[i]);
+            buf_printf(&b, "%s\n", cf->command[i]);
+        }
     }
     char sha[DIGEST_SHA256_HEX];
     digest_sha256_hex(b.data ? b.data : "", b.len, sha);
@@ -429,6 +480,23 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_functio
         f->log_stream = buf_steal(&b, NULL);
     }
     ids_uuid4(f->revision_id);
+    if (f->runtime) {
+        char **envp = build_env(l, f, NULL, NULL);
+        lambda_fleet_spec_t spec = {
+            .function_name = f->name,
+            .function_arn = f->arn,
+            .argv = f->argv,
+            .working_dir = f->working_dir,
+            .envp = envp,
+            .runtime = f->runtime,
+            .timeout_ms = f->timeout * 1000,
+            .memory_mb = f->memory,
+            .idle_timeout_ms = cf->idle_timeout * 1000,
+            .log_path = f->log_path,
+        };
+        f->fleet = lambda_fleet_new(l->base, &spec);
+        free_env(envp);
+    }
     return f;
 }
 
@@ -442,6 +510,9 @@ static void function_free(lambda_function_t *f)
         free(inv->payload);
         free(inv);
     }
+    lambda_fleet_free(f->fleet);
+    free(f->runtime);
+    free(f->handler);
     free(f->name);
     free(f->arn);
     for (char **a = f->argv; a && *a; a++)
@@ -479,9 +550,25 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
         lambda_free(l);
         return NULL;
     }
+    for (size_t i = 0; i < cfg->n_functions && !l->runtimes_dir; i++) {
+        if (lambda_runtime_family(cfg->functions[i].runtime) == LAMBDA_RT_EXEC)
+            continue;
+        l->runtimes_dir = lambda_runtimes_install(data_dir);
+        if (!l->runtimes_dir) {
+            lambda_free(l);
+            return NULL;
+        }
+    }
     l->functions = calloc(cfg->n_functions + 1, sizeof *l->functions);
-    for (size_t i = 0; i < cfg->n_functions; i++)
-        l->functions[l->n_functions++] = function_from_config(l, &cfg->functions[i]);
+    for (size_t i = 0; i < cfg->n_functions; i++) {
+        lambda_function_t *f = function_from_config(l, cfg, &cfg->functions[i]);
+        l->functions[l->n_functions++] = f;
+        if (f->runtime && !f->fleet) {
+            log_error("function=%s msg=\"cannot set up its runtime\"", f->name);
+            lambda_free(l);
+            return NULL;
+        }
+    }
     lambda_mappings_start_config(l, cfg);
     return l;
 }
@@ -495,6 +582,10 @@ void lambda_free(lambda_t *l)
      * back after their visibility timeout), then stop the mappings. */
     lambda_runner_free(l->runner);
     l->runner = NULL;
+    for (int i = 0; i < l->n_functions; i++) {
+        lambda_fleet_free(l->functions[i]->fleet);
+        l->functions[i]->fleet = NULL;
+    }
     while (l->live) {
         invocation_t *inv = l->live;
         lambda_result_t r = {.status = LAMBDA_ERROR, .term_signal = 9, .output = "", .log_tail = ""};
@@ -508,6 +599,7 @@ void lambda_free(lambda_t *l)
     free(l->account);
     free(l->logs_dir);
     free(l->endpoint_url);
+    free(l->runtimes_dir);
     free(l);
 }
 

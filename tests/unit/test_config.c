@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -1104,7 +1105,7 @@ static void test_function_unknown_keys(void **state)
                     "    command: x\n"
                     "    timout: 5\n"
                     "    enviroment: {A: b}\n"
-                    "    handler: app.main\n"
+                    "    handlr: app.main\n"
                     "    event:\n"
                     "    events:\n"
                     "      - sqs:\n"
@@ -1117,7 +1118,7 @@ static void test_function_unknown_keys(void **state)
                     "        kinesis: {}\n",
                     "@:6:5: unknown key 'timout' (did you mean 'timeout'?)\n"
                     "@:7:5: unknown key 'enviroment' (did you mean 'environment'?)\n"
-                    "@:8:5: unknown key 'handler'\n"
+                    "@:8:5: unknown key 'handlr' (did you mean 'handler'?)\n"
                     "@:9:5: unknown key 'event' (did you mean 'events'?)\n"
                     "@:13:11: unknown key 'batchsize' (did you mean 'batch_size'?)\n"
                     "@:14:11: unknown key 'Enabled' (did you mean 'enabled'?)\n"
@@ -1125,6 +1126,141 @@ static void test_function_unknown_keys(void **state)
                     "@:16:9: unknown key 'sqss' (did you mean 'sqs'?)\n"
                     "@:16:9: event requires sqs\n"
                     "@:18:9: unknown key 'kinesis'\n");
+}
+
+/* A code folder for the runtime tests: app.py, src/index.mjs, an
+ * executable bootstrap in custom/, a plain file noexec/bootstrap.
+ * Returns its path (static). */
+static const char *runtime_fixture(void)
+{
+    static char dir[] = "/tmp/sluice-test-code-XXXXXX";
+    static int made;
+    if (made)
+        return dir;
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    const char *files[] = {"app.py", "pkg/mod.py", "src/index.mjs", "cjs/handler.js", "custom/bootstrap",
+                           "noexec/bootstrap", NULL};
+    for (const char **f = files; *f; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        char *slash = strrchr(path, '/');
+        *slash = '\0';
+        mkdir(path, 0755);
+        *slash = '/';
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fputs("x\n", fp);
+        fclose(fp);
+    }
+    snprintf(path, sizeof path, "%s/custom/bootstrap", dir);
+    chmod(path, 0755);
+    made = 1;
+    return dir;
+}
+
+static void test_function_runtimes(void **state)
+{
+    (void)state;
+    const char *d = runtime_fixture();
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "runtimes:\n"
+             "  python: /usr/bin/python3\n"
+             "functions:\n"
+             "  py:\n"
+             "    runtime: python3.12\n"
+             "    handler: app.handler\n"
+             "    code: %s\n"
+             "    idle_timeout: 60\n"
+             "  py-pkg:\n"
+             "    runtime: python3.11\n"
+             "    handler: pkg/mod.handler\n"
+             "    code: %s\n"
+             "  node-esm:\n"
+             "    runtime: nodejs20.x\n"
+             "    handler: src/index.handler\n"
+             "    code: %s\n"
+             "  node-cjs:\n"
+             "    runtime: nodejs22.x\n"
+             "    handler: cjs/handler.main.inner\n"
+             "    code: %s\n"
+             "  custom:\n"
+             "    runtime: provided.al2023\n"
+             "    code: %s/custom\n"
+             "  old:\n"
+             "    runtime: exec\n"
+             "    command: [\"true\"]\n",
+             d, d, d, d, d);
+    config_t *c = load_ok(yaml);
+    assert_int_equal(c->n_functions, 6);
+    assert_string_equal(c->python, "/usr/bin/python3");
+    assert_string_equal(c->nodejs, "node");
+    assert_string_equal(c->functions[0].runtime, "python3.12");
+    assert_string_equal(c->functions[0].handler, "app.handler");
+    assert_string_equal(c->functions[0].code, d);
+    assert_string_equal(c->functions[0].working_dir, d);
+    assert_int_equal(c->functions[0].idle_timeout, 60);
+    assert_int_equal(c->functions[1].idle_timeout, 300);
+    assert_null(c->functions[4].handler);
+    assert_string_equal(c->functions[5].runtime, "exec");
+    config_free(c);
+}
+
+static void test_function_runtime_problems(void **state)
+{
+    (void)state;
+    const char *d = runtime_fixture();
+    char yaml[4096], want[8192];
+    snprintf(yaml, sizeof yaml,
+             "functions:\n"
+             "  a:\n"
+             "    runtime: python2.7\n"
+             "  b:\n"
+             "    runtime: python3.12\n"
+             "    code: %s\n"
+             "  c:\n"
+             "    runtime: python3.12\n"
+             "    handler: missing.handler\n"
+             "    code: %s\n"
+             "  d:\n"
+             "    runtime: nodejs20.x\n"
+             "    handler: index\n"
+             "    code: %s\n"
+             "  e:\n"
+             "    runtime: provided.al2\n"
+             "    code: %s/noexec\n"
+             "  f:\n"
+             "    runtime: provided\n"
+             "    code: %s/nowhere\n"
+             "  g:\n"
+             "    runtime: nodejs20.x\n"
+             "    handler: index.handler\n"
+             "    command: [x]\n"
+             "    code: %s\n"
+             "  h:\n"
+             "    runtime: exec\n"
+             "  i:\n"
+             "    handler: app.handler\n"
+             "    command: [x]\n"
+             "  j:\n"
+             "    runtime: nodejs20.x\n"
+             "    handler: ../up.handler\n"
+             "    code: %s\n",
+             d, d, d, d, d, d, d);
+    snprintf(want, sizeof want,
+             "@:3:14: runtime 'python2.7' is not one sluice runs; use exec (with command), python3.8..python3.14, "
+             "nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x, provided, provided.al2 or provided.al2023\n"
+             "@:5:14: function 'b': runtime python3.12 requires handler (e.g. app.handler)\n"
+             "@:9:14: handler 'missing.handler': no missing.py (or missing/__init__.py) in %s\n"
+             "@:13:14: handler 'index' must be FILE.FUNCTION, e.g. index.handler\n"
+             "@:17:11: %s/noexec/bootstrap is not executable (chmod +x)\n"
+             "@:20:11: code folder %s/nowhere does not exist\n"
+             "@:24:5: command is for runtime exec; runtime nodejs20.x runs handler from code\n"
+             "@:27:14: function 'h': runtime exec requires command\n"
+             "@:29:5: handler needs a runtime (e.g. runtime: python3.12)\n"
+             "@:33:14: handler '../up.handler' must not contain '..'\n",
+             d, d, d);
+    expect_problems(yaml, want);
 }
 
 static void test_function_required_keys(void **state)
@@ -1141,9 +1277,9 @@ static void test_function_required_keys(void **state)
                     "      - sqs: {batch_size: 5}\n"
                     "      - sqs:\n"
                     "      -\n",
-                    "@:2:3: function 'no-command' requires command\n"
-                    "@:4:3: function 'empty' requires command\n"
-                    "@:5:3: function 'also-empty' requires command\n"
+                    "@:2:3: function 'no-command' requires command, or runtime and handler (e.g. runtime: python3.12 and handler: app.handler)\n"
+                    "@:4:3: function 'empty' requires command, or runtime and handler (e.g. runtime: python3.12 and handler: app.handler)\n"
+                    "@:5:3: function 'also-empty' requires command, or runtime and handler (e.g. runtime: python3.12 and handler: app.handler)\n"
                     "@:9:9: sqs requires queue\n"
                     "@:10:9: sqs requires queue\n"
                     "@:11:8: event requires sqs\n");
@@ -1541,7 +1677,7 @@ static void test_function_problems_in_file_order(void **state)
                     "  jobs.fifo:\n"
                     "    visibility_timeout: 120\n"
                     "region: moon\n",
-                    "@:2:3: function 'worker' requires command\n"
+                    "@:2:3: function 'worker' requires command, or runtime and handler (e.g. runtime: python3.12 and handler: app.handler)\n"
                     "@:5:45: batch_size must be between 1 and 10 for FIFO queue 'jobs.fifo', got 20\n"
                     "@:6:22: queue 'orders' has visibility_timeout 30 s, shorter than function 'worker' timeout 60 s (AWS: Queue visibility timeout: 30 seconds is less than Function timeout: 60 seconds)\n"
                     "@:6:30: unknown key 'batch_sise' (did you mean 'batch_size'?)\n"
@@ -2513,6 +2649,8 @@ int main(void)
         cmocka_unit_test(test_function_ranges),
         cmocka_unit_test(test_function_unknown_keys),
         cmocka_unit_test(test_function_required_keys),
+        cmocka_unit_test(test_function_runtimes),
+        cmocka_unit_test(test_function_runtime_problems),
         cmocka_unit_test(test_function_wrong_types),
         cmocka_unit_test(test_function_names),
         cmocka_unit_test(test_function_environment),
