@@ -168,11 +168,34 @@ static void invoke(lambda_t *l, struct evhttp_request *req, const char *name)
                    type);
         return;
     }
+    /* ClientContext: base64 of a JSON object, at most 3583 bytes; the
+     * runtime gets the JSON text. */
+    const char *cc64 = evhttp_find_header(in, "X-Amz-Client-Context");
+    char *client_context = NULL;
+    if (cc64) {
+        size_t cc_len = 0;
+        unsigned char *cc = strlen(cc64) <= 3583 ? digest_base64_decode(cc64, &cc_len) : NULL;
+        cJSON *j = cc ? cJSON_ParseWithLength((const char *)cc, cc_len) : NULL;
+        if (!cJSON_IsObject(j)) {
+            cJSON_Delete(j);
+            free(cc);
+            send_error(req, 400, "InvalidRequestContentException",
+                       "Client context must be a valid Base64-encoded JSON object.");
+            return;
+        }
+        /* Printed again on one line: it travels as a header. */
+        client_context = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        free(cc);
+    }
     invoke_ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->req = req;
     ctx->tail = log_type && strcmp(log_type, "Tail") == 0;
     char rid[IDS_UUID_LEN + 1];
-    if (lambda_invoke(l, f, payload, len, evhttp_find_header(in, "X-Amzn-Trace-Id"), rid, invoke_done, ctx)) {
+    int rc = lambda_invoke(l, f, payload, len, evhttp_find_header(in, "X-Amzn-Trace-Id"), client_context, rid,
+                           invoke_done, ctx);
+    free(client_context);
+    if (rc) {
         free(ctx);
         if (!lambda_function_has_capacity(f)) {
             evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");

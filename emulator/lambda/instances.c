@@ -42,6 +42,7 @@ typedef enum { INST_INIT, INST_IDLE, INST_BUSY } inst_state_t;
 typedef struct finv {
     char request_id[IDS_UUID_LEN + 1];
     char *trace_id;
+    char *client_context;
     char *input;
     size_t input_len;
     lambda_done_fn done;
@@ -135,6 +136,7 @@ static void finv_free(finv_t *v)
     if (!v)
         return;
     free(v->trace_id);
+    free(v->client_context);
     free(v->input);
     buf_free(&v->tail);
     free(v);
@@ -367,6 +369,8 @@ static void deliver(instance_t *in)
     evhttp_add_header(h, "Lambda-Runtime-Invoked-Function-Arn", fl->function_arn);
     if (v->trace_id)
         evhttp_add_header(h, "Lambda-Runtime-Trace-Id", v->trace_id);
+    if (v->client_context)
+        evhttp_add_header(h, "Lambda-Runtime-Client-Context", v->client_context);
     struct evbuffer *body = evbuffer_new();
     evbuffer_add(body, v->input, v->input_len);
     free(v->input);
@@ -919,14 +923,16 @@ static void failed_cb(evutil_socket_t fd, short what, void *arg)
     free(f);
 }
 
-int lambda_fleet_invoke(lambda_fleet_t *fl, const char *request_id, const char *trace_id, const void *input,
-                        size_t input_len, lambda_done_fn done, void *arg)
+int lambda_fleet_invoke(lambda_fleet_t *fl, const char *request_id, const char *trace_id,
+                        const char *client_context, const void *input, size_t input_len, lambda_done_fn done,
+                        void *arg)
 {
     finv_t *v = calloc(1, sizeof *v);
     if (!v)
         return -1;
     snprintf(v->request_id, sizeof v->request_id, "%s", request_id);
     v->trace_id = trace_id ? strdup(trace_id) : NULL;
+    v->client_context = client_context ? strdup(client_context) : NULL;
     v->input = malloc(input_len + 1);
     if (!v->input) {
         finv_free(v);

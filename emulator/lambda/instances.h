@@ -42,15 +42,17 @@ lambda_fleet_t *lambda_fleet_new(struct event_base *base, const lambda_fleet_spe
 void lambda_fleet_free(lambda_fleet_t *fl);
 
 /* Runs one invocation on an idle instance, or on a new one. trace_id is
- * the Lambda-Runtime-Trace-Id header (may be NULL). done is called exactly
+ * the Lambda-Runtime-Trace-Id header, client_context the
+ * Lambda-Runtime-Client-Context one (JSON text); either may be NULL. done is called exactly
  * once, from the loop, never from inside this call: output is the
  * response body (OK), or the runtime's error body (ERROR with output, a
  * function error or an init error); ERROR with no output is a runtime
  * that exited (exit_code / term_signal); TIMEOUT, OUT_OF_MEMORY,
  * OUTPUT_TOO_LARGE and SPAWN_FAILED as for the runner. Returns 0, or -1
  * when nothing could be started (done is not called). */
-int lambda_fleet_invoke(lambda_fleet_t *fl, const char *request_id, const char *trace_id, const void *input,
-                        size_t input_len, lambda_done_fn done, void *arg);
+int lambda_fleet_invoke(lambda_fleet_t *fl, const char *request_id, const char *trace_id,
+                        const char *client_context, const void *input, size_t input_len, lambda_done_fn done,
+                        void *arg);
 
 /* Instances alive now (starting, idle or busy). */
 int lambda_fleet_size(const lambda_fleet_t *fl);

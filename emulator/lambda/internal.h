@@ -65,11 +65,13 @@ lambda_function_t *lambda_function_find(lambda_t *l, const char *name_or_arn);
 cJSON *lambda_function_config(const lambda_t *l, const lambda_function_t *f);
 
 /* Runs f on payload. trace_id: the X-Ray header for _X_AMZN_TRACE_ID, or
- * NULL. done is called once, from the loop. request_id (out, may be NULL)
+ * NULL. client_context: Invoke's ClientContext as JSON text (runtimes
+ * get it as Lambda-Runtime-Client-Context), or NULL. done is called once, from the loop. request_id (out, may be NULL)
  * receives the invocation's id. Returns 0, or -1 when f is at its
  * reserved concurrency (nothing started). */
 int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t len, const char *trace_id,
-                  char request_id[IDS_UUID_LEN + 1], lambda_invoke_done_fn done, void *arg);
+                  const char *client_context, char request_id[IDS_UUID_LEN + 1], lambda_invoke_done_fn done,
+                  void *arg);
 /* 1 when f can start another invocation now. */
 int lambda_function_has_capacity(const lambda_function_t *f);
 

@@ -299,7 +299,7 @@ static void dispatch(lambda_mapping_t *m)
         m->batches->prev = b;
     m->batches = b;
     m->running++;
-    if (lambda_invoke(l, f, payload, strlen(payload), trace, NULL, invoked, b)) {
+    if (lambda_invoke(l, f, payload, strlen(payload), trace, NULL, NULL, invoked, b)) {
         /* At the function's reserved concurrency: leave the messages to
          * come back after their visibility timeout, as a throttle does. */
         log_info("msg=\"function throttled; batch returns to the queue\" mapping=%s function=%s", m->uuid, f->name);

@@ -25,6 +25,7 @@ typedef struct lambda_invocation {
     char *payload;         /* only while queued (async) */
     size_t payload_len;
     char *trace_id;
+    const char *client_context; /* only while starting */
     struct lambda_invocation *next;              /* queued (async) */
     struct lambda_invocation *live_prev, *live_next; /* running */
 } invocation_t;
@@ -325,7 +326,8 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
         }
         f->running++;
         live_add(l, inv);
-        if (lambda_fleet_invoke(f->fleet, inv->request_id, trace, payload, len, invocation_done, inv)) {
+        if (lambda_fleet_invoke(f->fleet, inv->request_id, trace, inv->client_context, payload, len,
+                                invocation_done, inv)) {
             live_remove(l, inv);
             f->running--;
             return -1;
@@ -355,7 +357,8 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
 }
 
 int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t len, const char *trace_id,
-                  char request_id[IDS_UUID_LEN + 1], lambda_invoke_done_fn done, void *arg)
+                  const char *client_context, char request_id[IDS_UUID_LEN + 1], lambda_invoke_done_fn done,
+                  void *arg)
 {
     if (!lambda_function_has_capacity(f))
         return -1;
@@ -365,11 +368,13 @@ int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t
     inv->done = done;
     inv->arg = arg;
     inv->trace_id = (char *)trace_id; /* used only while starting */
+    inv->client_context = client_context;
     ids_uuid4(inv->request_id);
     if (request_id)
         memcpy(request_id, inv->request_id, IDS_UUID_LEN + 1);
     int rc = start(l, inv, payload, len);
     inv->trace_id = NULL;
+    inv->client_context = NULL;
     if (rc)
         free(inv);
     return rc;
@@ -627,7 +632,7 @@ int lambda_call(lambda_t *l, const char *function, const char *payload, size_t l
     call_ctx_t *ctx = calloc(1, sizeof *ctx);
     ctx->done = done;
     ctx->arg = arg;
-    if (lambda_invoke(l, f, payload, len, trace_id, NULL, call_done, ctx)) {
+    if (lambda_invoke(l, f, payload, len, trace_id, NULL, NULL, call_done, ctx)) {
         free(ctx);
         return -1;
     }
