@@ -13,6 +13,7 @@
 #include "core/server.h"
 #include "apigw/gateway.h"
 #include "apigw/vtl.h"
+#include "lambda/runtimes.h"
 #include "endpoint.h"
 #include "lambda/events.h"
 #include "lambda/lambda.h"
@@ -120,13 +121,46 @@ static int check_templates(const config_t *cfg)
     return bad;
 }
 
+/* Each managed runtime's interpreter must be there (a cheap PATH look-up;
+ * validate also asks each its version). */
+static int check_interpreters(const config_t *cfg, int verbose)
+{
+    int bad = 0;
+    for (size_t i = 0; i < cfg->n_functions; i++) {
+        const config_function_t *f = &cfg->functions[i];
+        if (lambda_runtime_family(f->runtime) == LAMBDA_RT_EXEC)
+            continue;
+        char path[4096], version[128], why[512];
+        if (lambda_runtime_interpreter(cfg, f->runtime, path, sizeof path, version, verbose ? sizeof version : 0,
+                                       why, sizeof why)) {
+            fprintf(stderr, "%s:%d:%d: function '%s': %s\n", cfg->path ? cfg->path : "-", f->line, f->column,
+                    f->name, why);
+            bad++;
+        } else if (verbose && path[0]) {
+            /* "python3.12" wants "Python 3.12.x", "nodejs20.x" wants "v20.". */
+            char want[32];
+            if (lambda_runtime_family(f->runtime) == LAMBDA_RT_PYTHON)
+                snprintf(want, sizeof want, "Python %s.", f->runtime + 6);
+            else
+                snprintf(want, sizeof want, "v%.*s.", (int)strcspn(f->runtime + 6, "."), f->runtime + 6);
+            printf("function '%s': runtime %s, handler %s, runs %s (%s)%s\n", f->name, f->runtime, f->handler,
+                   path, version[0] ? version : "version unknown",
+                   strncmp(version, want, strlen(want)) == 0 ? "" : "; not the runtime's version: set runtimes: to "
+                                                                     "choose another interpreter");
+        } else if (verbose) {
+            printf("function '%s': runtime %s, runs %s/bootstrap\n", f->name, f->runtime, f->code);
+        }
+    }
+    return bad;
+}
+
 static config_t *load_config(const char *path)
 {
     if (!path)
         return config_default();
     int problems = 0;
     config_t *cfg = config_load(path, print_problem, NULL, &problems);
-    if (cfg && check_filters(cfg) + check_templates(cfg)) {
+    if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0)) {
         config_free(cfg);
         return NULL;
     }
@@ -255,8 +289,9 @@ static int cmd_validate(opts_t *o)
     config_t *cfg = load_config(o->config);
     if (!cfg)
         return 1;
-    config_free(cfg);
     printf("%s: ok\n", o->config);
+    check_interpreters(cfg, 1);
+    config_free(cfg);
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "lambda/runtimes.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,8 +86,12 @@ static int write_file(const char *path, const unsigned char *data, size_t len)
 
 char *lambda_runtimes_install(const char *data_dir)
 {
+    /* Absolute: instances run in their code folder. */
     buf_t dir;
     buf_init(&dir);
+    char cwd[PATH_MAX];
+    if (data_dir[0] != '/' && getcwd(cwd, sizeof cwd))
+        buf_printf(&dir, "%s/", cwd);
     buf_printf(&dir, "%s/runtimes", data_dir);
     for (const lambda_embedded_t *e = lambda_embedded_files; e->path; e++) {
         buf_t p;
@@ -114,28 +119,6 @@ static char *join(const char *a, const char *b)
     return buf_steal(&p, NULL);
 }
 
-char **lambda_runtime_argv(const config_t *cfg, const config_function_t *fn, const char *runtimes_dir)
-{
-    char **argv = calloc(3, sizeof *argv);
-    switch (lambda_runtime_family(fn->runtime)) {
-    case LAMBDA_RT_PYTHON:
-        argv[0] = strdup(cfg->python);
-        argv[1] = join(runtimes_dir, "python/bootstrap.py");
-        break;
-    case LAMBDA_RT_NODEJS:
-        argv[0] = strdup(cfg->nodejs);
-        argv[1] = join(runtimes_dir, "nodejs/bootstrap.mjs");
-        break;
-    case LAMBDA_RT_PROVIDED:
-        argv[0] = join(fn->code, "bootstrap");
-        break;
-    case LAMBDA_RT_EXEC:
-        free(argv);
-        return NULL;
-    }
-    return argv;
-}
-
 /* name resolved as posix_spawnp will: as written when it has a '/', else
  * the first executable match on PATH. */
 static int find_program(const char *name, char *out, size_t size)
@@ -159,20 +142,54 @@ static int find_program(const char *name, char *out, size_t size)
     return -1;
 }
 
+/* The interpreter of a managed runtime, as runtimes: sets it (default
+ * python3 and node on PATH). The runtime's version is not chosen by name:
+ * a python3.12 on PATH may be a shim for a version not installed. */
+static const char *interpreter(const config_t *cfg, const char *runtime)
+{
+    return lambda_runtime_family(runtime) == LAMBDA_RT_NODEJS ? cfg->nodejs : cfg->python;
+}
+
+char **lambda_runtime_argv(const config_t *cfg, const config_function_t *fn, const char *runtimes_dir)
+{
+    char **argv = calloc(3, sizeof *argv);
+    switch (lambda_runtime_family(fn->runtime)) {
+    case LAMBDA_RT_PYTHON:
+        argv[0] = strdup(interpreter(cfg, fn->runtime));
+        argv[1] = join(runtimes_dir, "python/bootstrap.py");
+        break;
+    case LAMBDA_RT_NODEJS:
+        argv[0] = strdup(cfg->nodejs);
+        argv[1] = join(runtimes_dir, "nodejs/bootstrap.mjs");
+        break;
+    case LAMBDA_RT_PROVIDED:
+        argv[0] = join(fn->code, "bootstrap");
+        break;
+    case LAMBDA_RT_EXEC:
+        free(argv);
+        return NULL;
+    }
+    return argv;
+}
+
 int lambda_runtime_interpreter(const config_t *cfg, const char *runtime, char *path, size_t path_size,
                                char *version, size_t version_size, char *why, size_t why_size)
 {
     lambda_rt_family_t fam = lambda_runtime_family(runtime);
-    path[0] = version[0] = why[0] = '\0';
+    path[0] = why[0] = '\0';
+    if (version_size)
+        version[0] = '\0';
     if (fam != LAMBDA_RT_PYTHON && fam != LAMBDA_RT_NODEJS)
         return 0;
-    const char *name = fam == LAMBDA_RT_PYTHON ? cfg->python : cfg->nodejs;
+    const char *name = interpreter(cfg, runtime);
     if (find_program(name, path, path_size) < 0) {
         snprintf(why, why_size, "runtime %s: interpreter '%s' %s; install it or set runtimes: %s: /path/to/it",
                  runtime, name, strchr(name, '/') ? "is not an executable file" : "is not on PATH",
                  fam == LAMBDA_RT_PYTHON ? "python" : "nodejs");
         return -1;
     }
+    if (!version_size)
+        return 0;
     /* Its version, from `<interpreter> --version` (Python 3.x prints it on
      * stdout; older ones on stderr, hence 2>&1). */
     buf_t cmd;

@@ -32,9 +32,10 @@ char *lambda_runtimes_install(const char *data_dir);
  * the array), for runtimes_dir from lambda_runtimes_install. NULL for exec. */
 char **lambda_runtime_argv(const config_t *cfg, const config_function_t *fn, const char *runtimes_dir);
 
-/* The interpreter a managed runtime will run, resolved on PATH, and its
- * version line ("Python 3.11.2", "v20.19.2"). Returns 0, or -1 with why
- * set when it cannot be found or run. exec and provided*: 0, "" and "". */
+/* The interpreter a managed runtime will run, resolved on PATH, and (when
+ * version_size > 0: it runs `<interpreter> --version`) its version line
+ * ("Python 3.11.2", "v20.19.2"). Returns 0, or -1 with why set when it
+ * cannot be found. exec and provided*: 0 and "". */
 int lambda_runtime_interpreter(const config_t *cfg, const char *runtime, char *path, size_t path_size,
                                char *version, size_t version_size, char *why, size_t why_size);
 
