@@ -16,7 +16,7 @@
 #include "lambda/runner.h"
 
 /* RIE's limit on a response body, and the text Lambda gives its callers. */
-#define LAMBDA_RUNTIME_MAX_RESPONSE 6291556
+#define LAMBDA_RUNTIME_MAX_RESPONSE LAMBDA_MAX_OUTPUT
 /* Lambda's limit on init (runtime start + code outside the handler). */
 #define LAMBDA_INIT_LIMIT_MS 10000
 

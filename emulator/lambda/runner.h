@@ -16,7 +16,8 @@
 #include <sys/types.h>
 #include <event2/event.h>
 
-#define LAMBDA_MAX_OUTPUT (6 * 1024 * 1024)
+/* A response may be 6 MB; Lambda counts it as RIE does: 6,291,556 bytes. */
+#define LAMBDA_MAX_OUTPUT 6291556
 #define LAMBDA_LOG_TAIL 4096
 
 typedef struct lambda_runner lambda_runner_t;
