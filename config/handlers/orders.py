@@ -1,24 +1,22 @@
-#!/usr/bin/env python3
-r"""Example sluice handler for the `orders` queue (Python 3, stdlib only).
+"""Example handler for the `orders` queue, written as Lambda runs it
+(runtime python3.x, handler orders.handler): sluice keeps it warm and calls
+handler(event, context) once per SQS batch.
 
-sluice runs this once per SQS batch: the event JSON arrives on stdin, the
-response goes to stdout, and stderr is the function's log (docs/handlers.md).
 Each record is logged as one JSON line. A record whose body is a JSON object
 with "fail": true is reported in batchItemFailures, so with
-report_batch_item_failures on, only that message comes back for a retry.
-
-Try it without sluice:
-  printf '%s' '{"Records":[{"messageId":"m1","body":"{\"fail\":true}"}]}' \
-    | config/handlers/orders.py
+report_batch_item_failures on only that message comes back for a retry,
+and after the queue's maxReceiveCount it moves to the dead-letter queue.
+Standard library only.
 """
 import json
+import logging
 import os
-import sys
 
+logger = logging.getLogger()
+logger.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
 
-def log(**fields):
-    # One JSON object per line: sluice logs each stderr line as it comes.
-    print(json.dumps(fields, separators=(",", ":")), file=sys.stderr, flush=True)
+# Module state survives between invocations of a warm instance, as on Lambda.
+batches_seen = 0
 
 
 def parse_body(body):
@@ -29,44 +27,24 @@ def parse_body(body):
         return body
 
 
-def main():
-    level = os.environ.get("LOG_LEVEL", "info")
-    request_id = os.environ.get("AWS_REQUEST_ID", "")
-    raw = sys.stdin.read()
-    try:
-        event = json.loads(raw) if raw.strip() else {}
-    except ValueError as e:
-        # Our own error: printed on stdout, with a non-zero exit status.
-        print(json.dumps({"errorMessage": "the event is not JSON: %s" % e,
-                          "errorType": "InvalidEvent"}, separators=(",", ":")))
-        return 1
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list):
-        records = []
-    if level == "debug":
-        log(level="debug", requestId=request_id, msg="batch", records=len(records))
-
+def handler(event, context):
+    global batches_seen
+    batches_seen += 1
+    records = event.get("Records") or []
+    logger.debug("batch %d of this instance: %d records, %d ms left", batches_seen, len(records),
+                 context.get_remaining_time_in_millis())
     failures = []
     for record in records:
-        if not isinstance(record, dict):
-            continue
-        message_id = record.get("messageId")
-        attributes = record.get("attributes") or {}
         body = parse_body(record.get("body"))
         fail = isinstance(body, dict) and body.get("fail") is True
-        log(level="warn" if fail else "info",
-            requestId=request_id,
-            messageId=message_id,
-            receiveCount=attributes.get("ApproximateReceiveCount"),
-            result="failed" if fail else "processed",
-            body=body)
+        print(json.dumps({
+            "level": "warn" if fail else "info",
+            "requestId": context.aws_request_id,
+            "messageId": record.get("messageId"),
+            "receiveCount": (record.get("attributes") or {}).get("ApproximateReceiveCount"),
+            "result": "failed" if fail else "processed",
+            "body": body,
+        }, separators=(",", ":")))
         if fail:
-            failures.append({"itemIdentifier": message_id})
-
-    json.dump({"batchItemFailures": failures}, sys.stdout, separators=(",", ":"))
-    sys.stdout.write("\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
