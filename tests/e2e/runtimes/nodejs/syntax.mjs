@@ -1,0 +1,4 @@
+// Does not parse.
+export const handler = async (event) => {
+  return { event ;
+};

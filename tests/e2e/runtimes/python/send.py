@@ -1,0 +1,16 @@
+"""Sends a message with boto3 from inside the handler, to the queue whose URL
+is in the function's environment. No endpoint_url: the client must reach
+sluice on its own, whatever boto3 version is installed."""
+import os
+
+import boto3
+
+sqs = boto3.client("sqs")  # created at import time, as the docs advise
+QUEUE_URL = os.environ["QUEUE_URL"]
+
+
+def handler(event, context):
+    out = sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=event["body"])
+    import botocore
+    return {"MessageId": out["MessageId"], "botocore": botocore.__version__,
+            "endpoint": sqs.meta.endpoint_url}
