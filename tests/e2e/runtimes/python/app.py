@@ -18,6 +18,8 @@ def handler(event, context):
     count += 1
     print(f"print from the handler: count={count}")
     logger.info("logging from the handler: %s", json.dumps(event))
+    if isinstance(event, dict) and event.get("sleep"):
+        time.sleep(event["sleep"])  # keeps the instance busy (concurrency tests)
     if isinstance(event, dict) and event.get("warn"):
         logger.warning("line one\nline two")
     return {

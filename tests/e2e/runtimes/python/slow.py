@@ -6,4 +6,4 @@ import time
 def handler(event, context):
     print(f"slow start pid={os.getpid()}", flush=True)
     time.sleep(event.get("sleep", 30))
-    return "too late"
+    return {"pid": os.getpid()}
