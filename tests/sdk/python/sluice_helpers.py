@@ -469,3 +469,24 @@ def start_api_server(config_name, folder):
     folder = Path(folder)
     config_path = stage_e2e_config(config_name, folder)
     return PrivateServer(binary, folder / "server", config_path=config_path)
+
+
+# --------------------------------------------------------------------------
+# Lambda runtimes (tests/e2e/runtimes.yaml)
+# --------------------------------------------------------------------------
+
+def stage_runtimes_config(folder):
+    """Copies tests/e2e/runtimes.yaml into folder as sluice.yaml, next to a
+    `runtimes` symlink to tests/e2e/runtimes, a `js-handlers` symlink to
+    tests/sdk/js/handlers, and `cbuild/bootstrap` compiled with `cc` from
+    tests/e2e/runtimes/c/bootstrap.c. Returns the config's path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config_path = folder / "sluice.yaml"
+    config_path.write_text((E2E_DIR / "runtimes.yaml").read_text())
+    (folder / "runtimes").symlink_to(E2E_DIR / "runtimes")
+    (folder / "js-handlers").symlink_to(REPO / "tests" / "sdk" / "js" / "handlers")
+    (folder / "cbuild").mkdir()
+    subprocess.run(["cc", "-O2", "-o", str(folder / "cbuild" / "bootstrap"),
+                    str(E2E_DIR / "runtimes" / "c" / "bootstrap.c")], check=True, timeout=60)
+    return config_path
