@@ -1,7 +1,7 @@
 // Harness for the black-box SQS suite: starts the real sluice binary on port 0
 // with a fresh data directory (or uses SLUICE_ENDPOINT), builds SDK v3 clients,
 // and holds the small helpers every test file shares (errors, MD5s, names).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync,
@@ -333,6 +333,24 @@ export function stageE2eConfig(name) {
     path: (rel) => join(dir, rel),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Copies tests/e2e/runtimes.yaml into a fresh temporary folder as sluice.yaml,
+ * next to a `runtimes` symlink to tests/e2e/runtimes, a `js-handlers` symlink
+ * to tests/sdk/js/handlers, and `cbuild/bootstrap` compiled with `cc` from
+ * tests/e2e/runtimes/c/bootstrap.c. Returns { dir, file, cleanup() }.
+ */
+export function stageRuntimesConfig() {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-runtimes-'));
+  const file = join(dir, 'sluice.yaml');
+  copyFileSync(join(E2E_DIR, 'runtimes.yaml'), file);
+  symlinkSync(join(E2E_DIR, 'runtimes'), join(dir, 'runtimes'));
+  symlinkSync(join(REPO_ROOT, 'tests', 'sdk', 'js', 'handlers'), join(dir, 'js-handlers'));
+  mkdirSync(join(dir, 'cbuild'));
+  execFileSync('cc', ['-O2', '-o', join(dir, 'cbuild', 'bootstrap'), join(E2E_DIR, 'runtimes', 'c', 'bootstrap.c')],
+    { stdio: 'inherit', timeout: 60000 });
+  return { dir, file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The JSON lines of a file ([] while it does not exist). */

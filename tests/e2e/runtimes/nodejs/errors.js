@@ -7,6 +7,7 @@ class OrderError extends Error {
 }
 
 exports.handler = async (event) => {
+  if (event.pid) return { pid: process.pid };
   if (event.string) throw 'a plain string'; // eslint-disable-line no-throw-literal
   if (event.uncaught) {
     setTimeout(() => { throw new Error('thrown from a timer'); }, 1);
