@@ -283,6 +283,15 @@ def test_python_result_that_is_not_json(env):
     assert doc["errorMessage"] == "Unable to marshal response: Object of type set is not JSON serializable"
 
 
+def test_python_answer_over_6_mb(env):
+    doc = error_json(invoke(env, "py-big", {"size": 6 * 1024 * 1024 + 200}))
+    assert doc["errorType"] == "Function.ResponseSizeTooLarge"
+    assert re.fullmatch(r"Response payload size exceeded maximum allowed payload size \(\d+ bytes\)\.",
+                        doc["errorMessage"]), doc["errorMessage"]
+    # The runtime got its 413 and carries on: the instance still answers.
+    assert ok_json(invoke(env, "py-big", {"size": 3})) == "xxx"
+
+
 def test_python_timeout_replaces_the_instance(env):
     t0 = time.monotonic()
     out = invoke(env, "py-slow", {"sleep": 30}, LogType="Tail")

@@ -45,3 +45,7 @@ def handler(event, context):
 
 def not_json(event, context):
     return {"when": {1, 2}}  # a set: json cannot encode it
+
+
+def big(event, context):
+    return "x" * event["size"]  # past Lambda's 6 MB answer limit when asked
