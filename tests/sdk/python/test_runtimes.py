@@ -19,8 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sluice_helpers import (
-    ACCOUNT, REGION, PrivateServer, counts, drain, function_arn, make_lambda_client, receive,
-    sluice_binary, stage_runtimes_config, wait_until,
+    REGION, PrivateServer, counts, drain, function_arn, http_call, make_lambda_client, sluice_binary,
+    stage_runtimes_config, wait_until,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -270,6 +270,23 @@ def test_python_import_error(env):
                       in env.log("py-import")), env.log("py-import")
 
 
+def test_python_syntax_error(env):
+    doc = error_json(invoke(env, "py-syntax", {}))
+    assert doc["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert doc["errorMessage"].startswith("Syntax error in module 'syntax_error': "), doc["errorMessage"]
+    assert "syntax_error.py" in doc["errorMessage"]
+    assert len(doc["stackTrace"]) == 1 and "syntax_error.py" in doc["stackTrace"][0], doc["stackTrace"]
+
+
+def test_python_exception_in_module_code(env):
+    doc = error_json(invoke(env, "py-initraise", {}))
+    assert doc["errorType"] == "KeyError"
+    assert doc["errorMessage"] == "'TABLE_NAME_THAT_IS_NOT_SET'"
+    assert doc["requestId"] == ""
+    assert "init_raises.py" in doc["stackTrace"][0], doc["stackTrace"]
+    assert not any("bootstrap.py" in f or "importlib" in f for f in doc["stackTrace"]), doc["stackTrace"]
+
+
 def test_python_handler_not_found(env):
     doc = error_json(invoke(env, "py-nohandler", {}))
     assert doc["errorType"] == "Runtime.HandlerNotFound"
@@ -342,6 +359,42 @@ def test_sqs_mapping_partial_batch_failure_to_dlq(env):
     assert f"processed {ids[0]}" in log and f"processed {ids[2]}" in log, log
     assert log.count(f"failed {ids[1]}") == 2, log
     assert f"processed {ids[1]}" not in log
+
+
+def test_boto3_per_service_endpoint_variable_wins(env):
+    doc = ok_json(invoke(env, "py-endpoints", {}))
+    assert doc == {
+        "sqs": "http://sqs.override.example:4566",  # AWS_ENDPOINT_URL_SQS
+        "lambda": env.endpoint,                      # AWS_ENDPOINT_URL
+        "explicit": "http://explicit.example:1",     # endpoint_url given in the code
+    }
+
+
+def test_api_gateway_lambda_proxy_route_runs_a_python_handler(env):
+    base = env.server.apis["rt-http"]
+    first = http_call(base, "GET", "/hello/ada")
+    second = http_call(base, "GET", "/hello/grace")
+    assert first.status == 200 and second.status == 200, (first, second)
+    assert first.header("Content-Type") == "application/json"
+    assert first.header("X-Request-Id")
+    a, b = first.json(), second.json()
+    assert a == {"hello": "ada", "calls": a["calls"], "route": "GET /hello/{name}"}
+    assert b["hello"] == "grace"
+    assert b["calls"] == a["calls"] + 1, "the same warm instance served both requests"
+
+
+def test_api_to_sqs_to_python_handler_to_dlq(env):
+    base = env.server.apis["rt-http"]
+    good, bad = '{"order": 1}', '{"order": 2, "fail": true}'
+    for body in (good, bad):
+        ans = http_call(base, "POST", "/orders", body=body, headers={"Content-Type": "application/json"})
+        assert ans.status == 200, ans
+    moved = drain(env.sqs, env.queue_url("rt-pipe-dlq"), expected=1, timeout=20)
+    assert [m["Body"] for m in moved] == [bad]
+    assert wait_until(lambda: counts(env.sqs, env.queue_url("rt-pipe")) == (0, 0, 0), timeout=10)
+    log = env.log("py-pipe")
+    assert re.search(r"processed \S+ \{'order': 1\}", log), log
+    assert len(re.findall(r"failed \S+: cannot process", log)) == 2, log
 
 
 def test_boto3_inside_the_handler_reaches_sluice(env):

@@ -14,3 +14,10 @@ def handler(event, context):
     import botocore
     return {"MessageId": out["MessageId"], "botocore": botocore.__version__,
             "endpoint": sqs.meta.endpoint_url}
+
+
+def endpoints(event, context):
+    """Where clients made now would go, without sending anything."""
+    return {"sqs": boto3.client("sqs").meta.endpoint_url,
+            "lambda": boto3.client("lambda").meta.endpoint_url,
+            "explicit": boto3.client("sqs", endpoint_url="http://explicit.example:1").meta.endpoint_url}

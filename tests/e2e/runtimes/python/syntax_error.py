@@ -1,0 +1,5 @@
+"""Does not parse."""
+
+
+def handler(event, context)
+    return event
