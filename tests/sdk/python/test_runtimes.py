@@ -159,6 +159,13 @@ def test_python_print_and_logging_go_to_the_log_not_the_answer(env):
     assert f"print from the handler: count={doc['count']}" in log
 
 
+def test_python_runtime_loads_nothing_the_handler_does_not(env):
+    # Cold start: logging is set up, and botocore patched, only when the
+    # handler imports them; the Runtime API client needs no http.client.
+    loaded = ok_json(invoke(env, "py-lean", {}))
+    assert not any(loaded.values()), loaded
+
+
 def test_python_handler_path_with_a_folder(env):
     assert ok_json(invoke(env, "py-nested", {})) == {"module": "src.nested"}
 
