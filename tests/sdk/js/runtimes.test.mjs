@@ -99,6 +99,14 @@ test('CommonJS handler: Lambda context and environment', T, async () => {
   assert.equal(realpathSync(doc.env.LAMBDA_TASK_ROOT), realpathSync(`${stage.dir}/runtimes/nodejs`));
 });
 
+test('Invoke ClientContext reaches context.clientContext', T, async () => {
+  const cc = { custom: { tenant: 't-9' }, env: { locale: 'en' }, client: { app_title: 'shop' } };
+  const doc = okJson(await invoke('js-cjs', {}, { ClientContext: Buffer.from(JSON.stringify(cc)).toString('base64') }));
+  assert.deepEqual(doc.clientContext, cc);
+  const plain = okJson(await invoke('js-cjs', {}));
+  assert.equal(plain.clientContext, undefined, 'no ClientContext, no context.clientContext');
+});
+
 test('console lines are in the log tail, in Lambda\'s format', T, async () => {
   const out = await invoke('js-cjs', { n: 2 }, { LogType: 'Tail' });
   const doc = okJson(out);

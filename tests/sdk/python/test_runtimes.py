@@ -144,6 +144,22 @@ def test_python_client_context_reaches_the_handler(env):
     assert doc["client_context"] == {"tenant": "t-1"}
 
 
+def test_python_trace_id_is_set_per_invocation(env):
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    client = make_lambda_client(env.endpoint)
+
+    def add_trace(request, **kwargs):
+        request.headers["X-Amzn-Trace-Id"] = trace
+
+    client.meta.events.register("before-sign.lambda.Invoke", add_trace)
+    traced = ok_json(invoke(env, "py-app", {}, client=client))
+    assert traced["env"]["_X_AMZN_TRACE_ID"] == trace
+    # The next invocation on the same instance does not see the old one.
+    untraced = ok_json(invoke(env, "py-app", {}))
+    assert untraced["pid"] == traced["pid"]
+    assert untraced["env"]["_X_AMZN_TRACE_ID"] != trace
+
+
 def test_python_print_and_logging_go_to_the_log_not_the_answer(env):
     out = invoke(env, "py-app", {"warn": True}, LogType="Tail")
     doc = ok_json(out)
