@@ -72,6 +72,9 @@ class RuntimeConnection {
   constructor() {
     this.sock = null;
     this.buf = Buffer.alloc(0);
+    this.chunks = []; // what has arrived, not yet joined
+    this.have = 0;    // bytes in chunks
+    this.need = 0;    // bytes the answer needs, once its headers are known
     this.pending = null; // { resolve, reject } of the request in flight
   }
 
@@ -83,6 +86,9 @@ class RuntimeConnection {
       if (this.sock !== sock) return;
       this.sock = null;
       this.buf = Buffer.alloc(0);
+      this.chunks = [];
+      this.have = 0;
+      this.need = 0;
       const p = this.pending;
       this.pending = null;
       if (p) p.reject(err || Object.assign(new Error('the Runtime API closed the connection'), { code: 'ECONNRESET' }));
@@ -104,9 +110,14 @@ class RuntimeConnection {
   }
 
   onData(chunk) {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    // Chunks are kept in a list and joined once the answer is complete:
+    // joining at every chunk would copy a 6 MB event a hundred times.
+    this.chunks.push(chunk);
+    this.have += chunk.length;
     const p = this.pending;
-    if (!p) return;
+    if (!p || this.have < this.need) return;
+    this.buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.have);
+    this.chunks = [this.buf];
     const end = this.buf.indexOf('\r\n\r\n');
     if (end < 0) return;
     const lines = this.buf.toString('latin1', 0, end).split('\r\n');
@@ -138,11 +149,17 @@ class RuntimeConnection {
       body = Buffer.concat(parts);
     } else {
       const len = Number(headers['content-length'] || 0);
-      if (this.buf.length < end + 4 + len) return;
+      if (this.buf.length < end + 4 + len) {
+        this.need = end + 4 + len;
+        return;
+      }
       body = this.buf.subarray(end + 4, end + 4 + len);
       rest = this.buf.subarray(end + 4 + len);
     }
     this.buf = rest.length ? Buffer.from(rest) : Buffer.alloc(0);
+    this.chunks = this.buf.length ? [this.buf] : [];
+    this.have = this.buf.length;
+    this.need = 0;
     this.pending = null;
     if ((headers.connection || '').toLowerCase() === 'close') {
       this.sock.destroy();

@@ -142,8 +142,16 @@ class RuntimeClient:
         self.buf += chunk
 
     def _take(self, n):
-        while len(self.buf) < n:
-            self._fill()
+        if len(self.buf) < n:
+            # A large body: gather the pieces, join once.
+            parts, have = [self.buf], len(self.buf)
+            while have < n:
+                chunk = self.sock.recv(max(n - have, 65536))
+                if not chunk:
+                    raise EOFError("the Runtime API closed the connection")
+                parts.append(chunk)
+                have += len(chunk)
+            self.buf = b"".join(parts)
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
