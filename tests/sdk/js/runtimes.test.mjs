@@ -8,6 +8,7 @@
 // server with that config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
@@ -133,6 +134,13 @@ test('ES module handler (.mjs, export const handler)', T, async () => {
   assert.deepEqual(b.event, { x: 2 });
   assert.equal(b.count, a.count + 1);
   assert.equal(b.pid, a.pid);
+});
+
+test('a 5 MB event arrives whole', T, async () => {
+  const data = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'.repeat(200000) + 'é✓';
+  const raw = Buffer.from(data, 'utf8');
+  const doc = okJson(await invoke('js-digest', { data }));
+  assert.deepEqual(doc, { length: raw.length, sha256: createHash('sha256').update(raw).digest('hex') });
 });
 
 test('.js under a package.json with "type": "module" loads as an ES module', T, async () => {

@@ -9,6 +9,7 @@ with partial batch failures and a DLQ, and boto3 (Debian's 1.26, which
 ignores AWS_ENDPOINT_URL) called from inside a handler. Functions come from
 tests/e2e/runtimes.yaml; this module starts a sluice of its own with it."""
 import base64
+import hashlib
 import json
 import os
 import re
@@ -180,6 +181,13 @@ def test_python_runtime_loads_nothing_the_handler_does_not(env):
     # handler imports them; the Runtime API client needs no http.client.
     loaded = ok_json(invoke(env, "py-lean", {}))
     assert not any(loaded.values()), loaded
+
+
+def test_python_large_event_arrives_whole(env):
+    data = "".join(chr(0x41 + i % 26) for i in range(5_000_000)) + "é✓"
+    raw = data.encode("utf-8")
+    doc = ok_json(invoke(env, "py-digest", {"data": data}))
+    assert doc == {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
 def test_python_handler_path_with_a_folder(env):
