@@ -190,6 +190,16 @@ def test_python_large_event_arrives_whole(env):
     assert doc == {"length": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
 
 
+def test_python_log_level_from_aws_lambda_log_level(env):
+    def levels(function):
+        tail = log_tail(invoke(env, function, {}, LogType="Tail"))
+        return [lvl for lvl in ("DEBUG", "INFO", "WARNING", "ERROR")
+                if re.search(rf"^\[{lvl}\]\t[^\t]+Z\t[0-9a-f-]{{36}}\t{lvl.lower()} line$", tail, re.M)]
+
+    assert levels("py-levels") == ["WARNING", "ERROR"], "without AWS_LAMBDA_LOG_LEVEL: Python's WARNING"
+    assert levels("py-levels-debug") == ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 def test_python_handler_path_with_a_folder(env):
     assert ok_json(invoke(env, "py-nested", {})) == {"module": "src.nested"}
 
