@@ -166,6 +166,17 @@ test('callback handler: answers once the event loop is empty, or at once without
   assert.equal(third.errorType, 'Error');
   assert.equal(third.errorMessage, 'callback failure');
   assert.equal(third.trace[0], 'Error: callback failure');
+  // A callback handler that never calls back answers null once the loop is empty.
+  const quiet = await invoke('js-callback', { noAnswer: true });
+  assert.equal(quiet.FunctionError, undefined);
+  assert.equal(dec(quiet.Payload), 'null');
+});
+
+test('an async handler whose promise never settles fails with Runtime.NodeJsExit', T, async () => {
+  const doc = errorJson(await invoke('js-errors', { hang: true }));
+  assert.equal(doc.errorType, 'Runtime.NodeJsExit');
+  // The instance is still usable.
+  assert.ok(okJson(await invoke('js-errors', { pid: true })).pid);
 });
 
 // ---------------------------------------------------------------------------

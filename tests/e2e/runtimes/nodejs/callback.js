@@ -4,6 +4,7 @@
 let afterCallback = 0;
 
 exports.handler = (event, context, callback) => {
+  if (event.noAnswer) return; // never calls back: answers null once the loop is empty
   if (event.noWait) context.callbackWaitsForEmptyEventLoop = false;
   const before = afterCallback;
   if (event.fail) {

@@ -8,6 +8,7 @@ class OrderError extends Error {
 
 exports.handler = async (event) => {
   if (event.pid) return { pid: process.pid };
+  if (event.hang) return new Promise(() => {}); // settles never, and nothing else is pending
   if (event.string) throw 'a plain string'; // eslint-disable-line no-throw-literal
   if (event.uncaught) {
     setTimeout(() => { throw new Error('thrown from a timer'); }, 1);
