@@ -2332,6 +2332,8 @@ void sqs_free(sqs_t *s)
     free(s);
 }
 
+const char *sqs_account_id(const sqs_t *s) { return s->account; }
+
 int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int *fifo)
 {
     sqs_queue_t *q = sqs_registry_find_arn(s->reg, queue_arn);
