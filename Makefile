@@ -56,6 +56,7 @@ LIB_SRCS := \
 	emulator/apigw/router.c \
 	emulator/apigw/vtl.c \
 	emulator/apigw/gateway.c \
+	emulator/sts/sts.c \
 	emulator/endpoint.c
 
 # The runtime bootstraps sluice ships, embedded in the binary (scripts/embed).

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "sqs/wire_json.h"
 #include "sqs/wire_query.h"
+#include "sts/sts.h"
 
 struct endpoint {
     sqs_t *sqs;
@@ -258,6 +259,8 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         return;
     }
     if (ep->lambda && lambda_api_handle(ep->lambda, req, path))
+        return;
+    if (sts_handle(req, sqs_account_id(ep->sqs)))
         return;
 
     http_call_t *hc = calloc(1, sizeof *hc);

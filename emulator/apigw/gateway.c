@@ -34,6 +34,7 @@ typedef struct api {
     server_t *srv;
     apigw_router_t *router;
     char api_id[11];
+    char deployment_id[7];
     double tokens;
     int64_t refill_us;
 } api_t;
@@ -69,6 +70,7 @@ typedef struct greq {
     size_t body_len;
     cJSON *context;
     char source_ip[64];
+    const char *api_key;  /* the key the request was let in with (the config's), or NULL */
     struct event *timeout_ev;
     int answered;        /* the client has its answer (e.g. a timeout) */
     int pending;         /* an integration callback is still to come */
@@ -240,6 +242,57 @@ static void format_time(int64_t ms, char *out, size_t n)
     strftime(out, n, "%d/%b/%Y:%H:%M:%S +0000", &tm);
 }
 
+/* The stage events and $context name. A REST API without `stage` is served
+ * at the root but still needs a valid REST stage name ("$default" is one
+ * only HTTP APIs may have): it takes SAM local's, Prod. */
+#define REST_DEFAULT_STAGE "Prod"
+
+static const char *stage_name(const config_api_t *a)
+{
+    return a->stage ? a->stage : a->http ? "$default" : REST_DEFAULT_STAGE;
+}
+
+/* An API key's id: ten lowercase letters and digits, as AWS's look, derived
+ * from the key so it is stable across restarts. */
+static void api_key_id(const char *key, char out[11])
+{
+    char sha[DIGEST_SHA256_HEX];
+    digest_sha256_hex(key, strlen(key), sha);
+    memcpy(out, sha, 10);
+    out[10] = '\0';
+}
+
+/* requestContext.identity as REST APIs send it: every field AWS has, null
+ * when sluice has nothing to put there (no IAM, Cognito or mTLS). */
+static void add_identity(cJSON *c, const greq_t *r)
+{
+    cJSON *id = cJSON_AddObjectToObject(c, "identity");
+    cJSON_AddNullToObject(id, "accessKey");
+    cJSON_AddNullToObject(id, "accountId");
+    if (r->api_key) {
+        char kid[11];
+        api_key_id(r->api_key, kid);
+        cJSON_AddStringToObject(id, "apiKey", r->api_key);
+        cJSON_AddStringToObject(id, "apiKeyId", kid);
+    } else {
+        cJSON_AddNullToObject(id, "apiKey");
+        cJSON_AddNullToObject(id, "apiKeyId");
+    }
+    static const char *nulls[] = {"caller", "clientCert", "cognitoAuthenticationProvider",
+                                  "cognitoAuthenticationType", "cognitoIdentityId", "cognitoIdentityPoolId",
+                                  "principalOrgId"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        cJSON_AddNullToObject(id, nulls[i]);
+    cJSON_AddStringToObject(id, "sourceIp", r->source_ip);
+    cJSON_AddNullToObject(id, "user");
+    const char *ua = header_ci(r->headers, "User-Agent");
+    if (ua)
+        cJSON_AddStringToObject(id, "userAgent", ua);
+    else
+        cJSON_AddNullToObject(id, "userAgent");
+    cJSON_AddNullToObject(id, "userArn");
+}
+
 static cJSON *build_context(greq_t *r)
 {
     const config_api_t *a = r->api->cfg;
@@ -250,20 +303,14 @@ static cJSON *build_context(greq_t *r)
     format_time(now, when, sizeof when);
     cJSON_AddStringToObject(c, "accountId", cfg->account_id);
     cJSON_AddStringToObject(c, "apiId", r->api->api_id);
+    if (!a->http)
+        cJSON_AddStringToObject(c, "deploymentId", r->api->deployment_id);
     const char *host = header_ci(r->headers, "Host");
     cJSON_AddStringToObject(c, "domainName", host ? host : "localhost");
     cJSON_AddStringToObject(c, "domainPrefix", r->api->api_id);
     cJSON_AddStringToObject(c, "extendedRequestId", r->apigw_id);
     cJSON_AddStringToObject(c, "httpMethod", r->method);
-    cJSON *id = cJSON_AddObjectToObject(c, "identity");
-    cJSON_AddStringToObject(id, "sourceIp", r->source_ip);
-    const char *ua = header_ci(r->headers, "User-Agent");
-    if (ua)
-        cJSON_AddStringToObject(id, "userAgent", ua);
-    else
-        cJSON_AddNullToObject(id, "userAgent");
-    cJSON_AddNullToObject(id, "caller");
-    cJSON_AddNullToObject(id, "user");
+    add_identity(c, r);
     cJSON_AddStringToObject(c, "path", r->full_path);
     cJSON_AddStringToObject(c, "protocol", "HTTP/1.1");
     cJSON_AddStringToObject(c, "requestId", r->request_id);
@@ -272,7 +319,7 @@ static cJSON *build_context(greq_t *r)
     cJSON_AddStringToObject(c, "resourceId", "sluice");
     cJSON_AddStringToObject(c, "resourcePath", r->match.resource ? r->match.resource : r->path);
     cJSON_AddStringToObject(c, "routeKey", r->match.route_key ? r->match.route_key : "$default");
-    cJSON_AddStringToObject(c, "stage", a->stage ? a->stage : "$default");
+    cJSON_AddStringToObject(c, "stage", stage_name(a));
     cJSON_AddStringToObject(c, "xrayTraceId", r->trace);
     return c;
 }
@@ -685,7 +732,7 @@ static cJSON *event_v2(greq_t *r)
     cJSON_AddStringToObject(http, "userAgent", ua ? ua : "");
     cJSON_AddStringToObject(rc, "requestId", r->apigw_id); /* an HTTP API's id is its apigw-requestid */
     cJSON_AddStringToObject(rc, "routeKey", r->match.route_key);
-    cJSON_AddStringToObject(rc, "stage", r->api->cfg->stage ? r->api->cfg->stage : "$default");
+    cJSON_AddStringToObject(rc, "stage", stage_name(r->api->cfg));
     cJSON_AddItemToObject(rc, "time",
                           cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r->context, "requestTime"), 1));
     cJSON_AddItemToObject(rc, "timeEpoch",
@@ -984,7 +1031,12 @@ static void handle(struct evhttp_request *req, void *arg)
         const char *key = header_ci(r->headers, "x-api-key");
         int ok = 0;
         const cJSON *k;
-        cJSON_ArrayForEach(k, a->cfg->api_keys) ok |= key && strcmp(k->valuestring, key) == 0;
+        cJSON_ArrayForEach(k, a->cfg->api_keys) {
+            if (key && strcmp(k->valuestring, key) == 0) {
+                ok = 1;
+                r->api_key = k->valuestring;
+            }
+        }
         if (!ok) {
             answer_message(r, 403, "ForbiddenException", "Forbidden");
             free_greq(r);
@@ -1054,6 +1106,9 @@ apigw_t *apigw_new(struct event_base *base, sqs_t *sqs, lambda_t *lambda, const 
         for (int k = 0; k < 10; k++)
             a->api_id[k] = (char)('a' + (sha[k] % 26));
         a->api_id[10] = '\0';
+        for (int k = 0; k < 6; k++)
+            a->deployment_id[k] = (char)('a' + (sha[10 + k] % 26));
+        a->deployment_id[6] = '\0';
         for (size_t k = 0; k < ca->n_routes; k++) {
             char err[256];
             if (apigw_router_add(a->router, ca->routes[k].route_key, &ca->routes[k], err, sizeof err)) {

@@ -1089,6 +1089,23 @@ static sqs_attempt_t *find_attempt(sqs_t *s, int64_t queue_id, const char *attem
     return NULL;
 }
 
+/* Drops every remembered attempt of a queue (it was deleted). */
+static void forget_attempts(sqs_t *s, int64_t queue_id)
+{
+    sqs_attempt_t **pp = &s->attempts;
+    while (*pp) {
+        sqs_attempt_t *a = *pp;
+        if (a->queue_id != queue_id) {
+            pp = &a->next;
+            continue;
+        }
+        *pp = a->next;
+        free(a->attempt_id);
+        cJSON_Delete(a->messages);
+        free(a);
+    }
+}
+
 static void remember_attempt(sqs_t *s, int64_t queue_id, const char *attempt, int64_t now, const cJSON *msgs)
 {
     sqs_attempt_t *a = calloc(1, sizeof *a);
@@ -1752,6 +1769,7 @@ static int a_delete_queue(sqs_t *s, sqs_call_t *c)
     if (sqs_tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
         return sqs_fail_internal(c);
     sqs_move_tasks_queue_deleted(s->move_tasks, q);
+    forget_attempts(s, q->id);
     sqs_tombstone_t *t = calloc(1, sizeof *t);
     t->region = strdup(q->region);
     t->account = strdup(q->account);
@@ -2313,6 +2331,8 @@ void sqs_free(sqs_t *s)
     free(s->account);
     free(s);
 }
+
+const char *sqs_account_id(const sqs_t *s) { return s->account; }
 
 int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int *fifo)
 {

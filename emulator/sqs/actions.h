@@ -52,6 +52,9 @@ void sqs_free(sqs_t *s); /* NULL is a no-op; parked calls are cancelled */
  * durable either way; on, fewer commits carry more calls. */
 void sqs_set_group_commit(sqs_t *s, int on);
 
+/* The configured account id (borrowed; lives as long as s). */
+const char *sqs_account_id(const sqs_t *s);
+
 /* A queue's visibility timeout and type, by ARN: 0, or -1 when there is
  * no such queue. */
 int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int *fifo);

@@ -12,7 +12,7 @@
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-    S_Q_EACH, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
+    S_Q_EACH, S_Q_NEXT_ID, S_Q_HWM, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_VISIBLE, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
     S_M_GROUPED, S_M_HAS_GROUPS, S_M_COUNT_INFLIGHT,
@@ -33,8 +33,15 @@ static const char *sql[S__COUNT] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO call",
     [S_Q_EACH] = "SELECT id, region, account, name, attributes, tags, created_ms, modified_ms, last_purge_ms "
                  "FROM queues ORDER BY id",
-    [S_Q_INSERT] = "INSERT INTO queues(region, account, name, attributes, tags, created_ms, modified_ms, "
-                   "last_purge_ms) VALUES(?,?,?,?,?,?,?,?)",
+    /* Queue ids are never reused (receipt handles and in-memory state name
+     * queues by id): the next id is above both the highest live id and the
+     * highest id ever handed out, which meta keeps as queue_id_hwm. */
+    [S_Q_NEXT_ID] = "SELECT max(coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='queue_id_hwm'), 0), "
+                    "coalesce((SELECT max(id) FROM queues), 0)) + 1",
+    [S_Q_HWM] = "INSERT INTO meta(key, value) VALUES('queue_id_hwm', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+    [S_Q_INSERT] = "INSERT INTO queues(id, region, account, name, attributes, tags, created_ms, modified_ms, "
+                   "last_purge_ms) VALUES(?,?,?,?,?,?,?,?,?)",
     [S_Q_UPDATE] = "UPDATE queues SET attributes=?, tags=?, modified_ms=?, last_purge_ms=? WHERE id=?",
     [S_Q_DELETE] = "DELETE FROM queues WHERE id=?",
     [S_Q_DELETE_MSGS] = "DELETE FROM messages WHERE queue_id=?",
@@ -342,18 +349,31 @@ int sqs_store_queue_each(sqs_store_t *st, void (*fn)(void *ctx, const sqs_store_
 
 int64_t sqs_store_queue_insert(sqs_store_t *st, const sqs_store_queue_t *q)
 {
-    sqlite3_stmt *s = stmt(st, S_Q_INSERT);
-    sqlite3_bind_text(s, 1, q->region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, q->account, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, q->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, q->attributes, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, q->tags, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, q->created_ms);
-    sqlite3_bind_int64(s, 7, q->modified_ms);
-    sqlite3_bind_int64(s, 8, q->last_purge_ms);
+    sqlite3_stmt *s = stmt(st, S_Q_NEXT_ID);
+    if (sqlite3_step(s) != SQLITE_ROW) {
+        log_db_error(st, "queue_next_id");
+        sqlite3_reset(s);
+        return -1;
+    }
+    int64_t id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    s = stmt(st, S_Q_HWM);
+    sqlite3_bind_int64(s, 1, id);
+    if (run(st, s, "queue_id_hwm"))
+        return -1;
+    s = stmt(st, S_Q_INSERT);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, q->region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, q->account, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, q->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, q->attributes, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, q->tags, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, q->created_ms);
+    sqlite3_bind_int64(s, 8, q->modified_ms);
+    sqlite3_bind_int64(s, 9, q->last_purge_ms);
     if (run(st, s, "queue_insert"))
         return -1;
-    return sqlite3_last_insert_rowid(st->db);
+    return id;
 }
 
 int sqs_store_queue_update(sqs_store_t *st, const sqs_store_queue_t *q)

@@ -66,7 +66,9 @@ int sqs_store_flush(sqs_store_t *st);
 
 /* Calls fn for every queue row; the row is valid only during the call. */
 int sqs_store_queue_each(sqs_store_t *st, void (*fn)(void *ctx, const sqs_store_queue_t *row), void *ctx);
-/* Returns the new row id, or -1. */
+/* Returns the new row id, or -1. An id is never handed out twice, also
+ * not after its queue was deleted (the high-water mark is in meta and
+ * moves in the caller's transaction). */
 int64_t sqs_store_queue_insert(sqs_store_t *st, const sqs_store_queue_t *row);
 int sqs_store_queue_update(sqs_store_t *st, const sqs_store_queue_t *row);
 /* Deletes the queue and all its messages. */

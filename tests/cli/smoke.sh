@@ -148,5 +148,11 @@ else
     fail "error names AWS.SimpleQueueService.NonExistentQueue" "stderr: $err"
 fi
 
+# sts get-caller-identity: test suites ask it for the account id
+run sts get-caller-identity --query '[Account,Arn,UserId]' --output text
+expect_eq "sts get-caller-identity exits 0" 0 "$rc"
+expect_eq "sts get-caller-identity: account, root ARN, user id" \
+    $'000000000000\tarn:aws:iam::000000000000:root\tAKIAIOSFODNN7EXAMPLE' "$out"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -368,6 +368,38 @@ static void test_queue_delete_removes_messages(void **state)
     sqs_store_close(st);
 }
 
+/* A deleted queue's id is never handed out again: not to the next queue,
+ * not after every queue is gone, not after a reopen. (SQLite's own rowid
+ * would reuse the highest id once its row is deleted.) */
+static void test_queue_ids_never_reused(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t a = add_queue(st, "a"), b = add_queue(st, "b");
+    assert_int_equal(sqs_store_queue_delete(st, b), 0);
+    int64_t c = add_queue(st, "b");
+    assert_true(c > b);
+    assert_int_equal(sqs_store_queue_delete(st, c), 0);
+    assert_int_equal(sqs_store_queue_delete(st, a), 0);
+    int64_t d = add_queue(st, "c");
+    assert_true(d > c);
+    assert_int_equal(sqs_store_queue_delete(st, d), 0);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path);
+    int64_t e = add_queue(st, "a");
+    assert_true(e > d);
+    /* A failed insert (the name is taken) hands out nothing that matters:
+     * the next id is still above every id seen. */
+    sqs_store_queue_t dup = {.region = "us-east-1", .account = "000000000000", .name = "a",
+                             .attributes = "{}", .tags = "{}"};
+    quiet(1);
+    assert_int_equal(sqs_store_queue_insert(st, &dup), -1);
+    quiet(0);
+    assert_true(add_queue(st, "f") > e);
+    sqs_store_close(st);
+}
+
 /* ---------- message rows ---------- */
 
 static void test_msg_roundtrip(void **state)
@@ -736,6 +768,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_delete_removes_messages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_ids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_get_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_visible_order, setup, teardown),

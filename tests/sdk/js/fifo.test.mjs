@@ -18,6 +18,7 @@ import {
   DeleteMessageCommand,
   ChangeMessageVisibilityCommand,
   PurgeQueueCommand,
+  DeleteQueueCommand,
 } from '@aws-sdk/client-sqs';
 import {
   T, startServer, makeClient, uniqueName, expectSqsError, advanceClock, sleep,
@@ -511,6 +512,38 @@ test('ReceiveRequestAttemptId: a retry within the window resets the visibility t
   await advanceClock(server.endpoint, 3);
   assert.deepEqual(bodies(await receive(url)), ['only']);
 });
+
+/** Receive on X with attempt id A, delete X, create Y (new name, or X's
+ * name after the 60 s cool-down), send to Y, receive on Y with A: Y's own
+ * message and a fresh handle, never X's old answer. */
+async function attemptAfterDelete(sameName) {
+  const x = await newFifo('attemptdel', { ContentBasedDeduplication: 'true' });
+  await sendF(x.url, 'old-in-x', 'g');
+  const first = await receive(x.url, { VisibilityTimeout: 30, ReceiveRequestAttemptId: 'attempt-del' });
+  assert.deepEqual(bodies(first), ['old-in-x']);
+  await sqs.send(new DeleteQueueCommand({ QueueUrl: x.url }));
+  let name = `${uniqueName('attemptdel')}.fifo`;
+  if (sameName) {
+    await advanceClock(server.endpoint, 61); // past the delete/re-create cool-down
+    name = x.name;
+  }
+  const y = (await sqs.send(new CreateQueueCommand({
+    QueueName: name, Attributes: { FifoQueue: 'true', ContentBasedDeduplication: 'true' },
+  }))).QueueUrl;
+  const sent = await sendF(y, 'new-in-y', 'g');
+  const got = await receive(y, { VisibilityTimeout: 30, ReceiveRequestAttemptId: 'attempt-del' });
+  assert.deepEqual(bodies(got), ['new-in-y']);
+  assert.equal(got.Messages[0].MessageId, sent.MessageId);
+  assert.notEqual(got.Messages[0].ReceiptHandle, first.Messages[0].ReceiptHandle);
+  await del(y, got.Messages[0].ReceiptHandle);
+  assert.deepEqual(await counts(y), { visible: 0, inFlight: 0, delayed: 0 });
+}
+
+test('ReceiveRequestAttemptId does not survive DeleteQueue: a new queue gets its own message', T,
+  () => attemptAfterDelete(false));
+
+test('ReceiveRequestAttemptId does not survive DeleteQueue: the re-created queue (after 60 s) gets its own message', T,
+  () => attemptAfterDelete(true));
 
 // ---- receipt handles ------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.timeout(20)
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TRACE_RE = re.compile(r"^Root=1-[0-9a-f]{8}-[0-9a-f]{24}(;.*)?$")
-APIS = ["shop", "keyed", "throttled", "web", "catchall"]
+APIS = ["shop", "keyed", "bare", "throttled", "web", "catchall"]
 BINARY = b"\x00\x01\xfe\xffsluice\x80"  # what handlers/apigw_proxy.py returns in base64 mode
 API_KEY = "sluice-test-key-0123456789"
 CORS_ORIGIN = "https://app.example"
@@ -371,6 +371,50 @@ def test_rest_lambda_timeout_is_504(env):
     ans = call(env.shop, "GET", "/v1/slow")
     assert_error(ans, 504, "Endpoint request timed out")
     assert 0.4 <= ans.elapsed < 2.0, f"the route's 500 ms timeout, not the handler's 2.5 s: {ans.elapsed:.2f} s"
+
+
+# requestContext.identity of a REST proxy event without IAM, Cognito, mTLS
+# or an API key: every key AWS sends, null but for sourceIp and userAgent.
+NULL_IDENTITY = {
+    "accessKey": None, "accountId": None, "apiKey": None, "apiKeyId": None, "caller": None, "clientCert": None,
+    "cognitoAuthenticationProvider": None, "cognitoAuthenticationType": None, "cognitoIdentityId": None,
+    "cognitoIdentityPoolId": None, "principalOrgId": None, "sourceIp": "127.0.0.1", "user": None,
+    "userAgent": "tester/1.0", "userArn": None,
+}
+
+
+def test_rest_lambda_proxy_event_identity_has_every_field(env):
+    ev = body_event(call(env.shop, "GET", "/v1/items", headers={"User-Agent": "tester/1.0"}))
+    rc = ev["requestContext"]
+    assert rc["identity"] == NULL_IDENTITY
+    assert re.fullmatch(r"[a-z0-9]{6}", rc["deploymentId"]), rc
+    assert set(rc) == {
+        "accountId", "apiId", "deploymentId", "domainName", "domainPrefix", "extendedRequestId", "httpMethod",
+        "identity", "path", "protocol", "requestId", "requestTime", "requestTimeEpoch", "resourceId",
+        "resourcePath", "stage"}, sorted(rc)
+
+
+def test_rest_lambda_proxy_event_carries_the_api_key(env):
+    ev = body_event(call(env.keyed, "GET", "/v1/whoami", headers={"x-api-key": API_KEY, "User-Agent": "tester/1.0"}))
+    identity = ev["requestContext"]["identity"]
+    assert identity["apiKey"] == API_KEY
+    assert re.fullmatch(r"[a-z0-9]{10}", identity["apiKeyId"] or ""), identity
+    assert {k: v for k, v in identity.items() if k not in ("apiKey", "apiKeyId")} == \
+        {k: v for k, v in NULL_IDENTITY.items() if k not in ("apiKey", "apiKeyId")}
+    again = body_event(call(env.keyed, "GET", "/v1/whoami", headers={"x-api-key": API_KEY}))
+    assert again["requestContext"]["identity"]["apiKeyId"] == identity["apiKeyId"], "one key, one id"
+
+
+def test_rest_without_stage_names_a_valid_rest_stage(env):
+    """REST stage names are [A-Za-z0-9_-]{1,128}: "$default" is for HTTP APIs
+    only. A REST API configured without a stage is served at the root and
+    names its stage Prod (docs/configuration.md)."""
+    ev = body_event(call(env.bare, "GET", "/items"))
+    rc = ev["requestContext"]
+    assert rc["stage"] == "Prod"
+    assert ev["path"] == "/items"
+    assert rc["path"] == "/items", "served at the root: no stage in the path"
+    assert rc["identity"]["apiKey"] is None
 
 
 # --------------------------------------------------------------------------

@@ -597,6 +597,26 @@ def test_fifo_dead_letter_redrive_keeps_message_id(sqs, new_fifo):
 
 # -------------------------------------------------------------------- purge
 
+@pytest.mark.parametrize("same_name", [False, True], ids=["new-name", "same-name"])
+def test_fifo_receive_request_attempt_id_does_not_survive_delete_queue(lenient, fifo_name, same_name):
+    """Receive on X with attempt id A, delete X, create Y, send to Y, receive
+    on Y with A: Y's own message with a fresh handle, not X's old answer."""
+    sqs = lenient.sqs
+    x = fifo_on(lenient, fifo_name("x"))
+    send(sqs, x, "old-in-x")
+    first = receive(sqs, x.url, VisibilityTimeout=30, ReceiveRequestAttemptId="attempt-del")
+    assert bodies(first) == ["old-in-x"]
+    sqs.delete_queue(QueueUrl=x.url)
+    y = fifo_on(lenient, x.name if same_name else fifo_name("y"))  # the re-create cool-down is off here
+    sent = send(sqs, y, "new-in-y")
+    got = receive(sqs, y.url, VisibilityTimeout=30, ReceiveRequestAttemptId="attempt-del")
+    assert bodies(got) == ["new-in-y"]
+    assert got[0]["MessageId"] == sent["MessageId"]
+    assert got[0]["ReceiptHandle"] != first[0]["ReceiptHandle"]
+    sqs.delete_message(QueueUrl=y.url, ReceiptHandle=got[0]["ReceiptHandle"])
+    assert counts(sqs, y.url) == (0, 0, 0)
+
+
 def test_fifo_purge_clears_dedup_cache(lenient, fifo_name):
     sqs = lenient.sqs
     q = fifo_on(lenient, fifo_name())
