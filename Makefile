@@ -1,6 +1,6 @@
 # sluice: plain Makefile, explicit object list, pkg-config for the libraries.
 #   make                 build build/sluice
-#   make run             build and start on config/sluice.yaml
+#   make run             build and start on config/sluice.yaml (RUN_ARGS="..." adds flags)
 #   make test            build and run every test suite
 #   make SANITIZE=1 test the same under ASan + UBSan (objects in build-san/)
 #   make BUILD=dir       build somewhere else (helpers, parallel trees)
@@ -135,8 +135,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/test-pkgs.ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# make run RUN_ARGS="--listen 127.0.0.1:4567 --api-listen shop=127.0.0.1:3001"
 run: $(BUILD)/sluice
-	$(BUILD)/sluice serve --config config/sluice.yaml
+	$(BUILD)/sluice serve --config config/sluice.yaml $(RUN_ARGS)
 
 # Each suite prints its own summary; `make test` fails if any fails.
 test: $(BUILD)/sluice $(UNIT_BINS)
