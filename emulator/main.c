@@ -2,11 +2,14 @@
  * (config, data directory, store, listener), signals and clean shutdown. */
 #include <errno.h>
 #include <event2/event.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -283,6 +286,55 @@ done:
     return rc;
 }
 
+/* Whether listen (HOST:PORT, port not 0) can be bound now, as the server
+ * will bind it (the first passive address, SO_REUSEADDR). Returns 0, or an
+ * errno value (EADDRINUSE when another process holds it). */
+static int probe_listen(const char *listen)
+{
+    char *host = NULL;
+    int port = 0, err = 0;
+    if (server_parse_listen(listen, &host, &port) || port == 0) {
+        free(host);
+        return 0;
+    }
+    char serv[8];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_ADDRCONFIG, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, serv, &hints, &ai) == 0 && ai) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd >= 0) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen))
+                err = errno;
+            close(fd);
+        }
+    }
+    if (ai)
+        freeaddrinfo(ai);
+    free(host);
+    return err;
+}
+
+/* Before anything starts: every listener's address is free, or one line
+ * per taken one, naming it and the flag that moves it. Returns 0 or -1. */
+static int check_addresses_free(const config_t *cfg, const char *main_listen)
+{
+    int bad = 0, err;
+    if ((err = probe_listen(main_listen))) {
+        fprintf(stderr, "sluice: the AWS endpoint cannot listen on %s: %s (move it with --listen HOST:PORT)\n",
+                main_listen, strerror(err));
+        bad = 1;
+    }
+    for (size_t i = 0; i < cfg->n_apis; i++) {
+        if ((err = probe_listen(cfg->apis[i].listen))) {
+            fprintf(stderr, "sluice: api '%s' cannot listen on %s: %s (move it with --api-listen %s=HOST:PORT)\n",
+                    cfg->apis[i].name, cfg->apis[i].listen, strerror(err), cfg->apis[i].name);
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
 static int mkdirs(const char *dir)
 {
     char buf[4096];
@@ -325,6 +377,10 @@ static int cmd_serve(opts_t *o)
     if (listens_rc) {
         config_free(cfg);
         return listens_rc;
+    }
+    if (check_addresses_free(cfg, listen)) {
+        config_free(cfg);
+        return 1;
     }
     const char *data_dir = o->data_dir ? o->data_dir : cfg->data_dir ? cfg->data_dir : ".sluice";
     char *host = NULL;

@@ -166,5 +166,20 @@ expect_eq "serve: api shop answers at its printed URL" "shop-ok" "$(curl -s --ma
 expect_eq "serve: api admin answers at its printed URL" "admin-ok" "$(curl -s --max-time 5 "$admin/health")"
 expect_eq "serve: the AWS endpoint answers" '{"status":"ok"}' "$(curl -s --max-time 5 "$endpoint/_sluice/health")"
 
+# 8. an address another process holds: named before anything starts
+rc=0
+out=$(timeout 10 "$BIN" serve --config "$tmp/cfg/apis.yaml" --data-dir "$tmp/data3" \
+      --api-listen "shop=${shop#http://}" --api-listen admin=127.0.0.1:0 2>"$tmp/stderr") || rc=$?
+err=$(cat "$tmp/stderr")
+expect_eq "serve: an API address in use exits 1 without listening" "1:" "$rc:$out"
+expect_eq "serve: names the API, the address and the flag" \
+    "sluice: api 'shop' cannot listen on ${shop#http://}: Address already in use (move it with --api-listen shop=HOST:PORT)" "$err"
+rc=0
+out=$(timeout 10 "$BIN" serve --config "$tmp/cfg/apis.yaml" --data-dir "$tmp/data4" \
+      --listen "${endpoint#http://}" --api-listen shop=127.0.0.1:0 --api-listen admin=127.0.0.1:0 2>"$tmp/stderr") || rc=$?
+err=$(cat "$tmp/stderr")
+expect_eq "serve: the AWS endpoint's address in use names it and --listen" \
+    "1:sluice: the AWS endpoint cannot listen on ${endpoint#http://}: Address already in use (move it with --listen HOST:PORT)" "$rc:$err"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
