@@ -224,6 +224,14 @@ static int apply_listens(config_t *cfg, const opts_t *o, const char **main_liste
     bound_t *all = calloc(cfg->n_apis + 1, sizeof *all);
     if (!flagged || !all)
         abort();
+    char *h = NULL;
+    int p;
+    if (o->listen && server_parse_listen(o->listen, &h, &p)) {
+        fprintf(stderr, "sluice: bad listen address '%s' (want HOST:PORT)\n", o->listen);
+        rc = 2;
+        goto done;
+    }
+    free(h);
     for (int k = 0; k < o->n_api_listen; k++) {
         const char *spec = o->api_listen[k], *eq = strchr(spec, '=');
         char *host = NULL;

@@ -141,6 +141,10 @@ expect_eq "--api-listen onto another API's socket exits 2" 2 "$rc"
 expect_eq "--api-listen onto another API's socket names both" \
     "sluice: --api-listen shop=localhost:38214: the address is already used by api 'admin' (listen '127.0.0.1:38214', line 9)" "$err"
 
+sl validate --config "$tmp/cfg/apis.yaml" --listen 4566
+expect_eq "validate --listen without a host exits 2 with one line" \
+    "2:sluice: bad listen address '4566' (want HOST:PORT)" "$rc:$err"
+
 # 7. serve: every listener's URL, APIs moved with --api-listen
 "$BIN" serve --config "$tmp/cfg/apis.yaml" --data-dir "$tmp/data2" \
     --api-listen shop=127.0.0.1:0 --api-listen=admin=127.0.0.1:0 >"$tmp/serve.out" 2>"$tmp/serve.err" &
