@@ -456,6 +456,12 @@ typedef struct {
     size_t count;
 } entries_t;
 
+/* "n" when word wants "an" rather than "a" (api, event), else "". */
+static const char *article_n(const char *word)
+{
+    return strchr("aeiou", *word) ? "n" : "";
+}
+
 /* Whether name is one of s's keys. */
 static int schema_has(const schema_t *s, const char *name)
 {
@@ -477,9 +483,9 @@ static void named_entry(loader_t *L, void *ctx, const yaml_node_t *key,
      * named after the setting, with a scalar value: say so. */
     if (value->type == YAML_SCALAR_NODE && !is_null(value) &&
         schema_has(e->f->sub, text_of(key))) {
-        problem(L, value, "%s: expected a map, got %s; %s looks like a %s setting at the wrong "
+        problem(L, value, "%s: expected a map, got %s; %s looks like a%s %s setting at the wrong "
                           "indentation: indent it under the %s's name", what, describe(value, buf),
-                q, e->f->entry, e->f->entry);
+                q, article_n(e->f->entry), e->f->entry, e->f->entry);
         return;
     }
     walk_map(L, e->f->sub, child, value, key, what);
@@ -548,9 +554,9 @@ static void field_entry(loader_t *L, void *ctx, const yaml_node_t *key,
             if (!c->sub || !schema_has(c->sub, name))
                 continue;
             if (c->kind == KIND_NAMED)
-                problem(L, key, "unknown key %s here; it looks like a %s setting at the wrong "
-                                "indentation: indent it under a %s's name in '%s'",
-                        q, c->entry, c->entry, c->key);
+                problem(L, key, "unknown key %s here; it looks like a%s %s setting at the wrong "
+                                "indentation: indent it under a%s %s's name in '%s'",
+                        q, article_n(c->entry), c->entry, article_n(c->entry), c->entry, c->key);
             else if (c->kind == KIND_SECTION)
                 problem(L, key, "unknown key %s here; it looks like a '%s' setting at the wrong "
                                 "indentation: indent it under '%s'", q, c->key, c->key);

@@ -2706,6 +2706,13 @@ static void test_dedented_settings(void **state)
                     "@:3:5: redrive requires dead_letter_queue and max_receive_count\n"
                     "@:4:5: unknown key 'dead_letter_queue' here; it looks like a 'redrive' setting "
                     "at the wrong indentation: indent it under 'redrive'\n");
+    expect_problems("apis:\n"
+                    "  shop:\n"
+                    "  listen: 127.0.0.1:3000\n",
+                    "@:2:3: api 'shop' requires listen\n"
+                    "@:2:3: api 'shop' requires routes\n"
+                    "@:3:11: api 'listen': expected a map, got '127.0.0.1:3000'; 'listen' looks like an "
+                    "api setting at the wrong indentation: indent it under the api's name\n");
     /* a queue may still be named like a setting when it is a map */
     config_t *c = load_ok("queues:\n  timeout: {}\n");
     assert_string_equal(c->queues[0].name, "timeout");
