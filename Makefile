@@ -1,6 +1,6 @@
 # sluice: plain Makefile, explicit object list, pkg-config for the libraries.
 #   make                 build build/sluice
-#   make run             build and start on config/sluice.yaml
+#   make run             build and start on config/sluice.yaml (RUN_ARGS="..." adds flags)
 #   make test            build and run every test suite
 #   make SANITIZE=1 test the same under ASan + UBSan (objects in build-san/)
 #   make BUILD=dir       build somewhere else (helpers, parallel trees)
@@ -15,11 +15,25 @@ SANFLAGS :=
 endif
 
 CC      ?= cc
-PKGS    := libevent sqlite3 libcjson yaml-0.1 libcrypto
+# Each library as pkg-config-name:debian-package, so a missing one can be
+# named with the package that provides it.
+PKGS    := libevent:libevent-dev sqlite3:libsqlite3-dev libcjson:libcjson-dev \
+           yaml-0.1:libyaml-dev libcrypto:libssl-dev
+TEST_PKGS := cmocka:libcmocka-dev
 STAMP   := .deps-installed
+INSTALL_DEPS := scripts/install-deps
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The libraries' flags are computed by a recipe, after the install step,
+# into $(PKG_MK), which make includes: make builds an included makefile
+# before anything else and then re-reads itself, so the very first run on a
+# fresh machine installs the packages and then compiles and links with
+# their flags (a $(shell pkg-config ...) here would run before the install
+# and leave the link line empty).
+PKG_MK := $(BUILD)/pkg-flags.mk
+NO_BUILD_GOALS := clean deps
+ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_BUILD_GOALS),$(MAKECMDGOALS)),all),)
+include $(PKG_MK)
+endif
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
@@ -69,7 +83,7 @@ MAIN_OBJ := $(BUILD)/emulator/main.o
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all run test unit test-js test-py test-cli test-durability bench clean deps
+.PHONY: all run test unit test-js test-py test-cli test-durability test-build bench clean deps flags
 
 all: $(BUILD)/sluice
 
@@ -77,7 +91,32 @@ deps:
 	@scripts/install-deps
 
 $(STAMP):
-	@scripts/install-deps && touch $(STAMP)
+	@$(INSTALL_DEPS) && touch $(STAMP)
+
+# pkg_check LIST: fails naming each library of LIST (name:package) that
+# pkg-config cannot find, with the package to install; else succeeds.
+define pkg_check
+	@command -v pkg-config >/dev/null 2>&1 || { echo "sluice: pkg-config is not installed: run scripts/install-deps (or: sudo apt-get install pkg-config)" >&2; exit 1; }; \
+	missing=""; for p in $(1); do pkg-config --exists "$${p%%:*}" || missing="$$missing $$p"; done; \
+	for p in $$missing; do echo "sluice: library '$${p%%:*}' not found by pkg-config: run scripts/install-deps (or: sudo apt-get install $${p#*:})" >&2; done; \
+	[ -z "$$missing" ]
+endef
+
+$(PKG_MK): Makefile | $(STAMP)
+	$(call pkg_check,$(PKGS))
+	@mkdir -p $(@D)
+	@names="$(foreach p,$(PKGS),$(firstword $(subst :, ,$(p))))"; \
+	{ echo "PKG_CFLAGS := $$(pkg-config --cflags $$names)"; \
+	  echo "PKG_LIBS := $$(pkg-config --libs $$names)"; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/test-pkgs.ok: Makefile | $(STAMP)
+	$(call pkg_check,$(TEST_PKGS))
+	@mkdir -p $(@D) && touch $@
+
+# The flags in use (for checking the build itself).
+flags:
+	@echo "PKG_CFLAGS=$(PKG_CFLAGS)"
+	@echo "PKG_LIBS=$(PKG_LIBS)"
 
 $(BUILD)/sluice: $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -93,12 +132,13 @@ $(EMBED_SRC): scripts/embed $(RUNTIME_FILES) | $(STAMP)
 $(BUILD)/gen/embedded.o: $(EMBED_SRC)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/test-pkgs.ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# make run RUN_ARGS="--listen 127.0.0.1:4567 --api-listen shop=127.0.0.1:3001"
 run: $(BUILD)/sluice
-	$(BUILD)/sluice serve --config config/sluice.yaml
+	$(BUILD)/sluice serve --config config/sluice.yaml $(RUN_ARGS)
 
 # Each suite prints its own summary; `make test` fails if any fails.
 test: $(BUILD)/sluice $(UNIT_BINS)
@@ -109,6 +149,9 @@ unit: $(UNIT_BINS)
 
 test-js test-py test-cli test-durability: $(BUILD)/sluice
 	@scripts/run-tests $(BUILD) $(@:test-%=%)
+
+test-build:
+	@scripts/run-tests $(BUILD) build
 
 bench: $(BUILD)/sluice
 	scripts/bench

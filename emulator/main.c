@@ -2,11 +2,14 @@
  * (config, data directory, store, listener), signals and clean shutdown. */
 #include <errno.h>
 #include <event2/event.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -22,16 +25,24 @@
 #define SLUICE_VERSION "0.1.0"
 
 static const char usage[] =
-    "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--log-level LEVEL]\n"
-    "       sluice validate --config FILE\n"
+    "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
+    "                    [--data-dir DIR] [--log-level LEVEL]\n"
+    "       sluice validate --config FILE [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
     "       sluice --version | --help\n"
     "\n"
-    "serve     run the emulator (AWS endpoint default 127.0.0.1:4566, data dir .sluice/)\n"
-    "validate  check a config file; print each problem as FILE:LINE:COLUMN: message\n"
-    "LEVEL     debug | info | warn | error (default info)\n";
+    "serve       run the emulator (AWS endpoint default 127.0.0.1:4566, data dir .sluice/)\n"
+    "validate    check a config file; print each problem as FILE:LINE:COLUMN: message\n"
+    "--listen    where the AWS endpoint listens (overrides the config's listen)\n"
+    "--api-listen NAME=HOST:PORT  where the config's API NAME listens (overrides its listen)\n"
+    "LEVEL       debug | info | warn | error (default info)\n";
+
+#define DEFAULT_LISTEN "127.0.0.1:4566"
+#define API_LISTEN_MAX 64
 
 typedef struct {
     const char *config, *listen, *data_dir, *log_level;
+    const char *api_listen[API_LISTEN_MAX]; /* NAME=HOST:PORT, in order given */
+    int n_api_listen;
 } opts_t;
 
 /* Parses --name VALUE and --name=VALUE flags. Returns 0, or 2 after a
@@ -40,27 +51,39 @@ static int parse_flags(int argc, char **argv, int first, opts_t *o, int serve)
 {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        const char *names[] = {"--config", "--listen", "--data-dir", "--log-level"};
-        const char **slots[] = {&o->config, &o->listen, &o->data_dir, &o->log_level};
-        int n_allowed = serve ? 4 : 1;
-        int matched = 0;
-        for (int k = 0; k < n_allowed && !matched; k++) {
+        const char *names[] = {"--config", "--listen", "--api-listen", "--data-dir", "--log-level"};
+        const char *value = NULL;
+        int n_allowed = serve ? 5 : 3;
+        int matched = -1;
+        for (int k = 0; k < n_allowed && matched < 0; k++) {
             size_t len = strlen(names[k]);
             if (strncmp(a, names[k], len) != 0)
                 continue;
             if (a[len] == '=') {
-                *slots[k] = a + len + 1;
-                matched = 1;
+                value = a + len + 1;
+                matched = k;
             } else if (a[len] == '\0') {
                 if (i + 1 >= argc) {
                     fprintf(stderr, "sluice: %s needs a value (see sluice --help)\n", names[k]);
                     return 2;
                 }
-                *slots[k] = argv[++i];
-                matched = 1;
+                value = argv[++i];
+                matched = k;
             }
         }
-        if (!matched) {
+        switch (matched) {
+        case 0: o->config = value; break;
+        case 1: o->listen = value; break;
+        case 2:
+            if (o->n_api_listen == API_LISTEN_MAX) {
+                fprintf(stderr, "sluice: at most %d --api-listen flags\n", API_LISTEN_MAX);
+                return 2;
+            }
+            o->api_listen[o->n_api_listen++] = value;
+            break;
+        case 3: o->data_dir = value; break;
+        case 4: o->log_level = value; break;
+        default:
             fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
             return 2;
         }
@@ -160,11 +183,164 @@ static config_t *load_config(const char *path)
         return config_default();
     int problems = 0;
     config_t *cfg = config_load(path, print_problem, NULL, &problems);
-    if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0)) {
+    if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0) +
+                   config_check_commands(cfg, print_problem, NULL)) {
         config_free(cfg);
         return NULL;
     }
     return cfg;
+}
+
+/* One listener as it will be bound, and where its address came from. */
+typedef struct {
+    const char *listen;
+    const config_api_t *api; /* NULL: the AWS endpoint */
+    int from_flag;           /* --listen or --api-listen */
+} bound_t;
+
+static void describe_bound(const config_t *cfg, const bound_t *b, char *out, size_t n)
+{
+    if (b->api && b->from_flag)
+        snprintf(out, n, "--api-listen %s=%s", b->api->name, b->listen);
+    else if (b->api)
+        snprintf(out, n, "api '%s' (listen '%s', line %d)", b->api->name, b->listen, b->api->line);
+    else if (b->from_flag)
+        snprintf(out, n, "the AWS endpoint (--listen %s)", b->listen);
+    else if (cfg->listen)
+        snprintf(out, n, "the AWS endpoint (listen '%s')", b->listen);
+    else
+        snprintf(out, n, "the AWS endpoint (the default listen, %s; move it with listen: or --listen)", b->listen);
+}
+
+/* Applies --api-listen NAME=HOST:PORT to cfg's APIs, then checks that no
+ * two listeners want the same socket once the flags and the default
+ * AWS endpoint address are in (two listens both written in the config were
+ * checked by config_load). Returns 0, 1 after a FILE:LINE:COLUMN problem
+ * in the config, 2 after a bad flag; prints each problem. */
+static int apply_listens(config_t *cfg, const opts_t *o, const char **main_listen)
+{
+    int rc = 0;
+    int *flagged = calloc(cfg->n_apis ? cfg->n_apis : 1, sizeof *flagged);
+    bound_t *all = calloc(cfg->n_apis + 1, sizeof *all);
+    if (!flagged || !all)
+        abort();
+    char *h = NULL;
+    int p;
+    if (o->listen && server_parse_listen(o->listen, &h, &p)) {
+        fprintf(stderr, "sluice: bad listen address '%s' (want HOST:PORT)\n", o->listen);
+        rc = 2;
+        goto done;
+    }
+    free(h);
+    for (int k = 0; k < o->n_api_listen; k++) {
+        const char *spec = o->api_listen[k], *eq = strchr(spec, '=');
+        char *host = NULL;
+        int port;
+        if (!eq || eq == spec || server_parse_listen(eq + 1, &host, &port)) {
+            fprintf(stderr, "sluice: bad --api-listen '%s' (want NAME=HOST:PORT)\n", spec);
+            rc = 2;
+            goto done;
+        }
+        free(host);
+        size_t i;
+        for (i = 0; i < cfg->n_apis; i++)
+            if (strlen(cfg->apis[i].name) == (size_t)(eq - spec) && !strncmp(cfg->apis[i].name, spec, (size_t)(eq - spec)))
+                break;
+        if (i == cfg->n_apis) {
+            fprintf(stderr, "sluice: --api-listen '%s': the config has no api '%.*s'\n", spec, (int)(eq - spec), spec);
+            rc = 2;
+            goto done;
+        }
+        free(cfg->apis[i].listen);
+        cfg->apis[i].listen = strdup(eq + 1);
+        if (!cfg->apis[i].listen)
+            abort();
+        flagged[i] = 1;
+    }
+    *main_listen = o->listen ? o->listen : cfg->listen ? cfg->listen : DEFAULT_LISTEN;
+    size_t n = 0;
+    all[n++] = (bound_t){*main_listen, NULL, o->listen != NULL};
+    for (size_t i = 0; i < cfg->n_apis; i++)
+        all[n++] = (bound_t){cfg->apis[i].listen, &cfg->apis[i], flagged[i]};
+    for (size_t j = 1; j < n; j++) {
+        for (size_t i = 0; i < j; i++) {
+            int written_both = !all[i].from_flag && !all[j].from_flag && (all[i].api || cfg->listen);
+            if (written_both || !config_same_listen(all[i].listen, all[j].listen))
+                continue;
+            /* blame a flag when there is one */
+            const bound_t *mine = all[j].from_flag || !all[i].from_flag ? &all[j] : &all[i];
+            const bound_t *theirs = mine == &all[j] ? &all[i] : &all[j];
+            char other[512];
+            describe_bound(cfg, theirs, other, sizeof other);
+            if (mine->from_flag) {
+                if (mine->api)
+                    fprintf(stderr, "sluice: --api-listen %s=%s: the address is already used by %s\n",
+                            mine->api->name, mine->listen, other);
+                else
+                    fprintf(stderr, "sluice: --listen %s: the address is already used by %s\n", mine->listen, other);
+                rc = 2;
+            } else {
+                fprintf(stderr, "%s:%d:%d: api '%s': listen '%s' is already used by %s\n", cfg->path ? cfg->path : "-",
+                        all[j].api->line, all[j].api->column, all[j].api->name, all[j].listen, other);
+                if (!rc)
+                    rc = 1;
+            }
+            break;
+        }
+    }
+done:
+    free(flagged);
+    free(all);
+    return rc;
+}
+
+/* Whether listen (HOST:PORT, port not 0) can be bound now, as the server
+ * will bind it (the first passive address, SO_REUSEADDR). Returns 0, or an
+ * errno value (EADDRINUSE when another process holds it). */
+static int probe_listen(const char *listen)
+{
+    char *host = NULL;
+    int port = 0, err = 0;
+    if (server_parse_listen(listen, &host, &port) || port == 0) {
+        free(host);
+        return 0;
+    }
+    char serv[8];
+    snprintf(serv, sizeof serv, "%d", port);
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_ADDRCONFIG, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(host, serv, &hints, &ai) == 0 && ai) {
+        int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd >= 0) {
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            if (bind(fd, ai->ai_addr, ai->ai_addrlen))
+                err = errno;
+            close(fd);
+        }
+    }
+    if (ai)
+        freeaddrinfo(ai);
+    free(host);
+    return err;
+}
+
+/* Before anything starts: every listener's address is free, or one line
+ * per taken one, naming it and the flag that moves it. Returns 0 or -1. */
+static int check_addresses_free(const config_t *cfg, const char *main_listen)
+{
+    int bad = 0, err;
+    if ((err = probe_listen(main_listen))) {
+        fprintf(stderr, "sluice: the AWS endpoint cannot listen on %s: %s (move it with --listen HOST:PORT)\n",
+                main_listen, strerror(err));
+        bad = 1;
+    }
+    for (size_t i = 0; i < cfg->n_apis; i++) {
+        if ((err = probe_listen(cfg->apis[i].listen))) {
+            fprintf(stderr, "sluice: api '%s' cannot listen on %s: %s (move it with --api-listen %s=HOST:PORT)\n",
+                    cfg->apis[i].name, cfg->apis[i].listen, strerror(err), cfg->apis[i].name);
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
 }
 
 static int mkdirs(const char *dir)
@@ -204,7 +380,16 @@ static int cmd_serve(opts_t *o)
     config_t *cfg = load_config(o->config);
     if (!cfg)
         return 1;
-    const char *listen = o->listen ? o->listen : cfg->listen ? cfg->listen : "127.0.0.1:4566";
+    const char *listen = NULL;
+    int listens_rc = apply_listens(cfg, o, &listen);
+    if (listens_rc) {
+        config_free(cfg);
+        return listens_rc;
+    }
+    if (check_addresses_free(cfg, listen)) {
+        config_free(cfg);
+        return 1;
+    }
     const char *data_dir = o->data_dir ? o->data_dir : cfg->data_dir ? cfg->data_dir : ".sluice";
     char *host = NULL;
     int port = 0, rc = 1;
@@ -289,6 +474,12 @@ static int cmd_validate(opts_t *o)
     config_t *cfg = load_config(o->config);
     if (!cfg)
         return 1;
+    const char *listen = NULL;
+    int rc = apply_listens(cfg, o, &listen);
+    if (rc) {
+        config_free(cfg);
+        return rc;
+    }
     printf("%s: ok\n", o->config);
     check_interpreters(cfg, 1);
     config_free(cfg);

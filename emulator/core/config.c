@@ -8,6 +8,7 @@
  * FILE:LINE:COLUMN: message. */
 #include "core/config.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
@@ -283,7 +284,7 @@ static void nearest_try(nearest_t *n, const char *word, const char *cand)
 
 typedef enum {
     KIND_STRING,   /* any scalar but null; its text */
-    KIND_INT,      /* unquoted decimal integer in [min, max] */
+    KIND_INT,      /* decimal integer in [min, max], plain or quoted ("60") */
     KIND_BOOL,     /* unquoted true/false/yes/no/on/off */
     KIND_SECTION,  /* a map with its own table of keys, same object */
     KIND_NAMED,    /* a map of user-chosen names, each a map of `sub` */
@@ -422,7 +423,8 @@ static void set_scalar(loader_t *L, void *obj, const field_t *f, const yaml_node
     }
     v.text = text_of(node);
     if (f->kind == KIND_INT) {
-        int r = is_plain(node) ? parse_int(v.text, &v.num) : -1;
+        /* "60" is taken as 60: CloudFormation templates quote numbers */
+        int r = parse_int(v.text, &v.num);
         if (r < 0) {
             problem(L, node, "%s: expected an integer, got %s", f->key, describe(node, buf));
             return;
@@ -454,14 +456,38 @@ typedef struct {
     size_t count;
 } entries_t;
 
+/* "n" when word wants "an" rather than "a" (api, event), else "". */
+static const char *article_n(const char *word)
+{
+    return strchr("aeiou", *word) ? "n" : "";
+}
+
+/* Whether name is one of s's keys. */
+static int schema_has(const schema_t *s, const char *name)
+{
+    for (size_t i = 0; s->fields[i].key; i++)
+        if (!strcmp(s->fields[i].key, name))
+            return 1;
+    return 0;
+}
+
 static void named_entry(loader_t *L, void *ctx, const yaml_node_t *key,
                         const yaml_node_t *value)
 {
     entries_t *e = ctx;
-    char q[MAX_QUOTED + 8], what[MAX_QUOTED + 64];
+    char q[MAX_QUOTED + 8], what[MAX_QUOTED + 64], buf[MAX_QUOTED + 32];
     void *child = e->f->add(L, e->obj, key);
     quote(q, text_of(key));
     snprintf(what, sizeof what, "%s %s", e->f->entry, q);
+    /* A setting one indentation level too far left reads as a new entry
+     * named after the setting, with a scalar value: say so. */
+    if (value->type == YAML_SCALAR_NODE && !is_null(value) &&
+        schema_has(e->f->sub, text_of(key))) {
+        problem(L, value, "%s: expected a map, got %s; %s looks like a%s %s setting at the wrong "
+                          "indentation: indent it under the %s's name", what, describe(value, buf),
+                q, article_n(e->f->entry), e->f->entry, e->f->entry);
+        return;
+    }
     walk_map(L, e->f->sub, child, value, key, what);
 }
 
@@ -522,6 +548,22 @@ static void field_entry(loader_t *L, void *ctx, const yaml_node_t *key,
         for (size_t j = 0; w->s->fields[j].key; j++)
             nearest_try(&n, name, w->s->fields[j].key);
         quote(q, name);
+        /* A key of a section or entry below this map: it was dedented. */
+        for (size_t j = 0; w->s->fields[j].key; j++) {
+            const field_t *c = &w->s->fields[j];
+            if (!c->sub || !schema_has(c->sub, name))
+                continue;
+            if (c->kind == KIND_NAMED)
+                problem(L, key, "unknown key %s here; it looks like a%s %s setting at the wrong "
+                                "indentation: indent it under a%s %s's name in '%s'",
+                        q, article_n(c->entry), c->entry, article_n(c->entry), c->entry, c->key);
+            else if (c->kind == KIND_SECTION)
+                problem(L, key, "unknown key %s here; it looks like a '%s' setting at the wrong "
+                                "indentation: indent it under '%s'", q, c->key, c->key);
+            else
+                continue;
+            return;
+        }
         if (n.best)
             problem(L, key, "unknown key %s (did you mean '%s'?)", q, n.best);
         else
@@ -1038,6 +1080,11 @@ static void set_command(loader_t *L, void *obj, const field_t *f, const value_t 
     free_argv(b->f.command);
     b->f.command = argv;
     b->f.n_command = n;
+    const yaml_node_t *prog = node->type == YAML_SCALAR_NODE
+                                  ? node
+                                  : node_at(L, node->data.sequence.items.start[0]);
+    b->f.command_line = (int)prog->start_mark.line + 1;
+    b->f.command_column = (int)prog->start_mark.column + 1;
 }
 
 static void set_working_dir(loader_t *L, void *obj, const field_t *f, const value_t *v)
@@ -2549,9 +2596,62 @@ static int listener_cmp(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-/* Every listen written (the top-level one and each API's) differs from
- * the others, compared as written; the later one is reported. Port 0
- * picks a free port each time, so it never clashes. */
+/* A listen host as what it binds: v4 (with a4), v6 (with a6), both for
+ * localhost (127.0.0.1 and ::1), or a name compared as text. */
+typedef struct {
+    int v4, v6, any4, any6;
+    struct in_addr a4;
+    struct in6_addr a6;
+    char name[256];
+} bind_host_t;
+
+static void bind_host(const char *spec, bind_host_t *h)
+{
+    memset(h, 0, sizeof *h);
+    const char *colon = strrchr(spec, ':');
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']')
+        spec++, n -= 2;
+    if (n >= sizeof h->name)
+        n = sizeof h->name - 1;
+    memcpy(h->name, spec, n);
+    h->name[n] = '\0';
+    if (!strcasecmp(h->name, "localhost")) {
+        h->v4 = h->v6 = 1;
+        inet_pton(AF_INET, "127.0.0.1", &h->a4);
+        h->a6 = in6addr_loopback;
+    } else if (inet_pton(AF_INET, h->name, &h->a4) == 1) {
+        h->v4 = 1;
+        h->any4 = h->a4.s_addr == htonl(INADDR_ANY);
+    } else if (inet_pton(AF_INET6, h->name, &h->a6) == 1) {
+        h->v6 = 1;
+        h->any6 = IN6_IS_ADDR_UNSPECIFIED(&h->a6);
+    }
+}
+
+int config_same_listen(const char *a, const char *b)
+{
+    const char *pa = strrchr(a, ':'), *pb = strrchr(b, ':');
+    if (!pa || !pb || atol(pa + 1) == 0 || atol(pa + 1) != atol(pb + 1))
+        return 0;
+    bind_host_t x, y;
+    bind_host(a, &x);
+    bind_host(b, &y);
+    /* [::] takes the port on every address (dual stack), 0.0.0.0 on every
+     * IPv4 one; another host name is only known to clash with itself. */
+    if (x.any6 || y.any6)
+        return 1;
+    if ((!x.v4 && !x.v6) || (!y.v4 && !y.v6))
+        return !strcasecmp(x.name, y.name) || x.any4 || y.any4;
+    if (x.v4 && y.v4 && (x.any4 || y.any4 || x.a4.s_addr == y.a4.s_addr))
+        return 1;
+    return x.v6 && y.v6 && !memcmp(&x.a6, &y.a6, sizeof x.a6);
+}
+
+/* Every listen written (the top-level one and each API's) binds an
+ * address of its own: localhost:P and 127.0.0.1:P are the same, and
+ * 0.0.0.0:P or [::]:P takes P on every address; the later one is
+ * reported. Port 0 picks a free port each time, so it never clashes. */
 static void check_listens(loader_t *L)
 {
     listener_t *all = xrealloc(NULL, (L->n_apis + 1) * sizeof *all);
@@ -2563,13 +2663,11 @@ static void check_listens(loader_t *L)
             all[n++] = (listener_t){ L->apis[i].listen_at, L->apis[i].a.name };
     qsort(all, n, sizeof *all, listener_cmp);
     for (size_t j = 1; j < n; j++) {
-        const char *s = text_of(all[j].at), *port = strrchr(s, ':') + 1;
-        if (atol(port) == 0)
-            continue;
+        const char *s = text_of(all[j].at);
         for (size_t i = 0; i < j; i++) {
-            if (strcmp(text_of(all[i].at), s))
+            if (!config_same_listen(text_of(all[i].at), s))
                 continue;
-            char q[MAX_QUOTED + 8], owner[MAX_QUOTED + 32];
+            char q[MAX_QUOTED + 8], owner[2 * MAX_QUOTED + 64];
             quote(q, s);
             if (all[i].api) {
                 char qa[MAX_QUOTED + 8];
@@ -2577,6 +2675,12 @@ static void check_listens(loader_t *L)
                 snprintf(owner, sizeof owner, "api %s", qa);
             } else {
                 snprintf(owner, sizeof owner, "the top-level listen");
+            }
+            if (strcmp(text_of(all[i].at), s)) {
+                char qi[MAX_QUOTED + 8];
+                quote(qi, text_of(all[i].at));
+                size_t o = strlen(owner);
+                snprintf(owner + o, sizeof owner - o, " as %s", qi);
             }
             problem(L, all[j].at, "listen %s is already used by %s (line %d, column %d)", q,
                     owner, (int)all[i].at->start_mark.line + 1,
@@ -3153,6 +3257,75 @@ done:
     }
     free(L.apis);
     return cfg;
+}
+
+/* Why prog cannot be run (into why), or 0 when it can. dir is the config
+ * file's folder, for a hint when a bare name is a file there. */
+static int program_problem(const char *prog, const char *dir, char *why, size_t n)
+{
+    struct stat st;
+    if (strchr(prog, '/')) {
+        if (stat(prog, &st))
+            snprintf(why, n, "%s %s", prog, errno == ENOENT ? "does not exist" : strerror(errno));
+        else if (S_ISDIR(st.st_mode))
+            snprintf(why, n, "%s is a directory", prog);
+        else if (access(prog, X_OK))
+            snprintf(why, n, "%s is not executable (chmod +x it, or name its interpreter "
+                             "first, e.g. [python3, %s])", prog, prog);
+        else
+            return 0;
+        return 1;
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path;; p++) {
+        size_t len = strcspn(p, ":");
+        char *file;
+        if (asprintf(&file, "%.*s/%s", (int)(len ? len : 1), len ? p : ".", prog) < 0)
+            abort();
+        int found = !stat(file, &st) && S_ISREG(st.st_mode) && !access(file, X_OK);
+        free(file);
+        if (found)
+            return 0;
+        p += len;
+        if (!*p)
+            break;
+    }
+    char *local;
+    if (asprintf(&local, "%s/%s", dir, prog) < 0)
+        abort();
+    int here = !stat(local, &st) && S_ISREG(st.st_mode);
+    free(local);
+    snprintf(why, n, "'%s' is not found on PATH%s", prog,
+             here ? " (a name without '/' is looked up on PATH; for the file beside the config "
+                    "write ./" : "");
+    if (here) {
+        size_t o = strlen(why);
+        snprintf(why + o, n - o, "%s)", prog);
+    }
+    return 1;
+}
+
+int config_check_commands(const config_t *c, config_report_fn report, void *ctx)
+{
+    int bad = 0;
+    for (size_t i = 0; i < c->n_functions; i++) {
+        const config_function_t *f = &c->functions[i];
+        char why[4200];
+        if (!f->n_command || !program_problem(f->command[0], c->dir ? c->dir : ".", why, sizeof why))
+            continue;
+        bad++;
+        if (report) {
+            char *line;
+            if (asprintf(&line, "%s:%d:%d: function '%s': command: %s", c->path ? c->path : "-",
+                         f->command_line, f->command_column, f->name, why) < 0)
+                abort();
+            report(ctx, line);
+            free(line);
+        }
+    }
+    return bad;
 }
 
 void config_free(config_t *c)

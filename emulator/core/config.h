@@ -41,6 +41,7 @@ typedef struct {
                               * command[0] is resolved against the config
                               * file's folder (absolute after loading) */
     size_t n_command;
+    int command_line, command_column; /* where the program is written */
     char *working_dir;       /* absolute; default: code (runtimes) or the config file's folder */
     /* runtime: "exec" (command, the stdin/stdout contract) or a Lambda
      * runtime id (python3.x, nodejs18.x..nodejs24.x, provided,
@@ -135,5 +136,16 @@ typedef void (*config_report_fn)(void *ctx, const char *line);
 config_t *config_load(const char *path, config_report_fn report, void *ctx, int *n_problems);
 
 void config_free(config_t *c); /* NULL is a no-op */
+
+/* Checks on this machine what config_load cannot know from the text: each
+ * function's program exists and is executable (a bare name is looked up
+ * on PATH, as it will be when the function runs). Reports each problem
+ * as config_load does and returns how many there were. */
+int config_check_commands(const config_t *c, config_report_fn report, void *ctx);
+
+/* Whether two listen values (HOST:PORT) want the same socket: the same
+ * non-zero port on the same address, localhost being 127.0.0.1 and ::1,
+ * 0.0.0.0 every IPv4 address and [::] every address. */
+int config_same_listen(const char *a, const char *b);
 
 #endif

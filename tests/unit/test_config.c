@@ -425,11 +425,16 @@ static void test_example_config(void **state)
     assert_string_equal(attr(&c->queues[2], "ContentBasedDeduplication"), "true");
     /* its sqs: section is commented out: AWS's limits stay on */
     expect_sqs(c, 1, 1, 1);
-    /* its functions' paths come out absolute (or bare names for PATH) */
+    /* its functions' paths come out absolute (or bare names for PATH);
+     * a function on a runtime has a handler instead of a command */
     for (size_t i = 0; i < c->n_functions; i++) {
         const config_function_t *f = &c->functions[i];
-        assert_true(f->n_command >= 1);
-        assert_true(f->command[0][0] == '/' || !strchr(f->command[0], '/'));
+        if (f->n_command) {
+            assert_true(f->command[0][0] == '/' || !strchr(f->command[0], '/'));
+        } else {
+            assert_non_null(f->runtime);
+            assert_non_null(f->handler);
+        }
         assert_true(f->working_dir[0] == '/');
     }
     config_free(c);
@@ -468,7 +473,7 @@ static void test_wrong_types(void **state)
                     "  a:\n"
                     "    visibility_timeout: 1.5\n"
                     "    delay_seconds: 0x10\n"
-                    "    maximum_message_size: \"2048\"\n"
+                    "    maximum_message_size: \"2k\"\n"
                     "    receive_message_wait_time: {x: 1}\n"
                     "    fifo: maybe\n"
                     "    content_based_deduplication: \"true\"\n"
@@ -479,7 +484,7 @@ static void test_wrong_types(void **state)
                     "@:2:10: data_dir: expected a string, got an empty value\n"
                     "@:5:25: visibility_timeout: expected an integer, got '1.5'\n"
                     "@:6:20: delay_seconds: expected an integer, got '0x10'\n"
-                    "@:7:27: maximum_message_size: expected an integer, got the quoted string '2048'\n"
+                    "@:7:27: maximum_message_size: expected an integer, got the quoted string '2k'\n"
                     "@:8:32: receive_message_wait_time: expected an integer, got a map\n"
                     "@:9:11: fifo: expected a boolean (true or false), got 'maybe'\n"
                     "@:10:5: content_based_deduplication is only allowed on FIFO queues (names ending in .fifo)\n"
@@ -1293,7 +1298,7 @@ static void test_function_wrong_types(void **state)
                     "    command: {program: x}\n"
                     "    working_dir: ''\n"
                     "    environment: [A=1]\n"
-                    "    timeout: \"3\"\n"
+                    "    timeout: \"3s\"\n"
                     "    events: {sqs: {queue: q}}\n"
                     "  b:\n"
                     "    command: []\n"
@@ -1313,7 +1318,7 @@ static void test_function_wrong_types(void **state)
                     "@:3:14: command: expected a string or a list of strings, got a map\n"
                     "@:4:18: working_dir must not be empty\n"
                     "@:5:18: environment: expected a map, got a list\n"
-                    "@:6:14: timeout: expected an integer, got the quoted string '3'\n"
+                    "@:6:14: timeout: expected an integer, got the quoted string '3s'\n"
                     "@:7:13: events: expected a list, got a map\n"
                     "@:9:14: command must not be an empty list\n"
                     "@:10:14: event 1: expected a map, got 'sqs'\n"
@@ -2053,15 +2058,40 @@ static void test_api_listen(void **state)
                     "  a: {listen: '0.0.0.0:4566', routes: {GET /: {mock: }}}\n",
                     "@:3:15: listen '0.0.0.0:4566' is already used by the top-level listen (line 1, column 9)\n");
 
-    /* compared as written; port 0 picks a free port each time; without a
-     * top-level listen there is nothing to compare with */
+    /* compared as the addresses they bind: localhost is 127.0.0.1 (and
+     * ::1), 0.0.0.0 every IPv4 address, [::] every address */
+    expect_problems("apis:\n"
+                    "  a: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n"
+                    "  b: {listen: 'localhost:8080', routes: {GET /: {mock: }}}\n"
+                    "  c: {listen: '[::1]:9090', routes: {GET /: {mock: }}}\n"
+                    "  d: {listen: 'LOCALHOST:9090', routes: {GET /: {mock: }}}\n"
+                    "  e: {listen: '0.0.0.0:7070', routes: {GET /: {mock: }}}\n"
+                    "  f: {listen: '127.0.0.2:7070', routes: {GET /: {mock: }}}\n"
+                    "  g: {listen: 'my-host:6060', routes: {GET /: {mock: }}}\n"
+                    "  h: {listen: '[::]:6060', routes: {GET /: {mock: }}}\n"
+                    "listen: 'localhost:3000'\n",
+                    "@:3:15: listen 'localhost:8080' is already used by api 'a' as '127.0.0.1:8080' (line 2, column 15)\n"
+                    "@:5:15: listen 'LOCALHOST:9090' is already used by api 'c' as '[::1]:9090' (line 4, column 15)\n"
+                    "@:7:15: listen '127.0.0.2:7070' is already used by api 'e' as '0.0.0.0:7070' (line 6, column 15)\n"
+                    "@:9:15: listen '[::]:6060' is already used by api 'g' as 'my-host:6060' (line 8, column 15)\n");
+    expect_problems("listen: 127.0.0.1:3000\n"
+                    "apis:\n"
+                    "  shop: {listen: 'localhost:3000', routes: {GET /: {mock: }}}\n",
+                    "@:3:18: listen 'localhost:3000' is already used by the top-level listen as '127.0.0.1:3000' (line 1, column 9)\n");
+
+    /* port 0 picks a free port each time; different addresses, or a name
+     * and an address, do not clash; without a top-level listen there is
+     * nothing to compare with here (the command line checks the default) */
     config_t *c = load_ok("listen: 127.0.0.1:0\n"
                           "apis:\n"
                           "  a: {listen: '127.0.0.1:0', routes: {GET /: {mock: }}}\n"
-                          "  b: {listen: '127.0.0.1:0', routes: {GET /: {mock: }}}\n"
-                          "  c: {listen: 'localhost:8080', routes: {GET /: {mock: }}}\n"
-                          "  d: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n");
-    assert_int_equal(c->n_apis, 4);
+                          "  b: {listen: 'localhost:0', routes: {GET /: {mock: }}}\n"
+                          "  c: {listen: '127.0.0.2:8080', routes: {GET /: {mock: }}}\n"
+                          "  d: {listen: '127.0.0.1:8080', routes: {GET /: {mock: }}}\n"
+                          "  e: {listen: '[::1]:8080', routes: {GET /: {mock: }}}\n"
+                          "  f: {listen: 'my-host:8081', routes: {GET /: {mock: }}}\n"
+                          "  g: {listen: '127.0.0.1:8081', routes: {GET /: {mock: }}}\n");
+    assert_int_equal(c->n_apis, 7);
     config_free(c);
     c = load_ok("apis:\n"
                 "  a: {listen: '127.0.0.1:4566', routes: {GET /: {mock: }}}\n");
@@ -2216,7 +2246,7 @@ static void test_route_integrations(void **state)
                     "      GET /b: {sqss: {queue: q}, timout: 100}\n"
                     "      GET /c: {mock: , timeout: 49}\n"
                     "      GET /d: {mock: , timeout: 29001}\n"
-                    "      GET /e: {mock: , timeout: '100'}\n"
+                    "      GET /e: {mock: , timeout: '100ms'}\n"
                     "      GET /f: {mock: {status: 99}}\n"
                     "      GET /g: {mock: {status: 600, bdy: x}}\n"
                     "      GET /h: {lambda: f}\n"
@@ -2228,7 +2258,7 @@ static void test_route_integrations(void **state)
                     "@:11:34: unknown key 'timout' (did you mean 'timeout'?)\n"
                     "@:12:33: timeout must be between 50 and 29000, got 49\n"
                     "@:13:33: timeout must be between 50 and 29000, got 29001\n"
-                    "@:14:33: timeout: expected an integer, got the quoted string '100'\n"
+                    "@:14:33: timeout: expected an integer, got the quoted string '100ms'\n"
                     "@:15:31: status must be between 100 and 599, got 99\n"
                     "@:16:31: status must be between 100 and 599, got 600\n"
                     "@:16:36: unknown key 'bdy' (did you mean 'body'?)\n"
@@ -2612,6 +2642,153 @@ static void test_api_problems_in_file_order(void **state)
                     "@:19:9: listen '127.0.0.1:4566' is already used by api 'shop' (line 13, column 13)\n");
 }
 
+/* ---- quoted numbers, dedented settings, programs ---- */
+
+static void test_quoted_integers(void **state)
+{
+    (void)state;
+    /* CloudFormation users quote numbers: a quoted integer is an integer */
+    config_t *c = load_ok("queues:\n"
+                          "  q:\n"
+                          "    visibility_timeout: \"60\"\n"
+                          "    delay_seconds: '5'\n"
+                          "    redrive: {dead_letter_queue: d, max_receive_count: \"3\"}\n"
+                          "  d: {}\n"
+                          "functions:\n"
+                          "  f:\n"
+                          "    command: x\n"
+                          "    timeout: \"10\"\n"
+                          "    events: [{sqs: {queue: q, batch_size: \"5\"}}]\n");
+    assert_string_equal(attr(&c->queues[0], "VisibilityTimeout"), "60");
+    assert_string_equal(attr(&c->queues[0], "DelaySeconds"), "5");
+    assert_int_equal(c->queues[0].max_receive_count, 3);
+    assert_int_equal(c->functions[0].timeout, 10);
+    assert_int_equal(c->functions[0].events[0].batch_size, 5);
+    config_free(c);
+    /* still in range, still only digits */
+    expect_problems("queues:\n"
+                    "  q:\n"
+                    "    visibility_timeout: \"43201\"\n"
+                    "    delay_seconds: ' 5'\n"
+                    "    message_retention_period: \"\"\n",
+                    "@:3:25: visibility_timeout must be between 0 and 43200, got 43201\n"
+                    "@:4:20: delay_seconds: expected an integer, got the quoted string ' 5'\n"
+                    "@:5:31: message_retention_period: expected an integer, got the quoted string ''\n");
+}
+
+static void test_dedented_settings(void **state)
+{
+    (void)state;
+    /* one level too far left: read as a queue named after the setting */
+    expect_problems("queues:\n"
+                    "  orders:\n"
+                    "  visibility_timeout: 60\n",
+                    "@:3:23: queue 'visibility_timeout': expected a map, got '60'; 'visibility_timeout' "
+                    "looks like a queue setting at the wrong indentation: indent it under the queue's name\n");
+    expect_problems("functions:\n"
+                    "  f:\n"
+                    "    command: x\n"
+                    "  timeout: 5\n",
+                    "@:4:12: function 'timeout': expected a map, got '5'; 'timeout' looks like a "
+                    "function setting at the wrong indentation: indent it under the function's name\n");
+    /* two levels: an unknown key at the top */
+    expect_problems("queues:\n"
+                    "  orders:\n"
+                    "visibility_timeout: 60\n",
+                    "@:3:1: unknown key 'visibility_timeout' here; it looks like a queue setting at "
+                    "the wrong indentation: indent it under a queue's name in 'queues'\n");
+    /* a section's key beside the section */
+    expect_problems("queues:\n"
+                    "  orders:\n"
+                    "    redrive:\n"
+                    "    dead_letter_queue: dlq\n"
+                    "  dlq: {}\n",
+                    "@:3:5: redrive requires dead_letter_queue and max_receive_count\n"
+                    "@:4:5: unknown key 'dead_letter_queue' here; it looks like a 'redrive' setting "
+                    "at the wrong indentation: indent it under 'redrive'\n");
+    expect_problems("apis:\n"
+                    "  shop:\n"
+                    "  listen: 127.0.0.1:3000\n",
+                    "@:2:3: api 'shop' requires listen\n"
+                    "@:2:3: api 'shop' requires routes\n"
+                    "@:3:11: api 'listen': expected a map, got '127.0.0.1:3000'; 'listen' looks like an "
+                    "api setting at the wrong indentation: indent it under the api's name\n");
+    /* a queue may still be named like a setting when it is a map */
+    config_t *c = load_ok("queues:\n  timeout: {}\n");
+    assert_string_equal(c->queues[0].name, "timeout");
+    config_free(c);
+}
+
+static char prog_dir[64];
+
+static void make_file(const char *name, int mode)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s", prog_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("#!/bin/sh\nexit 0\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, (mode_t)mode), 0);
+}
+
+static void test_check_commands(void **state)
+{
+    (void)state;
+    strcpy(prog_dir, "/tmp/sluice-test-progs-XXXXXX");
+    assert_non_null(mkdtemp(prog_dir));
+    make_file("run.sh", 0755);
+    make_file("plain.py", 0644);
+    char sub[128], cfg_path[128], yaml[2048];
+    snprintf(sub, sizeof sub, "%s/handlers", prog_dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(cfg_path, sizeof cfg_path, "%s/sluice.yaml", prog_dir);
+    snprintf(yaml, sizeof yaml,
+             "functions:\n"
+             "  ok-relative: {command: ./run.sh}\n"
+             "  ok-absolute: {command: [%s/run.sh, arg]}\n"
+             "  ok-path: {command: [sh, -c, 'exit 0']}\n"
+             "  missing:\n"
+             "    command: [handlers/nope.py, arg]\n"
+             "  not-executable: {command: ./plain.py}\n"
+             "  directory: {command: ./handlers}\n"
+             "  not-on-path: {command: sluice-no-such-program}\n"
+             "  beside: {command: run.sh}\n",
+             prog_dir);
+    FILE *f = fopen(cfg_path, "w");
+    assert_non_null(f);
+    fputs(yaml, f);
+    fclose(f);
+
+    sink_t s = { .len = 0 };
+    int n = -1;
+    config_t *c = config_load(cfg_path, collect, &s, &n);
+    assert_non_null(c);
+    assert_int_equal(n, 0);
+    assert_int_equal(config_check_commands(c, collect, &s), 5);
+    char want[4096];
+    snprintf(want, sizeof want,
+             "%1$s:6:15: function 'missing': command: %2$s/handlers/nope.py does not exist\n"
+             "%1$s:7:29: function 'not-executable': command: %2$s/plain.py is not executable "
+             "(chmod +x it, or name its interpreter first, e.g. [python3, %2$s/plain.py])\n"
+             "%1$s:8:24: function 'directory': command: %2$s/handlers is a directory\n"
+             "%1$s:9:26: function 'not-on-path': command: 'sluice-no-such-program' is not found on PATH\n"
+             "%1$s:10:21: function 'beside': command: 'run.sh' is not found on PATH (a name without "
+             "'/' is looked up on PATH; for the file beside the config write ./run.sh)\n",
+             cfg_path, prog_dir);
+    assert_string_equal(s.text, want);
+    config_free(c);
+
+    /* none reported without a report function, same count */
+    c = config_load(cfg_path, NULL, NULL, &n);
+    assert_int_equal(config_check_commands(c, NULL, NULL), 5);
+    config_free(c);
+
+    char rm[160];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", prog_dir);
+    assert_int_equal(system(rm), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2666,6 +2843,9 @@ int main(void)
         cmocka_unit_test(test_api_defaults),
         cmocka_unit_test(test_api_names_and_required_keys),
         cmocka_unit_test(test_api_listen),
+        cmocka_unit_test(test_quoted_integers),
+        cmocka_unit_test(test_dedented_settings),
+        cmocka_unit_test(test_check_commands),
         cmocka_unit_test(test_api_type_and_stage),
         cmocka_unit_test(test_route_keys),
         cmocka_unit_test(test_route_default_and_overlaps),
