@@ -2704,13 +2704,15 @@ static const schema_t runtimes_schema = { runtimes_fields, NULL };
 /* ---- security: (the AWS endpoint's browser and host policy, core/guard.c) ---- */
 
 /* A host name or address as a Host header carries it, without the port:
- * letters, digits, '-', '.', ':' (IPv6), or '*' alone for any. */
+ * letters, digits, '-', '.', ':' (an IPv6 address has two or more), or
+ * '*' alone for any. */
 static int host_ok(loader_t *L, const char *key, const yaml_node_t *item)
 {
     const char *s = text_of(item);
     size_t n = item->data.scalar.length;
-    if (!strcmp(s, "*") ||
-        (n && n <= 253 && !has_nul(item) && all_of(s, n, LOWER UPPER DIGITS "-.:")))
+    const char *colon = strchr(s, ':');
+    if (!strcmp(s, "*") || (n && n <= 253 && !has_nul(item) && all_of(s, n, LOWER UPPER DIGITS "-.:") &&
+                            (!colon || strchr(colon + 1, ':'))))
         return 1;
     char q[MAX_QUOTED + 8];
     quote(q, s);
