@@ -399,3 +399,29 @@ def test_api_gateway_percent_00_in_path_parameter(guarded):
     status, headers, got = request(base, "GET", "/items/abc%00..%2Fx")
     assert status == 400, got
     assert json.loads(got) == {"message": "Bad Request"}
+
+
+def _start_output(listen, tmp_path):
+    """Starts `sluice serve --listen LISTEN`, returns its stderr up to the
+    listening line, then stops it."""
+    import subprocess
+    from sluice_helpers import sluice_binary
+    proc = subprocess.Popen([str(sluice_binary()), "serve", "--listen", listen, "--data-dir", str(tmp_path / "d")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = proc.stdout.readline().decode()
+        assert line.startswith("sluice listening on "), line
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    return err.decode()
+
+
+def test_non_loopback_listen_warns(tmp_path):
+    err = _start_output("0.0.0.0:0", tmp_path)
+    assert "WARNING: listening on 0.0.0.0:" in err
+    assert "which is not a loopback address: anyone who can reach it can read, send and delete messages" in err
+
+
+def test_loopback_listen_does_not_warn(tmp_path):
+    assert "WARNING" not in _start_output("127.0.0.1:0", tmp_path)
