@@ -20,6 +20,7 @@
 
 #define ADMIN_PREFIX "/_sluice/"
 #define LAMBDA_PREFIX "/2015-03-31/"
+#define RUNTIME_PREFIX "/2018-06-01/"
 #define MAX_SHOWN 100 /* characters of a header value quoted in a message */
 
 typedef enum { WHY_SITE, WHY_ORIGIN, WHY_HOST, WHY_METHOD, WHY_CTYPE, WHY_TOKEN, WHY_COUNT } why_t;
@@ -183,8 +184,9 @@ static void add_json(struct evbuffer *out, cJSON *o)
 }
 
 /* 403 (or status) in the shape of the path's protocol: sluice's own JSON
- * on /_sluice/, the Lambda REST error on the Lambda API, AWS JSON 1.0 with
- * X-Amz-Target, else the query protocol's XML. */
+ * on /_sluice/, the Lambda REST error on the Lambda API, the Runtime API's
+ * {errorMessage, errorType}, AWS JSON 1.0 with X-Amz-Target, else the
+ * query protocol's XML. */
 static int refuse(struct evhttp_request *req, const char *path, int status, why_t why, const char *message)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
@@ -214,6 +216,13 @@ static int refuse(struct evhttp_request *req, const char *path, int status, why_
         add_json(out, o);
         evhttp_add_header(h, "Content-Type", "application/json");
         evhttp_add_header(h, "x-amzn-ErrorType", "AccessDeniedException");
+    } else if (strncmp(path, RUNTIME_PREFIX, strlen(RUNTIME_PREFIX)) == 0) {
+        /* A page must not post a handler's response either. */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "errorMessage", message);
+        cJSON_AddStringToObject(o, "errorType", "AccessDeniedException");
+        add_json(out, o);
+        evhttp_add_header(h, "Content-Type", "application/json");
     } else if (evhttp_find_header(in, "X-Amz-Target")) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "__type", info->json_type);

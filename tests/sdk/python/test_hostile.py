@@ -425,3 +425,12 @@ def test_non_loopback_listen_warns(tmp_path):
 
 def test_loopback_listen_does_not_warn(tmp_path):
     assert "WARNING" not in _start_output("127.0.0.1:0", tmp_path)
+
+
+def test_cross_site_runtime_api_refused(guarded):
+    """A page must not post a forged handler response to the Runtime API."""
+    status, _, body = request(guarded.endpoint, "POST", "/2018-06-01/runtime/invocation/some-id/response",
+                              [("Sec-Fetch-Site", "cross-site"), ("Content-Type", "text/plain")], '"forged"')
+    assert status == 403, body
+    assert json.loads(body) == {"errorMessage": "cross-site browser request refused (Sec-Fetch-Site: cross-site)",
+                                "errorType": "AccessDeniedException"}
