@@ -52,6 +52,7 @@ LIB_SRCS := \
 	emulator/core/form.c \
 	emulator/core/config.c \
 	emulator/core/server.c \
+	emulator/core/guard.c \
 	emulator/sqs/store.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/form.h"
+#include "core/guard.h"
 #include "core/log.h"
 #include "sqs/wire_json.h"
 #include "sqs/wire_query.h"
@@ -250,6 +251,8 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
     if (!path || !*path)
         path = "/";
+    if (guard_check(req, path)) /* web pages, rebinding hosts, admin rules */
+        return;
     if (strcmp(path, "/_sluice/health") == 0) {
         health(req);
         return;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/guard.h"
 #include "core/log.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
@@ -424,6 +425,8 @@ static int cmd_serve(opts_t *o)
     sqs_set_group_commit(sqs, 1);
     sqs_set_limits(sqs, cfg->purge_cooldown, cfg->recreate_cooldown, cfg->in_flight_limit);
     ep = endpoint_new(sqs, cfg->region);
+    guard_configure(cfg, host);
+    server_set_request_timeout(cfg->request_timeout);
     srv = server_new(base, host, port, endpoint_handle, ep);
     if (!srv)
         goto done;
@@ -460,6 +463,7 @@ done:
         event_free(sigterm);
     if (base)
         event_base_free(base);
+    guard_reset();
     config_free(cfg);
     free(host);
     return rc;

@@ -971,7 +971,10 @@ static void handle(struct evhttp_request *req, void *arg)
     const char *raw_path = uri && evhttp_uri_get_path(uri) && *evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/";
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     r->raw_query = q ? strdup(q) : NULL;
-    char *decoded = evhttp_uridecode(raw_path, 0, NULL);
+    size_t decoded_len = 0;
+    char *decoded = evhttp_uridecode(raw_path, 0, &decoded_len);
+    /* %00 would cut the path, and a path parameter, at the NUL. */
+    int path_has_nul = decoded && strlen(decoded) != decoded_len;
     r->full_path = decoded ? decoded : strdup(raw_path);
 
     r->headers = cJSON_CreateObject();
@@ -997,6 +1000,11 @@ static void handle(struct evhttp_request *req, void *arg)
     r->body_len = evbuffer_get_length(in);
     if (r->body_len > MAX_PAYLOAD) {
         answer_message(r, 413, NULL, "Request Too Long");
+        free_greq(r);
+        return;
+    }
+    if (path_has_nul) {
+        answer_message(r, 400, "BadRequestException", "Bad Request");
         free_greq(r);
         return;
     }

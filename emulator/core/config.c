@@ -2805,6 +2805,65 @@ static const field_t runtimes_fields[] = {
 };
 static const schema_t runtimes_schema = { runtimes_fields, NULL };
 
+/* ---- security: (the AWS endpoint's browser and host policy, core/guard.c) ---- */
+
+/* A host name or address as a Host header carries it, without the port:
+ * letters, digits, '-', '.', ':' (an IPv6 address has two or more), or
+ * '*' alone for any. */
+static int host_ok(loader_t *L, const char *key, const yaml_node_t *item)
+{
+    const char *s = text_of(item);
+    size_t n = item->data.scalar.length;
+    const char *colon = strchr(s, ':');
+    if (!strcmp(s, "*") || (n && n <= 253 && !has_nul(item) && all_of(s, n, LOWER UPPER DIGITS "-.:") &&
+                            (!colon || strchr(colon + 1, ':'))))
+        return 1;
+    char q[MAX_QUOTED + 8];
+    quote(q, s);
+    problem(L, item, "%s: %s must be a host name or address without a port, such as "
+                     "host.docker.internal (or '*' for any)", key, q);
+    return 0;
+}
+
+static void set_security_list(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    cJSON **slot = (cJSON **)(void *)((char *)obj + f->offset);
+    cJSON *list = string_list(L, f->key, v->node, strcmp(f->key, "allowed_hosts") ? origin_ok : host_ok);
+    if (!list)
+        return;
+    cJSON_Delete(*slot);
+    *slot = list;
+}
+
+/* admin_token: 1 to 256 printable ASCII characters, no spaces (it travels
+ * in a header). */
+static void set_admin_token(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    config_t *c = obj;
+    size_t n = v->node->data.scalar.length;
+    int ok = n >= 1 && n <= 256 && !has_nul(v->node);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = v->text[i] > 0x20 && v->text[i] < 0x7f;
+    if (!ok) {
+        problem(L, v->node, "admin_token must be 1 to 256 printable ASCII characters without spaces");
+        return;
+    }
+    replace_str(&c->admin_token, v->text);
+}
+
+static const field_t security_fields[] = {
+    { .key = "allowed_origins", .kind = KIND_NODE, .set = set_security_list,
+      .offset = offsetof(config_t, allowed_origins) },
+    { .key = "allowed_hosts", .kind = KIND_NODE, .set = set_security_list,
+      .offset = offsetof(config_t, allowed_hosts) },
+    { .key = "admin_token", .kind = KIND_STRING, .set = set_admin_token },
+    { .key = "request_timeout", .kind = KIND_INT, .min = 1, .max = 3600, .set = set_int,
+      .offset = offsetof(config_t, request_timeout) },
+    { .key = NULL },
+};
+static const schema_t security_schema = { security_fields, NULL };
+
 static const field_t sqs_event_fields[] = {
     [E_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_event_queue },
     [E_BATCH] = { .key = "batch_size", .kind = KIND_INT, .min = 1, .max = 10000,
@@ -2952,6 +3011,7 @@ static const field_t config_fields[] = {
     { .key = "data_dir", .kind = KIND_STRING, .set = set_data_dir },
     { .key = "sqs", .kind = KIND_SECTION, .sub = &sqs_schema },
     { .key = "runtimes", .kind = KIND_SECTION, .sub = &runtimes_schema },
+    { .key = "security", .kind = KIND_SECTION, .sub = &security_schema },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
@@ -3132,6 +3192,7 @@ config_t *config_default(void)
     c->purge_cooldown = c->recreate_cooldown = c->in_flight_limit = 1;
     c->python = xstrdup("python3");
     c->nodejs = xstrdup("node");
+    c->request_timeout = 30;
     return c;
 }
 
@@ -3349,5 +3410,8 @@ void config_free(config_t *c)
     free(c->data_dir);
     free(c->python);
     free(c->nodejs);
+    cJSON_Delete(c->allowed_origins);
+    cJSON_Delete(c->allowed_hosts);
+    free(c->admin_token);
     free(c);
 }

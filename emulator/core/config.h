@@ -119,6 +119,12 @@ typedef struct {
      * or a name looked up on PATH. Default "python3" and "node". Owned. */
     char *python;
     char *nodejs;
+    /* `security:` who may call the AWS endpoint (core/guard.c) and how long
+     * a client may take to send one request (core/server.c). */
+    cJSON *allowed_origins;  /* browser origins let in; owned or NULL (none) */
+    cJSON *allowed_hosts;    /* Host names accepted besides loopback ones; owned or NULL */
+    char *admin_token;       /* required on /_sluice/ admin POSTs; or NULL */
+    int request_timeout;     /* seconds to receive a whole request; default 30 */
     config_function_t *functions;
     size_t n_functions;
     config_api_t *apis;

@@ -2,7 +2,8 @@
  * value split on the first '=', each percent-decoded with '+' as space.
  * Pairs keep their order and duplicates; lookups take the first match.
  * A malformed escape ("%", "%4", "%zz") is kept as the literal bytes, and
- * %00 becomes U+FFFF so that a NUL cannot silently end a value early. */
+ * %00 becomes FORM_NUL_MARK so that a NUL cannot silently end a value
+ * early. */
 #include "core/form.h"
 
 #include <stdlib.h>
@@ -48,9 +49,9 @@ char *form_url_decode(const char *s, size_t len, int plus_is_space, size_t *out_
             int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
             if (hi >= 0 && lo >= 0 && (hi | lo) == 0) {
                 /* %00 would end the C string and silently cut the value;
-                 * U+FFFF (also not allowed in SQS text) keeps it rejected. */
-                memcpy(out + o, "\xEF\xBF\xBF", 3);
-                o += 3;
+                 * the mark (2 bytes, shorter than "%00") keeps it whole. */
+                memcpy(out + o, FORM_NUL_MARK, FORM_NUL_MARK_LEN);
+                o += FORM_NUL_MARK_LEN;
                 i += 2;
                 continue;
             }

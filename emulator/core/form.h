@@ -20,9 +20,16 @@ const char *form_value(const form_t *f, size_t i);
 /* First value for name, or NULL. */
 const char *form_get(const form_t *f, const char *name);
 
+/* The bytes that stand for a NUL character inside sluice's NUL-terminated
+ * strings: the overlong UTF-8 form of U+0000 ("modified UTF-8", as Java
+ * writes it). No valid UTF-8 contains it, so a value holding it fails
+ * every character check, and the SQS checks report it as '#x0'. */
+#define FORM_NUL_MARK "\xC0\x80"
+#define FORM_NUL_MARK_LEN 2
+
 /* Percent-decodes s into a new NUL-terminated owned string ('+' -> ' '
- * when plus_is_space). %00 decodes to U+FFFF so that a NUL cannot cut a
- * value short; SQS rejects both. Sets *out_len when not NULL. */
+ * when plus_is_space). %00 decodes to FORM_NUL_MARK so that a NUL cannot
+ * cut a value short. Sets *out_len when not NULL. */
 char *form_url_decode(const char *s, size_t len, int plus_is_space, size_t *out_len);
 
 #endif

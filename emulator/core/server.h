@@ -1,6 +1,9 @@
 /* HTTP listeners on the one event_base (evhttp). A listener binds
- * HOST:PORT (port 0 picks an ephemeral port), applies sluice's limits,
- * and hands each request to one handler. */
+ * HOST:PORT (port 0 picks an ephemeral port), applies sluice's limits
+ * (body and header sizes, a deadline for each whole request, one
+ * Content-Length), and hands each request to one handler. A listener on
+ * an address that is not loopback prints a warning: sluice checks no
+ * credentials. */
 #ifndef SLUICE_SERVER_H
 #define SLUICE_SERVER_H
 
@@ -11,6 +14,12 @@ typedef struct server server_t;
 
 /* Parses "HOST:PORT" ("[::1]:0" too). Returns 0 or -1. host is owned. */
 int server_parse_listen(const char *spec, char **host, int *port);
+
+/* Seconds a client has to send one whole request, head and body, from
+ * its first byte (default 30). evhttp's own timeout restarts on every
+ * byte, so a client dribbling a header a byte at a time would otherwise
+ * keep a connection forever. Applies to listeners created afterwards. */
+void server_set_request_timeout(int seconds);
 
 /* Binds; returns owned, or NULL with errno-style message logged. */
 server_t *server_new(struct event_base *base, const char *host, int port,

@@ -441,7 +441,19 @@ int lambda_api_handle(lambda_t *l, struct evhttp_request *req, const char *path)
     if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
         return 0;
     const char *rest = path + strlen(PREFIX);
-    char *decoded = evhttp_uridecode(rest, 0, NULL);
+    size_t decoded_len = 0;
+    char *decoded = evhttp_uridecode(rest, 0, &decoded_len);
+    if (decoded && strlen(decoded) != decoded_len) {
+        /* %00 would cut the function name at the NUL (fn%00x naming fn);
+         * AWS's name pattern has no NUL. */
+        free(decoded);
+        send_error(req, 400, "ValidationException",
+                   "1 validation error detected: Value at 'functionName' failed to satisfy constraint: Member "
+                   "must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?"
+                   "([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)"
+                   "(:(\\$LATEST|[a-zA-Z0-9-_]+))?");
+        return 1;
+    }
     if (!decoded)
         decoded = strdup(rest);
     enum evhttp_cmd_type method = evhttp_request_get_command(req);

@@ -18,7 +18,7 @@
 
 /* Decodes one well-formed UTF-8 sequence at s[*i] (rejecting overlong forms,
  * surrogates and code points above U+10FFFF). Returns 1 and advances *i, or
- * 0 when the bytes are not UTF-8. */
+ * 0 when the bytes are not UTF-8. FORM_NUL_MARK decodes as U+0000. */
 static int utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp)
 {
     unsigned char c = s[*i];
@@ -27,6 +27,12 @@ static int utf8_next(const unsigned char *s, size_t len, size_t *i, uint32_t *cp
     if (c < 0x80) {
         *cp = c;
         (*i)++;
+        return 1;
+    } else if (c == 0xC0 && len - *i > 1 && s[*i + 1] == 0x80) {
+        /* FORM_NUL_MARK: a NUL that arrived as \u0000, %00 or a raw
+         * byte; it is reported as U+0000, which no check allows. */
+        *cp = 0;
+        *i += 2;
         return 1;
     } else if (c >= 0xC2 && c <= 0xDF) {
         n = 1, v = c & 0x1F, min = 0x80;

@@ -7,26 +7,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* cJSON keeps strings NUL-terminated, so a "\u0000" escape would silently
- * cut a value short. Rewrite each one (outside other escapes) as "\uffff",
- * which SQS rejects like U+0000, so the request still fails as on AWS.
- * Returns an owned copy when something was rewritten, else NULL. */
-static char *rewrite_nul_escapes(const char *body, size_t len)
+#include "core/form.h"
+
+/* cJSON keeps strings NUL-terminated, so a NUL character, escaped as
+ * "\u0000" or sent as a raw byte, would silently cut a value short (a
+ * queue name "abc\u0000../x" would create "abc"). Rewrite each one as
+ * FORM_NUL_MARK, which every SQS character check rejects as U+0000, so the
+ * request fails with AWS's error for that field. Escapes are skipped
+ * whole, so "\\u0000" (a backslash, then text) stays text. Returns an
+ * owned copy when something was rewritten (its length in *out_len), else
+ * NULL. */
+static char *rewrite_nuls(const char *body, size_t len, size_t *out_len)
 {
-    char *copy = NULL;
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (body[i] != '\\')
-            continue;
-        if (body[i + 1] == 'u' && i + 5 < len && memcmp(body + i + 2, "0000", 4) == 0) {
-            if (!copy) {
-                copy = malloc(len + 1);
-                memcpy(copy, body, len);
-                copy[len] = '\0';
-            }
-            memcpy(copy + i + 2, "ffff", 4);
-        }
-        i++; /* skip the escaped character */
+    size_t first = len;
+    for (size_t i = 0; i < len && first == len; i++) {
+        if (body[i] == '\0' || (body[i] == '\\' && i + 5 < len && body[i + 1] == 'u' &&
+                                  memcmp(body + i + 2, "0000", 4) == 0))
+            first = i;
+        else if (body[i] == '\\')
+            i++; /* skip the escaped character */
     }
+    if (first == len)
+        return NULL;
+    char *copy = malloc(2 * len + 1); /* a raw NUL grows to the 2-byte mark */
+    if (!copy)
+        abort();
+    memcpy(copy, body, first);
+    size_t o = first;
+    for (size_t i = first; i < len; i++) {
+        if (body[i] == '\0') {
+            memcpy(copy + o, FORM_NUL_MARK, FORM_NUL_MARK_LEN);
+            o += FORM_NUL_MARK_LEN;
+        } else if (body[i] == '\\' && i + 5 < len && body[i + 1] == 'u' && memcmp(body + i + 2, "0000", 4) == 0) {
+            memcpy(copy + o, FORM_NUL_MARK, FORM_NUL_MARK_LEN);
+            o += FORM_NUL_MARK_LEN;
+            i += 5;
+        } else if (body[i] == '\\' && i + 1 < len) {
+            copy[o++] = body[i++];
+            copy[o++] = body[i];
+        } else {
+            copy[o++] = body[i];
+        }
+    }
+    copy[o] = '\0';
+    *out_len = o;
     return copy;
 }
 
@@ -40,8 +64,9 @@ int sqs_wire_json_decode(const char *body, size_t len, cJSON **out, err_t *err)
         return 0;
     }
     const char *end = NULL;
-    char *fixed = rewrite_nul_escapes(body, len);
-    cJSON *j = cJSON_ParseWithLengthOpts(fixed ? fixed : body, len, &end, 0);
+    size_t fixed_len = len;
+    char *fixed = rewrite_nuls(body, len, &fixed_len);
+    cJSON *j = cJSON_ParseWithLengthOpts(fixed ? fixed : body, fixed_len, &end, 0);
     free(fixed);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);

@@ -194,9 +194,11 @@ test('GET /_sluice/health: 200 {"status":"ok"}', T, async () => {
 
 test('QueueUrl echoes another Host header', T, async () => {
   const name = uniqueName('host');
-  const res = await call('CreateQueue', { QueueName: name }, { headers: { host: 'sqs.example.test:4566' } });
+  // A loopback listener accepts loopback names only (or security.allowed_hosts):
+  // another name is what a DNS-rebinding page sends (hostile.test.mjs).
+  const res = await call('CreateQueue', { QueueName: name }, { headers: { host: 'sqs.localhost:4566' } });
   assert.equal(res.status, 200, res.text);
-  assert.equal(res.json.QueueUrl, `http://sqs.example.test:4566/${ACCOUNT}/${name}`);
+  assert.equal(res.json.QueueUrl, `http://sqs.localhost:4566/${ACCOUNT}/${name}`);
   const res2 = await call('GetQueueUrl', { QueueName: name }, { headers: { host: 'localhost:9999' } });
   assert.equal(res2.json.QueueUrl, `http://localhost:9999/${ACCOUNT}/${name}`);
   // The queue is the same whichever host named it.
