@@ -72,6 +72,10 @@ LIB_SRCS := \
 	emulator/apigw/vtl.c \
 	emulator/apigw/gateway.c \
 	emulator/sts/sts.c \
+	emulator/template/yaml.c \
+	emulator/template/intrinsics.c \
+	emulator/template/resources.c \
+	emulator/template/template.c \
 	emulator/endpoint.c
 
 # The runtime bootstraps sluice ships, embedded in the binary (scripts/embed).

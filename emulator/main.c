@@ -22,17 +22,22 @@
 #include "lambda/events.h"
 #include "lambda/lambda.h"
 #include "sqs/actions.h"
+#include "template/template.h"
 
 #define SLUICE_VERSION "0.1.0"
 
 static const char usage[] =
-    "usage: sluice serve [--config FILE] [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
+    "usage: sluice serve [--config FILE] [--template FILE] [--parameter-overrides K=V ...]\n"
+    "                    [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
     "                    [--data-dir DIR] [--log-level LEVEL]\n"
-    "       sluice validate --config FILE [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
+    "       sluice validate [--config FILE] [--template FILE] [--parameter-overrides K=V ...]\n"
+    "                    [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
     "       sluice --version | --help\n"
     "\n"
     "serve       run the emulator (AWS endpoint default 127.0.0.1:4566, data dir .sluice/)\n"
-    "validate    check a config file; print each problem as FILE:LINE:COLUMN: message\n"
+    "validate    check config files and templates; print each problem as FILE:LINE:COLUMN: message\n"
+    "--template  an AWS SAM / CloudFormation template (docs/templates.md); --config and\n"
+    "            --template may be given several times and are combined\n"
     "--listen    where the AWS endpoint listens (overrides the config's listen)\n"
     "--api-listen NAME=HOST:PORT  where the config's API NAME listens (overrides its listen)\n"
     "LEVEL       debug | info | warn | error (default info)\n";
@@ -40,11 +45,66 @@ static const char usage[] =
 #define DEFAULT_LISTEN "127.0.0.1:4566"
 #define API_LISTEN_MAX 64
 
+#define MAX_FILES 16
+
 typedef struct {
-    const char *config, *listen, *data_dir, *log_level;
+    const char *listen, *data_dir, *log_level;
+    const char *configs[MAX_FILES], *templates[MAX_FILES];
+    int n_configs, n_templates;
+    const char **overrides; /* into argv */
+    int n_overrides;
     const char *api_listen[API_LISTEN_MAX]; /* NAME=HOST:PORT, in order given */
     int n_api_listen;
 } opts_t;
+
+/* --config and --template may repeat; --parameter-overrides takes every
+ * following argument up to the next --flag. Returns 1 when a was one of
+ * them (i advanced), 0 when not, 2 after a one-line error. */
+static int parse_file_flag(int argc, char **argv, int *i, opts_t *o)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "--parameter-overrides")) {
+        int first = *i + 1, n = 0;
+        while (first + n < argc && strncmp(argv[first + n], "--", 2))
+            n++;
+        if (!n) {
+            fprintf(stderr, "sluice: --parameter-overrides needs KEY=VALUE arguments (see sluice --help)\n");
+            return 2;
+        }
+        o->overrides = realloc(o->overrides, (size_t)(o->n_overrides + n) * sizeof *o->overrides);
+        if (!o->overrides)
+            abort();
+        for (int k = 0; k < n; k++)
+            o->overrides[o->n_overrides++] = argv[first + k];
+        *i += n;
+        return 1;
+    }
+    const char *names[] = {"--config", "--template"};
+    const char **lists[] = {o->configs, o->templates};
+    int *counts[] = {&o->n_configs, &o->n_templates};
+    for (int k = 0; k < 2; k++) {
+        size_t len = strlen(names[k]);
+        const char *value = NULL;
+        if (strncmp(a, names[k], len))
+            continue;
+        if (a[len] == '=')
+            value = a + len + 1;
+        else if (a[len] == '\0' && *i + 1 < argc)
+            value = argv[++*i];
+        else if (a[len] == '\0') {
+            fprintf(stderr, "sluice: %s needs a value (see sluice --help)\n", names[k]);
+            return 2;
+        } else
+            continue;
+        if (*counts[k] == MAX_FILES) {
+            fprintf(stderr, "sluice: at most %d %s files\n", MAX_FILES, names[k]);
+            return 2;
+        }
+        lists[k][(*counts[k])++] = value;
+        return 1;
+    }
+    return 0;
+}
 
 /* Parses --name VALUE and --name=VALUE flags. Returns 0, or 2 after a
  * one-line error. */
@@ -52,9 +112,14 @@ static int parse_flags(int argc, char **argv, int first, opts_t *o, int serve)
 {
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
-        const char *names[] = {"--config", "--listen", "--api-listen", "--data-dir", "--log-level"};
+        int file = parse_file_flag(argc, argv, &i, o);
+        if (file == 2)
+            return 2;
+        if (file)
+            continue;
+        const char *names[] = {"--listen", "--api-listen", "--data-dir", "--log-level"};
         const char *value = NULL;
-        int n_allowed = serve ? 5 : 3;
+        int n_allowed = serve ? 4 : 2;
         int matched = -1;
         for (int k = 0; k < n_allowed && matched < 0; k++) {
             size_t len = strlen(names[k]);
@@ -73,17 +138,16 @@ static int parse_flags(int argc, char **argv, int first, opts_t *o, int serve)
             }
         }
         switch (matched) {
-        case 0: o->config = value; break;
-        case 1: o->listen = value; break;
-        case 2:
+        case 0: o->listen = value; break;
+        case 1:
             if (o->n_api_listen == API_LISTEN_MAX) {
                 fprintf(stderr, "sluice: at most %d --api-listen flags\n", API_LISTEN_MAX);
                 return 2;
             }
             o->api_listen[o->n_api_listen++] = value;
             break;
-        case 3: o->data_dir = value; break;
-        case 4: o->log_level = value; break;
+        case 2: o->data_dir = value; break;
+        case 3: o->log_level = value; break;
         default:
             fprintf(stderr, "sluice: unknown option '%s' (see sluice --help)\n", a);
             return 2;
@@ -178,18 +242,47 @@ static int check_interpreters(const config_t *cfg, int verbose)
     return bad;
 }
 
-static config_t *load_config(const char *path)
+/* Every --config (the first one's settings rule), then every --template
+ * (in the configs' region and account), each checked on its own and then
+ * combined; a name declared twice is a problem naming both places. */
+static config_t *load_config(const opts_t *o)
 {
-    if (!path)
-        return config_default();
-    int problems = 0;
-    config_t *cfg = config_load(path, print_problem, NULL, &problems);
-    if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0) +
-                   config_check_commands(cfg, print_problem, NULL)) {
-        config_free(cfg);
+    config_t *all = NULL;
+    int bad = 0;
+    for (int i = 0; i < o->n_configs + o->n_templates; i++) {
+        int problems = 0;
+        config_t *cfg;
+        if (i < o->n_configs) {
+            cfg = config_load(o->configs[i], print_problem, NULL, &problems);
+        } else {
+            template_opts_t t = {
+                all ? all->region : "us-east-1", all ? all->account_id : "000000000000", NULL,
+                o->overrides, (size_t)o->n_overrides, o->n_templates == 1,
+            };
+            cfg = template_load(o->templates[i - o->n_configs], &t, print_problem, NULL, &problems);
+        }
+        if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0) +
+                       config_check_commands(cfg, print_problem, NULL)) {
+            config_free(cfg);
+            cfg = NULL;
+        }
+        if (!cfg) {
+            bad = 1;
+        } else if (!all) {
+            all = cfg;
+        } else {
+            bad |= template_merge(all, cfg, print_problem, NULL) > 0;
+        }
+    }
+    if (o->n_overrides && !o->n_templates) {
+        fprintf(stderr, "sluice: --parameter-overrides needs --template\n");
+        bad = 1;
+    }
+    if (bad) {
+        config_free(all);
         return NULL;
     }
-    return cfg;
+    return all ? all : config_default();
 }
 
 /* One listener as it will be bound, and where its address came from. */
@@ -378,7 +471,7 @@ static int cmd_serve(opts_t *o)
         }
         log_set_level(level);
     }
-    config_t *cfg = load_config(o->config);
+    config_t *cfg = load_config(o);
     if (!cfg)
         return 1;
     const char *listen = NULL;
@@ -433,6 +526,7 @@ static int cmd_serve(opts_t *o)
     char url[300];
     snprintf(url, sizeof url, "http://%s%s%s:%d", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
              server_port(srv));
+    template_bind_endpoint(cfg, url);
     lambda = lambda_new(base, sqs, cfg, data_dir, url);
     if (!lambda)
         goto done;
@@ -445,6 +539,8 @@ static int cmd_serve(opts_t *o)
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
     log_info("msg=started version=%s data_dir=%s queues_from_config=%zu", SLUICE_VERSION, data_dir, cfg->n_queues);
+    for (size_t i = 0; o->n_templates && i < cfg->n_queues; i++) /* like a stack's Outputs */
+        printf("sluice queue %s at %s/%s/%s\n", cfg->queues[i].name, url, cfg->account_id, cfg->queues[i].name);
     printf("sluice listening on %s\n", url);
     fflush(stdout);
     event_base_dispatch(base);
@@ -471,11 +567,11 @@ done:
 
 static int cmd_validate(opts_t *o)
 {
-    if (!o->config) {
-        fprintf(stderr, "sluice: validate needs --config FILE\n");
+    if (!o->n_configs && !o->n_templates) {
+        fprintf(stderr, "sluice: validate needs --config FILE or --template FILE\n");
         return 2;
     }
-    config_t *cfg = load_config(o->config);
+    config_t *cfg = load_config(o);
     if (!cfg)
         return 1;
     const char *listen = NULL;
@@ -484,7 +580,10 @@ static int cmd_validate(opts_t *o)
         config_free(cfg);
         return rc;
     }
-    printf("%s: ok\n", o->config);
+    for (int i = 0; i < o->n_configs; i++)
+        printf("%s: ok\n", o->configs[i]);
+    for (int i = 0; i < o->n_templates; i++)
+        printf("%s: ok\n", o->templates[i]);
     check_interpreters(cfg, 1);
     config_free(cfg);
     return 0;
@@ -508,11 +607,15 @@ int main(int argc, char **argv)
     opts_t o = {0};
     if (strcmp(cmd, "serve") == 0) {
         int rc = parse_flags(argc, argv, 2, &o, 1);
-        return rc ? rc : cmd_serve(&o);
+        rc = rc ? rc : cmd_serve(&o);
+        free(o.overrides);
+        return rc;
     }
     if (strcmp(cmd, "validate") == 0) {
         int rc = parse_flags(argc, argv, 2, &o, 0);
-        return rc ? rc : cmd_validate(&o);
+        rc = rc ? rc : cmd_validate(&o);
+        free(o.overrides);
+        return rc;
     }
     fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", cmd);
     return 2;

@@ -3196,6 +3196,90 @@ config_t *config_default(void)
     return c;
 }
 
+/* Reports L's problems in file order as path:LINE:COLUMN, frees them, and
+ * either frees everything read (when there were problems; returns NULL) or
+ * moves what was read into cfg and returns it. */
+static config_t *finish_load(loader_t *L, config_t *cfg, const char *path, config_report_fn report,
+                             void *ctx, int *n_problems)
+{
+    if (L->n_problems)
+        qsort(L->problems, L->n_problems, sizeof *L->problems, problem_cmp);
+    for (size_t i = 0; i < L->n_problems; i++) {
+        if (report) {
+            char *line;
+            if (asprintf(&line, "%s:%d:%d: %s", path, L->problems[i].line,
+                         L->problems[i].column, L->problems[i].text) < 0)
+                abort();
+            report(ctx, line);
+            free(line);
+        }
+        free(L->problems[i].text);
+    }
+    free(L->problems);
+    if (n_problems)
+        *n_problems = (int)L->n_problems;
+
+    if (L->n_problems) {
+        for (size_t i = 0; i < L->n_queues; i++)
+            free_queue(&L->queues[i].q);
+        free(L->queues);
+        for (size_t i = 0; i < L->n_functions; i++) {
+            for (size_t j = 0; j < L->functions[i].n_events; j++)
+                free_event(&L->functions[i].events[j].e);
+            free(L->functions[i].events);
+            free_function(&L->functions[i].f); /* its events are not attached yet */
+        }
+        free(L->functions);
+        for (size_t i = 0; i < L->n_apis; i++) {
+            free_api_build(&L->apis[i]);
+            free_api(&L->apis[i].a);
+        }
+        free(L->apis);
+        config_free(cfg);
+        return NULL;
+    }
+    replace_str(&cfg->path, path);
+    if (L->n_functions) {
+        cfg->functions = xrealloc(NULL, L->n_functions * sizeof *cfg->functions);
+        for (size_t i = 0; i < L->n_functions; i++) {
+            fbuild_t *b = &L->functions[i];
+            if (b->n_events) {
+                b->f.events = xrealloc(NULL, b->n_events * sizeof *b->f.events);
+                for (size_t j = 0; j < b->n_events; j++)
+                    b->f.events[j] = b->events[j].e;
+                b->f.n_events = b->n_events;
+            }
+            free(b->events);
+            cfg->functions[i] = b->f;
+        }
+        cfg->n_functions = L->n_functions;
+    }
+    free(L->functions);
+    if (L->n_queues) {
+        cfg->queues = xrealloc(NULL, L->n_queues * sizeof *cfg->queues);
+        for (size_t i = 0; i < L->n_queues; i++)
+            cfg->queues[i] = L->queues[i].q;
+        cfg->n_queues = L->n_queues;
+    }
+    free(L->queues);
+    if (L->n_apis) {
+        cfg->apis = xrealloc(NULL, L->n_apis * sizeof *cfg->apis);
+        for (size_t i = 0; i < L->n_apis; i++) {
+            abuild_t *b = &L->apis[i];
+            b->a.routes = xrealloc(NULL, b->n_routes * sizeof *b->a.routes);
+            for (size_t j = 0; j < b->n_routes; j++)
+                b->a.routes[j] = b->routes[j].r;
+            b->a.n_routes = b->n_routes;
+            b->n_routes = 0;
+            free_api_build(b);
+            cfg->apis[i] = b->a;
+        }
+        cfg->n_apis = L->n_apis;
+    }
+    free(L->apis);
+    return cfg;
+}
+
 config_t *config_load(const char *path, config_report_fn report, void *ctx, int *n_problems)
 {
     loader_t L = { 0 };
@@ -3241,83 +3325,23 @@ done:
         yaml_parser_delete(&parser);
     free(buf);
     free(L.base);
+    return finish_load(&L, cfg, path, report, ctx, n_problems);
+}
 
-    if (L.n_problems)
-        qsort(L.problems, L.n_problems, sizeof *L.problems, problem_cmp);
-    for (size_t i = 0; i < L.n_problems; i++) {
-        if (report) {
-            char *line;
-            if (asprintf(&line, "%s:%d:%d: %s", path, L.problems[i].line,
-                         L.problems[i].column, L.problems[i].text) < 0)
-                abort();
-            report(ctx, line);
-            free(line);
-        }
-        free(L.problems[i].text);
-    }
-    free(L.problems);
-    if (n_problems)
-        *n_problems = (int)L.n_problems;
-
-    if (L.n_problems) {
-        for (size_t i = 0; i < L.n_queues; i++)
-            free_queue(&L.queues[i].q);
-        free(L.queues);
-        for (size_t i = 0; i < L.n_functions; i++) {
-            for (size_t j = 0; j < L.functions[i].n_events; j++)
-                free_event(&L.functions[i].events[j].e);
-            free(L.functions[i].events);
-            free_function(&L.functions[i].f); /* its events are not attached yet */
-        }
-        free(L.functions);
-        for (size_t i = 0; i < L.n_apis; i++) {
-            free_api_build(&L.apis[i]);
-            free_api(&L.apis[i].a);
-        }
-        free(L.apis);
-        config_free(cfg);
-        return NULL;
-    }
-    replace_str(&cfg->path, path);
-    if (L.n_functions) {
-        cfg->functions = xrealloc(NULL, L.n_functions * sizeof *cfg->functions);
-        for (size_t i = 0; i < L.n_functions; i++) {
-            fbuild_t *b = &L.functions[i];
-            if (b->n_events) {
-                b->f.events = xrealloc(NULL, b->n_events * sizeof *b->f.events);
-                for (size_t j = 0; j < b->n_events; j++)
-                    b->f.events[j] = b->events[j].e;
-                b->f.n_events = b->n_events;
-            }
-            free(b->events);
-            cfg->functions[i] = b->f;
-        }
-        cfg->n_functions = L.n_functions;
-    }
-    free(L.functions);
-    if (L.n_queues) {
-        cfg->queues = xrealloc(NULL, L.n_queues * sizeof *cfg->queues);
-        for (size_t i = 0; i < L.n_queues; i++)
-            cfg->queues[i] = L.queues[i].q;
-        cfg->n_queues = L.n_queues;
-    }
-    free(L.queues);
-    if (L.n_apis) {
-        cfg->apis = xrealloc(NULL, L.n_apis * sizeof *cfg->apis);
-        for (size_t i = 0; i < L.n_apis; i++) {
-            abuild_t *b = &L.apis[i];
-            b->a.routes = xrealloc(NULL, b->n_routes * sizeof *b->a.routes);
-            for (size_t j = 0; j < b->n_routes; j++)
-                b->a.routes[j] = b->routes[j].r;
-            b->a.n_routes = b->n_routes;
-            b->n_routes = 0;
-            free_api_build(b);
-            cfg->apis[i] = b->a;
-        }
-        cfg->n_apis = L.n_apis;
-    }
-    free(L.apis);
-    return cfg;
+config_t *config_load_document(const char *path, struct yaml_document_s *doc, config_report_fn report,
+                               void *ctx, int *n_problems)
+{
+    loader_t L = { 0 };
+    config_t *cfg = config_default();
+    L.doc = doc;
+    free(cfg->dir);
+    cfg->dir = dir_of(path);
+    find_base(&L, cfg->dir);
+    const yaml_node_t *root = yaml_document_get_root_node(doc);
+    if (root)
+        walk_map(&L, &config_schema, cfg, root, NULL, "the config");
+    free(L.base);
+    return finish_load(&L, cfg, path, report, ctx, n_problems);
 }
 
 /* Why prog cannot be run (into why), or 0 when it can. dir is the config

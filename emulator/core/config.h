@@ -141,6 +141,14 @@ config_t *config_default(void);
 typedef void (*config_report_fn)(void *ctx, const char *line);
 config_t *config_load(const char *path, config_report_fn report, void *ctx, int *n_problems);
 
+/* Like config_load, over a document already in the config's shape (the
+ * template reader builds one, with each node's start_mark pointing at the
+ * template text it came from). path names the file in problems, and its
+ * folder anchors relative paths. Borrows doc. */
+struct yaml_document_s;
+config_t *config_load_document(const char *path, struct yaml_document_s *doc, config_report_fn report,
+                               void *ctx, int *n_problems);
+
 void config_free(config_t *c); /* NULL is a no-op */
 
 /* Checks on this machine what config_load cannot know from the text: each
