@@ -206,7 +206,8 @@ int tpl_params_init(tpl_t *t, const char *const *overrides, size_t n_overrides, 
             continue;
         }
         char *value = NULL;
-        const tnode_t *at = decl;
+        tnode_t key_at = tnode_key_at(decls, i);
+        const tnode_t *at = &key_at;
         for (size_t k = 0; k < n_overrides; k++) {
             char *ok = NULL, *ov = NULL;
             if (!parse_override(overrides[k], &ok, &ov) && !strcmp(ok, name)) {
@@ -227,7 +228,7 @@ int tpl_params_init(tpl_t *t, const char *const *overrides, size_t n_overrides, 
             at = def;
         }
         if (!value) {
-            tpl_problem(t, decl, "parameter '%s' has no Default; give it with --parameter-overrides %s=VALUE", name,
+            tpl_problem(t, &key_at, "parameter '%s' has no Default; give it with --parameter-overrides %s=VALUE", name,
                         name);
             continue;
         }

@@ -253,12 +253,12 @@ static void queue_tags(build_t *b, int qmap, const tnode_t *props)
     tnode_free(v);
 }
 
-static void read_queue(build_t *b, const char *id, const tnode_t *res, const tnode_t *props)
+static void read_queue(build_t *b, const char *id, const tnode_t *res, const tnode_t *props, const tnode_t *id_at)
 {
     char *name = tpl_resource_name(b->t, id, res);
     if (!name)
         return;
-    const tnode_t *at = tnode_get(props, "QueueName") ? tnode_get(props, "QueueName") : res;
+    const tnode_t *at = tnode_get(props, "QueueName") ? tnode_get(props, "QueueName") : id_at;
     int qmap = out_map(b, res);
     for (size_t i = 0; i < sizeof queue_props / sizeof *queue_props; i++)
         copy_prop(b, qmap, props, queue_props[i].cfn, queue_props[i].sluice, 1);
@@ -425,13 +425,14 @@ static void function_env(build_t *b, int fmap, const tnode_t *props)
 
 /* Both function types; sam marks AWS::Serverless::Function (CodeUri,
  * Events). */
-static void read_function(build_t *b, const char *id, const tnode_t *res, const tnode_t *props, int sam)
+static void read_function(build_t *b, const char *id, const tnode_t *res, const tnode_t *props, int sam,
+                          const tnode_t *id_at)
 {
     char *name = tpl_resource_name(b->t, id, res);
     if (!name)
         return;
     int fmap = out_map(b, res);
-    const tnode_t *name_at = tnode_get(props, "FunctionName") ? tnode_get(props, "FunctionName") : res;
+    const tnode_t *name_at = tnode_get(props, "FunctionName") ? tnode_get(props, "FunctionName") : id_at;
     copy_prop(b, fmap, props, "Runtime", "runtime", 0);
     copy_prop(b, fmap, props, "Handler", "handler", 0);
     if (sam && tnode_get(props, "PackageType")) {
@@ -562,8 +563,9 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
         int known = 0;
         for (size_t k = 0; k < sizeof sections / sizeof *sections; k++)
             known |= !strcmp(t->root->keys[i], sections[k]);
+        tnode_t key_at = tnode_key_at(t->root, i);
         if (!known)
-            tpl_problem(t, t->root->items[i], "unknown template section '%.60s' (AWSTemplateFormatVersion, "
+            tpl_problem(t, &key_at, "unknown template section '%.60s' (AWSTemplateFormatVersion, "
                                               "Parameters, Mappings, Conditions, Resources, Outputs, ...)",
                         t->root->keys[i]);
     }
@@ -610,6 +612,7 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
             if (!props)
                 props = &empty;
             rtype_t rt = classify(type->s);
+            tnode_t id_at = tnode_key_at(t->resources, i);
             if (pass == 1) {
                 if (rt == RT_MAPPING)
                     read_mapping(&b, id, res, props);
@@ -617,16 +620,16 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
             }
             switch (rt) {
             case RT_QUEUE:
-                read_queue(&b, id, res, props);
+                read_queue(&b, id, res, props, &id_at);
                 break;
             case RT_SAM_FUNCTION: {
                 tnode_t *merged = merge_globals(globals, props);
-                read_function(&b, id, res, merged, 1);
+                read_function(&b, id, res, merged, 1, &id_at);
                 tnode_free(merged);
                 break;
             }
             case RT_FUNCTION:
-                read_function(&b, id, res, props, 0);
+                read_function(&b, id, res, props, 0, &id_at);
                 break;
             case RT_MAPPING:
                 break;
@@ -640,8 +643,8 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
                 break;
             }
             case RT_UNREAD:
-                log_warn("msg=\"resource type not read; skipped\" at=%s:%d:%d resource=%s type=%s", path, res->line,
-                         res->column, id, type->s);
+                log_warn("msg=\"resource type not read; skipped\" at=%s:%d:%d resource=%s type=%s", path, id_at.line,
+                         id_at.column, id, type->s);
                 break;
             }
         }

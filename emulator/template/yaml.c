@@ -57,8 +57,10 @@ static void grow(tnode_t *n)
         return;
     n->cap = n->cap ? 2 * n->cap : 4;
     n->items = xrealloc(n->items, n->cap * sizeof *n->items);
-    if (n->type == TN_MAP)
+    if (n->type == TN_MAP) {
         n->keys = xrealloc(n->keys, n->cap * sizeof *n->keys);
+        n->key_pos = xrealloc(n->key_pos, 2 * n->cap * sizeof *n->key_pos);
+    }
 }
 
 void tnode_append(tnode_t *list, tnode_t *item)
@@ -78,7 +80,27 @@ void tnode_put(tnode_t *map, const char *key, tnode_t *value)
     }
     grow(map);
     map->keys[map->n] = xstrdup(key);
+    map->key_pos[2 * map->n] = value ? value->line : map->line;
+    map->key_pos[2 * map->n + 1] = value ? value->column : map->column;
     map->items[map->n++] = value;
+}
+
+static void put_at(tnode_t *map, const char *key, tnode_t *value, int line, int column)
+{
+    tnode_put(map, key, value);
+    for (size_t i = 0; i < map->n; i++) {
+        if (!strcmp(map->keys[i], key)) {
+            map->key_pos[2 * i] = line;
+            map->key_pos[2 * i + 1] = column;
+        }
+    }
+}
+
+tnode_t tnode_key_at(const tnode_t *map, size_t i)
+{
+    tnode_t at = { .type = TN_SCALAR, .s = map->keys[i], .line = map->key_pos[2 * i],
+                   .column = map->key_pos[2 * i + 1] };
+    return at;
 }
 
 tnode_t *tnode_get(const tnode_t *map, const char *key)
@@ -100,7 +122,7 @@ tnode_t *tnode_copy(const tnode_t *n)
     tnode_t *c = node_new(n->type, n->line, n->column);
     for (size_t i = 0; i < n->n; i++) {
         if (n->type == TN_MAP)
-            tnode_put(c, n->keys[i], tnode_copy(n->items[i]));
+            put_at(c, n->keys[i], tnode_copy(n->items[i]), n->key_pos[2 * i], n->key_pos[2 * i + 1]);
         else
             tnode_append(c, tnode_copy(n->items[i]));
     }
@@ -118,6 +140,7 @@ void tnode_free(tnode_t *n)
     }
     free(n->items);
     free(n->keys);
+    free(n->key_pos);
     free(n->s);
     free(n);
 }
@@ -231,7 +254,7 @@ static tnode_t *convert_plain(conv_t *c, const yaml_node_t *y, int depth)
             tnode_free(m);
             return NULL;
         }
-        tnode_put(m, key, x);
+        put_at(m, key, x, (int)k->start_mark.line + 1, (int)k->start_mark.column + 1);
     }
     return m;
 }

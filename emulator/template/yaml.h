@@ -16,6 +16,7 @@ typedef struct tnode {
     int plain;              /* TN_SCALAR: unquoted (may be a number, bool or null) */
     struct tnode **items;   /* TN_LIST, TN_MAP: the values */
     char **keys;            /* TN_MAP: the keys, parallel to items */
+    int *key_pos;           /* TN_MAP: line, column of each key (2 per key) */
     size_t n, cap;
     int line, column;       /* 1-based */
 } tnode_t;
@@ -34,6 +35,9 @@ tnode_t *tnode_map(int line, int column);                             /* returns
 void tnode_append(tnode_t *list, tnode_t *item);                      /* takes item */
 void tnode_put(tnode_t *map, const char *key, tnode_t *value);        /* takes value */
 tnode_t *tnode_get(const tnode_t *map, const char *key);              /* borrowed or NULL */
+/* A node placed where map's i-th key is written (for messages about the
+ * key: a resource's logical id). */
+tnode_t tnode_key_at(const tnode_t *map, size_t i);
 tnode_t *tnode_copy(const tnode_t *n);                                /* returns owned */
 void tnode_free(tnode_t *n);                                          /* NULL is a no-op */
 
