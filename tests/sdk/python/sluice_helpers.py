@@ -28,6 +28,8 @@ REGION = "us-east-1"
 LISTEN_RE = re.compile(r"sluice listening on (http://127\.0\.0\.1:(\d+))")
 # With `apis:` configured, one line per API comes before the listening line.
 API_RE = re.compile(r"sluice api (\S+) serving on (http://\S+)")
+# With --template, one line per queue (like a stack's Outputs).
+QUEUE_RE = re.compile(r"sluice queue (\S+) at (http://\S+)")
 QUERY_NS = "http://queue.amazonaws.com/doc/2012-11-05/"
 NON_EXISTENT_QUEUE = "AWS.SimpleQueueService.NonExistentQueue"
 NON_EXISTENT_QUEUE_MSG = "The specified queue does not exist for this wsdl version."
@@ -48,13 +50,14 @@ class SluiceProcess:
     `endpoint` is then http://127.0.0.1:PORT. stdout is drained by a thread
     into the log file (with stderr) so the pipe never fills."""
 
-    def __init__(self, binary, data_dir, log_path, start_timeout=15.0, config_path=None):
+    def __init__(self, binary, data_dir, log_path, start_timeout=15.0, config_path=None, extra_args=()):
         self.data_dir = str(data_dir)
         self.log_path = str(log_path)
         self._log = open(self.log_path, "ab")
         argv = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
         if config_path is not None:
             argv += ["--config", str(config_path)]
+        argv += [str(a) for a in extra_args]  # e.g. --template FILE
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log,
@@ -64,6 +67,7 @@ class SluiceProcess:
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
         self.apis = {}  # API name -> http://HOST:PORT, from the "sluice api" lines
+        self.queue_urls = {}  # queue name -> URL, from the "sluice queue" lines (templates)
         self.endpoint = self._wait_listening(start_timeout)
         self.port = int(self.endpoint.rsplit(":", 1)[1])
 
@@ -91,6 +95,10 @@ class SluiceProcess:
             if line is None:
                 rc = self.proc.wait()
                 raise RuntimeError(f"sluice exited (rc={rc}) before listening; log:\n{self.log()}")
+            q = QUEUE_RE.search(line)
+            if q:
+                self.queue_urls[q.group(1)] = q.group(2)
+                continue
             a = API_RE.search(line)
             if a:
                 self.apis[a.group(1)] = a.group(2)
