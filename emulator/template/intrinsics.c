@@ -395,7 +395,11 @@ static tnode_t *ref(tpl_t *t, const char *name, const tnode_t *at)
     }
     if (!strcmp(type, "AWS::SQS::Queue")) {
         char *qn = tpl_resource_name(t, name, at);
-        return qn ? owned_scalar(xasprintf("%s/%s/%s", t->endpoint, t->account_id, qn), at) : NULL;
+        if (!qn)
+            return NULL;
+        tnode_t *r = owned_scalar(xasprintf("%s/%s/%s", t->endpoint, t->account_id, qn), at);
+        free(qn);
+        return r;
     }
     if (!strcmp(type, "AWS::Serverless::Function") || !strcmp(type, "AWS::Lambda::Function")) {
         char *fn = tpl_resource_name(t, name, at);
@@ -417,8 +421,11 @@ static tnode_t *get_att(tpl_t *t, const char *id, const char *attr, const tnode_
         char *qn = tpl_resource_name(t, id, at);
         if (!qn)
             return NULL;
-        if (!strcmp(attr, "Arn"))
-            return owned_scalar(xasprintf("arn:aws:sqs:%s:%s:%s", t->region, t->account_id, qn), at);
+        if (!strcmp(attr, "Arn")) {
+            tnode_t *r = owned_scalar(xasprintf("arn:aws:sqs:%s:%s:%s", t->region, t->account_id, qn), at);
+            free(qn);
+            return r;
+        }
         if (!strcmp(attr, "QueueName"))
             return owned_scalar(qn, at);
         if (!strcmp(attr, "QueueUrl")) {
