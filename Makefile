@@ -75,6 +75,7 @@ LIB_SRCS := \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \
 	emulator/template/resources.c \
+	emulator/template/apis.c \
 	emulator/template/template.c \
 	emulator/endpoint.c
 

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "core/log.h"
+#include "template/apis.h"
 
 typedef struct {
     char *name;          /* the function's name at sluice */
@@ -27,6 +28,7 @@ typedef struct {
     int queues, functions;   /* the top-level maps, 0 until needed */
     fn_slot_t *fns;
     size_t n_fns;
+    tpl_apis_t *apis;
 } build_t;
 
 static void set_mark(yaml_document_t *d, int id, const tnode_t *at)
@@ -471,7 +473,9 @@ static void read_function(build_t *b, const char *id, const tnode_t *res, const 
             tnode_free(type);
             continue;
         }
-        if (!strcmp(type->s, "SQS")) {
+        if (!strcmp(type->s, "Api") || !strcmp(type->s, "HttpApi")) {
+            apis_add_event(b->apis, name, type->s, ev);
+        } else if (!strcmp(type->s, "SQS")) {
             tnode_t *eprops = tnode_get(ev, "Properties") ? tnode_copy(tnode_get(ev, "Properties")) : tnode_map(ev->line, ev->column);
             add_sqs_event(b, &b->fns[b->n_fns - 1], eprops, "Queue", ev);
             tnode_free(eprops);
@@ -517,7 +521,7 @@ static void read_mapping(build_t *b, const char *id, const tnode_t *res, const t
 
 /* ---- the Resources section ---- */
 
-typedef enum { RT_QUEUE, RT_SAM_FUNCTION, RT_FUNCTION, RT_MAPPING, RT_IGNORED, RT_UNREAD } rtype_t;
+typedef enum { RT_QUEUE, RT_SAM_FUNCTION, RT_FUNCTION, RT_MAPPING, RT_API, RT_IGNORED, RT_UNREAD } rtype_t;
 
 /* Services sluice emulates: a type of theirs it does not read is a warning
  * (it may matter); every other service's resources are ignored quietly
@@ -532,6 +536,8 @@ static rtype_t classify(const char *type)
         return RT_FUNCTION;
     if (!strcmp(type, "AWS::Lambda::EventSourceMapping"))
         return RT_MAPPING;
+    if (apis_reads(type))
+        return RT_API;
     static const char *const ignored[] = {"AWS::Lambda::Permission", "AWS::SQS::QueuePolicy",
                                           "AWS::SQS::QueueInlinePolicy", "AWS::Lambda::Version",
                                           "AWS::Lambda::Alias", "AWS::Lambda::EventInvokeConfig",
@@ -556,7 +562,7 @@ static const char *const sections[] = {"AWSTemplateFormatVersion", "Description"
 
 int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
 {
-    build_t b = { t, path, out, 0, 0, NULL, 0 };
+    build_t b = { t, path, out, 0, 0, NULL, 0, apis_new(t) };
     int root = out_map(&b, NULL);
     (void)root;
     for (size_t i = 0; i < t->root->n; i++) {
@@ -571,6 +577,7 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
     }
     if (!t->resources) {
         tpl_problem(t, t->root, "a template needs a Resources map");
+        apis_free(b.apis);
         return -1;
     }
     const tnode_t *globals = tnode_get(tnode_get(t->root, "Globals"), "Function");
@@ -632,6 +639,7 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
                 read_function(&b, id, res, props, 0, &id_at);
                 break;
             case RT_MAPPING:
+            case RT_API: /* read by apis_finish, once every resource is known */
                 break;
             case RT_IGNORED: {
                 size_t add = strlen(id) + strlen(type->s) + 8;
@@ -649,6 +657,13 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
             }
         }
     }
+    if (!t->failed) {
+        tnode_t *apis = apis_finish(b.apis);
+        if (apis)
+            out_pair(&b, 1, "apis", out_tree(&b, apis), NULL);
+        tnode_free(apis);
+    }
+    apis_free(b.apis);
     if (ignored) {
         log_info("msg=\"not emulated; ignored\" template=%s resources=\"%s\"", path, ignored);
         free(ignored);

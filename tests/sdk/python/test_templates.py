@@ -12,6 +12,8 @@ docs/templates.md describes."""
 import json
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -166,6 +168,53 @@ def test_parameter_overrides_choose_mappings_and_conditions(serve, tmp_path):
     assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5
 
 
+def http(method, url, body=None, headers=None):
+    """(status, headers, body text) of one request."""
+    req = urllib.request.Request(url, data=body.encode() if body is not None else None, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+@pytest.mark.timeout(60)
+def test_http_api_openapi_sqs_integration_feeds_a_function(serve, tmp_path):
+    out = tmp_path / "orders.jsonl"
+    proc, sqs = serve("http-api-sqs/template.yaml", f"OutFile={out}")
+    # OrdersApi (explicit HttpApi) and ServerlessRestApi (SAM's implicit
+    # REST API for the Api event), each on its own listener.
+    assert set(proc.apis) == {"OrdersApi", "ServerlessRestApi"}
+    api = proc.apis["OrdersApi"]
+    status, headers, _ = http("POST", f"{api}/orders", json.dumps({"id": 7}),
+                              {"Content-Type": "application/json", "Origin": "https://shop.example.com"})
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
+    # SQS-SendMessage put the body on OrdersQueue; ConsumerFunction's SQS event ran.
+    assert wait_lines(out, 1) == [{"id": 7}], proc.log()
+    # The HttpApi event on the same API: a Lambda proxy route, payload 2.0.
+    status, _, body = http("GET", f"{api}/health")
+    assert (status, json.loads(body)) == (200, {"route": "GET /health", "params": None, "version": "2.0"})
+    # The Api event: SAM's implicit REST API, stage Prod, payload 1.0.
+    status, _, body = http("GET", f"{proc.apis['ServerlessRestApi']}/Prod/orders/42")
+    assert (status, json.loads(body)) == (200, {"route": "GET /orders/{id}", "params": {"id": "42"},
+                                                "version": None})
+
+
+@pytest.mark.timeout(60)
+def test_rest_api_from_apigateway_resources_with_a_vtl_template(serve):
+    proc, sqs = serve("rest-apigw/template.yaml")
+    api = proc.apis["OrdersRestApi"]
+    status, _, body = http("POST", f"{api}/prod/orders", json.dumps({"id": 8}), {"Content-Type": "application/json"})
+    assert (status, body) == (200, '{"queued": true}')
+    # The template's Action=SendMessage&MessageBody=$util.urlEncode($input.body)
+    # sends the request body as the message body.
+    got = receive_one(sqs, proc.queue_urls["rest-orders"], wait=5)
+    assert got is not None and json.loads(got["Body"]) == {"id": 8}
+    assert http("GET", f"{api}/prod/orders/ping")[::2] == (200, '{"pong": true}')  # MOCK integration
+
+
 # ---- validate: problems at FILE:LINE:COLUMN ----
 
 def validate(*args):
@@ -175,7 +224,8 @@ def validate(*args):
 
 def test_validate_reads_each_example_template():
     for t, extra in [("sqs-python", []), ("sqs-node", ["--parameter-overrides", "OutFile=/tmp/x"]),
-                     ("fifo", ["--parameter-overrides", "OutFile=/tmp/x"])]:
+                     ("fifo", ["--parameter-overrides", "OutFile=/tmp/x"]),
+                     ("http-api-sqs", ["--parameter-overrides", "OutFile=/tmp/x"]), ("rest-apigw", [])]:
         r = validate("--template", TEMPLATES / t / "template.yaml", *extra)
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith(f"{TEMPLATES / t / 'template.yaml'}: ok\n")
