@@ -469,6 +469,160 @@ static void test_problems_point_into_the_template(void **state)
                    "5:18: 'Q' refers to itself (through QueueName)");
 }
 
+
+/* ---- APIs ---- */
+
+static const config_route_t *route(const config_api_t *a, const char *key)
+{
+    for (size_t i = 0; i < a->n_routes; i++)
+        if (!strcmp(a->routes[i].route_key, key))
+            return &a->routes[i];
+    return NULL;
+}
+
+static void test_http_api_openapi_and_events(void **state)
+{
+    (void)state;
+    const char *y = "Globals:\n"
+                    "  Function: {Runtime: provided.al2, Handler: h, CodeUri: " CODE "}\n"
+                    "Resources:\n"
+                    "  Q:\n"
+                    "    Type: AWS::SQS::Queue\n"
+                    "    Properties: {QueueName: q.fifo, FifoQueue: true}\n"
+                    "  Api:\n"
+                    "    Type: AWS::Serverless::HttpApi\n"
+                    "    Metadata: {sluice: {listen: '127.0.0.1:0'}}\n"
+                    "    Properties:\n"
+                    "      CorsConfiguration: {AllowOrigins: ['*'], AllowMethods: [GET, POST], MaxAge: 60}\n"
+                    "      DefinitionBody:\n"
+                    "        paths:\n"
+                    "          /orders/{id}:\n"
+                    "            put:\n"
+                    "              x-amazon-apigateway-integration:\n"
+                    "                integrationSubtype: SQS-SendMessage\n"
+                    "                timeoutInMillis: 5000\n"
+                    "                requestParameters:\n"
+                    "                  QueueUrl: !Ref Q\n"
+                    "                  MessageBody: $request.body\n"
+                    "                  MessageGroupId: $request.path.id\n"
+                    "                  MessageDeduplicationId: $context.requestId\n"
+                    "                  Region: us-east-1\n"
+                    "  Fn:\n"
+                    "    Type: AWS::Serverless::Function\n"
+                    "    Properties:\n"
+                    "      Events:\n"
+                    "        Any: {Type: HttpApi, Properties: {ApiId: !Ref Api}}\n"
+                    "        Get: {Type: Api, Properties: {Path: '/items/{id}', Method: any}}\n"
+                    "        Post: {Type: HttpApi, Properties: {Path: /x, Method: post, PayloadFormatVersion: '1.0'}}\n";
+    sink_t s;
+    config_t *c = load(y, &s);
+    if (!c)
+        fprintf(stderr, "%s", s.text);
+    assert_non_null(c);
+    assert_int_equal(c->n_apis, 3);
+    const config_api_t *a = &c->apis[0];
+    assert_string_equal(a->name, "Api");
+    assert_int_equal(a->http, 1);
+    assert_string_equal(a->listen, "127.0.0.1:0");
+    assert_int_equal(a->n_routes, 2);
+    const config_route_t *r = route(a, "PUT /orders/{id}");
+    assert_non_null(r);
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_SQS);
+    assert_string_equal(r->queue, "q.fifo");
+    assert_int_equal(r->timeout_ms, 5000);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r->parameters, "MessageGroupId")->valuestring,
+                        "$request.path.id");
+    assert_null(cJSON_GetObjectItemCaseSensitive(r->parameters, "Region"));
+    r = route(a, "$default");
+    assert_non_null(r);
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_LAMBDA);
+    assert_string_equal(r->function, "Fn");
+    assert_string_equal(r->payload_format, "2.0");
+    char *cors = cJSON_PrintUnformatted(a->cors);
+    assert_non_null(strstr(cors, "\"allow_origins\":[\"*\"]"));
+    assert_non_null(strstr(cors, "\"max_age\":60"));
+    free(cors);
+    const config_api_t *rest = &c->apis[1];
+    assert_string_equal(rest->name, "ServerlessRestApi");
+    assert_int_equal(rest->http, 0);
+    assert_string_equal(rest->stage, "Prod");
+    r = route(rest, "ANY /items/{id}");
+    assert_non_null(r);
+    assert_string_equal(r->payload_format, "1.0");
+    assert_string_equal(c->apis[2].name, "ServerlessHttpApi");
+    assert_string_equal(route(&c->apis[2], "POST /x")->payload_format, "1.0");
+    config_free(c);
+}
+
+static void test_rest_api_resources_and_send_message_form(void **state)
+{
+    (void)state;
+    const char *y = "Resources:\n"
+                    "  Q: {Type: AWS::SQS::Queue}\n"
+                    "  Api:\n"
+                    "    Type: AWS::ApiGateway::RestApi\n"
+                    "    Properties: {Name: x}\n"
+                    "  Orders:\n"
+                    "    Type: AWS::ApiGateway::Resource\n"
+                    "    Properties: {RestApiId: !Ref Api, ParentId: !GetAtt Api.RootResourceId, PathPart: orders}\n"
+                    "  Id:\n"
+                    "    Type: AWS::ApiGateway::Resource\n"
+                    "    Properties: {RestApiId: !Ref Api, ParentId: !Ref Orders, PathPart: '{id}'}\n"
+                    "  Post:\n"
+                    "    Type: AWS::ApiGateway::Method\n"
+                    "    Properties:\n"
+                    "      RestApiId: !Ref Api\n"
+                    "      ResourceId: !Ref Id\n"
+                    "      HttpMethod: POST\n"
+                    "      Integration:\n"
+                    "        Type: AWS\n"
+                    "        Uri: !Sub 'arn:aws:apigateway:${AWS::Region}:sqs:action/SendMessage'\n"
+                    "        RequestParameters:\n"
+                    "          integration.request.querystring.QueueUrl: !Sub \"'${Q}'\"\n"
+                    "        RequestTemplates:\n"
+                    "          text/plain: 'ignored'\n"
+                    "          application/json: 'Action=SendMessage&MessageBody=$util.urlEncode($input.json(\"$.order\"))&DelaySeconds=1'\n"
+                    "  Root:\n"
+                    "    Type: AWS::ApiGateway::Method\n"
+                    "    Properties:\n"
+                    "      RestApiId: !Ref Api\n"
+                    "      ResourceId: !GetAtt Api.RootResourceId\n"
+                    "      HttpMethod: GET\n"
+                    "      Integration: {Type: MOCK, IntegrationResponses: [{StatusCode: '204'}]}\n"
+                    "  Dep:\n"
+                    "    Type: AWS::ApiGateway::Deployment\n"
+                    "    Properties: {RestApiId: !Ref Api, StageName: v1}\n";
+    sink_t s;
+    config_t *c = load(y, &s);
+    if (!c)
+        fprintf(stderr, "%s", s.text);
+    assert_non_null(c);
+    assert_int_equal(c->n_apis, 1);
+    const config_api_t *a = &c->apis[0];
+    assert_string_equal(a->stage, "v1");
+    const config_route_t *r = route(a, "POST /orders/{id}");
+    assert_non_null(r);
+    assert_string_equal(r->queue, "Q");
+    assert_string_equal(r->request_template, "$input.json(\"$.order\")");
+    r = route(a, "GET /");
+    assert_non_null(r);
+    assert_int_equal(r->integration, CONFIG_INTEGRATION_MOCK);
+    assert_int_equal(r->mock_status, 204);
+    config_free(c);
+}
+
+static void test_api_problems(void **state)
+{
+    (void)state;
+    expect_problem("Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n"
+                   "      DefinitionBody:\n        paths:\n          /x:\n            post:\n"
+                   "              x-amazon-apigateway-integration: {type: http_proxy, uri: 'https://example.com'}\n",
+                   "9:48: integration type 'http_proxy' to https://example.com is not one sluice runs (SQS, Lambda "
+                   "proxy, mock)");
+    expect_problem("Resources:\n  Api:\n    Type: AWS::Serverless::Api\n    Properties: {}\n",
+                   "2:3: AWS::Serverless::Api 'Api' needs StageName");
+}
+
 int main(void)
 {
     if (system("mkdir -p " CODE " && printf '#!/bin/sh\\n' > " CODE "/bootstrap && chmod 755 " CODE "/bootstrap"))
@@ -482,6 +636,9 @@ int main(void)
         cmocka_unit_test(test_queue_properties_and_redrive),
         cmocka_unit_test(test_functions_globals_events_mappings),
         cmocka_unit_test(test_problems_point_into_the_template),
+        cmocka_unit_test(test_http_api_openapi_and_events),
+        cmocka_unit_test(test_rest_api_resources_and_send_message_form),
+        cmocka_unit_test(test_api_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
