@@ -672,9 +672,19 @@ tnode_t *apis_finish(tpl_apis_t *a)
                     tnode_free(cors);
                 }
                 read_body(a, api, props, "DefinitionBody");
-                if (tnode_get(props, "DefinitionUri"))
-                    tpl_problem(t, tnode_get(props, "DefinitionUri"),
-                                "DefinitionUri is not read yet: put the OpenAPI document in DefinitionBody");
+                const tnode_t *uri = tnode_get(props, "DefinitionUri");
+                if (uri && !tnode_get(props, "DefinitionBody")) {
+                    tnode_t *where = eval(t, uri);
+                    if (where && where->type != TN_SCALAR)
+                        tpl_problem(t, uri, "DefinitionUri must be a local file (relative to the template)");
+                    tnode_t *doc = sval(where) && t->include ? t->include(t->ctx, where->s, uri) : NULL;
+                    tnode_t *body = doc ? eval(t, doc) : NULL;
+                    if (body)
+                        read_openapi(a, api, body);
+                    tnode_free(body);
+                    tnode_free(doc);
+                    tnode_free(where);
+                }
             } else if (pass == 0 && (!strcmp(type, "AWS::ApiGateway::RestApi") ||
                                      !strcmp(type, "AWS::ApiGatewayV2::Api"))) {
                 int http = !strcmp(type, "AWS::ApiGatewayV2::Api");

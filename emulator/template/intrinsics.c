@@ -845,6 +845,27 @@ static tnode_t *eval_intrinsic(tpl_t *t, const tnode_t *n, const char *fn)
         }
         return l;
     }
+    if (!strcmp(fn, "Fn::Transform")) {
+        const tnode_t *name = tnode_get(arg, "Name");
+        const tnode_t *loc = tnode_get(tnode_get(arg, "Parameters"), "Location");
+        if (!name || name->type != TN_SCALAR || strcmp(name->s, "AWS::Include")) {
+            tpl_problem(t, n, "Fn::Transform: sluice reads only Name: AWS::Include");
+            return NULL;
+        }
+        char *where = loc ? eval_string(t, loc, "AWS::Include Location") : NULL;
+        if (!where) {
+            if (!loc)
+                tpl_problem(t, arg, "AWS::Include needs Parameters.Location");
+            return NULL;
+        }
+        tnode_t *inc = t->include ? t->include(t->ctx, where, loc) : NULL;
+        free(where);
+        if (!inc)
+            return NULL;
+        tnode_t *r = tpl_eval(t, inc);
+        tnode_free(inc);
+        return r;
+    }
     if (!strcmp(fn, "Fn::ImportValue")) {
         tpl_problem(t, n, "Fn::ImportValue reads another stack's export, which sluice cannot see; "
                           "pass the value as a parameter instead");

@@ -15,6 +15,11 @@ typedef struct {
     const char *region, *account_id, *stack_name;
     const char *endpoint;      /* sluice's AWS endpoint, e.g. http://127.0.0.1:4566 */
     tnode_report_fn report;    /* "message" at LINE:COLUMN */
+    /* Reads a local file for AWS::Include / DefinitionUri (location as
+     * written, relative to the template; at: where it is named). Returns
+     * the file's tree (owned, its nodes placed at `at`) or NULL after
+     * reporting. */
+    tnode_t *(*include)(void *ctx, const char *location, const tnode_t *at);
     void *ctx;
     /* private */
     tnode_t *params;           /* name -> value (scalar, or list for list types) */

@@ -22,6 +22,8 @@ typedef struct {
     int n;
 } reporter_t;
 
+
+
 static void report_at(void *ctx, int line, int column, const char *msg)
 {
     reporter_t *r = ctx;
@@ -66,6 +68,60 @@ static char *read_all(const char *path, size_t *len)
     return buf;
 }
 
+static char *read_all(const char *path, size_t *len);
+
+static void place(tnode_t *n, const tnode_t *at)
+{
+    n->line = at->line;
+    n->column = at->column;
+    for (size_t i = 0; i < n->n; i++) {
+        place(n->items[i], at);
+        if (n->key_pos) {
+            n->key_pos[2 * i] = at->line;
+            n->key_pos[2 * i + 1] = at->column;
+        }
+    }
+}
+
+/* tpl_t's include hook: location relative to the template's folder; the
+ * file's own syntax problems name the file, anything later points at the
+ * place that includes it. */
+static tnode_t *include_file(void *ctx, const char *location, const tnode_t *at)
+{
+    reporter_t *r = ctx;
+    char msg[600], *full = NULL;
+    if (!strncmp(location, "s3://", 5) || strstr(location, "://")) {
+        snprintf(msg, sizeof msg, "'%.200s': sluice includes only local files (relative to the template)", location);
+        report_at(r, at->line, at->column, msg);
+        return NULL;
+    }
+    if (location[0] == '/') {
+        full = strdup(location);
+    } else {
+        const char *slash = strrchr(r->path, '/');
+        if (asprintf(&full, "%.*s%s", slash ? (int)(slash - r->path + 1) : 0, r->path, location) < 0)
+            abort();
+    }
+    if (!full)
+        abort();
+    size_t len = 0;
+    char *text = read_all(full, &len);
+    tnode_t *tree = NULL;
+    if (!text) {
+        snprintf(msg, sizeof msg, "cannot read '%.200s': %s", full, strerror(errno));
+        report_at(r, at->line, at->column, msg);
+    } else {
+        reporter_t inc = { full, r->report, r->ctx, 0 };
+        tree = tnode_parse(text, len, report_at, &inc);
+        r->n += inc.n;
+        if (tree)
+            place(tree, at);
+    }
+    free(text);
+    free(full);
+    return tree;
+}
+
 config_t *template_load(const char *path, const template_opts_t *o, config_report_fn report, void *ctx,
                         int *n_problems)
 {
@@ -97,6 +153,7 @@ config_t *template_load(const char *path, const template_opts_t *o, config_repor
     t.endpoint = TEMPLATE_ENDPOINT;
     t.report = report_at;
     t.ctx = &r;
+    t.include = include_file;
     if (tpl_params_init(&t, o->overrides, o->n_overrides, o->strict_overrides))
         goto done;
     if (!yaml_document_initialize(&out, NULL, NULL, NULL, 1, 1))

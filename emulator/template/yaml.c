@@ -327,7 +327,7 @@ tnode_t *tnode_parse(const char *text, size_t len, tnode_report_fn report, void 
     else
         root = convert(&c, y, 0);
     if (root && root->type != TN_MAP) {
-        report(ctx, root->line, root->column, "a template is a map (AWSTemplateFormatVersion, Resources, ...)");
+        report(ctx, root->line, root->column, "a template (or an included file) is a map");
         tnode_free(root);
         root = NULL;
     }

@@ -215,6 +215,32 @@ def test_rest_api_from_apigateway_resources_with_a_vtl_template(serve):
     assert http("GET", f"{api}/prod/orders/ping")[::2] == (200, '{"pong": true}')  # MOCK integration
 
 
+@pytest.mark.timeout(60)
+def test_openapi_included_from_a_file_with_aws_include(serve):
+    proc, sqs = serve("http-api-include/template.yaml")
+    api = proc.apis["MyHttpApi"]
+    status, headers, _ = http("POST", f"{api}/acme/orders", '{"sku": "x-1"}',
+                              {"Content-Type": "application/json", "Origin": "https://a.example"})
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == "*"  # x-amazon-apigateway-cors in api.yaml
+    msgs = sqs.receive_message(QueueUrl=proc.queue_urls["included-orders.fifo"], WaitTimeSeconds=5,
+                               AttributeNames=["MessageGroupId"]).get("Messages", [])
+    assert [(m["Body"], m["Attributes"]["MessageGroupId"]) for m in msgs] == [('{"sku": "x-1"}', "acme")]
+
+
+def test_include_problems_name_the_included_file(tmp_path):
+    (tmp_path / "api.yaml").write_text("paths:\n  /x: [unclosed\n")
+    t = tmp_path / "template.yaml"
+    t.write_text("Resources:\n  Api:\n    Type: AWS::Serverless::HttpApi\n    Properties:\n"
+                 "      DefinitionBody:\n        Fn::Transform: {Name: AWS::Include, Parameters: {Location: api.yaml}}\n")
+    r = validate("--template", t)
+    assert r.returncode == 1
+    assert r.stderr.startswith(f"{tmp_path}/api.yaml:3:1: YAML syntax error")
+    (tmp_path / "api.yaml").unlink()
+    r = validate("--template", t)
+    assert r.stderr == (f"{t}:6:68: cannot read '{tmp_path}/api.yaml': No such file or directory\n")
+
+
 # ---- validate: problems at FILE:LINE:COLUMN ----
 
 def validate(*args):
@@ -225,7 +251,8 @@ def validate(*args):
 def test_validate_reads_each_example_template():
     for t, extra in [("sqs-python", []), ("sqs-node", ["--parameter-overrides", "OutFile=/tmp/x"]),
                      ("fifo", ["--parameter-overrides", "OutFile=/tmp/x"]),
-                     ("http-api-sqs", ["--parameter-overrides", "OutFile=/tmp/x"]), ("rest-apigw", [])]:
+                     ("http-api-sqs", ["--parameter-overrides", "OutFile=/tmp/x"]), ("rest-apigw", []),
+                     ("http-api-include", [])]:
         r = validate("--template", TEMPLATES / t / "template.yaml", *extra)
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith(f"{TEMPLATES / t / 'template.yaml'}: ok\n")
