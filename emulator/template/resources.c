@@ -6,9 +6,11 @@
  * whose nodes carry the template's marks. */
 #include "template/resources.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
@@ -373,26 +375,84 @@ static tnode_t *merge_globals(const tnode_t *global, const tnode_t *local)
     return tnode_copy(local);
 }
 
+/* Inline code (SAM InlineCode, Lambda Code.ZipFile) is written where
+ * CloudFormation puts it, a file named index (index.py, index.js), in a
+ * folder named after a hash of the code under $TMPDIR/sluice-inline/, so
+ * the same code is the same folder across restarts. Returns the folder
+ * (owned) or NULL after a problem. */
+static char *inline_code(build_t *b, const tnode_t *props, const tnode_t *code)
+{
+    int bad = 0;
+    tnode_t *rt = prop(b, props, "Runtime", &bad);
+    const char *ext = NULL;
+    if (rt && rt->type == TN_SCALAR && !strncmp(rt->s, "python", 6))
+        ext = "py";
+    else if (rt && rt->type == TN_SCALAR && !strncmp(rt->s, "nodejs", 6))
+        ext = "js";
+    tnode_free(rt);
+    if (!ext) {
+        if (!bad)
+            tpl_problem(b->t, code, "inline code needs a python or nodejs Runtime");
+        return NULL;
+    }
+    unsigned long long h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *p = code->s; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    const char *tmp = getenv("TMPDIR");
+    char *dir = NULL, *file = NULL;
+    if (asprintf(&dir, "%s/sluice-inline/%016llx-%s", tmp && *tmp ? tmp : "/tmp", h, ext) < 0 ||
+        asprintf(&file, "%s/index.%s", dir, ext) < 0)
+        abort();
+    char *parent = strdup(dir);
+    if (!parent)
+        abort();
+    *strrchr(parent, '/') = '\0';
+    mkdir(parent, 0700);
+    mkdir(dir, 0700);
+    free(parent);
+    FILE *f = fopen(file, "w");
+    int ok = f && fputs(code->s, f) >= 0;
+    if (f && fclose(f))
+        ok = 0;
+    if (!ok) {
+        tpl_problem(b->t, code, "cannot write the inline code to %s: %s", file, strerror(errno));
+        free(dir);
+        dir = NULL;
+    }
+    free(file);
+    return dir;
+}
+
 /* Code: a local folder (SAM's CodeUri, or Lambda's Code as `aws
- * cloudformation package` takes it). */
+ * cloudformation package` takes it), or inline code. */
 static void function_code(build_t *b, int fmap, const tnode_t *props, const char *key, const tnode_t *res)
 {
     int bad = 0;
+    (void)res;
     tnode_t *v = prop(b, props, key, &bad);
-    if (!v) {
-        if (!bad && tnode_get(props, "InlineCode"))
-            tpl_problem(b->t, tnode_get(props, "InlineCode"),
-                        "InlineCode is not read: put the code in a folder and name it with CodeUri");
-        else if (!bad && tnode_get(props, "ImageUri"))
-            tpl_problem(b->t, tnode_get(props, "ImageUri"), "container image functions are not run by sluice");
-        (void)res;
+    tnode_t *inl = !v && !bad ? prop(b, props, "InlineCode", &bad) : NULL;
+    if (!v && inl && inl->type == TN_SCALAR) {
+        char *dir = inline_code(b, props, inl);
+        if (dir)
+            out_pair(b, fmap, "code", out_scalar(b, dir, 0, inl), tnode_get(props, "InlineCode"));
+        free(dir);
+        tnode_free(inl);
         return;
     }
+    tnode_free(inl);
+    if (!v) {
+        if (!bad && tnode_get(props, "ImageUri"))
+            tpl_problem(b->t, tnode_get(props, "ImageUri"), "container image functions are not run by sluice");
+        return;
+    }
+    const tnode_t *zip = tnode_get(v, "ZipFile");
     if (v->type == TN_SCALAR && strncmp(v->s, "s3://", 5)) {
         out_pair(b, fmap, "code", out_scalar(b, v->s, 0, v), tnode_get(props, key));
-    } else if (v->type == TN_MAP && tnode_get(v, "ZipFile")) {
-        tpl_problem(b->t, v, "Code.ZipFile (inline code) is not read: put the code in a folder and write "
-                             "Code: ./folder");
+    } else if (zip && zip->type == TN_SCALAR) {
+        char *dir = inline_code(b, props, zip);
+        if (dir)
+            out_pair(b, fmap, "code", out_scalar(b, dir, 0, zip), tnode_get(props, key));
+        free(dir);
     } else {
         tpl_problem(b->t, v, "%s must be a local folder (relative to the template); code in S3 cannot run "
                              "locally", key);

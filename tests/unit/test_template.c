@@ -463,8 +463,8 @@ static void test_problems_point_into_the_template(void **state)
                    "1:1: unknown template section 'Resourcez' (AWSTemplateFormatVersion, Parameters, Mappings, "
                    "Conditions, Resources, Outputs, ...)");
     expect_problem("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
-                   "      Runtime: python3.12\n      Handler: app.handler\n      InlineCode: 'def handler(e, c): pass'\n",
-                   "7:19: InlineCode is not read: put the code in a folder and name it with CodeUri");
+                   "      Runtime: provided.al2\n      Handler: app.handler\n      InlineCode: 'echo'\n",
+                   "7:19: inline code needs a python or nodejs Runtime");
     expect_problem("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Ref Q\n",
                    "5:18: 'Q' refers to itself (through QueueName)");
 }

@@ -241,6 +241,18 @@ def test_include_problems_name_the_included_file(tmp_path):
     assert r.stderr == (f"{t}:6:68: cannot read '{tmp_path}/api.yaml': No such file or directory\n")
 
 
+@pytest.mark.timeout(60)
+def test_inline_code_runs(serve, tmp_path):
+    out = tmp_path / "inline.txt"
+    proc, sqs = serve("inline/template.yaml", f"OutFile={out}")
+    sqs.send_message(QueueUrl=proc.queue_urls["PyQueue"], MessageBody="one")
+    sqs.send_message(QueueUrl=proc.queue_urls["NodeQueue"], MessageBody="two")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) >= 2):
+        time.sleep(0.1)
+    assert sorted(out.read_text().splitlines()) == ["node two", "py one"], proc.log()
+
+
 # ---- validate: problems at FILE:LINE:COLUMN ----
 
 def validate(*args):
