@@ -260,6 +260,14 @@ static config_t *load_config(const opts_t *o)
                 o->overrides, (size_t)o->n_overrides, o->n_templates == 1,
             };
             cfg = template_load(o->templates[i - o->n_configs], &t, print_problem, NULL, &problems);
+            if (cfg && all) { /* the interpreters the configs chose, for check_interpreters */
+                free(cfg->python);
+                free(cfg->nodejs);
+                cfg->python = strdup(all->python);
+                cfg->nodejs = strdup(all->nodejs);
+                if (!cfg->python || !cfg->nodejs)
+                    abort();
+            }
         }
         if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0) +
                        config_check_commands(cfg, print_problem, NULL)) {

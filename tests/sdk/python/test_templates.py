@@ -305,6 +305,21 @@ def test_duplicates_across_config_and_template_name_both_places(tmp_path):
     assert r.stderr == f"{t}:5:18: queue 'orders' is also declared at {cfg}:2:3\n"
 
 
+def test_runtimes_from_the_config_apply_to_the_template(tmp_path):
+    cfg = tmp_path / "runtimes.yaml"
+    cfg.write_text("runtimes:\n  python: /nonexistent/python3\n")
+    t = TEMPLATES / "sqs-python" / "template.yaml"
+    r = validate("--config", cfg, "--template", t)
+    assert r.returncode == 1
+    lines = r.stderr.splitlines()
+    assert len([l for l in lines if l.startswith(f"{t}:")]) == 1, r.stderr
+    assert "/nonexistent/python3" in r.stderr
+    cfg.write_text("runtimes:\n  python: /usr/bin/python3\n")
+    r = validate("--config", cfg, "--template", t)
+    assert r.returncode == 0, r.stderr
+    assert "runs /usr/bin/python3" in r.stdout
+
+
 def test_unread_types_warn_once_and_ignored_types_are_listed(tmp_path):
     t = tmp_path / "template.yaml"
     t.write_text(
