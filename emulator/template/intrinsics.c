@@ -178,8 +178,52 @@ static int parse_override(const char *o, char **key, char **value)
     return 0;
 }
 
-int tpl_params_init(tpl_t *t, const char *const *overrides, size_t n_overrides, int strict)
+/* sam's --parameter-overrides forms: each argument may hold several
+ * "K=V" (or ParameterKey=..,ParameterValue=..) separated by spaces, with
+ * "..." or '...' quoting and \\ escapes. Returns an owned list of owned
+ * strings (*n set). */
+static char **split_overrides(const char *const *args, size_t n_args, size_t *n)
 {
+    char **out = NULL;
+    *n = 0;
+    for (size_t i = 0; i < n_args; i++) {
+        const char *p = args[i];
+        while (*p) {
+            while (*p == ' ' || *p == '\t' || *p == '\n')
+                p++;
+            if (!*p)
+                break;
+            char *tok = malloc(strlen(p) + 1);
+            if (!tok)
+                abort();
+            size_t o = 0;
+            char quote = 0;
+            for (; *p && (quote || (*p != ' ' && *p != '\t' && *p != '\n')); p++) {
+                if (*p == '\\' && p[1]) {
+                    tok[o++] = *++p;
+                } else if (quote && *p == quote) {
+                    quote = 0;
+                } else if (!quote && (*p == '"' || *p == '\'')) {
+                    quote = *p;
+                } else {
+                    tok[o++] = *p;
+                }
+            }
+            tok[o] = '\0';
+            out = realloc(out, (*n + 1) * sizeof *out);
+            if (!out)
+                abort();
+            out[(*n)++] = tok;
+        }
+    }
+    return out;
+}
+
+int tpl_params_init(tpl_t *t, const char *const *args, size_t n_args, int strict)
+{
+    size_t n_overrides = 0;
+    char **split = split_overrides(args, n_args, &n_overrides);
+    const char *const *overrides = (const char *const *)split;
     const tnode_t *decls = section(t, "Parameters");
     t->params = tnode_map(1, 1);
     const tnode_t *conds = section(t, "Conditions");
@@ -251,6 +295,9 @@ int tpl_params_init(tpl_t *t, const char *const *overrides, size_t n_overrides, 
         }
         free(value);
     }
+    for (size_t i = 0; i < n_overrides; i++)
+        free(split[i]);
+    free(split);
     return t->failed ? -1 : 0;
 }
 

@@ -284,6 +284,13 @@ static void test_conditions_and_overrides(void **state)
     assert_string_equal(c->queues[1].name, "OnlyProd");
     config_free(c);
 
+    /* sam's one-string form: several overrides, quoting */
+    const char *one[] = { "Env=prod ParameterKey=Count,ParameterValue=\"5\"" };
+    c = load_with(y, &s, one, 1);
+    assert_non_null(c);
+    assert_int_equal(c->n_queues, 2);
+    config_free(c);
+
     const char *six[] = { "Env=prod", "Count=6" };
     c = load_with(y, &s, six, 2);
     assert_non_null(c);
@@ -301,6 +308,22 @@ static void test_conditions_and_overrides(void **state)
 }
 
 /* ---- resources ---- */
+
+static void test_override_quoting(void **state)
+{
+    (void)state;
+    const char *y = "Parameters:\n  Tag: {Type: String}\n"
+                    FN_HEAD
+                    "          TAG: !Ref Tag\n";
+    const char *ov[] = { "Tag='a b\\'c'" };
+    sink_t s;
+    config_t *c = load_with(y, &s, ov, 1);
+    if (!c)
+        fprintf(stderr, "%s", s.text);
+    assert_non_null(c);
+    assert_string_equal(env(&c->functions[0], "TAG"), "a b'c");
+    config_free(c);
+}
 
 static void test_queue_properties_and_redrive(void **state)
 {
@@ -633,6 +656,7 @@ int main(void)
         cmocka_unit_test(test_alias_bomb_is_bounded),
         cmocka_unit_test(test_intrinsics),
         cmocka_unit_test(test_conditions_and_overrides),
+        cmocka_unit_test(test_override_quoting),
         cmocka_unit_test(test_queue_properties_and_redrive),
         cmocka_unit_test(test_functions_globals_events_mappings),
         cmocka_unit_test(test_problems_point_into_the_template),
