@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
+
 typedef struct {
     char *id;          /* logical id; the config's API name */
     int http;
@@ -654,6 +656,9 @@ tnode_t *apis_finish(tpl_apis_t *a)
                 api->http = http;
                 read_listen(api, res);
                 tnode_t *stage = eval(t, tnode_get(props, "StageName"));
+                if (http && sval(stage) && strcmp(stage->s, "$default"))
+                    log_warn("msg=\"HTTP API stages are not served under /{stage}; routes are at the root\" "
+                             "api=%s stage=%s", id, stage->s);
                 if (!http && !sval(stage))
                     tpl_problem(t, &id_at, "AWS::Serverless::Api '%s' needs StageName", id);
                 else if (!http) {
@@ -703,6 +708,12 @@ tnode_t *apis_finish(tpl_apis_t *a)
                 read_rest_method(a, id, res);
             } else if (pass == 1 && !strcmp(type, "AWS::ApiGatewayV2::Route")) {
                 read_v2_route(a, id, res);
+            } else if (pass == 2 && !strcmp(type, "AWS::ApiGatewayV2::Stage")) {
+                tnode_t *stage = eval(t, tnode_get(props, "StageName"));
+                if (sval(stage) && strcmp(stage->s, "$default"))
+                    log_warn("msg=\"HTTP API stages are not served under /{stage}; routes are at the root\" "
+                             "stage=%s", stage->s);
+                tnode_free(stage);
             } else if (pass == 2 && (!strcmp(type, "AWS::ApiGateway::Stage") ||
                                      !strcmp(type, "AWS::ApiGateway::Deployment"))) {
                 char *api_id = ref_id(t, tnode_get(props, "RestApiId"));
