@@ -634,6 +634,61 @@ static void test_rest_api_resources_and_send_message_form(void **state)
     config_free(c);
 }
 
+static void test_apigatewayv2_resources(void **state)
+{
+    (void)state;
+    const char *y = "Resources:\n"
+                    "  Q: {Type: AWS::SQS::Queue}\n"
+                    "  Fn:\n"
+                    "    Type: AWS::Lambda::Function\n"
+                    "    Properties: {Runtime: provided.al2, Handler: h, Code: " CODE ", FunctionName: worker}\n"
+                    "  Http:\n"
+                    "    Type: AWS::ApiGatewayV2::Api\n"
+                    "    Properties: {Name: h, ProtocolType: HTTP, CorsConfiguration: {AllowOrigins: ['https://a.example']}}\n"
+                    "  ToQueue:\n"
+                    "    Type: AWS::ApiGatewayV2::Integration\n"
+                    "    Properties:\n"
+                    "      ApiId: !Ref Http\n"
+                    "      IntegrationType: AWS_PROXY\n"
+                    "      IntegrationSubtype: SQS-SendMessage\n"
+                    "      PayloadFormatVersion: '1.0'\n"
+                    "      RequestParameters: {QueueUrl: !GetAtt Q.QueueUrl, MessageBody: $request.body.order}\n"
+                    "  ToFn:\n"
+                    "    Type: AWS::ApiGatewayV2::Integration\n"
+                    "    Properties:\n"
+                    "      ApiId: !Ref Http\n"
+                    "      IntegrationType: AWS_PROXY\n"
+                    "      IntegrationUri: !Sub 'arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations'\n"
+                    "      PayloadFormatVersion: '2.0'\n"
+                    "  Post:\n"
+                    "    Type: AWS::ApiGatewayV2::Route\n"
+                    "    Properties: {ApiId: !Ref Http, RouteKey: 'POST /orders', Target: !Sub 'integrations/${ToQueue}'}\n"
+                    "  Default:\n"
+                    "    Type: AWS::ApiGatewayV2::Route\n"
+                    "    Properties: {ApiId: !Ref Http, RouteKey: $default, Target: !Join [/, [integrations, !Ref ToFn]]}\n"
+                    "  Stage:\n"
+                    "    Type: AWS::ApiGatewayV2::Stage\n"
+                    "    Properties: {ApiId: !Ref Http, StageName: $default, AutoDeploy: true}\n";
+    sink_t s;
+    config_t *c = load(y, &s);
+    if (!c)
+        fprintf(stderr, "%s", s.text);
+    assert_non_null(c);
+    assert_int_equal(c->n_apis, 1);
+    const config_api_t *a = &c->apis[0];
+    assert_int_equal(a->http, 1);
+    const config_route_t *r = route(a, "POST /orders");
+    assert_non_null(r);
+    assert_string_equal(r->queue, "Q");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(r->parameters, "MessageBody")->valuestring,
+                        "$request.body.order");
+    r = route(a, "$default");
+    assert_non_null(r);
+    assert_string_equal(r->function, "worker");
+    assert_string_equal(r->payload_format, "2.0");
+    config_free(c);
+}
+
 static void test_api_problems(void **state)
 {
     (void)state;
@@ -662,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_problems_point_into_the_template),
         cmocka_unit_test(test_http_api_openapi_and_events),
         cmocka_unit_test(test_rest_api_resources_and_send_message_form),
+        cmocka_unit_test(test_apigatewayv2_resources),
         cmocka_unit_test(test_api_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
