@@ -159,11 +159,14 @@ static char *queue_of_arn(build_t *b, const tnode_t *v, const char *what)
     return name;
 }
 
+#define ROOT 1 /* the document's root map: the first node resources_build adds */
+
+/* The top-level `queues:` / `functions:` map, added on first use. */
 static int top_map(build_t *b, int *slot, const char *key)
 {
     if (!*slot) {
         *slot = out_map(b, NULL);
-        out_pair(b, yaml_document_get_root_node(b->out) ? 1 : 0, key, *slot, NULL);
+        out_pair(b, ROOT, key, *slot, NULL);
     }
     return *slot;
 }
@@ -623,8 +626,8 @@ static const char *const sections[] = {"AWSTemplateFormatVersion", "Description"
 int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
 {
     build_t b = { t, path, out, 0, 0, NULL, 0, apis_new(t) };
-    int root = out_map(&b, NULL);
-    (void)root;
+    if (out_map(&b, NULL) != ROOT)
+        abort();
     for (size_t i = 0; i < t->root->n; i++) {
         int known = 0;
         for (size_t k = 0; k < sizeof sections / sizeof *sections; k++)
@@ -720,7 +723,7 @@ int resources_build(tpl_t *t, const char *path, yaml_document_t *out)
     if (!t->failed) {
         tnode_t *apis = apis_finish(b.apis);
         if (apis)
-            out_pair(&b, 1, "apis", out_tree(&b, apis), NULL);
+            out_pair(&b, ROOT, "apis", out_tree(&b, apis), NULL);
         tnode_free(apis);
     }
     apis_free(b.apis);
