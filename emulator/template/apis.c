@@ -20,6 +20,7 @@ typedef struct {
     tnode_t *cors;     /* config-shaped cors map, or NULL */
     char *listen;
     tnode_t *routes;   /* route key -> route (config shape) */
+    int key_required;  /* some route wants an API key (the config's keys are per API) */
     tnode_t at;        /* where the API is declared */
 } api_t;
 
@@ -67,7 +68,7 @@ int apis_reads(const char *type)
         "AWS::Serverless::Api", "AWS::Serverless::HttpApi", "AWS::ApiGateway::RestApi",
         "AWS::ApiGateway::Resource", "AWS::ApiGateway::Method", "AWS::ApiGateway::Stage",
         "AWS::ApiGateway::Deployment", "AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Integration",
-        "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Stage",
+        "AWS::ApiGatewayV2::Route", "AWS::ApiGatewayV2::Stage", "AWS::ApiGateway::ApiKey",
     };
     for (size_t i = 0; i < sizeof types / sizeof *types; i++)
         if (!strcmp(type, types[i]))
@@ -203,6 +204,10 @@ void apis_add_event(tpl_apis_t *a, const char *function, const char *type, const
         tpl_problem(t, ev, "an Api event needs Path and Method");
     } else {
         api_t *api = get_api(a, id, http, ev);
+        tnode_t *key = eval(t, tnode_get(tnode_get(props, "Auth"), "ApiKeyRequired"));
+        if (sval(key) && !strcmp(key->s, "true"))
+            api->key_required = 1;
+        tnode_free(key);
         if (!sval(api_ref) && !http && !api->stage)
             api->stage = xstrdup("Prod"); /* SAM's implicit API's stage */
         tnode_t *route = lambda_route(function, http ? (sval(payload) ? sval(payload) : "2.0") : "1.0",
@@ -578,6 +583,10 @@ static void read_rest_method(tpl_apis_t *a, const char *id, const tnode_t *res)
             char *path = resource_path(a, rid, 0);
             if (path) {
                 api_t *api = get_api(a, api_id, 0, tnode_get(t->resources, api_id));
+                tnode_t *key = eval(t, tnode_get(props, "ApiKeyRequired"));
+                if (sval(key) && !strcmp(key->s, "true"))
+                    api->key_required = 1;
+                tnode_free(key);
                 tnode_t *route = integration_route(a, api, integ, tnode_get(props, "Integration"));
                 if (route)
                     add_route(a, api, method->s, *path ? path : "/", route, res);
@@ -676,6 +685,12 @@ tnode_t *apis_finish(tpl_apis_t *a)
                     api->cors = cors_of(cors);
                     tnode_free(cors);
                 }
+                tnode_t *key = eval(t, tnode_get(tnode_get(props, "Auth"), "ApiKeyRequired"));
+                if (!key)
+                    key = eval(t, tnode_get(tnode_get(gl, "Auth"), "ApiKeyRequired"));
+                if (sval(key) && !strcmp(key->s, "true"))
+                    api->key_required = 1;
+                tnode_free(key);
                 read_body(a, api, props, "DefinitionBody");
                 const tnode_t *uri = tnode_get(props, "DefinitionUri");
                 if (uri && !tnode_get(props, "DefinitionBody")) {
@@ -731,6 +746,24 @@ tnode_t *apis_finish(tpl_apis_t *a)
     }
     if (!a->n)
         return NULL;
+    /* API keys: every AWS::ApiGateway::ApiKey with a Value (AWS generates
+     * the others, which sluice cannot know) opens every API that wants a
+     * key. */
+    tnode_t *keys = NULL;
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        const char *type = sval(tnode_get(rs->items[i], "Type"));
+        if (!type || strcmp(type, "AWS::ApiGateway::ApiKey") || !usable(t, rs->items[i]))
+            continue;
+        const tnode_t *props = tnode_get(rs->items[i], "Properties");
+        tnode_t *value = eval(t, tnode_get(props, "Value")), *enabled = eval(t, tnode_get(props, "Enabled"));
+        if (sval(value) && !(sval(enabled) && !strcmp(enabled->s, "false"))) {
+            if (!keys)
+                keys = tnode_list(value->line, value->column);
+            tnode_append(keys, str_at(value->s, value));
+        }
+        tnode_free(value);
+        tnode_free(enabled);
+    }
     tnode_t *out = tnode_map(1, 1);
     for (size_t i = 0; i < a->n; i++) {
         api_t *api = &a->apis[i];
@@ -744,9 +777,15 @@ tnode_t *apis_finish(tpl_apis_t *a)
             tnode_put(m, "cors", api->cors);
             api->cors = NULL;
         }
+        if (api->key_required && keys)
+            tnode_put(m, "api_keys", tnode_copy(keys));
+        else if (api->key_required)
+            log_warn("msg=\"api wants an API key but no AWS::ApiGateway::ApiKey has a Value; no key is required\" "
+                     "api=%s", api->id);
         tnode_put(m, "routes", api->routes);
         api->routes = tnode_map(1, 1);
         tnode_put(out, api->id, m);
     }
+    tnode_free(keys);
     return out;
 }

@@ -605,7 +605,8 @@ static rtype_t classify(const char *type)
                                           "AWS::SQS::QueueInlinePolicy", "AWS::Lambda::Version",
                                           "AWS::Lambda::Alias", "AWS::Lambda::EventInvokeConfig",
                                           "AWS::Lambda::LayerVersion", "AWS::Serverless::LayerVersion",
-                                          "AWS::ApiGateway::Account"};
+                                          "AWS::ApiGateway::Account", "AWS::ApiGateway::UsagePlan",
+                                          "AWS::ApiGateway::UsagePlanKey"};
     for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++)
         if (!strcmp(type, ignored[i]))
             return RT_IGNORED;

@@ -689,6 +689,36 @@ static void test_apigatewayv2_resources(void **state)
     config_free(c);
 }
 
+static void test_api_keys(void **state)
+{
+    (void)state;
+    const char *y = "Resources:\n"
+                    "  Api:\n"
+                    "    Type: AWS::Serverless::Api\n"
+                    "    Properties: {StageName: v1, Auth: {ApiKeyRequired: true}}\n"
+                    "  Key:\n"
+                    "    Type: AWS::ApiGateway::ApiKey\n"
+                    "    Properties: {Value: abcdefghijklmnopqrstuvwxyz, Enabled: true}\n"
+                    "  Off:\n"
+                    "    Type: AWS::ApiGateway::ApiKey\n"
+                    "    Properties: {Value: disabled-key-0000000000, Enabled: false}\n"
+                    "  Plan: {Type: AWS::ApiGateway::UsagePlan}\n"
+                    "  Fn:\n"
+                    "    Type: AWS::Serverless::Function\n"
+                    "    Properties:\n"
+                    "      Runtime: provided.al2\n      Handler: h\n      CodeUri: " CODE "\n"
+                    "      Events: {E: {Type: Api, Properties: {RestApiId: !Ref Api, Path: /, Method: get}}}\n";
+    sink_t s;
+    config_t *c = load(y, &s);
+    if (!c)
+        fprintf(stderr, "%s", s.text);
+    assert_non_null(c);
+    assert_int_equal(c->n_apis, 1);
+    assert_int_equal(cJSON_GetArraySize(c->apis[0].api_keys), 1);
+    assert_string_equal(cJSON_GetArrayItem(c->apis[0].api_keys, 0)->valuestring, "abcdefghijklmnopqrstuvwxyz");
+    config_free(c);
+}
+
 static void test_api_problems(void **state)
 {
     (void)state;
@@ -718,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_http_api_openapi_and_events),
         cmocka_unit_test(test_rest_api_resources_and_send_message_form),
         cmocka_unit_test(test_apigatewayv2_resources),
+        cmocka_unit_test(test_api_keys),
         cmocka_unit_test(test_api_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -206,13 +206,18 @@ def test_http_api_openapi_sqs_integration_feeds_a_function(serve, tmp_path):
 def test_rest_api_from_apigateway_resources_with_a_vtl_template(serve):
     proc, sqs = serve("rest-apigw/template.yaml")
     api = proc.apis["OrdersRestApi"]
-    status, _, body = http("POST", f"{api}/prod/orders", json.dumps({"id": 8}), {"Content-Type": "application/json"})
+    key = {"x-api-key": "local-test-key-0123456789"}  # the ApiKey resource's Value
+    status, _, body = http("POST", f"{api}/prod/orders", json.dumps({"id": 0}), {"Content-Type": "application/json"})
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})  # ApiKeyRequired, no key
+    status, _, body = http("POST", f"{api}/prod/orders", json.dumps({"id": 8}),
+                           {"Content-Type": "application/json", **key})
     assert (status, body) == (200, '{"queued": true}')
     # The template's Action=SendMessage&MessageBody=$util.urlEncode($input.body)
     # sends the request body as the message body.
     got = receive_one(sqs, proc.queue_urls["rest-orders"], wait=5)
     assert got is not None and json.loads(got["Body"]) == {"id": 8}
-    assert http("GET", f"{api}/prod/orders/ping")[::2] == (200, '{"pong": true}')  # MOCK integration
+    # MOCK integration; sluice's keys are per API, so this route wants one too.
+    assert http("GET", f"{api}/prod/orders/ping", headers=key)[::2] == (200, '{"pong": true}')
 
 
 @pytest.mark.timeout(60)
