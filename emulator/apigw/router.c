@@ -3,6 +3,7 @@
  * matched by one scan that stops at the first route whose path and method
  * fit. Matching walks the request path in place and allocates nothing
  * until the winner's path parameters are built. */
+#include "core/xalloc.h"
 #include "apigw/router.h"
 
 #include <assert.h>
@@ -52,22 +53,6 @@ static const char *const METHODS[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "
 
 /* Keeps error messages bounded when a key is long. */
 #define KEY_SHOWN 200
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-    char *d = xrealloc(NULL, n + 1);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
 
 static int method_index(const char *s, size_t n)
 {

@@ -6,6 +6,7 @@
  * clash) run once the whole file is read. Problems are collected with
  * their positions and reported sorted into file order as
  * FILE:LINE:COLUMN: message. */
+#include "core/xalloc.h"
 #include "core/config.h"
 
 #include <arpa/inet.h>
@@ -110,22 +111,6 @@ typedef struct {
 } loader_t;
 
 /* ---- memory: sluice aborts on out-of-memory ---- */
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 static void replace_str(char **slot, const char *s)
 {

@@ -4,6 +4,7 @@
  * A malformed escape ("%", "%4", "%zz") is kept as the literal bytes, and
  * %00 becomes FORM_NUL_MARK so that a NUL cannot silently end a value
  * early. */
+#include "core/xalloc.h"
 #include "core/form.h"
 
 #include <stdlib.h>
@@ -19,14 +20,6 @@ struct form {
     size_t count;
     size_t cap;
 };
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p)
-        abort();
-    return p;
-}
 
 static int hexval(int c)
 {

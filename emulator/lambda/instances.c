@@ -782,8 +782,7 @@ static char **instance_env(const lambda_fleet_t *fl, int port, const char *strea
     return env;
 }
 
-/* CloudWatch's stream name for an instance: YYYY/MM/DD/[$LATEST]<32 hex>. */
-static void make_stream_name(char *out, size_t size)
+void lambda_log_stream_name(char *out, size_t size)
 {
     char day[16], hex[33];
     unsigned char raw[16];
@@ -832,7 +831,7 @@ static int spawn_instance(lambda_fleet_t *fl, finv_t *first)
         if (devnull < 0)
             goto fail;
     }
-    make_stream_name(in->log_stream, sizeof in->log_stream);
+    lambda_log_stream_name(in->log_stream, sizeof in->log_stream);
     env = instance_env(fl, port, in->log_stream);
     lambda_spawn_t spec = {
         .function_name = fl->function_name,

@@ -54,6 +54,10 @@ int lambda_fleet_invoke(lambda_fleet_t *fl, const char *request_id, const char *
                         const char *client_context, const void *input, size_t input_len, lambda_done_fn done,
                         void *arg);
 
+/* CloudWatch's stream name for a sandbox: YYYY/MM/DD/[$LATEST]<32 hex>
+ * (size: at least 64). */
+void lambda_log_stream_name(char *out, size_t size);
+
 /* Instances alive now (starting, idle or busy). */
 int lambda_fleet_size(const lambda_fleet_t *fl);
 

@@ -469,20 +469,10 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_t *cfg,
     buf_printf(&b, "%s/%s.log", l->logs_dir, cf->name);
     f->log_path = buf_steal(&b, NULL);
     f->last_modified = now_rfc3339();
-    /* CloudWatch's stream name for a sandbox: YYYY/MM/DD/[$LATEST]<32 hex>. */
     {
-        char day[16], hex[33];
-        unsigned char raw[16];
-        uint64_t a = ids_random64(), c = ids_random64();
-        memcpy(raw, &a, 8);
-        memcpy(raw + 8, &c, 8);
-        ids_hex(raw, 16, hex);
-        time_t t = (time_t)(clock_now_ms() / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(day, sizeof day, "%Y/%m/%d", &tm);
-        buf_printf(&b, "%s/[$LATEST]%s", day, hex);
-        f->log_stream = buf_steal(&b, NULL);
+        char stream[96];
+        lambda_log_stream_name(stream, sizeof stream);
+        f->log_stream = strdup(stream);
     }
     ids_uuid4(f->revision_id);
     if (f->runtime) {

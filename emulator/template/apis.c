@@ -5,6 +5,7 @@
  * SQS (REST `aws` to sqs:path or sqs:action/SendMessage; HTTP
  * SQS-SendMessage), Lambda proxy, and mock. Each API listens on
  * 127.0.0.1:0 unless its Metadata says `sluice: {listen: HOST:PORT}`. */
+#include "core/xalloc.h"
 #include "template/apis.h"
 
 #include <stdio.h>
@@ -29,14 +30,6 @@ struct tpl_apis {
     api_t *apis;
     size_t n;
 };
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 tpl_apis_t *apis_new(tpl_t *t)
 {

@@ -3,6 +3,7 @@
  * intrinsic sluice cannot answer (Fn::ImportValue in an IAM policy) only
  * matters when it lands in something sluice runs. Each problem names the
  * node it is about; see ../shared/reference/sam-templates.md §6. */
+#include "core/xalloc.h"
 #include "template/intrinsics.h"
 
 #include <regex.h>
@@ -24,14 +25,6 @@ void tpl_problem(tpl_t *t, const tnode_t *n, const char *fmt, ...)
     va_end(ap);
     t->report(t->ctx, n ? n->line : 1, n ? n->column : 1, msg);
     t->failed = 1;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
 }
 
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -2,6 +2,7 @@
  * gives tags per node ("!Ref" on a scalar, "!Sub" on a sequence...); each
  * short form is lowered here so the evaluator only sees long forms. A
  * depth and node budget keeps aliases from expanding without bound. */
+#include "core/xalloc.h"
 #include "template/yaml.h"
 
 #include <stdarg.h>
@@ -12,22 +13,6 @@
 
 #define DEPTH_MAX 64
 #define NODES_MAX 1000000
-
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
-static char *xstrdup(const char *s)
-{
-    char *d = strdup(s);
-    if (!d)
-        abort();
-    return d;
-}
 
 static tnode_t *node_new(tn_type_t type, int line, int column)
 {
