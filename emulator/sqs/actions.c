@@ -22,7 +22,8 @@
 #define MAX_BATCH 10
 #define MAX_BATCH_BYTES 1048576
 #define MAX_TAGS 50
-#define SWEEP_INTERVAL_S 30
+#define SWEEP_INTERVAL_MS 1000
+#define SWEEP_CHUNK 1000 /* rows the retention sweep deletes per loop turn */
 #define MAX_IN_FLIGHT 120000
 #define COOLDOWN_MS 60000
 #define FIFO_WINDOW_MS (5 * 60 * 1000) /* de-duplication and receive-attempt windows */
@@ -1147,8 +1148,10 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
             return cJSON_GetArraySize(a->messages);
         }
     }
-    if (!q->fifo && s->in_flight_limit &&
-        sqs_store_count_inflight(s->store, q->id, now, MAX_IN_FLIGHT) >= MAX_IN_FLIGHT)
+    int64_t visible, inflight = 0, delayed;
+    if (!q->fifo && s->in_flight_limit && sqs_store_counts(s->store, q->id, now, &visible, &inflight, &delayed) < 0)
+        return sqs_fail_internal(c);
+    if (!q->fifo && s->in_flight_limit && inflight >= MAX_IN_FLIGHT)
         return err_set(&c->err, ERR_OVER_LIMIT,
                        "Too many messages in flight on queue %s: at most %d messages can be in flight on a "
                        "standard queue.",
@@ -1812,7 +1815,8 @@ static int a_get_queue_attributes(sqs_t *s, sqs_call_t *c)
         &c->err, ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", e->valuestring);
     int all = names && list_has(names, "All");
     int64_t visible = 0, inflight = 0, delayed = 0;
-    sqs_store_counts(s->store, q->id, clock_now_ms(), &visible, &inflight, &delayed);
+    if (sqs_store_counts(s->store, q->id, clock_now_ms(), &visible, &inflight, &delayed) < 0)
+        return sqs_fail_internal(c);
     cJSON *out = cJSON_CreateObject();
     for (size_t i = 0; names && i < sizeof attr_order / sizeof attr_order[0]; i++) {
         const char *n = attr_order[i];
@@ -2248,19 +2252,64 @@ static void load_queue(void *ctx, const sqs_store_queue_t *row)
     sqs_registry_add(s->reg, q);
 }
 
+/* One bounded step of the retention sweep, in one transaction: up to
+ * budget expired rows, queue after queue from where the last step stopped
+ * (each found on the messages_expiry index), then ended de-duplication
+ * entries; and each queue's counters catch up with the clock. Returns 1
+ * when the budget ran out with work left, 0 when done, -1 on failure. */
+static int sweep_step(sqs_t *s, int budget)
+{
+    if (sqs_tx_begin(s))
+        return -1;
+    int64_t now = clock_now_ms();
+    int n, left = budget, more = 0, failed = 0, expired = 0;
+    sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
+    for (int k = 0; k < n && !failed; k++) {
+        int i = (int)((s->sweep_pos + (size_t)k) % (size_t)n);
+        int64_t v, f, d;
+        int got = left > 0 ? sqs_store_expire(s->store, qs[i]->id, now, left) : 0;
+        int lag = sqs_store_counts(s->store, qs[i]->id, now, &v, &f, &d);
+        if (got < 0 || lag < 0) {
+            failed = 1;
+            break;
+        }
+        expired += got;
+        left -= got;
+        if (left <= 0 || lag) {
+            more = 1;
+            if (left <= 0) {
+                s->sweep_pos = (size_t)i; /* this queue may have more */
+                break;
+            }
+        }
+    }
+    free(qs);
+    int dd = failed || left <= 0 ? 0 : sqs_store_dedup_expire(s->store, now, left);
+    if (dd < 0)
+        failed = 1;
+    else if (dd == left && left > 0)
+        more = 1;
+    if (failed) {
+        sqs_store_rollback(s->store);
+        return -1;
+    }
+    if (sqs_store_commit(s->store))
+        return -1;
+    if (expired > 0)
+        log_debug("msg=\"retention expired\" messages=%d", expired);
+    return more;
+}
+
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     sqs_t *s = arg;
-    if (sqs_tx_begin(s) == 0) {
-        int64_t now = clock_now_ms();
-        int n = sqs_store_expire(s->store, now);
-        sqs_store_dedup_expire(s->store, now);
-        if (sqs_store_commit(s->store))
-            sqs_store_rollback(s->store);
-        else if (n > 0)
-            log_debug("msg=\"retention expired\" messages=%d", n);
+    /* More than a step's work: go on in the next loop turn (a timer, so
+     * the loop polls its sockets first), rather than hold the loop. */
+    if (sweep_step(s, SWEEP_CHUNK) == 1) {
+        struct timeval now = {0, 0};
+        evtimer_add(s->sweep_more, &now);
     }
 }
 
@@ -2280,13 +2329,22 @@ sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default
         sqs_free(s);
         return NULL;
     }
+    /* The counters are built now, at start-up, not by the first call. */
+    int n;
+    sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
+    for (int i = 0; i < n; i++) {
+        int64_t v, f, d;
+        sqs_store_counts(s->store, qs[i]->id, clock_now_ms(), &v, &f, &d);
+    }
+    free(qs);
     s->wait = sqs_wait_new(base, next_visible_cb, s);
     s->fifo_sequence = clock_now_ms() * 1000;
     s->flush_ev = event_new(base, -1, 0, flush_cb, s);
     s->purge_cooldown = s->recreate_cooldown = s->in_flight_limit = 1;
     s->move_tasks = sqs_move_tasks_new(s);
     s->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, s);
-    struct timeval tv = {SWEEP_INTERVAL_S, 0};
+    s->sweep_more = evtimer_new(base, sweep_cb, s);
+    struct timeval tv = {SWEEP_INTERVAL_MS / 1000, (SWEEP_INTERVAL_MS % 1000) * 1000};
     event_add(s->sweep, &tv);
     return s;
 }
@@ -2324,6 +2382,8 @@ void sqs_free(sqs_t *s)
     }
     if (s->sweep)
         event_free(s->sweep);
+    if (s->sweep_more)
+        event_free(s->sweep_more);
     sqs_wait_free(s->wait);
     sqs_registry_free(s->reg);
     sqs_store_close(s->store);
@@ -2346,6 +2406,10 @@ int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int
 
 void sqs_clock_advanced(sqs_t *s)
 {
+    /* A test moved the clock: what expired by it goes now, all of it, so
+     * the next call sees the counts of the new time. */
+    while (sweep_step(s, SWEEP_CHUNK) == 1)
+        ;
     int n;
     sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
     for (int i = 0; i < n; i++)

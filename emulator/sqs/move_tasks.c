@@ -430,7 +430,7 @@ int sqs_move_task_start(sqs_t *s, sqs_call_t *c)
                        "given time.");
 
     int64_t visible, inflight, delayed;
-    if (sqs_store_counts(s->store, src->id, clock_now_ms(), &visible, &inflight, &delayed))
+    if (sqs_store_counts(s->store, src->id, clock_now_ms(), &visible, &inflight, &delayed) < 0)
         return sqs_fail_internal(c);
     move_task_t *t = calloc(1, sizeof *t);
     if (!t)

@@ -34,7 +34,9 @@ struct sqs {
     sqs_wait_t *wait;
     char *default_region;
     char *account;
-    struct event *sweep;
+    struct event *sweep;         /* the retention sweep, every second */
+    struct event *sweep_more;    /* its next step, when one step was not enough */
+    size_t sweep_pos;            /* the queue (in registry order) it goes on from */
     int64_t fifo_sequence;
     /* Group commit: calls that changed the store wait here for the commit
      * that makes them durable; flush_ev runs it once per loop turn. */

@@ -14,8 +14,8 @@ enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
     S_Q_EACH, S_Q_NEXT_ID, S_Q_HWM, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
-    S_M_PURGE, S_M_EXPIRE, S_M_COUNT_VISIBLE, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
-    S_M_GROUPED, S_M_HAS_GROUPS, S_M_COUNT_INFLIGHT,
+    S_M_PURGE, S_M_EXPIRE, S_M_COUNT_ALL, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
+    S_M_GROUPED, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST,
     S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION,
     S__COUNT
 };
@@ -55,27 +55,38 @@ static const char *sql[S__COUNT] = {
     [S_M_UPDATE_RECV] = "UPDATE messages SET visible_ms=?, receive_count=?, first_receive_ms=?, nonce=? "
                         "WHERE seq=?",
     [S_M_SET_VISIBLE] = "UPDATE messages SET visible_ms=? WHERE seq=?",
-    [S_M_DELETE] = "DELETE FROM messages WHERE seq=?",
-    [S_M_DELETE_ID] = "DELETE FROM messages WHERE seq=? AND message_id=?",
+    /* Deletes return the row's state, so the per-queue counts follow. */
+    [S_M_DELETE] = "DELETE FROM messages WHERE seq=? RETURNING queue_id, visible_ms, receive_count, seq",
+    [S_M_DELETE_ID] = "DELETE FROM messages WHERE seq=? AND message_id=? RETURNING queue_id, visible_ms, "
+                      "receive_count, seq",
     [S_M_MOVE] = "UPDATE messages SET queue_id=?, visible_ms=?, expires_ms=?, dlq_source_arn=? WHERE seq=?",
     [S_M_PURGE] = "DELETE FROM messages WHERE queue_id=?",
-    [S_M_EXPIRE] = "DELETE FROM messages WHERE expires_ms<=?",
-    [S_M_COUNT_VISIBLE] = "SELECT count(*) FROM messages WHERE queue_id=? AND visible_ms<=? AND expires_ms>?",
+    /* A bounded chunk of one queue's expired rows, found on messages_expiry. */
+    [S_M_EXPIRE] = "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE queue_id=?1 AND "
+                   "expires_ms<=?2 LIMIT ?3) RETURNING queue_id, visible_ms, receive_count, seq",
+    /* Full counts: only to rebuild a queue's counters (start-up, after a
+     * failed commit) and for tests; everything else reads the counters. */
+    [S_M_COUNT_ALL] = "SELECT count(*) FROM messages WHERE queue_id=?",
     [S_M_COUNT_HIDDEN] = "SELECT count(*) FILTER (WHERE receive_count>0), count(*) FILTER (WHERE receive_count=0) "
-                         "FROM messages WHERE queue_id=? AND visible_ms>? AND expires_ms>?",
+                         "FROM messages WHERE queue_id=? AND visible_ms>?",
+    [S_M_STATE] = "SELECT queue_id, visible_ms, receive_count FROM messages WHERE seq=?",
+    /* The rows whose visibility deadline passed since the counters' cursor
+     * (visible_ms, seq) <= now, in index order, a bounded chunk at a time. */
+    [S_M_ADVANCE] = "SELECT visible_ms, seq, receive_count FROM messages WHERE queue_id=?1 AND visible_ms>=?2 "
+                    "AND visible_ms<=?4 AND (visible_ms>?2 OR seq>?3) ORDER BY visible_ms, seq LIMIT ?5",
+    /* Retention is per queue, so the first row to expire is the oldest. */
+    [S_M_OLDEST] = "SELECT sent_ms FROM messages WHERE queue_id=? ORDER BY expires_ms LIMIT 1",
     [S_M_NEXT_VISIBLE] = "SELECT min(visible_ms) FROM messages WHERE queue_id=? AND visible_ms>?",
     [S_M_GROUPED] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
                     "WHERE queue_id=? AND group_id IS NOT NULL ORDER BY seq LIMIT ?",
     [S_M_HAS_GROUPS] = "SELECT 1 FROM messages WHERE queue_id=? AND group_id IS NOT NULL LIMIT 1",
-    [S_M_COUNT_INFLIGHT] = "SELECT count(*) FROM (SELECT 1 FROM messages WHERE queue_id=? AND visible_ms>? "
-                           "AND receive_count>0 LIMIT ?)",
     [S_D_GET] = "SELECT message_id, sequence_number FROM dedup WHERE queue_id=? AND scope=? AND dedup_id=? "
                 "AND expires_ms>?",
     [S_D_PUT] = "INSERT OR REPLACE INTO dedup(queue_id, scope, dedup_id, message_id, sequence_number, expires_ms) "
                 "VALUES(?,?,?,?,?,?)",
     [S_D_PURGE] = "DELETE FROM dedup WHERE queue_id=?",
     [S_M_RETENTION] = "UPDATE messages SET expires_ms=sent_ms+? WHERE queue_id=?",
-    [S_D_EXPIRE] = "DELETE FROM dedup WHERE expires_ms<=?",
+    [S_D_EXPIRE] = "DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE expires_ms<=? LIMIT ?)",
 };
 
 /* Each entry moves the schema from version i to i+1. Never edit a shipped
@@ -100,8 +111,33 @@ static const char *migrations[] = {
     /* 2: message groups (FIFO order, fair queues) scanned in send order; a
      * partial index, so sends without a group pay nothing for it. */
     "CREATE INDEX messages_groups ON messages(queue_id, seq) WHERE group_id IS NOT NULL;",
+    /* 3: retention swept in bounded chunks per queue, and the de-duplication
+     * window by its end, each on an index instead of a table scan. */
+    "CREATE INDEX messages_expiry ON messages(queue_id, expires_ms);"
+    "CREATE INDEX dedup_expiry ON dedup(expires_ms);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* A queue's message counts, kept as rows move (see "Counts" in
+ * docs/architecture.md). A row is hidden when (visible_ms, seq) is past the
+ * cursor (cur_ms, cur_seq); the cursor follows the clock, a bounded chunk
+ * of rows at a time, so the rows whose deadline passed are each met once. */
+typedef struct {
+    int64_t queue_id;               /* 0: free slot; QC_GONE: removed */
+    int64_t total;                  /* rows of the queue */
+    int64_t hidden_recv;            /* hidden rows received before (in flight) */
+    int64_t hidden_new;             /* hidden rows never received (delayed) */
+    int64_t cur_ms, cur_seq;
+} qcount_t;
+#define QC_GONE (-1)
+
+/* A queue's counters as they were before the open call first changed
+ * them, restored if the call rolls back. */
+typedef struct {
+    int64_t queue_id;
+    int present;
+    qcount_t saved;
+} qjournal_t;
 
 struct sqs_store {
     sqlite3 *db;
@@ -110,6 +146,10 @@ struct sqs_store {
     int in_call;    /* a call's savepoint (or, without group, transaction) is open */
     sqlite3_stmt *stmt[S__COUNT];
     char secret[65];
+    qcount_t *qc;   /* open addressing on queue_id; absent: recounted when asked */
+    size_t qc_cap, qc_used;
+    qjournal_t *jr;
+    size_t jr_n, jr_cap;
 };
 
 static void log_db_error(sqs_store_t *st, const char *what)
@@ -146,6 +186,164 @@ static int exec(sqs_store_t *st, const char *q)
         return -1;
     }
     return 0;
+}
+
+/* ---------- per-queue counts ---------- */
+
+#define ADVANCE_CHUNK 1024 /* rows a counts call may move past the cursor (about 1 ms) */
+
+static size_t qc_slot(int64_t id, size_t cap) { return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ull >> 20) & (cap - 1); }
+
+static qcount_t *qc_find(sqs_store_t *st, int64_t id)
+{
+    if (!st->qc_cap)
+        return NULL;
+    for (size_t i = qc_slot(id, st->qc_cap);; i = (i + 1) & (st->qc_cap - 1)) {
+        if (st->qc[i].queue_id == id)
+            return &st->qc[i];
+        if (st->qc[i].queue_id == 0)
+            return NULL;
+    }
+}
+
+static qcount_t *qc_put(sqs_store_t *st, const qcount_t *c)
+{
+    qcount_t *have = qc_find(st, c->queue_id);
+    if (have) {
+        *have = *c;
+        return have;
+    }
+    if ((st->qc_used + 1) * 2 > st->qc_cap) {
+        size_t old_cap = st->qc_cap, cap = old_cap ? old_cap * 2 : 64;
+        qcount_t *old = st->qc;
+        st->qc = calloc(cap, sizeof *st->qc);
+        if (!st->qc)
+            abort();
+        st->qc_cap = cap;
+        st->qc_used = 0;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].queue_id > 0)
+                qc_put(st, &old[i]);
+        free(old);
+    }
+    size_t i = qc_slot(c->queue_id, st->qc_cap);
+    while (st->qc[i].queue_id > 0)
+        i = (i + 1) & (st->qc_cap - 1);
+    if (st->qc[i].queue_id == 0)
+        st->qc_used++;
+    st->qc[i] = *c;
+    return &st->qc[i];
+}
+
+static void qc_remove(sqs_store_t *st, int64_t id)
+{
+    qcount_t *c = qc_find(st, id);
+    if (c)
+        c->queue_id = QC_GONE;
+}
+
+/* Every counter is dropped (each is recounted when next asked): after a
+ * failed commit, when memory no longer matches the database. */
+static void qc_drop_all(sqs_store_t *st)
+{
+    free(st->qc);
+    st->qc = NULL;
+    st->qc_cap = st->qc_used = 0;
+    st->jr_n = 0;
+}
+
+/* Remembers queue id's counters before the open call first changes them. */
+static void jr_touch(sqs_store_t *st, int64_t id)
+{
+    if (!st->in_call)
+        return;
+    for (size_t i = 0; i < st->jr_n; i++)
+        if (st->jr[i].queue_id == id)
+            return;
+    if (st->jr_n == st->jr_cap) {
+        st->jr_cap = st->jr_cap ? st->jr_cap * 2 : 8;
+        st->jr = realloc(st->jr, st->jr_cap * sizeof *st->jr);
+        if (!st->jr)
+            abort();
+    }
+    qjournal_t *j = &st->jr[st->jr_n++];
+    qcount_t *c = qc_find(st, id);
+    j->queue_id = id;
+    j->present = c != NULL;
+    if (c)
+        j->saved = *c;
+}
+
+static void jr_restore(sqs_store_t *st)
+{
+    while (st->jr_n > 0) {
+        qjournal_t *j = &st->jr[--st->jr_n];
+        if (j->present)
+            qc_put(st, &j->saved);
+        else
+            qc_remove(st, j->queue_id);
+    }
+}
+
+static int qc_hidden(const qcount_t *c, int64_t visible_ms, int64_t seq)
+{
+    return visible_ms > c->cur_ms || (visible_ms == c->cur_ms && seq > c->cur_seq);
+}
+
+/* A row of queue id appears (sign 1) or disappears (-1) in the state
+ * (visible_ms, receive_count). */
+static void qc_account(sqs_store_t *st, int64_t id, int64_t seq, int64_t visible_ms, int receive_count, int sign)
+{
+    qcount_t *c = qc_find(st, id);
+    if (!c)
+        return;
+    jr_touch(st, id);
+    c = qc_find(st, id);
+    c->total += sign;
+    if (qc_hidden(c, visible_ms, seq)) {
+        if (receive_count > 0)
+            c->hidden_recv += sign;
+        else
+            c->hidden_new += sign;
+    }
+}
+
+/* The state of row seq before a change: 0 found, 1 absent, -1 error. */
+static int row_state(sqs_store_t *st, int64_t seq, int64_t *queue_id, int64_t *visible_ms, int *receive_count)
+{
+    sqlite3_stmt *s = stmt(st, S_M_STATE);
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *queue_id = sqlite3_column_int64(s, 0);
+        *visible_ms = sqlite3_column_int64(s, 1);
+        *receive_count = sqlite3_column_int(s, 2);
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    if (rc == SQLITE_DONE)
+        return 1;
+    log_db_error(st, "msg_state");
+    return -1;
+}
+
+/* Runs a DELETE ... RETURNING queue_id, visible_ms, receive_count, seq and
+ * takes each deleted row out of its queue's counts. Returns the rows, or -1. */
+static int run_delete(sqs_store_t *st, sqlite3_stmt *s, const char *what)
+{
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        qc_account(st, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 1),
+                   sqlite3_column_int(s, 2), -1);
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_db_error(st, what);
+        return -1;
+    }
+    return n;
 }
 
 static int migrate(sqs_store_t *st)
@@ -248,6 +446,8 @@ void sqs_store_close(sqs_store_t *st)
         sqlite3_finalize(st->stmt[i]);
     if (st->db)
         sqlite3_close(st->db);
+    free(st->qc);
+    free(st->jr);
     free(st);
 }
 
@@ -257,6 +457,7 @@ void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
 
 int sqs_store_begin(sqs_store_t *st)
 {
+    st->jr_n = 0;
     if (!st->group) {
         if (run(st, stmt(st, S_BEGIN), "begin"))
             return -1;
@@ -279,9 +480,24 @@ int sqs_store_commit(sqs_store_t *st)
     if (!st->in_call)
         return -1;
     st->in_call = 0;
-    if (!st->group)
-        return run(st, stmt(st, S_COMMIT), "commit");
-    return run(st, stmt(st, S_RELEASE), "release");
+    if (!st->group) {
+        if (run(st, stmt(st, S_COMMIT), "commit")) {
+            /* SQLite may have rolled back, or may still hold the
+             * transaction: either way the counters are recounted. */
+            if (!sqlite3_get_autocommit(st->db))
+                run(st, stmt(st, S_ROLLBACK), "rollback");
+            qc_drop_all(st);
+            return -1;
+        }
+        st->jr_n = 0;
+        return 0;
+    }
+    if (run(st, stmt(st, S_RELEASE), "release")) {
+        qc_drop_all(st);
+        return -1;
+    }
+    st->jr_n = 0;
+    return 0;
 }
 
 void sqs_store_rollback(sqs_store_t *st)
@@ -289,13 +505,14 @@ void sqs_store_rollback(sqs_store_t *st)
     if (!st->in_call)
         return;
     st->in_call = 0;
+    jr_restore(st);
     if (!st->group) {
         if (!sqlite3_get_autocommit(st->db))
             run(st, stmt(st, S_ROLLBACK), "rollback");
         return;
     }
-    run(st, stmt(st, S_ROLLBACK_TO), "rollback_to");
-    run(st, stmt(st, S_RELEASE), "release");
+    if (run(st, stmt(st, S_ROLLBACK_TO), "rollback_to") | run(st, stmt(st, S_RELEASE), "release"))
+        qc_drop_all(st);
 }
 
 int sqs_store_pending(const sqs_store_t *st) { return st->in_group; }
@@ -308,6 +525,7 @@ int sqs_store_flush(sqs_store_t *st)
     if (run(st, stmt(st, S_COMMIT), "commit")) {
         if (!sqlite3_get_autocommit(st->db))
             run(st, stmt(st, S_ROLLBACK), "rollback");
+        qc_drop_all(st); /* every call of the group is undone */
         return -1;
     }
     return 0;
@@ -397,6 +615,8 @@ int sqs_store_queue_delete(sqs_store_t *st, int64_t id)
     sqlite3_bind_int64(s, 1, id);
     if (run(st, s, "queue_delete_messages"))
         return -1;
+    jr_touch(st, id);
+    qc_remove(st, id);
     s = stmt(st, S_Q_DELETE);
     sqlite3_bind_int64(s, 1, id);
     return run(st, s, "queue_delete");
@@ -435,6 +655,7 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     if (run(st, s, "msg_insert"))
         return -1;
     m->seq = sqlite3_last_insert_rowid(st->db);
+    qc_account(st, m->queue_id, m->seq, m->visible_ms, m->receive_count, 1);
     return 0;
 }
 
@@ -528,30 +749,57 @@ int sqs_store_msg_get(sqs_store_t *st, int64_t queue_id, int64_t seq, sqs_store_
     return -1;
 }
 
+/* Moves row seq, last seen in (queue_id, visible_ms, receive_count), to
+ * its new state in the counts. */
+static void qc_moved(sqs_store_t *st, int64_t seq, int64_t old_queue, int64_t old_vis, int old_rc, int64_t new_queue,
+                     int64_t new_vis, int new_rc)
+{
+    qc_account(st, old_queue, seq, old_vis, old_rc, -1);
+    qc_account(st, new_queue, seq, new_vis, new_rc, 1);
+}
+
 int sqs_store_msg_update_receive(sqs_store_t *st, const sqs_store_msg_t *m)
 {
+    int64_t q, vis;
+    int rc;
+    int found = row_state(st, m->seq, &q, &vis, &rc);
+    if (found < 0)
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_UPDATE_RECV);
     sqlite3_bind_int64(s, 1, m->visible_ms);
     sqlite3_bind_int(s, 2, m->receive_count);
     sqlite3_bind_int64(s, 3, m->first_receive_ms);
     sqlite3_bind_int64(s, 4, m->nonce);
     sqlite3_bind_int64(s, 5, m->seq);
-    return run(st, s, "msg_update_receive");
+    if (run(st, s, "msg_update_receive"))
+        return -1;
+    if (found == 0)
+        qc_moved(st, m->seq, q, vis, rc, q, m->visible_ms, m->receive_count);
+    return 0;
 }
 
 int sqs_store_msg_set_visible(sqs_store_t *st, int64_t seq, int64_t visible_ms)
 {
+    int64_t q, vis;
+    int rc;
+    int found = row_state(st, seq, &q, &vis, &rc);
+    if (found < 0)
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_SET_VISIBLE);
     sqlite3_bind_int64(s, 1, visible_ms);
     sqlite3_bind_int64(s, 2, seq);
-    return run(st, s, "msg_set_visible");
+    if (run(st, s, "msg_set_visible"))
+        return -1;
+    if (found == 0)
+        qc_moved(st, seq, q, vis, rc, q, visible_ms, rc);
+    return 0;
 }
 
 int sqs_store_msg_delete(sqs_store_t *st, int64_t seq)
 {
     sqlite3_stmt *s = stmt(st, S_M_DELETE);
     sqlite3_bind_int64(s, 1, seq);
-    return run(st, s, "msg_delete");
+    return run_delete(st, s, "msg_delete") < 0 ? -1 : 0;
 }
 
 int sqs_store_msg_delete_id(sqs_store_t *st, int64_t seq, const char *message_id)
@@ -559,58 +807,164 @@ int sqs_store_msg_delete_id(sqs_store_t *st, int64_t seq, const char *message_id
     sqlite3_stmt *s = stmt(st, S_M_DELETE_ID);
     sqlite3_bind_int64(s, 1, seq);
     sqlite3_bind_text(s, 2, message_id, -1, SQLITE_STATIC);
-    return run(st, s, "msg_delete_id");
+    return run_delete(st, s, "msg_delete_id") < 0 ? -1 : 0;
 }
 
 int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t visible_ms, int64_t expires_ms,
                        const char *dlq_source_arn)
 {
+    int64_t old_q, old_vis;
+    int rc;
+    int found = row_state(st, seq, &old_q, &old_vis, &rc);
+    if (found < 0)
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_MOVE);
     sqlite3_bind_int64(s, 1, queue_id);
     sqlite3_bind_int64(s, 2, visible_ms);
     sqlite3_bind_int64(s, 3, expires_ms);
     bind_opt_text(s, 4, dlq_source_arn);
     sqlite3_bind_int64(s, 5, seq);
-    return run(st, s, "msg_move");
+    if (run(st, s, "msg_move"))
+        return -1;
+    if (found == 0)
+        qc_moved(st, seq, old_q, old_vis, rc, queue_id, visible_ms, rc);
+    return 0;
 }
 
 int sqs_store_purge(sqs_store_t *st, int64_t queue_id)
 {
     sqlite3_stmt *s = stmt(st, S_M_PURGE);
     sqlite3_bind_int64(s, 1, queue_id);
-    return run(st, s, "purge");
+    if (run(st, s, "purge"))
+        return -1;
+    qcount_t *c = qc_find(st, queue_id);
+    if (c) {
+        jr_touch(st, queue_id);
+        c->total = c->hidden_recv = c->hidden_new = 0;
+    }
+    return 0;
 }
 
-int sqs_store_expire(sqs_store_t *st, int64_t now)
+int sqs_store_expire(sqs_store_t *st, int64_t queue_id, int64_t now, int limit)
 {
     sqlite3_stmt *s = stmt(st, S_M_EXPIRE);
-    sqlite3_bind_int64(s, 1, now);
-    if (run(st, s, "expire"))
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, limit);
+    return run_delete(st, s, "expire");
+}
+
+int sqs_store_recount(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
+                      int64_t *delayed)
+{
+    sqlite3_stmt *s = stmt(st, S_M_COUNT_ALL);
+    sqlite3_bind_int64(s, 1, queue_id);
+    int rc = sqlite3_step(s);
+    int64_t total = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        log_db_error(st, "count_all");
         return -1;
-    return sqlite3_changes(st->db);
+    }
+    s = stmt(st, S_M_COUNT_HIDDEN);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int64(s, 2, now);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *inflight = sqlite3_column_int64(s, 0);
+        *delayed = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        log_db_error(st, "count_hidden");
+        return -1;
+    }
+    *visible = total - *inflight - *delayed;
+    return 0;
+}
+
+/* Moves queue c's cursor towards now by at most ADVANCE_CHUNK rows, each a
+ * row whose visibility deadline passed: it leaves the hidden counts. 0
+ * when the cursor reached now, 1 when rows remain, -1 on error. */
+static int qc_advance(sqs_store_t *st, int64_t queue_id, int64_t now)
+{
+    qcount_t *c = qc_find(st, queue_id);
+    if (c->cur_ms == now && c->cur_seq == INT64_MAX)
+        return 0;
+    if (c->hidden_recv + c->hidden_new == 0) {
+        /* Nothing hidden: nothing can pass. */
+        jr_touch(st, queue_id);
+        c = qc_find(st, queue_id);
+        c->cur_ms = now;
+        c->cur_seq = INT64_MAX;
+        return 0;
+    }
+    sqlite3_stmt *s = stmt(st, S_M_ADVANCE);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int64(s, 2, c->cur_ms);
+    sqlite3_bind_int64(s, 3, c->cur_seq);
+    sqlite3_bind_int64(s, 4, now);
+    sqlite3_bind_int(s, 5, ADVANCE_CHUNK);
+    jr_touch(st, queue_id);
+    c = qc_find(st, queue_id);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        c->cur_ms = sqlite3_column_int64(s, 0);
+        c->cur_seq = sqlite3_column_int64(s, 1);
+        if (sqlite3_column_int(s, 2) > 0)
+            c->hidden_recv--;
+        else
+            c->hidden_new--;
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_db_error(st, "advance");
+        return -1;
+    }
+    if (n == ADVANCE_CHUNK)
+        return 1;
+    c->cur_ms = now;
+    c->cur_seq = INT64_MAX;
+    return 0;
 }
 
 int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
                      int64_t *delayed)
 {
-    sqlite3_stmt *s = stmt(st, S_M_COUNT_VISIBLE);
-    sqlite3_bind_int64(s, 1, queue_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, now);
-    *visible = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    s = stmt(st, S_M_COUNT_HIDDEN);
-    sqlite3_bind_int64(s, 1, queue_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, now);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        *inflight = sqlite3_column_int64(s, 0);
-        *delayed = sqlite3_column_int64(s, 1);
-    } else {
-        *inflight = *delayed = 0;
+    qcount_t *c = qc_find(st, queue_id);
+    if (c && now < c->cur_ms) {
+        /* The clock went back: recount rather than walk the cursor back. */
+        jr_touch(st, queue_id);
+        qc_remove(st, queue_id);
+        c = NULL;
     }
+    if (!c) {
+        int64_t v, i, d;
+        if (sqs_store_recount(st, queue_id, now, &v, &i, &d))
+            return -1;
+        jr_touch(st, queue_id);
+        qcount_t fresh = {.queue_id = queue_id, .total = v + i + d, .hidden_recv = i, .hidden_new = d,
+                          .cur_ms = now, .cur_seq = INT64_MAX};
+        c = qc_put(st, &fresh);
+    }
+    int more = qc_advance(st, queue_id, now);
+    if (more < 0)
+        return -1;
+    c = qc_find(st, queue_id);
+    *inflight = c->hidden_recv;
+    *delayed = c->hidden_new;
+    *visible = c->total - c->hidden_recv - c->hidden_new;
+    return more;
+}
+
+int64_t sqs_store_oldest_sent(sqs_store_t *st, int64_t queue_id)
+{
+    sqlite3_stmt *s = stmt(st, S_M_OLDEST);
+    sqlite3_bind_int64(s, 1, queue_id);
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
-    return 0;
+    return v;
 }
 
 int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now)
@@ -665,17 +1019,6 @@ int sqs_store_has_groups(sqs_store_t *st, int64_t queue_id)
     return found;
 }
 
-int64_t sqs_store_count_inflight(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t cap)
-{
-    sqlite3_stmt *s = stmt(st, S_M_COUNT_INFLIGHT);
-    sqlite3_bind_int64(s, 1, queue_id);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int64(s, 3, cap);
-    int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    sqlite3_reset(s);
-    return n;
-}
-
 int sqs_store_dedup_get(sqs_store_t *st, int64_t queue_id, const char *scope, const char *dedup_id, int64_t now,
                         char message_id[37], char *sequence_number, size_t seq_len)
 {
@@ -719,11 +1062,14 @@ int sqs_store_dedup_purge(sqs_store_t *st, int64_t queue_id)
     return run(st, s, "dedup_purge");
 }
 
-int sqs_store_dedup_expire(sqs_store_t *st, int64_t now)
+int sqs_store_dedup_expire(sqs_store_t *st, int64_t now, int limit)
 {
     sqlite3_stmt *s = stmt(st, S_D_EXPIRE);
     sqlite3_bind_int64(s, 1, now);
-    return run(st, s, "dedup_expire");
+    sqlite3_bind_int(s, 2, limit);
+    if (run(st, s, "dedup_expire"))
+        return -1;
+    return sqlite3_changes(st->db);
 }
 
 int sqs_store_set_retention(sqs_store_t *st, int64_t queue_id, int64_t retention_ms)

@@ -99,12 +99,24 @@ void sqs_store_msg_clear(sqs_store_msg_t *m);
 
 /* Deletes every message of a queue. */
 int sqs_store_purge(sqs_store_t *st, int64_t queue_id);
-/* Deletes messages whose retention ended; returns how many, or -1. */
-int sqs_store_expire(sqs_store_t *st, int64_t now);
-/* Counts for the Approximate* attributes: visible (ready), in flight
- * (received, still hidden), delayed (never received, hidden). */
+/* Deletes up to limit messages of queue_id whose retention ended (on an
+ * index: the cost is the rows deleted); returns how many, or -1. */
+int sqs_store_expire(sqs_store_t *st, int64_t queue_id, int64_t now, int limit);
+/* Counts for the Approximate* attributes of the rows present (a row whose
+ * retention ended counts until it is swept): visible (ready), in flight
+ * (received, still hidden), delayed (never received, hidden). Kept in
+ * memory as rows change; a queue's first call recounts it (O(rows)), later
+ * calls cost O(log rows) plus the rows whose deadline passed since, at
+ * most a few thousand per call. Returns 0 (exact at now), 1 (more
+ * deadlines passed than one call takes: call again to catch up), or -1. */
 int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
                      int64_t *delayed);
+/* The same counts by a full scan of the queue's rows (tests, checks). */
+int sqs_store_recount(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
+                      int64_t *delayed);
+/* SentTimestamp of the queue's oldest message (the first to expire:
+ * retention is per queue), or 0 when it is empty. O(log rows). */
+int64_t sqs_store_oldest_sent(sqs_store_t *st, int64_t queue_id);
 /* The earliest visible_ms > now in the queue, or 0 when none. */
 int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now);
 
@@ -124,8 +136,6 @@ typedef struct {
 int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int limit, sqs_store_group_row_t **out);
 /* 1 when queue_id holds a message with a group id. */
 int sqs_store_has_groups(sqs_store_t *st, int64_t queue_id);
-/* Messages in flight (received, still hidden), counting at most cap. */
-int64_t sqs_store_count_inflight(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t cap);
 
 /* FIFO de-duplication: scope is "" (queue) or the message group. get: 0
  * found (message_id and sequence_number filled), 1 absent, -1 error. */
@@ -134,6 +144,7 @@ int sqs_store_dedup_get(sqs_store_t *st, int64_t queue_id, const char *scope, co
 int sqs_store_dedup_put(sqs_store_t *st, int64_t queue_id, const char *scope, const char *dedup_id,
                         const char *message_id, const char *sequence_number, int64_t expires_ms);
 int sqs_store_dedup_purge(sqs_store_t *st, int64_t queue_id);
-int sqs_store_dedup_expire(sqs_store_t *st, int64_t now);
+/* Drops up to limit ended de-duplication entries; returns how many, or -1. */
+int sqs_store_dedup_expire(sqs_store_t *st, int64_t now, int limit);
 
 #endif

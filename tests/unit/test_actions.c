@@ -767,6 +767,94 @@ static void test_over_limit_at_120000_in_flight(void **state)
     cJSON_Delete(r);
 }
 
+/* Writes n messages of queue 1 straight into the store (sqs closed), each
+ * with the given visibility and expiry, as many sends would. */
+static void insert_rows(fixture_t *f, int n, int64_t visible_ms, int64_t expires_ms, int receive_count)
+{
+    sqs_free(f->sqs);
+    f->sqs = NULL;
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    assert_int_equal(sqs_store_begin(st), 0);
+    int64_t now = clock_now_ms();
+    for (int i = 0; i < n; i++) {
+        sqs_store_msg_t m = {0};
+        snprintf(m.message_id, sizeof m.message_id, "00000000-0000-4000-8000-%012d", i);
+        m.queue_id = 1; /* the only queue of this database */
+        m.body = "x";
+        m.body_len = 1;
+        m.md5_body = "9dd4e461268c8034f5c8564e155c67a6";
+        m.sender_id = ACCOUNT;
+        m.sent_ms = now - 120000;
+        m.visible_ms = visible_ms;
+        m.expires_ms = expires_ms;
+        m.receive_count = receive_count;
+        assert_int_equal(sqs_store_msg_insert(st, &m), 0);
+    }
+    assert_int_equal(sqs_store_commit(st), 0);
+    sqs_store_close(st);
+    f->sqs = sqs_new(f->base, f->path, REGION, ACCOUNT);
+    assert_non_null(f->sqs);
+}
+
+/* Retention is swept in bounded chunks (1,000 rows) across loop turns, not
+ * in one DELETE of unbounded size: after the sweep timer's first step the
+ * queue still holds what one step could not take, and the rest goes in
+ * the next turns; each step's loop callback stays short. */
+static void test_retention_swept_in_chunks(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    int64_t now = clock_now_ms();
+    insert_rows(f, 2500, now - 60000, now - 1000, 0); /* every row past its retention */
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "2500"); /* counted until swept */
+    int64_t t0 = clock_mono_us();
+    event_base_loop(f->base, EVLOOP_ONCE); /* the sweep timer (1 s) */
+    int64_t first_step_us = clock_mono_us() - t0;
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "1500");
+    event_base_loop(f->base, EVLOOP_ONCE); /* the next step, a zero timer */
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "500");
+    event_base_loop(f->base, EVLOOP_ONCE);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "0");
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\"}");
+    assert_null(messages(r));
+    cJSON_Delete(r);
+    /* The first step waited for the 1 s timer; it must not have run on
+     * for much longer than that. */
+    assert_true(first_step_us < 1500000);
+}
+
+/* The counts follow time without scanning: 3,000 messages whose
+ * visibility runs out together become visible in GetQueueAttributes, and
+ * in flight ones are what ReceiveMessage's OverLimit check sees. */
+static void test_counts_follow_the_clock(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    int64_t now = clock_now_ms();
+    insert_rows(f, 3000, now + 30000, now + 86400000, 1); /* in flight for 30 s */
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "0");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "3000");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "0");
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"late\","
+                                           "\"DelaySeconds\":60}"));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "1");
+    clock_advance(31000);
+    sqs_clock_advanced(f->sqs); /* what /_sluice/clock does: the counters catch up */
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "3000");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "0");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "1");
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":10}");
+    assert_int_equal(cJSON_GetArraySize(messages(r)), 10);
+    cJSON_Delete(r);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "2990");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "10");
+    clock_advance(30000);
+    sqs_clock_advanced(f->sqs);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "3001");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "0");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +875,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_old_handle_spares_later_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_over_limit_at_120000_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_swept_in_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts_follow_the_clock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

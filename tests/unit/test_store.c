@@ -154,10 +154,15 @@ static int64_t add_msg(sqs_store_t *st, int64_t queue_id, const char *body, int6
     return m.seq;
 }
 
+/* Asserts the kept counts and the full recount agree with the expected. */
 static void counts(sqs_store_t *st, int64_t q, int64_t now, int64_t vis, int64_t infl, int64_t del)
 {
     int64_t v = -1, i = -1, d = -1;
     assert_int_equal(sqs_store_counts(st, q, now, &v, &i, &d), 0);
+    assert_int_equal(v, vis);
+    assert_int_equal(i, infl);
+    assert_int_equal(d, del);
+    assert_int_equal(sqs_store_recount(st, q, now, &v, &i, &d), 0);
     assert_int_equal(v, vis);
     assert_int_equal(i, infl);
     assert_int_equal(d, del);
@@ -182,7 +187,7 @@ static void test_open_creates_schema(void **state)
     sqs_store_close(st);
     /* Read from outside only once closed: the store holds the file
      * exclusively while open. */
-    assert_int_equal(user_version(f->path), 2); /* migrations: 1 schema, 2 group index */
+    assert_int_equal(user_version(f->path), 3); /* migrations: 1 schema, 2 group index, 3 expiry indexes */
 
     /* Reopening migrates nothing and keeps the rows. */
     st = sqs_store_open(f->path);
@@ -196,7 +201,7 @@ static void test_open_creates_schema(void **state)
     assert_string_equal(out[0].body, "a");
     sqs_store_msg_clear(&out[0]);
     sqs_store_close(st);
-    assert_int_equal(user_version(f->path), 2);
+    assert_int_equal(user_version(f->path), 3);
     sqs_store_close(NULL); /* a no-op */
 }
 
@@ -565,7 +570,7 @@ static void test_counts(void **state)
     add_msg(st, q, "ready2", now, FAR); /* visible exactly now */
     add_msg(st, q, "delayed", now + 5000, FAR);
     int64_t infl = add_msg(st, q, "inflight", 0, FAR);
-    add_msg(st, q, "expired", 0, now); /* retention ended: not counted */
+    add_msg(st, q, "expired", 0, now); /* retention ended: counted until swept */
     add_msg(st, other, "o", 0, FAR);
 
     sqs_store_msg_t m;
@@ -577,6 +582,8 @@ static void test_counts(void **state)
     assert_int_equal(sqs_store_msg_update_receive(st, &m), 0);
     sqs_store_msg_clear(&m);
 
+    counts(st, q, now, 3, 1, 1);
+    assert_int_equal(sqs_store_expire(st, q, now, 10), 1);
     counts(st, q, now, 2, 1, 1);
     counts(st, other, now, 1, 0, 0);
     /* Later, the delayed one is ready; later still, the in-flight one. */
@@ -689,16 +696,20 @@ static void test_expire(void **state)
     int64_t e2 = add_msg(st, b, "e2", 5000, 2000); /* hidden ones expire too */
     int64_t edge = add_msg(st, a, "edge", 0, 3000);
     int64_t keep = add_msg(st, a, "keep", 0, 3001);
-    assert_int_equal(sqs_store_expire(st, 999), 0);
-    assert_int_equal(sqs_store_expire(st, 3000), 3); /* expires_ms <= now */
+    assert_int_equal(sqs_store_expire(st, a, 999, 100), 0);
+    assert_int_equal(sqs_store_expire(st, b, 999, 100), 0);
+    /* A bounded chunk: at most limit rows per call. */
+    assert_int_equal(sqs_store_expire(st, a, 3000, 1), 1); /* expires_ms <= now */
+    assert_int_equal(sqs_store_expire(st, a, 3000, 100), 1);
+    assert_int_equal(sqs_store_expire(st, b, 3000, 100), 1);
     sqs_store_msg_t m;
     assert_int_equal(sqs_store_msg_get(st, a, e1, &m), 1);
     assert_int_equal(sqs_store_msg_get(st, b, e2, &m), 1);
     assert_int_equal(sqs_store_msg_get(st, a, edge, &m), 1);
     assert_int_equal(sqs_store_msg_get(st, a, keep, &m), 0);
     sqs_store_msg_clear(&m);
-    assert_int_equal(sqs_store_expire(st, 3000), 0);
-    assert_int_equal(sqs_store_expire(st, 3001), 1);
+    assert_int_equal(sqs_store_expire(st, a, 3000, 100), 0);
+    assert_int_equal(sqs_store_expire(st, a, 3001, 100), 1);
     sqs_store_close(st);
 }
 
@@ -758,6 +769,204 @@ static void test_transactions(void **state)
     sqs_store_close(st);
 }
 
+/* ---------- kept counts against a full recount ---------- */
+
+/* A tiny deterministic generator, so a failure replays. */
+static uint64_t rng_state;
+static uint64_t rnd(uint64_t n)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (rng_state >> 33) % n;
+}
+
+/* Asserts that queue q's kept counts equal a full recount at now, calling
+ * again while the counts report that they are catching up. */
+static void assert_counts_match(sqs_store_t *st, int64_t q, int64_t now, int step)
+{
+    int64_t v, i, d, rv, ri, rd;
+    int rc, calls = 0;
+    while ((rc = sqs_store_counts(st, q, now, &v, &i, &d)) == 1)
+        assert_true(++calls < 10000);
+    assert_int_equal(rc, 0);
+    assert_int_equal(sqs_store_recount(st, q, now, &rv, &ri, &rd), 0);
+    if (v != rv || i != ri || d != rd)
+        fail_msg("step %d queue %lld at %lld: kept %lld/%lld/%lld, recount %lld/%lld/%lld", step, (long long)q,
+                 (long long)now, (long long)v, (long long)i, (long long)d, (long long)rv, (long long)ri,
+                 (long long)rd);
+}
+
+/* One random change to the queues' messages at now, as the actions make
+ * them: send (ready or delayed), receive, change visibility, delete (by row
+ * or by row and id), move to the other queue, purge, expire a chunk. */
+static void random_op(sqs_store_t *st, const int64_t *qs, int64_t now, int64_t *seqs, int *n_seqs)
+{
+    int64_t q = qs[rnd(2)];
+    int64_t seq = *n_seqs ? seqs[rnd((uint64_t)*n_seqs)] : 0;
+    sqs_store_msg_t m;
+    char body[32];
+    switch (rnd(20)) {
+    case 0: case 1: case 2: case 3: case 4: case 5: {
+        snprintf(body, sizeof body, "b%d", *n_seqs);
+        int64_t vis = rnd(3) ? now : now + (int64_t)rnd(5000);
+        seqs[(*n_seqs)++] = add_msg(st, q, body, vis, rnd(4) ? FAR : now + (int64_t)rnd(20000));
+        break;
+    }
+    case 6: case 7: case 8: {
+        sqs_store_msg_t out[3];
+        int n = sqs_store_msg_visible(st, q, now, 3, NULL, 0, out);
+        assert_true(n >= 0);
+        for (int k = 0; k < n; k++) {
+            out[k].receive_count++;
+            out[k].visible_ms = now + (int64_t)rnd(3) * (int64_t)rnd(4000);
+            out[k].nonce = (int64_t)rnd(1000000);
+            assert_int_equal(sqs_store_msg_update_receive(st, &out[k]), 0);
+            sqs_store_msg_clear(&out[k]);
+        }
+        break;
+    }
+    case 9: case 10:
+        assert_int_equal(sqs_store_msg_set_visible(st, seq, now + (int64_t)rnd(2) * (int64_t)rnd(3000)), 0);
+        break;
+    case 11: case 12:
+        assert_int_equal(sqs_store_msg_delete(st, seq), 0);
+        break;
+    case 13:
+        if (sqs_store_msg_get(st, q, seq, &m) == 0) {
+            assert_int_equal(sqs_store_msg_delete_id(st, seq, rnd(2) ? m.message_id : "not-this-one"), 0);
+            sqs_store_msg_clear(&m);
+        }
+        break;
+    case 14: case 15:
+        assert_int_equal(sqs_store_msg_move(st, seq, qs[rnd(2)], now + (int64_t)rnd(2) * 500, FAR, NULL), 0);
+        break;
+    case 16:
+        if (rnd(8) == 0)
+            assert_int_equal(sqs_store_purge(st, q), 0);
+        break;
+    default:
+        assert_true(sqs_store_expire(st, q, now, 1 + (int)rnd(5)) >= 0);
+        break;
+    }
+}
+
+/* Priority 1 of issue 10: the kept counts (visible, in flight, delayed)
+ * equal a full recount after every step of random sends, receives,
+ * visibility changes, deletes, moves, purges and expiry, as the clock
+ * moves by random steps (deadlines pass between calls); inside
+ * transactions that commit or roll back (one transaction per call, and
+ * group commit's savepoints); and after a restart. */
+static void test_counts_match_recount(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t qs[2] = {add_queue(st, "a"), add_queue(st, "b")};
+    enum { STEPS = 3000 };
+    int64_t *seqs = calloc(STEPS * 2, sizeof *seqs);
+    int n_seqs = 0;
+    int64_t now = 1000000;
+    rng_state = 42;
+    for (int step = 0; step < STEPS; step++) {
+        now += (int64_t)rnd(4) * (int64_t)rnd(700);
+        int tx = (int)rnd(4); /* 0: none, 1: commit, 2: roll back, 3: group with savepoints */
+        if (tx == 3) {
+            sqs_store_set_group_commit(st, 1);
+            for (int call = 0; call < 3; call++) {
+                assert_int_equal(sqs_store_begin(st), 0);
+                random_op(st, qs, now, seqs, &n_seqs);
+                if (rnd(2))
+                    sqs_store_rollback(st);
+                else
+                    assert_int_equal(sqs_store_commit(st), 0);
+            }
+            assert_int_equal(sqs_store_flush(st), 0);
+            sqs_store_set_group_commit(st, 0);
+        } else {
+            if (tx)
+                assert_int_equal(sqs_store_begin(st), 0);
+            random_op(st, qs, now, seqs, &n_seqs);
+            if (tx && rnd(2)) {
+                /* a count inside the call is undone with it */
+                int64_t v, i, d;
+                assert_true(sqs_store_counts(st, qs[rnd(2)], now, &v, &i, &d) >= 0);
+                random_op(st, qs, now, seqs, &n_seqs);
+            }
+            if (tx == 1)
+                assert_int_equal(sqs_store_commit(st), 0);
+            else if (tx == 2)
+                sqs_store_rollback(st);
+        }
+        if (rnd(3) == 0)
+            assert_counts_match(st, qs[rnd(2)], now, step);
+        if (step % 1000 == 999) {
+            /* a restart: the counters are rebuilt from the rows */
+            assert_counts_match(st, qs[0], now, step);
+            sqs_store_close(st);
+            st = sqs_store_open(f->path);
+            assert_non_null(st);
+            assert_counts_match(st, qs[0], now, step);
+            assert_counts_match(st, qs[1], now, step);
+        }
+    }
+    assert_counts_match(st, qs[0], now, STEPS);
+    assert_counts_match(st, qs[1], now, STEPS);
+    free(seqs);
+    sqs_store_close(st);
+}
+
+/* When more deadlines pass at once than one call takes, the counts say so
+ * (1) and catch up over the next calls, each call bounded; a queue deleted
+ * and a clock set back are recounted. */
+static void test_counts_catch_up_in_chunks(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    const int N = 5000;
+    assert_int_equal(sqs_store_begin(st), 0);
+    for (int i = 0; i < N; i++) {
+        char body[16];
+        snprintf(body, sizeof body, "m%d", i);
+        add_msg(st, q, body, 2000 + i % 7, FAR); /* delayed, due at 2000..2006 */
+    }
+    assert_int_equal(sqs_store_commit(st), 0);
+    int64_t v, i, d;
+    assert_int_equal(sqs_store_counts(st, q, 1000, &v, &i, &d), 0);
+    assert_int_equal(d, N);
+    assert_int_equal(v, 0);
+    /* every deadline passed: the first call moves a bounded chunk */
+    assert_int_equal(sqs_store_counts(st, q, 3000, &v, &i, &d), 1);
+    assert_true(d > 0 && d < N);
+    assert_int_equal(v + d, N);
+    int calls = 1;
+    while (sqs_store_counts(st, q, 3000, &v, &i, &d) == 1)
+        calls++;
+    assert_true(calls >= 3);
+    assert_int_equal(v, N);
+    assert_int_equal(d, 0);
+    /* the clock set back: recounted at that time */
+    assert_int_equal(sqs_store_counts(st, q, 1500, &v, &i, &d), 0);
+    assert_int_equal(d, N);
+    assert_int_equal(sqs_store_queue_delete(st, q), 0);
+    assert_int_equal(sqs_store_counts(st, q, 3000, &v, &i, &d), 0);
+    assert_int_equal(v + i + d, 0);
+    sqs_store_close(st);
+}
+
+/* The oldest message is the first to expire (retention is per queue). */
+static void test_oldest_sent(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    assert_int_equal(sqs_store_oldest_sent(st, q), 0);
+    int64_t first = add_msg(st, q, "first", 0, 5000); /* sent_ms 100 */
+    add_msg(st, q, "second", 0, 6000);
+    assert_int_equal(sqs_store_oldest_sent(st, q), 100);
+    assert_int_equal(sqs_store_msg_delete(st, first), 0);
+    assert_int_equal(sqs_store_oldest_sent(st, q), 100); /* add_msg: every sent_ms is 100 */
+    sqs_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +988,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts_match_recount, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_counts_catch_up_in_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_oldest_sent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
