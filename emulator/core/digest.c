@@ -3,7 +3,6 @@
 #include "core/digest.h"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,28 +10,83 @@
 #include "core/buf.h"
 #include "core/ids.h"
 
+/* The algorithms are fetched once and one context is reused: in OpenSSL 3
+ * EVP_md5()/EVP_Digest and HMAC() look the algorithm up (EVP_MD_fetch)
+ * and allocate a context on every call, half of MD5's cost under
+ * SendMessage. One thread uses them (the event loop). */
+static EVP_MD *md5_md, *sha256_md;
+static EVP_MD_CTX *md_ctx;
+
+static const EVP_MD *md_get(EVP_MD **slot, const char *name)
+{
+    if (!*slot && !(*slot = EVP_MD_fetch(NULL, name, NULL)))
+        abort();
+    return *slot;
+}
+
+static void md_begin(const EVP_MD *md)
+{
+    if (!md_ctx && !(md_ctx = EVP_MD_CTX_new()))
+        abort();
+    if (!EVP_DigestInit_ex2(md_ctx, md, NULL))
+        abort();
+}
+
+static unsigned md_end(unsigned char out[EVP_MAX_MD_SIZE])
+{
+    unsigned n = 0;
+    if (!EVP_DigestFinal_ex(md_ctx, out, &n))
+        abort();
+    return n;
+}
+
 static void evp_hex(const EVP_MD *md, const void *data, size_t len, char *out)
 {
     unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data, len, d, &n, md, NULL);
-    ids_hex(d, n, out);
+    md_begin(md);
+    EVP_DigestUpdate(md_ctx, data, len);
+    ids_hex(d, md_end(d), out);
 }
 
 void digest_md5_hex(const void *data, size_t len, char out[DIGEST_MD5_HEX])
 {
-    evp_hex(EVP_md5(), data, len, out);
+    evp_hex(md_get(&md5_md, "MD5"), data, len, out);
 }
 
 void digest_sha256_hex(const void *data, size_t len, char out[DIGEST_SHA256_HEX])
 {
-    evp_hex(EVP_sha256(), data, len, out);
+    evp_hex(md_get(&sha256_md, "SHA256"), data, len, out);
 }
 
+/* HMAC as RFC 2104 defines it, over the cached SHA-256:
+ * H((K ^ opad) || H((K ^ ipad) || data)), K padded to the 64-byte block
+ * (a longer key is hashed first). */
 void digest_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, unsigned char out[32])
 {
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n);
+    const EVP_MD *md = md_get(&sha256_md, "SHA256");
+    unsigned char k[64] = {0}, pad[64], inner[EVP_MAX_MD_SIZE];
+    if (key_len > sizeof k) {
+        md_begin(md);
+        EVP_DigestUpdate(md_ctx, key, key_len);
+        unsigned char hk[EVP_MAX_MD_SIZE];
+        memcpy(k, hk, md_end(hk));
+    } else if (key_len) {
+        memcpy(k, key, key_len);
+    }
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = k[i] ^ 0x36;
+    md_begin(md);
+    EVP_DigestUpdate(md_ctx, pad, sizeof pad);
+    EVP_DigestUpdate(md_ctx, data, len);
+    unsigned n = md_end(inner);
+    for (size_t i = 0; i < sizeof pad; i++)
+        pad[i] = k[i] ^ 0x5c;
+    md_begin(md);
+    EVP_DigestUpdate(md_ctx, pad, sizeof pad);
+    EVP_DigestUpdate(md_ctx, inner, n);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    md_end(d);
+    memcpy(out, d, 32);
 }
 
 static void put_u32(buf_t *b, size_t v)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,10 +171,54 @@ static void test_base64_rejects(void **state)
         assert_null(digest_base64_decode(bad[i], &len));
 }
 
+static void hex32(const unsigned char *d, char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* RFC 4231 test cases 1, 2 and 6 (a key longer than the block is hashed
+ * first), computed over the cached SHA-256 context. */
+static void test_hmac_sha256_rfc4231(void **state)
+{
+    (void)state;
+    unsigned char mac[32], key[131];
+    char hex[65];
+    memset(key, 0x0b, 20);
+    digest_hmac_sha256(key, 20, "Hi There", 8, mac);
+    hex32(mac, hex);
+    assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    digest_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, mac);
+    hex32(mac, hex);
+    assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    memset(key, 0xaa, sizeof key);
+    const char *data = "Test Using Larger Than Block-Size Key - Hash Key First";
+    digest_hmac_sha256(key, sizeof key, data, strlen(data), mac);
+    hex32(mac, hex);
+    assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+/* The one reused context gives the same answers whatever ran before it. */
+static void test_digests_interleaved(void **state)
+{
+    (void)state;
+    char a[DIGEST_MD5_HEX], b[DIGEST_SHA256_HEX];
+    unsigned char mac[32];
+    for (int i = 0; i < 3; i++) {
+        digest_md5_hex("hello", 5, a);
+        assert_string_equal(a, "5d41402abc4b2a76b9719d911017c592");
+        digest_hmac_sha256("k", 1, "d", 1, mac);
+        digest_sha256_hex("", 0, b);
+        assert_string_equal(b, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_md5),
+        cmocka_unit_test(test_hmac_sha256_rfc4231),
+        cmocka_unit_test(test_digests_interleaved),
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_attributes_worked_example),
         cmocka_unit_test(test_attributes_table),
