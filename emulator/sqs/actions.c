@@ -27,7 +27,9 @@
 #define MAX_IN_FLIGHT 120000
 #define COOLDOWN_MS 60000
 #define FIFO_WINDOW_MS (5 * 60 * 1000) /* de-duplication and receive-attempt windows */
-#define GROUP_SCAN_LIMIT 100000
+#define GROUP_SCAN_LIMIT 20000 /* grouped rows a FIFO receive may walk past */
+#define FAIR_SCAN_LIMIT 2000   /* ... and a fair queue's, to find its groups */
+#define GROUP_SCAN_CHUNK 256
 
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
@@ -970,12 +972,6 @@ static int deliver(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const recv_opts_t
     return 0;
 }
 
-typedef struct {
-    const char *id;
-    int stopped;  /* FIFO: the rest of the group waits behind a hidden message */
-    int head, tail, n;
-} group_t;
-
 static unsigned hash_str(const char *s)
 {
     unsigned h = 2166136261u;
@@ -984,91 +980,153 @@ static unsigned hash_str(const char *s)
     return h;
 }
 
+/* The groups one receive has met: open addressing over owned copies of
+ * their ids, each with the seqs picked from it (fair queues). */
+typedef struct {
+    char *id;
+    int n;
+    int64_t seqs[MAX_BATCH];
+} group_t;
+
+typedef struct {
+    group_t *slots;
+    int *order; /* slot indexes, in the order the groups were met */
+    size_t cap;
+    int n;
+} groups_t;
+
+static void groups_free(groups_t *g)
+{
+    for (size_t i = 0; i < g->cap; i++)
+        free(g->slots[i].id);
+    free(g->slots);
+    free(g->order);
+    memset(g, 0, sizeof *g);
+}
+
+/* The group id's entry; *added is 1 when it was met just now. */
+static group_t *groups_get(groups_t *g, const char *id, int *added)
+{
+    if ((size_t)(g->n + 1) * 2 > g->cap) {
+        groups_t bigger = {.cap = g->cap ? g->cap * 2 : 64};
+        bigger.slots = calloc(bigger.cap, sizeof *bigger.slots);
+        bigger.order = malloc(bigger.cap * sizeof *bigger.order);
+        if (!bigger.slots || !bigger.order)
+            abort();
+        for (int k = 0; k < g->n; k++) {
+            group_t *old = &g->slots[g->order[k]];
+            size_t h = hash_str(old->id) & (bigger.cap - 1);
+            while (bigger.slots[h].id)
+                h = (h + 1) & (bigger.cap - 1);
+            bigger.slots[h] = *old;
+            old->id = NULL;
+            bigger.order[bigger.n++] = (int)h;
+        }
+        groups_free(g);
+        *g = bigger;
+    }
+    size_t h = hash_str(id) & (g->cap - 1);
+    while (g->slots[h].id && strcmp(g->slots[h].id, id) != 0)
+        h = (h + 1) & (g->cap - 1);
+    *added = !g->slots[h].id;
+    if (*added) {
+        g->slots[h].id = strdup(id);
+        g->slots[h].n = 0;
+        g->order[g->n++] = (int)h;
+    }
+    return &g->slots[h];
+}
+
+static int row_hidden(const sqs_store_group_row_t *r, int64_t now) { return r->visible_ms > now && r->expires_ms > now; }
+
+/* FIFO: up to max rows of one group in send order, stopping at the first
+ * hidden one (nothing behind an in-flight message is delivered). */
+static int take_group(sqs_t *s, sqs_queue_t *q, const char *group_id, int64_t now, int max, int64_t *seqs)
+{
+    sqs_store_group_row_t *rows = NULL;
+    int n = sqs_store_group_rows(s->store, q->id, group_id, max, &rows);
+    int taken = 0;
+    for (int i = 0; i < n && !row_hidden(&rows[i], now); i++)
+        seqs[taken++] = rows[i].seq;
+    free(rows);
+    return n < 0 ? -1 : taken;
+}
+
 /* Picks the grouped messages to deliver now, in delivery order (at most
  * max seqs). FIFO: a group yields its messages in send order up to the
  * first one that is hidden (in flight or delayed), so nothing after an
  * in-flight message is delivered, while earlier messages whose visibility
  * ran out are (AWS-recorded, LocalStack PR #13386); groups fill one after
- * another, oldest first. Fair (standard queues):
- * round robin over the groups, so one busy group cannot starve the
- * others. Returns the count, or -1. */
+ * another, oldest first. Fair (standard queues): round robin over the
+ * groups, so one busy group cannot starve the others.
+ *
+ * The grouped rows are walked in send order, a chunk at a time, only until
+ * the receive is full: the first row met of a group is its head; a FIFO
+ * group whose head is visible is read on its own index (messages_group_seq)
+ * and the walk goes on past the rest of its rows. So the cost is the rows
+ * of locked groups before the groups delivered from, not the backlog; a
+ * walk stops after GROUP_SCAN_LIMIT rows (FAIR_SCAN_LIMIT for fair queues,
+ * whose round robin then covers the groups met so far). Returns the
+ * count, or -1. */
 static int pick_grouped(sqs_t *s, sqs_queue_t *q, int64_t now, int max, int64_t *seqs)
 {
-    sqs_store_group_row_t *rows = NULL;
-    int n = sqs_store_msg_grouped(s->store, q->id, GROUP_SCAN_LIMIT, &rows);
-    if (n <= 0) {
-        if (n == 0 && !q->fifo)
+    groups_t groups = {0};
+    int picked = 0, scanned = 0, rc = 0, limit = q->fifo ? GROUP_SCAN_LIMIT : FAIR_SCAN_LIMIT;
+    int64_t after = 0;
+    int full = 0; /* fair: max groups met, round 1 alone fills the receive */
+    while (!full && picked < max && scanned < limit) {
+        sqs_store_group_row_t *rows = NULL;
+        int n = sqs_store_msg_grouped(s->store, q->id, after, GROUP_SCAN_CHUNK, &rows);
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0 && after == 0 && !q->fifo)
             q->has_groups = 0;
+        for (int i = 0; i < n && !full && picked < max && rc == 0; i++) {
+            const sqs_store_group_row_t *r = &rows[i];
+            scanned++;
+            after = r->seq;
+            int added;
+            if (q->fifo) {
+                groups_get(&groups, r->group_id, &added);
+                if (!added || row_hidden(r, now))
+                    continue; /* a group met before, or one locked by its head */
+                int got = take_group(s, q, r->group_id, now, max - picked, seqs + picked);
+                if (got < 0)
+                    rc = -1;
+                else
+                    picked += got;
+                continue;
+            }
+            if (row_hidden(r, now))
+                continue;
+            group_t *g = groups_get(&groups, r->group_id, &added);
+            if (g->n < max)
+                g->seqs[g->n++] = r->seq;
+            full = groups.n >= max;
+        }
         free(rows);
-        return n;
+        if (n < GROUP_SCAN_CHUNK)
+            break;
     }
-    size_t cap = 16;
-    while (cap < (size_t)n * 2)
-        cap *= 2;
-    int *slot = malloc(cap * sizeof *slot), *gidx = malloc((size_t)n * sizeof *gidx);
-    int *next = malloc((size_t)n * sizeof *next);
-    group_t *groups = malloc((size_t)n * sizeof *groups);
-    int n_groups = 0, picked = 0;
-    for (size_t i = 0; i < cap; i++)
-        slot[i] = -1;
-    for (int i = 0; i < n; i++) {
-        size_t h = hash_str(rows[i].group_id) & (cap - 1);
-        while (slot[h] >= 0 && strcmp(groups[slot[h]].id, rows[i].group_id) != 0)
-            h = (h + 1) & (cap - 1);
-        if (slot[h] < 0) {
-            slot[h] = n_groups;
-            groups[n_groups] = (group_t){.id = rows[i].group_id, .head = -1, .tail = -1};
-            n_groups++;
-        }
-        gidx[i] = slot[h];
-    }
-    /* Deliverable messages per group, in send order; the order of groups is
-     * the order of their oldest deliverable message. */
-    int *order = malloc((size_t)n_groups * sizeof *order), n_order = 0;
-    for (int i = 0; i < n; i++) {
-        group_t *g = &groups[gidx[i]];
-        if (g->stopped)
-            continue;
-        if (rows[i].visible_ms > now && rows[i].expires_ms > now) {
-            if (q->fifo)
-                g->stopped = 1;
-            continue;
-        }
-        next[i] = -1;
-        if (g->tail < 0) {
-            g->head = i;
-            order[n_order++] = gidx[i];
-        } else {
-            next[g->tail] = i;
-        }
-        g->tail = i;
-        g->n++;
-    }
-    if (q->fifo) {
-        for (int k = 0; k < n_order && picked < max; k++)
-            for (int i = groups[order[k]].head; i >= 0 && picked < max; i = next[i])
-                seqs[picked++] = rows[i].seq;
-    } else {
-        int progress = 1;
-        while (picked < max && progress) {
-            progress = 0;
-            for (int k = 0; k < n_order && picked < max; k++) {
-                group_t *g = &groups[order[k]];
-                if (g->head >= 0) {
-                    seqs[picked++] = rows[g->head].seq;
-                    g->head = next[g->head];
+    if (rc == 0 && !q->fifo) {
+        /* round robin over the groups, in the order they were met */
+        for (int round = 0; picked < max; round++) {
+            int progress = 0;
+            for (int k = 0; k < groups.n && picked < max; k++) {
+                group_t *g = &groups.slots[groups.order[k]];
+                if (round < g->n) {
+                    seqs[picked++] = g->seqs[round];
                     progress = 1;
                 }
             }
+            if (!progress)
+                break;
         }
     }
-    free(order);
-    free(groups);
-    free(next);
-    free(gidx);
-    free(slot);
-    free(rows);
-    return picked;
+    groups_free(&groups);
+    return rc < 0 ? -1 : picked;
 }
 
 static sqs_attempt_t *find_attempt(sqs_t *s, int64_t queue_id, const char *attempt, int64_t now)

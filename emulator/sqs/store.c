@@ -15,7 +15,7 @@ enum {
     S_Q_EACH, S_Q_NEXT_ID, S_Q_HWM, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_ALL, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
-    S_M_GROUPED, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST,
+    S_M_GROUPED, S_M_GROUP_ROWS, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST,
     S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION,
     S__COUNT
 };
@@ -78,7 +78,9 @@ static const char *sql[S__COUNT] = {
     [S_M_OLDEST] = "SELECT sent_ms FROM messages WHERE queue_id=? ORDER BY expires_ms LIMIT 1",
     [S_M_NEXT_VISIBLE] = "SELECT min(visible_ms) FROM messages WHERE queue_id=? AND visible_ms>?",
     [S_M_GROUPED] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
-                    "WHERE queue_id=? AND group_id IS NOT NULL ORDER BY seq LIMIT ?",
+                    "WHERE queue_id=? AND group_id IS NOT NULL AND seq>? ORDER BY seq LIMIT ?",
+    [S_M_GROUP_ROWS] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
+                       "WHERE queue_id=? AND group_id IS NOT NULL AND group_id=? ORDER BY seq LIMIT ?",
     [S_M_HAS_GROUPS] = "SELECT 1 FROM messages WHERE queue_id=? AND group_id IS NOT NULL LIMIT 1",
     [S_D_GET] = "SELECT message_id, sequence_number FROM dedup WHERE queue_id=? AND scope=? AND dedup_id=? "
                 "AND expires_ms>?",
@@ -114,7 +116,10 @@ static const char *migrations[] = {
     /* 3: retention swept in bounded chunks per queue, and the de-duplication
      * window by its end, each on an index instead of a table scan. */
     "CREATE INDEX messages_expiry ON messages(queue_id, expires_ms);"
-    "CREATE INDEX dedup_expiry ON dedup(expires_ms);",
+    "CREATE INDEX dedup_expiry ON dedup(expires_ms);"
+    /* ... and one message group's rows in send order, so a FIFO receive
+     * reads the groups it delivers from, not the whole backlog. */
+    "CREATE INDEX messages_group_seq ON messages(queue_id, group_id, seq) WHERE group_id IS NOT NULL;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -979,11 +984,8 @@ int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now)
     return v;
 }
 
-int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int limit, sqs_store_group_row_t **out)
+static int read_group_rows(sqs_store_t *st, sqlite3_stmt *s, sqs_store_group_row_t **out)
 {
-    sqlite3_stmt *s = stmt(st, S_M_GROUPED);
-    sqlite3_bind_int64(s, 1, queue_id);
-    sqlite3_bind_int(s, 2, limit);
     int n = 0, cap = 0, rc;
     sqs_store_group_row_t *rows = NULL;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1008,6 +1010,26 @@ int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int limit, sqs_stor
     }
     *out = rows;
     return n;
+}
+
+int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int64_t after_seq, int limit,
+                          sqs_store_group_row_t **out)
+{
+    sqlite3_stmt *s = stmt(st, S_M_GROUPED);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int64(s, 2, after_seq);
+    sqlite3_bind_int(s, 3, limit);
+    return read_group_rows(st, s, out);
+}
+
+int sqs_store_group_rows(sqs_store_t *st, int64_t queue_id, const char *group_id, int limit,
+                         sqs_store_group_row_t **out)
+{
+    sqlite3_stmt *s = stmt(st, S_M_GROUP_ROWS);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_text(s, 2, group_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, limit);
+    return read_group_rows(st, s, out);
 }
 
 int sqs_store_has_groups(sqs_store_t *st, int64_t queue_id)

@@ -131,9 +131,15 @@ typedef struct {
     int receive_count;
 } sqs_store_group_row_t;
 
-/* Up to limit grouped messages of queue_id in send order. Sets *out
- * (owned array; free()) and returns the count, or -1. */
-int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int limit, sqs_store_group_row_t **out);
+/* Up to limit grouped messages of queue_id in send order, after row
+ * after_seq (0: from the first). Sets *out (owned array; free()) and
+ * returns the count, or -1. */
+int sqs_store_msg_grouped(sqs_store_t *st, int64_t queue_id, int64_t after_seq, int limit,
+                          sqs_store_group_row_t **out);
+/* Up to limit messages of one group of queue_id in send order (on the
+ * messages_group_seq index: the cost is the rows read). Same contract. */
+int sqs_store_group_rows(sqs_store_t *st, int64_t queue_id, const char *group_id, int limit,
+                         sqs_store_group_row_t **out);
 /* 1 when queue_id holds a message with a group id. */
 int sqs_store_has_groups(sqs_store_t *st, int64_t queue_id);
 

@@ -855,6 +855,93 @@ static void test_counts_follow_the_clock(void **state)
     expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "0");
 }
 
+/* Writes per_group messages to each of n_groups groups of queue 1 straight
+ * into the store, round robin over the groups (so each group's rows are
+ * spread over the backlog), bodies "G-K". */
+static void insert_grouped(fixture_t *f, int n_groups, int per_group)
+{
+    sqs_free(f->sqs);
+    f->sqs = NULL;
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    assert_int_equal(sqs_store_begin(st), 0);
+    int64_t now = clock_now_ms();
+    for (int k = 0; k < per_group; k++) {
+        for (int g = 0; g < n_groups; g++) {
+            sqs_store_msg_t m = {0};
+            char body[32], group[16];
+            snprintf(body, sizeof body, "%d-%d", g, k);
+            snprintf(group, sizeof group, "g%d", g);
+            snprintf(m.message_id, sizeof m.message_id, "00000000-0000-4000-8000-%012d", k * n_groups + g);
+            m.queue_id = 1;
+            m.body = body;
+            m.body_len = strlen(body);
+            m.md5_body = "9dd4e461268c8034f5c8564e155c67a6";
+            m.sender_id = ACCOUNT;
+            m.sent_ms = now;
+            m.visible_ms = now;
+            m.expires_ms = now + 86400000;
+            m.group_id = group;
+            assert_int_equal(sqs_store_msg_insert(st, &m), 0);
+        }
+    }
+    assert_int_equal(sqs_store_commit(st), 0);
+    sqs_store_close(st);
+    f->sqs = sqs_new(f->base, f->path, REGION, ACCOUNT);
+    assert_non_null(f->sqs);
+}
+
+/* Receives up to 10 and checks the bodies, in order, against want (a
+ * space-separated list). */
+static void expect_bodies(fixture_t *f, const char *url, const char *want)
+{
+    cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"%s\",\"MaxNumberOfMessages\":10}", url);
+    char got[512] = "";
+    const cJSON *m;
+    cJSON_ArrayForEach(m, messages(r)) {
+        if (*got)
+            strcat(got, " ");
+        strcat(got, str(m, "Body"));
+    }
+    cJSON_Delete(r);
+    assert_string_equal(got, want);
+}
+
+/* FIFO over many groups whose rows are spread over a long backlog (each
+ * group's later rows are thousands of rows on, past many scan chunks):
+ * groups fill one after another in the order of their first message, a
+ * group with a message in flight yields nothing more, and the walk goes on
+ * past locked groups to the next free one. */
+static void test_fifo_many_groups(void **state)
+{
+    fixture_t *f = *state;
+    cJSON_Delete(call_ok(f, "CreateQueue", "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":\"true\"}}"));
+    insert_grouped(f, 2000, 3);
+    const char *url = URL_PREFIX "f.fifo";
+    expect_bodies(f, url, "0-0 0-1 0-2 1-0 1-1 1-2 2-0 2-1 2-2 3-0");
+    /* g3 is locked by 3-0; g0..g2 are in flight */
+    expect_bodies(f, url, "4-0 4-1 4-2 5-0 5-1 5-2 6-0 6-1 6-2 7-0");
+    for (int i = 0; i < 300; i++) {
+        /* lock 300 more groups, one message each (MaxNumberOfMessages 1) */
+        cJSON_Delete(call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"%s\"}", url));
+    }
+    /* 8..307 took one message each, g7's head is in flight: next is g308 */
+    expect_bodies(f, url, "308-0 308-1 308-2 309-0 309-1 309-2 310-0 310-1 310-2 311-0");
+    expect_attr(f, url, "ApproximateNumberOfMessagesNotVisible", "330");
+}
+
+/* A standard queue with group ids (fair queue): round robin over the
+ * groups in the order of their first visible message, also when the
+ * groups' rows are spread past the first scan chunk. */
+static void test_fair_queue_round_robin(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    insert_grouped(f, 3, 200);
+    expect_bodies(f, Q_URL, "0-0 1-0 2-0 0-1 1-1 2-1 0-2 1-2 2-2 0-3");
+    expect_bodies(f, Q_URL, "1-3 2-3 0-4 1-4 2-4 0-5 1-5 2-5 0-6 1-6");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -877,6 +964,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_over_limit_at_120000_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_swept_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_follow_the_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_many_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fair_queue_round_robin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
