@@ -8,7 +8,7 @@ local common = dofile(dir .. "common.lua")
 function init(args)
    wrk.method = "POST"
    wrk.path = (args and args[1]) or "/orders"
-   wrk.headers = { ["Content-Type"] = "application/json" }
+   wrk.headers = { ["Host"] = wrk.headers["Host"], ["Content-Type"] = "application/json" }
    -- 100 bytes: {"order":"<90 characters>"}
    wrk.body = '{"order":"' .. string.rep("0123456789", 9) .. '"}'
 end

@@ -6,9 +6,24 @@ local M = {}
 -- Every message body: 100 bytes of printable ASCII, nothing to escape.
 M.MESSAGE_BODY = string.rep("0123456789", 10)
 
--- The headers of an SQS JSON 1.0 call for action (wrk adds Host).
+-- The Host header: wrk.init sets wrk.headers.Host from the URL before a
+-- script's init() runs, but a script that replaces wrk.headers, or builds
+-- requests with wrk.format and its own table, would send none (and some
+-- servers refuse a request without one). So every table built here
+-- carries it.
+function M.host()
+   if wrk.headers and wrk.headers["Host"] then
+      return wrk.headers["Host"]
+   end
+   local host = wrk.host or "localhost"
+   if host:find(":") then host = "[" .. host .. "]" end
+   return wrk.port and (host .. ":" .. wrk.port) or host
+end
+
+-- The headers of an SQS JSON 1.0 call for action, Host included.
 function M.headers(action)
    return {
+      ["Host"] = M.host(),
       ["Content-Type"] = "application/x-amz-json-1.0",
       ["X-Amz-Target"] = "AmazonSQS." .. action,
    }
