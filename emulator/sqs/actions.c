@@ -1683,8 +1683,11 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
         err_set(err, ERR_INTERNAL, NULL);
         return NULL;
     }
-    if (created)
+    if (created) {
         sqs_registry_add(s->reg, q);
+        int64_t v, f, d; /* its counters, from now on kept as rows move */
+        sqs_store_counts(s->store, q->id, now, &v, &f, &d);
+    }
     return q;
 }
 
@@ -2313,8 +2316,9 @@ static void load_queue(void *ctx, const sqs_store_queue_t *row)
 /* One bounded step of the retention sweep, in one transaction: up to
  * budget expired rows, queue after queue from where the last step stopped
  * (each found on the messages_expiry index), then ended de-duplication
- * entries; and each queue's counters catch up with the clock. Returns 1
- * when the budget ran out with work left, 0 when done, -1 on failure. */
+ * entries; then (reading only) each queue's counters catch up with the
+ * clock, a bounded chunk each. Returns 1 when work is left, 0 when done,
+ * -1 on failure. */
 static int sweep_step(sqs_t *s, int budget)
 {
     if (sqs_tx_begin(s))
@@ -2322,26 +2326,21 @@ static int sweep_step(sqs_t *s, int budget)
     int64_t now = clock_now_ms();
     int n, left = budget, more = 0, failed = 0, expired = 0;
     sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
-    for (int k = 0; k < n && !failed; k++) {
+    for (int k = 0; k < n; k++) {
         int i = (int)((s->sweep_pos + (size_t)k) % (size_t)n);
-        int64_t v, f, d;
-        int got = left > 0 ? sqs_store_expire(s->store, qs[i]->id, now, left) : 0;
-        int lag = sqs_store_counts(s->store, qs[i]->id, now, &v, &f, &d);
-        if (got < 0 || lag < 0) {
+        int got = sqs_store_expire(s->store, qs[i]->id, now, left);
+        if (got < 0) {
             failed = 1;
             break;
         }
         expired += got;
         left -= got;
-        if (left <= 0 || lag) {
+        if (left <= 0) {
             more = 1;
-            if (left <= 0) {
-                s->sweep_pos = (size_t)i; /* this queue may have more */
-                break;
-            }
+            s->sweep_pos = (size_t)i; /* this queue may have more */
+            break;
         }
     }
-    free(qs);
     int dd = failed || left <= 0 ? 0 : sqs_store_dedup_expire(s->store, now, left);
     if (dd < 0)
         failed = 1;
@@ -2349,13 +2348,19 @@ static int sweep_step(sqs_t *s, int budget)
         more = 1;
     if (failed) {
         sqs_store_rollback(s->store);
-        return -1;
+    } else if (sqs_store_commit(s->store)) {
+        failed = 1;
+    } else {
+        if (expired > 0)
+            log_debug("msg=\"retention expired\" messages=%d", expired);
+        for (int i = 0; i < n; i++) {
+            int64_t v, f, d;
+            if (sqs_store_counts(s->store, qs[i]->id, now, &v, &f, &d) == 1)
+                more = 1;
+        }
     }
-    if (sqs_store_commit(s->store))
-        return -1;
-    if (expired > 0)
-        log_debug("msg=\"retention expired\" messages=%d", expired);
-    return more;
+    free(qs);
+    return failed ? -1 : more;
 }
 
 static void sweep_cb(evutil_socket_t fd, short what, void *arg)

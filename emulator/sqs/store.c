@@ -219,7 +219,13 @@ static qcount_t *qc_put(sqs_store_t *st, const qcount_t *c)
         return have;
     }
     if ((st->qc_used + 1) * 2 > st->qc_cap) {
-        size_t old_cap = st->qc_cap, cap = old_cap ? old_cap * 2 : 64;
+        /* Rebuilt at a size for the live entries (removed ones are
+         * dropped), so queues created and deleted do not grow it. */
+        size_t old_cap = st->qc_cap, live = 0, cap = 64;
+        for (size_t i = 0; i < old_cap; i++)
+            live += st->qc[i].queue_id > 0;
+        while (cap < 4 * (live + 1))
+            cap *= 2;
         qcount_t *old = st->qc;
         st->qc = calloc(cap, sizeof *st->qc);
         if (!st->qc)
@@ -897,9 +903,9 @@ static int qc_advance(sqs_store_t *st, int64_t queue_id, int64_t now)
     if (c->cur_ms == now && c->cur_seq == INT64_MAX)
         return 0;
     if (c->hidden_recv + c->hidden_new == 0) {
-        /* Nothing hidden: nothing can pass. */
-        jr_touch(st, queue_id);
-        c = qc_find(st, queue_id);
+        /* Nothing hidden: nothing can pass. Not journalled: no row lies
+         * between the old cursor and now, so either cursor classes every
+         * row alike, whatever a rollback restores. */
         c->cur_ms = now;
         c->cur_seq = INT64_MAX;
         return 0;
