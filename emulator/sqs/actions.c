@@ -1039,6 +1039,52 @@ static group_t *groups_get(groups_t *g, const char *id, int *added)
 
 static int row_hidden(const sqs_store_group_row_t *r, int64_t now) { return r->visible_ms > now && r->expires_ms > now; }
 
+/* q->locked: the FIFO groups locked at the front of the queue. */
+static void locked_reset(sqs_queue_t *q)
+{
+    for (size_t i = 0; i < q->locked.cap; i++) {
+        free(q->locked.ids[i]);
+        q->locked.ids[i] = NULL;
+    }
+    q->locked.n = 0;
+    q->locked.after_seq = 0;
+    q->locked.until_ms = INT64_MAX;
+}
+
+static size_t locked_slot(const sqs_queue_t *q, const char *id)
+{
+    size_t h = hash_str(id) & (q->locked.cap - 1);
+    while (q->locked.ids[h] && strcmp(q->locked.ids[h], id) != 0)
+        h = (h + 1) & (q->locked.cap - 1);
+    return h;
+}
+
+static int locked_has(const sqs_queue_t *q, const char *id)
+{
+    return q->locked.n && q->locked.ids[locked_slot(q, id)] != NULL;
+}
+
+static void locked_add(sqs_queue_t *q, const char *id)
+{
+    if ((q->locked.n + 1) * 2 > q->locked.cap) {
+        size_t old_cap = q->locked.cap;
+        char **old = q->locked.ids;
+        q->locked.cap = old_cap ? old_cap * 2 : 64;
+        q->locked.ids = calloc(q->locked.cap, sizeof *q->locked.ids);
+        if (!q->locked.ids)
+            abort();
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i])
+                q->locked.ids[locked_slot(q, old[i])] = old[i];
+        free(old);
+    }
+    size_t h = locked_slot(q, id);
+    if (!q->locked.ids[h]) {
+        q->locked.ids[h] = strdup(id);
+        q->locked.n++;
+    }
+}
+
 /* FIFO: up to max rows of one group in send order, stopping at the first
  * hidden one (nothing behind an in-flight message is delivered). */
 static int take_group(sqs_t *s, sqs_queue_t *q, const char *group_id, int64_t now, int max, int64_t *seqs)
@@ -1074,6 +1120,16 @@ static int pick_grouped(sqs_t *s, sqs_queue_t *q, int64_t now, int max, int64_t 
     int picked = 0, scanned = 0, rc = 0, limit = q->fifo ? GROUP_SCAN_LIMIT : FAIR_SCAN_LIMIT;
     int64_t after = 0;
     int full = 0; /* fair: max groups met, round 1 alone fills the receive */
+    int front = 1; /* FIFO: every row so far is of a locked group */
+    if (q->fifo) {
+        /* Start after the groups known locked at the front, unless a row
+         * there was deleted, moved or made visible, or one of their locks
+         * may have run out. */
+        int64_t low = sqs_store_take_low_change(s->store, q->id);
+        if (low <= q->locked.after_seq || now >= q->locked.until_ms || !q->locked.cap)
+            locked_reset(q);
+        after = q->locked.after_seq;
+    }
     while (!full && picked < max && scanned < limit) {
         sqs_store_group_row_t *rows = NULL;
         int n = sqs_store_msg_grouped(s->store, q->id, after, GROUP_SCAN_CHUNK, &rows);
@@ -1089,9 +1145,28 @@ static int pick_grouped(sqs_t *s, sqs_queue_t *q, int64_t now, int max, int64_t 
             after = r->seq;
             int added;
             if (q->fifo) {
+                if (locked_has(q, r->group_id)) {
+                    if (front)
+                        q->locked.after_seq = r->seq;
+                    continue;
+                }
                 groups_get(&groups, r->group_id, &added);
-                if (!added || row_hidden(r, now))
-                    continue; /* a group met before, or one locked by its head */
+                if (!added) {
+                    front = 0; /* a group met before and not locked: taken from now */
+                    continue;
+                }
+                if (row_hidden(r, now)) {
+                    if (front) { /* a group locked by its head: remembered */
+                        locked_add(q, r->group_id);
+                        q->locked.after_seq = r->seq;
+                        if (r->visible_ms < q->locked.until_ms)
+                            q->locked.until_ms = r->visible_ms;
+                        if (r->expires_ms < q->locked.until_ms)
+                            q->locked.until_ms = r->expires_ms;
+                    }
+                    continue;
+                }
+                front = 0;
                 int got = take_group(s, q, r->group_id, now, max - picked, seqs + picked);
                 if (got < 0)
                     rc = -1;

@@ -158,6 +158,9 @@ void sqs_queue_free(sqs_queue_t *q)
     free(q->dlq_arn);
     cJSON_Delete(q->attrs);
     cJSON_Delete(q->tags);
+    for (size_t i = 0; i < q->locked.cap; i++)
+        free(q->locked.ids[i]);
+    free(q->locked.ids);
     free(q);
 }
 

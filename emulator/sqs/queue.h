@@ -37,6 +37,16 @@ typedef struct sqs_queue {
 
     int has_groups;              /* may hold messages with a MessageGroupId */
 
+    /* FIFO receive: the groups known to be locked (their first message
+     * hidden) at the front of the queue, so a receive starts its walk
+     * after them (actions.c; dropped when one may have unlocked). */
+    struct {
+        int64_t after_seq;       /* every grouped row up to here is of a locked group */
+        int64_t until_ms;        /* the earliest time one of them may unlock */
+        char **ids;              /* their group ids: open addressing, owned */
+        size_t cap, n;
+    } locked;
+
     struct sqs_queue *hash_next;
 } sqs_queue_t;
 

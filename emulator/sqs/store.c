@@ -133,6 +133,8 @@ typedef struct {
     int64_t hidden_recv;            /* hidden rows received before (in flight) */
     int64_t hidden_new;             /* hidden rows never received (delayed) */
     int64_t cur_ms, cur_seq;
+    int64_t low_change;             /* lowest seq deleted, moved or made visible since
+                                       sqs_store_take_low_change; 0: unknown */
 } qcount_t;
 #define QC_GONE (-1)
 
@@ -289,11 +291,27 @@ static void jr_restore(sqs_store_t *st)
 {
     while (st->jr_n > 0) {
         qjournal_t *j = &st->jr[--st->jr_n];
-        if (j->present)
+        qcount_t *now = qc_find(st, j->queue_id);
+        if (j->present) {
+            /* low_change only ever goes down until taken: a rolled-back
+             * change still counts as one (a reader re-reads, no harm). */
+            if (!now)
+                j->saved.low_change = 0;
+            else if (now->low_change < j->saved.low_change)
+                j->saved.low_change = now->low_change;
             qc_put(st, &j->saved);
-        else
+        } else {
             qc_remove(st, j->queue_id);
+        }
     }
+}
+
+/* Row seq of queue id was deleted, moved, or its visibility set. */
+static void qc_mark(sqs_store_t *st, int64_t id, int64_t seq)
+{
+    qcount_t *c = qc_find(st, id);
+    if (c && seq < c->low_change)
+        c->low_change = seq;
 }
 
 static int qc_hidden(const qcount_t *c, int64_t visible_ms, int64_t seq)
@@ -347,6 +365,7 @@ static int run_delete(sqs_store_t *st, sqlite3_stmt *s, const char *what)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         qc_account(st, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 1),
                    sqlite3_column_int(s, 2), -1);
+        qc_mark(st, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 3));
         n++;
     }
     sqlite3_reset(s);
@@ -801,8 +820,10 @@ int sqs_store_msg_set_visible(sqs_store_t *st, int64_t seq, int64_t visible_ms)
     sqlite3_bind_int64(s, 2, seq);
     if (run(st, s, "msg_set_visible"))
         return -1;
-    if (found == 0)
+    if (found == 0) {
         qc_moved(st, seq, q, vis, rc, q, visible_ms, rc);
+        qc_mark(st, q, seq);
+    }
     return 0;
 }
 
@@ -837,8 +858,11 @@ int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t v
     sqlite3_bind_int64(s, 5, seq);
     if (run(st, s, "msg_move"))
         return -1;
-    if (found == 0)
+    if (found == 0) {
         qc_moved(st, seq, old_q, old_vis, rc, queue_id, visible_ms, rc);
+        qc_mark(st, old_q, seq);
+        qc_mark(st, queue_id, seq);
+    }
     return 0;
 }
 
@@ -852,6 +876,7 @@ int sqs_store_purge(sqs_store_t *st, int64_t queue_id)
     if (c) {
         jr_touch(st, queue_id);
         c->total = c->hidden_recv = c->hidden_new = 0;
+        c->low_change = 0;
     }
     return 0;
 }
@@ -956,7 +981,7 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
             return -1;
         jr_touch(st, queue_id);
         qcount_t fresh = {.queue_id = queue_id, .total = v + i + d, .hidden_recv = i, .hidden_new = d,
-                          .cur_ms = now, .cur_seq = INT64_MAX};
+                          .cur_ms = now, .cur_seq = INT64_MAX, .low_change = 0};
         c = qc_put(st, &fresh);
     }
     int more = qc_advance(st, queue_id, now);
@@ -967,6 +992,16 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
     *delayed = c->hidden_new;
     *visible = c->total - c->hidden_recv - c->hidden_new;
     return more;
+}
+
+int64_t sqs_store_take_low_change(sqs_store_t *st, int64_t queue_id)
+{
+    qcount_t *c = qc_find(st, queue_id);
+    if (!c)
+        return 0;
+    int64_t v = c->low_change;
+    c->low_change = INT64_MAX;
+    return v;
 }
 
 int64_t sqs_store_oldest_sent(sqs_store_t *st, int64_t queue_id)

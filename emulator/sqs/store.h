@@ -114,6 +114,12 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
 /* The same counts by a full scan of the queue's rows (tests, checks). */
 int sqs_store_recount(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
                       int64_t *delayed);
+/* The lowest seq of queue_id's rows deleted, moved (in or out) or given a
+ * visibility by sqs_store_msg_set_visible since the last call, INT64_MAX
+ * when none, 0 when unknown (anything may have changed); resets it. Sends
+ * and receives (sqs_store_msg_update_receive) do not count. For caches of
+ * what lies at the front of a queue (FIFO's locked groups). */
+int64_t sqs_store_take_low_change(sqs_store_t *st, int64_t queue_id);
 /* SentTimestamp of the queue's oldest message (the first to expire:
  * retention is per queue), or 0 when it is empty. O(log rows). */
 int64_t sqs_store_oldest_sent(sqs_store_t *st, int64_t queue_id);

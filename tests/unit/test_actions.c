@@ -856,9 +856,9 @@ static void test_counts_follow_the_clock(void **state)
 }
 
 /* Writes per_group messages to each of n_groups groups of queue 1 straight
- * into the store, round robin over the groups (so each group's rows are
- * spread over the backlog), bodies "G-K". */
-static void insert_grouped(fixture_t *f, int n_groups, int per_group)
+ * into the store, bodies "G-K": round robin over the groups (so each
+ * group's rows are spread over the backlog), or one group after another. */
+static void insert_grouped(fixture_t *f, int n_groups, int per_group, int contiguous)
 {
     sqs_free(f->sqs);
     f->sqs = NULL;
@@ -866,8 +866,9 @@ static void insert_grouped(fixture_t *f, int n_groups, int per_group)
     assert_non_null(st);
     assert_int_equal(sqs_store_begin(st), 0);
     int64_t now = clock_now_ms();
-    for (int k = 0; k < per_group; k++) {
-        for (int g = 0; g < n_groups; g++) {
+    for (int i = 0; i < per_group * n_groups; i++) {
+        {
+            int k = contiguous ? i % per_group : i / n_groups, g = contiguous ? i / per_group : i % n_groups;
             sqs_store_msg_t m = {0};
             char body[32], group[16];
             snprintf(body, sizeof body, "%d-%d", g, k);
@@ -916,7 +917,7 @@ static void test_fifo_many_groups(void **state)
 {
     fixture_t *f = *state;
     cJSON_Delete(call_ok(f, "CreateQueue", "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":\"true\"}}"));
-    insert_grouped(f, 2000, 3);
+    insert_grouped(f, 2000, 3, 0);
     const char *url = URL_PREFIX "f.fifo";
     expect_bodies(f, url, "0-0 0-1 0-2 1-0 1-1 1-2 2-0 2-1 2-2 3-0");
     /* g3 is locked by 3-0; g0..g2 are in flight */
@@ -937,9 +938,48 @@ static void test_fair_queue_round_robin(void **state)
 {
     fixture_t *f = *state;
     create(f, "q");
-    insert_grouped(f, 3, 200);
+    insert_grouped(f, 3, 200, 0);
     expect_bodies(f, Q_URL, "0-0 1-0 2-0 0-1 1-1 2-1 0-2 1-2 2-2 0-3");
     expect_bodies(f, Q_URL, "1-3 2-3 0-4 1-4 2-4 0-5 1-5 2-5 0-6 1-6");
+}
+
+/* FIFO receives start after the groups known locked at the front of the
+ * queue; that knowledge is dropped whenever one of them may unlock: its
+ * message deleted, its visibility changed, its visibility timeout run out
+ * (and the groups then come back in order). Each group's messages are
+ * together here, so a group whose first message goes comes next. */
+static void test_fifo_locked_front_unlocks(void **state)
+{
+    fixture_t *f = *state;
+    cJSON_Delete(call_ok(f, "CreateQueue", "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":\"true\"}}"));
+    insert_grouped(f, 2000, 3, 1);
+    const char *url = URL_PREFIX "f.fifo";
+    char *h5 = NULL, *h7 = NULL;
+    for (int i = 0; i < 300; i++) {
+        cJSON *r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"%s\"}", url);
+        const cJSON *m = cJSON_GetArrayItem(messages(r), 0);
+        char want[16];
+        snprintf(want, sizeof want, "%d-0", i);
+        assert_string_equal(str(m, "Body"), want); /* g0..g299 now locked, in order */
+        if (i == 5)
+            h5 = strdup(str(m, "ReceiptHandle"));
+        if (i == 7)
+            h7 = strdup(str(m, "ReceiptHandle"));
+        cJSON_Delete(r);
+    }
+    expect_bodies(f, url, "300-0 300-1 300-2 301-0 301-1 301-2 302-0 302-1 302-2 303-0");
+    /* g5's first message deleted: g5 is free again, and first in line */
+    cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\"}", url, h5));
+    expect_bodies(f, url, "5-1 5-2 304-0 304-1 304-2 305-0 305-1 305-2 306-0 306-1");
+    /* g7's message made visible again */
+    cJSON_Delete(call_ok(f, "ChangeMessageVisibility",
+                         "{\"QueueUrl\":\"%s\",\"ReceiptHandle\":\"%s\",\"VisibilityTimeout\":0}", url, h7));
+    expect_bodies(f, url, "7-0 7-1 7-2 307-0 307-1 307-2 308-0 308-1 308-2 309-0");
+    /* every visibility timeout (30 s) runs out: back to the first group */
+    clock_advance(31000);
+    expect_bodies(f, url, "0-0 0-1 0-2 1-0 1-1 1-2 2-0 2-1 2-2 3-0");
+    free(h5);
+    free(h7);
 }
 
 int main(void)
@@ -966,6 +1006,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counts_follow_the_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_many_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fair_queue_round_robin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_locked_front_unlocks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
