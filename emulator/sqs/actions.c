@@ -30,6 +30,17 @@
 #define GROUP_SCAN_LIMIT 20000 /* grouped rows a FIFO receive may walk past */
 #define FAIR_SCAN_LIMIT 2000   /* ... and a fair queue's, to find its groups */
 #define GROUP_SCAN_CHUNK 256
+#define SLOW_CALLBACK_US 10000 /* a loop callback this long holds every client: logged */
+
+/* Logs a piece of SQS work on the loop that ran for SLOW_CALLBACK_US or
+ * more (wall time: a commit's fsync counts), so a benchmark or a user sees
+ * it. */
+static void note_slow(const char *what, const char *detail, int64_t t0_us)
+{
+    int64_t us = clock_mono_us() - t0_us;
+    if (us >= SLOW_CALLBACK_US)
+        log_warn("msg=\"slow loop callback\" what=%s detail=%s ms=%.1f", what, detail ? detail : "-", us / 1000.0);
+}
 
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
@@ -68,7 +79,9 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sqs_t *s = arg;
     s->flush_scheduled = 0;
+    int64_t t0 = clock_mono_us();
     int rc = sqs_store_flush(s->store);
+    note_slow("commit", NULL, t0);
     sqs_call_t *c = s->pending_head;
     s->pending_head = s->pending_tail = NULL;
     while (c) {
@@ -1364,6 +1377,7 @@ static int waiter_ready(sqs_waiter_t *w)
 {
     sqs_call_t *c = w->owner;
     sqs_t *s = c->sqs;
+    int64_t t0 = clock_mono_us();
     recv_opts_t o;
     if (parse_recv_opts(c, w->queue, &o, NULL)) {
         c->failed = 1;
@@ -1372,6 +1386,7 @@ static int waiter_ready(sqs_waiter_t *w)
     }
     cJSON *msgs = cJSON_CreateArray();
     int n = receive_now(s, c, w->queue, &o, msgs);
+    note_slow("parked-receive", NULL, t0);
     if (n == 0) {
         cJSON_Delete(msgs);
         return 0;
@@ -2296,6 +2311,7 @@ int sqs_action_takes_queue(const char *name)
 
 int sqs_call_start(sqs_t *s, sqs_call_t *c)
 {
+    int64_t t0 = clock_mono_us();
     c->sqs = s;
     c->failed = 0;
     c->err.code = ERR_NONE;
@@ -2310,6 +2326,7 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
         rc = err_set(&c->err, ERR_SERIALIZATION, "The request body must be a JSON object.");
     else
         rc = actions[i].fn(s, c);
+    note_slow("action", i >= 0 ? actions[i].name : NULL, t0);
     if (rc == 1)
         return 1; /* parked */
     if (rc < 0) {
@@ -2445,7 +2462,10 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     sqs_t *s = arg;
     /* More than a step's work: go on in the next loop turn (a timer, so
      * the loop polls its sockets first), rather than hold the loop. */
-    if (sweep_step(s, SWEEP_CHUNK) == 1) {
+    int64_t t0 = clock_mono_us();
+    int more = sweep_step(s, SWEEP_CHUNK);
+    note_slow("sweep", NULL, t0);
+    if (more == 1) {
         struct timeval now = {0, 0};
         evtimer_add(s->sweep_more, &now);
     }

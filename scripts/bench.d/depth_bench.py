@@ -9,7 +9,7 @@ call costs when queues are deep. Not a test.
    writes them), which takes seconds where sending would take minutes:
      d0         standard, empty           d100k   100,000 visible
      d1m        1,000,000 visible          inflight 100,000 received, hidden 1 h
-     delayed    200,000 delayed 15 min     fifo.fifo 100,000 in 10,000 groups
+     delayed    200,000 delayed 15 min     fifo.fifo, consume.fifo 100,000 in 10,000 groups
      m0000..m0999  empty, for SendMessage spread over 1,000 queues
 2. sluice starts again on that database (the start-up time is reported: it
    rebuilds each queue's counts).
@@ -17,11 +17,14 @@ call costs when queues are deep. Not a test.
    1000) sequential calls of each of SendMessage, ReceiveMessage
    (MaxNumberOfMessages 1, VisibilityTimeout 600) and GetQueueAttributes
    (All): p50 and p99. Meanwhile a second process sends GET /_sluice/health
-   back to back; its slowest answer in each window is the longest loop stall
-   (one callback holding the loop delays every request behind it).
+   back to back; its slowest answer in each window is the longest stall seen
+   by a client (one callback holding the loop delays every request behind
+   it; on a busy machine also the scheduler's delays). sluice itself logs
+   every SQS callback of 10 ms or more ("slow loop callback": an action, a
+   commit, the sweep); the slowest in each window is reported beside it.
 4. wrk (BENCH_DEPTH_SECONDS, default 5 s, BENCH_CONNECTIONS connections):
    a FIFO consumer (recvdel.lua: ReceiveMessage 10 + DeleteMessageBatch) on
-   fifo.fifo; SendMessage on one queue, spread over 1,000 queues
+   consume.fifo (untouched by step 3); SendMessage on one queue, spread over 1,000 queues
    (send_many.lua), and the ceiling (a bare libevent server answering 200).
 
 Prints tables and one "BENCH key=value ..." line.
@@ -39,6 +42,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime, timezone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CALLS = int(os.environ.get("BENCH_DEPTH_CALLS", "1000"))
@@ -58,13 +62,17 @@ def fail(msg):
 def start(sluice, data_dir):
     """Starts sluice; returns (process, base URL, seconds until it listened)."""
     t0 = time.monotonic()
+    err = open(os.path.join(os.path.dirname(data_dir), "sluice.err"), "a")
     p = subprocess.Popen([sluice, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                         stdout=subprocess.PIPE, stderr=err, text=True)
+    err.close()
     deadline = t0 + 120
     while time.monotonic() < deadline:
         line = p.stdout.readline()
         if not line:
-            fail("sluice exited before listening")
+            with open(os.path.join(os.path.dirname(data_dir), "sluice.err")) as f:
+                tail = f.read()[-1500:]
+            fail("sluice exited before listening; its stderr ends with:\n" + tail)
         m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
         if m:
             # keep reading what it prints, so a full pipe never blocks it
@@ -121,6 +129,7 @@ def fill(db_path, ids, now_ms):
     db.executemany(sql, rows("inflight", 100_000, now_ms + 3_600_000, 1))
     db.executemany(sql, rows("delayed", 200_000, now_ms + 900_000, 0))
     db.executemany(sql, rows("fifo.fifo", 100_000, now_ms - 1, 0, grouped=True))
+    db.executemany(sql, rows("consume.fifo", 100_000, now_ms - 1, 0, grouped=True))
     db.execute("COMMIT")
     db.close()
 
@@ -139,6 +148,20 @@ def probe(url, out_path, stop_evt):
             if rtt > 0.001:
                 out.write(f"{t0:.6f} {rtt:.6f}\n")
             time.sleep(0.0005)
+
+
+def slow_callbacks(err_path):
+    """(epoch s, ms, what) of each "slow loop callback" sluice logged."""
+    out = []
+    pat = re.compile(r"^(\S+)Z \w+\s+msg=\"slow loop callback\" what=(\S+) detail=(\S+) ms=([\d.]+)")
+    with open(err_path) as f:
+        for line in f:
+            m = pat.match(line)
+            if m:
+                t = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
+                what = m.group(2) + ("" if m.group(3) == "-" else ":" + m.group(3))
+                out.append((t, float(m.group(4)), what))
+    return out
 
 
 def pct(xs, p):
@@ -184,16 +207,19 @@ def main():
     names = ["d0", "d100k", "d1m", "inflight", "delayed"] + [f"m{i:04d}" for i in range(1000)]
     for n in names:
         c.sqs("CreateQueue", {"QueueName": n})
-    c.sqs("CreateQueue", {"QueueName": "fifo.fifo", "Attributes": {"FifoQueue": "true"}})
+    for n in ("fifo.fifo", "consume.fifo"):
+        c.sqs("CreateQueue", {"QueueName": n, "Attributes": {"FifoQueue": "true"}})
     stop(p)
     db_path = os.path.join(data, "sluice.db")
     if not os.path.exists(db_path):
         fail(f"no database at {db_path}")
-    ids = dict(sqlite3.connect(db_path).execute("SELECT name, id FROM queues").fetchall())
+    db = sqlite3.connect(db_path)
+    ids = dict(db.execute("SELECT name, id FROM queues").fetchall())
+    db.close()  # sluice holds its database exclusively: no other connection may stay open
     t0 = time.monotonic()
     fill(db_path, ids, int(time.time() * 1000))
     fill_s = time.monotonic() - t0
-    print(f"backlogs written in {fill_s:.1f} s (1.5M rows)", file=sys.stderr)
+    print(f"backlogs written in {fill_s:.1f} s (1.6M rows)", file=sys.stderr)
 
     # 2. restart on the deep database
     p, url, start_s = start(sluice, data)
@@ -240,10 +266,24 @@ def main():
 
     # 4. throughput runs
     wr = {}
-    wr["fifo_consumer"] = wrk(url, "recvdel.lua", [qurl("fifo.fifo")], "fifo_consumer", work)
+    wr_windows = {}
+    # on its own queue: fifo.fifo's latency run left 1,000 groups in flight
+    t = time.time()
+    wr["fifo_consumer"] = wrk(url, "recvdel.lua", [qurl("consume.fifo")], "fifo_consumer", work)
+    wr_windows["fifo_consumer"] = (t, time.time())
+    t = time.time()
     wr["send_one"] = wrk(url, "send.lua", [qurl("m0000")], "send_one", work)
+    wr_windows["send_one"] = (t, time.time())
+    t = time.time()
     wr["send_many"] = wrk(url, "send_many.lua", [f"{url}/{ACCOUNT}/m", "1000"], "send_many", work)
+    wr_windows["send_many"] = (t, time.time())
     stop(p)
+    slow = slow_callbacks(os.path.join(work, "sluice.err"))
+
+    def slowest(window):
+        a, b = window
+        hits = [(ms_, what) for t, ms_, what in slow if a <= t <= b]
+        return max(hits) if hits else (0.0, "-")
     cp = subprocess.Popen([ceiling, "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     m = None
     while not m:
@@ -260,10 +300,10 @@ def main():
     base = results["d0"]
     print()
     print(f"Depth: one keep-alive connection, {CALLS} sequential calls per action and queue; "
-          f"ratios are p50 against the empty queue d0; restart on 1.5M rows took {start_s * 1000:.0f} ms")
+          f"ratios are p50 against the empty queue d0; restart on 1.6M rows took {start_s * 1000:.0f} ms")
     print()
     print(f"{'queue':<11} {'Send p50':>9} {'p99':>7} {'x':>5}  {'Recv p50':>9} {'p99':>7} {'x':>5}  "
-          f"{'GQA p50':>8} {'p99':>7} {'x':>5}  {'stall ms':>8}")
+          f"{'GQA p50':>8} {'p99':>7} {'x':>5}  {'stall ms':>8}  slowest SQS callback")
     line = {}
     for name, res in results.items():
         row = [f"{name:<11}"]
@@ -275,7 +315,11 @@ def main():
             line[f"{key}_{k}_p50_us"] = int(p50 * 1e6)
             line[f"{key}_{k}_p99_us"] = int(p99 * 1e6)
         row.append(f"{ms(worst(name)):8.2f}")
-        line[f"{name.replace('.fifo', '').replace('d0', 'empty')}_stall_us"] = int(worst(name) * 1e6)
+        sm, sw = slowest(windows[name])
+        row.append(f"  {sm:.1f} ms {sw}" if sm else "  none >= 10 ms")
+        key = name.replace(".fifo", "").replace("d0", "empty")
+        line[f"{key}_stall_us"] = int(worst(name) * 1e6)
+        line[f"{key}_slowest_callback_us"] = int(sm * 1000)
         print(" ".join(row))
     print()
     fc = wr["fifo_consumer"]
@@ -288,6 +332,13 @@ def main():
           f"(p99 {one['p99_us'] / 1000:.2f} ms), 1,000 queues {many['rps']:.0f} req/s "
           f"(p99 {many['p99_us'] / 1000:.2f} ms) = {100 * many['rps'] / one['rps']:.0f}% of one queue; "
           f"ceiling {ceil['rps']:.0f} req/s: one queue = {100 * one['rps'] / ceil['rps']:.0f}% of the ceiling")
+    for label, w in wr_windows.items():
+        sm, sw = slowest(w)
+        n = sum(1 for t, _, _ in slow if w[0] <= t <= w[1])
+        print(f"wrk {label}: {n} SQS callbacks of 10 ms or more, the slowest " +
+              (f"{sm:.1f} ms ({sw})" if sm else "-"))
+        line[f"{label}_slow_callbacks"] = n
+        line[f"{label}_slowest_callback_us"] = int(sm * 1000)
     line.update({"restart_ms": int(start_s * 1000), "fifo_consumer_msgs_per_s": int(fifo_msgs),
                  "fifo_consumer_errors": fc["errors"], "send_one_rps": int(one["rps"]),
                  "send_many_rps": int(many["rps"]), "ceiling_rps": int(ceil["rps"]),
