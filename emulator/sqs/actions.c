@@ -42,6 +42,19 @@ static void note_slow(const char *what, const char *detail, int64_t t0_us)
         log_warn("msg=\"slow loop callback\" what=%s detail=%s ms=%.1f", what, detail ? detail : "-", us / 1000.0);
 }
 
+/* q's counts at now (sqs_store_counts); remembers whether they still lag
+ * behind the clock, so the sweep goes on with them. */
+static int queue_counts(sqs_t *s, sqs_queue_t *q, int64_t now, int64_t *visible, int64_t *inflight, int64_t *delayed)
+{
+    int rc = sqs_store_counts(s->store, q->id, now, visible, inflight, delayed);
+    q->counts_lag = rc == 1;
+    if (rc == 1 && s->sweep_more && !evtimer_pending(s->sweep_more, NULL)) {
+        struct timeval zero = {0, 0}; /* catch up over the next loop turns */
+        evtimer_add(s->sweep_more, &zero);
+    }
+    return rc;
+}
+
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
 int sqs_tx_begin(sqs_t *s)
@@ -1295,7 +1308,7 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
         }
     }
     int64_t visible, inflight = 0, delayed;
-    if (!q->fifo && s->in_flight_limit && sqs_store_counts(s->store, q->id, now, &visible, &inflight, &delayed) < 0)
+    if (!q->fifo && s->in_flight_limit && queue_counts(s, q, now, &visible, &inflight, &delayed) < 0)
         return sqs_fail_internal(c);
     if (!q->fifo && s->in_flight_limit && inflight >= MAX_IN_FLIGHT)
         return err_set(&c->err, ERR_OVER_LIMIT,
@@ -1776,7 +1789,7 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
     if (created) {
         sqs_registry_add(s->reg, q);
         int64_t v, f, d; /* its counters, from now on kept as rows move */
-        sqs_store_counts(s->store, q->id, now, &v, &f, &d);
+        queue_counts(s, q, now, &v, &f, &d);
     }
     return q;
 }
@@ -1966,7 +1979,7 @@ static int a_get_queue_attributes(sqs_t *s, sqs_call_t *c)
         &c->err, ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", e->valuestring);
     int all = names && list_has(names, "All");
     int64_t visible = 0, inflight = 0, delayed = 0;
-    if (sqs_store_counts(s->store, q->id, clock_now_ms(), &visible, &inflight, &delayed) < 0)
+    if (queue_counts(s, q, clock_now_ms(), &visible, &inflight, &delayed) < 0)
         return sqs_fail_internal(c);
     cJSON *out = cJSON_CreateObject();
     for (size_t i = 0; names && i < sizeof attr_order / sizeof attr_order[0]; i++) {
@@ -2407,10 +2420,11 @@ static void load_queue(void *ctx, const sqs_store_queue_t *row)
 
 /* One bounded step of the retention sweep, in one transaction: up to
  * budget expired rows, queue after queue from where the last step stopped
- * (each found on the messages_expiry index), then ended de-duplication
- * entries; then (reading only) each queue's counters catch up with the
- * clock, a bounded chunk each. Returns 1 when work is left, 0 when done,
- * -1 on failure. */
+ * (each found on the messages_expiry index; a queue whose earliest expiry
+ * is later costs no statement), then ended de-duplication entries; then
+ * (reading only) the counters that lag behind the clock catch up, a
+ * bounded chunk each. Returns 1 when work is left, 0 when done, -1 on
+ * failure. */
 static int sweep_step(sqs_t *s, int budget)
 {
     if (sqs_tx_begin(s))
@@ -2447,7 +2461,7 @@ static int sweep_step(sqs_t *s, int budget)
             log_debug("msg=\"retention expired\" messages=%d", expired);
         for (int i = 0; i < n; i++) {
             int64_t v, f, d;
-            if (sqs_store_counts(s->store, qs[i]->id, now, &v, &f, &d) == 1)
+            if (qs[i]->counts_lag && queue_counts(s, qs[i], now, &v, &f, &d) == 1)
                 more = 1;
         }
     }
@@ -2492,7 +2506,7 @@ sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default
     sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
     for (int i = 0; i < n; i++) {
         int64_t v, f, d;
-        sqs_store_counts(s->store, qs[i]->id, clock_now_ms(), &v, &f, &d);
+        queue_counts(s, qs[i], clock_now_ms(), &v, &f, &d);
     }
     free(qs);
     s->wait = sqs_wait_new(base, next_visible_cb, s);
@@ -2564,11 +2578,15 @@ int sqs_queue_info(sqs_t *s, const char *queue_arn, int *visibility_timeout, int
 
 void sqs_clock_advanced(sqs_t *s)
 {
-    /* A test moved the clock: what expired by it goes now, all of it, so
-     * the next call sees the counts of the new time. */
+    /* A test moved the clock: what expired by it goes now, all of it, and
+     * every queue's counts catch up, so the next call sees the new time. */
+    int n;
+    sqs_queue_t **all = sqs_registry_all(s->reg, &n);
+    for (int i = 0; i < n; i++)
+        all[i]->counts_lag = 1;
+    free(all);
     while (sweep_step(s, SWEEP_CHUNK) == 1)
         ;
-    int n;
     sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
     for (int i = 0; i < n; i++)
         sqs_wait_notify(s->wait, qs[i]);

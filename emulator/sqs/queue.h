@@ -36,6 +36,7 @@ typedef struct sqs_queue {
     struct sqs_queue *notify_next;
 
     int has_groups;              /* may hold messages with a MessageGroupId */
+    int counts_lag;              /* its counts last said they lag behind the clock */
 
     /* FIFO receive: the groups known to be locked (their first message
      * hidden) at the front of the queue, so a receive starts its walk

@@ -15,7 +15,7 @@ enum {
     S_Q_EACH, S_Q_NEXT_ID, S_Q_HWM, S_Q_INSERT, S_Q_UPDATE, S_Q_DELETE, S_Q_DELETE_MSGS,
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_ALL, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
-    S_M_GROUPED, S_M_GROUP_ROWS, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST,
+    S_M_GROUPED, S_M_GROUP_ROWS, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST, S_M_NEXT_EXPIRY,
     S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION,
     S__COUNT
 };
@@ -76,6 +76,7 @@ static const char *sql[S__COUNT] = {
                     "AND visible_ms<=?4 AND (visible_ms>?2 OR seq>?3) ORDER BY visible_ms, seq LIMIT ?5",
     /* Retention is per queue, so the first row to expire is the oldest. */
     [S_M_OLDEST] = "SELECT sent_ms FROM messages WHERE queue_id=? ORDER BY expires_ms LIMIT 1",
+    [S_M_NEXT_EXPIRY] = "SELECT min(expires_ms) FROM messages WHERE queue_id=?",
     [S_M_NEXT_VISIBLE] = "SELECT min(visible_ms) FROM messages WHERE queue_id=? AND visible_ms>?",
     [S_M_GROUPED] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
                     "WHERE queue_id=? AND group_id IS NOT NULL AND seq>? ORDER BY seq LIMIT ?",
@@ -135,6 +136,7 @@ typedef struct {
     int64_t cur_ms, cur_seq;
     int64_t low_change;             /* lowest seq deleted, moved or made visible since
                                        sqs_store_take_low_change; 0: unknown */
+    int64_t next_expiry;            /* no row expires before this (a lower bound) */
 } qcount_t;
 #define QC_GONE (-1)
 
@@ -303,6 +305,32 @@ static void jr_restore(sqs_store_t *st)
         } else {
             qc_remove(st, j->queue_id);
         }
+    }
+}
+
+/* The earliest expires_ms of queue id's rows (INT64_MAX: none, -1: error). */
+static int64_t next_expiry(sqs_store_t *st, int64_t id)
+{
+    sqlite3_stmt *s = stmt(st, S_M_NEXT_EXPIRY);
+    sqlite3_bind_int64(s, 1, id);
+    int rc = sqlite3_step(s);
+    int64_t v = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL ? sqlite3_column_int64(s, 0) : INT64_MAX;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        log_db_error(st, "next_expiry");
+        return -1;
+    }
+    return v;
+}
+
+/* A row of queue id now expires at expires_ms. */
+static void qc_expiry(sqs_store_t *st, int64_t id, int64_t expires_ms)
+{
+    qcount_t *c = qc_find(st, id);
+    if (c && expires_ms < c->next_expiry) {
+        jr_touch(st, id);
+        c = qc_find(st, id);
+        c->next_expiry = expires_ms;
     }
 }
 
@@ -686,6 +714,7 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
         return -1;
     m->seq = sqlite3_last_insert_rowid(st->db);
     qc_account(st, m->queue_id, m->seq, m->visible_ms, m->receive_count, 1);
+    qc_expiry(st, m->queue_id, m->expires_ms);
     return 0;
 }
 
@@ -862,6 +891,7 @@ int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t v
         qc_moved(st, seq, old_q, old_vis, rc, queue_id, visible_ms, rc);
         qc_mark(st, old_q, seq);
         qc_mark(st, queue_id, seq);
+        qc_expiry(st, queue_id, expires_ms);
     }
     return 0;
 }
@@ -877,17 +907,29 @@ int sqs_store_purge(sqs_store_t *st, int64_t queue_id)
         jr_touch(st, queue_id);
         c->total = c->hidden_recv = c->hidden_new = 0;
         c->low_change = 0;
+        c->next_expiry = INT64_MAX;
     }
     return 0;
 }
 
 int sqs_store_expire(sqs_store_t *st, int64_t queue_id, int64_t now, int limit)
 {
+    qcount_t *c = qc_find(st, queue_id);
+    if (c && c->next_expiry > now)
+        return 0; /* nothing due: no statement at all */
     sqlite3_stmt *s = stmt(st, S_M_EXPIRE);
     sqlite3_bind_int64(s, 1, queue_id);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int(s, 3, limit);
-    return run_delete(st, s, "expire");
+    int n = run_delete(st, s, "expire");
+    if (n >= 0 && n < limit && qc_find(st, queue_id)) {
+        int64_t next = next_expiry(st, queue_id);
+        if (next < 0)
+            return -1;
+        jr_touch(st, queue_id);
+        qc_find(st, queue_id)->next_expiry = next;
+    }
+    return n;
 }
 
 int sqs_store_recount(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
@@ -980,8 +1022,11 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
         if (sqs_store_recount(st, queue_id, now, &v, &i, &d))
             return -1;
         jr_touch(st, queue_id);
+        int64_t next = next_expiry(st, queue_id);
+        if (next < 0)
+            return -1;
         qcount_t fresh = {.queue_id = queue_id, .total = v + i + d, .hidden_recv = i, .hidden_new = d,
-                          .cur_ms = now, .cur_seq = INT64_MAX, .low_change = 0};
+                          .cur_ms = now, .cur_seq = INT64_MAX, .low_change = 0, .next_expiry = next};
         c = qc_put(st, &fresh);
     }
     int more = qc_advance(st, queue_id, now);
@@ -1140,5 +1185,14 @@ int sqs_store_set_retention(sqs_store_t *st, int64_t queue_id, int64_t retention
     sqlite3_stmt *s = stmt(st, S_M_RETENTION);
     sqlite3_bind_int64(s, 1, retention_ms);
     sqlite3_bind_int64(s, 2, queue_id);
-    return run(st, s, "set_retention");
+    if (run(st, s, "set_retention"))
+        return -1;
+    if (qc_find(st, queue_id)) {
+        int64_t next = next_expiry(st, queue_id);
+        if (next < 0)
+            return -1;
+        jr_touch(st, queue_id);
+        qc_find(st, queue_id)->next_expiry = next;
+    }
+    return 0;
 }

@@ -853,6 +853,23 @@ static void test_counts_follow_the_clock(void **state)
     sqs_clock_advanced(f->sqs);
     expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "3001");
     expect_attr(f, Q_URL, "ApproximateNumberOfMessagesDelayed", "0");
+    /* Without the clock hook (time simply passing): the first call moves a
+     * bounded chunk, and the rest catch up over the next loop turns. */
+    r = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":10,"
+                                    "\"VisibilityTimeout\":10}");
+    cJSON_Delete(r);
+    for (int i = 0; i < 300; i++)
+        cJSON_Delete(call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":10,"
+                                                  "\"VisibilityTimeout\":10}"));
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "3001"); /* every message */
+    clock_advance(11000);
+    char *first = queue_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible");
+    assert_string_not_equal(first, "0"); /* 3,001 passed at once: more than one call takes */
+    free(first);
+    for (int i = 0; i < 20; i++)
+        event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "0");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "3001");
 }
 
 /* Writes per_group messages to each of n_groups groups of queue 1 straight

@@ -967,6 +967,38 @@ static void test_oldest_sent(void **state)
     sqs_store_close(st);
 }
 
+/* The sweep skips a queue whose earliest expiry is later than now without
+ * a statement; that bound follows sends, moves in, a changed retention,
+ * purges and rollbacks, so nothing due is ever skipped. */
+static void test_expire_bound_follows_changes(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t a = add_queue(st, "a"), b = add_queue(st, "b");
+    int64_t v, i, d;
+    assert_int_equal(sqs_store_counts(st, a, 100, &v, &i, &d), 0); /* counters (and bounds) kept from here */
+    assert_int_equal(sqs_store_counts(st, b, 100, &v, &i, &d), 0);
+    add_msg(st, b, "late", 0, FAR);
+    assert_int_equal(sqs_store_expire(st, b, 1000, 10), 0);
+    /* a row moved in that expires sooner */
+    int64_t soon = add_msg(st, a, "soon", 0, FAR);
+    assert_int_equal(sqs_store_msg_move(st, soon, b, 0, 500, NULL), 0);
+    assert_int_equal(sqs_store_expire(st, b, 1000, 10), 1);
+    /* a rolled-back send of an early row leaves nothing due */
+    assert_int_equal(sqs_store_begin(st), 0);
+    add_msg(st, b, "gone", 0, 700);
+    sqs_store_rollback(st);
+    assert_int_equal(sqs_store_expire(st, b, 1000, 10), 0);
+    /* a send that expires sooner, then a lowered retention (sent_ms 100) */
+    add_msg(st, b, "early", 0, 800);
+    assert_int_equal(sqs_store_expire(st, b, 1000, 10), 1);
+    assert_int_equal(sqs_store_expire(st, b, 1000, 10), 0);
+    assert_int_equal(sqs_store_set_retention(st, b, 1000), 0); /* "late" now expires at 1100 */
+    assert_int_equal(sqs_store_expire(st, b, 1100, 10), 1);
+    counts(st, b, 1100, 0, 0, 0);
+    sqs_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -991,6 +1023,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counts_match_recount, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_catch_up_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldest_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_bound_follows_changes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
