@@ -16,7 +16,9 @@ call costs when queues are deep. Not a test.
 3. Per queue, one keep-alive connection times BENCH_DEPTH_CALLS (default
    1000) sequential calls of each of SendMessage, ReceiveMessage
    (MaxNumberOfMessages 1, VisibilityTimeout 600) and GetQueueAttributes
-   (All): p50 and p99. Meanwhile a second process sends GET /_sluice/health
+   (All): p50 and p99, after as many sends to another queue as a warm-up (the
+   first commits checkpoint the WAL of the prefill). Meanwhile a second
+   process sends GET /_sluice/health
    back to back; its slowest answer in each window is the longest stall seen
    by a client (one callback holding the loop delays every request behind
    it; on a busy machine also the scheduler's delays). sluice itself logs
