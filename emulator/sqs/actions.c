@@ -55,6 +55,8 @@ static int queue_counts(sqs_t *s, sqs_queue_t *q, int64_t now, int64_t *visible,
     return rc;
 }
 
+static void resync_registry(sqs_t *s);
+
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
 int sqs_tx_begin(sqs_t *s)
@@ -75,6 +77,7 @@ static void complete(sqs_t *s, sqs_call_t *c)
 {
     if (s->group && sqs_store_pending(s->store)) {
         c->pending = 1;
+        c->pending_lost = sqs_store_lost(s->store);
         c->pending_next = NULL;
         if (s->pending_tail)
             s->pending_tail->pending_next = c;
@@ -93,14 +96,20 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     sqs_t *s = arg;
     s->flush_scheduled = 0;
     int64_t t0 = clock_mono_us();
-    int rc = sqs_store_flush(s->store);
+    sqs_store_flush(s->store);
     note_slow("commit", NULL, t0);
+    /* A call is answered only if the transaction its changes went into is
+     * the one just committed: one lost before (SQLite rolled it back after
+     * a statement error, e.g. disk full) or by this commit fails every call
+     * in it, as AWS's 500 InternalFailure. */
+    int64_t lost = sqs_store_lost(s->store);
+    resync_registry(s);
     sqs_call_t *c = s->pending_head;
     s->pending_head = s->pending_tail = NULL;
     while (c) {
         sqs_call_t *next = c->pending_next;
         c->pending = 0;
-        if (rc) {
+        if (c->pending_lost != lost && !c->failed) {
             cJSON_Delete(c->result);
             c->result = NULL;
             c->failed = 1;
@@ -2340,6 +2349,7 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
     else
         rc = actions[i].fn(s, c);
     note_slow("action", i >= 0 ? actions[i].name : NULL, t0);
+    resync_registry(s); /* a lost group transaction undoes other calls' queue changes */
     if (rc == 1)
         return 1; /* parked */
     if (rc < 0) {
@@ -2416,6 +2426,92 @@ static void load_queue(void *ctx, const sqs_store_queue_t *row)
     q->has_groups = sqs_store_has_groups(s->store, q->id);
     sqs_queue_refresh(q);
     sqs_registry_add(s->reg, q);
+}
+
+/* Takes q out of memory as DeleteQueue does (parked polls end). */
+static void drop_queue(sqs_t *s, sqs_queue_t *q)
+{
+    sqs_move_tasks_queue_deleted(s->move_tasks, q);
+    forget_attempts(s, q->id);
+    sqs_registry_remove(s->reg, q);
+    sqs_wait_forget(s->wait, q);
+    sqs_queue_free(q);
+}
+
+typedef struct {
+    sqs_t *s;
+    int64_t *ids; /* the rows' ids, as met */
+    size_t n, cap;
+} resync_t;
+
+static void resync_row(void *ctx, const sqs_store_queue_t *row)
+{
+    resync_t *r = ctx;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->ids = realloc(r->ids, r->cap * sizeof *r->ids);
+        if (!r->ids)
+            abort();
+    }
+    r->ids[r->n++] = row->id;
+    sqs_queue_t *q = sqs_registry_find(r->s->reg, row->region, row->account, row->name);
+    if (q && q->id != row->id) {
+        drop_queue(r->s, q); /* recreated in the lost transaction */
+        q = NULL;
+    }
+    if (!q) {
+        load_queue(r->s, row); /* deleted in the lost transaction */
+        return;
+    }
+    cJSON *attrs = cJSON_Parse(row->attributes), *tags = cJSON_Parse(row->tags);
+    if (cJSON_IsObject(attrs)) {
+        cJSON_Delete(q->attrs);
+        q->attrs = attrs;
+        attrs = NULL;
+    }
+    if (cJSON_IsObject(tags)) {
+        cJSON_Delete(q->tags);
+        q->tags = tags;
+        tags = NULL;
+    }
+    cJSON_Delete(attrs);
+    cJSON_Delete(tags);
+    q->modified_ms = row->modified_ms;
+    q->last_purge_ms = row->last_purge_ms;
+    sqs_queue_refresh(q);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* After a group transaction was lost, makes the registry (a cache of the
+ * queues table) agree with the database again: queues created in it go
+ * (no ghost queue that takes sends), queues deleted in it come back, and
+ * attributes, tags and purge times changed in it are read back. */
+static void resync_registry(sqs_t *s)
+{
+    int64_t lost = sqs_store_lost(s->store);
+    if (lost == s->lost_seen)
+        return;
+    s->lost_seen = lost;
+    resync_t r = {.s = s};
+    if (sqs_store_queue_each(s->store, resync_row, &r)) {
+        log_error("msg=\"cannot reread queues after a lost transaction\"");
+        free(r.ids);
+        return;
+    }
+    qsort(r.ids, r.n, sizeof *r.ids, cmp_id);
+    int n;
+    sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
+    for (int i = 0; i < n; i++)
+        if (!r.n || !bsearch(&qs[i]->id, r.ids, r.n, sizeof *r.ids, cmp_id))
+            drop_queue(s, qs[i]);
+    free(qs);
+    free(r.ids);
+    log_warn("msg=\"queues reread after a lost transaction\" queues=%zu", r.n);
 }
 
 /* One bounded step of the retention sweep, in one transaction: up to

@@ -39,6 +39,7 @@ struct sqs_call {
     sqs_t *sqs;
     int parked;
     int pending;                  /* finished, waiting for the group commit */
+    int64_t pending_lost;         /* sqs_store_lost() when it began to wait */
     sqs_call_t *pending_next;
 };
 

@@ -44,6 +44,7 @@ struct sqs {
     struct event *flush_ev;
     int flush_scheduled;
     sqs_call_t *pending_head, *pending_tail;
+    int64_t lost_seen;           /* sqs_store_lost() the registry was last synced at */
     /* AWS's time-based limits, each switchable off for fast CI. */
     int purge_cooldown;          /* 60 s between PurgeQueue calls */
     int recreate_cooldown;       /* 60 s after DeleteQueue before the name is reused */

@@ -153,6 +153,7 @@ struct sqs_store {
     int group;      /* group commit on: calls are savepoints in one transaction */
     int in_group;   /* that transaction is open */
     int in_call;    /* a call's savepoint (or, without group, transaction) is open */
+    int64_t lost;   /* group transactions lost so far (rolled back by SQLite or a failed commit) */
     sqlite3_stmt *stmt[S__COUNT];
     char secret[65];
     qcount_t *qc;   /* open addressing on queue_id; absent: recounted when asked */
@@ -456,10 +457,103 @@ static int load_secret(sqs_store_t *st)
     return rc;
 }
 
+/* ---------- test only: a file system that fills up ----------
+ *
+ * SLUICE_TEST_DISK_BYTES=N (read at open; for tests, not a setting) puts
+ * the database behind a VFS that answers SQLITE_FULL, as a full file
+ * system does, once its files together have grown by more than N bytes
+ * since start. Writes into the WAL fail like on a full disk, including
+ * the cache spills in the middle of a statement after which SQLite rolls
+ * back the whole transaction. */
+
+typedef struct {
+    sqlite3_file base;
+    sqlite3_file *real; /* follows this struct in the same allocation */
+} full_file_t;
+
+static sqlite3_vfs full_vfs;
+static sqlite3_io_methods full_io;
+static int64_t full_left; /* bytes the files may still grow by */
+
+#define REAL(f) (((full_file_t *)(f))->real)
+static int full_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
+static int full_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int full_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    sqlite3_int64 size = 0;
+    if (REAL(f)->pMethods->xFileSize(REAL(f), &size) != SQLITE_OK)
+        return SQLITE_IOERR_WRITE;
+    int64_t grow = o + n > size ? o + n - size : 0;
+    if (grow > full_left)
+        return SQLITE_FULL;
+    full_left -= grow;
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int full_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int full_sync(sqlite3_file *f, int fl) { return REAL(f)->pMethods->xSync(REAL(f), fl); }
+static int full_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int full_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int full_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int full_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int full_control(sqlite3_file *f, int op, void *a)
+{
+    if (op == SQLITE_FCNTL_SIZE_HINT || op == SQLITE_FCNTL_CHUNK_SIZE)
+        return SQLITE_NOTFOUND; /* growth goes through full_write */
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, a);
+}
+static int full_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int full_chars(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+#undef REAL
+
+static int full_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    sqlite3_vfs *real = vfs->pAppData;
+    full_file_t *ff = (full_file_t *)f;
+    ff->real = (sqlite3_file *)(ff + 1);
+    ff->base.pMethods = NULL;
+    int rc = real->xOpen(real, name, ff->real, flags, out);
+    if (rc == SQLITE_OK && ff->real->pMethods)
+        ff->base.pMethods = &full_io;
+    return rc;
+}
+static int full_delete(sqlite3_vfs *v, const char *n, int d) { sqlite3_vfs *r = v->pAppData; return r->xDelete(r, n, d); }
+static int full_access(sqlite3_vfs *v, const char *n, int fl, int *o) { sqlite3_vfs *r = v->pAppData; return r->xAccess(r, n, fl, o); }
+static int full_path(sqlite3_vfs *v, const char *n, int k, char *o) { sqlite3_vfs *r = v->pAppData; return r->xFullPathname(r, n, k, o); }
+static int full_random(sqlite3_vfs *v, int n, char *o) { sqlite3_vfs *r = v->pAppData; return r->xRandomness(r, n, o); }
+static int full_sleep(sqlite3_vfs *v, int us) { sqlite3_vfs *r = v->pAppData; return r->xSleep(r, us); }
+static int full_time(sqlite3_vfs *v, double *t) { sqlite3_vfs *r = v->pAppData; return r->xCurrentTime(r, t); }
+static int full_error(sqlite3_vfs *v, int n, char *o) { sqlite3_vfs *r = v->pAppData; return r->xGetLastError(r, n, o); }
+
+/* The VFS name to open with: "sluice-full" when the test variable is set,
+ * else NULL (SQLite's default). */
+static const char *test_vfs(void)
+{
+    const char *bytes = getenv("SLUICE_TEST_DISK_BYTES");
+    if (!bytes || !*bytes)
+        return NULL;
+    full_left = strtoll(bytes, NULL, 10);
+    if (!full_vfs.zName) {
+        sqlite3_vfs *real = sqlite3_vfs_find(NULL);
+        full_io = (sqlite3_io_methods){.iVersion = 1, .xClose = full_close, .xRead = full_read,
+                                       .xWrite = full_write, .xTruncate = full_truncate, .xSync = full_sync,
+                                       .xFileSize = full_size, .xLock = full_lock, .xUnlock = full_unlock,
+                                       .xCheckReservedLock = full_reserved, .xFileControl = full_control,
+                                       .xSectorSize = full_sector, .xDeviceCharacteristics = full_chars};
+        full_vfs = (sqlite3_vfs){.iVersion = 1, .szOsFile = (int)sizeof(full_file_t) + real->szOsFile,
+                                 .mxPathname = real->mxPathname, .zName = "sluice-full", .pAppData = real,
+                                 .xOpen = full_open, .xDelete = full_delete, .xAccess = full_access,
+                                 .xFullPathname = full_path, .xDlOpen = NULL, .xRandomness = full_random,
+                                 .xSleep = full_sleep, .xCurrentTime = full_time, .xGetLastError = full_error};
+        sqlite3_vfs_register(&full_vfs, 0);
+    }
+    log_warn("msg=\"test only: the database may grow by %lld bytes (SLUICE_TEST_DISK_BYTES)\"", (long long)full_left);
+    return "sluice-full";
+}
+
 sqs_store_t *sqs_store_open(const char *path)
 {
     sqs_store_t *st = calloc(1, sizeof *st);
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, test_vfs()) !=
         SQLITE_OK) {
         log_error("msg=\"cannot open database\" path=%s error=\"%s\"", path,
                   st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -513,6 +607,23 @@ const char *sqs_store_secret(const sqs_store_t *st) { return st->secret; }
 
 void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
 
+/* The group transaction is gone: SQLite rolled it back after a statement
+ * error (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM may undo the whole
+ * transaction, not just the statement), or its commit failed. Every call
+ * in it is lost; the next call opens a new one. */
+static void group_lost(sqs_store_t *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        run(st, stmt(st, S_ROLLBACK), "rollback");
+    log_error("msg=\"group transaction lost; its calls fail\" error=\"%s\"", sqlite3_errmsg(st->db));
+    st->in_group = 0;
+    st->in_call = 0;
+    st->lost++;
+    qc_drop_all(st);
+}
+
+int64_t sqs_store_lost(const sqs_store_t *st) { return st->lost; }
+
 int sqs_store_begin(sqs_store_t *st)
 {
     st->jr_n = 0;
@@ -522,6 +633,8 @@ int sqs_store_begin(sqs_store_t *st)
         st->in_call = 1;
         return 0;
     }
+    if (st->in_group && sqlite3_get_autocommit(st->db))
+        group_lost(st); /* rolled back under us: never reopen it by a savepoint */
     if (!st->in_group) {
         if (run(st, stmt(st, S_BEGIN), "begin"))
             return -1;
@@ -550,8 +663,11 @@ int sqs_store_commit(sqs_store_t *st)
         st->jr_n = 0;
         return 0;
     }
-    if (run(st, stmt(st, S_RELEASE), "release")) {
-        qc_drop_all(st);
+    if (sqlite3_get_autocommit(st->db) || run(st, stmt(st, S_RELEASE), "release")) {
+        if (sqlite3_get_autocommit(st->db))
+            group_lost(st);
+        else
+            qc_drop_all(st);
         return -1;
     }
     st->jr_n = 0;
@@ -569,8 +685,16 @@ void sqs_store_rollback(sqs_store_t *st)
             run(st, stmt(st, S_ROLLBACK), "rollback");
         return;
     }
-    if (run(st, stmt(st, S_ROLLBACK_TO), "rollback_to") | run(st, stmt(st, S_RELEASE), "release"))
-        qc_drop_all(st);
+    if (sqlite3_get_autocommit(st->db)) {
+        group_lost(st); /* the whole transaction went with the statement */
+        return;
+    }
+    if (run(st, stmt(st, S_ROLLBACK_TO), "rollback_to") | run(st, stmt(st, S_RELEASE), "release")) {
+        if (sqlite3_get_autocommit(st->db))
+            group_lost(st);
+        else
+            qc_drop_all(st);
+    }
 }
 
 int sqs_store_pending(const sqs_store_t *st) { return st->in_group; }
@@ -579,13 +703,11 @@ int sqs_store_flush(sqs_store_t *st)
 {
     if (!st->in_group)
         return 0;
-    st->in_group = 0;
-    if (run(st, stmt(st, S_COMMIT), "commit")) {
-        if (!sqlite3_get_autocommit(st->db))
-            run(st, stmt(st, S_ROLLBACK), "rollback");
-        qc_drop_all(st); /* every call of the group is undone */
+    if (sqlite3_get_autocommit(st->db) || run(st, stmt(st, S_COMMIT), "commit")) {
+        group_lost(st); /* every call of the group is undone */
         return -1;
     }
+    st->in_group = 0;
     return 0;
 }
 

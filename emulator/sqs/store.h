@@ -63,6 +63,11 @@ void sqs_store_rollback(sqs_store_t *st);
 int sqs_store_pending(const sqs_store_t *st);
 /* Commits the group transaction, if open. 0, or -1 (rolled back). */
 int sqs_store_flush(sqs_store_t *st);
+/* How many group transactions were lost so far: rolled back by SQLite
+ * after a statement error (disk full, I/O error, out of memory) or by a
+ * failed flush. A call whose changes went into a group transaction must
+ * fail if this moved before its flush; the next call opens a new one. */
+int64_t sqs_store_lost(const sqs_store_t *st);
 
 /* Calls fn for every queue row; the row is valid only during the call. */
 int sqs_store_queue_each(sqs_store_t *st, void (*fn)(void *ctx, const sqs_store_queue_t *row), void *ctx);
