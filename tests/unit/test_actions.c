@@ -720,6 +720,98 @@ static void test_state_survives_restart(void **state)
 }
 
 
+/* ---------- disk full ---------- */
+
+#define FULL_ROUNDS 60
+#define FULL_SENDS 12 /* sends per loop turn, one group transaction */
+
+/* Disk full under group commit (issue 11): SLUICE_TEST_DISK_BYTES lets the
+ * database files grow by 300 kB. Each turn runs FULL_SENDS sends of 3 kB
+ * and a CreateQueue in one group transaction. Once the files are full,
+ * every call of a lost transaction fails with InternalError; the queues it
+ * created are not in memory; after a restart without the limit exactly
+ * the acknowledged messages and queues are there. */
+static void test_disk_full_fails_exactly_the_lost_calls(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    sqs_free(f->sqs);
+    setenv("SLUICE_TEST_DISK_BYTES", "300000", 1);
+    f->sqs = sqs_new(f->base, f->path, REGION, ACCOUNT);
+    unsetenv("SLUICE_TEST_DISK_BYTES");
+    assert_non_null(f->sqs);
+    sqs_set_group_commit(f->sqs, 1);
+
+    static char pad[3001];
+    memset(pad, 'x', 3000);
+    static int acked[FULL_ROUNDS][FULL_SENDS];
+    static int queue_ok[FULL_ROUNDS];
+    int n_acked = 0, n_failed = 0, n_queues_failed = 0;
+    for (int round = 0; round < FULL_ROUNDS; round++) {
+        rec_t r[FULL_SENDS + 1];
+        for (int i = 0; i < FULL_SENDS; i++)
+            assert_int_equal(start(f, &r[i], "SendMessage",
+                                   "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"%d-%d-%s\"}", round, i, pad),
+                             0);
+        assert_int_equal(start(f, &r[FULL_SENDS], "CreateQueue", "{\"QueueName\":\"made-%d\"}", round), 0);
+        event_base_loop(f->base, EVLOOP_NONBLOCK); /* the turn's commit */
+        for (int i = 0; i <= FULL_SENDS; i++) {
+            assert_int_equal(r[i].done, 1);
+            if (r[i].call.failed)
+                assert_int_equal(r[i].call.err.code, ERR_INTERNAL);
+            else
+                assert_non_null(r[i].call.result);
+            if (i < FULL_SENDS) {
+                acked[round][i] = !r[i].call.failed;
+                n_acked += !r[i].call.failed;
+                n_failed += r[i].call.failed;
+            } else {
+                queue_ok[round] = !r[i].call.failed;
+                n_queues_failed += r[i].call.failed;
+            }
+            clear(&r[i]);
+        }
+    }
+    assert_true(n_acked > 0);
+    assert_true(n_failed > 0);
+    assert_true(n_queues_failed > 0);
+    /* Memory agrees with the database: no ghost queue takes a send. */
+    for (int round = 0; round < FULL_ROUNDS; round++)
+        if (!queue_ok[round])
+            call_err(f, ERR_QUEUE_DOES_NOT_EXIST, NULL, "GetQueueUrl", "{\"QueueName\":\"made-%d\"}", round);
+
+    sqs_free(f->sqs);
+    f->sqs = sqs_new(f->base, f->path, REGION, ACCOUNT);
+    assert_non_null(f->sqs);
+    for (int round = 0; round < FULL_ROUNDS; round++) {
+        if (queue_ok[round])
+            cJSON_Delete(call_ok(f, "GetQueueUrl", "{\"QueueName\":\"made-%d\"}", round));
+        else
+            call_err(f, ERR_QUEUE_DOES_NOT_EXIST, NULL, "GetQueueUrl", "{\"QueueName\":\"made-%d\"}", round);
+    }
+    int got = 0;
+    for (;;) {
+        cJSON *res = call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MaxNumberOfMessages\":10,"
+                                                  "\"VisibilityTimeout\":600}");
+        int n = cJSON_GetArraySize(messages(res));
+        const cJSON *m;
+        cJSON_ArrayForEach(m, messages(res)) {
+            int round, i;
+            assert_int_equal(sscanf(str(m, "Body"), "%d-%d-", &round, &i), 2);
+            assert_true(round >= 0 && round < FULL_ROUNDS && i >= 0 && i < FULL_SENDS);
+            if (acked[round][i] != 1)
+                fail_msg("message %d-%d answered 500 but stored (or twice)", round, i);
+            acked[round][i] = 2;
+            got++;
+        }
+        cJSON_Delete(res);
+        if (!n)
+            break;
+    }
+    assert_int_equal(got, n_acked);
+}
+
+
 /* OverLimit: a standard queue refuses ReceiveMessage once 120,000 messages
  * are in flight; the in_flight_limit switch turns the rule off. The
  * messages are written straight into the store (as in flight), which is
@@ -1024,6 +1116,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fifo_many_groups, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fair_queue_round_robin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_locked_front_unlocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_fails_exactly_the_lost_calls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
