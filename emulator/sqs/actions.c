@@ -2339,6 +2339,7 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
     c->err.code = ERR_NONE;
     if (!c->region || !*c->region)
         c->region = s->default_region;
+    resync_registry(s); /* e.g. the sweep's transaction was lost this turn */
     int i = c->action ? find_action(c->action) : -1;
     int rc;
     if (i < 0)
