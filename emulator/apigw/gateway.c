@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ typedef struct greq {
     char request_id[IDS_UUID_LEN + 1];
     char apigw_id[20];
     char trace[64];
+    char message_id[40]; /* SQS routes: the id SendMessage gave, or "" */
     int64_t start_us, integration_us;
     char method[16];
     char *path;          /* without the stage */
@@ -195,9 +197,9 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
     double latency = (double)(now - r->start_us) / 1000.0;
     double integ = r->integration_us ? (double)(now - r->integration_us) / 1000.0 : 0.0;
     log_info("api=%s method=%s path=%s route=\"%s\" status=%d latency_ms=%.2f integration_latency_ms=%.2f "
-             "request_id=%s",
+             "request_id=%s trace_id=%s message_id=%s",
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
-             latency, integ, r->request_id);
+             latency, integ, r->request_id, r->trace + 5, r->message_id[0] ? r->message_id : "-");
 }
 
 static void answer_message(greq_t *r, int status, const char *error_type, const char *message)
@@ -429,12 +431,16 @@ static void sqs_done(sqs_call_t *c)
             free(text);
         }
     } else if (r->api->cfg->http) {
+        snprintf(r->message_id, sizeof r->message_id, "%s",
+                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->result, "MessageId")) ?: "");
         size_t len;
         char *xml = sqs_wire_query_render("SendMessage", c->result, c->request_id, &len);
         answer(r, 200, NULL, "text/xml", xml, len);
         free(xml);
     } else {
         /* AWS's passthrough body for a REST SQS integration. */
+        snprintf(r->message_id, sizeof r->message_id, "%s",
+                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->result, "MessageId")) ?: "");
         cJSON *out = cJSON_CreateObject();
         cJSON *smr = cJSON_AddObjectToObject(out, "SendMessageResponse");
         cJSON *meta = cJSON_AddObjectToObject(smr, "ResponseMetadata");
@@ -940,6 +946,24 @@ static void preflight(greq_t *r)
     answer(r, 204, NULL, NULL, "", 0);
 }
 
+/* A caller's X-Amzn-Trace-Id keeps its root (Root=1-8 hex-24 hex): the
+ * trace runs on through the queue and the function. A malformed header
+ * leaves the root sluice made. */
+static void adopt_trace(greq_t *r, const char *header)
+{
+    const char *root = header ? strstr(header, "Root=") : NULL;
+    if (!root)
+        return;
+    root += 5;
+    size_t len = strcspn(root, ";");
+    if (len != 35 || root[0] != '1' || root[1] != '-' || root[10] != '-')
+        return;
+    for (size_t i = 2; i < len; i++)
+        if (i != 10 && !isxdigit((unsigned char)root[i]))
+            return;
+    snprintf(r->trace, sizeof r->trace, "Root=%.35s", root);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
     api_t *a = arg;
@@ -958,6 +982,7 @@ static void handle(struct evhttp_request *req, void *arg)
     char hex[25];
     ids_hex(raw, 12, hex);
     snprintf(r->trace, sizeof r->trace, "Root=1-%08llx-%s", (long long)(clock_now_ms() / 1000), hex);
+    adopt_trace(r, evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amzn-Trace-Id"));
 
     const char *methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH"};
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);

@@ -182,6 +182,23 @@ static void batch_finished(batch_t *b)
     schedule_pump(m);
 }
 
+/* One info line per batch: function, mapping, queue, records and outcome
+ * (ok, error, timeout, partial); failures add the error's type and message. */
+static void log_batch(const lambda_mapping_t *m, const batch_t *b, const char *outcome, const char *error_json)
+{
+    cJSON *err = error_json ? cJSON_Parse(error_json) : NULL;
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "errorType"));
+    const char *message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "errorMessage"));
+    if (err || strcmp(outcome, "ok") != 0)
+        log_info("msg=\"batch processed\" function=%s mapping=%s queue=%s records=%zu outcome=%s error_type=%s "
+                 "error_message=\"%.200s\"",
+                 m->function_name, m->uuid, m->queue_arn, b->n, outcome, type ? type : "-", message ? message : "");
+    else
+        log_info("msg=\"batch processed\" function=%s mapping=%s queue=%s records=%zu outcome=%s", m->function_name,
+                 m->uuid, m->queue_arn, b->n, outcome);
+    cJSON_Delete(err);
+}
+
 static void invoked(const lambda_outcome_t *o, void *arg)
 {
     batch_t *b = arg;
@@ -190,14 +207,14 @@ static void invoked(const lambda_outcome_t *o, void *arg)
         /* A function error or timeout deletes nothing: the messages come
          * back after their visibility timeout. */
         snprintf(m->last_result, sizeof m->last_result, "PROBLEM: Function call failed");
-        log_info("msg=\"batch failed; messages will be retried\" mapping=%s function=%s messages=%zu", m->uuid,
-                 m->function_name, b->n);
+        log_batch(m, b, o->status == LAMBDA_TIMEOUT ? "timeout" : "error", o->error_json);
     } else if (m->report_failures) {
         size_t *failed = NULL, n_failed = 0;
         lambda_batch_outcome_t out =
             lambda_batch_item_failures(o->output, o->output_len, (const char *const *)b->ids, b->n, &failed, &n_failed);
         if (out == LAMBDA_BATCH_ALL_OK) {
             delete_handles(m, b->handles, b->n);
+            log_batch(m, b, "ok", NULL);
         } else if (out == LAMBDA_BATCH_PARTIAL) {
             char **keep = calloc(b->n, sizeof *keep);
             size_t n_keep = 0;
@@ -210,15 +227,20 @@ static void invoked(const lambda_outcome_t *o, void *arg)
             }
             delete_handles(m, keep, n_keep);
             free(keep);
+            log_batch(m, b, "partial", NULL);
+            for (size_t k = 0; k < n_failed; k++)
+                log_info("msg=\"batch item failed\" function=%s mapping=%s queue=%s message_id=%s", m->function_name,
+                         m->uuid, m->queue_arn, b->ids[failed[k]]);
         } else {
-            log_info("msg=\"invalid batchItemFailures response; the whole batch will be retried\" mapping=%s",
-                     m->uuid);
+            log_batch(m, b, "error", "{\"errorType\":\"InvalidBatchItemFailures\","
+                                     "\"errorMessage\":\"invalid batchItemFailures response; the whole batch will be retried\"}");
         }
         free(failed);
         snprintf(m->last_result, sizeof m->last_result, "OK");
     } else {
         delete_handles(m, b->handles, b->n);
         snprintf(m->last_result, sizeof m->last_result, "OK");
+        log_batch(m, b, "ok", NULL);
     }
     batch_finished(b);
 }

@@ -979,6 +979,8 @@ static int redrive(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const sqs_store_m
         return -1;
     if (m->group_id)
         dlq->has_groups = 1;
+    log_info("msg=\"message moved to dead-letter queue\" queue=%s dlq=%s message_id=%s receive_count=%d", q->name,
+             dlq->name, m->message_id, m->receive_count);
     sqs_wait_notify(s->wait, dlq);
     return 0;
 }
