@@ -189,10 +189,15 @@ static void log_batch(const lambda_mapping_t *m, const batch_t *b, const char *o
     cJSON *err = error_json ? cJSON_Parse(error_json) : NULL;
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "errorType"));
     const char *message = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "errorMessage"));
+    /* The message stays one quoted value: quotes become ', line breaks spaces. */
+    char quoted[201];
+    snprintf(quoted, sizeof quoted, "%s", message ? message : "");
+    for (char *p = quoted; *p; p++)
+        *p = *p == '"' ? '\'' : (*p == '\n' || *p == '\r') ? ' ' : *p;
     if (err || strcmp(outcome, "ok") != 0)
         log_info("msg=\"batch processed\" function=%s mapping=%s queue=%s records=%zu outcome=%s error_type=%s "
-                 "error_message=\"%.200s\"",
-                 m->function_name, m->uuid, m->queue_arn, b->n, outcome, type ? type : "-", message ? message : "");
+                 "error_message=\"%s\"",
+                 m->function_name, m->uuid, m->queue_arn, b->n, outcome, type ? type : "-", quoted);
     else
         log_info("msg=\"batch processed\" function=%s mapping=%s queue=%s records=%zu outcome=%s", m->function_name,
                  m->uuid, m->queue_arn, b->n, outcome);

@@ -107,6 +107,7 @@ def test_last_processing_result_and_batch_lines(env):
     bad = wait_until(lambda: env.lines(rf"mapping={mapping} .*outcome=error"), timeout=5)
     f = fields(bad[0])
     assert f["records"] == "1" and f["error_type"] != "-", bad[0]
+    assert re.fullmatch(r"\"[^\"\n]*\"", f["error_message"]), bad[0]
     env.lam.delete_event_source_mapping(UUID=mapping)
 
 
