@@ -39,7 +39,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wstrict-prototypes \
            -Wmissing-prototypes -Werror -Iemulator $(PKG_CFLAGS) $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  += $(PKG_LIBS) -lm
+LDLIBS  += $(PKG_LIBS) -lm -pthread
 
 # Everything but main.c: linked into the binary and into the unit tests.
 LIB_SRCS := \
@@ -72,6 +72,8 @@ LIB_SRCS := \
 	emulator/apigw/vtl.c \
 	emulator/apigw/gateway.c \
 	emulator/sts/sts.c \
+	emulator/observe/db.c \
+	emulator/observe/observe.c \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \
 	emulator/template/resources.c \
@@ -96,7 +98,7 @@ all: $(BUILD)/sluice
 deps:
 	@scripts/install-deps
 
-$(STAMP):
+$(STAMP): $(INSTALL_DEPS)
 	@$(INSTALL_DEPS) && touch $(STAMP)
 
 # pkg_check LIST: fails naming each library of LIST (name:package) that

@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "observe/observe.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
 #include "apigw/vtl.h"
@@ -503,6 +504,7 @@ static int cmd_serve(opts_t *o)
     apigw_t *apis = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     char db_path[4096];
+    observe_t obs = {0};
 
     if (server_parse_listen(listen, &host, &port)) {
         fprintf(stderr, "sluice: bad listen address '%s' (want HOST:PORT)\n", listen);
@@ -518,6 +520,14 @@ static int cmd_serve(opts_t *o)
     base = event_base_new();
     if (!base)
         goto done;
+    /* Observability first, so every service reports from its first hop. */
+    char oerr[512];
+    obs.db = observe_db_open(data_dir, oerr, sizeof oerr);
+    if (!obs.db) {
+        fprintf(stderr, "sluice: %s\n", oerr);
+        goto done;
+    }
+    observe_set(&obs);
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
     if (!sqs)
         goto done;
@@ -561,6 +571,8 @@ done:
     apigw_free(apis); /* after the integrations above have answered */
     server_free(srv);
     endpoint_free(ep);
+    observe_set(NULL);
+    observe_db_close(obs.db);
     if (sigint)
         event_free(sigint);
     if (sigterm)
