@@ -1,0 +1,33 @@
+/* CloudWatch Logs kept by sluice: log groups, streams and events in
+ * observe.db (written through observe/db's writer thread), with retention.
+ * Each function's output (START/END/REPORT and everything it prints) goes
+ * to /aws/lambda/NAME, one stream per instance, as on Lambda; each API's
+ * access log to a group of its own. Read through the Logs API
+ * (emulator/cloudwatch or observe, JSON 1.1) and by traces.
+ *
+ * THIS HEADER IS A CONTRACT between observe/logs.c and its callers
+ * (lambda, apigw, observe/traces): grow it, do not change what is here
+ * without telling them. */
+#ifndef SLUICE_OBSERVE_LOGS_H
+#define SLUICE_OBSERVE_LOGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct logstore logstore_t;
+
+/* Appends one event (message of len bytes, no trailing newline needed) to
+ * group/stream at ts_ms, creating both on first use. request_id (NULL when
+ * none) is the Lambda invocation the line belongs to, so a trace can show
+ * an invocation's lines. Cheap on the loop: copies and hands to the writer. */
+void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms,
+                     const char *request_id, const char *message, size_t len);
+
+/* Calls fn for each stored event of the invocation request_id, oldest
+ * first (everything appended before the call is included). Returns the
+ * number of events, or -1 on a read error. */
+int logstore_invocation_lines(logstore_t *ls, const char *request_id,
+                              void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
+                              void *ctx);
+
+#endif
