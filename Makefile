@@ -98,7 +98,7 @@ all: $(BUILD)/sluice
 deps:
 	@scripts/install-deps
 
-$(STAMP): $(INSTALL_DEPS)
+$(STAMP): scripts/install-deps
 	@$(INSTALL_DEPS) && touch $(STAMP)
 
 # pkg_check LIST: fails naming each library of LIST (name:package) that
