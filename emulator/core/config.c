@@ -2849,6 +2849,65 @@ static const field_t security_fields[] = {
 };
 static const schema_t security_schema = { security_fields, NULL };
 
+/* ---- observe: (metrics, logs and traces, observe/) ---- */
+
+#define DURATION_MIN 60             /* one minute: the finest one observe.db keeps */
+#define DURATION_MAX (3650 * 86400) /* ten years, CloudWatch Logs' longest retention */
+
+/* A duration: a positive integer with a unit, s, m, h or d ("90m", "12h",
+ * "7d"), or a bare integer of seconds ("3600"). Returns seconds, or -1
+ * when s is not one; -2 when out of [DURATION_MIN, DURATION_MAX]. */
+static long long parse_duration(const char *s)
+{
+    size_t digits = strspn(s, "0123456789");
+    if (!digits || digits > 12)
+        return -1;
+    long long n = strtoll(s, NULL, 10), unit = 1;
+    const char *u = s + digits;
+    if (!*u)
+        unit = 1;
+    else if (!strcmp(u, "s"))
+        unit = 1;
+    else if (!strcmp(u, "m"))
+        unit = 60;
+    else if (!strcmp(u, "h"))
+        unit = 3600;
+    else if (!strcmp(u, "d"))
+        unit = 86400;
+    else
+        return -1;
+    n *= unit;
+    return n < DURATION_MIN || n > DURATION_MAX ? -2 : n;
+}
+
+static void set_duration(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    char buf[MAX_QUOTED + 32];
+    long long secs = parse_duration(v->text); /* quoted or not, as integers are */
+    if (secs == -1) {
+        problem(L, v->node, "%s: expected a duration such as 90m, 12h or 7d (s, m, h or d), got %s", f->key,
+                describe(v->node, buf));
+        return;
+    }
+    if (secs == -2) {
+        problem(L, v->node, "%s must be between 1m and 3650d, got %s", f->key, describe(v->node, buf));
+        return;
+    }
+    *(int *)((char *)obj + f->offset) = (int)secs;
+}
+
+static const field_t observe_fields[] = {
+    { .key = "enabled", .kind = KIND_BOOL, .set = set_int, .offset = offsetof(config_t, observe_enabled) },
+    { .key = "metrics_retention", .kind = KIND_STRING, .set = set_duration,
+      .offset = offsetof(config_t, metrics_retention) },
+    { .key = "logs_retention", .kind = KIND_STRING, .set = set_duration,
+      .offset = offsetof(config_t, logs_retention) },
+    { .key = "traces_retention", .kind = KIND_STRING, .set = set_duration,
+      .offset = offsetof(config_t, traces_retention) },
+    { .key = NULL },
+};
+static const schema_t observe_schema = { observe_fields, NULL };
+
 static const field_t sqs_event_fields[] = {
     [E_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_event_queue },
     [E_BATCH] = { .key = "batch_size", .kind = KIND_INT, .min = 1, .max = 10000,
@@ -2997,6 +3056,7 @@ static const field_t config_fields[] = {
     { .key = "sqs", .kind = KIND_SECTION, .sub = &sqs_schema },
     { .key = "runtimes", .kind = KIND_SECTION, .sub = &runtimes_schema },
     { .key = "security", .kind = KIND_SECTION, .sub = &security_schema },
+    { .key = "observe", .kind = KIND_SECTION, .sub = &observe_schema },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
@@ -3178,6 +3238,10 @@ config_t *config_default(void)
     c->python = xstrdup("python3");
     c->nodejs = xstrdup("node");
     c->request_timeout = 30;
+    c->observe_enabled = 1;
+    c->metrics_retention = 86400;
+    c->logs_retention = 7 * 86400;
+    c->traces_retention = 86400;
     return c;
 }
 

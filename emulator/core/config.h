@@ -125,6 +125,14 @@ typedef struct {
     cJSON *allowed_hosts;    /* Host names accepted besides loopback ones; owned or NULL */
     char *admin_token;       /* required on /_sluice/ admin POSTs; or NULL */
     int request_timeout;     /* seconds to receive a whole request; default 30 */
+    /* `observe:` metrics, handler logs and traces (observe/). enabled 0
+     * turns every recording hook into a no-op (for scripts/bench); the
+     * retentions are in seconds: how long observe.db keeps one-minute
+     * metrics (default 1 day), log events (7 days) and traces (1 day). */
+    int observe_enabled;
+    int metrics_retention;
+    int logs_retention;
+    int traces_retention;
     config_function_t *functions;
     size_t n_functions;
     config_api_t *apis;

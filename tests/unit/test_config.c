@@ -184,6 +184,52 @@ static void expect_sqs(const config_t *c, int purge, int recreate, int in_flight
     assert_int_equal(c->in_flight_limit, in_flight);
 }
 
+/* observe: on by default with AWS-like retentions; durations in s/m/h/d. */
+static void test_observe_section(void **state)
+{
+    (void)state;
+    config_t *c = config_default();
+    assert_int_equal(c->observe_enabled, 1);
+    assert_int_equal(c->metrics_retention, 86400);
+    assert_int_equal(c->logs_retention, 7 * 86400);
+    assert_int_equal(c->traces_retention, 86400);
+    config_free(c);
+    c = load_ok("observe:\n");
+    assert_int_equal(c->observe_enabled, 1);
+    assert_int_equal(c->logs_retention, 7 * 86400);
+    config_free(c);
+    c = load_ok("observe:\n  enabled: false\n  metrics_retention: 90m\n  logs_retention: \"12h\"\n"
+                "  traces_retention: 3600\n");
+    assert_int_equal(c->observe_enabled, 0);
+    assert_int_equal(c->metrics_retention, 5400);
+    assert_int_equal(c->logs_retention, 43200);
+    assert_int_equal(c->traces_retention, 3600);
+    config_free(c);
+    c = load_ok("observe: {metrics_retention: 2d, logs_retention: 60s, traces_retention: 3650d}\n");
+    assert_int_equal(c->observe_enabled, 1);
+    assert_int_equal(c->metrics_retention, 2 * 86400);
+    assert_int_equal(c->logs_retention, 60);
+    assert_int_equal(c->traces_retention, 3650 * 86400);
+    config_free(c);
+
+    expect_problems("observe:\n"
+                    "  enabled: 1\n"
+                    "  metrics_retention: 1w\n"
+                    "  logs_retention: 30s\n"
+                    "  traces_retention: 3651d\n"
+                    "  metric_retention: 1d\n",
+                    "@:2:12: enabled: expected a boolean (true or false), got '1'\n"
+                    "@:3:22: metrics_retention: expected a duration such as 90m, 12h or 7d (s, m, h or d), got '1w'\n"
+                    "@:4:19: logs_retention must be between 1m and 3650d, got '30s'\n"
+                    "@:5:21: traces_retention must be between 1m and 3650d, got '3651d'\n"
+                    "@:6:3: unknown key 'metric_retention' (did you mean 'metrics_retention'?)\n");
+    expect_problems("observe: {metrics_retention: -5m, logs_retention: [1d], traces_retention: 1.5h}\n",
+                    "@:1:30: metrics_retention: expected a duration such as 90m, 12h or 7d (s, m, h or d), got '-5m'\n"
+                    "@:1:51: logs_retention: expected a string, got a list\n"
+                    "@:1:75: traces_retention: expected a duration such as 90m, 12h or 7d (s, m, h or d), got '1.5h'\n");
+    expect_problems("observe: false\n", "@:1:10: observe: expected a map, got 'false'\n");
+}
+
 static void test_sqs_switches(void **state)
 {
     (void)state;
@@ -2796,6 +2842,7 @@ int main(void)
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_top_level_keys),
         cmocka_unit_test(test_sqs_switches),
+        cmocka_unit_test(test_observe_section),
         cmocka_unit_test(test_every_queue_key),
         cmocka_unit_test(test_queue_without_settings),
         cmocka_unit_test(test_integers_and_bools),
