@@ -73,6 +73,8 @@ LIB_SRCS := \
 	emulator/apigw/gateway.c \
 	emulator/sts/sts.c \
 	emulator/observe/db.c \
+	emulator/observe/metrics.c \
+	emulator/observe/metrics_store.c \
 	emulator/observe/observe.c \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \

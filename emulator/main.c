@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "observe/metrics.h"
 #include "observe/observe.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
@@ -527,6 +528,8 @@ static int cmd_serve(opts_t *o)
         fprintf(stderr, "sluice: %s\n", oerr);
         goto done;
     }
+    if (cfg->observe_enabled) /* off: every metrics hook is a no-op (metrics_get() is NULL) */
+        obs.metrics = metrics_new(base, obs.db, cfg->metrics_retention);
     observe_set(&obs);
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
     if (!sqs)
@@ -572,6 +575,7 @@ done:
     server_free(srv);
     endpoint_free(ep);
     observe_set(NULL);
+    metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
     observe_db_close(obs.db);
     if (sigint)
         event_free(sigint);

@@ -69,4 +69,66 @@ int metrics_query(metrics_t *m, const char *ns, const char *name, const metric_d
                   void (*fn)(void *ctx, int64_t period_start_ms, const metric_agg_t *a, const char *unit),
                   void *ctx);
 
+/* ---- added by observe/metrics.c's owner (grown, nothing above changed) ---- */
+
+struct observe_db;
+
+/* A metrics table recording into db (observe.db; NULL keeps minutes in
+ * memory only, for unit tests), keeping one-minute aggregates for
+ * retention_s seconds. base (may be NULL) gets a one-second timer that runs
+ * the samplers, hands finished minutes to db's writer and, every minute,
+ * sweeps what is older than retention. Returns owned. */
+struct event_base;
+metrics_t *metrics_new(struct event_base *base, struct observe_db *db, int retention_s);
+/* Hands every minute still in memory to the writer (a restart finds them
+ * in observe.db), then frees. Call before observe_db_close. NULL: no-op. */
+void metrics_free(metrics_t *m);
+
+/* The process's metrics (observe_get()->metrics), or NULL when nothing
+ * records (unit tests, `observe: {enabled: false}`): hooks then do nothing. */
+metrics_t *metrics_get(void);
+
+/* Fast path for hooks that record into the same series over and over
+ * (cache the handle in the queue/function/route): the series for
+ * ns/name/dims/unit, created on first use. Valid until metrics_free.
+ * NULL when m is NULL. */
+typedef struct metric_series metric_series_t;
+metric_series_t *metrics_series(metrics_t *m, const char *ns, const char *name, const metric_dim_t *dims,
+                                size_t n_dims, const char *unit);
+/* Records value at ts_ms into s, as metrics_put does. NULL s: no-op. */
+void metrics_record(metric_series_t *s, double value, int64_t ts_ms);
+/* The metrics s records into (for checking a cached handle still belongs
+ * to the current table). */
+metrics_t *metrics_series_owner(const metric_series_t *s);
+
+/* Calls fn(ctx, m, now_ms) once a second from the timer (gauges sampled
+ * from O(1) counts: queue depths, running invocations). */
+typedef void (*metrics_sampler_fn)(void *ctx, metrics_t *m, int64_t now_ms);
+void metrics_add_sampler(metrics_t *m, metrics_sampler_fn fn, void *ctx);
+
+/* One timer step at now_ms (what the timer does; tests call it): runs
+ * the samplers when run_samplers, hands minutes before now's minute to the
+ * writer, and sweeps at most once per minute. */
+void metrics_tick(metrics_t *m, int64_t now_ms, int run_samplers);
+
+/* What a series holds now, for the Prometheus page: totals since this
+ * process started (count of samples and their sum), the last value
+ * recorded and when, and the aggregate of the last 60 s of one-second
+ * data (NULL when none). Borrowed, valid during the callback. */
+typedef struct {
+    double count, sum, last;
+    int64_t last_ms;
+    const metric_agg_t *recent;
+} metric_current_t;
+/* Calls fn for each series of namespace ns (NULL: any) recorded since start,
+ * ordered as metrics_list orders them; recent covers [now_ms - 60 s, now_ms).
+ * Returns the number of series. */
+size_t metrics_current(metrics_t *m, const char *ns, int64_t now_ms,
+                       void (*fn)(void *ctx, const metric_id_t *id, const metric_current_t *cur), void *ctx);
+
+/* Percentiles come from a log-bucketed histogram: any pNN is within 1%
+ * (relative) of the true nearest-rank value, clamped to [Minimum, Maximum]
+ * (exact for 0, 100 and when all values are equal). */
+#define METRICS_PERCENTILE_ERROR 0.01
+
 #endif

@@ -1,0 +1,376 @@
+/* observe/metrics: one-second aggregation, statistics and percentiles
+ * within METRICS_PERCENTILE_ERROR, periods over seconds and minutes,
+ * minute rollups into observe.db surviving a restart, late values merged
+ * into stored minutes, list filters and the retention sweep. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "observe/db.h"
+#include "observe/metrics.h"
+
+static char dir[64];
+
+/* A minute boundary well inside the epoch, so periods line up. */
+#define T0 ((int64_t)1800000000 * 1000 - (int64_t)1800000000 * 1000 % 3600000)
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sluice-metrics-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char path[128];
+    const char *files[] = {"observe.db", "observe.db-wal", "observe.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return 0;
+}
+
+typedef struct {
+    int n;
+    int64_t start[64];
+    double count[64], sum[64], min[64], max[64], avg[64], p50[64], p99[64];
+    char unit[32];
+} periods_t;
+
+static void on_period(void *ctx, int64_t start, const metric_agg_t *a, const char *unit)
+{
+    periods_t *p = ctx;
+    assert_true(p->n < 64);
+    int i = p->n++;
+    p->start[i] = start;
+    p->count[i] = metric_agg_stat(a, "SampleCount");
+    p->sum[i] = metric_agg_stat(a, "Sum");
+    p->min[i] = metric_agg_stat(a, "Minimum");
+    p->max[i] = metric_agg_stat(a, "Maximum");
+    p->avg[i] = metric_agg_stat(a, "Average");
+    p->p50[i] = metric_agg_stat(a, "p50");
+    p->p99[i] = metric_agg_stat(a, "p99");
+    snprintf(p->unit, sizeof p->unit, "%s", unit);
+}
+
+static const metric_dim_t Q_ORDERS[] = {{"QueueName", "orders"}};
+
+static void test_stats_and_seconds(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    /* second 0: 1, 2, 3; second 1: 10; second 5: 7 */
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 1, T0);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 2, T0 + 200);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 3, T0 + 999);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 10, T0 + 1000);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 7, T0 + 5500);
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, T0, T0 + 60000, 1, on_period, &p),
+                     3);
+    assert_int_equal(p.start[0], T0);
+    assert_true(p.count[0] == 3 && p.sum[0] == 6 && p.min[0] == 1 && p.max[0] == 3 && p.avg[0] == 2);
+    assert_int_equal(p.start[1], T0 + 1000);
+    assert_true(p.count[1] == 1 && p.sum[1] == 10 && p.p50[1] == 10 && p.p99[1] == 10);
+    assert_int_equal(p.start[2], T0 + 5000);
+    assert_string_equal(p.unit, "Bytes");
+    /* 5 s periods: [0,5) holds 4 values, [5,10) one */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", T0, T0 + 60000, 5, on_period, &p),
+                     2);
+    assert_true(p.count[0] == 4 && p.sum[0] == 16 && p.max[0] == 10);
+    assert_true(p.count[1] == 1 && p.sum[1] == 7);
+    /* the end is exclusive, the start inclusive */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, T0 + 1000, T0 + 5000, 1, on_period, &p),
+                     1);
+    /* a minute period over the same values (memory only, no db) */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, T0, T0 + 120000, 60, on_period, &p),
+                     1);
+    assert_true(p.count[0] == 5 && p.sum[0] == 23 && p.min[0] == 1 && p.max[0] == 10);
+    /* no such series; another unit is another series */
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Count", T0, T0 + 60000, 1, on_period, &p),
+                     -1);
+    const metric_dim_t other[] = {{"QueueName", "other"}};
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", other, 1, NULL, T0, T0 + 60000, 1, on_period, &p), -1);
+    /* a known series without data in the range: 0 periods */
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, T0 + 600000, T0 + 660000, 1,
+                                   on_period, &p),
+                     0);
+    metrics_free(m);
+}
+
+static void test_stat_names(void **state)
+{
+    (void)state;
+    assert_true(metrics_stat_valid("Sum") && metrics_stat_valid("SampleCount") && metrics_stat_valid("Average"));
+    assert_true(metrics_stat_valid("Minimum") && metrics_stat_valid("Maximum"));
+    assert_true(metrics_stat_valid("p0") && metrics_stat_valid("p50") && metrics_stat_valid("p99.9") &&
+                metrics_stat_valid("p99.99") && metrics_stat_valid("p100"));
+    assert_false(metrics_stat_valid("p101") || metrics_stat_valid("p") || metrics_stat_valid("p99.999") ||
+                 metrics_stat_valid("P50") || metrics_stat_valid("avg") || metrics_stat_valid("p-1") ||
+                 metrics_stat_valid("tm99") || metrics_stat_valid(NULL));
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    metrics_put(m, "N", "x", NULL, 0, NULL, 4, T0);
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "N", "x", NULL, 0, "None", T0, T0 + 1000, 1, on_period, &p), 1);
+    assert_string_equal(p.unit, "None");
+    metrics_free(m);
+}
+
+static int dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    double v[8];
+    int n;
+    const char *stats[8];
+} pct_t;
+
+static void on_pct(void *ctx, int64_t start, const metric_agg_t *a, const char *unit)
+{
+    (void)start;
+    (void)unit;
+    pct_t *p = ctx;
+    for (int i = 0; p->stats[i]; i++)
+        p->v[i] = metric_agg_stat(a, p->stats[i]);
+    p->n++;
+}
+
+/* Percentiles of 10,000 spread values (log-normal-ish latencies, and
+ * some negatives and zeros) against the exact nearest-rank values. */
+static void test_percentiles_within_error(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    enum { N = 10000 };
+    static double vals[N];
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double u = (double)(x % 1000000) / 1000000.0;
+        vals[i] = i % 50 == 0 ? 0 : i % 97 == 0 ? -u * 30 : exp(u * 9) * 0.37;
+        metrics_put(m, "AWS/Lambda", "Duration", NULL, 0, "Milliseconds", vals[i], T0 + (i % 60) * 1000);
+    }
+    qsort(vals, N, sizeof vals[0], dcmp);
+    const char *stats[] = {"p1", "p10", "p50", "p90", "p99", "p99.9", "p0", "p100"};
+    const double ps[] = {1, 10, 50, 90, 99, 99.9, 0, 100};
+    pct_t p = {.stats = {stats[0], stats[1], stats[2], stats[3], stats[4], stats[5], stats[6], stats[7]}};
+    assert_int_equal(metrics_query(m, "AWS/Lambda", "Duration", NULL, 0, NULL, T0, T0 + 60000, 60, on_pct, &p), 1);
+    for (int i = 0; i < 8; i++) {
+        int rank = (int)ceil(ps[i] / 100.0 * N);
+        double want = vals[rank < 1 ? 0 : rank - 1];
+        double err = fabs(p.v[i] - want);
+        if (err > METRICS_PERCENTILE_ERROR * fabs(want) + 1e-12)
+            fail_msg("%s: got %g, want %g (error %g)", stats[i], p.v[i], want, err);
+    }
+    metrics_free(m);
+}
+
+static void test_stat_sets(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    metrics_put_stats(m, "App", "Latency", NULL, 0, "Milliseconds", 4, 40, 1, 20, T0);
+    metrics_put(m, "App", "Latency", NULL, 0, "Milliseconds", 50, T0 + 10);
+    metrics_put_stats(m, "App", "Latency", NULL, 0, "Milliseconds", 0, 0, 0, 0, T0); /* ignored */
+    metrics_put_stats(m, "App", "Latency", NULL, 0, "Milliseconds", 2, 10, 9, 1, T0); /* min > max: ignored */
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "App", "Latency", NULL, 0, NULL, T0, T0 + 1000, 1, on_period, &p), 1);
+    assert_true(p.count[0] == 5 && p.sum[0] == 90 && p.min[0] == 1 && p.max[0] == 50 && p.avg[0] == 18);
+    metrics_free(m);
+}
+
+typedef struct {
+    char lines[16][256];
+    int n;
+} listed_t;
+
+static void on_list(void *ctx, const metric_id_t *id)
+{
+    listed_t *l = ctx;
+    assert_true(l->n < 16);
+    int o = snprintf(l->lines[l->n], 256, "%s %s %s", id->ns, id->name, id->unit);
+    for (size_t i = 0; i < id->n_dims; i++)
+        o += snprintf(l->lines[l->n] + o, (size_t)(256 - o), " %s=%s", id->dims[i].name, id->dims[i].value);
+    l->n++;
+}
+
+static void test_list_filters(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    const metric_dim_t api[] = {{"Stage", "prod"}, {"ApiName", "shop"}}; /* unsorted on purpose */
+    const metric_dim_t api_only[] = {{"ApiName", "shop"}};
+    const metric_dim_t q2[] = {{"QueueName", "jobs"}};
+    metrics_put(m, "AWS/ApiGateway", "Count", api, 2, "Count", 1, T0);
+    metrics_put(m, "AWS/ApiGateway", "Count", api_only, 1, "Count", 1, T0);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 1, T0);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesSent", q2, 1, "Count", 1, T0);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesDeleted", Q_ORDERS, 1, "Count", 1, T0);
+    listed_t l = {0};
+    assert_int_equal(metrics_list(m, NULL, NULL, NULL, 0, on_list, &l), 5);
+    assert_string_equal(l.lines[0], "AWS/ApiGateway Count Count ApiName=shop");
+    assert_string_equal(l.lines[1], "AWS/ApiGateway Count Count ApiName=shop Stage=prod");
+    assert_string_equal(l.lines[2], "AWS/SQS NumberOfMessagesDeleted Count QueueName=orders");
+    assert_string_equal(l.lines[3], "AWS/SQS NumberOfMessagesSent Count QueueName=jobs");
+    assert_string_equal(l.lines[4], "AWS/SQS NumberOfMessagesSent Count QueueName=orders");
+    memset(&l, 0, sizeof l);
+    assert_int_equal(metrics_list(m, "AWS/SQS", "NumberOfMessagesSent", NULL, 0, on_list, &l), 2);
+    memset(&l, 0, sizeof l);
+    const metric_dim_t f_orders[] = {{"QueueName", "orders"}};
+    assert_int_equal(metrics_list(m, "AWS/SQS", NULL, f_orders, 1, on_list, &l), 2);
+    assert_string_equal(l.lines[0], "AWS/SQS NumberOfMessagesDeleted Count QueueName=orders");
+    memset(&l, 0, sizeof l);
+    const metric_dim_t f_stage_any[] = {{"Stage", NULL}};
+    assert_int_equal(metrics_list(m, NULL, NULL, f_stage_any, 1, on_list, &l), 1);
+    assert_string_equal(l.lines[0], "AWS/ApiGateway Count Count ApiName=shop Stage=prod");
+    memset(&l, 0, sizeof l);
+    const metric_dim_t f_none[] = {{"QueueName", "nope"}};
+    assert_int_equal(metrics_list(m, NULL, NULL, f_none, 1, on_list, &l), 0);
+    /* a query names the dimensions exactly, in any order */
+    const metric_dim_t api_rev[] = {{"ApiName", "shop"}, {"Stage", "prod"}};
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "AWS/ApiGateway", "Count", api_rev, 2, NULL, T0, T0 + 1000, 1, on_period, &p), 1);
+    assert_true(p.sum[0] == 1);
+    metrics_free(m);
+}
+
+static int64_t minute_sum(metrics_t *m, int64_t start, int64_t end, periods_t *p)
+{
+    memset(p, 0, sizeof *p);
+    return metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, start, end, 60, on_period, p);
+}
+
+/* Minutes go to observe.db as deltas: a finished minute, a late value into
+ * it, one older than the hour in memory, and what metrics_free hands over
+ * all add up, and a new process finds them (and lists the series) without
+ * loading anything at start. */
+static void test_rollup_restart(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    assert_non_null(db);
+    metrics_t *m = metrics_new(NULL, db, 86400);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 100, T0 + 1000);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 300, T0 + 2000);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 5, T0 + 61000);
+    metrics_tick(m, T0 + 90000, 0); /* minute 0 is done: handed to the writer */
+    periods_t p;
+    assert_int_equal(minute_sum(m, T0, T0 + 120000, &p), 2);
+    assert_true(p.start[0] == T0 && p.count[0] == 2 && p.sum[0] == 400 && p.min[0] == 100 && p.max[0] == 300);
+    assert_true(p.start[1] == T0 + 60000 && p.count[1] == 1 && p.sum[1] == 5);
+    /* a late value into the stored minute, and one from two hours ago */
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 50, T0 + 30000);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 7, T0 - 7200000);
+    assert_int_equal(minute_sum(m, T0, T0 + 120000, &p), 2);
+    assert_true(p.count[0] == 3 && p.sum[0] == 450 && p.min[0] == 50);
+    metrics_tick(m, T0 + 95000, 0);
+    assert_int_equal(minute_sum(m, T0, T0 + 120000, &p), 2);
+    assert_true(p.count[0] == 3 && p.sum[0] == 450);
+    assert_int_equal(minute_sum(m, T0 - 7200000, T0 - 7140000, &p), 1);
+    assert_true(p.count[0] == 1 && p.sum[0] == 7);
+    /* a 5-minute period gathers both minutes */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, T0, T0 + 300000, 300, on_period, &p),
+                     1);
+    assert_true(p.count[0] == 4 && p.sum[0] == 455 && p.p50[0] >= 49.5 && p.p50[0] <= 50.5);
+    metrics_put(m, "AWS/Lambda", "Invocations", NULL, 0, "Count", 1, T0 + 62000);
+    metrics_free(m); /* minute 1 was still in memory */
+    observe_db_close(db);
+
+    db = observe_db_open(dir, err, sizeof err);
+    assert_non_null(db);
+    m = metrics_new(NULL, db, 86400);
+    assert_int_equal(minute_sum(m, T0, T0 + 120000, &p), 2);
+    assert_true(p.count[0] == 3 && p.sum[0] == 450 && p.max[0] == 300);
+    assert_true(p.count[1] == 1 && p.sum[1] == 5);
+    assert_true(p.p50[0] >= 99 && p.p50[0] <= 101); /* the histogram survived too */
+    /* seconds are memory only: the series is known, with no data */
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, NULL, T0, T0 + 120000, 1, on_period, &p),
+                     0);
+    /* the restart fell inside minute 1: its new values add to the stored ones */
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 15, T0 + 70000);
+    assert_int_equal(minute_sum(m, T0 + 60000, T0 + 120000, &p), 1);
+    assert_true(p.count[0] == 2 && p.sum[0] == 20);
+    listed_t l = {0};
+    assert_int_equal(metrics_list(m, NULL, NULL, NULL, 0, on_list, &l), 2);
+    assert_string_equal(l.lines[0], "AWS/Lambda Invocations Count");
+    assert_string_equal(l.lines[1], "AWS/SQS SentMessageSize Bytes QueueName=orders");
+    metrics_free(m);
+    observe_db_close(db);
+
+    /* retention: a day later everything above is swept, series too */
+    db = observe_db_open(dir, err, sizeof err);
+    m = metrics_new(NULL, db, 3600);
+    metrics_tick(m, T0 + 86400000, 0);
+    metrics_free(m);
+    m = metrics_new(NULL, db, 3600);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(metrics_list(m, NULL, NULL, NULL, 0, on_list, &l), 0);
+    assert_int_equal(minute_sum(m, T0, T0 + 120000, &p), -1);
+    metrics_free(m);
+    observe_db_close(db);
+}
+
+/* The fast path records into the same series as metrics_put, and every
+ * hook accepts a NULL table. */
+static void test_handles_and_null(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    metric_series_t *s = metrics_series(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count");
+    assert_non_null(s);
+    assert_ptr_equal(metrics_series_owner(s), m);
+    assert_ptr_equal(metrics_series(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count"), s);
+    metrics_record(s, 1, T0);
+    metrics_record(s, 1, T0 + 10);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 1, T0 + 20);
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", T0, T0 + 1000, 60, on_period, &p),
+                     1); /* a minute counts when its start is in the range */
+    assert_true(p.count[0] == 3 && p.sum[0] == 3);
+    metrics_free(m);
+    assert_null(metrics_series(NULL, "a", "b", NULL, 0, NULL));
+    metrics_record(NULL, 1, T0);
+    metrics_put(NULL, "a", "b", NULL, 0, NULL, 1, T0);
+    metrics_put_stats(NULL, "a", "b", NULL, 0, NULL, 1, 1, 1, 1, T0);
+    metrics_tick(NULL, T0, 1);
+    metrics_free(NULL);
+    assert_int_equal(metrics_list(NULL, NULL, NULL, NULL, 0, on_list, NULL), 0);
+    assert_int_equal(metrics_query(NULL, "a", "b", NULL, 0, NULL, T0, T0 + 1, 1, on_period, &p), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stats_and_seconds),
+        cmocka_unit_test(test_stat_names),
+        cmocka_unit_test(test_percentiles_within_error),
+        cmocka_unit_test(test_stat_sets),
+        cmocka_unit_test(test_list_filters),
+        cmocka_unit_test_setup_teardown(test_rollup_restart, setup, teardown),
+        cmocka_unit_test(test_handles_and_null),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
