@@ -75,6 +75,7 @@ LIB_SRCS := \
 	emulator/observe/db.c \
 	emulator/observe/metrics.c \
 	emulator/observe/metrics_store.c \
+	emulator/observe/prometheus.c \
 	emulator/observe/observe.c \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \

@@ -19,6 +19,8 @@
 #include "core/form.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "observe/metrics.h"
+#include "observe/prometheus.h"
 #include "sqs/wire_json.h"
 #include "sqs/wire_query.h"
 #include "sts/sts.h"
@@ -243,6 +245,24 @@ static void clock_call(endpoint_t *ep, struct evhttp_request *req)
 
 static void health(struct evhttp_request *req) { reply_json(req, 200, "OK", "{\"status\":\"ok\"}"); }
 
+/* GET /_sluice/metrics: the metrics for Prometheus (observe/prometheus.h). */
+static void prometheus(struct evhttp_request *req)
+{
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        reply_json(req, 405, "Method Not Allowed", "{\"error\":\"use GET\"}");
+        return;
+    }
+    size_t len = 0;
+    char *text = prometheus_render(metrics_get(), clock_now_ms(), &len);
+    struct evbuffer *out = evbuffer_new();
+    evbuffer_add_reference(out, text, len, NULL, NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", PROMETHEUS_CONTENT_TYPE);
+    evhttp_send_reply(req, 200, "OK", out);
+    evbuffer_free(out);
+    free(text);
+}
+
 void endpoint_handle(struct evhttp_request *req, void *arg)
 {
     endpoint_t *ep = arg;
@@ -255,6 +275,10 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         return;
     if (strcmp(path, "/_sluice/health") == 0) {
         health(req);
+        return;
+    }
+    if (strcmp(path, "/_sluice/metrics") == 0) {
+        prometheus(req);
         return;
     }
     if (strcmp(path, "/_sluice/clock") == 0) {

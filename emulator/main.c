@@ -537,6 +537,7 @@ static int cmd_serve(opts_t *o)
     if (sqs_apply_config(sqs, cfg))
         goto done;
     sqs_set_group_commit(sqs, 1);
+    metrics_add_sampler(obs.metrics, sqs_observe_sample, sqs);
     sqs_set_limits(sqs, cfg->purge_cooldown, cfg->recreate_cooldown, cfg->in_flight_limit);
     ep = endpoint_new(sqs, cfg->region);
     guard_configure(cfg, host);
@@ -552,6 +553,7 @@ static int cmd_serve(opts_t *o)
     if (!lambda)
         goto done;
     endpoint_set_lambda(ep, lambda);
+    metrics_add_sampler(obs.metrics, lambda_observe_sample, lambda);
     apis = apigw_new(base, sqs, lambda, cfg, stdout);
     if (!apis)
         goto done;

@@ -25,6 +25,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "observe/metrics.h"
 #include "sqs/wire_query.h"
 
 #define MAX_PAYLOAD (10 * 1024 * 1024)
@@ -38,6 +39,10 @@ typedef struct api {
     char deployment_id[7];
     double tokens;
     int64_t refill_us;
+    /* AWS/ApiGateway series (observe/metrics handles, made on first use):
+     * the API's and its stage's, and each route's (n_routes x AM_N). */
+    struct metric_series *metrics[2][5];
+    struct metric_series **route_metrics;
 } api_t;
 
 struct apigw {
@@ -153,6 +158,59 @@ static void add_cors(greq_t *r, struct evkeyvalq *out)
     }
 }
 
+/* ---------- metrics (AWS/ApiGateway) ---------- */
+
+enum { AM_COUNT, AM_4XX, AM_5XX, AM_LATENCY, AM_INTEGRATION, AM_N };
+
+/* REST APIs by ApiName with 4XXError/5XXError, HTTP APIs by ApiId with
+ * 4xx/5xx, as on AWS; each at three levels: the API, API+Stage, and
+ * API+Method+Resource+Stage for the matched route. */
+static void record_level(api_t *a, struct metric_series **slot, const metric_dim_t *dims, size_t n, const double *v,
+                         int has_integration, int64_t now_ms)
+{
+    static const char *const rest[AM_N] = {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency"};
+    static const char *const http[AM_N] = {"Count", "4xx", "5xx", "Latency", "IntegrationLatency"};
+    metrics_t *m = metrics_get();
+    for (int k = 0; k < AM_N; k++) {
+        if (k == AM_INTEGRATION && !has_integration)
+            continue;
+        if (!slot[k] || metrics_series_owner(slot[k]) != m)
+            slot[k] = metrics_series(m, "AWS/ApiGateway", a->cfg->http ? http[k] : rest[k], dims, n,
+                                     k >= AM_LATENCY ? "Milliseconds" : "Count");
+        metrics_record(slot[k], v[k], now_ms);
+    }
+}
+
+static void record_metrics(greq_t *r, int status, double latency_ms, double integration_ms)
+{
+    api_t *a = r->api;
+    if (!metrics_get())
+        return;
+    const char *stage = a->cfg->stage ? a->cfg->stage : "$default";
+    metric_dim_t d[4] = {{a->cfg->http ? "ApiId" : "ApiName", a->cfg->http ? a->api_id : a->cfg->name},
+                         {"Stage", stage}};
+    double v[AM_N] = {1, status >= 400 && status < 500, status >= 500, latency_ms, integration_ms};
+    int64_t now = clock_now_ms();
+    int integ = r->integration_us != 0;
+    record_level(a, a->metrics[0], d, 1, v, integ, now);
+    record_level(a, a->metrics[1], d, 2, v, integ, now);
+    if (!r->route)
+        return;
+    size_t i = (size_t)(r->route - a->cfg->routes);
+    if (i >= a->cfg->n_routes)
+        return;
+    if (!a->route_metrics)
+        a->route_metrics = calloc(a->cfg->n_routes * AM_N, sizeof *a->route_metrics);
+    const char *key = r->route->route_key, *sp = strchr(key, ' ');
+    char method[16];
+    snprintf(method, sizeof method, "%.*s", sp ? (int)(sp - key) : 3, sp ? key : "ANY");
+    d[1] = (metric_dim_t){"Method", method};
+    d[2] = (metric_dim_t){"Resource", sp ? sp + 1 : key};
+    d[3] = (metric_dim_t){"Stage", stage};
+    if (a->route_metrics)
+        record_level(a, a->route_metrics + i * AM_N, d, 4, v, integ, now);
+}
+
 /* Sends the answer with AWS's headers and logs the access line. headers:
  * {name: "value"} or {name: ["v1", "v2"]}, may be NULL. */
 static void answer(greq_t *r, int status, const cJSON *headers, const char *ctype, const char *body, size_t len)
@@ -196,6 +254,7 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
     int64_t now = clock_mono_us();
     double latency = (double)(now - r->start_us) / 1000.0;
     double integ = r->integration_us ? (double)(now - r->integration_us) / 1000.0 : 0.0;
+    record_metrics(r, status, latency, integ);
     log_info("api=%s method=%s path=%s route=\"%s\" status=%d latency_ms=%.2f integration_latency_ms=%.2f "
              "request_id=%s trace_id=%s message_id=%s",
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
@@ -1178,6 +1237,7 @@ void apigw_free(apigw_t *g)
     for (size_t i = 0; i < g->n_apis; i++) {
         server_free(g->apis[i].srv);
         apigw_router_free(g->apis[i].router);
+        free(g->apis[i].route_metrics);
     }
     free(g->apis);
     free(g);

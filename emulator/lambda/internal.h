@@ -30,6 +30,7 @@ typedef struct lambda_function {
     char *code_sha256;
     char revision_id[IDS_UUID_LEN + 1];
     struct lambda_invocation *queued_head, *queued_tail; /* Event invokes waiting for concurrency */
+    struct metric_series *metrics[8]; /* AWS/Lambda series (service.c's lambda_metric) */
 } lambda_function_t;
 
 /* One invocation's outcome, as the API and the poller see it. */
@@ -79,6 +80,13 @@ int lambda_function_has_capacity(const lambda_function_t *f);
  * function has capacity, else when an invocation of it finishes. 0 or -1. */
 int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, size_t len,
                         char request_id[IDS_UUID_LEN + 1]);
+
+/* AWS/Lambda metrics per FunctionName (a no-op when nothing records):
+ * Invocations, Errors, Throttles, Duration (ms), ConcurrentExecutions
+ * (sampled), IteratorAge (ms; for SQS mappings: the age of the batch's
+ * oldest record when it is handed to the function). */
+enum { LM_INVOCATIONS, LM_ERRORS, LM_THROTTLES, LM_DURATION, LM_CONCURRENT, LM_ITERATOR_AGE, LM_N };
+void lambda_metric(lambda_function_t *f, int which, double v);
 
 /* Mappings (poller.c). */
 void lambda_mappings_start_config(lambda_t *l, const config_t *cfg);

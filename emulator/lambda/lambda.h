@@ -20,6 +20,11 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
                      const char *endpoint_url);
 /* Stops pollers and kills running handlers. NULL is a no-op. */
 void lambda_free(lambda_t *l);
+/* The metrics sampler (observe/metrics.h's metrics_add_sampler; ctx is the
+ * lambda_t): each function's ConcurrentExecutions, and the total without
+ * dimensions, as AWS publishes both. */
+struct metrics;
+void lambda_observe_sample(void *ctx, struct metrics *m, int64_t now_ms);
 
 /* Synchronous invocation for in-process callers (API Gateway's Lambda
  * proxy integration). done gets status 0 (output is the handler's stdout),

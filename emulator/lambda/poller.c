@@ -252,6 +252,21 @@ static void invoked(const lambda_outcome_t *o, void *arg)
 
 /* Builds the event from the gathered messages, deletes those no filter
  * matches, and invokes the function with the rest. */
+/* The age in ms of the oldest of messages (by SentTimestamp) at now. */
+static double oldest_age_ms(const cJSON *messages)
+{
+    int64_t oldest = 0, now = clock_now_ms();
+    const cJSON *msg;
+    cJSON_ArrayForEach(msg, messages) {
+        const char *t = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "Attributes"), "SentTimestamp"));
+        int64_t sent = t ? strtoll(t, NULL, 10) : 0;
+        if (sent > 0 && (!oldest || sent < oldest))
+            oldest = sent;
+    }
+    return oldest && now > oldest ? (double)(now - oldest) : 0.0;
+}
+
 static void dispatch(lambda_mapping_t *m)
 {
     lambda_t *l = m->l;
@@ -326,6 +341,7 @@ static void dispatch(lambda_mapping_t *m)
         m->batches->prev = b;
     m->batches = b;
     m->running++;
+    lambda_metric(f, LM_ITERATOR_AGE, oldest_age_ms(messages));
     if (lambda_invoke(l, f, payload, strlen(payload), trace, NULL, NULL, invoked, b)) {
         /* At the function's reserved concurrency: leave the messages to
          * come back after their visibility timeout, as a throttle does. */

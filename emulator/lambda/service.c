@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "lambda/internal.h"
 #include "lambda/runtimes.h"
+#include "observe/metrics.h"
 
 typedef struct lambda_invocation {
     lambda_t *l;
@@ -287,12 +288,51 @@ static char *error_payload(const lambda_result_t *r, const char *request_id, int
 
 static void start_queued(lambda_t *l, lambda_function_t *f);
 
+static const struct {
+    const char *name, *unit;
+} function_metrics[LM_N] = {
+    [LM_INVOCATIONS] = {"Invocations", "Count"},
+    [LM_ERRORS] = {"Errors", "Count"},
+    [LM_THROTTLES] = {"Throttles", "Count"},
+    [LM_DURATION] = {"Duration", "Milliseconds"},
+    [LM_CONCURRENT] = {"ConcurrentExecutions", "Count"},
+    [LM_ITERATOR_AGE] = {"IteratorAge", "Milliseconds"},
+};
+
+void lambda_metric(lambda_function_t *f, int which, double v)
+{
+    metrics_t *m = metrics_get();
+    if (!m || !f)
+        return;
+    _Static_assert(LM_N <= sizeof f->metrics / sizeof f->metrics[0], "lambda_function_t.metrics is too small");
+    if (!f->metrics[which] || metrics_series_owner(f->metrics[which]) != m) {
+        metric_dim_t d = {"FunctionName", f->name};
+        f->metrics[which] =
+            metrics_series(m, "AWS/Lambda", function_metrics[which].name, &d, 1, function_metrics[which].unit);
+    }
+    metrics_record(f->metrics[which], v, clock_now_ms());
+}
+
+void lambda_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
+{
+    lambda_t *l = ctx;
+    int total = 0;
+    for (int i = 0; i < l->n_functions; i++) {
+        lambda_metric(l->functions[i], LM_CONCURRENT, l->functions[i]->running);
+        total += l->functions[i]->running;
+    }
+    metrics_put(m, "AWS/Lambda", "ConcurrentExecutions", NULL, 0, "Count", total, now_ms);
+}
+
 static void invocation_done(const lambda_result_t *r, void *arg)
 {
     invocation_t *inv = arg;
     lambda_function_t *f = inv->f;
     live_remove(inv->l, inv);
     f->running--;
+    lambda_metric(f, LM_INVOCATIONS, 1);
+    lambda_metric(f, LM_ERRORS, r->status != LAMBDA_OK);
+    lambda_metric(f, LM_DURATION, r->duration_ms);
     lambda_outcome_t o = {
         .status = r->status,
         .output = r->output,
@@ -360,8 +400,10 @@ int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t
                   const char *client_context, char request_id[IDS_UUID_LEN + 1], lambda_invoke_done_fn done,
                   void *arg)
 {
-    if (!lambda_function_has_capacity(f))
+    if (!lambda_function_has_capacity(f)) {
+        lambda_metric(f, LM_THROTTLES, 1);
         return -1;
+    }
     invocation_t *inv = calloc(1, sizeof *inv);
     inv->l = l;
     inv->f = f;

@@ -929,7 +929,8 @@ int metrics_query(metrics_t *m, const char *ns, const char *name, const metric_d
         free(p.v);
         return -1;
     }
-    qsort(p.v, p.n, sizeof *p.v, piece_cmp);
+    if (p.n)
+        qsort(p.v, p.n, sizeof *p.v, piece_cmp);
     int reported = 0;
     metric_agg_t acc = {0};
     metric_agg_reset(&acc);

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/log.h"
+#include "observe/metrics.h"
 #include "sqs/move_tasks.h"
 #include "sqs/queue.h"
 #include "sqs/service.h"
@@ -56,6 +57,59 @@ static int queue_counts(sqs_t *s, sqs_queue_t *q, int64_t now, int64_t *visible,
 }
 
 static void resync_registry(sqs_t *s);
+
+/* ---------- metrics (AWS/SQS, per QueueName) ---------- */
+
+enum { QM_SENT, QM_SIZE, QM_RECEIVED, QM_DELETED, QM_EMPTY, QM_VISIBLE, QM_NOT_VISIBLE, QM_DELAYED, QM_AGE, QM_N };
+
+static const struct {
+    const char *name, *unit;
+} queue_metrics[QM_N] = {
+    [QM_SENT] = {"NumberOfMessagesSent", "Count"},
+    [QM_SIZE] = {"SentMessageSize", "Bytes"},
+    [QM_RECEIVED] = {"NumberOfMessagesReceived", "Count"},
+    [QM_DELETED] = {"NumberOfMessagesDeleted", "Count"},
+    [QM_EMPTY] = {"NumberOfEmptyReceives", "Count"},
+    [QM_VISIBLE] = {"ApproximateNumberOfMessagesVisible", "Count"},
+    [QM_NOT_VISIBLE] = {"ApproximateNumberOfMessagesNotVisible", "Count"},
+    [QM_DELAYED] = {"ApproximateNumberOfMessagesDelayed", "Count"},
+    [QM_AGE] = {"ApproximateAgeOfOldestMessage", "Seconds"},
+};
+
+/* Records v into q's metric which (a no-op when nothing records); the
+ * series handle is cached in the queue. */
+static void queue_metric(sqs_queue_t *q, int which, double v)
+{
+    metrics_t *m = metrics_get();
+    if (!m || !q)
+        return;
+    _Static_assert(QM_N <= sizeof q->metrics / sizeof q->metrics[0], "sqs_queue_t.metrics is too small");
+    if (!q->metrics[which] || metrics_series_owner(q->metrics[which]) != m) {
+        metric_dim_t d = {"QueueName", q->name};
+        q->metrics[which] = metrics_series(m, "AWS/SQS", queue_metrics[which].name, &d, 1, queue_metrics[which].unit);
+    }
+    metrics_record(q->metrics[which], v, clock_now_ms());
+}
+
+void sqs_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
+{
+    (void)m;
+    sqs_t *s = ctx;
+    int n = 0;
+    sqs_queue_t **all = sqs_registry_all(s->reg, &n);
+    for (int i = 0; i < n; i++) {
+        sqs_queue_t *q = all[i];
+        int64_t visible, inflight, delayed;
+        if (queue_counts(s, q, now_ms, &visible, &inflight, &delayed) < 0)
+            continue;
+        int64_t oldest = sqs_store_oldest_sent(s->store, q->id);
+        queue_metric(q, QM_VISIBLE, (double)visible);
+        queue_metric(q, QM_NOT_VISIBLE, (double)inflight);
+        queue_metric(q, QM_DELAYED, (double)delayed);
+        queue_metric(q, QM_AGE, oldest > 0 && now_ms > oldest ? (double)((now_ms - oldest) / 1000) : 0.0);
+    }
+    free(all);
+}
 
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
@@ -690,6 +744,10 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
         rc = sqs_store_dedup_put(s->store, q->id, scope, dedup, msg.message_id, seqnum, now + FIFO_WINDOW_MS);
     if (rc == 0 && group)
         q->has_groups = 1;
+    if (rc == 0) {
+        queue_metric(q, QM_SENT, 1);
+        queue_metric(q, QM_SIZE, (double)size);
+    }
 answer:
     if (rc == 0) {
         if (msg.md5_attributes)
@@ -1388,8 +1446,12 @@ static void finish(sqs_call_t *c)
     complete(c->sqs, c);
 }
 
-static void finish_receive(sqs_call_t *c, cJSON *msgs)
+/* Answers a receive with msgs (owned; may be NULL) and counts it against
+ * q (NULL: the queue is going away, nothing counted). */
+static void finish_receive(sqs_call_t *c, sqs_queue_t *q, cJSON *msgs)
 {
+    int n = msgs ? cJSON_GetArraySize(msgs) : 0;
+    queue_metric(q, n ? QM_RECEIVED : QM_EMPTY, n ? (double)n : 1.0);
     c->result = cJSON_CreateObject();
     if (msgs && cJSON_GetArraySize(msgs) > 0)
         cJSON_AddItemToObject(c->result, "Messages", msgs);
@@ -1419,7 +1481,7 @@ static int waiter_ready(sqs_waiter_t *w)
         cJSON_Delete(msgs);
         c->failed = 1;
     } else {
-        finish_receive(c, msgs);
+        finish_receive(c, w->queue, msgs);
     }
     w->queue = NULL;
     finish(c);
@@ -1430,7 +1492,7 @@ static void waiter_cancel(sqs_waiter_t *w)
 {
     sqs_call_t *c = w->owner;
     w->queue = NULL;
-    finish_receive(c, NULL);
+    finish_receive(c, NULL, NULL);
     finish(c);
 }
 
@@ -1440,8 +1502,9 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     sqs_call_t *c = arg;
     sqs_wait_unpark(c->sqs->wait, &c->waiter);
+    sqs_queue_t *q = c->waiter.queue;
     c->waiter.queue = NULL;
-    finish_receive(c, NULL);
+    finish_receive(c, q, NULL);
     finish(c);
 }
 
@@ -1460,7 +1523,7 @@ static int a_receive_message(sqs_t *s, sqs_call_t *c)
         return -1;
     }
     if (n > 0 || wait <= 0) {
-        finish_receive(c, msgs);
+        finish_receive(c, q, msgs);
         return 0;
     }
     cJSON_Delete(msgs);
@@ -1512,6 +1575,7 @@ static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
         return -1;
     if (sqs_store_msg_delete_id(s->store, h.seq, h.message_id))
         return err_set(err, ERR_INTERNAL, NULL);
+    queue_metric(q, QM_DELETED, 1);
     return 0;
 }
 

@@ -87,4 +87,11 @@ void sqs_call_abandon(sqs_call_t *call);
 /* Frees result and internal state (not params, not the call itself). */
 void sqs_call_clear(sqs_call_t *call);
 
+/* The metrics sampler (observe/metrics.h's metrics_add_sampler; ctx is
+ * the sqs_t): records each queue's ApproximateNumberOfMessages{Visible,
+ * NotVisible,Delayed} and ApproximateAgeOfOldestMessage from the counts
+ * kept as rows change and the oldest row's index (no scan). */
+struct metrics;
+void sqs_observe_sample(void *ctx, struct metrics *m, int64_t now_ms);
+
 #endif

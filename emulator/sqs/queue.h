@@ -48,6 +48,10 @@ typedef struct sqs_queue {
         size_t cap, n;
     } locked;
 
+    /* AWS/SQS metric series of this queue (observe/metrics handles, looked
+     * up on first use; actions.c's queue_metric). */
+    struct metric_series *metrics[9];
+
     struct sqs_queue *hash_next;
 } sqs_queue_t;
 
