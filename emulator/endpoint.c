@@ -256,7 +256,7 @@ static void prometheus(struct evhttp_request *req)
     size_t len = 0;
     char *text = prometheus_render(metrics_get(), clock_now_ms(), &len);
     struct evbuffer *out = evbuffer_new();
-    evbuffer_add_reference(out, text, len, NULL, NULL);
+    evbuffer_add(out, text, len);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", PROMETHEUS_CONTENT_TYPE);
     evhttp_send_reply(req, 200, "OK", out);
     evbuffer_free(out);
