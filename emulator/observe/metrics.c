@@ -38,9 +38,16 @@
 #define KEY_MAX 8192       /* canonical identity text */
 #define HASH_BUCKETS 1024
 
+/* A minute of one series. Most minutes of a sampled gauge hold one equal
+ * value a second (an idle queue's zeros): such a block keeps the value and
+ * a bitmap of its seconds, and gets its 60 aggregates only when a second
+ * holds something else, so a thousand idle queues cost kilobytes, not
+ * hundreds of megabytes. */
 typedef struct {
     int64_t minute;        /* epoch ms / 60000 of what the block holds */
-    metric_agg_t sec[60];
+    metric_agg_t *sec;     /* 60 aggregates, or NULL (compact: seen/value) */
+    uint64_t seen;         /* compact: the seconds that hold one sample of value */
+    double value;
     metric_agg_t pending;  /* this minute's values not yet handed to observe.db */
 } block_t;
 
@@ -172,9 +179,10 @@ static void hist_add(metric_agg_t *a, int32_t key, double w)
 
 static int inline_bucket(const metric_agg_t *a) { return a->n == 1 && !a->cap; }
 
-static void agg_add(metric_agg_t *a, double v)
+/* Adds one value v whose histogram key is key. */
+static void agg_add_key(metric_agg_t *a, double v, int32_t key)
 {
-    hist_add(a, hkey(v), 1);
+    hist_add(a, key, 1);
     a->count += 1;
     a->sum += v;
     if (v < a->min)
@@ -182,6 +190,8 @@ static void agg_add(metric_agg_t *a, double v)
     if (v > a->max)
         a->max = v;
 }
+
+static void agg_add(metric_agg_t *a, double v) { agg_add_key(a, v, hkey(v)); }
 
 /* A statistic set: the histogram gets min and max once each and the rest
  * of the weight at the mean of the others (percentiles of a set are an
@@ -468,10 +478,17 @@ metric_series_t *metrics_series(metrics_t *m, const char *ns, const char *name, 
 
 metrics_t *metrics_series_owner(const metric_series_t *s) { return s ? s->m : NULL; }
 
+/* Back to compact and empty (a block is reused for a later minute). */
 static void block_clear(block_t *b)
 {
-    for (int i = 0; i < 60; i++)
-        metric_agg_reset(&b->sec[i]);
+    if (b->sec) {
+        for (int i = 0; i < 60; i++)
+            metric_agg_release(&b->sec[i]);
+        free(b->sec);
+        b->sec = NULL;
+    }
+    b->seen = 0;
+    b->value = 0;
     metric_agg_reset(&b->pending);
 }
 
@@ -479,10 +496,36 @@ static void block_free(block_t *b)
 {
     if (!b)
         return;
-    for (int i = 0; i < 60; i++)
-        metric_agg_release(&b->sec[i]);
+    block_clear(b);
     metric_agg_release(&b->pending);
     free(b);
+}
+
+/* Gives a compact block its 60 aggregates. */
+static void block_expand(block_t *b)
+{
+    b->sec = xrealloc(NULL, 60 * sizeof *b->sec);
+    memset(b->sec, 0, 60 * sizeof *b->sec);
+    for (int i = 0; i < 60; i++) {
+        metric_agg_reset(&b->sec[i]);
+        if (b->seen >> i & 1)
+            agg_add(&b->sec[i], b->value);
+    }
+    b->seen = 0;
+}
+
+/* Second i of b, or NULL when it holds nothing; tmp holds a compact
+ * block's second (inline: no allocation). */
+static const metric_agg_t *block_second(const block_t *b, int i, metric_agg_t *tmp)
+{
+    if (b->sec)
+        return b->sec[i].count > 0 ? &b->sec[i] : NULL;
+    if (!(b->seen >> i & 1))
+        return NULL;
+    memset(tmp, 0, sizeof *tmp);
+    metric_agg_reset(tmp);
+    agg_add(tmp, b->value);
+    return tmp;
 }
 
 /* Hands b's pending values to observe.db (when there is one). */
@@ -561,9 +604,20 @@ static void record(metric_series_t *s, double value, double count, double sum, d
         return;
     }
     int i = (int)(sec - minute * 60);
+    if (!b->sec) {
+        uint64_t bit = 1ULL << i;
+        if (count == 0 && !(b->seen & bit) && (!b->seen || b->value == value)) {
+            b->seen |= bit;
+            b->value = value;
+            agg_add(&b->pending, value);
+            return;
+        }
+        block_expand(b);
+    }
     if (count == 0) {
-        agg_add(&b->sec[i], value);
-        agg_add(&b->pending, value);
+        int32_t key = hkey(value);
+        agg_add_key(&b->sec[i], value, key);
+        agg_add_key(&b->pending, value, key);
     } else {
         agg_add_stats(&b->sec[i], count, sum, min, max);
         agg_add_stats(&b->pending, count, sum, min, max);
@@ -837,9 +891,9 @@ static void piece_add(pieces_t *p, int64_t t_ms, const metric_agg_t *a)
     p->v[p->n++] = (piece_t){period_of(p, t_ms), a};
 }
 
-static void stored_minute(void *ctx, int64_t minute, const metric_agg_t *a)
+/* Adds a copy of a (owned by p) at t_ms. */
+static void piece_copy(pieces_t *p, int64_t t_ms, const metric_agg_t *a)
 {
-    pieces_t *p = ctx;
     metric_agg_t *copy = xrealloc(NULL, sizeof *copy);
     memset(copy, 0, sizeof *copy);
     metric_agg_reset(copy);
@@ -849,8 +903,10 @@ static void stored_minute(void *ctx, int64_t minute, const metric_agg_t *a)
         p->owned = xrealloc(p->owned, p->cap_owned * sizeof *p->owned);
     }
     p->owned[p->n_owned++] = copy;
-    piece_add(p, minute * 60000, copy);
+    piece_add(p, t_ms, copy);
 }
+
+static void stored_minute(void *ctx, int64_t minute, const metric_agg_t *a) { piece_copy(ctx, minute * 60000, a); }
 
 static int piece_cmp(const void *x, const void *y)
 {
@@ -887,8 +943,12 @@ static void gather(metrics_t *m, metric_series_t *s, int64_t start_ms, int64_t e
             continue;
         for (int i = 0; i < 60; i++) {
             int64_t t = (b->minute * 60 + i) * 1000;
-            if (b->sec[i].count > 0 && t >= start_ms && t < end_ms)
-                piece_add(p, t, &b->sec[i]);
+            metric_agg_t tmp;
+            const metric_agg_t *a = t >= start_ms && t < end_ms ? block_second(b, i, &tmp) : NULL;
+            if (a == &tmp)
+                piece_copy(p, t, a); /* tmp dies with this turn */
+            else if (a)
+                piece_add(p, t, a);
         }
     }
 }
@@ -977,8 +1037,10 @@ size_t metrics_current(metrics_t *m, const char *ns, int64_t now_ms,
                 continue;
             for (int j = 0; j < 60; j++) {
                 int64_t sec = b->minute * 60 + j;
-                if (sec >= from_sec && sec < to_sec + 1)
-                    metric_agg_merge(&recent, &b->sec[j]);
+                metric_agg_t tmp;
+                const metric_agg_t *a = sec >= from_sec && sec < to_sec + 1 ? block_second(b, j, &tmp) : NULL;
+                if (a)
+                    metric_agg_merge(&recent, a);
             }
         }
         metric_id_t id;

@@ -113,6 +113,40 @@ static void test_stats_and_seconds(void **state)
     metrics_free(m);
 }
 
+/* A gauge sampled once a second with one value stays compact; a second
+ * value in a second, or another value, gives the minute its aggregates,
+ * and reads are the same either way. */
+static void test_sampled_gauge_minutes(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    for (int i = 0; i < 120; i++)
+        metrics_put(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", Q_ORDERS, 1, "Count", 0, T0 + i * 1000);
+    metrics_put(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", Q_ORDERS, 1, "Count", 4, T0 + 30500); /* minute 0 */
+    metrics_put(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", Q_ORDERS, 1, "Count", 9, T0 + 180000); /* minute 3 */
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", Q_ORDERS, 1, NULL, T0, T0 + 60000, 1,
+                                   on_period, &p),
+                     60);
+    for (int i = 0; i < 60; i++) {
+        assert_int_equal(p.start[i], T0 + i * 1000);
+        assert_true(p.count[i] == (i == 30 ? 2 : 1) && p.sum[i] == (i == 30 ? 4 : 0) && p.min[i] == 0);
+    }
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", Q_ORDERS, 1, NULL, T0, T0 + 240000,
+                                   60, on_period, &p),
+                     3);
+    assert_true(p.count[0] == 61 && p.sum[0] == 4 && p.max[0] == 4);
+    assert_true(p.count[1] == 60 && p.sum[1] == 0 && p.max[1] == 0 && p.p99[1] == 0);
+    assert_true(p.start[2] == T0 + 180000 && p.count[2] == 1 && p.max[2] == 9);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", Q_ORDERS, 1, NULL, T0 + 60000,
+                                   T0 + 120000, 20, on_period, &p),
+                     3);
+    assert_true(p.count[0] == 20 && p.count[1] == 20 && p.count[2] == 20 && p.sum[2] == 0);
+    metrics_free(m);
+}
+
 static void test_stat_names(void **state)
 {
     (void)state;
@@ -365,6 +399,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_and_seconds),
+        cmocka_unit_test(test_sampled_gauge_minutes),
         cmocka_unit_test(test_stat_names),
         cmocka_unit_test(test_percentiles_within_error),
         cmocka_unit_test(test_stat_sets),
