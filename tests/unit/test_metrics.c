@@ -174,7 +174,7 @@ static int dcmp(const void *a, const void *b)
 typedef struct {
     double v[8];
     int n;
-    const char *stats[8];
+    const char *stats[9]; /* NULL-terminated */
 } pct_t;
 
 static void on_pct(void *ctx, int64_t start, const metric_agg_t *a, const char *unit)
