@@ -928,7 +928,8 @@ static void gather(metrics_t *m, metric_series_t *s, int64_t start_ms, int64_t e
     if (minutes) {
         /* a minute counts when its start is in the range */
         int64_t first = floor_div(start_ms + 59999, 60000);
-        if (m->db && s->stored)
+        /* also when this run has not stored the series yet: an earlier run may have */
+        if (m->db)
             metrics_store_minutes(m->db, s->id, first, to_min + 1, stored_minute, p);
         for (int k = 0; k < MINUTES; k++) {
             block_t *b = s->blocks[k];

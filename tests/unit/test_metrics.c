@@ -354,6 +354,17 @@ static void test_rollup_restart(void **state)
     metrics_free(m);
     observe_db_close(db);
 
+    /* a new process that records into the series before any query still
+     * finds the earlier runs' minutes */
+    db = observe_db_open(dir, err, sizeof err);
+    m = metrics_new(NULL, db, 86400);
+    metrics_put(m, "AWS/SQS", "SentMessageSize", Q_ORDERS, 1, "Bytes", 1, T0 + 75000);
+    assert_int_equal(minute_sum(m, T0, T0 + 120000, &p), 2);
+    assert_true(p.count[0] == 3 && p.sum[0] == 450);
+    assert_true(p.count[1] == 3 && p.sum[1] == 21);
+    metrics_free(m);
+    observe_db_close(db);
+
     /* retention: a day later everything above is swept, series too */
     db = observe_db_open(dir, err, sizeof err);
     m = metrics_new(NULL, db, 3600);
