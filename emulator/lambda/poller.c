@@ -341,12 +341,14 @@ static void dispatch(lambda_mapping_t *m)
         m->batches->prev = b;
     m->batches = b;
     m->running++;
-    lambda_metric(f, LM_ITERATOR_AGE, oldest_age_ms(messages));
+    double age_ms = oldest_age_ms(messages);
     if (lambda_invoke(l, f, payload, strlen(payload), trace, NULL, NULL, invoked, b)) {
         /* At the function's reserved concurrency: leave the messages to
          * come back after their visibility timeout, as a throttle does. */
         log_info("msg=\"function throttled; batch returns to the queue\" mapping=%s function=%s", m->uuid, f->name);
         batch_finished(b);
+    } else {
+        lambda_metric(f, LM_ITERATOR_AGE, age_ms);
     }
     free(payload);
 }

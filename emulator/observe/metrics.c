@@ -35,7 +35,7 @@
 #define IDX_MIN (-4000)    /* log bucket range: GAMMA^+-4000 is about 1e+-34 */
 #define IDX_MAX 4000
 #define MAX_DIMS 30        /* CloudWatch's limit per metric */
-#define KEY_MAX 8192       /* canonical identity text */
+#define KEY_MAX 40960      /* canonical identity text: 30 dimensions of 255 + 1024 characters fit */
 #define HASH_BUCKETS 1024
 
 /* A minute of one series. Most minutes of a sampled gauge hold one equal
