@@ -640,7 +640,8 @@ void metrics_put(metrics_t *m, const char *ns, const char *name, const metric_di
 void metrics_put_stats(metrics_t *m, const char *ns, const char *name, const metric_dim_t *dims, size_t n_dims,
                        const char *unit, double sample_count, double sum, double min, double max, int64_t ts_ms)
 {
-    if (!m || !(sample_count > 0) || isnan(sum) || isnan(min) || isnan(max) || min > max)
+    if (!m || !(sample_count > 0) || !isfinite(sample_count) || !isfinite(sum) || !isfinite(min) || !isfinite(max) ||
+        min > max)
         return;
     metric_series_t *s = lookup(m, ns, name, dims, n_dims, unit, 1);
     if (s)
