@@ -16,6 +16,7 @@
 
 #include "observe/db.h"
 #include "observe/metrics.h"
+#include "observe/prometheus.h"
 
 static char dir[64];
 
@@ -406,6 +407,54 @@ static void test_handles_and_null(void **state)
     assert_int_equal(metrics_query(NULL, "a", "b", NULL, 0, NULL, T0, T0 + 1, 1, on_period, &p), -1);
 }
 
+/* The Prometheus page: families in table order with one HELP/TYPE each,
+ * counters as sums, gauges as the last sample, summaries with quantiles
+ * over the last minute, escaped label values, custom namespaces left out. */
+static void test_prometheus_render(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    const metric_dim_t odd[] = {{"QueueName", "a\"b\\c\nd"}};
+    const metric_dim_t fn[] = {{"FunctionName", "worker"}};
+    const metric_dim_t route[] = {{"ApiName", "shop"}, {"Method", "POST"}, {"Resource", "/orders"}, {"Stage", "prod"}};
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesReceived", odd, 1, "Count", 3, T0);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesReceived", odd, 1, "Count", 2, T0 + 5000);
+    metrics_put(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", odd, 1, "Count", 7, T0);
+    metrics_put(m, "AWS/SQS", "ApproximateNumberOfMessagesVisible", odd, 1, "Count", 4, T0 + 1000);
+    metrics_put(m, "AWS/Lambda", "Duration", fn, 1, "Milliseconds", 20, T0 - 120000); /* not in the last minute */
+    metrics_put(m, "AWS/Lambda", "Duration", fn, 1, "Milliseconds", 10, T0 + 2000);
+    metrics_put(m, "AWS/ApiGateway", "Count", route, 4, "Count", 1, T0);
+    metrics_put(m, "Custom/App", "Orders", NULL, 0, "Count", 1, T0);
+    size_t len = 0;
+    char *text = prometheus_render(m, T0 + 10000, &len);
+    assert_int_equal(strlen(text), len);
+    const char *want =
+        "# HELP sluice_sqs_messages_received_total Messages returned by ReceiveMessage (NumberOfMessagesReceived).\n"
+        "# TYPE sluice_sqs_messages_received_total counter\n"
+        "sluice_sqs_messages_received_total{queue=\"a\\\"b\\\\c\\nd\"} 5\n"
+        "# HELP sluice_sqs_messages_visible Messages available to receive (ApproximateNumberOfMessagesVisible), "
+        "sampled every second.\n"
+        "# TYPE sluice_sqs_messages_visible gauge\n"
+        "sluice_sqs_messages_visible{queue=\"a\\\"b\\\\c\\nd\"} 4\n"
+        "# HELP sluice_lambda_duration_milliseconds Invocation duration (Duration); quantiles over the last 60 s.\n"
+        "# TYPE sluice_lambda_duration_milliseconds summary\n"
+        "sluice_lambda_duration_milliseconds{function=\"worker\",quantile=\"0.5\"} 10\n"
+        "sluice_lambda_duration_milliseconds{function=\"worker\",quantile=\"0.9\"} 10\n"
+        "sluice_lambda_duration_milliseconds{function=\"worker\",quantile=\"0.99\"} 10\n"
+        "sluice_lambda_duration_milliseconds_sum{function=\"worker\"} 30\n"
+        "sluice_lambda_duration_milliseconds_count{function=\"worker\"} 2\n"
+        "# HELP sluice_apigateway_route_requests_total API requests per route (Count by Method and Resource).\n"
+        "# TYPE sluice_apigateway_route_requests_total counter\n"
+        "sluice_apigateway_route_requests_total{api=\"shop\",stage=\"prod\",route=\"POST /orders\"} 1\n";
+    assert_string_equal(text, want);
+    free(text);
+    metrics_free(m);
+    text = prometheus_render(NULL, T0, &len);
+    assert_string_equal(text, "");
+    assert_int_equal(len, 0);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test_setup_teardown(test_rollup_restart, setup, teardown),
         cmocka_unit_test(test_handles_and_null),
+        cmocka_unit_test(test_prometheus_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
