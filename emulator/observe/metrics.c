@@ -38,15 +38,17 @@
 #define KEY_MAX 40960      /* canonical identity text: 30 dimensions of 255 + 1024 characters fit */
 #define HASH_BUCKETS 1024
 
-/* A minute of one series. Most minutes of a sampled gauge hold one equal
- * value a second (an idle queue's zeros): such a block keeps the value and
- * a bitmap of its seconds, and gets its 60 aggregates only when a second
- * holds something else, so a thousand idle queues cost kilobytes, not
- * hundreds of megabytes. */
+/* A minute of one series. Most minutes hold one value only, once a second
+ * (a sampled gauge: an idle queue's zeros) or many times a second (a
+ * counter's 1s, equal message sizes): such a block keeps the value, a
+ * bitmap of its seconds and, once a second holds more than one, a count
+ * per second; it gets its 60 aggregates (2.9 KB) only when another value
+ * arrives. So a thousand queues' series cost megabytes, not gigabytes. */
 typedef struct {
     int64_t minute;        /* epoch ms / 60000 of what the block holds */
-    metric_agg_t *sec;     /* 60 aggregates, or NULL (compact: seen/value) */
-    uint64_t seen;         /* compact: the seconds that hold one sample of value */
+    metric_agg_t *sec;     /* 60 aggregates, or NULL (compact: seen/value/cnt) */
+    uint64_t seen;         /* compact: the seconds that hold samples of value */
+    uint16_t *cnt;         /* compact: samples per second, or NULL (one each) */
     double value;
     metric_agg_t pending;  /* this minute's values not yet handed to observe.db */
 } block_t;
@@ -487,6 +489,8 @@ static void block_clear(block_t *b)
         free(b->sec);
         b->sec = NULL;
     }
+    free(b->cnt);
+    b->cnt = NULL;
     b->seen = 0;
     b->value = 0;
     metric_agg_reset(&b->pending);
@@ -508,10 +512,13 @@ static void block_expand(block_t *b)
     memset(b->sec, 0, 60 * sizeof *b->sec);
     for (int i = 0; i < 60; i++) {
         metric_agg_reset(&b->sec[i]);
+        double n = b->cnt ? b->cnt[i] : 1;
         if (b->seen >> i & 1)
-            agg_add(&b->sec[i], b->value);
+            agg_add_stats(&b->sec[i], n, n * b->value, b->value, b->value);
     }
     b->seen = 0;
+    free(b->cnt);
+    b->cnt = NULL;
 }
 
 /* Second i of b, or NULL when it holds nothing; tmp holds a compact
@@ -522,9 +529,10 @@ static const metric_agg_t *block_second(const block_t *b, int i, metric_agg_t *t
         return b->sec[i].count > 0 ? &b->sec[i] : NULL;
     if (!(b->seen >> i & 1))
         return NULL;
+    double n = b->cnt ? b->cnt[i] : 1;
     memset(tmp, 0, sizeof *tmp);
     metric_agg_reset(tmp);
-    agg_add(tmp, b->value);
+    agg_add_stats(tmp, n, n * b->value, b->value, b->value);
     return tmp;
 }
 
@@ -606,11 +614,20 @@ static void record(metric_series_t *s, double value, double count, double sum, d
     int i = (int)(sec - minute * 60);
     if (!b->sec) {
         uint64_t bit = 1ULL << i;
-        if (count == 0 && !(b->seen & bit) && (!b->seen || b->value == value)) {
-            b->seen |= bit;
-            b->value = value;
-            agg_add(&b->pending, value);
-            return;
+        if (count == 0 && (!b->seen || b->value == value)) {
+            if ((b->seen & bit) && !b->cnt) { /* a second sample in a second: count them */
+                b->cnt = xrealloc(NULL, 60 * sizeof *b->cnt);
+                for (int k = 0; k < 60; k++)
+                    b->cnt[k] = (uint16_t)(b->seen >> k & 1);
+            }
+            if (!b->cnt || b->cnt[i] < UINT16_MAX) {
+                if (b->cnt)
+                    b->cnt[i]++;
+                b->seen |= bit;
+                b->value = value;
+                agg_add(&b->pending, value);
+                return;
+            }
         }
         block_expand(b);
     }

@@ -145,6 +145,24 @@ static void test_sampled_gauge_minutes(void **state)
                                    T0 + 120000, 20, on_period, &p),
                      3);
     assert_true(p.count[0] == 20 && p.count[1] == 20 && p.count[2] == 20 && p.sum[2] == 0);
+    /* a counter: many equal values a second are counted per second; then
+     * another value gives the minute its aggregates, counts kept */
+    for (int i = 0; i < 70; i++)
+        metrics_put(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 1, T0 + (i % 7) * 1000 + i);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, NULL, T0, T0 + 60000, 1, on_period, &p),
+                     7);
+    for (int i = 0; i < 7; i++)
+        assert_true(p.start[i] == T0 + i * 1000 && p.count[i] == 10 && p.sum[i] == 10 && p.p99[i] == 1);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 3, T0 + 3000);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, NULL, T0, T0 + 60000, 1, on_period, &p),
+                     7);
+    assert_true(p.count[3] == 11 && p.sum[3] == 13 && p.max[3] == 3 && p.count[2] == 10 && p.sum[6] == 10);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, NULL, T0, T0 + 60000, 60, on_period, &p),
+                     1);
+    assert_true(p.count[0] == 71 && p.sum[0] == 73 && p.p50[0] == 1);
     metrics_free(m);
 }
 
