@@ -18,7 +18,7 @@ CC      ?= cc
 # Each library as pkg-config-name:debian-package, so a missing one can be
 # named with the package that provides it.
 PKGS    := libevent:libevent-dev sqlite3:libsqlite3-dev libcjson:libcjson-dev \
-           yaml-0.1:libyaml-dev libcrypto:libssl-dev
+           yaml-0.1:libyaml-dev libcrypto:libssl-dev libcbor:libcbor-dev zlib:zlib1g-dev
 TEST_PKGS := cmocka:libcmocka-dev
 STAMP   := .deps-installed
 INSTALL_DEPS := scripts/install-deps
@@ -77,6 +77,12 @@ LIB_SRCS := \
 	emulator/observe/metrics_store.c \
 	emulator/observe/prometheus.c \
 	emulator/observe/observe.c \
+	emulator/cloudwatch/model.c \
+	emulator/cloudwatch/wire_json.c \
+	emulator/cloudwatch/wire_query.c \
+	emulator/cloudwatch/wire_cbor.c \
+	emulator/cloudwatch/actions.c \
+	emulator/cloudwatch/cloudwatch.c \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \
 	emulator/template/resources.c \
