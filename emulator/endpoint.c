@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cloudwatch/cloudwatch.h"
 #include "core/clock.h"
 #include "core/form.h"
 #include "core/guard.h"
@@ -288,6 +289,8 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     if (ep->lambda && lambda_api_handle(ep->lambda, req, path))
         return;
     if (sts_handle(req, sqs_account_id(ep->sqs)))
+        return;
+    if (cloudwatch_handle(req, path, query)) /* before SQS: it takes Version=2010-08-01 forms */
         return;
 
     http_call_t *hc = calloc(1, sizeof *hc);
