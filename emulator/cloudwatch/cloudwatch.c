@@ -14,7 +14,6 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
-#include "observe/observe.h"
 
 #define SERVICE "GraniteServiceVersion20100801"
 #define TARGET_PREFIX SERVICE "."
@@ -232,11 +231,7 @@ int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *
             rc = cw_query_decode(form, &params, &err);
     }
     if (rc == 0) {
-        observe_t *obs = observe_get();
-        metrics_t *m = obs ? obs->metrics : NULL;
-        if (m && obs->db && strcmp(op, "PutMetricData") != 0)
-            observe_db_flush(obs->db); /* read what was just recorded */
-        rc = cw_action_run(op, params, m, clock_now_ms(), &result, &err);
+        rc = cw_action_run(op, params, metrics_get(), clock_now_ms(), &result, &err);
     }
     if (rc) {
         send_error(req, proto, op, request_id, &err);

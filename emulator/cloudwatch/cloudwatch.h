@@ -16,8 +16,8 @@
 
 /* Answers req and returns 1 when it is a CloudWatch request; returns 0
  * (req untouched) otherwise. path: the URL path; query: the URL query or
- * NULL. Metrics come from observe_get() (none recorded or read when it is
- * NULL). */
+ * NULL. Metrics come from metrics_get() (none recorded or read when it is
+ * NULL: `observe: {enabled: false}`). */
 int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *query);
 
 #endif
