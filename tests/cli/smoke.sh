@@ -154,5 +154,30 @@ expect_eq "sts get-caller-identity exits 0" 0 "$rc"
 expect_eq "sts get-caller-identity: account, root ARN, user id" \
     $'000000000000\tarn:aws:iam::000000000000:root\tAKIAIOSFODNN7EXAMPLE' "$out"
 
+# cloudwatch: put-metric-data, then read it back (query protocol, like boto3 1.26)
+ns="Smoke/$name"
+t0=$(date -u -d "@$(( $(date +%s) / 60 * 60 - 300 ))" +%Y-%m-%dT%H:%M:%SZ)
+t1=$(date -u -d "@$(( $(date +%s) / 60 * 60 - 240 ))" +%Y-%m-%dT%H:%M:%SZ)
+run cloudwatch put-metric-data --namespace "$ns" --metric-data \
+    "[{\"MetricName\":\"Jobs\",\"Dimensions\":[{\"Name\":\"Queue\",\"Value\":\"q1\"}],\"Timestamp\":\"$t0\",\"Value\":2,\"Unit\":\"Count\"},
+      {\"MetricName\":\"Jobs\",\"Dimensions\":[{\"Name\":\"Queue\",\"Value\":\"q1\"}],\"Timestamp\":\"$t0\",\"Value\":5,\"Unit\":\"Count\"},
+      {\"MetricName\":\"Jobs\",\"Dimensions\":[{\"Name\":\"Queue\",\"Value\":\"q1\"}],\"Timestamp\":\"$t1\",\"Values\":[1,3],\"Counts\":[2,1],\"Unit\":\"Count\"}]"
+expect_eq "cloudwatch put-metric-data exits 0" 0 "$rc"
+run cloudwatch get-metric-statistics --namespace "$ns" --metric-name Jobs --dimensions Name=Queue,Value=q1 \
+    --start-time "$(date -u -d "@$(( $(date +%s) - 900 ))" +%Y-%m-%dT%H:%M:%SZ)" --end-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --period 60 --statistics Sum SampleCount Minimum Maximum Average \
+    --query 'sort_by(Datapoints,&Timestamp)[].[Sum,SampleCount,Minimum,Maximum,Average,Unit]' --output text
+expect_eq "cloudwatch get-metric-statistics: two minutes, exact statistics" \
+    $'7.0\t2.0\t2.0\t5.0\t3.5\tCount\n5.0\t3.0\t1.0\t3.0\t1.6666666666666667\tCount' "$out"
+run cloudwatch list-metrics --namespace "$ns" --query 'Metrics[].[MetricName,Dimensions[0].Name,Dimensions[0].Value]' --output text
+expect_eq "cloudwatch list-metrics lists the metric with its dimension" $'Jobs\tQueue\tq1' "$out"
+run cloudwatch put-metric-data --namespace AWS/Smoke --metric-name Jobs --value 1
+expect_eq "cloudwatch put-metric-data into AWS/ exits 254" 254 "$rc"
+if [[ "$err" == *"(InvalidParameterValue)"*"The value AWS/Smoke for parameter Namespace is invalid."* ]]; then
+    ok "cloudwatch: AWS/ is reserved (InvalidParameterValue)"
+else
+    fail "cloudwatch: AWS/ is reserved (InvalidParameterValue)" "stderr: $err"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
