@@ -855,8 +855,9 @@ static int list_metrics(const cJSON *p, metrics_t *m, int64_t now_ms, cJSON **re
             distinct++;
         }
         cJSON_Delete(c.items[i].metric);
-        free(c.items[i].key);
     }
+    for (size_t i = 0; i < c.n; i++) /* after the loop: each key is compared with the next */
+        free(c.items[i].key);
     free(c.items);
     if (distinct > skip + LIST_PAGE)
         add_token(r, "lm", skip + LIST_PAGE);

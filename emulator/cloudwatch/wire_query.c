@@ -22,9 +22,11 @@ static int is_signing_field(const char *name)
     return strncmp(name, "X-Amz-", 6) == 0;
 }
 
-static cJSON *typed_leaf(const char *member, const char *text)
+/* parent: the structure or list the member sits in ("Dimensions": a
+ * dimension's Value is text, a datum's Value a number). */
+static cJSON *typed_leaf(const char *parent, const char *member, const char *text)
 {
-    if (cw_member_is_number(member)) {
+    if (cw_member_is_number(member) && !(parent && strcmp(parent, "Dimensions") == 0)) {
         char *end;
         double v = strtod(text, &end);
         if (*text && !isspace((unsigned char)*text) && *end == '\0' && isfinite(v))
@@ -78,6 +80,7 @@ static void place(cJSON *root, const char *name, const char *value)
     for (char *s = strtok(copy, "."); s && n < 64; s = strtok(NULL, "."))
         segs[n++] = s;
     cJSON *cur = root;
+    const char *parent = NULL;
     for (int i = 0; i < n && cur; i++) {
         const char *member = segs[i];
         if (i + 1 < n && strcmp(segs[i + 1], "member") == 0) {
@@ -91,19 +94,21 @@ static void place(cJSON *root, const char *name, const char *value)
             snprintf(key, sizeof key, "%ld", parse_index(idx));
             if (i + 3 == n) {
                 if (!cJSON_GetObjectItemCaseSensitive(list, key))
-                    cJSON_AddItemToObject(list, key, typed_leaf(member, value));
+                    cJSON_AddItemToObject(list, key, typed_leaf(parent, member, value));
                 break;
             }
             cur = child(list, key, 0);
+            parent = member;
             i += 2;
             continue;
         }
         if (i + 1 == n) {
             if (!cJSON_GetObjectItemCaseSensitive(cur, member))
-                cJSON_AddItemToObject(cur, member, typed_leaf(member, value));
+                cJSON_AddItemToObject(cur, member, typed_leaf(parent, member, value));
             break;
         }
         cur = child(cur, member, 0);
+        parent = member;
     }
     free(copy);
 }

@@ -203,6 +203,10 @@ static void test_query_decode(void **state)
                      "{\"Namespace\":\"App\",\"MetricData\":[{\"MetricName\":\"a\",\"Values\":[1,2],"
                      "\"Counts\":[3,4],\"Value\":\"NaN\",\"Timestamp\":1770890400.5},"
                      "{\"MetricName\":\"b\",\"StatisticValues\":{\"SampleCount\":2,\"Sum\":3.5}}]}");
+    /* a dimension's Value is text, even when it looks like a number */
+    query_decodes_to("MetricData.member.1.Value=1&MetricData.member.1.Dimensions.member.1.Name=n"
+                     "&MetricData.member.1.Dimensions.member.1.Value=1",
+                     "{\"MetricData\":[{\"Value\":1,\"Dimensions\":[{\"Name\":\"n\",\"Value\":\"1\"}]}]}");
     /* deep nesting of GetMetricData; booleans; signing fields left out */
     query_decodes_to("MetricDataQueries.member.1.Id=q1&MetricDataQueries.member.1.ReturnData=false"
                      "&MetricDataQueries.member.1.MetricStat.Metric.Dimensions.member.1.Name=QueueName"
