@@ -12,7 +12,8 @@ import {
 import { AwsSmithyRpcV2CborProtocol } from '@aws-sdk/core/protocols';
 import { cbor, dateToTag } from '@smithy/core/cbor';
 import { gzipSync } from 'node:zlib';
-import { T, REGION, startServer, uniqueName } from './harness.mjs';
+import { SendMessageCommand, CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { T, REGION, makeClient, startServer, uniqueName } from './harness.mjs';
 
 let server;
 before(async () => { server = await startServer(); }, T);
@@ -151,6 +152,29 @@ for (const protocol of Object.keys(PROTOCOLS)) {
     assert.deepEqual(other.Metrics, [{ Namespace: ns, MetricName: 'Other', Dimensions: [{ Name: 'Index', Value: '0501' }] }]);
     const byDim = await cw.send(new ListMetricsCommand({ Namespace: ns, Dimensions: [{ Name: 'Index', Value: '0007' }] }));
     assert.deepEqual(byDim.Metrics.map((m) => m.MetricName), ['Each']);
+    cw.destroy();
+  });
+
+  test(`${protocol}: AWS/SQS metrics sluice records read back through GetMetricData`, T, async () => {
+    const sqs = makeClient(server.endpoint);
+    const cw = client(protocol);
+    const name = uniqueName('cwjs');
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+    for (const body of ['x', 'yyyy']) await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: body }));
+    const metric = (MetricName) => ({ Namespace: 'AWS/SQS', MetricName, Dimensions: [{ Name: 'QueueName', Value: name }] });
+    const out = await cw.send(new GetMetricDataCommand({
+      MetricDataQueries: [
+        { Id: 'sent', MetricStat: { Metric: metric('NumberOfMessagesSent'), Period: 60, Stat: 'Sum' } },
+        { Id: 'size', MetricStat: { Metric: metric('SentMessageSize'), Period: 60, Stat: 'Average' } },
+      ],
+      ...window(5),
+    }));
+    const sum = (id) => out.MetricDataResults.find((r) => r.Id === id).Values.reduce((a, b) => a + b, 0);
+    assert.equal(sum('sent'), 2);
+    // one minute: the average of 1 and 4 bytes; two (the sends straddled a minute): each
+    const sizes = [...out.MetricDataResults.find((r) => r.Id === 'size').Values].sort();
+    assert.ok(JSON.stringify(sizes) === '[2.5]' || JSON.stringify(sizes) === '[1,4]', `sizes ${sizes}`);
+    sqs.destroy();
     cw.destroy();
   });
 

@@ -383,3 +383,30 @@ def test_gzip_limits(endpoint):
     assert r.status == 400
     assert r.json() == {"__type": "com.amazon.coral.service#SerializationException",
                         "message": "The request body is not valid gzip data."}
+
+
+def test_sqs_metrics_read_back(endpoint, cw, sqs, unique_name):
+    name = unique_name("cwsqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    for body in ("a", "bb", "cccccc"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    for m in got:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    metric = lambda n: {"Namespace": "AWS/SQS", "MetricName": n, "Dimensions": [{"Name": "QueueName", "Value": name}]}
+    resp = cw.get_metric_data(MetricDataQueries=[
+        {"Id": "sent", "MetricStat": {"Metric": metric("NumberOfMessagesSent"), "Period": 60, "Stat": "Sum"}},
+        {"Id": "size", "MetricStat": {"Metric": metric("SentMessageSize"), "Period": 60, "Stat": "Maximum"}},
+        {"Id": "deleted", "MetricStat": {"Metric": metric("NumberOfMessagesDeleted"), "Period": 60, "Stat": "Sum"}},
+        {"Id": "received", "MetricStat": {"Metric": metric("NumberOfMessagesReceived"), "Period": 60,
+                                          "Stat": "Sum"}},
+    ], **window(5))
+    totals = {r["Id"]: r["Values"] for r in resp["MetricDataResults"]}
+    assert sum(totals["sent"]) == 3.0
+    assert max(totals["size"]) == 6.0
+    assert sum(totals["deleted"]) == float(len(got))
+    assert len(got) == 3 and sum(totals["received"]) == 3.0
+    listed = cw.list_metrics(Namespace="AWS/SQS", Dimensions=[{"Name": "QueueName", "Value": name}])["Metrics"]
+    assert {"NumberOfMessagesSent", "SentMessageSize", "NumberOfMessagesDeleted"} <= {m["MetricName"] for m in listed}
+    _, points = stats(cw, "AWS/SQS", "NumberOfMessagesSent", [{"Name": "QueueName", "Value": name}], minutes=5)
+    assert sum(p["Sum"] for p in points) == 3.0 and points[0]["Unit"] == "Count"
