@@ -17,6 +17,8 @@
 #define LIST_PAGE 500
 #define TWO_WEEKS_S (14 * 24 * 3600)
 #define TWO_HOURS_S (2 * 3600)
+#define MAX_EPOCH_S 253402300799.0 /* 9999-12-31T23:59:59Z */
+#define MAX_TOKEN_OFFSET 1000000000L
 
 static const char *const served_ops[] = {"PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics",
                                          NULL};
@@ -109,11 +111,16 @@ static int get_time(const cJSON *o, const char *key, const char *path, int requi
     *present = v && !cJSON_IsNull(v);
     if (!*present)
         return required ? missing(err, path) : 0;
-    if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+    /* 1970 to 9999: what ISO 8601 text can say, and safe to turn into ms */
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= MAX_EPOCH_S) {
         *out = v->valuedouble;
         return 0;
     }
-    return invalid_value(err, cJSON_IsString(v) ? v->valuestring : "(not a timestamp)", path);
+    char text[64];
+    if (cJSON_IsNumber(v))
+        snprintf(text, sizeof text, "%.17g", v->valuedouble);
+    return invalid_value(err, cJSON_IsString(v) ? v->valuestring : cJSON_IsNumber(v) ? text : "(not a timestamp)",
+                         path);
 }
 
 /* A list member: the array, or NULL when absent; -1 when not a list. */
@@ -668,7 +675,7 @@ static int read_token(const cJSON *p, const char *kind, long *offset, cw_err_t *
     size_t k = strlen(kind);
     char *end;
     if (strncmp(tok, kind, k) != 0 || tok[k] != '-' || !isdigit((unsigned char)tok[k + 1]) ||
-        (*offset = strtol(tok + k + 1, &end, 10)) < 0 || *end)
+        (*offset = strtol(tok + k + 1, &end, 10)) < 0 || *end || *offset > MAX_TOKEN_OFFSET)
         return cw_err_set(err, CW_ERR_INVALID_NEXT_TOKEN, "The NextToken %s is invalid.", tok);
     return 0;
 }
@@ -707,6 +714,8 @@ static int get_metric_data(const cJSON *p, metrics_t *m, cJSON **result, cw_err_
         snprintf(t, sizeof t, "%g", maxdp);
         return invalid_value(err, t, "MaxDatapoints");
     }
+    if (maxdp > MAX_TOKEN_OFFSET)
+        maxdp = MAX_TOKEN_OFFSET; /* more than any answer holds; keeps offsets in range */
     int descending = !scan || strcmp(scan, "TimestampDescending") == 0;
     mdq_t *qs = calloc((size_t)n, sizeof *qs);
     int rc = 0, i = 0;

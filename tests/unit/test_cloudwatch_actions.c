@@ -175,6 +175,14 @@ static void test_get_metric_statistics(void **state)
           "{\"Namespace\":\"App\",\"MetricName\":\"m\",\"StartTime\":1770890400,\"EndTime\":1770886800,"
           "\"Period\":60,\"Statistics\":[\"Sum\"]}",
           CW_ERR_INVALID_PARAMETER_VALUE, "The parameter StartTime must be less than the parameter EndTime.");
+    fails("GetMetricStatistics",
+          "{\"Namespace\":\"App\",\"MetricName\":\"m\",\"StartTime\":-1e300,\"EndTime\":1770886800,"
+          "\"Period\":60,\"Statistics\":[\"Sum\"]}",
+          CW_ERR_INVALID_PARAMETER_VALUE, "The value -1.0000000000000001e+300 for parameter StartTime is invalid.");
+    fails("GetMetricStatistics",
+          "{\"Namespace\":\"App\",\"MetricName\":\"m\",\"StartTime\":1,\"EndTime\":1e20,"
+          "\"Period\":60,\"Statistics\":[\"Sum\"]}",
+          CW_ERR_INVALID_PARAMETER_VALUE, "The value 1e+20 for parameter EndTime is invalid.");
     fails("GetMetricStatistics", "{\"Namespace\":\"App\",\"MetricName\":\"m\",\"Period\":60}",
           CW_ERR_MISSING_PARAMETER, "The parameter StartTime is required.");
 }
@@ -220,6 +228,17 @@ static void test_get_metric_data(void **state)
     snprintf(j, sizeof j, "{%s,\"MetricDataQueries\":[{\"Id\":\"a\",\"MetricStat\":{\"Metric\":{\"Namespace\":"
              "\"App\",\"MetricName\":\"m\"},\"Period\":60,\"Stat\":\"Sum\"}}],\"NextToken\":\"zz\"}", t);
     fails("GetMetricData", j, CW_ERR_INVALID_NEXT_TOKEN, "The NextToken zz is invalid.");
+    snprintf(j, sizeof j, "{%s,\"MetricDataQueries\":[{\"Id\":\"a\",\"MetricStat\":{\"Metric\":{\"Namespace\":"
+             "\"App\",\"MetricName\":\"m\"},\"Period\":60,\"Stat\":\"Sum\"}}],\"NextToken\":"
+             "\"gmd-9223372036854775807\"}", t);
+    fails("GetMetricData", j, CW_ERR_INVALID_NEXT_TOKEN, "The NextToken gmd-9223372036854775807 is invalid.");
+    /* a huge MaxDatapoints is simply more than any answer holds */
+    snprintf(j, sizeof j, "{%s,\"MetricDataQueries\":[{\"Id\":\"a\",\"MetricStat\":{\"Metric\":{\"Namespace\":"
+             "\"App\",\"MetricName\":\"m\"},\"Period\":60,\"Stat\":\"Sum\"}}],\"MaxDatapoints\":1e100,"
+             "\"NextToken\":\"gmd-1000000000\"}", t);
+    succeeds("GetMetricData", j,
+             "{\"MetricDataResults\":[{\"Id\":\"a\",\"Label\":\"m\",\"Timestamps\":[],\"Values\":[],"
+             "\"StatusCode\":\"Complete\"}],\"Messages\":[]}");
     snprintf(j, sizeof j, "{%s,\"MetricDataQueries\":[{\"Id\":\"a\",\"MetricStat\":{\"Metric\":{\"Namespace\":"
              "\"App\",\"MetricName\":\"m\"},\"Period\":60,\"Stat\":\"Sum\"}}],\"ScanBy\":\"Sideways\"}", t);
     fails("GetMetricData", j, CW_ERR_INVALID_PARAMETER_VALUE, "The value Sideways for parameter ScanBy is invalid.");
