@@ -119,6 +119,80 @@ static cJSON *to_json(cbor_item_t *item, int depth, int *absent)
     }
 }
 
+/* Walks one item's heads without building anything: every declared length
+ * must fit in the bytes that are left (an array of n items needs n bytes,
+ * a map 2n), nesting stays under the limit, and the stream is well formed.
+ * libcbor allocates a container's slots from its declared size before
+ * reading them, so a 10-byte body declaring 2^32 items must not reach it. */
+static int walk(const unsigned char **p, const unsigned char *end, int depth)
+{
+    if (depth > MAX_DEPTH + 1 || *p >= end)
+        return -1;
+    unsigned char ib = *(*p)++;
+    int major = ib >> 5, ai = ib & 31;
+    uint64_t arg = (uint64_t)ai;
+    if (ai >= 24 && ai <= 27) {
+        size_t nb = (size_t)1 << (ai - 24);
+        if ((size_t)(end - *p) < nb)
+            return -1;
+        arg = 0;
+        for (size_t i = 0; i < nb; i++)
+            arg = arg << 8 | *(*p)++;
+    } else if (ai >= 28 && ai <= 30) {
+        return -1;
+    } else if (ai == 31 && (major < 2 || major > 5)) {
+        return -1; /* a break where no item may end, or an indefinite integer or tag */
+    }
+    switch (major) {
+    case 0:
+    case 1:
+    case 7:
+        return 0;
+    case 6:
+        return walk(p, end, depth + 1);
+    case 2:
+    case 3:
+        if (ai == 31) {
+            for (;;) {
+                if (*p >= end)
+                    return -1;
+                if (**p == 0xff) {
+                    (*p)++;
+                    return 0;
+                }
+                if ((**p >> 5) != major || (**p & 31) == 31 || walk(p, end, depth + 1))
+                    return -1; /* chunks are definite strings of the same kind */
+            }
+        }
+        if (arg > (uint64_t)(end - *p))
+            return -1;
+        *p += arg;
+        return 0;
+    default: { /* 4 array, 5 map */
+        uint64_t per = major == 5 ? 2 : 1;
+        if (ai == 31) {
+            for (;;) {
+                if (*p >= end)
+                    return -1;
+                if (**p == 0xff) {
+                    (*p)++;
+                    return 0;
+                }
+                for (uint64_t k = 0; k < per; k++)
+                    if (walk(p, end, depth + 1))
+                        return -1;
+            }
+        }
+        if (arg > (uint64_t)(end - *p) / per)
+            return -1;
+        for (uint64_t i = 0; i < arg * per; i++)
+            if (walk(p, end, depth + 1))
+                return -1;
+        return 0;
+    }
+    }
+}
+
 int cw_cbor_decode(const unsigned char *body, size_t len, cJSON **out, cw_err_t *err)
 {
     *out = NULL;
@@ -126,6 +200,9 @@ int cw_cbor_decode(const unsigned char *body, size_t len, cJSON **out, cw_err_t 
         *out = cJSON_CreateObject();
         return 0;
     }
+    const unsigned char *p = body;
+    if (walk(&p, body + len, 0) || p != body + len)
+        return cw_err_set(err, CW_ERR_SERIALIZATION, "The request body is not well-formed CBOR.");
     struct cbor_load_result res;
     cbor_item_t *item = cbor_load(body, len, &res);
     if (!item || res.error.code != CBOR_ERR_NONE || res.read != len) {

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "cloudwatch/actions.h"
 #include "cloudwatch/wire.h"
 
 /* "a1 69 4e..." -> bytes (spaces ignored); returns the length. */
@@ -159,6 +160,14 @@ static void test_cbor_inputs(void **state)
     cbor_rejects("a1 01 02");
     cbor_rejects("a1 61\"x\" f0");
     cbor_rejects("a1 61\"x\" 63 610062");
+    /* lengths the body cannot hold: rejected before anything is allocated */
+    cbor_rejects("a1 61\"x\" 9b ffffffffffffffff");
+    cbor_rejects("a1 61\"x\" bb 00000000ffffffff");
+    cbor_rejects("a1 61\"x\" 5a ffffffff 00");
+    cbor_rejects("a1 61\"x\" 9a 00000003 01 02");
+    cbor_rejects("a1 61\"x\" 5f 61\"a\" ff");  /* a text chunk in a byte string */
+    cbor_rejects("a1 61\"x\" 1c");             /* reserved additional information */
+    cbor_rejects("a1 61\"x\" ff");             /* a break outside an indefinite item */
     /* nesting past the limit */
     char deep[512] = "";
     for (int i = 0; i < 40; i++)
@@ -300,13 +309,77 @@ static void test_iso8601(void **state)
     assert_string_equal(s, "2026-02-12T10:00:00.250Z");
 }
 
+/* Mutated CBOR requests (flipped, dropped and inserted bytes, cut short):
+ * each decodes or fails cleanly, and whatever decodes runs through every
+ * operation without harm (ASan/UBSan watch this in the sanitizer build). */
+static void test_cbor_mutations(void **state)
+{
+    (void)state;
+    const char *seeds[] = {
+        "a2 69\"Namespace\" 63\"App\" 6a\"MetricData\" 81 a4 6a\"MetricName\" 61\"m\" 65\"Value\" fb 3ff8000000000000 "
+        "69\"Timestamp\" c1 1a 698da4a0 6a\"Dimensions\" 81 a2 64\"Name\" 61\"d\" 65\"Value\" 61\"v\"",
+        "a3 71\"MetricDataQueries\" 81 a2 62\"Id\" 61\"a\" 6a\"MetricStat\" a3 66\"Metric\" a2 69\"Namespace\" 61\"N\" "
+        "6a\"MetricName\" 61\"m\" 66\"Period\" 18 3c 64\"Stat\" 63\"p99\" 69\"StartTime\" c1 1a 698d9690 "
+        "67\"EndTime\" c1 1a 698da4a0",
+        "bf 69\"Namespace\" 7f 61\"A\" ff 6a\"Dimensions\" 9f a1 64\"Name\" 61\"x\" ff 69\"NextToken\" 64\"lm-1\" ff",
+    };
+    static const char *const ops[] = {"PutMetricData", "GetMetricData", "GetMetricStatistics", "ListMetrics"};
+    uint32_t rng = 12345;
+    int decoded = 0;
+#define NEXT() (rng = rng * 1103515245u + 12345u, (rng >> 8))
+    for (size_t k = 0; k < sizeof seeds / sizeof *seeds; k++) {
+        unsigned char base[512];
+        size_t n = spec(seeds[k], base);
+        for (int iter = 0; iter < 3000; iter++) {
+            unsigned char buf[600];
+            size_t len = n;
+            memcpy(buf, base, n);
+            int edits = 1 + (int)(NEXT() % 4);
+            for (int e = 0; e < edits && len > 0; e++) {
+                size_t at = NEXT() % len;
+                switch (NEXT() % 4) {
+                case 0: buf[at] = (unsigned char)NEXT(); break;
+                case 1: memmove(buf + at, buf + at + 1, len - at - 1); len--; break;
+                case 2:
+                    if (len < sizeof buf) {
+                        memmove(buf + at + 1, buf + at, len - at);
+                        buf[at] = (unsigned char)NEXT();
+                        len++;
+                    }
+                    break;
+                default: len = at; break;
+                }
+            }
+            cJSON *params = NULL;
+            cw_err_t err = {0};
+            if (cw_cbor_decode(buf, len, &params, &err) == 0) {
+                decoded++;
+                for (size_t o = 0; o < 4; o++) {
+                    cJSON *result = NULL;
+                    cw_action_run(ops[o], params, NULL, 1770890400000LL, &result, &err);
+                    size_t out_len;
+                    unsigned char *out = cw_cbor_render(result, &out_len);
+                    free(out);
+                    cJSON_Delete(result);
+                }
+                cJSON_Delete(params);
+            } else {
+                assert_null(params);
+                assert_int_equal(err.code, CW_ERR_SERIALIZATION);
+            }
+        }
+    }
+#undef NEXT
+    assert_true(decoded > 200); /* the mutants reach the operations, not just the decoder */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cbor_spec_examples), cmocka_unit_test(test_cbor_error_body),
         cmocka_unit_test(test_cbor_inputs),        cmocka_unit_test(test_query_decode),
         cmocka_unit_test(test_query_render),       cmocka_unit_test(test_json),
-        cmocka_unit_test(test_iso8601),
+        cmocka_unit_test(test_iso8601),           cmocka_unit_test(test_cbor_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
