@@ -850,7 +850,8 @@ static int list_metrics(const cJSON *p, metrics_t *m, int64_t now_ms, cJSON **re
     list_ctx_t c = {.m = m, .recent = recent != NULL, .now_ms = now_ms};
     if (m)
         metrics_list(m, ns, name, filters, n_filters, list_one, &c);
-    qsort(c.items, c.n, sizeof *c.items, by_key);
+    if (c.n)
+        qsort(c.items, c.n, sizeof *c.items, by_key);
     cJSON *r = cJSON_CreateObject();
     cJSON *metrics = cJSON_AddArrayToObject(r, "Metrics");
     long distinct = 0;
