@@ -38,7 +38,8 @@ char *cw_query_render_error(const cw_err_t *err, const char *request_id, size_t 
 /* CBOR: a map (an empty body is an empty map); definite or indefinite
  * lengths, every float width, tag 1 timestamps; null and undefined are
  * absent. Rendering uses definite lengths, doubles (fb) and tag 1 around
- * an integer or a double for timestamps. */
+ * an integer or a double for timestamps; a NULL result (no output) is the
+ * empty map a0. */
 int cw_cbor_decode(const unsigned char *body, size_t len, cJSON **out, cw_err_t *err);
 unsigned char *cw_cbor_render(const cJSON *result, size_t *len);
 unsigned char *cw_cbor_render_error(const cw_err_t *err, size_t *len);

@@ -274,10 +274,8 @@ static unsigned char *serialize(cbor_item_t *item, size_t *len)
 
 unsigned char *cw_cbor_render(const cJSON *result, size_t *len)
 {
-    if (!result) {
-        *len = 0;
-        return NULL;
-    }
+    if (!result) /* no output: an empty map, which every client takes (libevent would label an empty body text/html) */
+        return serialize(cbor_new_definite_map(0), len);
     return serialize(from_json(result, NULL), len);
 }
 
