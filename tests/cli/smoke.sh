@@ -169,6 +169,11 @@ run cloudwatch get-metric-statistics --namespace "$ns" --metric-name Jobs --dime
     --query 'sort_by(Datapoints,&Timestamp)[].[Sum,SampleCount,Minimum,Maximum,Average,Unit]' --output text
 expect_eq "cloudwatch get-metric-statistics: two minutes, exact statistics" \
     $'7.0\t2.0\t2.0\t5.0\t3.5\tCount\n5.0\t3.0\t1.0\t3.0\t1.6666666666666667\tCount' "$out"
+run cloudwatch get-metric-data --start-time "$(date -u -d "@$(( $(date +%s) - 900 ))" +%Y-%m-%dT%H:%M:%SZ)" \
+    --end-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --scan-by TimestampAscending \
+    --metric-data-queries "[{\"Id\":\"jobs\",\"MetricStat\":{\"Metric\":{\"Namespace\":\"$ns\",\"MetricName\":\"Jobs\",\"Dimensions\":[{\"Name\":\"Queue\",\"Value\":\"q1\"}]},\"Period\":60,\"Stat\":\"Maximum\"}}]" \
+    --query 'MetricDataResults[0].[Id,StatusCode,join(`,`,Values[].to_string(@))]' --output text
+expect_eq "cloudwatch get-metric-data: Maximum per minute, oldest first" $'jobs\tComplete\t5.0,3.0' "$out"
 run cloudwatch list-metrics --namespace "$ns" --query 'Metrics[].[MetricName,Dimensions[0].Name,Dimensions[0].Value]' --output text
 expect_eq "cloudwatch list-metrics lists the metric with its dimension" $'Jobs\tQueue\tq1' "$out"
 run cloudwatch put-metric-data --namespace AWS/Smoke --metric-name Jobs --value 1
