@@ -59,6 +59,9 @@ expect_in "no libraries: names libevent and its package" \
     "library 'libevent' not found by pkg-config: run scripts/install-deps (or: sudo apt-get install libevent-dev)" "$out"
 expect_in "no libraries: names libcjson and its package" "library 'libcjson' not found" "$out"
 expect_in "no libraries: names libcrypto's package" "sudo apt-get install libssl-dev" "$out"
+expect_in "no libraries: names libcbor and its package" \
+    "library 'libcbor' not found by pkg-config: run scripts/install-deps (or: sudo apt-get install libcbor-dev)" "$out"
+expect_in "no libraries: names zlib's package" "sudo apt-get install zlib1g-dev" "$out"
 expect_not_in "no libraries: nothing was compiled" "-c -o" "$out"
 expect_not_in "no libraries: no linker errors" "undefined reference" "$out"
 
@@ -78,7 +81,8 @@ out=$(cd "$repo" && PATH="$tmp/fresh-bin:$PATH" make --no-print-directory BUILD=
       STAMP="$tmp/fresh.stamp" INSTALL_DEPS="touch $tmp/installed" flags 2>&1) || rc=$?
 expect_in "fresh machine: make exits 0" "rc=0" "rc=$rc"
 expect_in "fresh machine: link flags after the install step" "-levent" "$out"
-expect_in "fresh machine: all five libraries" "-lcrypto" "$out"
+expect_in "fresh machine: all seven libraries" "-lcrypto" "$out"
+expect_in "fresh machine: libcbor and zlib too" "-lcbor -lz" "$out"
 expect_in "fresh machine: the install step ran" "yes" "$([[ -e $tmp/fresh.stamp ]] && echo yes)"
 
 echo "$passed passed, $failed failed"
