@@ -83,6 +83,9 @@ LIB_SRCS := \
 	emulator/cloudwatch/wire_cbor.c \
 	emulator/cloudwatch/actions.c \
 	emulator/cloudwatch/cloudwatch.c \
+	emulator/observe/filter_pattern.c \
+	emulator/observe/logs.c \
+	emulator/observe/logs_api.c \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \
 	emulator/template/resources.c \

@@ -20,7 +20,9 @@
 #include "core/form.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "observe/logs_api.h"
 #include "observe/metrics.h"
+#include "observe/observe.h"
 #include "observe/prometheus.h"
 #include "sqs/wire_json.h"
 #include "sqs/wire_query.h"
@@ -292,6 +294,17 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         return;
     if (cloudwatch_handle(req, path, query)) /* before SQS: it takes Version=2010-08-01 forms */
         return;
+    const char *logs_target = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amz-Target");
+    if (logs_target && strncmp(logs_target, LOGS_API_TARGET_PREFIX, strlen(LOGS_API_TARGET_PREFIX)) == 0) {
+        char region[32], akid[64];
+        snprintf(region, sizeof region, "%s", ep->default_region);
+        parse_credential(evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), region,
+                         sizeof region, akid, sizeof akid);
+        observe_t *obs = observe_get();
+        logs_api_handle(obs ? obs->logs : NULL, req, logs_target + strlen(LOGS_API_TARGET_PREFIX), region,
+                        sqs_account_id(ep->sqs));
+        return;
+    }
 
     http_call_t *hc = calloc(1, sizeof *hc);
     hc->ep = ep;

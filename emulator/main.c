@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
 #include "core/server.h"
@@ -530,6 +531,8 @@ static int cmd_serve(opts_t *o)
     }
     if (cfg->observe_enabled) /* off: every metrics hook is a no-op (metrics_get() is NULL) */
         obs.metrics = metrics_new(base, obs.db, cfg->metrics_retention);
+    if (cfg->observe_enabled) /* off: no log events are stored (obs.logs is NULL) */
+        obs.logs = logstore_new(obs.db, (int64_t)cfg->logs_retention * 1000);
     observe_set(&obs);
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
     if (!sqs)
@@ -578,6 +581,7 @@ done:
     endpoint_free(ep);
     observe_set(NULL);
     metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
+    logstore_free(obs.logs);
     observe_db_close(obs.db);
     if (sigint)
         event_free(sigint);

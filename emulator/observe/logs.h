@@ -14,7 +14,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "observe/db.h"
+
 typedef struct logstore logstore_t;
+
+/* Days events are kept when the configuration says nothing. */
+#define LOGSTORE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
+
+/* Creates the tables in db (not owned) and a store that keeps events for
+ * retention_ms (<= 0: the default). Returns owned, or NULL (logged). */
+logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms);
+/* NULL is a no-op. Call before observe_db_close. */
+void logstore_free(logstore_t *ls);
+int64_t logstore_retention_ms(const logstore_t *ls);
+observe_db_t *logstore_db(logstore_t *ls);
 
 /* Appends one event (message of len bytes, no trailing newline needed) to
  * group/stream at ts_ms, creating both on first use. request_id (NULL when
@@ -29,5 +42,16 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
 int logstore_invocation_lines(logstore_t *ls, const char *request_id,
                               void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
                               void *ctx);
+
+/* The group of a function's output: "/aws/lambda/NAME" into out. */
+void logstore_lambda_group(const char *function_name, char *out, size_t size);
+
+/* The group and stream of an API's access log: "/aws/apigateway/NAME",
+ * one stream per stage ("$default" for an HTTP API without one). */
+void logstore_api_group(const char *api_name, char *out, size_t size);
+
+/* Deletes events older than the retention (now_ms - retention) on the
+ * writer thread; logstore_append does it at most once a minute. */
+void logstore_expire(logstore_t *ls, int64_t now_ms);
 
 #endif

@@ -1,0 +1,229 @@
+/* Log groups, streams and events in observe.db (observe/logs.h). The loop
+ * copies each line into one allocation and hands it to the writer thread,
+ * which upserts the group and stream and inserts the event; an event's
+ * rowid (AUTOINCREMENT, never reused after a purge) is its eventId.
+ * Expired events are deleted by the writer, at most once a minute, and
+ * readers (observe/logs_api) never show what is past the retention. */
+#include "observe/logs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#define EXPIRE_EVERY_MS 60000
+
+struct logstore {
+    observe_db_t *db;
+    int64_t retention_ms;
+    int64_t last_expire_ms;
+};
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS log_groups ("
+    " name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, stored_bytes INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS log_streams ("
+    " grp TEXT NOT NULL, name TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+    " first_ts INTEGER, last_ts INTEGER, last_ingest INTEGER, PRIMARY KEY (grp, name));"
+    "CREATE TABLE IF NOT EXISTS log_events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, stream TEXT NOT NULL,"
+    " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (grp, ts, ingest);"
+    "CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (grp, stream, ts);"
+    "CREATE INDEX IF NOT EXISTS log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;";
+
+static const char UPSERT_GROUP[] =
+    "INSERT INTO log_groups (name, created_ms, stored_bytes) VALUES (?1, ?2, ?3)"
+    " ON CONFLICT (name) DO UPDATE SET stored_bytes = stored_bytes + excluded.stored_bytes";
+static const char UPSERT_STREAM[] =
+    "INSERT INTO log_streams (grp, name, created_ms, first_ts, last_ts, last_ingest) VALUES (?1, ?2, ?3, ?4, ?4, ?5)"
+    " ON CONFLICT (grp, name) DO UPDATE SET"
+    " first_ts = coalesce(min(first_ts, excluded.first_ts), excluded.first_ts),"
+    " last_ts = coalesce(max(last_ts, excluded.last_ts), excluded.last_ts),"
+    " last_ingest = coalesce(max(last_ingest, excluded.last_ingest), excluded.last_ingest)";
+static const char INSERT_EVENT[] =
+    "INSERT INTO log_events (grp, stream, ts, ingest, request_id, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SELECT_GROUPS[] = "SELECT name FROM log_groups";
+static const char EXPIRE_GROUP[] = "DELETE FROM log_events WHERE grp = ?1 AND ts < ?2";
+static const char SELECT_INVOCATION[] =
+    "SELECT ts, stream, message FROM log_events WHERE request_id = ?1 AND ts >= ?2 ORDER BY ts, ingest, id";
+
+/* One line on its way to the writer: the strings follow the struct. */
+typedef struct {
+    int64_t ts, ingest;
+    const char *group, *stream, *request_id, *message;
+    size_t len;
+} line_rec_t;
+
+static int write_line(observe_conn_t *c, void *arg)
+{
+    line_rec_t *r = arg;
+    sqlite3_stmt *g = observe_conn_stmt(c, UPSERT_GROUP);
+    if (!g)
+        return -1;
+    sqlite3_bind_text(g, 1, r->group, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(g, 2, r->ingest);
+    sqlite3_bind_int64(g, 3, (sqlite3_int64)r->len);
+    if (sqlite3_step(g) != SQLITE_DONE)
+        return -1;
+    sqlite3_stmt *s = observe_conn_stmt(c, UPSERT_STREAM);
+    if (!s)
+        return -1;
+    sqlite3_bind_text(s, 1, r->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, r->ingest);
+    sqlite3_bind_int64(s, 4, r->ts);
+    sqlite3_bind_int64(s, 5, r->ingest);
+    if (sqlite3_step(s) != SQLITE_DONE)
+        return -1;
+    sqlite3_stmt *e = observe_conn_stmt(c, INSERT_EVENT);
+    if (!e)
+        return -1;
+    sqlite3_bind_text(e, 1, r->group, -1, SQLITE_STATIC);
+    sqlite3_bind_text(e, 2, r->stream, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(e, 3, r->ts);
+    sqlite3_bind_int64(e, 4, r->ingest);
+    if (r->request_id)
+        sqlite3_bind_text(e, 5, r->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(e, 6, r->message, (int)r->len, SQLITE_STATIC);
+    return sqlite3_step(e) == SQLITE_DONE ? 0 : -1;
+}
+
+void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, const char *request_id,
+                     const char *message, size_t len)
+{
+    if (!ls || !group || !stream || !message)
+        return;
+    size_t gl = strlen(group) + 1, sl = strlen(stream) + 1, rl = request_id ? strlen(request_id) + 1 : 0;
+    line_rec_t *r = malloc(sizeof *r + gl + sl + rl + len + 1);
+    if (!r)
+        return;
+    char *p = (char *)(r + 1);
+    memcpy(p, group, gl);
+    r->group = p;
+    p += gl;
+    memcpy(p, stream, sl);
+    r->stream = p;
+    p += sl;
+    r->request_id = NULL;
+    if (request_id) {
+        memcpy(p, request_id, rl);
+        r->request_id = p;
+        p += rl;
+    }
+    memcpy(p, message, len);
+    p[len] = '\0';
+    r->message = p;
+    r->len = len;
+    int64_t now = clock_now_ms();
+    r->ts = ts_ms;
+    r->ingest = now;
+    observe_db_submit(ls->db, write_line, r, free);
+    if (now - ls->last_expire_ms >= EXPIRE_EVERY_MS)
+        logstore_expire(ls, now);
+}
+
+typedef struct {
+    int64_t cutoff;
+} expire_rec_t;
+
+static int write_expire(observe_conn_t *c, void *arg)
+{
+    expire_rec_t *r = arg;
+    sqlite3_stmt *names = observe_conn_stmt(c, SELECT_GROUPS);
+    if (!names)
+        return -1;
+    /* Collect first: the delete runs on the same connection. */
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    while (sqlite3_step(names) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = realloc(v, cap * sizeof *v);
+        }
+        v[n++] = strdup((const char *)sqlite3_column_text(names, 0));
+    }
+    sqlite3_reset(names);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *d = observe_conn_stmt(c, EXPIRE_GROUP);
+        if (!d) {
+            rc = -1;
+        } else {
+            sqlite3_bind_text(d, 1, v[i], -1, SQLITE_STATIC);
+            sqlite3_bind_int64(d, 2, r->cutoff);
+            if (sqlite3_step(d) != SQLITE_DONE)
+                rc = -1;
+            sqlite3_reset(d);
+        }
+        free(v[i]);
+    }
+    free(v);
+    return rc;
+}
+
+void logstore_expire(logstore_t *ls, int64_t now_ms)
+{
+    if (!ls)
+        return;
+    ls->last_expire_ms = now_ms;
+    expire_rec_t *r = malloc(sizeof *r);
+    if (!r)
+        return;
+    r->cutoff = now_ms - ls->retention_ms;
+    observe_db_submit(ls->db, write_expire, r, free);
+}
+
+int logstore_invocation_lines(logstore_t *ls, const char *request_id,
+                              void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
+                              void *ctx)
+{
+    if (!ls || !request_id)
+        return -1;
+    observe_db_flush(ls->db);
+    sqlite3_stmt *st = observe_conn_stmt(observe_db_reader(ls->db), SELECT_INVOCATION);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, request_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, clock_now_ms() - ls->retention_ms);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn)
+            fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2));
+        n++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+void logstore_lambda_group(const char *function_name, char *out, size_t size)
+{
+    snprintf(out, size, "/aws/lambda/%s", function_name);
+}
+
+void logstore_api_group(const char *api_name, char *out, size_t size)
+{
+    snprintf(out, size, "/aws/apigateway/%s", api_name);
+}
+
+logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms)
+{
+    if (!db || observe_db_schema(db, SCHEMA))
+        return NULL;
+    logstore_t *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return NULL;
+    ls->db = db;
+    ls->retention_ms = retention_ms > 0 ? retention_ms : LOGSTORE_DEFAULT_RETENTION_MS;
+    logstore_expire(ls, clock_now_ms());
+    return ls;
+}
+
+void logstore_free(logstore_t *ls) { free(ls); }
+
+int64_t logstore_retention_ms(const logstore_t *ls) { return ls ? ls->retention_ms : LOGSTORE_DEFAULT_RETENTION_MS; }
+
+observe_db_t *logstore_db(logstore_t *ls) { return ls ? ls->db : NULL; }
