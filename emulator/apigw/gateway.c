@@ -25,7 +25,9 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "observe/logs.h"
 #include "observe/metrics.h"
+#include "observe/observe.h"
 #include "sqs/wire_query.h"
 
 #define MAX_PAYLOAD (10 * 1024 * 1024)
@@ -211,6 +213,42 @@ static void record_metrics(greq_t *r, int status, double latency_ms, double inte
         record_level(a, a->route_metrics + i * AM_N, d, 4, v, integ, now);
 }
 
+static const char *stage_name(const config_api_t *a);
+static void format_time(int64_t ms, char *out, size_t n);
+
+/* The access-log event of r in the API's log group (observe/logs): one
+ * JSON object a line, named as API Gateway's $context variables, in the
+ * stream of the stage. */
+static void store_access_line(greq_t *r, int status, size_t len, double latency, double integ)
+{
+    observe_t *obs = observe_get();
+    if (!obs || !obs->logs)
+        return;
+    int64_t now = clock_now_ms();
+    char when[48], group[600];
+    format_time(now, when, sizeof when);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "requestId", r->request_id);
+    cJSON_AddStringToObject(o, "ip", r->source_ip);
+    cJSON_AddStringToObject(o, "requestTime", when);
+    cJSON_AddStringToObject(o, "httpMethod", r->method);
+    cJSON_AddStringToObject(o, "routeKey", r->match.route_key ? r->match.route_key : "-");
+    cJSON_AddStringToObject(o, "path", r->full_path ? r->full_path : "");
+    cJSON_AddNumberToObject(o, "status", status);
+    cJSON_AddStringToObject(o, "protocol", "HTTP/1.1");
+    cJSON_AddNumberToObject(o, "responseLength", (double)len);
+    cJSON_AddNumberToObject(o, "responseLatency", round(latency * 100) / 100);
+    cJSON_AddNumberToObject(o, "integrationLatency", round(integ * 100) / 100);
+    cJSON_AddStringToObject(o, "traceId", r->trace + 5);
+    cJSON_AddStringToObject(o, "messageId", r->message_id[0] ? r->message_id : "-");
+    char *line = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    logstore_api_group(r->api->cfg->name, group, sizeof group);
+    if (line)
+        logstore_append(obs->logs, group, stage_name(r->api->cfg), now, NULL, line, strlen(line));
+    free(line);
+}
+
 /* Sends the answer with AWS's headers and logs the access line. headers:
  * {name: "value"} or {name: ["v1", "v2"]}, may be NULL. */
 static void answer(greq_t *r, int status, const cJSON *headers, const char *ctype, const char *body, size_t len)
@@ -259,6 +297,7 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
              "request_id=%s trace_id=%s message_id=%s",
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
              latency, integ, r->request_id, r->trace + 5, r->message_id[0] ? r->message_id : "-");
+    store_access_line(r, status, len, latency, integ);
 }
 
 static void answer_message(greq_t *r, int status, const char *error_type, const char *message)

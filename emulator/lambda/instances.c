@@ -32,6 +32,8 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "observe/logs.h"
+#include "observe/observe.h"
 
 #define LINE_MAX_BYTES 65536      /* a longer unterminated run is logged as one line */
 #define MAX_BODY (16 * 1024 * 1024) /* evhttp's own cap; past RIE's limit we answer 413 */
@@ -89,6 +91,7 @@ struct lambda_fleet {
     char **argv, **envp;
     int timeout_ms, memory_mb, idle_timeout_ms;
     int log_fd;
+    char log_group[600];        /* /aws/lambda/NAME */
     instance_t *instances;
     int size;
 };
@@ -144,11 +147,16 @@ static void finv_free(finv_t *v)
 
 /* ---- log lines ---- */
 
-/* One log line: to the function's log file in one append, to sluice's
- * output, and to the running invocation's tail. */
+/* One log line: to the function's log group (the instance's stream, with
+ * the running invocation's request id), to the function's log file in one
+ * append, to sluice's output, and to the running invocation's tail. */
 static void emit_line(instance_t *in, const char *s, size_t n)
 {
     lambda_fleet_t *fl = in->fl;
+    observe_t *obs = observe_get();
+    if (obs && obs->logs)
+        logstore_append(obs->logs, fl->log_group, in->log_stream, clock_now_ms(),
+                        in->inv && in->inv->started ? in->inv->request_id : NULL, s, n);
     if (fl->log_fd >= 0) {
         struct iovec iov[2] = {{(void *)s, n}, {"\n", 1}};
         if (writev(fl->log_fd, iov, 2) < 0)
@@ -980,6 +988,7 @@ lambda_fleet_t *lambda_fleet_new(struct event_base *base, const lambda_fleet_spe
     fl->base = base;
     fl->log_fd = -1;
     fl->function_name = strdup(spec->function_name);
+    logstore_lambda_group(spec->function_name, fl->log_group, sizeof fl->log_group);
     fl->function_arn = strdup(spec->function_arn);
     fl->runtime = strdup(spec->runtime ? spec->runtime : "provided");
     fl->working_dir = strdup(spec->working_dir ? spec->working_dir : ".");

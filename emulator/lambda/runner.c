@@ -26,6 +26,8 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "observe/logs.h"
+#include "observe/observe.h"
 
 #define READ_CHUNK 65536
 #define STDERR_LINE_MAX 65536   /* a longer unterminated run is logged as one line */
@@ -46,6 +48,7 @@ struct inv {
 
     char *function_name;
     char *request_id;
+    char *log_group, *log_stream; /* NULL: lines are not stored */
     int timeout_ms;
     int memory_mb;
     int log_fd;                 /* -1: no log file */
@@ -161,10 +164,13 @@ static void tail_append(inv_t *v, const char *s, size_t n)
     v->tail_len += n;
 }
 
-/* One log line (no newline in it): to the function's log file with a
- * single append, to sluice's stderr, and to the tail. */
+/* One log line (no newline in it): to the function's log group, to its
+ * log file with a single append, to sluice's stderr, and to the tail. */
 static void emit_line(inv_t *v, const char *s, size_t n)
 {
+    observe_t *obs = observe_get();
+    if (obs && obs->logs && v->log_group && v->log_stream)
+        logstore_append(obs->logs, v->log_group, v->log_stream, clock_now_ms(), v->request_id, s, n);
     if (v->log_fd >= 0) {
         struct iovec iov[2] = {{(void *)s, n}, {"\n", 1}};
         ssize_t w = writev(v->log_fd, iov, 2);
@@ -217,6 +223,8 @@ static void inv_free(inv_t *v)
     close_fd(&v->log_fd);
     free(v->function_name);
     free(v->request_id);
+    free(v->log_group);
+    free(v->log_stream);
     free(v->input);
     free(v->out);
     free(v->line);
@@ -696,6 +704,10 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
     v->status_known = true;
     v->function_name = dup_str(spec->function_name);
     v->request_id = dup_str(request_id);
+    if (spec->log_group && spec->log_stream) {
+        v->log_group = dup_str(spec->log_group);
+        v->log_stream = dup_str(spec->log_stream);
+    }
     v->tail_cap = 2 * LAMBDA_LOG_TAIL + 1;
     v->tail = malloc(v->tail_cap);
     v->line = malloc(STDERR_LINE_MAX);

@@ -3,7 +3,8 @@
  * the event loop; stderr is the function's log. Children see only
  * descriptors 0, 1 and 2, run in their own process group (killed whole at
  * the timeout), and are reaped on SIGCHLD with their rusage. Log lines go
- * to the function's log file and to sluice's stderr, CloudWatch style:
+ * to the function's log group (observe/logs), its log file and sluice's
+ * stderr, CloudWatch style:
  *   START RequestId: <id> Version: $LATEST
  *   <each stderr line>
  *   END RequestId: <id>
@@ -39,6 +40,8 @@ typedef struct {
     int timeout_ms;
     int memory_mb;
     const char *log_path;   /* appended to; NULL: no file */
+    const char *log_group;  /* observe/logs group and stream of the lines; */
+    const char *log_stream; /* NULL either: not stored */
 } lambda_spawn_t;
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "lambda/internal.h"
 #include "lambda/runtimes.h"
+#include "observe/logs.h"
 #include "observe/metrics.h"
 
 typedef struct lambda_invocation {
@@ -375,6 +376,8 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
         return 0;
     }
     inv->envp = build_env(l, f, inv->request_id, inv->trace_id);
+    char group[600];
+    logstore_lambda_group(f->name, group, sizeof group);
     lambda_spawn_t spec = {
         .function_name = f->name,
         .argv = f->argv,
@@ -383,6 +386,8 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
         .timeout_ms = f->timeout * 1000,
         .memory_mb = f->memory,
         .log_path = f->log_path,
+        .log_group = group,
+        .log_stream = f->log_stream,
     };
     f->running++;
     live_add(l, inv);
