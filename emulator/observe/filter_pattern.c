@@ -498,13 +498,29 @@ static int eval_json(const jnode_t *n, const cJSON *root)
     return 0;
 }
 
+/* s as one JSON value with nothing but blanks after it, or NULL. */
+static cJSON *parse_whole(const char *s, size_t len)
+{
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (!v)
+        return NULL;
+    while (end && end < s + len && isspace((unsigned char)*end))
+        end++;
+    if (!end || end != s + len) {
+        cJSON_Delete(v);
+        return NULL;
+    }
+    return v;
+}
+
 static int match_json(const filter_pattern_t *p, const char *msg, size_t len)
 {
-    cJSON *root = cJSON_ParseWithLength(msg, len);
-    if (!root) {
+    cJSON *root = parse_whole(msg, len);
+    if (!cJSON_IsObject(root) && !cJSON_IsArray(root)) {
+        cJSON_Delete(root);
         const char *brace = memchr(msg, '{', len);
-        if (brace)
-            root = cJSON_ParseWithLength(brace, len - (size_t)(brace - msg));
+        root = brace ? parse_whole(brace, len - (size_t)(brace - msg)) : NULL;
     }
     if (!root)
         return 0;
@@ -563,7 +579,10 @@ static int compile_space(filter_pattern_t *p, const char *s, char *err, size_t e
                 f->op = OP_LT, r += 1;
             else if (r[0] == '>')
                 f->op = OP_GT, r += 1;
-            else {
+            else if (isalnum((unsigned char)*r) || *r == '"') {
+                set_err(err, errlen, "Invalid filter pattern: fields in [...] are separated by commas");
+                return -1;
+            } else {
                 set_err(err, errlen, "Invalid filter pattern: expected an operator after field %s", f->name);
                 return -1;
             }
