@@ -1,0 +1,387 @@
+"""CloudWatch Logs through Debian's boto3 (JSON 1.1): each function's output
+(INIT_START, START, what it prints, END, REPORT) lands in /aws/lambda/NAME
+in the instance's stream with its request id, an exec function's stderr
+too, the API access log in /aws/apigateway/shop (stream per stage), and a
+handler writes a group of its own with PutLogEvents. FilterLogEvents
+filter patterns select the right events; tokens page without repeats;
+GetLogEvents echoes the token at the end; retention, limits and errors as
+AWS. The config is tests/e2e/cwlogs.yaml."""
+import json
+import re
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sluice_helpers import E2E_DIR, PrivateServer, http_call, make_lambda_client, sluice_binary, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+STREAM_RE = re.compile(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$")
+
+
+def make_logs_client(endpoint):
+    return boto3.session.Session().client(
+        "logs", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+        endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}, read_timeout=30))
+
+
+class Env:
+    def __init__(self, server):
+        self.server = server
+        self.logs = make_logs_client(server.endpoint)
+        self.lam = make_lambda_client(server.endpoint)
+
+    def invoke(self, fn, payload):
+        r = self.lam.invoke(FunctionName=fn, Payload=json.dumps(payload).encode())
+        body = json.loads(r["Payload"].read())
+        return r["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"], body, r.get("FunctionError")
+
+    def events(self, group, **kwargs):
+        out, token = [], None
+        while True:
+            args = dict(kwargs, logGroupName=group)
+            if token:
+                args["nextToken"] = token
+            page = self.logs.filter_log_events(**args)
+            out += page["events"]
+            token = page.get("nextToken")
+            if not token:
+                return out
+
+    def invocation(self, group, rid):
+        """The messages from START to REPORT of request rid, waiting for REPORT."""
+        def lines():
+            msgs = [e["message"] for e in self.events(group)]
+            starts = [i for i, m in enumerate(msgs) if m.startswith(f"START RequestId: {rid}")]
+            ends = [i for i, m in enumerate(msgs) if m.startswith(f"REPORT RequestId: {rid}")]
+            return msgs[starts[0]:ends[0] + 1] if starts and ends else None
+        return wait_until(lines, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cwlogs")
+    (folder / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    server = PrivateServer(sluice_binary(), folder, config=(E2E_DIR / "cwlogs.yaml").read_text())
+    try:
+        yield Env(server)
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0, f"sluice stopped with code {code}:\n{server.process.log()}"
+
+
+def error_of(exc_info):
+    e = exc_info.value.response
+    return e["Error"]["Code"], e["Error"]["Message"], e["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_a_functions_lines_land_in_its_group_in_the_instances_stream(env):
+    rid, body, err = env.invoke("printer", {"tag": "p1"})
+    assert err is None and body["tag"] == "p1"
+    stream = body["stream"]
+    assert STREAM_RE.match(stream), stream
+    lines = env.invocation("/aws/lambda/printer", rid)
+    assert lines[0] == f"START RequestId: {rid} Version: $LATEST"
+    assert lines[1:4] == ["plain line tag=p1", "ERROR something failed tag=p1",
+                          '{"level": "warn", "tag": "p1", "ms": 250, "ok": false, "user": null}']
+    assert lines[4] == f"END RequestId: {rid}"
+    assert re.match(rf"^REPORT RequestId: {rid}\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\t"
+                    r"Memory Size: 128 MB\tMax Memory Used: \d+ MB", lines[5]), lines[5]
+    events = env.events("/aws/lambda/printer", logStreamNames=[stream])
+    assert events[0]["message"].startswith("INIT_START Runtime Version: python3.12\tInstance: " + stream)
+    for e in events:
+        assert e["logStreamName"] == stream
+        assert re.match(r"^\d{56}$", e["eventId"])
+        assert e["ingestionTime"] >= e["timestamp"] > 0
+    streams = env.logs.describe_log_streams(logGroupName="/aws/lambda/printer")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == [stream]
+    s = streams[0]
+    assert s["arn"] == f"arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/printer:log-stream:{stream}"
+    assert s["firstEventTimestamp"] <= s["lastEventTimestamp"] <= s["lastIngestionTime"]
+
+
+def test_a_handler_error_is_logged_in_its_invocation(env):
+    rid, body, err = env.invoke("raiser", {"n": 3})
+    assert err == "Unhandled" and body["errorType"] == "ValueError"
+    lines = env.invocation("/aws/lambda/raiser", rid)
+    assert lines[1] == "about to fail"
+    assert lines[2].startswith("[ERROR] ValueError: bad input 3\r"), lines[2]
+    assert lines[3] == f"END RequestId: {rid}"
+    hits = env.events("/aws/lambda/raiser", filterPattern="ValueError")
+    assert [e["message"] for e in hits] == [lines[2]]
+
+
+def test_an_exec_functions_stderr_lands_in_its_group(env):
+    rid, body, err = env.invoke("shell", {"n": 7})
+    assert err is None and body == {"ok": True}
+    lines = env.invocation("/aws/lambda/shell", rid)
+    assert lines[1:3] == ['shell got {"n": 7}', "[WARN] 10.0.0.1 GET /x 404 12"]
+    assert lines[3] == f"END RequestId: {rid}"
+    stream = env.events("/aws/lambda/shell")[0]["logStreamName"]
+    assert STREAM_RE.match(stream), stream
+
+
+def test_filter_patterns_select_the_right_events(env):
+    env.invoke("printer", {"tag": "f1"})
+    rid, _, _ = env.invoke("printer", {"tag": "f2"})
+    env.invocation("/aws/lambda/printer", rid)
+
+    def msgs(pattern, group="/aws/lambda/printer"):
+        return [e["message"] for e in env.events(group, filterPattern=pattern)]
+
+    assert msgs("ERROR tag=f2") == ["ERROR something failed tag=f2"]
+    assert msgs('"failed tag=f1"') == ["ERROR something failed tag=f1"]
+    assert msgs("tag=f1 -ERROR -level") == ["plain line tag=f1"]
+    assert msgs("?tag=f1 ?tag=f2") == ["plain line tag=f1", "ERROR something failed tag=f1",
+                                       "plain line tag=f2", "ERROR something failed tag=f2"]
+    assert msgs('{ $.tag = "f2" }') == ['{"level": "warn", "tag": "f2", "ms": 250, "ok": false, "user": null}']
+    assert len(msgs("{ ($.ms > 100) && ($.ok IS FALSE) && ($.user IS NULL) }")) >= 2
+    assert msgs("{ $.ms > 300 }") == []
+    assert msgs("{ $.nothing NOT EXISTS && $.tag = f* }") == [
+        '{"level": "warn", "tag": "f1", "ms": 250, "ok": false, "user": null}',
+        '{"level": "warn", "tag": "f2", "ms": 250, "ok": false, "user": null}']
+    assert all(m.startswith(("START", "END", "REPORT", "INIT_START"))
+               for m in msgs("-tag"))
+    env.invoke("shell", {"n": 8})
+    wait_until(lambda: len(msgs("[level, ip, method, path, status = 404, size]", "/aws/lambda/shell")) >= 2)
+    assert set(msgs("[level, ip, method, path, status = 404, size]", "/aws/lambda/shell")) == \
+        {"[WARN] 10.0.0.1 GET /x 404 12"}
+    assert msgs("[..., status = 5*, size]", "/aws/lambda/shell") == []
+    assert msgs("") == msgs('""') == [e["message"] for e in env.events("/aws/lambda/printer")]
+
+
+def test_an_invalid_filter_pattern_is_invalid_parameter(env):
+    env.invoke("printer", {"tag": "x"})
+    with pytest.raises(ClientError) as e:
+        env.logs.filter_log_events(logGroupName="/aws/lambda/printer", filterPattern='{ $.a = }')
+    code, msg, status = error_of(e)
+    assert (code, status) == ("InvalidParameterException", 400) and msg.startswith("Invalid filter pattern")
+
+
+def test_the_access_log_lands_in_the_apis_group_per_stage(env):
+    api = env.server.apis["shop"]
+    assert http_call(api, "GET", "/hello").status == 200
+    r = http_call(api, "GET", "/teapot")
+    assert r.status == 418
+    rid = r.header("apigw-requestid") or r.header("x-amzn-RequestId")
+    got = wait_until(lambda: env.events("/aws/apigateway/shop", filterPattern="{ $.status = 418 }"), timeout=5)
+    assert len(got) == 1 and got[0]["logStreamName"] == "$default"
+    line = json.loads(got[0]["message"])
+    assert line["httpMethod"] == "GET" and line["path"] == "/teapot" and line["routeKey"] == "GET /teapot"
+    assert line["status"] == 418 and line["responseLength"] == len("short and stout")
+    assert line["requestId"] in (rid, r.header("x-amzn-RequestId"))
+    ok = env.events("/aws/apigateway/shop", filterPattern='{ $.routeKey = "GET /hello" }')
+    assert len(ok) == 1 and json.loads(ok[0]["message"])["status"] == 200
+    groups = env.logs.describe_log_groups(logGroupNamePrefix="/aws/apigateway/")["logGroups"]
+    assert [g["logGroupName"] for g in groups] == ["/aws/apigateway/shop"]
+
+
+def test_a_handler_writes_its_own_group(env):
+    group = f"/custom/{uuid.uuid4().hex[:8]}"
+    rid, body, err = env.invoke("writer", {"group": group, "stream": "s-1", "messages": ["one", "two", "three"]})
+    assert err is None, body
+    assert re.match(r"^\d+$", body["next"]) and body["rejected"] is None
+    got = env.logs.get_log_events(logGroupName=group, logStreamName="s-1", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["one", "two", "three"]
+    streams = env.logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["s-1"]
+    env.logs.delete_log_group(logGroupName=group)
+    with pytest.raises(ClientError) as e:
+        env.logs.describe_log_streams(logGroupName=group)
+    assert error_of(e) == ("ResourceNotFoundException", "The specified log group does not exist.", 400)
+
+
+def test_filter_tokens_page_without_repeats(env):
+    group = f"/paging/{uuid.uuid4().hex[:8]}"
+    env.logs.create_log_group(logGroupName=group)
+    env.logs.create_log_stream(logGroupName=group, logStreamName="a")
+    env.logs.create_log_stream(logGroupName=group, logStreamName="b")
+    now = int(time.time() * 1000)
+    env.logs.put_log_events(logGroupName=group, logStreamName="a",
+                            logEvents=[{"timestamp": now + i * 2, "message": f"a{i}"} for i in range(5)])
+    env.logs.put_log_events(logGroupName=group, logStreamName="b",
+                            logEvents=[{"timestamp": now + i * 2 + 1, "message": f"b{i}"} for i in range(5)])
+    pages, tokens, token = [], [], None
+    while True:
+        args = {"logGroupName": group, "limit": 3, "interleaved": True}
+        if token:
+            args["nextToken"] = token
+        page = env.logs.filter_log_events(**args)
+        pages.append([e["message"] for e in page["events"]])
+        assert page["searchedLogStreams"] == []
+        token = page.get("nextToken")
+        if not token:
+            break
+        assert token not in tokens
+        tokens.append(token)
+    flat = [m for p in pages for m in p]
+    assert flat == ["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3", "a4", "b4"]
+    assert [len(p) for p in pages[:3]] == [3, 3, 3]
+    # the paginator (what `aws logs tail` uses) sees the same events with the same ids
+    ids1 = [e["eventId"] for p in env.logs.get_paginator("filter_log_events").paginate(logGroupName=group)
+            for e in p["events"]]
+    ids2 = [e["eventId"] for e in env.events(group)]
+    assert ids1 == ids2 and len(set(ids1)) == 10
+    only_b = env.events(group, logStreamNamePrefix="b")
+    assert [e["message"] for e in only_b] == [f"b{i}" for i in range(5)]
+    window = env.events(group, startTime=now + 2, endTime=now + 4)
+    assert [e["message"] for e in window] == ["a1", "b1", "a2"]  # both ends inclusive
+    with pytest.raises(ClientError) as e:
+        env.logs.filter_log_events(logGroupName=group, nextToken="garbage")
+    assert error_of(e) == ("InvalidParameterException", "The specified nextToken is invalid.", 400)
+
+
+def test_get_log_events_pages_and_echoes_the_token_at_the_end(env):
+    group = f"/get/{uuid.uuid4().hex[:8]}"
+    env.logs.create_log_group(logGroupName=group)
+    env.logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+    env.logs.put_log_events(logGroupName=group, logStreamName="s",
+                            logEvents=[{"timestamp": now + i, "message": f"m{i}"} for i in range(5)])
+    newest = env.logs.get_log_events(logGroupName=group, logStreamName="s", limit=2)
+    assert [e["message"] for e in newest["events"]] == ["m3", "m4"]
+    older = env.logs.get_log_events(logGroupName=group, logStreamName="s", limit=2,
+                                    nextToken=newest["nextBackwardToken"])
+    assert [e["message"] for e in older["events"]] == ["m1", "m2"]
+    got, token = [], None
+    for _ in range(10):
+        args = {"logGroupName": group, "logStreamName": "s", "limit": 2, "startFromHead": True}
+        if token:
+            args["nextToken"] = token
+        page = env.logs.get_log_events(**args)
+        assert re.match(r"^f/\d{56}$", page["nextForwardToken"]) and re.match(r"^b/\d{56}$",
+                                                                              page["nextBackwardToken"])
+        got += [e["message"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            assert page["events"] == []
+            break
+        token = page["nextForwardToken"]
+    assert got == [f"m{i}" for i in range(5)]
+    # later events arrive through the same forward token
+    env.logs.put_log_events(logGroupName=group, logStreamName="s",
+                            logEvents=[{"timestamp": now + 10, "message": "late"}])
+    page = env.logs.get_log_events(logGroupName=group, logStreamName="s", nextToken=token)
+    assert [e["message"] for e in page["events"]] == ["late"]
+    # endTime is exclusive here
+    page = env.logs.get_log_events(logGroupName=group, logStreamName="s", startTime=now + 1, endTime=now + 3,
+                                   startFromHead=True)
+    assert [e["message"] for e in page["events"]] == ["m1", "m2"]
+    with pytest.raises(ClientError) as e:
+        env.logs.get_log_events(logGroupName=group, logStreamName="s", nextToken="f/12")
+    assert error_of(e) == ("InvalidParameterException", "The specified nextToken is invalid.", 400)
+    with pytest.raises(ClientError) as e:
+        env.logs.get_log_events(logGroupName=group, logStreamName="nope")
+    assert error_of(e) == ("ResourceNotFoundException", "The specified log stream does not exist.", 400)
+
+
+def test_put_log_events_rules(env):
+    group = f"/put/{uuid.uuid4().hex[:8]}"
+    logs = env.logs
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": 1, "message": "x"}])
+    assert error_of(e) == ("ResourceNotFoundException", "The specified log group does not exist.", 400)
+    logs.create_log_group(logGroupName=group)
+    with pytest.raises(ClientError) as e:
+        logs.create_log_group(logGroupName=group)
+    assert error_of(e) == ("ResourceAlreadyExistsException", "The specified log group already exists", 400)
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": 1, "message": "x"}])
+    assert error_of(e) == ("ResourceNotFoundException", "The specified log stream does not exist.", 400)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    with pytest.raises(ClientError) as e:
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+    assert error_of(e)[0] == "ResourceAlreadyExistsException"
+    now = int(time.time() * 1000)
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName="s",
+                            logEvents=[{"timestamp": now, "message": "b"}, {"timestamp": now - 1, "message": "a"}])
+    assert error_of(e) == ("InvalidParameterException",
+                           "Log events in a single PutLogEvents request must be in chronological order.", 400)
+    day = 24 * 3600 * 1000
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName="s",
+                            logEvents=[{"timestamp": now - day - 1, "message": "a"}, {"timestamp": now, "message": "b"}])
+    assert error_of(e) == ("InvalidParameterException", "The batch of log events in a single PutLogEvents request "
+                           "cannot span more than 24 hours.", 400)
+    out = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": now - 8 * day, "message": "expired"},
+        {"timestamp": now - 8 * day + 1, "message": "expired too"},
+    ])
+    assert out["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 1}
+    out = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[{"timestamp": now - 1,
+                                                                                 "message": "kept"}])
+    assert "rejectedLogEventsInfo" not in out
+    out = logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=[
+        {"timestamp": now, "message": "kept 2"},
+        {"timestamp": now + 3 * 3600 * 1000, "message": "too new"},
+    ])
+    assert out["rejectedLogEventsInfo"] == {"tooNewLogEventStartIndex": 1}
+    assert [e["message"] for e in env.events(group)] == ["kept", "kept 2"]
+    with pytest.raises(ClientError) as e:
+        logs.put_log_events(logGroupName=group, logStreamName="s",
+                            logEvents=[{"timestamp": now, "message": "x" * 1048576}])
+    assert error_of(e)[0] == "InvalidParameterException" and "exceeds limit of 1048576" in error_of(e)[1]
+
+
+def test_names_limits_and_parameter_errors(env):
+    logs = env.logs
+    with pytest.raises(ClientError) as e:
+        logs.create_log_group(logGroupName="bad name!")
+    code, msg, _ = error_of(e)
+    assert code == "InvalidParameterException" and "Member must satisfy regular expression pattern" in msg
+    with pytest.raises(ClientError) as e:
+        logs.create_log_stream(logGroupName="/aws/lambda/printer", logStreamName="a:b")
+    assert error_of(e)[0] == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName="/aws/lambda/printer",
+                               logGroupIdentifier="arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/printer")
+    assert error_of(e) == ("ValidationException",
+                           "LogGroup name and LogGroup ARN are mutually exclusive parameters.", 400)
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName="/aws/lambda/printer", logStreamNames=["x"], logStreamNamePrefix="x")
+    assert error_of(e)[0] == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        logs.describe_log_streams(logGroupName="/aws/lambda/printer", orderBy="LastEventTime",
+                                  logStreamNamePrefix="2")
+    assert error_of(e)[0] == "InvalidParameterException"
+    with pytest.raises(ClientError) as e:
+        logs.filter_log_events(logGroupName="/no/such/group")
+    assert error_of(e) == ("ResourceNotFoundException", "The specified log group does not exist.", 400)
+    with pytest.raises(ClientError) as e:
+        logs.delete_log_group(logGroupName="/no/such/group")
+    assert error_of(e)[0] == "ResourceNotFoundException"
+    group = f"/many/{uuid.uuid4().hex[:6]}"
+    for i in range(3):
+        logs.create_log_group(logGroupName=f"{group}/{i}")
+    page = logs.describe_log_groups(logGroupNamePrefix=group, limit=2)
+    assert [g["logGroupName"] for g in page["logGroups"]] == [f"{group}/0", f"{group}/1"]
+    page2 = logs.describe_log_groups(logGroupNamePrefix=group, limit=2, nextToken=page["nextToken"])
+    assert [g["logGroupName"] for g in page2["logGroups"]] == [f"{group}/2"] and "nextToken" not in page2
+    g = page["logGroups"][0]
+    assert g["arn"] == f"arn:aws:logs:us-east-1:000000000000:log-group:{group}/0:*"
+    assert g["retentionInDays"] == 7 and g["storedBytes"] == 0
+
+
+def test_events_past_the_retention_are_gone(tmp_path):
+    (tmp_path / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    server = PrivateServer(sluice_binary(), tmp_path, config=(E2E_DIR / "cwlogs.yaml").read_text())
+    try:
+        logs = make_logs_client(server.endpoint)
+        logs.create_log_group(logGroupName="/r")
+        logs.create_log_stream(logGroupName="/r", logStreamName="s")
+        now = server.clock.now_ms()
+        logs.put_log_events(logGroupName="/r", logStreamName="s", logEvents=[{"timestamp": now, "message": "old"}])
+        assert [e["message"] for e in logs.filter_log_events(logGroupName="/r")["events"]] == ["old"]
+        server.clock.advance(6 * 24 * 3600)
+        assert [e["message"] for e in logs.filter_log_events(logGroupName="/r")["events"]] == ["old"]
+        server.clock.advance(2 * 24 * 3600)
+        assert logs.filter_log_events(logGroupName="/r")["events"] == []
+        assert logs.get_log_events(logGroupName="/r", logStreamName="s")["events"] == []
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
