@@ -393,3 +393,56 @@ export function functionArn(name) {
 }
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Copies tests/e2e/cwlogs.yaml into a fresh temporary folder as sluice.yaml,
+ * next to a `cwlogs` symlink to tests/e2e/cwlogs. Returns { dir, file, cleanup() }.
+ */
+export function stageCwlogsConfig() {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-cwlogs-'));
+  const file = join(dir, 'sluice.yaml');
+  copyFileSync(join(E2E_DIR, 'cwlogs.yaml'), file);
+  symlinkSync(join(E2E_DIR, 'cwlogs'), join(dir, 'cwlogs'));
+  return { dir, file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A fresh @aws-sdk/client-cloudwatch-logs client for the server (no retries). */
+export async function makeLogsClient(endpoint, extra = {}) {
+  const { CloudWatchLogsClient } = await import('@aws-sdk/client-cloudwatch-logs');
+  return new CloudWatchLogsClient({
+    endpoint,
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    ...extra,
+  });
+}
+
+/**
+ * Every event of log group `group` (FilterLogEvents, all pages), oldest
+ * first; [] while the group does not exist. A function's output is in
+ * /aws/lambda/NAME.
+ */
+export async function logEvents(endpoint, group, params = {}) {
+  const { FilterLogEventsCommand } = await import('@aws-sdk/client-cloudwatch-logs');
+  const logs = await makeLogsClient(endpoint);
+  const out = [];
+  try {
+    let nextToken;
+    do {
+      const page = await logs.send(new FilterLogEventsCommand({ logGroupName: group, nextToken, ...params }));
+      out.push(...(page.events ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+  } catch (e) {
+    if (e.name !== 'ResourceNotFoundException') throw e;
+  } finally {
+    logs.destroy();
+  }
+  return out;
+}
+
+/** The text of a function's log: each message of /aws/lambda/NAME and a newline. */
+export async function functionLog(endpoint, fn) {
+  return (await logEvents(endpoint, `/aws/lambda/${fn}`)).map((e) => `${e.message}\n`).join('');
+}
