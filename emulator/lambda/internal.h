@@ -24,7 +24,6 @@ typedef struct lambda_function {
     int memory;            /* MB */
     int reserved_concurrency; /* -1: unset */
     int running;           /* invocations running now */
-    char *log_path;
     char *log_stream;      /* AWS_LAMBDA_LOG_STREAM_NAME */
     char *last_modified;   /* "2026-11-26T15:30:00.000+0000" */
     char *code_sha256;
@@ -52,7 +51,6 @@ struct lambda {
     sqs_t *sqs;
     lambda_runner_t *runner;
     char *region, *account;
-    char *logs_dir;
     char *endpoint_url;
     char *runtimes_dir;    /* <data_dir>/runtimes, once a runtime function exists */
     lambda_function_t **functions;

@@ -385,7 +385,6 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
         .envp = inv->envp,
         .timeout_ms = f->timeout * 1000,
         .memory_mb = f->memory,
-        .log_path = f->log_path,
         .log_group = group,
         .log_stream = f->log_stream,
     };
@@ -513,8 +512,6 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_t *cfg,
     f->timeout = cf->timeout > 0 ? cf->timeout : 3;
     f->memory = cf->memory > 0 ? cf->memory : 128;
     f->reserved_concurrency = cf->reserved_concurrency;
-    buf_printf(&b, "%s/%s.log", l->logs_dir, cf->name);
-    f->log_path = buf_steal(&b, NULL);
     f->last_modified = now_rfc3339();
     {
         char stream[96];
@@ -534,7 +531,6 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_t *cfg,
             .timeout_ms = f->timeout * 1000,
             .memory_mb = f->memory,
             .idle_timeout_ms = cf->idle_timeout * 1000,
-            .log_path = f->log_path,
         };
         f->fleet = lambda_fleet_new(l->base, &spec);
         free_env(envp);
@@ -562,7 +558,6 @@ static void function_free(lambda_function_t *f)
     free(f->argv);
     free(f->working_dir);
     cJSON_Delete(f->environment);
-    free(f->log_path);
     free(f->log_stream);
     free(f->last_modified);
     free(f->code_sha256);
@@ -578,15 +573,6 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
     l->region = strdup(cfg->region);
     l->account = strdup(cfg->account_id);
     l->endpoint_url = strdup(endpoint_url);
-    buf_t b;
-    buf_init(&b);
-    buf_printf(&b, "%s/logs", data_dir);
-    l->logs_dir = buf_steal(&b, NULL);
-    if (mkdir(l->logs_dir, 0755) && errno != EEXIST) {
-        log_error("msg=\"cannot create the logs folder\" path=%s error=\"%s\"", l->logs_dir, strerror(errno));
-        lambda_free(l);
-        return NULL;
-    }
     l->runner = lambda_runner_new(base);
     if (!l->runner) {
         lambda_free(l);
@@ -639,7 +625,6 @@ void lambda_free(lambda_t *l)
     free(l->functions);
     free(l->region);
     free(l->account);
-    free(l->logs_dir);
     free(l->endpoint_url);
     free(l->runtimes_dir);
     free(l);

@@ -10,7 +10,7 @@
 // starts private servers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -27,7 +27,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import {
   T, startServer, makeClient, makeLambdaClient, stageE2eConfig, readJsonLines, waitFor, sleep, advanceClock,
-  clockCall, queueArn, functionArn, md5Hex, md5OfAttributes, UUID_RE, REGION,
+  clockCall, queueArn, functionArn, functionLog, md5Hex, md5OfAttributes, UUID_RE, REGION,
 } from './harness.mjs';
 
 let server;
@@ -130,11 +130,10 @@ async function waitProcessed(fn, ids, timeoutMs = 5000) {
   }, { timeoutMs, what: `${fn} to process ${ids.length} message(s)` });
 }
 
-/** Waits for the REPORT line of requestId in <data_dir>/logs/<fn>.log (the invocation is over). */
-async function waitReport(fn, requestId, dataDir = server.dataDir, timeoutMs = 5000) {
-  const file = join(dataDir, 'logs', `${fn}.log`);
-  return waitFor(() => existsSync(file) && readFileSync(file, 'utf8').includes(`REPORT RequestId: ${requestId}`),
-    { timeoutMs, what: `REPORT ${requestId} in ${file}` });
+/** Waits for the REPORT line of requestId in /aws/lambda/<fn> (the invocation is over). */
+async function waitReport(fn, requestId, endpoint = server.endpoint, timeoutMs = 5000) {
+  return waitFor(async () => (await functionLog(endpoint, fn)).includes(`REPORT RequestId: ${requestId}`),
+    { timeoutMs, intervalMs: 50, what: `REPORT ${requestId} in /aws/lambda/${fn}` });
 }
 
 /** The largest number of [t_start, t_end] intervals open at once. */
@@ -302,7 +301,7 @@ test('crash: the message comes back (ApproximateReceiveCount 2), then moves to t
   assert.equal(dead.MessageId, sent.MessageId);
   assert.equal(dead.Body, 'crash me');
   assert.equal(deliveriesOf('crash', sent.MessageId).length, 2, 'no third invocation');
-  const fails = readFileSync(join(server.dataDir, 'logs', 'crash.log'), 'utf8');
+  const fails = await functionLog(server.endpoint, 'crash');
   assert.ok(fails.includes('record.py: failing on purpose'), 'the handler\'s stderr is in the function log');
 });
 
@@ -310,7 +309,7 @@ test('timeout: the handler is killed at its timeout; nothing is deleted; then th
   const sent = await send('timeout-q', 'too slow');
   const d = await waitFor(() => deliveriesOf('timeout', sent.MessageId)[0], { what: 'the delivery' });
   const t0 = Date.now();
-  await waitReport('timeout', d.inv.requestId, server.dataDir, 4000);
+  await waitReport('timeout', d.inv.requestId, server.endpoint, 4000);
   assert.ok(Date.now() - t0 < 2000, 'killed at its 1 s timeout, not after its 4 s sleep');
   assert.deepEqual(records('timeout').filter((r) => r.requestId === d.inv.requestId).map((r) => r.phase), ['start'],
     'the killed handler never finished');
@@ -323,7 +322,7 @@ test('timeout: the handler is killed at its timeout; nothing is deleted; then th
   const [dead] = await receiveAll('timeout-dlq');
   assert.equal(dead.MessageId, sent.MessageId);
   assert.equal(deliveriesOf('timeout', sent.MessageId).length, 1);
-  const log = readFileSync(join(server.dataDir, 'logs', 'timeout.log'), 'utf8');
+  const log = await functionLog(server.endpoint, 'timeout');
   assert.match(log, new RegExp(`REPORT RequestId: ${d.inv.requestId}\\tDuration: 1\\d{3}(\\.\\d+)? ms`),
     'REPORT duration about 1000 ms');
 });

@@ -7,7 +7,7 @@
 // private server with that config.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ListFunctionsCommand,
@@ -23,7 +23,7 @@ import {
 import { CreateQueueCommand } from '@aws-sdk/client-sqs';
 import {
   T, startServer, makeClient, makeLambdaClient, stageE2eConfig, readJsonLines, waitFor, sleep,
-  queueArn, functionArn, uniqueName, UUID_RE, REGION, ACCOUNT,
+  queueArn, functionArn, functionLog, uniqueName, UUID_RE, REGION, ACCOUNT,
 } from './harness.mjs';
 
 let server;
@@ -290,12 +290,13 @@ test('Invoke with LogType Tail: only the last 4 KB of a long log', T, async () =
   assert.match(log, /spam line \d{6} x+\n/);
 });
 
-test('Invoke writes START / END / REPORT to <data_dir>/logs/<function>.log', T, async () => {
+test('Invoke writes START / END / REPORT to the log group /aws/lambda/<function>', T, async () => {
   const out = await invoke('echo', { mode: 'ok' });
   const { requestId } = JSON.parse(dec(out.Payload));
-  const file = join(server.dataDir, 'logs', 'echo.log');
-  const log = await waitFor(() => existsSync(file) && readFileSync(file, 'utf8').includes(`REPORT RequestId: ${requestId}`)
-    && readFileSync(file, 'utf8'), { what: `REPORT ${requestId} in ${file}` });
+  const log = await waitFor(async () => {
+    const text = await functionLog(server.endpoint, 'echo');
+    return text.includes(`REPORT RequestId: ${requestId}`) && text;
+  }, { what: `REPORT ${requestId} in /aws/lambda/echo` });
   assertPlatformLines(log, requestId);
 });
 

@@ -9,12 +9,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import {
-  T, startServer, makeClient, makeLambdaClient, stageRuntimesConfig, functionArn, REGION,
+  T, startServer, makeClient, makeLambdaClient, stageRuntimesConfig, functionArn, functionLog, REGION,
 } from './harness.mjs';
 
 let server;
@@ -120,7 +120,7 @@ test('console lines are in the log tail, in Lambda\'s format', T, async () => {
   assert.match(log, new RegExp(`${ISO}\\t${rid}\\tERROR\\tan error line\\n`));
   assert.ok(!dec(out.Payload).includes('console.log from'), 'console output never reaches the answer');
   // During init there is no request yet: Lambda writes `undefined`.
-  const file = readFileSync(join(server.dataDir, 'logs', 'js-cjs.log'), 'utf8');
+  const file = await functionLog(server.endpoint, 'js-cjs');
   assert.match(file, new RegExp(`${ISO}\\tundefined\\tINFO\\tindex\\.js loaded\\n`));
 });
 

@@ -407,6 +407,40 @@ def make_lambda_client(endpoint_url, **config):
     )
 
 
+def make_logs_client(endpoint_url, **config):
+    """A boto3 CloudWatch Logs client (JSON 1.1), no retries."""
+    cfg = dict(retries={"max_attempts": 1}, read_timeout=30, connect_timeout=5)
+    cfg.update(config)
+    return boto3.session.Session().client(
+        "logs",
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        endpoint_url=endpoint_url,
+        config=Config(**cfg),
+    )
+
+
+def function_log(endpoint_url, function):
+    """A function's log as text: each event of /aws/lambda/<function>
+    (FilterLogEvents, every page, oldest first) and a newline; "" while the
+    group does not exist."""
+    logs = make_logs_client(endpoint_url)
+    out, token = [], None
+    while True:
+        args = {"logGroupName": f"/aws/lambda/{function}"}
+        if token:
+            args["nextToken"] = token
+        try:
+            page = logs.filter_log_events(**args)
+        except logs.exceptions.ResourceNotFoundException:
+            return ""
+        out += [e["message"] + "\n" for e in page["events"]]
+        token = page.get("nextToken")
+        if not token:
+            return "".join(out)
+
+
 def function_arn(name):
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sluice_helpers import PrivateServer, http_call, make_lambda_client, sluice_binary, wait_until
+from sluice_helpers import PrivateServer, function_log, http_call, make_lambda_client, sluice_binary, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -32,10 +32,7 @@ def server(tmp_path_factory):
 
 
 def log_of(server, function):
-    try:
-        return (server.data_dir / "logs" / f"{function}.log").read_text()
-    except FileNotFoundError:
-        return ""
+    return function_log(server.endpoint, function)
 
 
 def records(server, function):

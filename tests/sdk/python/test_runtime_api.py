@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from sluice_helpers import ACCOUNT, REGION, PrivateServer, make_lambda_client, sluice_binary
+from sluice_helpers import ACCOUNT, REGION, PrivateServer, function_log, make_lambda_client, sluice_binary
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -162,7 +162,7 @@ def test_memory_over_the_limit_is_out_of_memory(lam, server):
                    "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
     _, after = invoke(lam, {"mode": "plain"})
     assert after["pid"] != before["pid"]
-    log = (server.data_dir / "logs" / "probe.log").read_text()
+    log = function_log(server.endpoint, "probe")
     report = [line for line in log.splitlines() if line.startswith(f"REPORT RequestId: {rid}")][0]
     used = int(re.search(r"Max Memory Used: (\d+) MB", report).group(1))
     assert used > 128
@@ -173,7 +173,7 @@ def test_init_duration_only_on_an_instances_first_report(lam, server):
     r1, first = invoke(lam, {"mode": "plain"})
     r2, second = invoke(lam, {"mode": "plain"})
     assert first["pid"] == second["pid"]
-    log = (server.data_dir / "logs" / "probe.log").read_text().splitlines()
+    log = function_log(server.endpoint, "probe").splitlines()
     rid1 = r1["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     rid2 = r2["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
     rep1 = [x for x in log if x.startswith(f"REPORT RequestId: {rid1}")][0]

@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sluice_helpers import (
-    REGION, PrivateServer, counts, drain, function_arn, http_call, make_lambda_client, sluice_binary,
+    REGION, PrivateServer, counts, drain, function_arn, function_log, http_call, make_lambda_client, sluice_binary,
     stage_runtimes_config, wait_until,
 )
 
@@ -41,10 +41,7 @@ class Env:
         return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
 
     def log(self, function):
-        try:
-            return (self.server.data_dir / "logs" / f"{function}.log").read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+        return function_log(self.server.endpoint, function)
 
 
 @pytest.fixture(scope="module")
