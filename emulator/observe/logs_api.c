@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ static int opt_int(call_t *c, const char *name, int64_t *out, int *set)
     *set = 0;
     if (!v || cJSON_IsNull(v))
         return 0;
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 9.2e18) || v->valuedouble != floor(v->valuedouble))
         return fail(c, "SerializationException", "NUMBER_VALUE can not be converted to %s",
                     strcmp(name, "limit") == 0 ? "an Integer" : "a Long");
     *out = (int64_t)v->valuedouble;
@@ -823,6 +824,8 @@ static int put_log_events(call_t *c)
         if (!cJSON_IsNumber(ts))
             return invalid(c, "1 validation error detected: Value null at 'logEvents.%d.member.timestamp' failed "
                               "to satisfy constraint: Member must not be null", i + 1);
+        if (!(fabs(ts->valuedouble) < 9.2e18))
+            return fail(c, "SerializationException", "NUMBER_VALUE can not be converted to a Long");
         if (!cJSON_IsString(msg))
             return invalid(c, "1 validation error detected: Value null at 'logEvents.%d.member.message' failed "
                               "to satisfy constraint: Member must not be null", i + 1);
@@ -834,7 +837,7 @@ static int put_log_events(call_t *c)
             return invalid(c, "Log events in a single PutLogEvents request must be in chronological order.");
         if (i == 0)
             first = t;
-        if (t - first > DAY_MS)
+        if ((double)t - (double)first > (double)DAY_MS)
             return invalid(c, "The batch of log events in a single PutLogEvents request cannot span more than "
                               "24 hours.");
         prev = t;

@@ -385,3 +385,30 @@ def test_events_past_the_retention_are_gone(tmp_path):
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0
+
+
+def test_malformed_requests_get_aws_errors(env):
+    def post(op, body):
+        r = http_call(env.server.endpoint, "POST", "/", body=body,
+                      headers={"X-Amz-Target": f"Logs_20140328.{op}", "Content-Type": "application/x-amz-json-1.1"})
+        return r.status, json.loads(r.body)
+
+    assert post("FilterLogEvents", b"not json")[1]["__type"] == "SerializationException"
+    assert post("FilterLogEvents", b"[1, 2]")[1]["__type"] == "SerializationException"
+    assert post("FilterLogEvents", b'{"logGroupName": 5}')[1]["__type"] == "SerializationException"
+    assert post("GetLogEvents", b'{"logGroupName": "/aws/lambda/printer", "logStreamName": "s", "limit": 1e300}') \
+        [1]["__type"] == "SerializationException"
+    status, body = post("StartLiveTail", b"{}")
+    assert status == 400 and body["__type"] == "UnknownOperationException"
+    env.logs.create_log_group(logGroupName="/malformed")
+    env.logs.create_log_stream(logGroupName="/malformed", logStreamName="s")
+    status, body = post("PutLogEvents", json.dumps({"logGroupName": "/malformed", "logStreamName": "s",
+                                                    "logEvents": [{"timestamp": 1e300, "message": "x"}]}).encode())
+    assert status == 400 and body["__type"] == "SerializationException"
+    for pattern in ["{", "[", '{ $.a = "x', "{ (((( }", "[a, ..., ]", "{ $. = 1 }", "{ $.a[x] = 1 }", "%x%"]:
+        status, body = post("FilterLogEvents", json.dumps({"logGroupName": "/malformed",
+                                                           "filterPattern": pattern}).encode())
+        assert status == 400 and body["__type"] == "InvalidParameterException", (pattern, body)
+    # still serving
+    assert env.logs.describe_log_groups(logGroupNamePrefix="/malformed")["logGroups"][0]["logGroupName"] == \
+        "/malformed"
