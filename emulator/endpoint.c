@@ -296,7 +296,7 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         return;
     const char *logs_target = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amz-Target");
     if (logs_target && strncmp(logs_target, LOGS_API_TARGET_PREFIX, strlen(LOGS_API_TARGET_PREFIX)) == 0) {
-        char region[32], akid[64];
+        char region[32], akid[64] = "";
         snprintf(region, sizeof region, "%s", ep->default_region);
         parse_credential(evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), region,
                          sizeof region, akid, sizeof akid);
