@@ -934,7 +934,7 @@ void logs_api_handle(logstore_t *ls, struct evhttp_request *req, const char *op,
     if (!found) {
         fail(&c, "UnknownOperationException", "Operation %.100s is not supported by sluice.", op);
     } else if (!ls) {
-        fail(&c, "ServiceUnavailableException", "The log store is not running.");
+        fail(&c, "ServiceUnavailableException", "Log recording is off (observe: enabled: false).");
     } else if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
         fail(&c, "SerializationException", "Logs requests are POST.");
     } else {

@@ -412,3 +412,42 @@ def test_malformed_requests_get_aws_errors(env):
     # still serving
     assert env.logs.describe_log_groups(logGroupNamePrefix="/malformed")["logGroups"][0]["logGroupName"] == \
         "/malformed"
+
+
+def test_with_recording_off_nothing_is_stored_and_the_api_says_so(tmp_path):
+    (tmp_path / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    config = (E2E_DIR / "cwlogs.yaml").read_text() + "\nobserve:\n  enabled: false\n"
+    server = PrivateServer(sluice_binary(), tmp_path, config=config)
+    try:
+        lam = make_lambda_client(server.endpoint)
+        r = lam.invoke(FunctionName="printer", Payload=b'{"tag": "off"}')
+        assert json.loads(r["Payload"].read())["tag"] == "off"
+        with pytest.raises(ClientError) as e:
+            make_logs_client(server.endpoint).describe_log_groups()
+        assert error_of(e) == ("ServiceUnavailableException", "Log recording is off (observe: enabled: false).",
+                               503)
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+
+
+def test_the_configured_retention_applies(tmp_path):
+    (tmp_path / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    config = (E2E_DIR / "cwlogs.yaml").read_text() + "\nobserve:\n  logs_retention: 2h\n"
+    server = PrivateServer(sluice_binary(), tmp_path, config=config)
+    try:
+        logs = make_logs_client(server.endpoint)
+        logs.create_log_group(logGroupName="/short")
+        logs.create_log_stream(logGroupName="/short", logStreamName="s")
+        now = server.clock.now_ms()
+        out = logs.put_log_events(logGroupName="/short", logStreamName="s", logEvents=[
+            {"timestamp": now - 3 * 3600 * 1000, "message": "past retention"},
+            {"timestamp": now, "message": "fresh"}])
+        assert out["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 0}
+        assert "retentionInDays" not in logs.describe_log_groups(logGroupNamePrefix="/short")["logGroups"][0]
+        assert [e["message"] for e in logs.filter_log_events(logGroupName="/short")["events"]] == ["fresh"]
+        server.clock.advance(2 * 3600 + 1)
+        assert logs.filter_log_events(logGroupName="/short")["events"] == []
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
