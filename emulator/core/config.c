@@ -2907,6 +2907,31 @@ static const field_t observe_fields[] = {
     { .key = NULL },
 };
 static const schema_t observe_schema = { observe_fields, NULL };
+/* ---- limits: (core/server.c, lambda/service.c) and durability: ---- */
+
+static const field_t limits_fields[] = {
+    { .key = "max_connections", .kind = KIND_INT, .min = 16, .max = 1000000, .set = set_int,
+      .offset = offsetof(config_t, max_connections) },
+    { .key = "body_memory", .kind = KIND_INT, .min = 16, .max = 65536, .set = set_int,
+      .offset = offsetof(config_t, body_memory_mb) },
+    { .key = "event_concurrency", .kind = KIND_INT, .min = 1, .max = 1000, .set = set_int,
+      .offset = offsetof(config_t, event_concurrency) },
+    { .key = NULL },
+};
+static const schema_t limits_schema = { limits_fields, NULL };
+
+static void set_durability(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    config_t *c = obj;
+    if (!strcmp(v->text, "normal") || !strcmp(v->text, "full")) {
+        c->durability_full = !strcmp(v->text, "full");
+        return;
+    }
+    char q[MAX_QUOTED + 8];
+    quote(q, v->text);
+    problem(L, v->node, "durability must be normal or full, got %s", q);
+}
 
 static const field_t sqs_event_fields[] = {
     [E_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_event_queue },
@@ -3057,6 +3082,8 @@ static const field_t config_fields[] = {
     { .key = "runtimes", .kind = KIND_SECTION, .sub = &runtimes_schema },
     { .key = "security", .kind = KIND_SECTION, .sub = &security_schema },
     { .key = "observe", .kind = KIND_SECTION, .sub = &observe_schema },
+    { .key = "limits", .kind = KIND_SECTION, .sub = &limits_schema },
+    { .key = "durability", .kind = KIND_STRING, .set = set_durability },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
@@ -3242,6 +3269,8 @@ config_t *config_default(void)
     c->metrics_retention = 86400;
     c->logs_retention = 7 * 86400;
     c->traces_retention = 86400;
+    c->body_memory_mb = 256;
+    c->event_concurrency = 10;
     return c;
 }
 

@@ -133,6 +133,13 @@ typedef struct {
     int metrics_retention;
     int logs_retention;
     int traces_retention;
+    /* `limits:` what sluice lets its clients hold (core/server.c, lambda/). */
+    int max_connections;     /* open client connections; 0: from RLIMIT_NOFILE */
+    int body_memory_mb;      /* request bodies in flight, all together; default 256 */
+    int event_concurrency;   /* Event invokes of a function without reserved_concurrency; default 10 */
+    /* `durability:` 0 normal (synchronous=NORMAL: survives a crash), 1 full
+     * (synchronous=FULL: survives power loss). */
+    int durability_full;
     config_function_t *functions;
     size_t n_functions;
     config_api_t *apis;

@@ -59,6 +59,7 @@ struct lambda {
     int n_functions;
     lambda_mapping_t *mappings;   /* linked list */
     struct lambda_invocation *live; /* invocations running now (ended at shutdown) */
+    int event_concurrency; /* Event invokes at once of a function without reserved concurrency */
 };
 
 lambda_function_t *lambda_function_find(lambda_t *l, const char *name_or_arn);
@@ -77,7 +78,9 @@ int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t
 int lambda_function_has_capacity(const lambda_function_t *f);
 
 /* Queues an Event (asynchronous) invocation: started now when the
- * function has capacity, else when an invocation of it finishes. 0 or -1. */
+ * function has room for it (below its reserved concurrency, or below
+ * limits.event_concurrency when it has none), else when an invocation of
+ * it finishes, in order. 0 or -1. */
 int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, size_t len,
                         char request_id[IDS_UUID_LEN + 1]);
 

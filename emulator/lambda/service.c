@@ -324,6 +324,16 @@ void lambda_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
     metrics_put(m, "AWS/Lambda", "ConcurrentExecutions", NULL, 0, "Count", total, now_ms);
 }
 
+/* Room for one more Event invocation: Lambda runs them within the
+ * function's concurrency; without a reservation sluice caps them at
+ * limits.event_concurrency (AWS's cap is the account's 1,000, too many
+ * processes for one machine). */
+static int has_event_capacity(const lambda_t *l, const lambda_function_t *f)
+{
+    int cap = f->reserved_concurrency >= 0 ? f->reserved_concurrency : l->event_concurrency;
+    return f->running < cap;
+}
+
 static void invocation_done(const lambda_result_t *r, void *arg)
 {
     invocation_t *inv = arg;
@@ -431,7 +441,7 @@ int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, 
     ids_uuid4(inv->request_id);
     if (request_id)
         memcpy(request_id, inv->request_id, IDS_UUID_LEN + 1);
-    if (lambda_function_has_capacity(f) && !f->queued_head) {
+    if (has_event_capacity(l, f) && !f->queued_head) {
         if (start(l, inv, payload, len)) {
             free(inv);
             return -1;
@@ -452,7 +462,7 @@ int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, 
 
 static void start_queued(lambda_t *l, lambda_function_t *f)
 {
-    while (f->queued_head && lambda_function_has_capacity(f)) {
+    while (f->queued_head && has_event_capacity(l, f)) {
         invocation_t *inv = f->queued_head;
         f->queued_head = inv->next;
         if (!f->queued_head)
@@ -573,6 +583,7 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
     l->region = strdup(cfg->region);
     l->account = strdup(cfg->account_id);
     l->endpoint_url = strdup(endpoint_url);
+    l->event_concurrency = cfg->event_concurrency > 0 ? cfg->event_concurrency : 10;
     buf_t b;
     buf_init(&b);
     buf_printf(&b, "%s/logs", data_dir);

@@ -173,3 +173,65 @@ def test_a_setsid_grandchild_ends_when_its_invocation_times_out(server):
         assert gone(pid), f"pid {pid} (setsid, double fork) outlived its timed-out invocation"
     finally:
         kill_quietly(pid)
+
+
+# --------------------------------------------------------------------------
+# Event (asynchronous) invocations run within a concurrency cap
+# --------------------------------------------------------------------------
+
+# Each run leaves a file in RUN_DIR while it runs and logs how many it saw
+# (itself included) at its start; a finished run appends to DONE.
+COUNTING = ("mkdir -p \"$RUN_DIR\"; touch \"$RUN_DIR/$$\"; ls \"$RUN_DIR\" | wc -l >> \"$SEEN\"; "
+            "sleep 0.2; rm -f \"$RUN_DIR/$$\"; echo x >> \"$DONE\"; echo '{}'")
+
+
+def async_config(tmp, limits=""):
+    return f"""
+{limits}
+functions:
+  counted:
+    command: {json.dumps(["/bin/sh", "-c", "cat >/dev/null; " + COUNTING])}
+    timeout: 30
+    environment:
+      RUN_DIR: {tmp}/running
+      SEEN: {tmp}/seen.txt
+      DONE: {tmp}/done.txt
+"""
+
+
+def fire_events(lam, count):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(i):
+        out = lam.invoke(FunctionName="counted", InvocationType="Event", Payload=json.dumps({"i": i}).encode())
+        return out["StatusCode"]
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def lines(path):
+    try:
+        return open(path).read().split()
+    except FileNotFoundError:
+        return []
+
+
+@pytest.mark.parametrize("limits,cap", [
+    ("", 10),                                   # the default cap
+    ("limits:\n  event_concurrency: 4", 4),     # a configured one
+])
+def test_200_event_invokes_run_within_the_cap_and_all_run(private_server, tmp_path_factory, limits, cap):
+    tmp = tmp_path_factory.mktemp("events")
+    srv = private_server(async_config(tmp, limits))
+    lam = make_lambda_client(srv.endpoint)
+    codes = fire_events(lam, 200)
+    assert codes == [202] * 200
+    deadline = time.monotonic() + 60
+    while len(lines(tmp / "done.txt")) < 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    seen = [int(n) for n in lines(tmp / "seen.txt")]
+    assert len(lines(tmp / "done.txt")) == 200, f"{len(lines(tmp / 'done.txt'))} of 200 Event invocations ran"
+    assert len(seen) == 200
+    assert max(seen) <= cap, f"{max(seen)} ran at once; the cap is {cap}"
+    assert max(seen) >= 2, "Event invocations did not run in parallel at all"
