@@ -542,6 +542,7 @@ static int cmd_serve(opts_t *o)
     ep = endpoint_new(sqs, cfg->region);
     guard_configure(cfg, host);
     server_set_request_timeout(cfg->request_timeout);
+    server_set_limits(cfg->max_connections, cfg->body_memory_mb);
     srv = server_new(base, host, port, endpoint_handle, ep);
     if (!srv)
         goto done;
