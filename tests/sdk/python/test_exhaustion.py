@@ -187,3 +187,18 @@ def test_unfinished_bodies_beyond_the_body_memory_cap_get_503(tmp):
         assert srv.running()
     finally:
         srv.stop()
+
+
+def test_limits_out_of_range_are_config_errors_with_their_position(tmp):
+    import subprocess
+    cfg = tmp / "sluice.yaml"
+    cfg.write_text("limits:\n  max_connections: 5\n  body_memory: 0\n  event_concurrency: 1001\n  nope: 1\n")
+    r = subprocess.run([str(sluice_binary()), "validate", "--config", str(cfg)], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode != 0
+    assert r.stderr.splitlines() == [
+        f"{cfg}:2:20: max_connections must be between 16 and 1000000, got 5",
+        f"{cfg}:3:16: body_memory must be between 16 and 65536, got 0",
+        f"{cfg}:4:22: event_concurrency must be between 1 and 1000, got 1001",
+        f"{cfg}:5:3: unknown key 'nope'",
+    ], r.stderr
