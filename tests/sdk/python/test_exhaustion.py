@@ -175,9 +175,11 @@ def test_unfinished_bodies_beyond_the_body_memory_cap_get_503(tmp):
         for s in socks:
             statuses.append(first_bytes(s, 1.0))
         refused = [a for a in statuses if a and a.startswith(b"HTTP/1.1 503")]
-        assert len(refused) >= 6, f"only {len(refused)} of 12 unfinished 16 MB bodies were refused (cap 64 MiB)"
-        rss = vm_rss_mb(srv.pid)
-        assert rss < 150, f"sluice holds {rss} MB with a 64 MiB body cap"
+        # 64 MiB holds four bodies of just under 16 MiB; the rest are refused.
+        assert len(refused) >= 7, f"only {len(refused)} of 12 unfinished 16 MB bodies were refused (cap 64 MiB)"
+        if "libasan" not in Path(f"/proc/{srv.pid}/maps").read_text():  # ASan's quarantine keeps freed memory
+            rss = vm_rss_mb(srv.pid)
+            assert rss < 150, f"sluice holds {rss} MB with a 64 MiB body cap"
         # Small requests still go through while the cap is full.
         sqs = make_client(srv.endpoint)
         url = sqs.create_queue(QueueName="still-served")["QueueUrl"]
