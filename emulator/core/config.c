@@ -908,7 +908,7 @@ static int queue_is_fifo(const qbuild_t *b)
 /* ---- functions ---- */
 
 enum { F_COMMAND, F_WORKING_DIR, F_ENVIRONMENT, F_TIMEOUT, F_MEMORY, F_RESERVED, F_EVENTS,
-       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT };
+       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT, F_RETRIES, F_EVENT_AGE };
 enum { E_QUEUE, E_BATCH, E_WINDOW, E_MAX_CONCURRENCY, E_REPORT_FAILURES, E_ENABLED, E_FILTERS };
 enum { EV_SQS };
 
@@ -995,6 +995,8 @@ static void *add_function(loader_t *L, void *obj, const yaml_node_t *name)
     b->f.memory = 128;
     b->f.reserved_concurrency = -1;
     b->f.idle_timeout = 300;
+    b->f.maximum_retry_attempts = 2;
+    b->f.maximum_event_age = 21600;
     return b;
 }
 
@@ -2976,6 +2978,10 @@ static const field_t function_fields[] = {
     [F_CODE] = { .key = "code", .kind = KIND_STRING, .set = set_code },
     [F_IDLE_TIMEOUT] = { .key = "idle_timeout", .kind = KIND_INT, .min = 1, .max = 86400, .set = set_int,
                          .offset = offsetof(fbuild_t, f.idle_timeout) },
+    [F_RETRIES] = { .key = "maximum_retry_attempts", .kind = KIND_INT, .min = 0, .max = 2, .set = set_int,
+                    .offset = offsetof(fbuild_t, f.maximum_retry_attempts) },
+    [F_EVENT_AGE] = { .key = "maximum_event_age", .kind = KIND_INT, .min = 60, .max = 21600, .set = set_int,
+                      .offset = offsetof(fbuild_t, f.maximum_event_age) },
     { .key = NULL },
 };
 static const schema_t function_schema = { function_fields, check_function };

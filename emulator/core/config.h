@@ -55,6 +55,8 @@ typedef struct {
     int timeout;             /* seconds, default 3, 1..900 */
     int memory;              /* MB, default 128, 128..10240 */
     int reserved_concurrency; /* -1 when unset, else 0..1000 */
+    int maximum_retry_attempts; /* Event invokes: retries after an error, 0..2, default 2 */
+    int maximum_event_age;   /* Event invokes: seconds an event may wait, 60..21600, default 21600 */
     config_event_t *events;
     size_t n_events;
 } config_function_t;

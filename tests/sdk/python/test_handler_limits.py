@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +236,68 @@ def test_200_event_invokes_run_within_the_cap_and_all_run(private_server, tmp_pa
     assert len(seen) == 200
     assert max(seen) <= cap, f"{max(seen)} ran at once; the cap is {cap}"
     assert max(seen) >= 2, "Event invocations did not run in parallel at all"
+
+
+# --------------------------------------------------------------------------
+# Event invocations that fail are retried, as Lambda does
+# --------------------------------------------------------------------------
+
+FAILING = "cat >/dev/null; echo \"$AWS_REQUEST_ID\" >> \"$TRIES\"; exit 1"
+
+
+def retry_config(tmp):
+    cmd = json.dumps(["/bin/sh", "-c", FAILING])
+    return f"""
+functions:
+  fails:                  # AWS's defaults: 2 retries, 6 hours
+    command: {cmd}
+    environment: {{TRIES: {tmp}/fails.txt}}
+  fails-once:
+    command: {cmd}
+    maximum_retry_attempts: 0
+    environment: {{TRIES: {tmp}/once.txt}}
+  fails-young:
+    command: {cmd}
+    maximum_event_age: 60
+    environment: {{TRIES: {tmp}/young.txt}}
+"""
+
+
+def test_a_failed_event_invocation_is_retried_twice_a_minute_then_two_later(private_server, tmp_path_factory):
+    from sluice_helpers import Clock
+    tmp = tmp_path_factory.mktemp("retries")
+    srv = private_server(retry_config(tmp))
+    lam = make_lambda_client(srv.endpoint)
+    clock = Clock(srv.endpoint)
+    rids = {}
+    for name in ("fails", "fails-once", "fails-young"):
+        out = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+        assert out["StatusCode"] == 202
+        rids[name] = out["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+
+    def tries(f):
+        return lines(tmp / f)
+
+    def settle(f, n):
+        deadline = time.monotonic() + 10
+        while len(tries(f)) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # a retry tick, so that an extra attempt would show
+        return tries(f)
+
+    assert settle("fails.txt", 1) == [rids["fails"]]
+    assert settle("once.txt", 1) == [rids["fails-once"]]
+    assert settle("young.txt", 1) == [rids["fails-young"]]
+    clock.advance(61)                                  # the first retry is due (the same request id)
+    assert settle("fails.txt", 2) == [rids["fails"]] * 2
+    assert tries("once.txt") == [rids["fails-once"]]   # maximum_retry_attempts: 0
+    assert tries("young.txt") == [rids["fails-young"]] # older than maximum_event_age: 60 when due
+    clock.advance(61)
+    assert settle("fails.txt", 2) == [rids["fails"]] * 2  # the second retry waits two minutes
+    clock.advance(60)
+    assert settle("fails.txt", 3) == [rids["fails"]] * 3
+    clock.advance(600)
+    assert settle("fails.txt", 4) == [rids["fails"]] * 3  # three attempts in all
+    log = Path(srv.process.log_path).read_text()
+    assert "event invocation failed; will retry" in log
+    assert 'why="maximum_event_age"' in log
