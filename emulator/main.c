@@ -2,6 +2,7 @@
  * (config, data directory, store, listener), signals and clean shutdown. */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "lambda/events.h"
 #include "lambda/lambda.h"
 #include "sqs/actions.h"
+#include "sqs/store.h"
 #include "template/template.h"
 
 #define SLUICE_VERSION "0.1.0"
@@ -448,6 +450,21 @@ static int check_addresses_free(const config_t *cfg, const char *main_listen)
     return bad ? -1 : 0;
 }
 
+/* A data directory sluice cannot write to fails at start, in one line. */
+static int check_writable(const char *dir)
+{
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/.sluice-write-test-%d", dir, (int)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "sluice: data directory '%s' is not writable: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
 static int mkdirs(const char *dir)
 {
     char buf[4096];
@@ -517,6 +534,9 @@ static int cmd_serve(opts_t *o)
         fprintf(stderr, "sluice: cannot create data directory '%s': %s\n", data_dir, strerror(errno));
         goto done;
     }
+    if (check_writable(data_dir))
+        goto done;
+    sqs_store_set_durability(cfg->durability_full);
     snprintf(db_path, sizeof db_path, "%s/sluice.db", data_dir);
     signal(SIGPIPE, SIG_IGN);
     base = event_base_new();
@@ -545,6 +565,7 @@ static int cmd_serve(opts_t *o)
     ep = endpoint_new(sqs, cfg->region);
     guard_configure(cfg, host);
     server_set_request_timeout(cfg->request_timeout);
+    server_set_limits(cfg->max_connections, cfg->body_memory_mb);
     srv = server_new(base, host, port, endpoint_handle, ep);
     if (!srv)
         goto done;

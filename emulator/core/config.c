@@ -908,7 +908,7 @@ static int queue_is_fifo(const qbuild_t *b)
 /* ---- functions ---- */
 
 enum { F_COMMAND, F_WORKING_DIR, F_ENVIRONMENT, F_TIMEOUT, F_MEMORY, F_RESERVED, F_EVENTS,
-       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT };
+       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT, F_RETRIES, F_EVENT_AGE };
 enum { E_QUEUE, E_BATCH, E_WINDOW, E_MAX_CONCURRENCY, E_REPORT_FAILURES, E_ENABLED, E_FILTERS };
 enum { EV_SQS };
 
@@ -995,6 +995,8 @@ static void *add_function(loader_t *L, void *obj, const yaml_node_t *name)
     b->f.memory = 128;
     b->f.reserved_concurrency = -1;
     b->f.idle_timeout = 300;
+    b->f.maximum_retry_attempts = 2;
+    b->f.maximum_event_age = 21600;
     return b;
 }
 
@@ -2907,6 +2909,31 @@ static const field_t observe_fields[] = {
     { .key = NULL },
 };
 static const schema_t observe_schema = { observe_fields, NULL };
+/* ---- limits: (core/server.c, lambda/service.c) and durability: ---- */
+
+static const field_t limits_fields[] = {
+    { .key = "max_connections", .kind = KIND_INT, .min = 16, .max = 1000000, .set = set_int,
+      .offset = offsetof(config_t, max_connections) },
+    { .key = "body_memory", .kind = KIND_INT, .min = 16, .max = 65536, .set = set_int,
+      .offset = offsetof(config_t, body_memory_mb) },
+    { .key = "event_concurrency", .kind = KIND_INT, .min = 1, .max = 1000, .set = set_int,
+      .offset = offsetof(config_t, event_concurrency) },
+    { .key = NULL },
+};
+static const schema_t limits_schema = { limits_fields, NULL };
+
+static void set_durability(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    config_t *c = obj;
+    if (!strcmp(v->text, "normal") || !strcmp(v->text, "full")) {
+        c->durability_full = !strcmp(v->text, "full");
+        return;
+    }
+    char q[MAX_QUOTED + 8];
+    quote(q, v->text);
+    problem(L, v->node, "durability must be normal or full, got %s", q);
+}
 
 static const field_t sqs_event_fields[] = {
     [E_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_event_queue },
@@ -2951,6 +2978,10 @@ static const field_t function_fields[] = {
     [F_CODE] = { .key = "code", .kind = KIND_STRING, .set = set_code },
     [F_IDLE_TIMEOUT] = { .key = "idle_timeout", .kind = KIND_INT, .min = 1, .max = 86400, .set = set_int,
                          .offset = offsetof(fbuild_t, f.idle_timeout) },
+    [F_RETRIES] = { .key = "maximum_retry_attempts", .kind = KIND_INT, .min = 0, .max = 2, .set = set_int,
+                    .offset = offsetof(fbuild_t, f.maximum_retry_attempts) },
+    [F_EVENT_AGE] = { .key = "maximum_event_age", .kind = KIND_INT, .min = 60, .max = 21600, .set = set_int,
+                      .offset = offsetof(fbuild_t, f.maximum_event_age) },
     { .key = NULL },
 };
 static const schema_t function_schema = { function_fields, check_function };
@@ -3057,6 +3088,8 @@ static const field_t config_fields[] = {
     { .key = "runtimes", .kind = KIND_SECTION, .sub = &runtimes_schema },
     { .key = "security", .kind = KIND_SECTION, .sub = &security_schema },
     { .key = "observe", .kind = KIND_SECTION, .sub = &observe_schema },
+    { .key = "limits", .kind = KIND_SECTION, .sub = &limits_schema },
+    { .key = "durability", .kind = KIND_STRING, .set = set_durability },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
@@ -3242,6 +3275,8 @@ config_t *config_default(void)
     c->metrics_retention = 86400;
     c->logs_retention = 7 * 86400;
     c->traces_retention = 86400;
+    c->body_memory_mb = 256;
+    c->event_concurrency = 10;
     return c;
 }
 

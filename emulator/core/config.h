@@ -55,6 +55,8 @@ typedef struct {
     int timeout;             /* seconds, default 3, 1..900 */
     int memory;              /* MB, default 128, 128..10240 */
     int reserved_concurrency; /* -1 when unset, else 0..1000 */
+    int maximum_retry_attempts; /* Event invokes: retries after an error, 0..2, default 2 */
+    int maximum_event_age;   /* Event invokes: seconds an event may wait, 60..21600, default 21600 */
     config_event_t *events;
     size_t n_events;
 } config_function_t;
@@ -133,6 +135,13 @@ typedef struct {
     int metrics_retention;
     int logs_retention;
     int traces_retention;
+    /* `limits:` what sluice lets its clients hold (core/server.c, lambda/). */
+    int max_connections;     /* open client connections; 0: from RLIMIT_NOFILE */
+    int body_memory_mb;      /* request bodies in flight, all together; default 256 */
+    int event_concurrency;   /* Event invokes of a function without reserved_concurrency; default 10 */
+    /* `durability:` 0 normal (synchronous=NORMAL: survives a crash), 1 full
+     * (synchronous=FULL: survives power loss). */
+    int durability_full;
     config_function_t *functions;
     size_t n_functions;
     config_api_t *apis;

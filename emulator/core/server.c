@@ -10,7 +10,16 @@
  * watches the input buffer: the first byte of a request arms the deadline,
  * handing the request to the handler disarms it, the reply's completion
  * makes the connection idle again (evhttp's idle timeout applies). A
- * deadline that fires frees the connection. */
+ * deadline that fires frees the connection.
+ *
+ * Exhaustion: connections beyond the cap (limits.max_connections; by
+ * default three quarters of the descriptors) are answered 503 and closed
+ * as soon as they are wired; the bytes a connection has sent for its
+ * request count against limits.body_memory until its reply, and a
+ * connection holding more than a mebibyte when the total passes the cap
+ * is answered 503 and closed. An accept that fails (EMFILE: out of
+ * descriptors) turns the listener off for a moment instead of spinning on
+ * it, with one log line per episode. */
 #include "core/server.h"
 
 #include <arpa/inet.h>
@@ -18,6 +27,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/queue.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,9 +47,16 @@
 #define SERVER_IDLE_TIMEOUT_S 120
 #define SERVER_CONN_BUCKETS 256
 
-static int request_timeout_s = 30;
+#define SERVER_BACKOFF_MS 250       /* the listener rests this long after a failed accept */
+#define SERVER_BODY_REFUSE_MIN (1024 * 1024) /* only connections holding more are refused */
 
-typedef enum { CONN_HOOK, CONN_IDLE, CONN_READING, CONN_BUSY } conn_state_t;
+static int request_timeout_s = 30;
+static int max_connections = 1024;  /* server_set_limits */
+static size_t body_cap;             /* bytes; 0: no cap */
+static int n_conns;                 /* tracked connections, every listener */
+static size_t body_held;            /* request bytes received and not yet answered */
+
+typedef enum { CONN_HOOK, CONN_IDLE, CONN_READING, CONN_BUSY, CONN_REFUSE } conn_state_t;
 
 typedef struct conn conn_t;
 struct conn {
@@ -48,6 +67,8 @@ struct conn {
     struct evbuffer_cb_entry *watch;
     conn_state_t state;
     int expiring; /* in the deadline callback: it frees the tracker */
+    const char *refuse; /* why it is answered 503 and closed, or NULL */
+    size_t held;  /* request bytes counted in body_held */
     conn_t *next; /* hash chain by evcon */
 };
 
@@ -60,9 +81,42 @@ struct server {
     void (*handler)(struct evhttp_request *, void *);
     void *arg;
     conn_t *conns[SERVER_CONN_BUCKETS];
+    struct evconnlistener *listener;
+    struct event *backoff;   /* turns the listener back on */
+    int exhausted;           /* accepts failing: logged once until one works */
+    long failed_accepts;
+    server_t *next_server;   /* every listener, for on_accept_error */
 };
 
+static server_t *servers;
+
 void server_set_request_timeout(int seconds) { request_timeout_s = seconds > 0 ? seconds : 30; }
+
+void server_set_limits(int max_conns, int body_memory_mb)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rlim_t was = rl.rlim_cur;
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                rl.rlim_cur = was;
+        }
+    } else {
+        rl.rlim_cur = 1024;
+    }
+    if (max_conns > 0) {
+        max_connections = max_conns;
+    } else {
+        /* The rest is for the database, handler pipes and runtimes. */
+        long n = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 20 ? 1 << 20 : (long)rl.rlim_cur;
+        n -= n / 4 > 64 ? n / 4 : 64;
+        max_connections = n < 16 ? 16 : n > 65536 ? 65536 : (int)n;
+    }
+    body_cap = body_memory_mb > 0 ? (size_t)body_memory_mb << 20 : 0;
+    log_debug("msg=\"limits\" open_files=%llu max_connections=%d body_memory_mb=%d",
+              (unsigned long long)rl.rlim_cur, max_connections, body_memory_mb);
+}
 
 static size_t bucket(const struct evhttp_connection *evcon)
 {
@@ -86,6 +140,8 @@ static void conn_free(conn_t *c)
         if (*pp)
             *pp = c->next;
     }
+    body_held -= c->held;
+    n_conns--;
     event_free(c->timer);
     free(c);
 }
@@ -110,13 +166,56 @@ static void arm(conn_t *c)
     evtimer_add(c->timer, &tv);
 }
 
-/* Bytes arrived: on an idle connection they start a request. */
+/* Answered 503 and closed from the loop (on_timer), never from inside
+ * libevent's read path. */
+static void refuse_later(conn_t *c, const char *why)
+{
+    c->refuse = why;
+    c->state = CONN_REFUSE;
+    evtimer_del(c->timer);
+    event_active(c->timer, EV_TIMEOUT, 0);
+}
+
+/* Bytes arrived: on an idle connection they start a request; they count
+ * against the body memory cap until the reply. */
 static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
     (void)buf;
     conn_t *c = arg;
-    if (info->n_added > 0 && c->state == CONN_IDLE)
+    if (info->n_added == 0 || c->state == CONN_REFUSE)
+        return;
+    c->held += info->n_added;
+    body_held += info->n_added;
+    if (c->state == CONN_IDLE)
         arm(c);
+    if (body_cap && body_held > body_cap && c->state == CONN_READING && c->held > SERVER_BODY_REFUSE_MIN)
+        refuse_later(c, "request bodies in flight over limits.body_memory");
+}
+
+/* Drops what the client sent (so the close is a FIN, not a reset that
+ * could destroy the answer), answers 503, and frees the connection. */
+static void refuse_now(conn_t *c)
+{
+    static const char reply[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                                "Connection: close\r\nRetry-After: 1\r\nContent-Length: 21\r\n\r\n"
+                                "sluice is overloaded\n";
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd >= 0) {
+        char sink[16384];
+        for (int i = 0; i < 64 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+            ;
+        if (send(fd, reply, sizeof reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+            (void)0; /* the client is gone or not reading: the close says enough */
+        shutdown(fd, SHUT_WR);
+    }
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(c->evcon, &peer, &port);
+    log_info("msg=\"connection refused: 503\" why=\"%s\" peer=%s:%u connections=%d body_memory_held=%zu",
+             c->refuse, peer ? peer : "?", (unsigned)port, n_conns, body_held);
+    c->expiring = 1;
+    evhttp_connection_free(c->evcon); /* calls on_conn_close */
+    conn_free(c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -140,9 +239,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         c->srv->conns[b] = c;
         evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
         c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev), on_input, c);
+        if (c->refuse) {
+            refuse_now(c);
+            return;
+        }
         c->state = CONN_IDLE;
         if (evbuffer_get_length(bufferevent_get_input(c->bev)))
             arm(c);
+        return;
+    }
+    if (c->state == CONN_REFUSE) {
+        refuse_now(c);
         return;
     }
     if (c->state != CONN_READING)
@@ -169,6 +276,15 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
     c->srv = s;
     c->bev = bev;
     c->state = CONN_HOOK;
+    if (n_conns >= max_connections)
+        c->refuse = "open connections at limits.max_connections";
+    n_conns++;
+    if (s->exhausted) {
+        log_info("msg=\"accepting connections again\" host=%s port=%d failed_accepts=%ld", s->host, s->port,
+                 s->failed_accepts);
+        s->exhausted = 0;
+        s->failed_accepts = 0;
+    }
     c->timer = evtimer_new(base, on_timer, c);
     /* Active now: runs in this loop pass, after evhttp has wired the
      * bufferevent and before the socket can be read. */
@@ -181,6 +297,8 @@ static void on_reply_done(struct evhttp_request *req, void *arg)
     (void)req;
     conn_t *c = arg;
     c->state = CONN_IDLE;
+    body_held -= c->held;
+    c->held = 0;
     /* Bytes of a pipelined request may already wait in the buffer. */
     if (evbuffer_get_length(bufferevent_get_input(c->bev)))
         arm(c);
@@ -225,6 +343,39 @@ static void dispatch(struct evhttp_request *req, void *arg)
         return;
     }
     s->handler(req, s->arg);
+}
+
+static void on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    server_t *s = arg;
+    evconnlistener_enable(s->listener);
+}
+
+/* accept() failed for a reason other than "try again": libevent would log
+ * and retry at once, forever, while the cause (no descriptors) lasts. */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    (void)arg; /* evhttp's own: the listener's callback argument */
+    int err = EVUTIL_SOCKET_ERROR();
+    server_t *s = servers;
+    while (s && s->listener != lev)
+        s = s->next_server;
+    if (!s) {
+        evconnlistener_disable(lev); /* cannot happen; never spin */
+        return;
+    }
+    evconnlistener_disable(lev);
+    struct timeval tv = {0, SERVER_BACKOFF_MS * 1000};
+    evtimer_add(s->backoff, &tv);
+    s->failed_accepts++;
+    if (!s->exhausted) {
+        s->exhausted = 1;
+        log_warn("msg=\"cannot accept connections; pausing the listener\" host=%s port=%d error=\"%s\" "
+                 "connections=%d pause_ms=%d",
+                 s->host ? s->host : "?", s->port, evutil_socket_error_to_string(err), n_conns, SERVER_BACKOFF_MS);
+    }
 }
 
 int server_parse_listen(const char *spec, char **host, int *port)
@@ -284,6 +435,13 @@ server_t *server_new(struct event_base *base, const char *host, int port,
     }
     s->host = strdup(host);
     s->port = port;
+    s->listener = evhttp_bound_socket_get_listener(sock);
+    s->backoff = evtimer_new(base, on_backoff, s);
+    if (!s->backoff)
+        goto fail;
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
+    s->next_server = servers;
+    servers = s;
     if (!guard_is_loopback(host))
         fprintf(stderr,
                 "sluice: WARNING: listening on %s%s%s:%d, which is not a loopback address: anyone who can reach "
@@ -302,6 +460,13 @@ void server_free(server_t *s)
         return;
     if (s->http)
         evhttp_free(s->http); /* frees every connection: on_conn_close frees its tracker */
+    if (s->backoff)
+        event_free(s->backoff);
+    for (server_t **pp = &servers; *pp; pp = &(*pp)->next_server)
+        if (*pp == s) {
+            *pp = s->next_server;
+            break;
+        }
     free(s->host);
     free(s);
 }

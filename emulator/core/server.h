@@ -21,6 +21,13 @@ int server_parse_listen(const char *spec, char **host, int *port);
  * keep a connection forever. Applies to listeners created afterwards. */
 void server_set_request_timeout(int seconds);
 
+/* Raises the open-files soft limit to the hard one, and sets the caps of
+ * every listener: max_conns client connections at once (0: three quarters
+ * of the open-files limit), body_memory_mb MiB of request bytes received
+ * and not yet answered, all connections together (0: none). Beyond either,
+ * connections are answered 503 and closed. */
+void server_set_limits(int max_conns, int body_memory_mb);
+
 /* Binds; returns owned, or NULL with errno-style message logged. */
 server_t *server_new(struct event_base *base, const char *host, int port,
                      void (*handler)(struct evhttp_request *, void *), void *arg);

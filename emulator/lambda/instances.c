@@ -263,21 +263,7 @@ static void pipe_cb(evutil_socket_t fd, short what, void *arg)
 static void schedule_reap(lambda_fleet_t *fl) { event_active(fl->reap_later, EV_TIMEOUT, 1); }
 
 /* Peak RSS of the instance's process (VmHWM), in MB; 0 if unknown. */
-static long peak_rss_mb(pid_t pid)
-{
-    char path[64], text[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    text[n] = '\0';
-    const char *p = strstr(text, "VmHWM:");
-    return p ? (strtol(p + 6, NULL, 10) + 1023) / 1024 : 0;
-}
+static long peak_rss_mb(pid_t pid) { return (lambda_vm_hwm_kb(pid) + 1023) / 1024; }
 
 static void write_start(instance_t *in)
 {

@@ -23,6 +23,8 @@ typedef struct lambda_function {
     int timeout;           /* seconds */
     int memory;            /* MB */
     int reserved_concurrency; /* -1: unset */
+    int max_retries;       /* Event invokes: retries after an error (0..2) */
+    int max_event_age_s;   /* Event invokes: dropped once older than this */
     int running;           /* invocations running now */
     char *log_stream;      /* AWS_LAMBDA_LOG_STREAM_NAME */
     char *last_modified;   /* "2026-11-26T15:30:00.000+0000" */
@@ -30,6 +32,7 @@ typedef struct lambda_function {
     char revision_id[IDS_UUID_LEN + 1];
     struct lambda_invocation *queued_head, *queued_tail; /* Event invokes waiting for concurrency */
     struct metric_series *metrics[8]; /* AWS/Lambda series (service.c's lambda_metric) */
+    struct lambda_invocation *retry_head; /* Event invokes waiting for their retry time */
 } lambda_function_t;
 
 /* One invocation's outcome, as the API and the poller see it. */
@@ -57,6 +60,8 @@ struct lambda {
     int n_functions;
     lambda_mapping_t *mappings;   /* linked list */
     struct lambda_invocation *live; /* invocations running now (ended at shutdown) */
+    int event_concurrency; /* Event invokes at once of a function without reserved concurrency */
+    struct event *retry_tick; /* moves due Event retries to their function's queue */
 };
 
 lambda_function_t *lambda_function_find(lambda_t *l, const char *name_or_arn);
@@ -75,7 +80,9 @@ int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t
 int lambda_function_has_capacity(const lambda_function_t *f);
 
 /* Queues an Event (asynchronous) invocation: started now when the
- * function has capacity, else when an invocation of it finishes. 0 or -1. */
+ * function has room for it (below its reserved concurrency, or below
+ * limits.event_concurrency when it has none), else when an invocation of
+ * it finishes, in order. 0 or -1. */
 int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, size_t len,
                         char request_id[IDS_UUID_LEN + 1]);
 

@@ -6,6 +6,7 @@
 #include "lambda/runner.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,8 +34,19 @@
 #define READ_CHUNK 65536
 #define STDERR_LINE_MAX 65536   /* a longer unterminated run is logged as one line */
 #define WRITE_CHUNK 65536
+#define SAMPLE_MS 100           /* how often a running handler's tree is looked at */
+#define TREE_MAX 256            /* processes followed per invocation */
+#define SPAWNED_MAX 4096        /* processes lambda_spawn started and nobody reaped yet */
 
 typedef struct inv inv_t;
+
+/* A process as /proc names it: the pid and its start time (clock ticks
+ * after boot), so a pid the kernel has handed out again is not taken for
+ * the process seen before. */
+typedef struct {
+    pid_t pid;
+    unsigned long long start;
+} proc_id_t;
 
 struct lambda_runner {
     struct event_base *base;
@@ -68,6 +81,12 @@ struct inv {
 
     char *tail;                 /* log lines, trimmed to the last LAMBDA_LOG_TAIL bytes at the end */
     size_t tail_len, tail_cap;
+
+    struct event *ev_sample;    /* the tree and its memory, every SAMPLE_MS */
+    proc_id_t seen[TREE_MAX];   /* descendants seen while it ran */
+    int n_seen;
+    long hwm_kb;                /* the largest VmHWM of the handler or a descendant */
+    long parent_hwm_kb;         /* sluice's own VmHWM when it spawned */
 
     bool spawn_failed, reaped, timed_out, too_large, finishing;
     char error[256];
@@ -144,6 +163,233 @@ int lambda_pipe(int p[2])
     return 0;
 }
 
+/* ---- the handler's processes ----
+ *
+ * Memory: wait4's ru_maxrss is no measure of a handler. posix_spawn runs
+ * the child on sluice's own address space until the exec, and the kernel
+ * folds that space's high-water mark into the child's at the exec, so a
+ * trivial handler "used" sluice's peak. The handler's own peak is its
+ * VmHWM (per address space, reset by the exec), sampled while it runs;
+ * ru_maxrss counts only when it is above sluice's mark at the spawn (then
+ * it can only be the handler's, or a child it waited for).
+ *
+ * Descendants: sluice is a child subreaper, so whatever a handler leaves
+ * behind (a double fork, a setsid) is reparented to sluice instead of
+ * init. When an invocation ends, each such orphan that belongs to it (a
+ * descendant seen while it ran, or a process whose environment carries
+ * its AWS_REQUEST_ID) is killed with everything under it; orphans that
+ * exit are reaped here unless lambda_spawn started them (their owners
+ * reap those). */
+
+static pid_t spawned[SPAWNED_MAX];
+static int n_spawned;
+
+static int read_text(const char *path, char *out, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t got = 0;
+    while (got + 1 < size) {
+        ssize_t n = read(fd, out + got, size - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    out[got] = '\0';
+    return (int)got;
+}
+
+long lambda_vm_hwm_kb(pid_t pid)
+{
+    char path[64], text[4096];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/status");
+    if (read_text(path, text, sizeof text) <= 0)
+        return 0;
+    const char *p = strstr(text, "VmHWM:");
+    return p ? strtol(p + 6, NULL, 10) : 0;
+}
+
+/* State letter and start time of pid from /proc/PID/stat; 0 or -1. */
+static int proc_stat(pid_t pid, char *state, unsigned long long *start)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (read_text(path, text, sizeof text) <= 0)
+        return -1;
+    const char *p = strrchr(text, ')'); /* the name may hold anything */
+    if (!p || p[1] != ' ')
+        return -1;
+    *state = p[2];
+    /* Field 3 is the state; the start time is field 22. */
+    p += 2;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p)
+            return -1;
+        p++;
+    }
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+/* Appends the children of pid (every thread's) to out; returns the new count. */
+static int children_of(pid_t pid, pid_t *out, int n, int max)
+{
+    char path[64];
+    if (pid > 0)
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    else
+        snprintf(path, sizeof path, "/proc/self/task");
+    DIR *d = opendir(path);
+    if (!d)
+        return n;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < max) {
+        if (e->d_name[0] == '.')
+            continue;
+        char cpath[sizeof path + sizeof e->d_name + 16], text[4096];
+        snprintf(cpath, sizeof cpath, "%s/%s/children", path, e->d_name);
+        if (read_text(cpath, text, sizeof text) <= 0)
+            continue;
+        for (char *p = text, *end; n < max; p = end) {
+            long c = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (c > 0)
+                out[n++] = (pid_t)c;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* pid and everything under it, breadth first, at most max. */
+static int tree_of(pid_t pid, pid_t *out, int max)
+{
+    int n = 0;
+    if (max > 0)
+        out[n++] = pid;
+    for (int i = 0; i < n && n < max; i++)
+        n = children_of(out[i], out, n, max);
+    return n;
+}
+
+static bool was_spawned(pid_t pid)
+{
+    for (int i = 0; i < n_spawned; i++)
+        if (spawned[i] == pid)
+            return true;
+    return false;
+}
+
+/* Looks at the running handler's tree: remembers its processes, raises hwm_kb. */
+static void sample_tree(inv_t *v)
+{
+    if (v->pid <= 0 || v->reaped)
+        return;
+    pid_t tree[TREE_MAX];
+    int n = tree_of(v->pid, tree, TREE_MAX);
+    for (int i = 0; i < n; i++) {
+        long kb = lambda_vm_hwm_kb(tree[i]);
+        if (kb > v->hwm_kb)
+            v->hwm_kb = kb;
+        if (i == 0)
+            continue;
+        char state;
+        unsigned long long start;
+        if (proc_stat(tree[i], &state, &start) < 0)
+            continue;
+        bool known = false;
+        for (int k = 0; k < v->n_seen && !known; k++)
+            known = v->seen[k].pid == tree[i] && v->seen[k].start == start;
+        if (!known && v->n_seen < TREE_MAX)
+            v->seen[v->n_seen++] = (proc_id_t){tree[i], start};
+    }
+}
+
+static bool carries_request_id(pid_t pid, const char *request_id)
+{
+    char path[64], env[32768];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int n = read_text(path, env, sizeof env);
+    if (n <= 0)
+        return false;
+    char want[128];
+    int wn = snprintf(want, sizeof want, "AWS_REQUEST_ID=%s", request_id);
+    for (int off = 0; off < n; off += (int)strlen(env + off) + 1)
+        if (n - off >= wn && memcmp(env + off, want, (size_t)wn) == 0 && env[off + wn] == '\0')
+            return true;
+    return false;
+}
+
+/* v's handler has exited: kill every orphan of it and all under them. */
+static void end_descendants(inv_t *v)
+{
+    for (int round = 0; round < 4; round++) {
+        pid_t kids[TREE_MAX];
+        int n = children_of(0, kids, 0, TREE_MAX), killed = 0;
+        for (int i = 0; i < n; i++) {
+            pid_t c = kids[i];
+            char state;
+            unsigned long long start;
+            if (c == v->pid || was_spawned(c) || proc_stat(c, &state, &start) < 0 || state == 'Z')
+                continue;
+            bool ours = false;
+            for (int k = 0; k < v->n_seen && !ours; k++)
+                ours = v->seen[k].pid == c && v->seen[k].start == start;
+            if (!ours)
+                ours = carries_request_id(c, v->request_id);
+            if (!ours)
+                continue;
+            pid_t tree[TREE_MAX];
+            int t = tree_of(c, tree, TREE_MAX);
+            for (int j = 0; j < t; j++)
+                kill(tree[j], SIGKILL);
+            killed += t;
+        }
+        if (!killed)
+            break;
+        log_info("function=%s request_id=%s msg=\"ended processes the handler left behind\" count=%d",
+                 v->function_name, v->request_id, killed);
+    }
+}
+
+/* Reaps exited orphans; forgets spawned pids that are no longer children. */
+static void reap_orphans(void)
+{
+    pid_t kids[TREE_MAX * 4];
+    int n = children_of(0, kids, 0, TREE_MAX * 4);
+    int keep = 0;
+    for (int i = 0; i < n_spawned; i++) {
+        bool child = false;
+        for (int k = 0; k < n && !child; k++)
+            child = kids[k] == spawned[i];
+        if (child)
+            spawned[keep++] = spawned[i];
+    }
+    n_spawned = keep;
+    for (int i = 0; i < n; i++) {
+        char state;
+        unsigned long long start;
+        if (!was_spawned(kids[i]) && proc_stat(kids[i], &state, &start) == 0 && state == 'Z')
+            waitpid(kids[i], NULL, WNOHANG);
+    }
+}
+
+static void sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sample_tree(arg);
+}
+
 /* ---- log lines ---- */
 
 static void tail_append(inv_t *v, const char *s, size_t n)
@@ -217,6 +463,7 @@ static void inv_free(inv_t *v)
     free_event(&v->ev_err);
     free_event(&v->ev_timer);
     free_event(&v->ev_finish);
+    free_event(&v->ev_sample);
     close_fd(&v->in_fd);
     close_fd(&v->out_fd);
     close_fd(&v->err_fd);
@@ -352,8 +599,10 @@ static void try_reap(inv_t *v)
                  strerror(errno));
         v->status_known = false;
     } else if (si.si_pid == 0) {
+        sample_tree(v);
         return; /* still running */
     } else {
+        end_descendants(v);
         kill(-v->pid, SIGKILL);
         struct rusage ru;
         memset(&ru, 0, sizeof ru);
@@ -362,9 +611,13 @@ static void try_reap(inv_t *v)
             got = wait4(v->pid, &v->wstatus, 0, &ru);
         } while (got < 0 && errno == EINTR);
         v->status_known = got == v->pid;
-        if (v->status_known && ru.ru_maxrss > 0)
-            v->max_rss_mb = (ru.ru_maxrss + 1023) / 1024;
+        long kb = v->hwm_kb;
+        if (v->status_known && ru.ru_maxrss > v->parent_hwm_kb + 1024 && ru.ru_maxrss > kb)
+            kb = ru.ru_maxrss;
+        v->max_rss_mb = kb > 0 ? (kb + 1023) / 1024 : 1;
     }
+    if (v->ev_sample)
+        event_del(v->ev_sample);
     v->end_us = clock_mono_us();
     v->reaped = true;
     v->r->running--;
@@ -380,6 +633,7 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
      * finish_cb, so the list does not change under us. */
     for (inv_t *v = r->head; v; v = v->next)
         try_reap(v);
+    reap_orphans();
 }
 
 static void kill_group(inv_t *v)
@@ -619,6 +873,8 @@ int lambda_spawn(const lambda_spawn_t *spec, const int child_fds[3], pid_t *pid)
     posix_spawn_file_actions_destroy(&fa);
     if (rc)
         *pid = 0;
+    else if (n_spawned < SPAWNED_MAX)
+        spawned[n_spawned++] = *pid;
     return rc;
 }
 
@@ -651,6 +907,10 @@ lambda_runner_t *lambda_runner_new(struct event_base *base)
         free(r);
         return NULL;
     }
+    /* Orphans of handlers come to sluice, not to init (see above). */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0)
+        log_warn("msg=\"cannot become a child subreaper; processes handlers leave behind may outlive them\" "
+                 "error=\"%s\"", strerror(errno));
     /* Writing to a child that has exited must give EPIPE, not kill us.
      * main ignores SIGPIPE already; make sure of it for any embedder. */
     struct sigaction sa;
@@ -732,7 +992,8 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
     v->ev_out = event_new(r->base, pout[0], EV_READ | EV_PERSIST, stdout_cb, v);
     v->ev_err = event_new(r->base, perr[0], EV_READ | EV_PERSIST, stderr_cb, v);
     v->ev_timer = evtimer_new(r->base, timeout_cb, v);
-    if (!v->ev_in || !v->ev_out || !v->ev_err || !v->ev_timer)
+    v->ev_sample = event_new(r->base, -1, EV_PERSIST, sample_cb, v);
+    if (!v->ev_in || !v->ev_out || !v->ev_err || !v->ev_timer || !v->ev_sample)
         goto done;
 
     if (spec->log_path) {
@@ -751,6 +1012,7 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
 
     emit_fmt(v, "START RequestId: %s Version: $LATEST", v->request_id);
     v->start_us = clock_mono_us();
+    v->parent_hwm_kb = lambda_vm_hwm_kb(0);
     int child_fds[3] = {pin[0], pout[1], perr[1]};
     int err = lambda_spawn(spec, child_fds, &v->pid);
     close_fd(&pin[0]);
@@ -775,6 +1037,9 @@ int lambda_runner_start(lambda_runner_t *r, const lambda_spawn_t *spec, const ch
         close_fd(&v->in_fd);
     event_add(v->ev_out, NULL);
     event_add(v->ev_err, NULL);
+    sample_tree(v);
+    struct timeval every = {0, SAMPLE_MS * 1000};
+    event_add(v->ev_sample, &every);
     if (v->timeout_ms > 0) {
         /* The loop's cached time may be a whole busy turn old; a timeout
          * counts from the spawn. */

@@ -80,6 +80,9 @@ int lambda_pipe(int p[2]);
  * process group, with an empty signal mask and default dispositions.
  * Returns 0 and *pid, or an errno value. */
 int lambda_spawn(const lambda_spawn_t *spec, const int child_fds[3], pid_t *pid);
+/* The peak resident set (VmHWM) of pid's address space in kB, 0 if
+ * unknown (gone, or a zombie); pid 0: sluice's own. */
+long lambda_vm_hwm_kb(pid_t pid);
 /* Words a spawn failure: "spawn failed: <what>: <why>". */
 void lambda_describe_spawn_error(const lambda_spawn_t *spec, int err, char *out, size_t size);
 

@@ -24,8 +24,12 @@ typedef struct lambda_invocation {
     char **envp;
     lambda_invoke_done_fn done;
     void *arg;
-    char *payload;         /* only while queued (async) */
+    char *payload;         /* async: owned until the last attempt */
     size_t payload_len;
+    int async;             /* an Event invocation: queued, retried after an error */
+    int attempt;           /* retries so far */
+    int64_t first_ms;      /* when it was accepted (for maximum_event_age) */
+    int64_t due_ms;        /* while waiting for a retry: when it may run again */
     char *trace_id;
     const char *client_context; /* only while starting */
     struct lambda_invocation *next;              /* queued (async) */
@@ -325,6 +329,92 @@ void lambda_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
     metrics_put(m, "AWS/Lambda", "ConcurrentExecutions", NULL, 0, "Count", total, now_ms);
 }
 
+/* Lambda waits about a minute before the first retry of a failed Event
+ * invocation and two before the second (on sluice's clock, so a test can
+ * advance it instead of waiting). */
+static int64_t retry_delay_ms(int attempt) { return attempt <= 1 ? 60000 : 120000; }
+
+static int too_old(const invocation_t *inv)
+{
+    return clock_now_ms() - inv->first_ms > (int64_t)inv->f->max_event_age_s * 1000;
+}
+
+static void free_invocation(invocation_t *inv)
+{
+    free_env(inv->envp);
+    free(inv->payload);
+    free(inv);
+}
+
+/* A failed Event invocation: back for a retry, or given up (0: kept). */
+static int retry_later(lambda_t *l, invocation_t *inv, lambda_status_t status)
+{
+    lambda_function_t *f = inv->f;
+    if (!l->runner || status == LAMBDA_OK)
+        return -1;
+    if (inv->attempt >= f->max_retries || too_old(inv)) {
+        log_warn("msg=\"event invocation failed; not retried\" function=%s request_id=%s attempts=%d%s",
+                 f->name, inv->request_id, inv->attempt + 1,
+                 inv->attempt >= f->max_retries ? "" : " why=\"maximum_event_age\"");
+        return -1;
+    }
+    inv->attempt++;
+    inv->due_ms = clock_now_ms() + retry_delay_ms(inv->attempt);
+    free_env(inv->envp);
+    inv->envp = NULL;
+    inv->next = f->retry_head;
+    f->retry_head = inv;
+    log_info("msg=\"event invocation failed; will retry\" function=%s request_id=%s retry=%d in_s=%lld", f->name,
+             inv->request_id, inv->attempt, (long long)(retry_delay_ms(inv->attempt) / 1000));
+    return 0;
+}
+
+static void enqueue(lambda_function_t *f, invocation_t *inv)
+{
+    inv->next = NULL;
+    if (f->queued_tail)
+        f->queued_tail->next = inv;
+    else
+        f->queued_head = inv;
+    f->queued_tail = inv;
+}
+
+/* Every second: retries whose time has come join their function's queue. */
+static void retry_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lambda_t *l = arg;
+    int64_t now = clock_now_ms();
+    for (int i = 0; i < l->n_functions; i++) {
+        lambda_function_t *f = l->functions[i];
+        invocation_t **pp = &f->retry_head;
+        int moved = 0;
+        while (*pp) {
+            invocation_t *inv = *pp;
+            if (inv->due_ms > now) {
+                pp = &inv->next;
+                continue;
+            }
+            *pp = inv->next;
+            enqueue(f, inv);
+            moved = 1;
+        }
+        if (moved)
+            start_queued(l, f);
+    }
+}
+
+/* Room for one more Event invocation: Lambda runs them within the
+ * function's concurrency; without a reservation sluice caps them at
+ * limits.event_concurrency (AWS's cap is the account's 1,000, too many
+ * processes for one machine). */
+static int has_event_capacity(const lambda_t *l, const lambda_function_t *f)
+{
+    int cap = f->reserved_concurrency >= 0 ? f->reserved_concurrency : l->event_concurrency;
+    return f->running < cap;
+}
+
 static void invocation_done(const lambda_result_t *r, void *arg)
 {
     invocation_t *inv = arg;
@@ -347,8 +437,8 @@ static void invocation_done(const lambda_result_t *r, void *arg)
         inv->done(&o, inv->arg);
     free(o.error_json);
     lambda_t *l = inv->l;
-    free_env(inv->envp);
-    free(inv);
+    if (!inv->async || retry_later(l, inv, r->status))
+        free_invocation(inv);
     start_queued(l, f);
 }
 
@@ -432,44 +522,44 @@ int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, 
     invocation_t *inv = calloc(1, sizeof *inv);
     inv->l = l;
     inv->f = f;
+    inv->async = 1;
+    inv->first_ms = clock_now_ms();
     ids_uuid4(inv->request_id);
     if (request_id)
         memcpy(request_id, inv->request_id, IDS_UUID_LEN + 1);
-    if (lambda_function_has_capacity(f) && !f->queued_head) {
-        if (start(l, inv, payload, len)) {
-            free(inv);
-            return -1;
-        }
-        return 0;
-    }
     inv->payload = malloc(len + 1);
     memcpy(inv->payload, payload, len);
     inv->payload[len] = '\0';
     inv->payload_len = len;
-    if (f->queued_tail)
-        f->queued_tail->next = inv;
-    else
-        f->queued_head = inv;
-    f->queued_tail = inv;
+    if (has_event_capacity(l, f) && !f->queued_head) {
+        if (start(l, inv, inv->payload, len)) {
+            free_invocation(inv);
+            return -1;
+        }
+        return 0;
+    }
+    enqueue(f, inv);
     return 0;
 }
 
 static void start_queued(lambda_t *l, lambda_function_t *f)
 {
-    while (f->queued_head && lambda_function_has_capacity(f)) {
+    while (f->queued_head && has_event_capacity(l, f)) {
         invocation_t *inv = f->queued_head;
         f->queued_head = inv->next;
         if (!f->queued_head)
             f->queued_tail = NULL;
         inv->next = NULL;
-        char *payload = inv->payload;
-        size_t len = inv->payload_len;
-        inv->payload = NULL;
-        if (start(l, inv, payload, len)) {
-            log_error("msg=\"cannot start queued invocation\" function=%s request_id=%s", f->name, inv->request_id);
-            free(inv);
+        if (too_old(inv)) {
+            log_warn("msg=\"event invocation dropped\" why=\"maximum_event_age\" function=%s request_id=%s",
+                     f->name, inv->request_id);
+            free_invocation(inv);
+            continue;
         }
-        free(payload);
+        if (start(l, inv, inv->payload, inv->payload_len)) {
+            log_error("msg=\"cannot start queued invocation\" function=%s request_id=%s", f->name, inv->request_id);
+            free_invocation(inv);
+        }
     }
 }
 
@@ -512,6 +602,8 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_t *cfg,
     f->timeout = cf->timeout > 0 ? cf->timeout : 3;
     f->memory = cf->memory > 0 ? cf->memory : 128;
     f->reserved_concurrency = cf->reserved_concurrency;
+    f->max_retries = cf->maximum_retry_attempts;
+    f->max_event_age_s = cf->maximum_event_age > 0 ? cf->maximum_event_age : 21600;
     f->last_modified = now_rfc3339();
     {
         char stream[96];
@@ -545,8 +637,12 @@ static void function_free(lambda_function_t *f)
     while (f->queued_head) {
         invocation_t *inv = f->queued_head;
         f->queued_head = inv->next;
-        free(inv->payload);
-        free(inv);
+        free_invocation(inv);
+    }
+    while (f->retry_head) {
+        invocation_t *inv = f->retry_head;
+        f->retry_head = inv->next;
+        free_invocation(inv);
     }
     lambda_fleet_free(f->fleet);
     free(f->runtime);
@@ -573,6 +669,7 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
     l->region = strdup(cfg->region);
     l->account = strdup(cfg->account_id);
     l->endpoint_url = strdup(endpoint_url);
+    l->event_concurrency = cfg->event_concurrency > 0 ? cfg->event_concurrency : 10;
     l->runner = lambda_runner_new(base);
     if (!l->runner) {
         lambda_free(l);
@@ -598,6 +695,10 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
         }
     }
     lambda_mappings_start_config(l, cfg);
+    l->retry_tick = event_new(base, -1, EV_PERSIST, retry_tick_cb, l);
+    struct timeval second = {1, 0};
+    if (l->retry_tick)
+        event_add(l->retry_tick, &second);
     return l;
 }
 
@@ -610,6 +711,9 @@ void lambda_free(lambda_t *l)
      * back after their visibility timeout), then stop the mappings. */
     lambda_runner_free(l->runner);
     l->runner = NULL;
+    if (l->retry_tick)
+        event_free(l->retry_tick);
+    l->retry_tick = NULL;
     for (int i = 0; i < l->n_functions; i++) {
         lambda_fleet_free(l->functions[i]->fleet);
         l->functions[i]->fleet = NULL;

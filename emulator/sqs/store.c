@@ -2,11 +2,14 @@
  * in order from `migrations`; statements are prepared once at open. */
 #include "sqs/store.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
 
@@ -160,7 +163,19 @@ struct sqs_store {
     size_t qc_cap, qc_used;
     qjournal_t *jr;
     size_t jr_n, jr_cap;
+    /* The database file as opened: if its path stops naming it (the data
+     * directory was deleted or moved), writes would go to a file nobody
+     * can reopen, so every call fails instead (store_gone). */
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    int64_t checked_us;  /* when the path was last looked at */
+    int gone;            /* set once: refused until a restart */
 };
+
+static int durability_full; /* sqs_store_set_durability */
+
+void sqs_store_set_durability(int full) { durability_full = full; }
 
 static void log_db_error(sqs_store_t *st, const char *what)
 {
@@ -568,10 +583,29 @@ sqs_store_t *sqs_store_open(const char *path)
      * cost), and a second sluice on the same directory is refused. */
     /* Exclusive mode must be set before the first WAL access, so that the
      * lock is taken (and held) at open, not at the first write. */
+    /* durability: full makes it synchronous=FULL: the WAL is synced at
+     * every commit, so commits survive power loss too, at the cost of a
+     * sync per commit (docs/performance.md). */
     if (exec(st, "PRAGMA locking_mode=EXCLUSIVE") || exec(st, "PRAGMA journal_mode=WAL") ||
-        exec(st, "PRAGMA synchronous=NORMAL") || exec(st, "PRAGMA foreign_keys=OFF") ||
-        exec(st, "PRAGMA temp_store=MEMORY"))
+        exec(st, durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ||
+        exec(st, "PRAGMA foreign_keys=OFF") || exec(st, "PRAGMA temp_store=MEMORY"))
         goto fail;
+    {
+        sqlite3_stmt *q = NULL;
+        int level = -1;
+        if (sqlite3_prepare_v2(st->db, "PRAGMA synchronous", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            level = sqlite3_column_int(q, 0);
+        sqlite3_finalize(q);
+        log_info("msg=\"database open\" path=%s durability=%s synchronous=%s", path,
+                 durability_full ? "full" : "normal", level == 2 ? "FULL" : level == 1 ? "NORMAL" : "?");
+    }
+    struct stat sb;
+    if (stat(path, &sb) == 0) { /* not for ":memory:" */
+        st->path = strdup(path);
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+    }
     if (migrate(st) || load_secret(st))
         goto fail;
     for (int i = 0; i < S__COUNT; i++) {
@@ -600,7 +634,33 @@ void sqs_store_close(sqs_store_t *st)
         sqlite3_close(st->db);
     free(st->qc);
     free(st->jr);
+    free(st->path);
     free(st);
+}
+
+/* 1 when the database file is no longer where it was opened: checked at
+ * most every 200 ms, logged once. */
+static int store_gone(sqs_store_t *st)
+{
+    if (st->gone)
+        return 1;
+    int64_t now = clock_mono_us();
+    if (!st->path || now - st->checked_us < 200000)
+        return 0;
+    st->checked_us = now;
+    struct stat sb;
+    const char *why = NULL;
+    if (stat(st->path, &sb) < 0)
+        why = strerror(errno);
+    else if (sb.st_dev != st->dev || sb.st_ino != st->ino)
+        why = "a different file is there now";
+    if (!why)
+        return 0;
+    st->gone = 1;
+    log_error("msg=\"the database file is gone from the data directory (deleted or moved?); every change "
+              "now fails with 500 until sluice is restarted\" path=%s error=\"%s\"",
+              st->path, why);
+    return 1;
 }
 
 const char *sqs_store_secret(const sqs_store_t *st) { return st->secret; }
@@ -627,6 +687,8 @@ int64_t sqs_store_lost(const sqs_store_t *st) { return st->lost; }
 int sqs_store_begin(sqs_store_t *st)
 {
     st->jr_n = 0;
+    if (store_gone(st))
+        return -1;
     if (!st->group) {
         if (run(st, stmt(st, S_BEGIN), "begin"))
             return -1;

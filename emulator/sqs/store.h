@@ -45,6 +45,9 @@ typedef struct {
 /* Opens (creating and migrating) the database at path. Returns owned, or
  * NULL after logging why. */
 sqs_store_t *sqs_store_open(const char *path);
+/* durability: 0 normal (synchronous=NORMAL), 1 full (synchronous=FULL),
+ * for databases opened afterwards. */
+void sqs_store_set_durability(int full);
 void sqs_store_close(sqs_store_t *st); /* NULL is a no-op */
 
 /* A per-database secret (hex) for signing receipt handles. */
