@@ -353,10 +353,14 @@ export function stageRuntimesConfig() {
   return { dir, file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The JSON lines of a file ([] while it does not exist). */
+/** The complete JSON lines of a file ([] while it does not exist). A last
+ * line without its newline is a handler still writing it: left for the next
+ * read, not parsed half-written. */
 export function readJsonLines(file) {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+  const lines = readFileSync(file, 'utf8').split('\n');
+  lines.pop(); // '' after the last newline, or the unfinished line
+  return lines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
 }
 
 /**

@@ -385,12 +385,16 @@ def stage_e2e_config(name, folder):
 
 
 def read_json_lines(path):
-    """The JSON lines of a file ([] while it does not exist)."""
+    """The complete JSON lines of a file ([] while it does not exist). A last
+    line without its newline is a handler still writing it: left for the
+    next read, not parsed half-written."""
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
         return []
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    lines = text.split("\n")
+    lines.pop()  # "" after the last newline, or the unfinished line
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def make_lambda_client(endpoint_url, **config):
