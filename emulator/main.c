@@ -18,6 +18,7 @@
 #include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
+#include "observe/traces.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
 #include "apigw/vtl.h"
@@ -553,6 +554,10 @@ static int cmd_serve(opts_t *o)
         obs.metrics = metrics_new(base, obs.db, cfg->metrics_retention);
     if (cfg->observe_enabled) /* off: no log events are stored (obs.logs is NULL) */
         obs.logs = logstore_new(obs.db, (int64_t)cfg->logs_retention * 1000);
+    if (cfg->observe_enabled) { /* off: no hop is recorded (traces_get() is NULL) */
+        obs.traces = traces_new(obs.db);
+        traces_set_retention(obs.traces, (int64_t)cfg->traces_retention * 1000);
+    }
     observe_set(&obs);
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
     if (!sqs)
@@ -603,6 +608,7 @@ done:
     observe_set(NULL);
     metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
     logstore_free(obs.logs);
+    traces_free(obs.traces);
     observe_db_close(obs.db);
     if (sigint)
         event_free(sigint);

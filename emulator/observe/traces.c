@@ -12,6 +12,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "observe/logs.h"
 #include "observe/observe.h"
 
 #define PRUNE_EVERY_MS 60000
@@ -326,7 +327,7 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
     if (!t)
         return;
     int64_t now = clock_now_ms();
-    rec_t *r = rec_new(OP_HOP, "api", now - (int64_t)latency_ms);
+    rec_t *r = rec_new(OP_HOP, "api", now - (int64_t)ceil(latency_ms)); /* when it began, not after its send */
     r->trace_id = root_of(trace_header);
     r->request_id = dup_or_null(request_id);
     r->message_id = dup_or_null(message_id && *message_id ? message_id : NULL);
@@ -675,6 +676,17 @@ static void add_line(void *ctx, int64_t ts_ms, const char *stream, const char *m
         cJSON_AddStringToObject(l, "stream", stream);
     cJSON_AddStringToObject(l, "message", message ? message : "");
     cJSON_AddItemToArray(a->arr, l);
+}
+
+/* observe/logs.c comes from its own branch: until it is linked in, the
+ * reference is weak and NULL, and invocations show no lines. */
+#pragma weak logstore_invocation_lines
+
+void traces_log_lines(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx)
+{
+    observe_t *o = ctx;
+    if (o && o->logs && logstore_invocation_lines)
+        logstore_invocation_lines(o->logs, request_id, emit, emit_ctx);
 }
 
 cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *lines_ctx)

@@ -95,6 +95,10 @@ void traces_redrive(traces_t *t, const char *message_id, const char *source, con
 typedef void (*traces_line_fn)(void *emit_ctx, int64_t ts_ms, const char *stream, const char *message);
 typedef void (*traces_lines_fn)(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx);
 
+/* A traces_lines_fn over the hub's logstore (ctx: the observe_t): the
+ * invocation's lines from observe/logs. */
+void traces_log_lines(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx);
+
 /* The chain of id (a trace id, API request id, message id or Lambda
  * request id) read from db: {"id", "trace_ids": [...], "start_ms",
  * "duration_ms", "hops": [{"offset_ms", "ts_ms", "kind", ...}]}, hops in
