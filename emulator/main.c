@@ -18,6 +18,7 @@
 #include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
+#include "observe/trace_cli.h"
 #include "observe/traces.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
@@ -38,10 +39,12 @@ static const char usage[] =
     "                    [--data-dir DIR] [--log-level LEVEL]\n"
     "       sluice validate [--config FILE] [--template FILE] [--parameter-overrides K=V ...]\n"
     "                    [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
+    "       sluice trace ID [--endpoint URL | --data-dir DIR | --config FILE] [--json]\n"
+    "       sluice trace --failed | --dead-lettered | --slow MS [--limit N] [...]\n"
     "       sluice --version | --help\n"
     "\n"
     "serve       run the emulator (AWS endpoint default 127.0.0.1:4566, data dir .sluice/)\n"
-    "validate    check config files and templates; print each problem as FILE:LINE:COLUMN: message\n"
+    "validate    check config files and templates; print each problem as FILE:LINE:COLUMN: message\n"    "trace       show a request's, message's or invocation's hops through the queue (sluice trace --help)\n"
     "--template  an AWS SAM / CloudFormation template (docs/templates.md); --config and\n"
     "            --template may be given several times and are combined\n"
     "--listen    where the AWS endpoint listens (overrides the config's listen)\n"
@@ -674,6 +677,8 @@ int main(int argc, char **argv)
         free(o.overrides);
         return rc;
     }
+    if (strcmp(cmd, "trace") == 0)
+        return trace_cli_main(argc - 2, argv + 2);
     fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", cmd);
     return 2;
 }

@@ -693,6 +693,10 @@ cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *li
 {
     if (!db || !id || !*id)
         return NULL;
+    /* A whole header (Root=...;Parent=...) names its root. */
+    char root[TRACE_ROOT_LEN + 1];
+    if (strchr(id, '=') && trace_root_parse(id, root) == 0)
+        id = root;
     strset_t traces = {0}, msgs = {0}, reqs = {0}, seed_reqs = {0};
     hops_t hops = {0};
     cJSON *out = NULL;
