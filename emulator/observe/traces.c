@@ -515,6 +515,7 @@ static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out
 
 typedef struct {
     int64_t id, ts_ms;
+    int starts; /* an API request: stamped when it began, it leads its millisecond */
     cJSON *json;
 } hop_t;
 
@@ -618,7 +619,8 @@ static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
             h->cap = h->cap ? h->cap * 2 : 32;
             h->v = xrealloc(h->v, h->cap * sizeof *h->v);
         }
-        h->v[h->n++] = (hop_t){id, sqlite3_column_int64(st, 1), hop_json(st)};
+        const char *kind = (const char *)sqlite3_column_text(st, 2);
+        h->v[h->n++] = (hop_t){id, sqlite3_column_int64(st, 1), kind && !strcmp(kind, "api"), hop_json(st)};
     }
     sqlite3_finalize(st);
 }
@@ -628,6 +630,8 @@ static int hop_cmp(const void *a, const void *b)
     const hop_t *x = a, *y = b;
     if (x->ts_ms != y->ts_ms)
         return x->ts_ms < y->ts_ms ? -1 : 1;
+    if (x->starts != y->starts)
+        return y->starts - x->starts;
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
