@@ -826,7 +826,7 @@ static cJSON *summary(sqlite3 *db, const char *trace_id)
     /* What started it: the first hop's kind and where. */
     if (sqlite3_prepare_v2(db,
                            "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE trace_id = ?1 "
-                           "ORDER BY ts_ms, id LIMIT 1",
+                           "ORDER BY ts_ms, kind != 'api', id LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) {
