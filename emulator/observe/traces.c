@@ -682,14 +682,10 @@ static void add_line(void *ctx, int64_t ts_ms, const char *stream, const char *m
     cJSON_AddItemToArray(a->arr, l);
 }
 
-/* observe/logs.c comes from its own branch: until it is linked in, the
- * reference is weak and NULL, and invocations show no lines. */
-#pragma weak logstore_invocation_lines
-
 void traces_log_lines(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx)
 {
     observe_t *o = ctx;
-    if (o && o->logs && logstore_invocation_lines)
+    if (o && o->logs)
         logstore_invocation_lines(o->logs, request_id, emit, emit_ctx);
 }
 

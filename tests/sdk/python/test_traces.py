@@ -130,7 +130,14 @@ def test_success_chain_and_every_kind_of_id(env):
     hop_lines = lines[1:6]
     assert [ln.split()[1] for ln in hop_lines] == ["api", "send", "receive", "invoke", "delete"]
     assert all(re.match(r"^\+\d+ms ", ln) for ln in hop_lines)
-    assert any(f"log lines of tr-work request_id={inv['request_id']}" in ln for ln in lines[6:])
+    at = lines.index(f"log lines of tr-work request_id={inv['request_id']}:")
+    assert f"  record {msg_id} mode=ok" in lines[at + 1:]
+    # The JSON's invocation carries the same lines (START .. REPORT too).
+    logs = [entry["message"] for entry in inv["logs"]]
+    assert f"record {msg_id} mode=ok" in logs
+    assert any(m.startswith(f"START RequestId: {inv['request_id']}") for m in logs)
+    assert any(m.startswith(f"REPORT RequestId: {inv['request_id']}") for m in logs)
+    assert all(entry["stream"] == inv["log_stream"] for entry in inv["logs"])
 
 
 def test_handler_error_retries_then_dead_letters(env):
