@@ -140,6 +140,20 @@ def test_success_chain_and_every_kind_of_id(env):
     assert all(entry["stream"] == inv["log_stream"] for entry in inv["logs"])
 
 
+def test_lambda_route_is_one_chain(env):
+    out = http_call(env.front, "POST", "/direct", body="{}",
+                    headers={"Content-Type": "application/json", "X-Amzn-Trace-Id": "Root=1-5759e988-00000000000000000000beef"})
+    assert out.status == 200, out
+    api_rid = out.header("x-amzn-RequestId")
+    chain = env.chain(api_rid)
+    assert kinds(chain) == ["api", "invoke"]
+    assert chain["trace_ids"] == ["1-5759e988-00000000000000000000beef"]
+    inv = hop(chain, "invoke")
+    assert inv["outcome"] == "success" and "message_ids" not in inv
+    assert inv["trace_header"].startswith("Root=1-5759e988-00000000000000000000beef")
+    assert env.chain(inv["request_id"])["hops"] == chain["hops"]
+
+
 def test_handler_error_retries_then_dead_letters(env):
     msg_id, _ = env.post_order({"mode": "error"})
     chain = env.wait_chain(msg_id, lambda k: "dead_letter" in k)
