@@ -870,6 +870,10 @@ int lambda_mapping_update(lambda_t *l, lambda_mapping_t *m, const cJSON *p, int 
         set_state(m, m->enabled ? "Enabling" : "Disabling");
     else
         set_state(m, "Updating");
+    /* Disabled stops receiving now: a receive still parked after the
+     * answer would take the caller's next message into a batch of its own. */
+    if (was_enabled && !m->enabled)
+        stop_receive(m);
     return 0;
 }
 
