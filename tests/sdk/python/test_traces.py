@@ -319,3 +319,21 @@ def test_data_dir_of_a_stopped_sluice(tmp_path):
     out = subprocess.run([str(sluice_binary()), "trace", "nope", "--data-dir", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and "observe.db" in out.stderr
+
+
+def test_nothing_recorded_when_observe_is_off(tmp_path):
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config="observe: {enabled: false}\nqueues:\n  plain: {}\n")
+    try:
+        url = server.sqs.get_queue_url(QueueName="plain")["QueueUrl"]
+        msg_id = server.sqs.send_message(QueueUrl=url, MessageBody="hello")["MessageId"]
+        try:
+            urllib.request.urlopen(f"{server.endpoint}/_sluice/traces/{msg_id}", timeout=10)
+            raise AssertionError("expected 503")
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and json.loads(e.read()) == {"error": "traces are not recorded"}
+        out = subprocess.run([str(sluice_binary()), "trace", msg_id, "--endpoint", server.endpoint],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 1 and "traces are not recorded" in out.stderr
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
