@@ -86,6 +86,8 @@ LIB_SRCS := \
 	emulator/observe/filter_pattern.c \
 	emulator/observe/logs.c \
 	emulator/observe/logs_api.c \
+	emulator/observe/traces.c \
+	emulator/observe/trace_cli.c \
 	emulator/template/yaml.c \
 	emulator/template/intrinsics.c \
 	emulator/template/resources.c \

@@ -24,6 +24,7 @@
 #include "observe/metrics.h"
 #include "observe/observe.h"
 #include "observe/prometheus.h"
+#include "observe/traces.h"
 #include "sqs/wire_json.h"
 #include "sqs/wire_query.h"
 #include "sts/sts.h"
@@ -246,6 +247,72 @@ static void clock_call(endpoint_t *ep, struct evhttp_request *req)
                (long long)clock_offset_ms());
 }
 
+/* Writes body (owned JSON) as the reply. */
+static void reply_cjson(struct evhttp_request *req, int status, const char *reason, cJSON *body)
+{
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    reply_json(req, status, reason, "%s", text ? text : "{}");
+    free(text);
+}
+
+/* GET /_sluice/traces/ID: one chain; GET /_sluice/traces?failed=1 |
+ * dead_lettered=1 | slow_ms=N [&limit=N]: recent chains (traces.h). */
+static void traces_call(struct evhttp_request *req, const char *path, const char *query)
+{
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_GET && evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+        reply_json(req, 405, "Method Not Allowed", "{\"error\":\"use GET\"}");
+        return;
+    }
+    observe_t *o = observe_get();
+    if (!o || !o->db || !o->traces) {
+        reply_json(req, 503, "Service Unavailable", "{\"error\":\"traces are not recorded\"}");
+        return;
+    }
+    observe_db_flush(o->db);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(o->db));
+    if (path[strlen("/_sluice/traces")] == '/') {
+        char *id = evhttp_uridecode(path + strlen("/_sluice/traces/"), 0, NULL);
+        cJSON *chain = id && *id && strlen(id) < 256 ? traces_chain(db, id, traces_log_lines, o) : NULL;
+        if (chain)
+            reply_cjson(req, 200, "OK", chain);
+        else {
+            cJSON *err = cJSON_CreateObject();
+            char msg[400];
+            snprintf(msg, sizeof msg, "no trace, request or message with id '%.256s'", id ? id : "");
+            cJSON_AddStringToObject(err, "error", msg);
+            reply_cjson(req, 404, "Not Found", err);
+        }
+        free(id);
+        return;
+    }
+    traces_filter_t f = {0};
+    form_t *form = form_parse(query ? query : "", query ? strlen(query) : 0);
+    const char *v;
+    char *end = NULL;
+    if ((v = form_get(form, "failed")))
+        f.failed = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    if ((v = form_get(form, "dead_lettered")))
+        f.dead_lettered = strcmp(v, "1") == 0 || strcmp(v, "true") == 0;
+    int bad = 0;
+    if ((v = form_get(form, "slow_ms"))) {
+        f.slow_ms = strtoll(v, &end, 10);
+        bad |= !*v || *end || f.slow_ms < 0;
+    }
+    if ((v = form_get(form, "limit"))) {
+        long n = strtol(v, &end, 10);
+        bad |= !*v || *end || n < 1 || n > 1000;
+        f.limit = (int)n;
+    }
+    form_free(form);
+    if (bad) {
+        reply_json(req, 400, "Bad Request",
+                   "{\"error\":\"slow_ms wants a whole number of milliseconds >= 0, limit 1 to 1000\"}");
+        return;
+    }
+    reply_cjson(req, 200, "OK", traces_list(db, &f));
+}
+
 static void health(struct evhttp_request *req) { reply_json(req, 200, "OK", "{\"status\":\"ok\"}"); }
 
 /* GET /_sluice/metrics: the metrics for Prometheus (observe/prometheus.h). */
@@ -282,6 +349,10 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/_sluice/metrics") == 0) {
         prometheus(req);
+        return;
+    }
+    if (strcmp(path, "/_sluice/traces") == 0 || strncmp(path, "/_sluice/traces/", 16) == 0) {
+        traces_call(req, path, query);
         return;
     }
     if (strcmp(path, "/_sluice/clock") == 0) {

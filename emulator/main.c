@@ -18,6 +18,8 @@
 #include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
+#include "observe/trace_cli.h"
+#include "observe/traces.h"
 #include "core/server.h"
 #include "apigw/gateway.h"
 #include "apigw/vtl.h"
@@ -37,10 +39,12 @@ static const char usage[] =
     "                    [--data-dir DIR] [--log-level LEVEL]\n"
     "       sluice validate [--config FILE] [--template FILE] [--parameter-overrides K=V ...]\n"
     "                    [--listen HOST:PORT] [--api-listen NAME=HOST:PORT]...\n"
+    "       sluice trace ID [--endpoint URL | --data-dir DIR | --config FILE] [--json]\n"
+    "       sluice trace --failed | --dead-lettered | --slow MS [--limit N] [...]\n"
     "       sluice --version | --help\n"
     "\n"
     "serve       run the emulator (AWS endpoint default 127.0.0.1:4566, data dir .sluice/)\n"
-    "validate    check config files and templates; print each problem as FILE:LINE:COLUMN: message\n"
+    "validate    check config files and templates; print each problem as FILE:LINE:COLUMN: message\n"    "trace       show a request's, message's or invocation's hops through the queue (sluice trace --help)\n"
     "--template  an AWS SAM / CloudFormation template (docs/templates.md); --config and\n"
     "            --template may be given several times and are combined\n"
     "--listen    where the AWS endpoint listens (overrides the config's listen)\n"
@@ -553,6 +557,10 @@ static int cmd_serve(opts_t *o)
         obs.metrics = metrics_new(base, obs.db, cfg->metrics_retention);
     if (cfg->observe_enabled) /* off: no log events are stored (obs.logs is NULL) */
         obs.logs = logstore_new(obs.db, (int64_t)cfg->logs_retention * 1000);
+    if (cfg->observe_enabled) { /* off: no hop is recorded (traces_get() is NULL) */
+        obs.traces = traces_new(obs.db);
+        traces_set_retention(obs.traces, (int64_t)cfg->traces_retention * 1000);
+    }
     observe_set(&obs);
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
     if (!sqs)
@@ -603,6 +611,7 @@ done:
     observe_set(NULL);
     metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
     logstore_free(obs.logs);
+    traces_free(obs.traces);
     observe_db_close(obs.db);
     if (sigint)
         event_free(sigint);
@@ -668,6 +677,8 @@ int main(int argc, char **argv)
         free(o.overrides);
         return rc;
     }
+    if (strcmp(cmd, "trace") == 0)
+        return trace_cli_main(argc - 2, argv + 2);
     fprintf(stderr, "sluice: unknown command '%s' (see sluice --help)\n", cmd);
     return 2;
 }

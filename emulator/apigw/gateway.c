@@ -28,6 +28,7 @@
 #include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
+#include "observe/traces.h"
 #include "sqs/wire_query.h"
 
 #define MAX_PAYLOAD (10 * 1024 * 1024)
@@ -298,6 +299,8 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
              latency, integ, r->request_id, r->trace + 5, r->message_id[0] ? r->message_id : "-");
     store_access_line(r, status, len, latency, integ);
+    traces_api(traces_get(), r->trace, r->request_id, r->api->cfg->name, r->match.route_key, r->method, r->full_path,
+               status, latency, r->message_id);
 }
 
 static void answer_message(greq_t *r, int status, const char *error_type, const char *message)
@@ -1049,17 +1052,9 @@ static void preflight(greq_t *r)
  * leaves the root sluice made. */
 static void adopt_trace(greq_t *r, const char *header)
 {
-    const char *root = header ? strstr(header, "Root=") : NULL;
-    if (!root)
-        return;
-    root += 5;
-    size_t len = strcspn(root, ";");
-    if (len != 35 || root[0] != '1' || root[1] != '-' || root[10] != '-')
-        return;
-    for (size_t i = 2; i < len; i++)
-        if (i != 10 && !isxdigit((unsigned char)root[i]))
-            return;
-    snprintf(r->trace, sizeof r->trace, "Root=%.35s", root);
+    char root[TRACE_ROOT_LEN + 1];
+    if (trace_root_parse(header, root) == 0)
+        snprintf(r->trace, sizeof r->trace, "Root=%s", root);
 }
 
 static void handle(struct evhttp_request *req, void *arg)

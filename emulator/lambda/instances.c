@@ -325,6 +325,7 @@ static void finish(instance_t *in, lambda_status_t status, const char *output, s
     res.log_tail = v->tail.data ? v->tail.data : "";
     res.duration_ms = duration_ms;
     res.max_rss_mb = in->max_rss_mb;
+    res.log_stream = in->log_stream;
     v->done(&res, v->arg);
     finv_free(v);
 }

@@ -43,6 +43,8 @@ typedef struct {
     const char *log_tail;
     char *error_json;      /* for function errors: {"errorMessage", "errorType"}; owned by the invoker */
     double duration_ms;
+    const char *request_id;   /* the invocation's */
+    const char *trace_header; /* what the handler saw in _X_AMZN_TRACE_ID */
 } lambda_outcome_t;
 
 typedef void (*lambda_invoke_done_fn)(const lambda_outcome_t *o, void *arg);

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "lambda/events.h"
 #include "lambda/internal.h"
+#include "observe/traces.h"
 
 #define DEFAULT_CONCURRENCY 5   /* AWS starts an SQS mapping with 5 concurrent batches */
 #define MAX_PAYLOAD (6 * 1024 * 1024)
@@ -54,6 +55,7 @@ struct lambda_mapping {
 typedef struct recv_call {
     sqs_call_t call;             /* first */
     lambda_mapping_t *m;
+    char receiver[64];           /* "mapping UUID", for traces */
 } recv_call_t;
 
 struct batch {
@@ -67,6 +69,7 @@ struct batch {
 
 typedef struct {
     sqs_call_t call;
+    char receiver[64];
 } delete_call_t;
 
 static void pump(lambda_mapping_t *m);
@@ -143,6 +146,8 @@ static void delete_handles(lambda_mapping_t *m, char **handles, size_t n)
         }
         delete_call_t *d = calloc(1, sizeof *d);
         call_init(&d->call, m->l, "DeleteMessageBatch", params, delete_done);
+        snprintf(d->receiver, sizeof d->receiver, "mapping %s", m->uuid);
+        d->call.receiver = d->receiver;
         sqs_call_start(m->l->sqs, &d->call);
     }
 }
@@ -204,6 +209,30 @@ static void log_batch(const lambda_mapping_t *m, const batch_t *b, const char *o
     cJSON_Delete(err);
 }
 
+/* The batch's hops: each record linked to the invocation, each failed one
+ * (flags[i]; NULL: all) returning after its visibility timeout. Before the
+ * deletes, so a trace reads invocation, retry or delete in that order. */
+static void trace_batch(const lambda_mapping_t *m, const batch_t *b, const lambda_outcome_t *o, const int *flags,
+                        int all_failed, const char *outcome)
+{
+    traces_t *t = traces_get();
+    if (!t || !o->request_id)
+        return;
+    int vt = 0, fifo = 0;
+    sqs_queue_info(m->l->sqs, m->queue_arn, &vt, &fifo);
+    int *all = NULL;
+    if (all_failed) {
+        all = calloc(b->n ? b->n : 1, sizeof *all);
+        for (size_t i = 0; all && i < b->n; i++)
+            all[i] = 1;
+        flags = all;
+    }
+    const char *queue = strrchr(m->queue_arn, ':');
+    traces_batch(t, o->request_id, m->function_name, queue ? queue + 1 : m->queue_arn, b->ids, flags, b->n, outcome,
+                 vt);
+    free(all);
+}
+
 static void invoked(const lambda_outcome_t *o, void *arg)
 {
     batch_t *b = arg;
@@ -212,16 +241,19 @@ static void invoked(const lambda_outcome_t *o, void *arg)
         /* A function error or timeout deletes nothing: the messages come
          * back after their visibility timeout. */
         snprintf(m->last_result, sizeof m->last_result, "PROBLEM: Function call failed");
+        trace_batch(m, b, o, NULL, 1, o->status == LAMBDA_TIMEOUT ? "timeout" : "error");
         log_batch(m, b, o->status == LAMBDA_TIMEOUT ? "timeout" : "error", o->error_json);
     } else if (m->report_failures) {
         size_t *failed = NULL, n_failed = 0;
         lambda_batch_outcome_t out =
             lambda_batch_item_failures(o->output, o->output_len, (const char *const *)b->ids, b->n, &failed, &n_failed);
         if (out == LAMBDA_BATCH_ALL_OK) {
+            trace_batch(m, b, o, NULL, 0, "success");
             delete_handles(m, b->handles, b->n);
             log_batch(m, b, "ok", NULL);
         } else if (out == LAMBDA_BATCH_PARTIAL) {
             char **keep = calloc(b->n, sizeof *keep);
+            int *flags = calloc(b->n ? b->n : 1, sizeof *flags);
             size_t n_keep = 0;
             for (size_t i = 0; i < b->n; i++) {
                 int is_failed = 0;
@@ -229,7 +261,10 @@ static void invoked(const lambda_outcome_t *o, void *arg)
                     is_failed = failed[k] == i;
                 if (!is_failed)
                     keep[n_keep++] = b->handles[i];
+                flags[i] = is_failed;
             }
+            trace_batch(m, b, o, flags, 0, "partial");
+            free(flags);
             delete_handles(m, keep, n_keep);
             free(keep);
             log_batch(m, b, "partial", NULL);
@@ -237,12 +272,14 @@ static void invoked(const lambda_outcome_t *o, void *arg)
                 log_info("msg=\"batch item failed\" function=%s mapping=%s queue=%s message_id=%s", m->function_name,
                          m->uuid, m->queue_arn, b->ids[failed[k]]);
         } else {
+            trace_batch(m, b, o, NULL, 1, "error");
             log_batch(m, b, "error", "{\"errorType\":\"InvalidBatchItemFailures\","
                                      "\"errorMessage\":\"invalid batchItemFailures response; the whole batch will be retried\"}");
         }
         free(failed);
         snprintf(m->last_result, sizeof m->last_result, "OK");
     } else {
+        trace_batch(m, b, o, NULL, 0, "success");
         delete_handles(m, b->handles, b->n);
         snprintf(m->last_result, sizeof m->last_result, "OK");
         log_batch(m, b, "ok", NULL);
@@ -316,9 +353,8 @@ static void dispatch(lambda_mapping_t *m)
             cJSON_Delete(rec);
             continue;
         }
-        if (!trace)
-            trace = cJSON_GetStringValue(
-                cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "Attributes"), "AWSTraceHeader"));
+        trace = cJSON_GetStringValue(
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(msg, "Attributes"), "AWSTraceHeader"));
         b->ids[b->n] = strdup(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(msg, "MessageId")));
         b->handles[b->n] = strdup(handle);
         b->n++;
@@ -334,6 +370,11 @@ static void dispatch(lambda_mapping_t *m)
         batch_free(b);
         return;
     }
+    /* Each record keeps its own AWSTraceHeader; the invocation has a trace
+     * of its own (a new root), except that a batch of one record carries
+     * on that record's trace. */
+    if (b->n != 1)
+        trace = NULL;
     char *payload = cJSON_PrintUnformatted(event);
     cJSON_Delete(event);
     b->next = m->batches;
@@ -404,6 +445,8 @@ static void start_receive(lambda_mapping_t *m, int max, int wait)
     recv_call_t *rc = calloc(1, sizeof *rc);
     rc->m = m;
     call_init(&rc->call, m->l, "ReceiveMessage", params, received);
+    snprintf(rc->receiver, sizeof rc->receiver, "mapping %s", m->uuid);
+    rc->call.receiver = rc->receiver;
     m->recv = rc;
     sqs_call_start(m->l->sqs, &rc->call);
 }
@@ -827,6 +870,10 @@ int lambda_mapping_update(lambda_t *l, lambda_mapping_t *m, const cJSON *p, int 
         set_state(m, m->enabled ? "Enabling" : "Disabling");
     else
         set_state(m, "Updating");
+    /* Disabled stops receiving now: a receive still parked after the
+     * answer would take the caller's next message into a batch of its own. */
+    if (was_enabled && !m->enabled)
+        stop_receive(m);
     return 0;
 }
 

@@ -55,6 +55,7 @@ typedef struct {
     const char *error;      /* a short reason for SPAWN_FAILED, else NULL */
     double duration_ms;
     long max_rss_mb;
+    const char *log_stream; /* the instance's log stream (runtimes), or NULL */
 } lambda_result_t;
 
 typedef void (*lambda_done_fn)(const lambda_result_t *result, void *arg);

@@ -16,6 +16,7 @@
 #include "lambda/runtimes.h"
 #include "observe/logs.h"
 #include "observe/metrics.h"
+#include "observe/traces.h"
 
 typedef struct lambda_invocation {
     lambda_t *l;
@@ -30,7 +31,9 @@ typedef struct lambda_invocation {
     int attempt;           /* retries so far */
     int64_t first_ms;      /* when it was accepted (for maximum_event_age) */
     int64_t due_ms;        /* while waiting for a retry: when it may run again */
-    char *trace_id;
+    char *trace_id;        /* the caller's, only while starting */
+    char trace[192];       /* the trace header the handler sees */
+    int64_t start_ms;
     const char *client_context; /* only while starting */
     struct lambda_invocation *next;              /* queued (async) */
     struct lambda_invocation *live_prev, *live_next; /* running */
@@ -93,16 +96,13 @@ static void env_add(char ***envp, int *n, int *cap, const char *name, const char
     (*envp)[*n] = NULL;
 }
 
-/* A new X-Ray root trace header, for invocations that come with none. */
+/* A new X-Ray trace header, for invocations that come with none: a new
+ * root, as Lambda starts one (observe/traces makes it). */
 static void new_trace(char *out, size_t size)
 {
-    char hex[25];
-    unsigned char raw[12];
-    uint64_t a = ids_random64(), c = ids_random64();
-    memcpy(raw, &a, 8);
-    memcpy(raw + 8, &c, 4);
-    ids_hex(raw, 12, hex);
-    snprintf(out, size, "Root=1-%08llx-%s;Sampled=0", (long long)(clock_now_ms() / 1000), hex);
+    char root[TRACE_ROOT_LEN + 1];
+    trace_root_make(clock_now_ms(), root);
+    trace_header_make(root, out, size);
 }
 
 /* The environment a handler sees: a few of sluice's own (PATH, HOME, LANG,
@@ -415,6 +415,21 @@ static int has_event_capacity(const lambda_t *l, const lambda_function_t *f)
     return f->running < cap;
 }
 
+/* The invocation's hop: its outcome as a trace shows it. */
+static void trace_invocation(const invocation_t *inv, const lambda_result_t *r, const char *error_json)
+{
+    traces_t *t = traces_get();
+    if (!t)
+        return;
+    cJSON *err = error_json ? cJSON_Parse(error_json) : NULL;
+    const char *outcome = r->status == LAMBDA_OK ? "success" : r->status == LAMBDA_TIMEOUT ? "timeout" : "error";
+    traces_invoke(t, inv->request_id, inv->f->name, r->log_stream ? r->log_stream : inv->f->log_stream, inv->trace,
+                  inv->start_ms, r->duration_ms, outcome,
+                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "errorType")),
+                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(err, "errorMessage")));
+    cJSON_Delete(err);
+}
+
 static void invocation_done(const lambda_result_t *r, void *arg)
 {
     invocation_t *inv = arg;
@@ -430,9 +445,12 @@ static void invocation_done(const lambda_result_t *r, void *arg)
         .output_len = r->output_len,
         .log_tail = r->log_tail,
         .duration_ms = r->duration_ms,
+        .request_id = inv->request_id,
+        .trace_header = inv->trace,
     };
     if (r->status != LAMBDA_OK)
         o.error_json = error_payload(r, inv->request_id, f->timeout);
+    trace_invocation(inv, r, o.error_json);
     if (inv->done)
         inv->done(&o, inv->arg);
     free(o.error_json);
@@ -447,17 +465,17 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
     lambda_function_t *f = inv->f;
     if (!l->runner)
         return -1; /* shutting down */
+    /* Every invocation has a trace header: the caller's, or a new root. */
+    if (inv->trace_id)
+        snprintf(inv->trace, sizeof inv->trace, "%s", inv->trace_id);
+    else
+        new_trace(inv->trace, sizeof inv->trace);
+    inv->start_ms = clock_now_ms();
     if (f->fleet) {
         /* A warm instance; the trace header rides on the Runtime API. */
-        char own_trace[96];
-        const char *trace = inv->trace_id;
-        if (!trace) {
-            new_trace(own_trace, sizeof own_trace);
-            trace = own_trace;
-        }
         f->running++;
         live_add(l, inv);
-        if (lambda_fleet_invoke(f->fleet, inv->request_id, trace, inv->client_context, payload, len,
+        if (lambda_fleet_invoke(f->fleet, inv->request_id, inv->trace, inv->client_context, payload, len,
                                 invocation_done, inv)) {
             live_remove(l, inv);
             f->running--;
@@ -465,7 +483,7 @@ static int start(lambda_t *l, invocation_t *inv, const char *payload, size_t len
         }
         return 0;
     }
-    inv->envp = build_env(l, f, inv->request_id, inv->trace_id);
+    inv->envp = build_env(l, f, inv->request_id, inv->trace);
     char group[600];
     logstore_lambda_group(f->name, group, sizeof group);
     lambda_spawn_t spec = {

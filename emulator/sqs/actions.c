@@ -14,6 +14,7 @@
 #include "core/digest.h"
 #include "core/log.h"
 #include "observe/metrics.h"
+#include "observe/traces.h"
 #include "sqs/move_tasks.h"
 #include "sqs/queue.h"
 #include "sqs/service.h"
@@ -747,6 +748,7 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
     if (rc == 0) {
         queue_metric(q, QM_SENT, 1);
         queue_metric(q, QM_SIZE, (double)size);
+        traces_send(traces_get(), msg.message_id, q->name, msg.trace_header, c->action);
     }
 answer:
     if (rc == 0) {
@@ -884,6 +886,7 @@ typedef struct {
     int sys_mask;
     const cJSON *attr_names; /* MessageAttributeNames or NULL */
     const char *attempt;     /* ReceiveRequestAttemptId or NULL */
+    const char *receiver;    /* for traces */
 } recv_opts_t;
 
 static int sys_mask_of(const cJSON *list)
@@ -1021,6 +1024,7 @@ static int parse_recv_opts(sqs_call_t *c, sqs_queue_t *q, recv_opts_t *o, long *
     if (sqs_param_opt_str(c, "ReceiveRequestAttemptId", &attempt))
         return -1;
     o->attempt = attempt;
+    o->receiver = c->receiver ? c->receiver : c->action;
     if (attempt && !sqs_valid_token(attempt))
         return err_set(&c->err, ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter ReceiveRequestAttemptId is invalid. Reason: ReceiveRequestAttemptId "
@@ -1039,6 +1043,7 @@ static int redrive(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const sqs_store_m
         dlq->has_groups = 1;
     log_info("msg=\"message moved to dead-letter queue\" queue=%s dlq=%s message_id=%s receive_count=%d", q->name,
              dlq->name, m->message_id, m->receive_count);
+    traces_dead_letter(traces_get(), m->message_id, q->name, dlq->name, m->receive_count);
     sqs_wait_notify(s->wait, dlq);
     return 0;
 }
@@ -1063,6 +1068,7 @@ static int deliver(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const recv_opts_t
     if (sqs_store_msg_update_receive(s->store, m))
         return -1;
     cJSON_AddItemToArray(msgs, render_message(s, m, o, now));
+    traces_receive(traces_get(), m->message_id, q->name, m->receive_count, o->receiver);
     (*got)++;
     return 0;
 }
@@ -1566,7 +1572,7 @@ static int fifo_handle_expired(sqs_t *s, sqs_queue_t *q, const handle_t *h, cons
 
 /* Deletes the message a handle names. Standard queues: any handle that
  * sluice issued deletes the message; a message already gone is success. */
-static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
+static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, const char *by, err_t *err)
 {
     handle_t h;
     if (parse_handle(s, text, &h) || h.queue_id != q->id)
@@ -1576,6 +1582,7 @@ static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, err_t *err)
     if (sqs_store_msg_delete_id(s->store, h.seq, h.message_id))
         return err_set(err, ERR_INTERNAL, NULL);
     queue_metric(q, QM_DELETED, 1);
+    traces_delete(traces_get(), h.message_id, q->name, by);
     return 0;
 }
 
@@ -1587,7 +1594,7 @@ static int a_delete_message(sqs_t *s, sqs_call_t *c)
         return -1;
     if (sqs_tx_begin(s))
         return sqs_fail_internal(c);
-    if (delete_one(s, q, handle, &c->err)) {
+    if (delete_one(s, q, handle, c->receiver ? c->receiver : c->action, &c->err)) {
         sqs_store_rollback(s->store);
         return -1;
     }
@@ -1618,7 +1625,7 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
         err_t err;
         if (!handle)
             err_set(&err, ERR_MISSING_PARAMETER, "The request must contain the parameter ReceiptHandle.");
-        if (!handle || delete_one(s, q, handle, &err)) {
+        if (!handle || delete_one(s, q, handle, c->receiver ? c->receiver : c->action, &err)) {
             add_failed(failed, id, &err);
         } else {
             cJSON *o = cJSON_CreateObject();

@@ -24,6 +24,7 @@ struct sqs_call {
     const char *region;           /* from the SigV4 scope, or the default */
     const char *host;             /* Host header, for queue URLs */
     const char *sender_id;        /* SenderId for sent messages, or NULL */
+    const char *receiver;         /* who receives or deletes, for traces (a mapping); NULL: the action */
     char request_id[IDS_UUID_LEN + 1];
     void (*done)(sqs_call_t *call); /* called exactly once */
     void *arg;

@@ -16,6 +16,7 @@
 #include "core/digest.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "observe/traces.h"
 #include "sqs/service.h"
 
 #define TICK_MS 100
@@ -191,8 +192,10 @@ static int move_batch(move_task_t *t, sqs_queue_t *src, sqs_queue_t *dest, int64
                     *failure = NON_EXISTENT_QUEUE;
                 else if (move_one(s, m, d, now) || touch(&touched, &n_touched, &cap, d))
                     bad = 1;
-                else
+                else {
                     (*moved)++;
+                    traces_redrive(traces_get(), m->message_id, src->name, d->name, t->handle);
+                }
             }
             sqs_store_msg_clear(m);
         }

@@ -141,7 +141,7 @@ def test_move_to_dead_letter_queue_is_logged(env):
     env.lam.delete_event_source_mapping(UUID=mapping)
 
 
-def test_each_record_keeps_its_trace_and_the_handler_gets_the_first(env):
+def test_each_record_keeps_its_trace_and_the_batch_has_its_own(env):
     name, url, mapping = env.mapped_queue("logs-trace", enabled=False)
     traces = ["Root=1-5759e988-%024x" % (i + 1) for i in range(2)]
     ids = []
@@ -161,5 +161,9 @@ def test_each_record_keeps_its_trace_and_the_handler_gets_the_first(env):
     recs = got["event"]["Records"]
     assert [x["messageId"] for x in recs] == ids
     assert [x["attributes"]["AWSTraceHeader"] for x in recs] == traces
-    assert got["env"]["_X_AMZN_TRACE_ID"] == traces[0]
+    # A batch of several records is an invocation of its own: a new root
+    # (observe/traces links it to each record), none of the records'.
+    own = got["env"]["_X_AMZN_TRACE_ID"]
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", own), own
+    assert all(own.split(";")[0] != t for t in traces)
     env.lam.delete_event_source_mapping(UUID=mapping)

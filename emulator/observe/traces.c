@@ -1,0 +1,884 @@
+/* Traces through the queue (see traces.h): hop records handed to
+ * observe/db's writer thread, and the chain and list reads. */
+#include "observe/traces.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "core/xalloc.h"
+#include "observe/logs.h"
+#include "observe/observe.h"
+
+#define PRUNE_EVERY_MS 60000
+#define DEFAULT_LIMIT 20
+#define MAX_LIMIT 1000
+#define MAX_SET 4096 /* ids gathered for one chain: a bound, not a goal */
+
+struct traces {
+    observe_db_t *db;
+    int64_t retention_ms;
+    int64_t last_prune_ms;
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort();
+    return p;
+}
+
+/* ---------- pure helpers ---------- */
+
+static int root_ok(const char *p, size_t len)
+{
+    if (len != TRACE_ROOT_LEN || p[0] != '1' || p[1] != '-' || p[10] != '-')
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (i != 10 && !isxdigit((unsigned char)p[i]))
+            return 0;
+    return 1;
+}
+
+int trace_root_parse(const char *header, char root[TRACE_ROOT_LEN + 1])
+{
+    root[0] = '\0';
+    if (!header)
+        return -1;
+    const char *p = header;
+    while (*p == ' ')
+        p++;
+    if (strncmp(p, "1-", 2) == 0 && !strchr(p, '=')) {
+        size_t len = strcspn(p, "; ");
+        if (!root_ok(p, len))
+            return -1;
+        memcpy(root, p, len);
+        root[len] = '\0';
+        return 0;
+    }
+    /* Fields are KEY=VALUE separated by ';' (spaces tolerated). */
+    while (*p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        size_t len = strcspn(p, ";");
+        if (len > 5 && strncmp(p, "Root=", 5) == 0) {
+            size_t vlen = len - 5;
+            while (vlen && p[5 + vlen - 1] == ' ')
+                vlen--;
+            if (!root_ok(p + 5, vlen))
+                return -1;
+            memcpy(root, p + 5, vlen);
+            root[vlen] = '\0';
+            return 0;
+        }
+        p += len;
+    }
+    return -1;
+}
+
+void trace_root_make(int64_t now_ms, char root[TRACE_ROOT_LEN + 1])
+{
+    unsigned char raw[12];
+    uint64_t a = ids_random64(), b = ids_random64();
+    memcpy(raw, &a, 8);
+    memcpy(raw + 8, &b, 4);
+    char hex[25];
+    ids_hex(raw, 12, hex);
+    snprintf(root, TRACE_ROOT_LEN + 1, "1-%08llx-%s", (unsigned long long)(now_ms / 1000) & 0xffffffffULL, hex);
+}
+
+void trace_header_make(const char *root, char *out, size_t size)
+{
+    unsigned char raw[8];
+    uint64_t a = ids_random64();
+    memcpy(raw, &a, 8);
+    char parent[17];
+    ids_hex(raw, 8, parent);
+    snprintf(out, size, "Root=%s;Parent=%s;Sampled=0", root, parent);
+}
+
+/* ---------- recording ---------- */
+
+typedef enum { OP_HOP, OP_SEND, OP_LINKS, OP_PRUNE } op_t;
+
+/* One record for the writer; every string owned. */
+typedef struct {
+    op_t op;
+    const char *kind; /* static */
+    int64_t ts_ms;
+    char *trace_id, *message_id, *request_id;
+    int failed;
+    double duration_ms; /* NAN: none */
+    char *a, *b, *c, *d, *e, *f;
+    int64_t n;
+    int has_n;
+    /* OP_LINKS */
+    char **ids;
+    int *flags;
+    size_t n_ids;
+    /* OP_PRUNE */
+    int64_t cutoff_ms;
+} rec_t;
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS trace_hops ("
+    " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
+    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER);"
+    "CREATE INDEX IF NOT EXISTS trace_hops_trace ON trace_hops(trace_id);"
+    "CREATE INDEX IF NOT EXISTS trace_hops_message ON trace_hops(message_id);"
+    "CREATE INDEX IF NOT EXISTS trace_hops_request ON trace_hops(request_id);"
+    "CREATE INDEX IF NOT EXISTS trace_hops_ts ON trace_hops(ts_ms);"
+    "CREATE TABLE IF NOT EXISTS trace_messages ("
+    " message_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, ts_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS trace_messages_trace ON trace_messages(trace_id);"
+    "CREATE INDEX IF NOT EXISTS trace_messages_ts ON trace_messages(ts_ms);"
+    "CREATE TABLE IF NOT EXISTS trace_links ("
+    " request_id TEXT NOT NULL, message_id TEXT NOT NULL, failed INTEGER NOT NULL,"
+    " outcome TEXT, ts_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS trace_links_request ON trace_links(request_id);"
+    "CREATE INDEX IF NOT EXISTS trace_links_message ON trace_links(message_id);"
+    "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);";
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+static void rec_free(void *arg)
+{
+    rec_t *r = arg;
+    free(r->trace_id);
+    free(r->message_id);
+    free(r->request_id);
+    free(r->a);
+    free(r->b);
+    free(r->c);
+    free(r->d);
+    free(r->e);
+    free(r->f);
+    for (size_t i = 0; i < r->n_ids; i++)
+        free(r->ids[i]);
+    free(r->ids);
+    free(r->flags);
+    free(r);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int write_rec(observe_conn_t *c, void *arg)
+{
+    rec_t *r = arg;
+    sqlite3_stmt *st;
+    switch (r->op) {
+    case OP_PRUNE:
+        st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE ts_ms < ?1");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, r->cutoff_ms);
+        if (step_done(st))
+            return -1;
+        st = observe_conn_stmt(c, "DELETE FROM trace_messages WHERE ts_ms < ?1");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, r->cutoff_ms);
+        if (step_done(st))
+            return -1;
+        st = observe_conn_stmt(c, "DELETE FROM trace_links WHERE ts_ms < ?1");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, r->cutoff_ms);
+        return step_done(st);
+    case OP_LINKS:
+        for (size_t i = 0; i < r->n_ids; i++) {
+            st = observe_conn_stmt(c, "INSERT INTO trace_links (request_id, message_id, failed, outcome, ts_ms) "
+                                      "VALUES (?1, ?2, ?3, ?4, ?5)");
+            if (!st)
+                return -1;
+            bind_text(st, 1, r->request_id);
+            bind_text(st, 2, r->ids[i]);
+            sqlite3_bind_int(st, 3, r->flags ? r->flags[i] : 0);
+            bind_text(st, 4, r->c);
+            sqlite3_bind_int64(st, 5, r->ts_ms);
+            if (step_done(st))
+                return -1;
+        }
+        return 0;
+    case OP_SEND:
+        st = observe_conn_stmt(c, "INSERT OR REPLACE INTO trace_messages (message_id, trace_id, ts_ms) "
+                                  "VALUES (?1, ?2, ?3)");
+        if (!st)
+            return -1;
+        bind_text(st, 1, r->message_id);
+        bind_text(st, 2, r->trace_id);
+        sqlite3_bind_int64(st, 3, r->ts_ms);
+        if (step_done(st))
+            return -1;
+        /* the send is a hop too */
+        __attribute__((fallthrough));
+    case OP_HOP:
+        /* A hop that names a message but no trace belongs to the
+         * message's trace, recorded at its send (earlier in this order). */
+        st = observe_conn_stmt(c, "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, "
+                                  "duration_ms, a, b, c, d, e, f, n) VALUES (?1, ?2, COALESCE(?3, (SELECT "
+                                  "trace_id FROM trace_messages WHERE message_id = ?4)), ?4, ?5, ?6, ?7, ?8, ?9, "
+                                  "?10, ?11, ?12, ?13, ?14)");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, r->ts_ms);
+        bind_text(st, 2, r->kind);
+        bind_text(st, 3, r->trace_id);
+        bind_text(st, 4, r->message_id);
+        bind_text(st, 5, r->request_id);
+        sqlite3_bind_int(st, 6, r->failed);
+        if (isnan(r->duration_ms))
+            sqlite3_bind_null(st, 7);
+        else
+            sqlite3_bind_double(st, 7, r->duration_ms);
+        bind_text(st, 8, r->a);
+        bind_text(st, 9, r->b);
+        bind_text(st, 10, r->c);
+        bind_text(st, 11, r->d);
+        bind_text(st, 12, r->e);
+        bind_text(st, 13, r->f);
+        if (r->has_n)
+            sqlite3_bind_int64(st, 14, r->n);
+        else
+            sqlite3_bind_null(st, 14);
+        return step_done(st);
+    }
+    return 0;
+}
+
+traces_t *traces_new(observe_db_t *d)
+{
+    if (!d)
+        return NULL;
+    if (observe_db_schema(d, SCHEMA))
+        return NULL;
+    traces_t *t = xcalloc(1, sizeof *t);
+    t->db = d;
+    t->retention_ms = TRACES_DEFAULT_RETENTION_MS;
+    return t;
+}
+
+void traces_free(traces_t *t) { free(t); }
+
+void traces_set_retention(traces_t *t, int64_t ms)
+{
+    if (t)
+        t->retention_ms = ms > 0 ? ms : TRACES_DEFAULT_RETENTION_MS;
+}
+
+traces_t *traces_get(void)
+{
+    observe_t *o = observe_get();
+    return o ? o->traces : NULL;
+}
+
+static rec_t *rec_new(op_t op, const char *kind, int64_t ts_ms)
+{
+    rec_t *r = xcalloc(1, sizeof *r);
+    r->op = op;
+    r->kind = kind;
+    r->ts_ms = ts_ms;
+    r->duration_ms = NAN;
+    return r;
+}
+
+/* Hands r to the writer; once a minute also the retention's delete. */
+static void submit(traces_t *t, rec_t *r)
+{
+    observe_db_submit(t->db, write_rec, r, rec_free);
+    int64_t now = clock_now_ms();
+    if (now - t->last_prune_ms >= PRUNE_EVERY_MS) {
+        t->last_prune_ms = now;
+        rec_t *p = rec_new(OP_PRUNE, NULL, now);
+        p->cutoff_ms = now - t->retention_ms;
+        observe_db_submit(t->db, write_rec, p, rec_free);
+    }
+}
+
+static char *root_of(const char *header)
+{
+    char root[TRACE_ROOT_LEN + 1];
+    return trace_root_parse(header, root) == 0 ? xstrdup(root) : NULL;
+}
+
+void traces_api(traces_t *t, const char *trace_header, const char *request_id, const char *api, const char *route,
+                const char *method, const char *path, int status, double latency_ms, const char *message_id)
+{
+    if (!t)
+        return;
+    int64_t now = clock_now_ms();
+    rec_t *r = rec_new(OP_HOP, "api", now - (int64_t)ceil(latency_ms)); /* when it began, not after its send */
+    r->trace_id = root_of(trace_header);
+    r->request_id = dup_or_null(request_id);
+    r->message_id = dup_or_null(message_id && *message_id ? message_id : NULL);
+    r->a = dup_or_null(api);
+    r->b = dup_or_null(route);
+    r->c = dup_or_null(method);
+    r->d = dup_or_null(path);
+    r->n = status;
+    r->has_n = 1;
+    r->duration_ms = latency_ms;
+    r->failed = status >= 500;
+    submit(t, r);
+}
+
+void traces_send(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
+                 const char *via)
+{
+    if (!t || !message_id)
+        return;
+    rec_t *r = rec_new(OP_SEND, "send", clock_now_ms());
+    r->message_id = xstrdup(message_id);
+    r->trace_id = root_of(aws_trace_header);
+    if (!r->trace_id) {
+        char root[TRACE_ROOT_LEN + 1];
+        trace_root_make(r->ts_ms, root);
+        r->trace_id = xstrdup(root);
+    }
+    r->a = dup_or_null(queue);
+    r->b = dup_or_null(via);
+    r->c = dup_or_null(aws_trace_header);
+    submit(t, r);
+}
+
+void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver)
+{
+    if (!t || !message_id)
+        return;
+    rec_t *r = rec_new(OP_HOP, "receive", clock_now_ms());
+    r->message_id = xstrdup(message_id);
+    r->a = dup_or_null(queue);
+    r->b = dup_or_null(receiver ? receiver : "ReceiveMessage");
+    r->n = receive_count;
+    r->has_n = 1;
+    submit(t, r);
+}
+
+void traces_invoke(traces_t *t, const char *request_id, const char *function, const char *log_stream,
+                   const char *trace_header, int64_t start_ms, double duration_ms, const char *outcome,
+                   const char *error_type, const char *error_message)
+{
+    if (!t || !request_id)
+        return;
+    rec_t *r = rec_new(OP_HOP, "invoke", start_ms);
+    r->request_id = xstrdup(request_id);
+    r->trace_id = root_of(trace_header);
+    r->a = dup_or_null(function);
+    r->b = dup_or_null(log_stream);
+    r->c = dup_or_null(outcome);
+    r->d = dup_or_null(error_type);
+    r->e = dup_or_null(error_message);
+    r->f = dup_or_null(trace_header);
+    r->duration_ms = duration_ms;
+    r->failed = outcome && strcmp(outcome, "success") != 0;
+    submit(t, r);
+}
+
+void traces_batch(traces_t *t, const char *request_id, const char *function, const char *queue,
+                  char *const *message_ids, const int *item_failed, size_t n, const char *batch_outcome,
+                  int visibility_timeout)
+{
+    if (!t || !request_id || !n)
+        return;
+    int64_t now = clock_now_ms();
+    rec_t *links = rec_new(OP_LINKS, NULL, now);
+    links->request_id = xstrdup(request_id);
+    links->c = dup_or_null(batch_outcome);
+    links->ids = xcalloc(n, sizeof *links->ids);
+    links->flags = xcalloc(n, sizeof *links->flags);
+    for (size_t i = 0; i < n; i++) {
+        links->ids[i] = xstrdup(message_ids[i] ? message_ids[i] : "");
+        links->flags[i] = item_failed ? item_failed[i] : 0;
+    }
+    links->n_ids = n;
+    submit(t, links);
+    for (size_t i = 0; item_failed && i < n; i++) {
+        if (!item_failed[i] || !message_ids[i])
+            continue;
+        rec_t *r = rec_new(OP_HOP, "retry", now);
+        r->message_id = xstrdup(message_ids[i]);
+        r->request_id = xstrdup(request_id);
+        r->a = dup_or_null(queue);
+        r->b = dup_or_null(function);
+        r->c = dup_or_null(batch_outcome);
+        r->n = visibility_timeout;
+        r->has_n = 1;
+        r->failed = 1;
+        submit(t, r);
+    }
+}
+
+void traces_delete(traces_t *t, const char *message_id, const char *queue, const char *by)
+{
+    if (!t || !message_id)
+        return;
+    rec_t *r = rec_new(OP_HOP, "delete", clock_now_ms());
+    r->message_id = xstrdup(message_id);
+    r->a = dup_or_null(queue);
+    r->b = dup_or_null(by);
+    submit(t, r);
+}
+
+void traces_dead_letter(traces_t *t, const char *message_id, const char *queue, const char *dlq, int receive_count)
+{
+    if (!t || !message_id)
+        return;
+    rec_t *r = rec_new(OP_HOP, "dead_letter", clock_now_ms());
+    r->message_id = xstrdup(message_id);
+    r->a = dup_or_null(queue);
+    r->b = dup_or_null(dlq);
+    r->n = receive_count;
+    r->has_n = 1;
+    r->failed = 1;
+    submit(t, r);
+}
+
+void traces_redrive(traces_t *t, const char *message_id, const char *source, const char *dest, const char *task)
+{
+    if (!t || !message_id)
+        return;
+    rec_t *r = rec_new(OP_HOP, "redrive", clock_now_ms());
+    r->message_id = xstrdup(message_id);
+    r->a = dup_or_null(source);
+    r->b = dup_or_null(dest);
+    r->c = dup_or_null(task);
+    submit(t, r);
+}
+
+/* ---------- reading ---------- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strset_t;
+
+static int set_has(const strset_t *s, const char *x)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], x) == 0)
+            return 1;
+    return 0;
+}
+
+static void set_add(strset_t *s, const char *x)
+{
+    if (!x || !*x || set_has(s, x) || s->n >= MAX_SET)
+        return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->v[s->n++] = xstrdup(x);
+}
+
+static void set_free(strset_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* Runs sql with ?1 = arg and adds each row's first column to out. */
+static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_warn("msg=\"trace read failed\" error=\"%s\"", sqlite3_errmsg(db));
+        return;
+    }
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        set_add(out, (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+typedef struct {
+    int64_t id, ts_ms;
+    int starts; /* an API request: stamped when it began, it leads its millisecond */
+    cJSON *json;
+} hop_t;
+
+typedef struct {
+    hop_t *v;
+    size_t n, cap;
+} hops_t;
+
+static void add_str(cJSON *o, const char *name, sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    if (s)
+        cJSON_AddStringToObject(o, name, s);
+}
+
+static void add_int(cJSON *o, const char *name, sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) != SQLITE_NULL)
+        cJSON_AddNumberToObject(o, name, (double)sqlite3_column_int64(st, col));
+}
+
+#define HOP_COLS "id, ts_ms, kind, trace_id, message_id, request_id, failed, duration_ms, a, b, c, d, e, f, n"
+
+/* One trace_hops row (HOP_COLS) as JSON, by its kind. */
+static cJSON *hop_json(sqlite3_stmt *st)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *kind = (const char *)sqlite3_column_text(st, 2);
+    kind = kind ? kind : "?";
+    cJSON_AddNumberToObject(o, "ts_ms", (double)sqlite3_column_int64(st, 1));
+    cJSON_AddStringToObject(o, "kind", kind);
+    add_str(o, "trace_id", st, 3);
+    add_str(o, "message_id", st, 4);
+    add_str(o, "request_id", st, 5);
+    cJSON_AddBoolToObject(o, "failed", sqlite3_column_int(st, 6) != 0);
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        cJSON_AddNumberToObject(o, "duration_ms", round(sqlite3_column_double(st, 7) * 100.0) / 100.0);
+    if (!strcmp(kind, "api")) {
+        add_str(o, "api", st, 8);
+        add_str(o, "route", st, 9);
+        add_str(o, "method", st, 10);
+        add_str(o, "path", st, 11);
+        add_int(o, "status", st, 14);
+    } else if (!strcmp(kind, "send")) {
+        add_str(o, "queue", st, 8);
+        add_str(o, "action", st, 9);
+        add_str(o, "aws_trace_header", st, 10);
+    } else if (!strcmp(kind, "receive")) {
+        add_str(o, "queue", st, 8);
+        add_str(o, "receiver", st, 9);
+        add_int(o, "receive_count", st, 14);
+    } else if (!strcmp(kind, "invoke")) {
+        add_str(o, "function", st, 8);
+        add_str(o, "log_stream", st, 9);
+        add_str(o, "outcome", st, 10);
+        add_str(o, "error_type", st, 11);
+        add_str(o, "error_message", st, 12);
+        add_str(o, "trace_header", st, 13);
+    } else if (!strcmp(kind, "retry")) {
+        add_str(o, "queue", st, 8);
+        add_str(o, "function", st, 9);
+        add_str(o, "reason", st, 10);
+        add_int(o, "visibility_timeout", st, 14);
+    } else if (!strcmp(kind, "delete")) {
+        add_str(o, "queue", st, 8);
+        add_str(o, "by", st, 9);
+    } else if (!strcmp(kind, "dead_letter")) {
+        add_str(o, "queue", st, 8);
+        add_str(o, "dlq", st, 9);
+        add_int(o, "receive_count", st, 14);
+    } else if (!strcmp(kind, "redrive")) {
+        add_str(o, "source", st, 8);
+        add_str(o, "dest", st, 9);
+        add_str(o, "task", st, 10);
+    }
+    return o;
+}
+
+static int hops_has(const hops_t *h, int64_t id)
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (h->v[i].id == id)
+            return 1;
+    return 0;
+}
+
+/* Adds the rows sql selects (HOP_COLS, ?1 = arg) that are not there yet. */
+static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_warn("msg=\"trace read failed\" error=\"%s\"", sqlite3_errmsg(db));
+        return;
+    }
+    sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW && h->n < MAX_SET) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        if (hops_has(h, id))
+            continue;
+        if (h->n == h->cap) {
+            h->cap = h->cap ? h->cap * 2 : 32;
+            h->v = xrealloc(h->v, h->cap * sizeof *h->v);
+        }
+        const char *kind = (const char *)sqlite3_column_text(st, 2);
+        h->v[h->n++] = (hop_t){id, sqlite3_column_int64(st, 1), kind && !strcmp(kind, "api"), hop_json(st)};
+    }
+    sqlite3_finalize(st);
+}
+
+static int hop_cmp(const void *a, const void *b)
+{
+    const hop_t *x = a, *y = b;
+    if (x->ts_ms != y->ts_ms)
+        return x->ts_ms < y->ts_ms ? -1 : 1;
+    if (x->starts != y->starts)
+        return y->starts - x->starts;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* An invocation's records and, for a batch, its outcome ("partial"). */
+static void add_batch(sqlite3 *db, cJSON *hop, const char *request_id)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT message_id, failed, outcome FROM trace_links WHERE request_id = ?1 ORDER BY rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
+    cJSON *ids = NULL, *failed = NULL;
+    const char *outcome = NULL;
+    char outcome_buf[32] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (!ids) {
+            ids = cJSON_AddArrayToObject(hop, "message_ids");
+            failed = cJSON_AddArrayToObject(hop, "failed_message_ids");
+        }
+        const char *mid = (const char *)sqlite3_column_text(st, 0);
+        cJSON_AddItemToArray(ids, cJSON_CreateString(mid ? mid : ""));
+        if (sqlite3_column_int(st, 1))
+            cJSON_AddItemToArray(failed, cJSON_CreateString(mid ? mid : ""));
+        const char *oc = (const char *)sqlite3_column_text(st, 2);
+        if (oc && !outcome_buf[0])
+            snprintf(outcome_buf, sizeof outcome_buf, "%s", oc);
+    }
+    sqlite3_finalize(st);
+    outcome = outcome_buf[0] ? outcome_buf : NULL;
+    if (outcome && !strcmp(outcome, "partial")) {
+        cJSON_ReplaceItemInObjectCaseSensitive(hop, "outcome", cJSON_CreateString("partial_failure"));
+        cJSON_ReplaceItemInObjectCaseSensitive(hop, "failed", cJSON_CreateBool(1));
+    }
+}
+
+typedef struct {
+    cJSON *arr;
+} lines_acc_t;
+
+static void add_line(void *ctx, int64_t ts_ms, const char *stream, const char *message)
+{
+    lines_acc_t *a = ctx;
+    cJSON *l = cJSON_CreateObject();
+    cJSON_AddNumberToObject(l, "ts_ms", (double)ts_ms);
+    if (stream)
+        cJSON_AddStringToObject(l, "stream", stream);
+    cJSON_AddStringToObject(l, "message", message ? message : "");
+    cJSON_AddItemToArray(a->arr, l);
+}
+
+void traces_log_lines(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx)
+{
+    observe_t *o = ctx;
+    if (o && o->logs)
+        logstore_invocation_lines(o->logs, request_id, emit, emit_ctx);
+}
+
+cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *lines_ctx)
+{
+    if (!db || !id || !*id)
+        return NULL;
+    /* A whole header (Root=...;Parent=...) names its root. */
+    char root[TRACE_ROOT_LEN + 1];
+    if (strchr(id, '=') && trace_root_parse(id, root) == 0)
+        id = root;
+    strset_t traces = {0}, msgs = {0}, reqs = {0}, seed_reqs = {0};
+    hops_t hops = {0};
+    cJSON *out = NULL;
+
+    /* The traces id belongs to: directly, as a message or a request. */
+    collect(db, "SELECT trace_id FROM trace_hops WHERE trace_id = ?1 LIMIT 1", id, &traces);
+    collect(db, "SELECT trace_id FROM trace_hops WHERE (message_id = ?1 OR request_id = ?1) AND trace_id IS NOT NULL",
+            id, &traces);
+    collect(db, "SELECT trace_id FROM trace_messages WHERE message_id = ?1", id, &traces);
+    collect(db, "SELECT message_id FROM trace_hops WHERE message_id = ?1 LIMIT 1", id, &msgs);
+    /* An invocation (by request id or by its own trace id): its records'
+     * traces too. */
+    collect(db, "SELECT request_id FROM trace_hops WHERE kind = 'invoke' AND (request_id = ?1 OR trace_id = ?1)", id,
+            &seed_reqs);
+    for (size_t i = 0; i < seed_reqs.n; i++)
+        collect(db,
+                "SELECT m.trace_id FROM trace_links l JOIN trace_messages m ON m.message_id = l.message_id "
+                "WHERE l.request_id = ?1",
+                seed_reqs.v[i], &traces);
+    if (!traces.n && !msgs.n && !seed_reqs.n)
+        goto done;
+
+    /* Each trace's messages, and the invocations of those messages. */
+    for (size_t i = 0; i < traces.n; i++)
+        collect(db, "SELECT message_id FROM trace_messages WHERE trace_id = ?1", traces.v[i], &msgs);
+    for (size_t i = 0; i < msgs.n; i++)
+        collect(db, "SELECT request_id FROM trace_links WHERE message_id = ?1", msgs.v[i], &reqs);
+    for (size_t i = 0; i < seed_reqs.n; i++)
+        set_add(&reqs, seed_reqs.v[i]);
+
+    for (size_t i = 0; i < traces.n; i++)
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE trace_id = ?1", traces.v[i], &hops);
+    for (size_t i = 0; i < msgs.n; i++)
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE message_id = ?1", msgs.v[i], &hops);
+    for (size_t i = 0; i < reqs.n; i++)
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE request_id = ?1 AND kind = 'invoke'", reqs.v[i], &hops);
+    if (!hops.n)
+        goto done;
+    qsort(hops.v, hops.n, sizeof *hops.v, hop_cmp);
+
+    out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "id", id);
+    cJSON *tids = cJSON_AddArrayToObject(out, "trace_ids");
+    int64_t start = hops.v[0].ts_ms, end = start;
+    int failed = 0, dead = 0;
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < hops.n; i++) {
+        cJSON *h = hops.v[i].json;
+        hops.v[i].json = NULL;
+        cJSON_AddNumberToObject(h, "offset_ms", (double)(hops.v[i].ts_ms - start));
+        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+        const char *tid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "trace_id"));
+        const cJSON *dur = cJSON_GetObjectItemCaseSensitive(h, "duration_ms");
+        int64_t hop_end = hops.v[i].ts_ms + (cJSON_IsNumber(dur) ? (int64_t)dur->valuedouble : 0);
+        if (hop_end > end)
+            end = hop_end;
+        if (kind && !strcmp(kind, "invoke")) {
+            const char *rid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "request_id"));
+            if (rid) {
+                add_batch(db, h, rid);
+                if (lines) {
+                    lines_acc_t acc = {cJSON_AddArrayToObject(h, "logs")};
+                    lines(lines_ctx, rid, add_line, &acc);
+                }
+            }
+        }
+        /* A trace id the caller asked about, or a record's; an invocation
+         * of a batch has its own and is listed under the records'. */
+        int is_batch_invoke = kind && !strcmp(kind, "invoke") &&
+                              cJSON_GetObjectItemCaseSensitive(h, "message_ids") != NULL;
+        if (tid && (!is_batch_invoke || !strcmp(tid, id))) {
+            int seen = 0;
+            const cJSON *t;
+            cJSON_ArrayForEach(t, tids) seen |= !strcmp(t->valuestring, tid);
+            if (!seen)
+                cJSON_AddItemToArray(tids, cJSON_CreateString(tid));
+        }
+        failed |= cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "failed"));
+        dead |= kind && !strcmp(kind, "dead_letter");
+        cJSON_AddItemToArray(arr, h);
+    }
+    cJSON_AddNumberToObject(out, "start_ms", (double)start);
+    cJSON_AddNumberToObject(out, "duration_ms", (double)(end - start));
+    cJSON_AddBoolToObject(out, "failed", failed);
+    cJSON_AddBoolToObject(out, "dead_lettered", dead);
+    cJSON_AddItemToObject(out, "hops", arr);
+
+done:
+    for (size_t i = 0; i < hops.n; i++)
+        cJSON_Delete(hops.v[i].json);
+    free(hops.v);
+    set_free(&traces);
+    set_free(&msgs);
+    set_free(&reqs);
+    set_free(&seed_reqs);
+    return out;
+}
+
+/* One listed chain's summary from its trace's own hops. */
+static cJSON *summary(sqlite3 *db, const char *trace_id)
+{
+    sqlite3_stmt *st = NULL;
+    cJSON *o = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT MIN(ts_ms), MAX(ts_ms + COALESCE(duration_ms, 0)), COUNT(*), MAX(failed), "
+                           "MAX(kind = 'dead_letter') FROM trace_hops WHERE trace_id = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        o = cJSON_CreateObject();
+        int64_t start = sqlite3_column_int64(st, 0);
+        cJSON_AddStringToObject(o, "trace_id", trace_id);
+        cJSON_AddNumberToObject(o, "start_ms", (double)start);
+        cJSON_AddNumberToObject(o, "duration_ms", (double)((int64_t)sqlite3_column_double(st, 1) - start));
+        cJSON_AddNumberToObject(o, "hops", sqlite3_column_int(st, 2));
+        cJSON_AddBoolToObject(o, "failed", sqlite3_column_int(st, 3) != 0);
+        cJSON_AddBoolToObject(o, "dead_lettered", sqlite3_column_int(st, 4) != 0);
+    }
+    sqlite3_finalize(st);
+    if (!o)
+        return NULL;
+    /* What started it: the first hop's kind and where. */
+    if (sqlite3_prepare_v2(db,
+                           "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE trace_id = ?1 "
+                           "ORDER BY ts_ms, kind != 'api', id LIMIT 1",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            char first[512];
+            const char *kind = (const char *)sqlite3_column_text(st, 0);
+            const char *where = (const char *)sqlite3_column_text(st, 1);
+            snprintf(first, sizeof first, "%s %s", kind ? kind : "?", where ? where : "-");
+            cJSON_AddStringToObject(o, "first", first);
+        }
+        sqlite3_finalize(st);
+    }
+    return o;
+}
+
+cJSON *traces_list(sqlite3 *db, const traces_filter_t *f)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(out, "traces");
+    if (!db)
+        return out;
+    int limit = f && f->limit > 0 ? (f->limit > MAX_LIMIT ? MAX_LIMIT : f->limit) : DEFAULT_LIMIT;
+    /* Invocations of a batch carry their own trace id; the records' chains
+     * are what is listed. */
+    const char *sql;
+    if (f && f->failed)
+        sql = "SELECT trace_id FROM trace_hops WHERE failed = 1 AND trace_id IS NOT NULL AND NOT (kind = 'invoke' "
+              "AND request_id IN (SELECT request_id FROM trace_links)) GROUP BY trace_id ORDER BY MAX(ts_ms) DESC";
+    else if (f && f->dead_lettered)
+        sql = "SELECT trace_id FROM trace_hops WHERE kind = 'dead_letter' AND trace_id IS NOT NULL GROUP BY trace_id "
+              "ORDER BY MAX(ts_ms) DESC";
+    else
+        sql = "SELECT trace_id FROM trace_hops WHERE trace_id IS NOT NULL AND NOT (kind = 'invoke' AND request_id IN "
+              "(SELECT request_id FROM trace_links)) GROUP BY trace_id HAVING MAX(ts_ms + COALESCE(duration_ms, 0)) "
+              "- MIN(ts_ms) >= ?1 ORDER BY MAX(ts_ms) DESC";
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_warn("msg=\"trace read failed\" error=\"%s\"", sqlite3_errmsg(db));
+        return out;
+    }
+    if (!(f && (f->failed || f->dead_lettered)))
+        sqlite3_bind_int64(st, 1, f && f->slow_ms > 0 ? f->slow_ms : 0);
+    int n = 0;
+    while (n < limit && sqlite3_step(st) == SQLITE_ROW) {
+        const char *tid = (const char *)sqlite3_column_text(st, 0);
+        cJSON *s = tid ? summary(db, tid) : NULL;
+        if (!s)
+            continue;
+        /* A slow filter combined with failed / dead_lettered. */
+        if (f && f->slow_ms > 0 &&
+            cJSON_GetObjectItemCaseSensitive(s, "duration_ms")->valuedouble < (double)f->slow_ms) {
+            cJSON_Delete(s);
+            continue;
+        }
+        cJSON_AddItemToArray(arr, s);
+        n++;
+    }
+    sqlite3_finalize(st);
+    return out;
+}

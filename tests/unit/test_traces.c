@@ -1,0 +1,214 @@
+/* observe/traces: trace ids parsed and made in AWS's Root format, hooks
+ * that accept no hub, and chains read back by each kind of id, with a
+ * batch's records keeping their own traces. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "observe/traces.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sluice-traces-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char path[128];
+    const char *files[] = {"observe.db", "observe.db-wal", "observe.db-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    return 0;
+}
+
+static void test_root_parse_accepts_headers_and_bare_roots(void **state)
+{
+    (void)state;
+    char root[TRACE_ROOT_LEN + 1];
+    assert_int_equal(trace_root_parse("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+                                      root),
+                     0);
+    assert_string_equal(root, "1-5759e988-bd862e3fe1be46a994272793");
+    assert_int_equal(trace_root_parse("Sampled=1; Parent=53995c3f42cd8ad8; Root=1-5759e988-bd862e3fe1be46a994272793",
+                                      root),
+                     0);
+    assert_string_equal(root, "1-5759e988-bd862e3fe1be46a994272793");
+    assert_int_equal(trace_root_parse("1-5759e988-bd862e3fe1be46a994272793", root), 0);
+    assert_string_equal(root, "1-5759e988-bd862e3fe1be46a994272793");
+}
+
+static void test_root_parse_refuses_malformed(void **state)
+{
+    (void)state;
+    char root[TRACE_ROOT_LEN + 1];
+    const char *bad[] = {
+        NULL,
+        "",
+        "Root=",
+        "Root=1-5759e988-bd862e3fe1be46a99427279",    /* 23 hex */
+        "Root=1-5759e988-bd862e3fe1be46a9942727933",  /* 25 hex */
+        "Root=2-5759e988-bd862e3fe1be46a994272793",   /* version */
+        "Root=1-5759e98g-bd862e3fe1be46a994272793",   /* not hex */
+        "Root=1_5759e988-bd862e3fe1be46a994272793",
+        "Parent=53995c3f42cd8ad8;Sampled=1",
+        "xRoot=1-5759e988-bd862e3fe1be46a994272793",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        strcpy(root, "junk");
+        assert_int_equal(trace_root_parse(bad[i], root), -1);
+        assert_string_equal(root, "");
+    }
+}
+
+static void test_made_roots_and_headers_parse_back(void **state)
+{
+    (void)state;
+    char a[TRACE_ROOT_LEN + 1], b[TRACE_ROOT_LEN + 1], back[TRACE_ROOT_LEN + 1];
+    trace_root_make(1796272573001LL, a);
+    trace_root_make(1796272573001LL, b);
+    assert_int_equal(strlen(a), TRACE_ROOT_LEN);
+    assert_memory_equal(a, "1-6b10f1bd-", 11); /* the epoch seconds in hex */
+    assert_string_not_equal(a, b);
+    assert_int_equal(trace_root_parse(a, back), 0);
+    char header[96];
+    trace_header_make(a, header, sizeof header);
+    assert_int_equal(trace_root_parse(header, back), 0);
+    assert_string_equal(back, a);
+    assert_non_null(strstr(header, ";Parent="));
+    assert_non_null(strstr(header, ";Sampled=0"));
+    assert_int_equal(strlen(strstr(header, ";Parent=") + 8), 16 + strlen(";Sampled=0"));
+}
+
+static void test_hooks_accept_no_hub(void **state)
+{
+    (void)state;
+    char *ids[] = {"m1"};
+    int failed[] = {1};
+    traces_api(NULL, "Root=1-5759e988-bd862e3fe1be46a994272793", "r", "api", "POST /x", "POST", "/x", 200, 1.0, NULL);
+    traces_send(NULL, "m1", "q", NULL, "SendMessage");
+    traces_receive(NULL, "m1", "q", 1, NULL);
+    traces_invoke(NULL, "rid", "f", "s", "Root=x", 0, 1.0, "success", NULL, NULL);
+    traces_batch(NULL, "rid", "f", "q", ids, failed, 1, "error", 30);
+    traces_delete(NULL, "m1", "q", "DeleteMessage");
+    traces_dead_letter(NULL, "m1", "q", "dlq", 3);
+    traces_redrive(NULL, "m1", "dlq", "q", "task");
+    assert_null(traces_new(NULL));
+    assert_null(traces_chain(NULL, "x", NULL, NULL));
+}
+
+static int has_hop(const cJSON *chain, const char *kind, const char *message_id)
+{
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(chain, "hops")) {
+        const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+        const char *m = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "message_id"));
+        if (k && !strcmp(k, kind) && (!message_id || (m && !strcmp(m, message_id))))
+            return 1;
+    }
+    return 0;
+}
+
+static int n_trace_ids(const cJSON *chain)
+{
+    return cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(chain, "trace_ids"));
+}
+
+/* Two messages (one with the sender's header, one without) invoked in one
+ * batch: each keeps its trace; the invocation shows under both. */
+static void test_batch_records_keep_their_traces(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    assert_non_null(d);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_send(t, "m-a", "q", "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1", "SendMessage");
+    traces_send(t, "m-b", "q", NULL, "SendMessageBatch");
+    traces_receive(t, "m-a", "q", 1, "mapping u");
+    traces_receive(t, "m-b", "q", 1, "mapping u");
+    traces_invoke(t, "rid-1", "fn", "stream", "Root=1-6b10f1bd-418f9b30d4406846906c607c;Parent=0123456789abcdef",
+                  1000, 5.0, "success", NULL, NULL);
+    char *ids[] = {"m-a", "m-b"};
+    int failed[] = {0, 1};
+    traces_batch(t, "rid-1", "fn", "q", ids, failed, 2, "partial", 30);
+    traces_delete(t, "m-a", "q", "mapping u");
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+
+    cJSON *a = traces_chain(db, "1-5759e988-bd862e3fe1be46a994272793", NULL, NULL);
+    assert_non_null(a);
+    assert_int_equal(n_trace_ids(a), 1);
+    assert_true(has_hop(a, "send", "m-a") && has_hop(a, "receive", "m-a") && has_hop(a, "invoke", NULL) &&
+                has_hop(a, "delete", "m-a"));
+    assert_false(has_hop(a, "send", "m-b"));
+    assert_false(has_hop(a, "retry", "m-b"));
+    cJSON_Delete(a);
+
+    /* By message id: m-b's own (made) trace, with its retry. */
+    cJSON *b = traces_chain(db, "m-b", NULL, NULL);
+    assert_non_null(b);
+    assert_int_equal(n_trace_ids(b), 1);
+    char tb[TRACE_ROOT_LEN + 1];
+    snprintf(tb, sizeof tb, "%s", cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(b, "trace_ids"), 0)->valuestring);
+    assert_string_not_equal(tb, "1-5759e988-bd862e3fe1be46a994272793");
+    assert_true(has_hop(b, "send", "m-b") && has_hop(b, "retry", "m-b") && has_hop(b, "invoke", NULL));
+    assert_false(has_hop(b, "send", "m-a"));
+    /* The invocation shows a partial failure, naming the failed record. */
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(b, "hops")) {
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(h, "kind")->valuestring, "invoke"))
+            continue;
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(h, "outcome")->valuestring, "partial_failure");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "message_ids")), 2);
+        assert_string_equal(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(h, "failed_message_ids"), 0)->valuestring, "m-b");
+    }
+    cJSON_Delete(b);
+
+    /* By the Lambda request id or the invocation's own trace: both records. */
+    const char *by_invocation[] = {"rid-1", "1-6b10f1bd-418f9b30d4406846906c607c"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *r = traces_chain(db, by_invocation[i], NULL, NULL);
+        assert_non_null(r);
+        assert_true(has_hop(r, "send", "m-a") && has_hop(r, "send", "m-b"));
+        cJSON_Delete(r);
+    }
+    assert_null(traces_chain(db, "unknown", NULL, NULL));
+
+    traces_filter_t f = {.failed = 1};
+    cJSON *list = traces_list(db, &f);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(list, "traces");
+    assert_int_equal(cJSON_GetArraySize(arr), 1);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "trace_id")->valuestring, tb);
+    cJSON_Delete(list);
+    traces_free(t);
+    observe_db_close(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_root_parse_accepts_headers_and_bare_roots),
+        cmocka_unit_test(test_root_parse_refuses_malformed),
+        cmocka_unit_test(test_made_roots_and_headers_parse_back),
+        cmocka_unit_test(test_hooks_accept_no_hub),
+        cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
