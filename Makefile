@@ -53,6 +53,7 @@ LIB_SRCS := \
 	emulator/core/config.c \
 	emulator/core/server.c \
 	emulator/core/guard.c \
+	emulator/core/sigv4.c \
 	emulator/sqs/store.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \
