@@ -54,6 +54,7 @@ LIB_SRCS := \
 	emulator/core/server.c \
 	emulator/core/guard.c \
 	emulator/core/sigv4.c \
+	emulator/core/auth.c \
 	emulator/sqs/store.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \
