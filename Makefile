@@ -3,6 +3,7 @@
 #   make run             build and start on config/sluice.yaml (RUN_ARGS="..." adds flags)
 #   make test            build and run every test suite
 #   make SANITIZE=1 test the same under ASan + UBSan (objects in build-san/)
+#   make test-auth       the js and py suites with SigV4 checks on (SLUICE_AUTH=1)
 #   make BUILD=dir       build somewhere else (helpers, parallel trees)
 
 SANITIZE ?= 0
@@ -105,7 +106,7 @@ MAIN_OBJ := $(BUILD)/emulator/main.o
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all run test unit test-js test-py test-cli test-durability test-build bench clean deps flags
+.PHONY: all run test unit test-js test-py test-cli test-durability test-build test-auth bench clean deps flags
 
 all: $(BUILD)/sluice
 
@@ -174,6 +175,10 @@ test-js test-py test-cli test-durability: $(BUILD)/sluice
 
 test-build:
 	@scripts/run-tests $(BUILD) build
+
+# The js and py suites with SigV4 checks on (auth: in every server they start).
+test-auth: $(BUILD)/sluice
+	@SLUICE_AUTH=1 scripts/run-tests $(BUILD) js py
 
 bench: $(BUILD)/sluice
 	scripts/bench
