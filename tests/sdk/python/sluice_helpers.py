@@ -85,9 +85,20 @@ def _install_auth_clock():
 
     shim = types.SimpleNamespace(**{k: getattr(real_datetime, k) for k in dir(real_datetime) if not k.startswith("__")})
     shim.datetime = ShiftedDatetime
-    botocore.auth.datetime = shim
-    for cls in (botocore.auth.SigV4Auth, botocore.auth.SigV4QueryAuth):
-        original = cls.add_auth
+    # With awscrt installed botocore signs through botocore.crt.auth.
+    modules = [botocore.auth]
+    try:
+        import botocore.crt.auth
+        modules.append(botocore.crt.auth)
+    except ImportError:
+        pass
+    for module in modules:
+        module.datetime = shim
+    wrapped = set()
+    for cls in set(botocore.auth.AUTH_TYPE_MAPS.values()):
+        original = getattr(cls, "add_auth", None)
+        if original is None or original in wrapped:
+            continue
 
         def add_auth(self, request, _original=original):
             local.offset = _clock_offsets.get(urlsplit(request.url).netloc, 0.0)
@@ -97,6 +108,7 @@ def _install_auth_clock():
                 local.offset = 0.0
 
         cls.add_auth = add_auth
+        wrapped.add(add_auth)
 
 
 if AUTH_MODE:
