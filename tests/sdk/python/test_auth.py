@@ -209,3 +209,37 @@ def test_config_problems_have_positions(tmp_path):
                          capture_output=True, text=True, timeout=20)
     assert out.returncode != 0
     assert ":2:9: auth: keys must list at least one key" in out.stderr, out.stderr
+
+
+HANDLER = '''
+import json, os, sys
+import boto3
+event = json.load(sys.stdin)
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+url = sqs.get_queue_url(QueueName="from-handler")["QueueUrl"]
+sqs.send_message(QueueUrl=url, MessageBody="sent by the handler")
+print(json.dumps({"key": os.environ["AWS_ACCESS_KEY_ID"]}))
+'''
+
+
+def test_handlers_get_a_configured_key(private_server, tmp_path):
+    # A handler calling sluice back (as code on Lambda calls SQS) signs with
+    # the credentials sluice gives it: the first auth: key.
+    handler = tmp_path / "handler.py"
+    handler.write_text(HANDLER)
+    server = private_server(CONFIG + f"""
+queues:
+  from-handler: {{}}
+functions:
+  caller:
+    command: [/usr/bin/python3, {handler}]
+    timeout: 30
+""")
+    out = client(server, "lambda", read_timeout=40).invoke(FunctionName="caller", Payload=b"{}")
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == {"key": KEY_ID}
+    sqs = client(server)
+    url = sqs.get_queue_url(QueueName="from-handler")["QueueUrl"]
+    msg = receive_one(sqs, url, AttributeNames=["SenderId"])
+    assert msg["Body"] == "sent by the handler"
+    assert msg["Attributes"]["SenderId"] == PRINCIPAL
