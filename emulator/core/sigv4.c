@@ -375,7 +375,7 @@ static sigv4_status_t parse_header_form(const sigv4_request_t *r, const char *au
         }
         p += n;
     }
-    char missing[256] = "";
+    char missing[320] = ""; /* all four sentences fit */
     if (!cred)
         strcat(missing, "Authorization header requires 'Credential' parameter. ");
     if (!sh)
