@@ -186,6 +186,7 @@ fuzz-bins: $(FUZZ_BINS)
 
 # make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="fuzz_vtl ..."]
 fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "sluice: make fuzz needs clang (libFuzzer): run scripts/install-deps (or: sudo apt-get install clang)" >&2; exit 1; }
 	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
 	@scripts/fuzz build-fuzz $(if $(filter command line,$(origin FUZZ_TARGETS)),$(FUZZ_TARGETS))
 
