@@ -243,3 +243,29 @@ functions:
     msg = receive_one(sqs, url, AttributeNames=["SenderId"])
     assert msg["Body"] == "sent by the handler"
     assert msg["Attributes"]["SenderId"] == PRINCIPAL
+
+
+def test_refusals_in_the_cloudwatch_and_logs_protocols(server):
+    # RPC v2 CBOR (CloudWatch in current SDKs): a CBOR map {__type, message}.
+    answer = http_call(server.endpoint, "POST", "/service/GraniteServiceVersion20100801/operation/ListMetrics",
+                       body=b"\xa0", headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": "application/cbor",
+                                              "Accept": "application/cbor"})
+    assert answer.status == 403, answer
+    assert answer.header("smithy-protocol") == "rpc-v2-cbor"
+    assert answer.header("Content-Type") == "application/cbor"
+    assert answer.body[0] == 0xA2  # a map of two pairs
+    assert b"\x66__type\x78\x23MissingAuthenticationTokenException" in answer.body
+    assert b"\x67message\x78\x27Request is missing Authentication Token" in answer.body
+    # AWS JSON 1.1 (CloudWatch Logs): the request's content type, no query-error header.
+    answer = http_call(server.endpoint, "POST", "/", body="{}",
+                       headers={"X-Amz-Target": "Logs_20140328.DescribeLogGroups",
+                                "Content-Type": "application/x-amz-json-1.1"})
+    assert answer.status == 403
+    assert answer.header("Content-Type") == "application/x-amz-json-1.1"
+    assert answer.header("x-amzn-query-error") is None
+    assert answer.json() == {"__type": "com.amazon.coral.service#MissingAuthenticationTokenException",
+                             "message": "Request is missing Authentication Token"}
+    # The CloudWatch API through boto3 with the right key works.
+    cw = client(server, "cloudwatch")
+    cw.put_metric_data(Namespace="Sluice/Auth", MetricData=[{"MetricName": "m", "Value": 1.0}])
+    assert "Metrics" in cw.list_metrics(Namespace="Sluice/Auth")
