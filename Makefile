@@ -3,10 +3,19 @@
 #   make run             build and start on config/sluice.yaml (RUN_ARGS="..." adds flags)
 #   make test            build and run every test suite
 #   make SANITIZE=1 test the same under ASan + UBSan (objects in build-san/)
+#   make test-auth       the js and py suites with SigV4 checks on (SLUICE_AUTH=1)
+#   make fuzz            build the libFuzzer targets (clang) and run each for
+#                        FUZZ_SECONDS (default 30); `make test` replays their corpora
 #   make BUILD=dir       build somewhere else (helpers, parallel trees)
 
 SANITIZE ?= 0
-ifeq ($(SANITIZE),1)
+FUZZ ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer targets (make fuzz): clang, objects in build-fuzz/.
+BUILD ?= build-fuzz
+CC := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),1)
 BUILD ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 else
@@ -53,6 +62,8 @@ LIB_SRCS := \
 	emulator/core/config.c \
 	emulator/core/server.c \
 	emulator/core/guard.c \
+	emulator/core/sigv4.c \
+	emulator/core/auth.c \
 	emulator/sqs/store.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \
@@ -105,7 +116,14 @@ MAIN_OBJ := $(BUILD)/emulator/main.o
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
 UNIT_BINS  := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
-.PHONY: all run test unit test-js test-py test-cli test-durability test-build bench clean deps flags
+# Fuzz targets (tests/fuzz/fuzz_*.c): libFuzzer binaries in build-fuzz/fuzz/,
+# and in every build a replay binary that runs the target's corpus
+# (seeds and the crashers kept as regression inputs) without libFuzzer.
+FUZZ_TARGETS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+REPLAY_BINS  := $(FUZZ_TARGETS:%=$(BUILD)/replay/%)
+
+.PHONY: all run test unit test-js test-py test-cli test-durability test-build test-auth fuzz fuzz-bins bench clean deps flags
 
 all: $(BUILD)/sluice
 
@@ -158,16 +176,32 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/test-pkgs.ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+# make fuzz [FUZZ_SECONDS=30] [FUZZ_TARGETS="fuzz_vtl ..."]
+fuzz:
+	@command -v clang >/dev/null 2>&1 || { echo "sluice: make fuzz needs clang (libFuzzer): run scripts/install-deps (or: sudo apt-get install clang)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-bins
+	@scripts/fuzz build-fuzz $(if $(filter command line,$(origin FUZZ_TARGETS)),$(FUZZ_TARGETS))
+
 # make run RUN_ARGS="--listen 127.0.0.1:4567 --api-listen shop=127.0.0.1:3001"
 run: $(BUILD)/sluice
 	$(BUILD)/sluice serve --config config/sluice.yaml $(RUN_ARGS)
 
 # Each suite prints its own summary; `make test` fails if any fails.
-test: $(BUILD)/sluice $(UNIT_BINS)
+test: $(BUILD)/sluice $(UNIT_BINS) $(REPLAY_BINS)
 	@scripts/run-tests $(BUILD)
 
-unit: $(UNIT_BINS)
-	@scripts/run-tests $(BUILD) unit
+unit: $(UNIT_BINS) $(REPLAY_BINS)
+	@scripts/run-tests $(BUILD) unit replay
 
 test-js test-py test-cli test-durability: $(BUILD)/sluice
 	@scripts/run-tests $(BUILD) $(@:test-%=%)
@@ -175,10 +209,14 @@ test-js test-py test-cli test-durability: $(BUILD)/sluice
 test-build:
 	@scripts/run-tests $(BUILD) build
 
+# The js and py suites with SigV4 checks on (auth: in every server they start).
+test-auth: $(BUILD)/sluice
+	@SLUICE_AUTH=1 scripts/run-tests $(BUILD) js py
+
 bench: $(BUILD)/sluice
 	scripts/bench
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

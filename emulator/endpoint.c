@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "cloudwatch/cloudwatch.h"
+#include "core/auth.h"
 #include "core/clock.h"
 #include "core/form.h"
 #include "core/guard.h"
@@ -46,7 +47,7 @@ typedef struct {
     proto_t proto;
     char action[64];
     char region[32];
-    char sender[64];
+    char sender[136];         /* SenderId: the signing key's principal (auth:), else its access key */
     char *host;
 } http_call_t;
 
@@ -343,6 +344,9 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         path = "/";
     if (guard_check(req, path)) /* web pages, rebinding hosts, admin rules */
         return;
+    const char *principal = NULL;
+    if (auth_check(req, path, &principal)) /* SigV4 when auth: is configured */
+        return;
     if (strcmp(path, "/_sluice/health") == 0) {
         health(req);
         return;
@@ -388,6 +392,8 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     snprintf(hc->region, sizeof hc->region, "%s", ep->default_region);
     parse_credential(evhttp_find_header(in, "Authorization"), hc->region, sizeof hc->region, hc->sender,
                      sizeof hc->sender);
+    if (principal)
+        snprintf(hc->sender, sizeof hc->sender, "%s", principal);
 
     struct evbuffer *body_buf = evhttp_request_get_input_buffer(req);
     size_t body_len = evbuffer_get_length(body_buf);

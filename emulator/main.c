@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/auth.h"
 #include "core/config.h"
 #include "core/guard.h"
 #include "core/log.h"
@@ -572,6 +573,7 @@ static int cmd_serve(opts_t *o)
     sqs_set_limits(sqs, cfg->purge_cooldown, cfg->recreate_cooldown, cfg->in_flight_limit);
     ep = endpoint_new(sqs, cfg->region);
     guard_configure(cfg, host);
+    auth_configure(cfg); /* auth: SigV4 on every AWS API request */
     server_set_request_timeout(cfg->request_timeout);
     server_set_limits(cfg->max_connections, cfg->body_memory_mb);
     srv = server_new(base, host, port, endpoint_handle, ep);
@@ -620,6 +622,7 @@ done:
     if (base)
         event_base_free(base);
     guard_reset();
+    auth_reset();
     config_free(cfg);
     free(host);
     return rc;

@@ -108,6 +108,7 @@ typedef struct {
      * not be read. Owned. */
     char *base;
     int base_errno;
+    config_auth_key_t **auth_keys; /* the config's auth keys, while auth: is read */
 } loader_t;
 
 /* ---- memory: sluice aborts on out-of-memory ---- */
@@ -2935,6 +2936,99 @@ static void set_durability(loader_t *L, void *obj, const field_t *f, const value
     problem(L, v->node, "durability must be normal or full, got %s", q);
 }
 
+/* ---- auth: (access keys; SigV4 on the AWS endpoint, core/auth.c) ---- */
+
+enum { AK_ID, AK_SECRET, AK_PRINCIPAL };
+
+static void *add_auth_key(loader_t *L, void *obj, const yaml_node_t *item)
+{
+    config_t *c = obj;
+    L->auth_keys = &c->auth_keys;
+    c->auth_keys = xrealloc(c->auth_keys, (c->n_auth_keys + 1) * sizeof *c->auth_keys);
+    config_auth_key_t *k = &c->auth_keys[c->n_auth_keys++];
+    memset(k, 0, sizeof *k);
+    k->line = (int)item->start_mark.line + 1;
+    k->column = (int)item->start_mark.column + 1;
+    return k;
+}
+
+/* access_key_id: AWS's pattern \w+, at most 128 (short ones such as
+ * "test" are fine locally). secret_access_key and principal: printable
+ * ASCII without spaces, at most 128. */
+static void set_auth_key_field(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    config_auth_key_t *k = obj;
+    size_t n = v->node->data.scalar.length;
+    int id = !strcmp(f->key, "access_key_id");
+    int ok = n >= 1 && n <= 128 && !has_nul(v->node);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = id ? (all_of(v->text + i, 1, LOWER UPPER DIGITS "_")) : (v->text[i] > 0x20 && v->text[i] < 0x7f);
+    if (!ok) {
+        char q[MAX_QUOTED + 8];
+        quote(q, v->text);
+        /* a secret is not echoed */
+        problem(L, v->node, "%s must be %s%s%s", f->key,
+                id ? "1 to 128 letters, digits or underscores (AWS's access key pattern)"
+                   : "1 to 128 printable ASCII characters without spaces",
+                f->offset == AK_SECRET ? "" : ", got ", f->offset == AK_SECRET ? "" : q);
+        return;
+    }
+    char **slot = f->offset == AK_ID ? &k->access_key_id : f->offset == AK_SECRET ? &k->secret_access_key
+                                                                                   : &k->principal;
+    replace_str(slot, v->text);
+}
+
+static void check_auth_key(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen);
+
+static const field_t auth_key_fields[] = {
+    [AK_ID] = { .key = "access_key_id", .kind = KIND_STRING, .set = set_auth_key_field, .offset = AK_ID },
+    [AK_SECRET] = { .key = "secret_access_key", .kind = KIND_STRING, .set = set_auth_key_field,
+                    .offset = AK_SECRET },
+    [AK_PRINCIPAL] = { .key = "principal", .kind = KIND_STRING, .set = set_auth_key_field,
+                       .offset = AK_PRINCIPAL },
+    { .key = NULL },
+};
+static const schema_t auth_key_schema = { auth_key_fields, check_auth_key };
+
+/* Both secrets given; an access key listed once (the keys before this
+ * one are found through L->auth_keys, set by add_auth_key). */
+static void check_auth_key(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    config_auth_key_t *k = obj;
+    if (!seen[AK_ID].key)
+        problem(L, owner, "an auth key requires access_key_id");
+    if (!seen[AK_SECRET].key)
+        problem(L, owner, "an auth key requires secret_access_key");
+    if (k->access_key_id && !k->principal)
+        k->principal = xstrdup(k->access_key_id);
+    if (!k->access_key_id || !L->auth_keys)
+        return;
+    for (config_auth_key_t *prev = *L->auth_keys; prev < k; prev++) {
+        if (prev->access_key_id && !strcmp(prev->access_key_id, k->access_key_id)) {
+            char q[MAX_QUOTED + 8];
+            quote(q, k->access_key_id);
+            problem(L, seen[AK_ID].value, "access_key_id %s is listed twice (first in the key at line %d, column %d)",
+                    q, prev->line, prev->column);
+            break;
+        }
+    }
+}
+
+static void check_auth(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    config_t *c = obj;
+    if (!seen[0].key)
+        problem(L, owner, "auth requires keys (a list of access_key_id, secret_access_key and principal)");
+    else if (seen[0].ok && !c->n_auth_keys)
+        problem(L, seen[0].value, "auth: keys must list at least one key; leave auth: out to accept unsigned requests");
+}
+
+static const field_t auth_fields[] = {
+    { .key = "keys", .kind = KIND_LIST, .sub = &auth_key_schema, .add = add_auth_key, .entry = "key" },
+    { .key = NULL },
+};
+static const schema_t auth_schema = { auth_fields, check_auth };
+
 static const field_t sqs_event_fields[] = {
     [E_QUEUE] = { .key = "queue", .kind = KIND_STRING, .set = set_event_queue },
     [E_BATCH] = { .key = "batch_size", .kind = KIND_INT, .min = 1, .max = 10000,
@@ -3090,6 +3184,7 @@ static const field_t config_fields[] = {
     { .key = "observe", .kind = KIND_SECTION, .sub = &observe_schema },
     { .key = "limits", .kind = KIND_SECTION, .sub = &limits_schema },
     { .key = "durability", .kind = KIND_STRING, .set = set_durability },
+    { .key = "auth", .kind = KIND_SECTION, .sub = &auth_schema },
     { .key = "queues", .kind = KIND_NAMED, .sub = &queue_schema, .add = add_queue,
       .entry = "queue" },
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
@@ -3521,5 +3616,13 @@ void config_free(config_t *c)
     cJSON_Delete(c->allowed_origins);
     cJSON_Delete(c->allowed_hosts);
     free(c->admin_token);
+    for (size_t i = 0; i < c->n_auth_keys; i++) {
+        free(c->auth_keys[i].access_key_id);
+        if (c->auth_keys[i].secret_access_key)
+            memset(c->auth_keys[i].secret_access_key, 0, strlen(c->auth_keys[i].secret_access_key));
+        free(c->auth_keys[i].secret_access_key);
+        free(c->auth_keys[i].principal);
+    }
+    free(c->auth_keys);
     free(c);
 }

@@ -101,6 +101,14 @@ typedef struct {
     size_t n_routes;
 } config_api_t;
 
+/* One `auth: keys:` entry: an access key sluice accepts (core/auth.c). */
+typedef struct {
+    char *access_key_id;     /* 1-128 of [A-Za-z0-9_] */
+    char *secret_access_key; /* 1-128 printable ASCII characters, no spaces */
+    char *principal;         /* SQS's SenderId for its requests; default the access key id */
+    int line, column;        /* where the entry starts */
+} config_auth_key_t;
+
 typedef struct {
     char *path;          /* the file it came from, or NULL for defaults */
     char *dir;           /* the folder of that file ("." for defaults) */
@@ -142,6 +150,10 @@ typedef struct {
     /* `durability:` 0 normal (synchronous=NORMAL: survives a crash), 1 full
      * (synchronous=FULL: survives power loss). */
     int durability_full;
+    /* `auth:` when given (n_auth_keys > 0), every AWS API request must carry
+     * a valid Signature Version 4 by one of these keys (core/auth.c). */
+    config_auth_key_t *auth_keys;
+    size_t n_auth_keys;
     config_function_t *functions;
     size_t n_functions;
     config_api_t *apis;

@@ -56,6 +56,9 @@ struct lambda {
     sqs_t *sqs;
     lambda_runner_t *runner;
     char *region, *account;
+    /* The credentials handlers get: the first `auth:` key (so their calls
+     * back to sluice pass its checks), else test/test. */
+    char *key_id, *key_secret;
     char *endpoint_url;
     char *runtimes_dir;    /* <data_dir>/runtimes, once a runtime function exists */
     lambda_function_t **functions;

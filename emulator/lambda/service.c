@@ -135,8 +135,8 @@ static char **build_env(const lambda_t *l, const lambda_function_t *f, const cha
     env_add(&envp, &n, &cap, "AWS_DEFAULT_REGION", l->region);
     env_add(&envp, &n, &cap, "LAMBDA_TASK_ROOT", f->working_dir);
     env_add(&envp, &n, &cap, "AWS_ENDPOINT_URL", l->endpoint_url);
-    env_add(&envp, &n, &cap, "AWS_ACCESS_KEY_ID", "test");
-    env_add(&envp, &n, &cap, "AWS_SECRET_ACCESS_KEY", "test");
+    env_add(&envp, &n, &cap, "AWS_ACCESS_KEY_ID", l->key_id);
+    env_add(&envp, &n, &cap, "AWS_SECRET_ACCESS_KEY", l->key_secret);
     if (request_id == NULL) {
         lambda_rt_family_t fam = lambda_runtime_family(f->runtime);
         env_add(&envp, &n, &cap, "AWS_SESSION_TOKEN", "test");
@@ -686,6 +686,8 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
     l->sqs = sqs;
     l->region = strdup(cfg->region);
     l->account = strdup(cfg->account_id);
+    l->key_id = strdup(cfg->n_auth_keys ? cfg->auth_keys[0].access_key_id : "test");
+    l->key_secret = strdup(cfg->n_auth_keys ? cfg->auth_keys[0].secret_access_key : "test");
     l->endpoint_url = strdup(endpoint_url);
     l->event_concurrency = cfg->event_concurrency > 0 ? cfg->event_concurrency : 10;
     l->runner = lambda_runner_new(base);
@@ -747,6 +749,8 @@ void lambda_free(lambda_t *l)
     free(l->functions);
     free(l->region);
     free(l->account);
+    free(l->key_id);
+    free(l->key_secret);
     free(l->endpoint_url);
     free(l->runtimes_dir);
     free(l);

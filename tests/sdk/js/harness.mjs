@@ -25,6 +25,34 @@ export const TEST_TIMEOUT = 30000;
 /** Options for node:test: every test has a timeout. */
 export const T = { timeout: TEST_TIMEOUT };
 
+// SLUICE_AUTH=1 (scripts/run-tests --auth, `make test-auth`): every sluice
+// started here gets an `auth:` section with the key the clients sign with
+// (test/test), so every request is checked for SigV4; advanceClock moves the
+// signing clock of the clients made here along with the server's.
+export const AUTH_MODE = process.env.SLUICE_AUTH === '1';
+const AUTH_SECTION = '\nauth:\n  keys:\n    - {access_key_id: test, secret_access_key: test, principal: test}\n';
+const clientsByEndpoint = new Map(); // endpoint -> Set of SDK clients (AUTH_MODE)
+const offsetsByEndpoint = new Map(); // endpoint -> ms the server's clock was moved
+
+function track(endpoint, client) {
+  if (!AUTH_MODE) return client;
+  const key = endpoint.replace(/\/+$/, '');
+  if (!clientsByEndpoint.has(key)) clientsByEndpoint.set(key, new Set());
+  clientsByEndpoint.get(key).add(client);
+  client.config.systemClockOffset = offsetsByEndpoint.get(key) ?? 0;
+  const destroy = client.destroy.bind(client);
+  client.destroy = () => {
+    clientsByEndpoint.get(key)?.delete(client);
+    destroy();
+  };
+  return client;
+}
+
+/** AUTH_MODE: YAML text plus the auth section (unless it has one). */
+function withAuth(text) {
+  return /^auth:/m.test(text) ? text : `${text.replace(/\n*$/, '\n')}${AUTH_SECTION}`;
+}
+
 const READY_RE = /sluice listening on (http:\/\/[^\s]+)/;
 const START_TIMEOUT_MS = 10000;
 const STOP_GRACE_MS = 5000;
@@ -62,13 +90,22 @@ export async function startServer({ own = false, config, configFile, dataDir: gi
   const dataDir = givenDataDir ?? mkdtempSync(join(tmpdir(), 'sluice-js-'));
   const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir];
   let configDir = null;
+  let authFile = null;
+  if (AUTH_MODE && config === undefined && configFile === undefined) config = '';
   if (config !== undefined) {
     configDir = mkdtempSync(join(tmpdir(), 'sluice-js-cfg-'));
     const file = join(configDir, 'sluice.yaml');
-    writeFileSync(file, config);
+    writeFileSync(file, AUTH_MODE ? withAuth(config) : config);
     args.splice(1, 0, '--config', file);
   } else if (configFile !== undefined) {
-    args.splice(1, 0, '--config', configFile);
+    let file = configFile;
+    const text = AUTH_MODE ? readFileSync(configFile, 'utf8') : '';
+    if (AUTH_MODE && !/^auth:/m.test(text)) {
+      // Next to the original, so its relative paths keep resolving.
+      file = authFile = configFile.replace(/(\.ya?ml)?$/, '.auth-mode.yaml');
+      writeFileSync(file, withAuth(text));
+    }
+    args.splice(1, 0, '--config', file);
   }
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -153,6 +190,7 @@ export async function startServer({ own = false, config, configFile, dataDir: gi
       process.removeListener('exit', killOnExit);
       if (givenDataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
       if (configDir) rmSync(configDir, { recursive: true, force: true });
+      if (authFile) rmSync(authFile, { force: true });
       if (diedEarly) {
         throw new Error(
           `sluice died during the tests (code=${diedEarly.code} signal=${diedEarly.signal})\n${logText}`,
@@ -170,13 +208,13 @@ export async function startServer({ own = false, config, configFile, dataDir: gi
 
 /** A fresh SDK v3 client for the server; callers destroy() it when done. */
 export function makeClient(endpoint, extra = {}) {
-  return new SQSClient({
+  return track(endpoint, new SQSClient({
     endpoint,
     region: REGION,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
     ...extra,
-  });
+  }));
 }
 
 /** A queue name nobody else in this run uses (≤ 80 chars, [A-Za-z0-9_-]). */
@@ -306,6 +344,11 @@ export async function clockCall(endpoint, method = 'GET', body) {
 export async function advanceClock(endpoint, seconds) {
   const r = await clockCall(endpoint, 'POST', { advance_seconds: seconds });
   assert.equal(r.status, 200, `POST /_sluice/clock ${seconds}: ${r.status} ${r.text}`);
+  if (AUTH_MODE) {
+    const key = endpoint.replace(/\/+$/, '');
+    offsetsByEndpoint.set(key, r.json.offset_ms);
+    for (const c of clientsByEndpoint.get(key) ?? []) c.config.systemClockOffset = r.json.offset_ms;
+  }
   return r.json;
 }
 
@@ -383,13 +426,13 @@ export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 25, what = 'c
 /** A fresh @aws-sdk/client-lambda client for the server (no retries). */
 export async function makeLambdaClient(endpoint, extra = {}) {
   const { LambdaClient } = await import('@aws-sdk/client-lambda');
-  return new LambdaClient({
+  return track(endpoint, new LambdaClient({
     endpoint,
     region: REGION,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
     ...extra,
-  });
+  }));
 }
 
 export function functionArn(name) {

@@ -34,6 +34,86 @@ QUERY_NS = "http://queue.amazonaws.com/doc/2012-11-05/"
 NON_EXISTENT_QUEUE = "AWS.SimpleQueueService.NonExistentQueue"
 NON_EXISTENT_QUEUE_MSG = "The specified queue does not exist for this wsdl version."
 
+# SLUICE_AUTH=1 (scripts/run-tests --auth, `make test-auth`): every sluice
+# the suites start gets an `auth:` section with the key the clients sign
+# with (test/test), so every request is checked for SigV4; clients sign
+# with each server's emulated clock once a test moved it (see auth_clock).
+AUTH_MODE = os.environ.get("SLUICE_AUTH") == "1"
+AUTH_SECTION = "\nauth:\n  keys:\n    - {access_key_id: test, secret_access_key: test, principal: test}\n"
+
+
+def with_auth_section(config_path, folder):
+    """AUTH_MODE: the config to start with: config_path plus AUTH_SECTION,
+    written next to it (relative paths keep resolving), or AUTH_SECTION
+    alone in folder. Returns (path, created file or None)."""
+    if config_path is None:
+        path = Path(folder) / "sluice-auth-mode.yaml"
+        path.write_text(AUTH_SECTION)
+        return path, path
+    text = Path(config_path).read_text()
+    if re.search(r"^auth:", text, re.M):
+        return config_path, None
+    path = Path(config_path).with_name(Path(config_path).stem + ".auth-mode.yaml")
+    path.write_text(text.rstrip("\n") + "\n" + AUTH_SECTION)
+    return path, path
+
+
+_clock_offsets = {}  # "host:port" -> seconds a test moved that server's clock
+
+
+def note_clock_offset(endpoint, offset_ms):
+    _clock_offsets[endpoint.split("://", 1)[-1].rstrip("/")] = offset_ms / 1000.0
+
+
+def _install_auth_clock():
+    """botocore signs with datetime.datetime.utcnow() (botocore.auth); in
+    AUTH_MODE sign each request with its server's emulated clock, as a
+    client on AWS signs with a clock that agrees with AWS's."""
+    import datetime as real_datetime
+    import threading as _threading
+    import types
+    from urllib.parse import urlsplit
+
+    import botocore.auth
+
+    local = _threading.local()
+
+    class ShiftedDatetime(real_datetime.datetime):
+        @classmethod
+        def utcnow(cls):
+            return real_datetime.datetime.utcnow() + real_datetime.timedelta(seconds=getattr(local, "offset", 0.0))
+
+    shim = types.SimpleNamespace(**{k: getattr(real_datetime, k) for k in dir(real_datetime) if not k.startswith("__")})
+    shim.datetime = ShiftedDatetime
+    # With awscrt installed botocore signs through botocore.crt.auth.
+    modules = [botocore.auth]
+    try:
+        import botocore.crt.auth
+        modules.append(botocore.crt.auth)
+    except ImportError:
+        pass
+    for module in modules:
+        module.datetime = shim
+    wrapped = set()
+    for cls in set(botocore.auth.AUTH_TYPE_MAPS.values()):
+        original = getattr(cls, "add_auth", None)
+        if original is None or original in wrapped:
+            continue
+
+        def add_auth(self, request, _original=original):
+            local.offset = _clock_offsets.get(urlsplit(request.url).netloc, 0.0)
+            try:
+                return _original(self, request)
+            finally:
+                local.offset = 0.0
+
+        cls.add_auth = add_auth
+        wrapped.add(add_auth)
+
+
+if AUTH_MODE:
+    _install_auth_clock()
+
 
 # --------------------------------------------------------------------------
 # The server
@@ -53,6 +133,9 @@ class SluiceProcess:
     def __init__(self, binary, data_dir, log_path, start_timeout=15.0, config_path=None, extra_args=()):
         self.data_dir = str(data_dir)
         self.log_path = str(log_path)
+        self._auth_file = None
+        if AUTH_MODE:
+            config_path, self._auth_file = with_auth_section(config_path, Path(log_path).parent)
         self._log = open(self.log_path, "ab")
         argv = [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir]
         if config_path is not None:
@@ -139,6 +222,12 @@ class SluiceProcess:
         return self.proc.returncode
 
     def _finish(self):
+        if self._auth_file is not None:
+            try:
+                self._auth_file.unlink()
+            except OSError:
+                pass
+            self._auth_file = None
         self._reader.join(timeout=2)
         try:
             self._log.close()
@@ -305,9 +394,12 @@ def clock_call(endpoint, method="GET", body=None, raw_body=None, timeout=10):
     except urllib.error.HTTPError as exc:
         status, text = exc.code, exc.read().decode("utf-8", "replace")
     try:
-        return status, json.loads(text)
+        doc = json.loads(text)
     except ValueError:
         return status, text
+    if status == 200 and isinstance(doc, dict) and "offset_ms" in doc:
+        note_clock_offset(endpoint, doc["offset_ms"])
+    return status, doc
 
 
 class Clock:
