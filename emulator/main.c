@@ -544,6 +544,7 @@ static int cmd_serve(opts_t *o)
     sqs_store_set_durability(cfg->durability_full);
     snprintf(db_path, sizeof db_path, "%s/sluice.db", data_dir);
     signal(SIGPIPE, SIG_IGN);
+    observe_db_process_init(); /* before any database is opened */
     base = event_base_new();
     if (!base)
         goto done;

@@ -63,7 +63,7 @@ static int conn_open(observe_conn_t *c, const char *path, char *err, size_t errl
     }
     sqlite3_busy_timeout(c->db, 5000);
     char *msg = NULL;
-    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-16384;", NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "cannot set up %s: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
         sqlite3_close(c->db);
@@ -188,6 +188,8 @@ static void *writer_main(void *arg)
     free(batch.v);
     return NULL;
 }
+
+void observe_db_process_init(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
 observe_db_t *observe_db_open(const char *data_dir, char *err, size_t errlen)
 {

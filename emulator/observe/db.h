@@ -31,6 +31,11 @@ typedef struct observe_conn observe_conn_t;
 typedef int (*observe_write_fn)(observe_conn_t *c, void *rec);
 typedef void (*observe_free_fn)(void *rec);
 
+/* Process-wide SQLite settings for a process with the writer thread; call
+ * once before any database is opened: no allocation statistics, which
+ * would cost a global mutex on every SQLite allocation of the loop. */
+void observe_db_process_init(void);
+
 /* Opens (creating) DIR/observe.db; path NULL or ":memory:"-free test use is
  * not offered. Returns owned, or NULL with a message in err. */
 observe_db_t *observe_db_open(const char *data_dir, char *err, size_t errlen);
