@@ -559,6 +559,10 @@ static int cmd_serve(opts_t *o)
         obs.metrics = metrics_new(base, obs.db, cfg->metrics_retention);
     if (cfg->observe_enabled) /* off: no log events are stored (obs.logs is NULL) */
         obs.logs = logstore_new(obs.db, (int64_t)cfg->logs_retention * 1000);
+    if (cfg->observe_enabled && !obs.logs) {
+        fprintf(stderr, "sluice: cannot set up the log store in %s/observe.db\n", data_dir);
+        goto done;
+    }
     if (cfg->observe_enabled) { /* off: no hop is recorded (traces_get() is NULL) */
         obs.traces = traces_new(obs.db);
         traces_set_retention(obs.traces, (int64_t)cfg->traces_retention * 1000);
@@ -613,9 +617,9 @@ done:
     endpoint_free(ep);
     observe_set(NULL);
     metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
+    observe_db_close(obs.db);  /* drains the writer: records may point at the stores below */
     logstore_free(obs.logs);
     traces_free(obs.traces);
-    observe_db_close(obs.db);
     if (sigint)
         event_free(sigint);
     if (sigterm)

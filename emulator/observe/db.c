@@ -49,6 +49,11 @@ struct observe_db {
     int stop;
     uint64_t dropped;
     int failing;              /* the last batch failed: log once until one succeeds */
+    struct {
+        observe_write_fn fn;
+        void *ctx;
+    } hooks[OBSERVE_DB_MAX_HOOKS];
+    size_t n_hooks;
 };
 
 static int conn_open(observe_conn_t *c, const char *path, char *err, size_t errlen)
@@ -125,6 +130,11 @@ static void run_batch(observe_db_t *d, jobs_t *batch)
         if (j->free_rec)
             j->free_rec(j->rec);
     }
+    /* Hooks run even after a failure, so what they gathered is dropped with
+     * the batch, not carried into the next one. */
+    for (size_t i = 0; i < d->n_hooks; i++)
+        if (d->hooks[i].fn(&d->writer, d->hooks[i].ctx) && !failed)
+            failed = 1;
     if (!failed && sqlite3_exec(d->writer.db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
         failed = 1;
     if (failed) {
@@ -217,6 +227,16 @@ int observe_db_schema(observe_db_t *d, const char *sql)
         sqlite3_free(msg);
         return -1;
     }
+    return 0;
+}
+
+int observe_db_on_batch_end(observe_db_t *d, observe_write_fn fn, void *ctx)
+{
+    if (!d || d->thread_started || d->n_hooks == OBSERVE_DB_MAX_HOOKS)
+        return -1;
+    d->hooks[d->n_hooks].fn = fn;
+    d->hooks[d->n_hooks].ctx = ctx;
+    d->n_hooks++;
     return 0;
 }
 

@@ -52,6 +52,14 @@ int observe_db_schema(observe_db_t *d, const char *sql);
  * counted in observe_db_dropped. */
 void observe_db_submit(observe_db_t *d, observe_write_fn write, void *rec, observe_free_fn free_rec);
 
+/* Registers fn(conn, ctx) to run on the writer thread at the end of each
+ * batch, inside its transaction, before COMMIT (a module's writes that it
+ * gathers across the batch and writes once). Call from the loop thread
+ * before the first observe_db_submit. At most OBSERVE_DB_MAX_HOOKS. A
+ * failure fails the batch like a failed write. */
+#define OBSERVE_DB_MAX_HOOKS 4
+int observe_db_on_batch_end(observe_db_t *d, observe_write_fn fn, void *ctx);
+
 /* Blocks until every record submitted before the call is committed. For
  * readers that must see what was just recorded (APIs, tests): costs the
  * loop at most one batch commit. */

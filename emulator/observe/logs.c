@@ -15,10 +15,20 @@
 
 #define EXPIRE_EVERY_MS 60000
 
+/* A stream's totals gathered over one writer batch (writer thread only). */
+typedef struct {
+    char *group, *stream;
+    int64_t first_ts, last_ts, last_ingest, created, bytes;
+} stream_meta_t;
+
 struct logstore {
     observe_db_t *db;
     int64_t retention_ms;
     int64_t last_expire_ms;
+    /* Writer thread only: each stream's totals of the batch, written once
+     * at its end (two upserts a stream instead of two an event). */
+    stream_meta_t *meta;
+    size_t n_meta, cap_meta;
 };
 
 static const char SCHEMA[] =
@@ -43,6 +53,8 @@ static const char UPSERT_STREAM[] =
     " first_ts = coalesce(min(first_ts, excluded.first_ts), excluded.first_ts),"
     " last_ts = coalesce(max(last_ts, excluded.last_ts), excluded.last_ts),"
     " last_ingest = coalesce(max(last_ingest, excluded.last_ingest), excluded.last_ingest)";
+static const char UPDATE_STREAM_LAST[] =
+    "UPDATE log_streams SET last_ts = max(coalesce(last_ts, ?3), ?3) WHERE grp = ?1 AND name = ?2";
 static const char INSERT_EVENT[] =
     "INSERT INTO log_events (grp, stream, ts, ingest, request_id, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 static const char SELECT_GROUPS[] = "SELECT name FROM log_groups";
@@ -52,32 +64,100 @@ static const char SELECT_INVOCATION[] =
 
 /* One line on its way to the writer: the strings follow the struct. */
 typedef struct {
+    logstore_t *ls;
     int64_t ts, ingest;
     const char *group, *stream, *request_id, *message;
     size_t len;
 } line_rec_t;
 
+/* Writes and forgets the batch's stream and group totals. */
+static int write_meta(observe_conn_t *c, void *arg)
+{
+    logstore_t *ls = arg;
+    int rc = 0;
+    for (size_t i = 0; i < ls->n_meta; i++) {
+        stream_meta_t *m = &ls->meta[i];
+        sqlite3_stmt *g = rc ? NULL : observe_conn_stmt(c, UPSERT_GROUP);
+        if (g) {
+            sqlite3_bind_text(g, 1, m->group, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(g, 2, m->created);
+            sqlite3_bind_int64(g, 3, m->bytes);
+            if (sqlite3_step(g) != SQLITE_DONE)
+                rc = -1;
+            sqlite3_reset(g);
+        }
+        sqlite3_stmt *s = rc ? NULL : observe_conn_stmt(c, UPSERT_STREAM);
+        if (s) {
+            sqlite3_bind_text(s, 1, m->group, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 2, m->stream, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 3, m->created);
+            sqlite3_bind_int64(s, 4, m->first_ts);
+            sqlite3_bind_int64(s, 5, m->last_ingest);
+            /* last_ts: the upsert sets first and last from ?4; fix last. */
+            if (sqlite3_step(s) != SQLITE_DONE)
+                rc = -1;
+            sqlite3_reset(s);
+        }
+        if (!rc && m->last_ts != m->first_ts) {
+            sqlite3_stmt *u = observe_conn_stmt(c, UPDATE_STREAM_LAST);
+            if (!u)
+                rc = -1;
+            else {
+                sqlite3_bind_text(u, 1, m->group, -1, SQLITE_STATIC);
+                sqlite3_bind_text(u, 2, m->stream, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(u, 3, m->last_ts);
+                if (sqlite3_step(u) != SQLITE_DONE)
+                    rc = -1;
+                sqlite3_reset(u);
+            }
+        }
+        free(m->group);
+        free(m->stream);
+    }
+    ls->n_meta = 0;
+    return rc;
+}
+
+int logstore_writer_flush(observe_conn_t *c, logstore_t *ls) { return ls ? write_meta(c, ls) : 0; }
+
+static void gather_meta(logstore_t *ls, const line_rec_t *r)
+{
+    stream_meta_t *m = NULL;
+    for (size_t i = ls->n_meta; i-- > 0;)
+        if (strcmp(ls->meta[i].stream, r->stream) == 0 && strcmp(ls->meta[i].group, r->group) == 0) {
+            m = &ls->meta[i];
+            break;
+        }
+    if (!m) {
+        if (ls->n_meta == ls->cap_meta) {
+            ls->cap_meta = ls->cap_meta ? ls->cap_meta * 2 : 16;
+            stream_meta_t *v = realloc(ls->meta, ls->cap_meta * sizeof *v);
+            if (!v)
+                abort();
+            ls->meta = v;
+        }
+        m = &ls->meta[ls->n_meta++];
+        m->group = strdup(r->group);
+        m->stream = strdup(r->stream);
+        if (!m->group || !m->stream)
+            abort();
+        m->first_ts = m->last_ts = r->ts;
+        m->created = m->last_ingest = r->ingest;
+        m->bytes = 0;
+    }
+    if (r->ts < m->first_ts)
+        m->first_ts = r->ts;
+    if (r->ts > m->last_ts)
+        m->last_ts = r->ts;
+    if (r->ingest > m->last_ingest)
+        m->last_ingest = r->ingest;
+    m->bytes += (int64_t)r->len;
+}
+
 static int write_line(observe_conn_t *c, void *arg)
 {
     line_rec_t *r = arg;
-    sqlite3_stmt *g = observe_conn_stmt(c, UPSERT_GROUP);
-    if (!g)
-        return -1;
-    sqlite3_bind_text(g, 1, r->group, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(g, 2, r->ingest);
-    sqlite3_bind_int64(g, 3, (sqlite3_int64)r->len);
-    if (sqlite3_step(g) != SQLITE_DONE)
-        return -1;
-    sqlite3_stmt *s = observe_conn_stmt(c, UPSERT_STREAM);
-    if (!s)
-        return -1;
-    sqlite3_bind_text(s, 1, r->group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, r->stream, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, r->ingest);
-    sqlite3_bind_int64(s, 4, r->ts);
-    sqlite3_bind_int64(s, 5, r->ingest);
-    if (sqlite3_step(s) != SQLITE_DONE)
-        return -1;
+    gather_meta(r->ls, r);
     sqlite3_stmt *e = observe_conn_stmt(c, INSERT_EVENT);
     if (!e)
         return -1;
@@ -117,6 +197,7 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
     p[len] = '\0';
     r->message = p;
     r->len = len;
+    r->ls = ls;
     int64_t now = clock_now_ms();
     r->ts = ts_ms;
     r->ingest = now;
@@ -217,12 +298,26 @@ logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms)
     if (!ls)
         return NULL;
     ls->db = db;
+    if (observe_db_on_batch_end(db, write_meta, ls)) {
+        free(ls);
+        return NULL;
+    }
     ls->retention_ms = retention_ms > 0 ? retention_ms : LOGSTORE_DEFAULT_RETENTION_MS;
     logstore_expire(ls, clock_now_ms());
     return ls;
 }
 
-void logstore_free(logstore_t *ls) { free(ls); }
+void logstore_free(logstore_t *ls)
+{
+    if (!ls)
+        return;
+    for (size_t i = 0; i < ls->n_meta; i++) {
+        free(ls->meta[i].group);
+        free(ls->meta[i].stream);
+    }
+    free(ls->meta);
+    free(ls);
+}
 
 int64_t logstore_retention_ms(const logstore_t *ls) { return ls ? ls->retention_ms : LOGSTORE_DEFAULT_RETENTION_MS; }
 

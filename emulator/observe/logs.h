@@ -54,4 +54,10 @@ void logstore_api_group(const char *api_name, char *out, size_t size);
  * writer thread; logstore_append does it at most once a minute. */
 void logstore_expire(logstore_t *ls, int64_t now_ms);
 
+/* Writer thread only (observe_db write functions): writes the streams' and
+ * groups' totals gathered so far in this batch, so a write that reads or
+ * deletes them sees every line before it. Returns 0 or -1. */
+struct observe_conn;
+int logstore_writer_flush(struct observe_conn *c, logstore_t *ls);
+
 #endif

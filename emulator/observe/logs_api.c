@@ -689,6 +689,7 @@ typedef enum { W_CREATE_GROUP, W_CREATE_STREAM, W_DELETE_GROUP, W_DELETE_STREAM 
 
 typedef struct {
     wkind_t kind;
+    logstore_t *ls;
     int64_t now;
     char group[520];
     char stream[520];
@@ -721,6 +722,8 @@ static int run(observe_conn_t *c, const char *sql, const wrec_t *r, int with_now
 static int write_admin(observe_conn_t *c, void *arg)
 {
     wrec_t *r = arg;
+    if (logstore_writer_flush(c, r->ls)) /* lines before this call first */
+        return -1;
     switch (r->kind) {
     case W_CREATE_GROUP: return run(c, W_INSERT_GROUP, r, 1);
     case W_CREATE_STREAM: return run(c, W_INSERT_STREAM, r, 1);
@@ -735,6 +738,7 @@ static void admin(call_t *c, wkind_t kind, const char *group, const char *stream
 {
     wrec_t *r = calloc(1, sizeof *r);
     r->kind = kind;
+    r->ls = c->ls;
     r->now = clock_now_ms();
     snprintf(r->group, sizeof r->group, "%s", group);
     snprintf(r->stream, sizeof r->stream, "%s", stream ? stream : "");
