@@ -16,27 +16,7 @@
 #include "core/clock.h"
 #include "observe/logs.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/sluice-logs-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char path[128];
-    const char *files[] = {"observe.db", "observe.db-wal", "observe.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-    return 0;
-}
+#include "observe_scratch.h"
 
 typedef struct {
     char text[1024];

@@ -18,30 +18,10 @@
 #include "observe/metrics.h"
 #include "observe/prometheus.h"
 
-static char dir[64];
-
 /* A minute boundary well inside the epoch, so periods line up. */
 #define T0 ((int64_t)1800000000 * 1000 - (int64_t)1800000000 * 1000 % 3600000)
 
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/sluice-metrics-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char path[128];
-    const char *files[] = {"observe.db", "observe.db-wal", "observe.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-    return 0;
-}
+#include "observe_scratch.h"
 
 typedef struct {
     int n;

@@ -14,27 +14,7 @@
 
 #include "observe/traces.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/sluice-traces-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char path[128];
-    const char *files[] = {"observe.db", "observe.db-wal", "observe.db-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-    return 0;
-}
+#include "observe_scratch.h"
 
 static void test_root_parse_accepts_headers_and_bare_roots(void **state)
 {
