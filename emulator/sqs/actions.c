@@ -324,10 +324,10 @@ static sqs_queue_t *resolve_queue(sqs_t *s, sqs_call_t *c)
     return q;
 }
 
-static int64_t next_visible_cb(void *ctx, sqs_queue_t *q)
+static int64_t next_visible_cb(void *ctx, sqs_queue_t *q, int64_t after_ms)
 {
     sqs_t *s = ctx;
-    return sqs_store_next_visible(s->store, q->id, clock_now_ms());
+    return sqs_store_next_visible(s->store, q->id, after_ms);
 }
 
 static char *json_text(const cJSON *obj)
@@ -1523,6 +1523,7 @@ static int a_receive_message(sqs_t *s, sqs_call_t *c)
     if (!q || parse_recv_opts(c, q, &o, &wait))
         return -1;
     cJSON *msgs = cJSON_CreateArray();
+    int64_t checked = clock_now_ms();
     int n = receive_now(s, c, q, &o, msgs);
     if (n < 0) {
         cJSON_Delete(msgs);
@@ -1541,7 +1542,7 @@ static int a_receive_message(sqs_t *s, sqs_call_t *c)
     struct timeval tv = {wait, 0};
     evtimer_add(c->deadline, &tv);
     c->parked = 1;
-    sqs_wait_park(s->wait, &c->waiter);
+    sqs_wait_park(s->wait, &c->waiter, checked);
     return 1;
 }
 
@@ -1647,7 +1648,8 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
 }
 
 /* Changes the visibility of the message a handle names, counted from now.
- * Sets *wake when the message became visible at once. */
+ * Sets *wake to 1 when the message became visible at once, or to 2 (unless
+ * already 1) when its deadline moved, so a queue's timer follows it. */
 static int change_one(sqs_t *s, sqs_queue_t *q, const char *text, long vt, err_t *err, int *wake)
 {
     handle_t h;
@@ -1680,6 +1682,8 @@ static int change_one(sqs_t *s, sqs_queue_t *q, const char *text, long vt, err_t
         rc = err_set(err, ERR_INTERNAL, NULL);
     else if (vt == 0)
         *wake = 1;
+    else if (!*wake)
+        *wake = 2;
     sqs_store_msg_clear(&m);
     return rc;
 }
@@ -1717,8 +1721,10 @@ static int a_change_message_visibility(sqs_t *s, sqs_call_t *c)
     }
     if (sqs_store_commit(s->store))
         return sqs_fail_internal(c);
-    if (wake)
+    if (wake == 1)
         sqs_wait_notify(s->wait, q);
+    else if (wake == 2)
+        sqs_wait_rearm(s->wait, q);
     c->result = cJSON_CreateObject();
     return 0;
 }
@@ -1763,8 +1769,10 @@ static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
         cJSON_Delete(failed);
         return sqs_fail_internal(c);
     }
-    if (wake)
+    if (wake == 1)
         sqs_wait_notify(s->wait, q);
+    else if (wake == 2)
+        sqs_wait_rearm(s->wait, q);
     c->result = cJSON_CreateObject();
     cJSON_AddItemToObject(c->result, "Successful", ok);
     cJSON_AddItemToObject(c->result, "Failed", failed);

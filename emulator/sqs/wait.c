@@ -10,7 +10,7 @@ struct sqs_wait {
     struct event_base *base;
     struct event *serve_ev;
     sqs_queue_t *notified; /* queues to serve this turn (linked by notify_next) */
-    int64_t (*next_visible)(void *ctx, sqs_queue_t *q);
+    int64_t (*next_visible)(void *ctx, sqs_queue_t *q, int64_t after_ms);
     void *ctx;
 };
 
@@ -32,7 +32,14 @@ static void unlink_waiter(sqs_waiter_t *w)
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
-static void arm(sqs_wait_t *wt, sqs_queue_t *q)
+/* Arms q's timer for its first deadline after checked_ms, the time its
+ * waiters last looked. A deadline between that look and now is due at once:
+ * asking for "the first deadline after now" instead would skip it, and the
+ * waiters would sleep until their own end (a check that ran just before a
+ * message turned visible, then this arm just after). Deadlines at or before
+ * checked_ms were seen by the check, so a message the waiters declined
+ * (a locked FIFO group) does not make the timer spin. */
+static void arm(sqs_wait_t *wt, sqs_queue_t *q, int64_t checked_ms)
 {
     if (!q->waiters_head) {
         if (q->wake_timer)
@@ -40,15 +47,17 @@ static void arm(sqs_wait_t *wt, sqs_queue_t *q)
         q->wake_at = 0;
         return;
     }
-    int64_t now = clock_now_ms();
-    int64_t at = wt->next_visible(wt->ctx, q);
+    int64_t at = wt->next_visible(wt->ctx, q, checked_ms);
     if (at <= 0) {
         if (q->wake_timer)
             event_del(q->wake_timer);
         q->wake_at = 0;
         return;
     }
-    if (q->wake_at == at && q->wake_timer && event_pending(q->wake_timer, EV_TIMEOUT, NULL))
+    int64_t now = clock_now_ms();
+    /* keep a pending timer for the same deadline, unless it is already due
+     * (the emulated clock can jump past it) */
+    if (q->wake_at == at && at > now && q->wake_timer && event_pending(q->wake_timer, EV_TIMEOUT, NULL))
         return;
     if (!q->wake_timer)
         q->wake_timer = evtimer_new(wt->base, timer_cb, q);
@@ -66,6 +75,7 @@ static void serve_queue(sqs_wait_t *wt, sqs_queue_t *q)
 {
     /* Serve in arrival order; stop at the first waiter left unsatisfied,
      * since later ones would find the same empty queue. */
+    int64_t checked = clock_now_ms();
     while (q->waiters_head) {
         sqs_waiter_t *w = q->waiters_head;
         unlink_waiter(w);
@@ -81,7 +91,7 @@ static void serve_queue(sqs_wait_t *wt, sqs_queue_t *q)
             break;
         }
     }
-    arm(wt, q);
+    arm(wt, q, checked);
 }
 
 static void serve_cb(evutil_socket_t fd, short what, void *arg)
@@ -108,7 +118,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         sqs_wait_notify(the_wait, q);
 }
 
-sqs_wait_t *sqs_wait_new(struct event_base *base, int64_t (*next_visible)(void *ctx, sqs_queue_t *q), void *ctx)
+sqs_wait_t *sqs_wait_new(struct event_base *base, int64_t (*next_visible)(void *ctx, sqs_queue_t *q, int64_t after_ms),
+                         void *ctx)
 {
     sqs_wait_t *wt = calloc(1, sizeof *wt);
     wt->base = base;
@@ -130,7 +141,7 @@ void sqs_wait_free(sqs_wait_t *wt)
     free(wt);
 }
 
-void sqs_wait_park(sqs_wait_t *wt, sqs_waiter_t *w)
+void sqs_wait_park(sqs_wait_t *wt, sqs_waiter_t *w, int64_t checked_ms)
 {
     sqs_queue_t *q = w->queue;
     w->next = NULL;
@@ -140,7 +151,7 @@ void sqs_wait_park(sqs_wait_t *wt, sqs_waiter_t *w)
     else
         q->waiters_head = w;
     q->waiters_tail = w;
-    arm(wt, q);
+    arm(wt, q, checked_ms);
 }
 
 void sqs_wait_unpark(sqs_wait_t *wt, sqs_waiter_t *w)
@@ -149,7 +160,13 @@ void sqs_wait_unpark(sqs_wait_t *wt, sqs_waiter_t *w)
         return;
     unlink_waiter(w);
     if (!w->queue->waiters_head)
-        arm(wt, w->queue);
+        arm(wt, w->queue, clock_now_ms());
+}
+
+void sqs_wait_rearm(sqs_wait_t *wt, sqs_queue_t *q)
+{
+    if (q->waiters_head)
+        arm(wt, q, clock_now_ms());
 }
 
 void sqs_wait_notify(sqs_wait_t *wt, sqs_queue_t *q)

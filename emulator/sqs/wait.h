@@ -27,16 +27,20 @@ struct sqs_waiter {
     void *owner;
 };
 
-/* next_visible(ctx, queue, now) returns the queue's next deadline in ms, or
- * 0 when nothing is pending. */
-sqs_wait_t *sqs_wait_new(struct event_base *base, int64_t (*next_visible)(void *ctx, sqs_queue_t *q), void *ctx);
+/* next_visible(ctx, queue, after_ms) returns the queue's first deadline
+ * (a message turning visible) later than after_ms, or 0 when there is none. */
+sqs_wait_t *sqs_wait_new(struct event_base *base, int64_t (*next_visible)(void *ctx, sqs_queue_t *q, int64_t after_ms),
+                         void *ctx);
 void sqs_wait_free(sqs_wait_t *w); /* NULL is a no-op */
 
 /* Parks w on its queue (w->queue set by the caller) and arms the deadline
- * timer. */
-void sqs_wait_park(sqs_wait_t *wt, sqs_waiter_t *w);
+ * timer. checked_ms: when the caller last looked for messages (taken before
+ * that look), so a deadline passing since then still wakes w. */
+void sqs_wait_park(sqs_wait_t *wt, sqs_waiter_t *w, int64_t checked_ms);
 /* Unlinks w if parked (timeout, client gone). */
 void sqs_wait_unpark(sqs_wait_t *wt, sqs_waiter_t *w);
+/* A deadline of q moved (a shorter visibility timeout): re-arm its timer. */
+void sqs_wait_rearm(sqs_wait_t *wt, sqs_queue_t *q);
 /* Marks q as having new visible messages. */
 void sqs_wait_notify(sqs_wait_t *wt, sqs_queue_t *q);
 /* Before q is freed: cancels its waiters and its timer. */

@@ -91,6 +91,32 @@ def test_long_poll_wakes_when_visibility_expires(sqs, new_queue):
     assert elapsed < 3.0
 
 
+def test_long_poll_follows_a_shortened_visibility_timeout(sqs, new_queue, client_factory):
+    """A parked long poll is woken when ChangeMessageVisibility moves the
+    message's deadline earlier (not only to 0): the queue's timer was armed
+    for the old, 30 s deadline."""
+    q = new_queue()
+    sqs.send_message(QueueUrl=q.url, MessageBody="sooner")
+    first = receive_one(sqs, q.url, VisibilityTimeout=30)
+    waiter = client_factory()
+    result = {}
+
+    def poll():
+        result["messages"] = receive(waiter, q.url, WaitTimeSeconds=8)
+        result["returned_at"] = time.monotonic()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    changed_at = time.monotonic()
+    sqs.change_message_visibility(QueueUrl=q.url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=1)
+    thread.join(timeout=12)
+    assert not thread.is_alive(), "long poll did not return"
+    assert [m["MessageId"] for m in result["messages"]] == [first["MessageId"]]
+    elapsed = result["returned_at"] - changed_at
+    assert elapsed < 3.0, f"long poll returned {elapsed:.2f}s after a change to 1 s"
+
+
 def test_message_delay_seconds(sqs, new_queue):
     q = new_queue()
     sent = sqs.send_message(QueueUrl=q.url, MessageBody="delayed", DelaySeconds=2)

@@ -64,12 +64,8 @@ class Env:
         msg_id = re.search(r"<MessageId>([^<]+)</MessageId>", out.text).group(1)
         return msg_id, out.header("x-amzn-RequestId")
 
-    def wait_chain(self, msg_id, done, timeout=30):
-        """The message's chain once done(kinds) holds. 30 s, not 20: a
-        mapping's long poll is sometimes not woken at a visibility deadline
-        (an open bug, seen once in a sanitized run here and in the long-poll
-        wake tests) and the redelivery then waits for the poll's 20 s end;
-        this suite is about the chain, the wake tests about the latency."""
+    def wait_chain(self, msg_id, done, timeout=20):
+        """The message's chain once done(kinds) holds."""
         def ready():
             status, c = self.get(f"/_sluice/traces/{msg_id}")
             return c if status == 200 and done([h["kind"] for h in c["hops"]]) else None
