@@ -32,6 +32,49 @@ static int hexval(int c)
     return -1;
 }
 
+char *form_mark_nuls(const char *s, size_t len, size_t *out_len)
+{
+    size_t nuls = 0;
+    for (size_t i = 0; i < len; i++)
+        nuls += s[i] == '\0';
+    char *out = xrealloc(NULL, len + nuls * (FORM_NUL_MARK_LEN - 1) + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\0') {
+            memcpy(out + o, FORM_NUL_MARK, FORM_NUL_MARK_LEN);
+            o += FORM_NUL_MARK_LEN;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+char *form_json_unmark_nuls(char *json)
+{
+    if (!json || !strstr(json, FORM_NUL_MARK))
+        return json;
+    size_t len = strlen(json), marks = 0;
+    for (const char *p = json; (p = strstr(p, FORM_NUL_MARK)); p += FORM_NUL_MARK_LEN)
+        marks++;
+    char *out = xrealloc(NULL, len + marks * (6 - FORM_NUL_MARK_LEN) + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (len - i >= FORM_NUL_MARK_LEN && memcmp(json + i, FORM_NUL_MARK, FORM_NUL_MARK_LEN) == 0) {
+            memcpy(out + o, "\\u0000", 6);
+            o += 6;
+            i += FORM_NUL_MARK_LEN;
+        } else {
+            out[o++] = json[i++];
+        }
+    }
+    out[o] = '\0';
+    free(json);
+    return out;
+}
+
 char *form_url_decode(const char *s, size_t len, int plus_is_space, size_t *out_len)
 {
     char *out = xrealloc(NULL, len + 1);

@@ -27,6 +27,16 @@ const char *form_get(const form_t *f, const char *name);
 #define FORM_NUL_MARK "\xC0\x80"
 #define FORM_NUL_MARK_LEN 2
 
+/* A copy of the len bytes at s with each raw NUL byte written as
+ * FORM_NUL_MARK: a request body holding NULs can then travel as a C string
+ * to the character checks that refuse it. Sets *out_len. Returns owned. */
+char *form_mark_nuls(const char *s, size_t len, size_t *out_len);
+
+/* Rewrites, in place of the owned JSON text, each FORM_NUL_MARK as the
+ * escape \u0000, so what the mark stands for reaches a JSON reader (a
+ * handler's event) as U+0000. Returns the text, reallocated when it grew. */
+char *form_json_unmark_nuls(char *json);
+
 /* Percent-decodes s into a new NUL-terminated owned string ('+' -> ' '
  * when plus_is_space). %00 decodes to FORM_NUL_MARK so that a NUL cannot
  * cut a value short. Sets *out_len when not NULL. */

@@ -145,6 +145,30 @@ static void test_url_decode(void **state)
     free(s);
 }
 
+/* Raw NUL bytes become marks (a body for SQS), marks become \u0000 in JSON
+ * (a handler's event); text without either comes back unchanged. */
+static void test_nul_marks(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    char *m = form_mark_nuls("a\0b\0", 4, &len);
+    assert_int_equal(len, 6);
+    assert_memory_equal(m, "a" FORM_NUL_MARK "b" FORM_NUL_MARK, 6);
+    assert_int_equal(m[6], '\0');
+    free(m);
+    m = form_mark_nuls("", 0, &len);
+    assert_int_equal(len, 0);
+    free(m);
+
+    char *j = form_json_unmark_nuls(strdup("{\"x\":\"a" FORM_NUL_MARK "b" FORM_NUL_MARK "\"}"));
+    assert_string_equal(j, "{\"x\":\"a\\u0000b\\u0000\"}");
+    free(j);
+    char *plain = strdup("{\"x\":\"\xC3\xA9\"}");
+    assert_ptr_equal(form_json_unmark_nuls(plain), plain);
+    free(plain);
+    assert_null(form_json_unmark_nuls(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +180,7 @@ int main(void)
         cmocka_unit_test(test_bounded_input),
         cmocka_unit_test(test_parse_more),
         cmocka_unit_test(test_url_decode),
+        cmocka_unit_test(test_nul_marks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

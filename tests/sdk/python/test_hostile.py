@@ -401,6 +401,80 @@ def test_api_gateway_percent_00_in_path_parameter(guarded):
     assert json.loads(got) == {"message": "Bad Request"}
 
 
+NUL_API_CONFIG = """
+queues:
+  nul-plain: {{}}
+  nul-template: {{}}
+  nul-http: {{}}
+functions:
+  nul-echo:
+    runtime: python3.11
+    handler: echo.handler
+    code: {code}
+apis:
+  rest:
+    listen: "127.0.0.1:0"
+    type: rest
+    routes:
+      "POST /plain":
+        sqs: {{queue: nul-plain}}
+      "POST /template":
+        sqs:
+          queue: nul-template
+          request_template: "$input.body"
+      "GET /echo":
+        lambda: {{function: nul-echo}}
+  http:
+    listen: "127.0.0.1:0"
+    type: http
+    routes:
+      "POST /send":
+        sqs: {{queue: nul-http}}
+      "GET /echo":
+        lambda: {{function: nul-echo}}
+"""
+
+ECHO_HANDLER = """import json
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"query": event.get("queryStringParameters")})}
+"""
+
+
+@pytest.fixture(scope="module")
+def nul_api(private_server, tmp_path_factory):
+    code = tmp_path_factory.mktemp("nul-code")
+    (code / "echo.py").write_text(ECHO_HANDLER)
+    return private_server(NUL_API_CONFIG.format(code=code))
+
+
+@pytest.mark.parametrize("api,path,queue", [("rest", "/plain", "nul-plain"), ("rest", "/template", "nul-template"),
+                                            ("http", "/send", "nul-http")],
+                         ids=["rest-passthrough", "rest-template", "http-default"])
+def test_api_gateway_nul_in_body_to_sqs_is_refused_not_cut(nul_api, api, path, queue):
+    """A raw NUL byte in a request body bound for an SQS integration reaches
+    SQS's character check (InvalidMessageContents), as it would on AWS; it
+    used to end the body there: "secret" was queued and 200 returned."""
+    status, _, got = request(nul_api.apis[api], "POST", path, [("Content-Type", "text/plain")], b"secret\x00-tail")
+    assert status == 400, got
+    assert b"InvalidMessageContents" in got, got
+    url = nul_api.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    assert "Messages" not in nul_api.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+    status, _, got = request(nul_api.apis[api], "POST", path, [("Content-Type", "text/plain")], b"clean body")
+    assert status == 200, got
+    msgs = nul_api.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+    assert [m["Body"] for m in msgs] == ["clean body"]
+
+
+@pytest.mark.parametrize("api", ["rest", "http"])
+def test_api_gateway_percent_00_in_query_reaches_the_handler(nul_api, api):
+    """%00 in a query value reaches a Lambda proxy handler as U+0000 (JSON
+    "\\u0000"), not as bytes that are not UTF-8 (the handler's runtime
+    could not parse its event: 502)."""
+    status, _, got = request(nul_api.apis[api], "GET", "/echo?x=a%00b&y=1")
+    assert status == 200, got
+    assert json.loads(got)["query"] == {"x": "a\x00b", "y": "1"}
+
+
 def _start_output(listen, tmp_path):
     """Starts `sluice serve --listen LISTEN`, returns its stderr up to the
     listening line, then stops it."""
