@@ -77,6 +77,8 @@ LIB_SRCS := \
 	emulator/lambda/runtimes.c \
 	emulator/lambda/events.c \
 	emulator/lambda/service.c \
+	emulator/lambda/event_store.c \
+	emulator/lambda/destinations.c \
 	emulator/lambda/poller.c \
 	emulator/lambda/api.c \
 	emulator/apigw/router.c \

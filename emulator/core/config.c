@@ -66,6 +66,7 @@ typedef struct {
     ebuild_t *events;
     size_t n_events, cap_events;
     int timeout_bad;
+    const yaml_node_t *dest_at[3]; /* on_success, on_failure, dead_letter_queue values */
 } fbuild_t;
 
 /* A route while it is being read. The nodes (NULL when the key is absent
@@ -909,7 +910,8 @@ static int queue_is_fifo(const qbuild_t *b)
 /* ---- functions ---- */
 
 enum { F_COMMAND, F_WORKING_DIR, F_ENVIRONMENT, F_TIMEOUT, F_MEMORY, F_RESERVED, F_EVENTS,
-       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT, F_RETRIES, F_EVENT_AGE };
+       F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT, F_RETRIES, F_EVENT_AGE, F_ON_SUCCESS, F_ON_FAILURE,
+       F_FN_DLQ };
 enum { E_QUEUE, E_BATCH, E_WINDOW, E_MAX_CONCURRENCY, E_REPORT_FAILURES, E_ENABLED, E_FILTERS };
 enum { EV_SQS };
 
@@ -1323,6 +1325,14 @@ static void check_function(loader_t *L, void *obj, const yaml_node_t *owner, con
     if (!seen[F_WORKING_DIR].key)
         b->f.working_dir = b->f.code ? xstrdup(b->f.code) : resolve_path(L, owner, "working_dir", "");
     b->timeout_bad = seen[F_TIMEOUT].key && !seen[F_TIMEOUT].ok;
+    for (int i = 0; i < 3; i++)
+        b->dest_at[i] = seen[F_ON_SUCCESS + i].ok ? seen[F_ON_SUCCESS + i].value : NULL;
+}
+
+static void set_fn_queue(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)L;
+    replace_str((char **)((char *)obj + f->offset), v->text);
 }
 
 /* ---- a function's events ---- */
@@ -1605,6 +1615,30 @@ static const qbuild_t *find_queue(const loader_t *L, const char *name, nearest_t
     return NULL;
 }
 
+/* A function's destinations and dead-letter queue name standard queues of
+ * this config (Lambda cannot deliver to a FIFO queue). */
+static void check_destinations(loader_t *L, const fbuild_t *fb)
+{
+    static const char *keys[3] = {"on_success", "on_failure", "dead_letter_queue"};
+    const char *names[3] = {fb->f.on_success, fb->f.on_failure, fb->f.dead_letter_queue};
+    for (int i = 0; i < 3; i++) {
+        if (!names[i] || !fb->dest_at[i])
+            continue;
+        char qn[MAX_QUOTED + 8];
+        quote(qn, names[i]);
+        nearest_t near = { NULL, 0 };
+        const qbuild_t *q = find_queue(L, names[i], &near);
+        if (!q && near.best)
+            problem(L, fb->dest_at[i], "%s: %s is not a queue in this config (did you mean '%s'?)", keys[i], qn,
+                    near.best);
+        else if (!q)
+            problem(L, fb->dest_at[i], "%s: %s is not a queue in this config", keys[i], qn);
+        else if (queue_is_fifo(q))
+            problem(L, fb->dest_at[i], "%s: %s is a FIFO queue; Lambda sends Event invocation records only to "
+                    "standard queues", keys[i], qn);
+    }
+}
+
 /* The rules AWS applies when it creates an event source mapping, which
  * need the queue: it is declared, FIFO queues take batches of at most 10
  * and no batching window, larger batches need a window, and the queue's
@@ -1656,6 +1690,7 @@ static void check_events(loader_t *L)
                             qn, vis, fn, fb->f.timeout, vis, fb->f.timeout);
             }
         }
+        check_destinations(L, fb);
     }
 }
 
@@ -3076,6 +3111,12 @@ static const field_t function_fields[] = {
                     .offset = offsetof(fbuild_t, f.maximum_retry_attempts) },
     [F_EVENT_AGE] = { .key = "maximum_event_age", .kind = KIND_INT, .min = 60, .max = 21600, .set = set_int,
                       .offset = offsetof(fbuild_t, f.maximum_event_age) },
+    [F_ON_SUCCESS] = { .key = "on_success", .kind = KIND_STRING, .set = set_fn_queue,
+                       .offset = offsetof(fbuild_t, f.on_success) },
+    [F_ON_FAILURE] = { .key = "on_failure", .kind = KIND_STRING, .set = set_fn_queue,
+                       .offset = offsetof(fbuild_t, f.on_failure) },
+    [F_FN_DLQ] = { .key = "dead_letter_queue", .kind = KIND_STRING, .set = set_fn_queue,
+                   .offset = offsetof(fbuild_t, f.dead_letter_queue) },
     { .key = NULL },
 };
 static const schema_t function_schema = { function_fields, check_function };
@@ -3274,6 +3315,9 @@ static void free_function(config_function_t *f)
     free(f->runtime);
     free(f->handler);
     free(f->code);
+    free(f->on_success);
+    free(f->on_failure);
+    free(f->dead_letter_queue);
     cJSON_Delete(f->environment);
     for (size_t i = 0; i < f->n_events; i++)
         free_event(&f->events[i]);

@@ -57,6 +57,11 @@ typedef struct {
     int reserved_concurrency; /* -1 when unset, else 0..1000 */
     int maximum_retry_attempts; /* Event invokes: retries after an error, 0..2, default 2 */
     int maximum_event_age;   /* Event invokes: seconds an event may wait, 60..21600, default 21600 */
+    /* Event invokes: standard queues of this config that get an invocation
+     * record on success / when an event fails for good (Lambda's
+     * destinations), and the failed event itself (its dead-letter queue);
+     * NULL: none. */
+    char *on_success, *on_failure, *dead_letter_queue;
     config_event_t *events;
     size_t n_events;
 } config_function_t;

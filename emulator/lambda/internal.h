@@ -33,6 +33,7 @@ typedef struct lambda_function {
     struct lambda_invocation *queued_head, *queued_tail; /* Event invokes waiting for concurrency */
     struct metric_series *metrics[8]; /* AWS/Lambda series (service.c's lambda_metric) */
     struct lambda_invocation *retry_head; /* Event invokes waiting for their retry time */
+    char *on_success, *on_failure, *dead_letter_queue; /* Event invokes: queue names, or NULL */
 } lambda_function_t;
 
 /* One invocation's outcome, as the API and the poller see it. */
@@ -67,6 +68,9 @@ struct lambda {
     struct lambda_invocation *live; /* invocations running now (ended at shutdown) */
     int event_concurrency; /* Event invokes at once of a function without reserved concurrency */
     struct event *retry_tick; /* moves due Event retries to their function's queue */
+    struct lambda_event_store *events; /* Event invokes on disk until done for good */
+    struct event *resume_ev;  /* first loop turn: runs the events found on disk */
+    struct lambda_concluding *concluding; /* done for good, records being delivered */
 };
 
 lambda_function_t *lambda_function_find(lambda_t *l, const char *name_or_arn);

@@ -12,6 +12,8 @@
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/log.h"
+#include "lambda/destinations.h"
+#include "lambda/event_store.h"
 #include "lambda/internal.h"
 #include "lambda/runtimes.h"
 #include "observe/logs.h"
@@ -31,6 +33,9 @@ typedef struct lambda_invocation {
     int attempt;           /* retries so far */
     int64_t first_ms;      /* when it was accepted (for maximum_event_age) */
     int64_t due_ms;        /* while waiting for a retry: when it may run again */
+    char *last_response;   /* async: the last attempt's output or error JSON (NULL: none yet) */
+    size_t last_response_len;
+    int last_failed;
     char *trace_id;        /* the caller's, only while starting */
     char trace[192];       /* the trace header the handler sees */
     int64_t start_ms;
@@ -343,23 +348,77 @@ static void free_invocation(invocation_t *inv)
 {
     free_env(inv->envp);
     free(inv->payload);
+    free(inv->last_response);
     free(inv);
 }
 
-/* A failed Event invocation: back for a retry, or given up (0: kept). */
-static int retry_later(lambda_t *l, invocation_t *inv, lambda_status_t status)
+/* An Event invocation done for good, while its records are delivered: the
+ * row leaves the store once they are (a stop before that runs the event
+ * again at the next start, so nothing is lost; a record may then come
+ * twice). */
+typedef struct lambda_concluding {
+    lambda_t *l; /* NULL once the service is gone: leave the row */
+    char request_id[IDS_UUID_LEN + 1];
+    struct lambda_concluding *prev, *next;
+} concluding_t;
+
+static void concluded(void *arg)
+{
+    concluding_t *c = arg;
+    lambda_t *l = c->l;
+    if (l) {
+        lambda_event_store_remove(l->events, c->request_id);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            l->concluding = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    }
+    free(c);
+}
+
+/* Hands inv's outcome to its destinations, then forgets it. condition:
+ * "Success", "RetriesExhausted" or "EventAgeExceeded"; runs: the attempts
+ * that ran. */
+static void conclude(lambda_t *l, invocation_t *inv, const char *condition, int runs)
+{
+    concluding_t *c = calloc(1, sizeof *c);
+    c->l = l;
+    memcpy(c->request_id, inv->request_id, sizeof c->request_id);
+    c->next = l->concluding;
+    if (l->concluding)
+        l->concluding->prev = c;
+    l->concluding = c;
+    lambda_async_outcome_t o = {
+        .request_id = inv->request_id,
+        .condition = condition,
+        .invoke_count = runs,
+        .payload = inv->payload,
+        .payload_len = inv->payload_len,
+        .response = inv->last_response,
+        .response_len = inv->last_response_len,
+        .function_error = inv->last_failed,
+    };
+    lambda_destinations_send(l, inv->f, &o, concluded, c);
+    free_invocation(inv);
+}
+
+/* A failed Event invocation: back for a retry (0), or given up (-1, its
+ * outcome concluded). */
+static int retry_later(lambda_t *l, invocation_t *inv)
 {
     lambda_function_t *f = inv->f;
-    if (!l->runner || status == LAMBDA_OK)
-        return -1;
     if (inv->attempt >= f->max_retries || too_old(inv)) {
         log_warn("msg=\"event invocation failed; not retried\" function=%s request_id=%s attempts=%d%s",
                  f->name, inv->request_id, inv->attempt + 1,
                  inv->attempt >= f->max_retries ? "" : " why=\"maximum_event_age\"");
+        conclude(l, inv, inv->attempt >= f->max_retries ? "RetriesExhausted" : "EventAgeExceeded", inv->attempt + 1);
         return -1;
     }
     inv->attempt++;
     inv->due_ms = clock_now_ms() + retry_delay_ms(inv->attempt);
+    lambda_event_store_retry(l->events, inv->request_id, inv->attempt, inv->due_ms);
     free_env(inv->envp);
     inv->envp = NULL;
     inv->next = f->retry_head;
@@ -453,10 +512,21 @@ static void invocation_done(const lambda_result_t *r, void *arg)
     trace_invocation(inv, r, o.error_json);
     if (inv->done)
         inv->done(&o, inv->arg);
-    free(o.error_json);
     lambda_t *l = inv->l;
-    if (!inv->async || retry_later(l, inv, r->status))
-        free_invocation(inv);
+    if (!inv->async || !l->runner) {
+        free_invocation(inv); /* an Event invocation ended by a stop stays on disk */
+    } else {
+        free(inv->last_response);
+        inv->last_failed = r->status != LAMBDA_OK;
+        const char *resp = inv->last_failed ? o.error_json : r->output;
+        inv->last_response_len = resp ? strlen(resp) : 0;
+        inv->last_response = strdup(resp ? resp : "");
+        if (!inv->last_failed)
+            conclude(l, inv, "Success", inv->attempt + 1);
+        else
+            retry_later(l, inv);
+    }
+    free(o.error_json);
     start_queued(l, f);
 }
 
@@ -549,8 +619,16 @@ int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, 
     memcpy(inv->payload, payload, len);
     inv->payload[len] = '\0';
     inv->payload_len = len;
+    /* accepted (202) only once it is on disk */
+    lambda_event_row_t row = {.request_id = inv->request_id, .function = f->name, .payload = inv->payload,
+                              .payload_len = len, .first_ms = inv->first_ms};
+    if (!l->events || lambda_event_store_add(l->events, &row)) {
+        free_invocation(inv);
+        return -1;
+    }
     if (has_event_capacity(l, f) && !f->queued_head) {
         if (start(l, inv, inv->payload, len)) {
+            lambda_event_store_remove(l->events, inv->request_id);
             free_invocation(inv);
             return -1;
         }
@@ -558,6 +636,74 @@ int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, 
     }
     enqueue(f, inv);
     return 0;
+}
+
+typedef struct {
+    lambda_t *l;
+    char **gone; /* request ids of events whose function is no longer configured */
+    size_t n_gone;
+} resume_t;
+
+static void resume_row(void *ctx, const lambda_event_row_t *row)
+{
+    resume_t *r = ctx;
+    lambda_function_t *f = lambda_function_find(r->l, row->function);
+    if (!f) {
+        log_warn("msg=\"event invocation dropped: its function is not configured\" function=%s request_id=%s",
+                 row->function, row->request_id);
+        r->gone = realloc(r->gone, (r->n_gone + 1) * sizeof *r->gone);
+        if (!r->gone)
+            abort();
+        r->gone[r->n_gone++] = strdup(row->request_id);
+        return;
+    }
+    invocation_t *inv = calloc(1, sizeof *inv);
+    inv->l = r->l;
+    inv->f = f;
+    inv->async = 1;
+    snprintf(inv->request_id, sizeof inv->request_id, "%s", row->request_id);
+    inv->first_ms = row->first_ms;
+    inv->attempt = row->attempt;
+    inv->due_ms = row->due_ms;
+    inv->payload = malloc(row->payload_len + 1);
+    memcpy(inv->payload, row->payload, row->payload_len);
+    inv->payload[row->payload_len] = '\0';
+    inv->payload_len = row->payload_len;
+    if (inv->due_ms > clock_now_ms()) {
+        inv->next = f->retry_head;
+        f->retry_head = inv;
+    } else {
+        enqueue(f, inv);
+    }
+}
+
+/* The first loop turn: the Event invocations a stop left on disk run
+ * again (their retries when due). */
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lambda_t *l = arg;
+    for (int i = 0; i < l->n_functions; i++)
+        start_queued(l, l->functions[i]);
+}
+
+static int resume_events(lambda_t *l)
+{
+    resume_t r = {.l = l};
+    int n = lambda_event_store_load(l->events, resume_row, &r);
+    for (size_t i = 0; i < r.n_gone; i++) {
+        lambda_event_store_remove(l->events, r.gone[i]);
+        free(r.gone[i]);
+    }
+    free(r.gone);
+    if (n > 0) {
+        log_info("msg=\"event invocations resumed\" count=%d", n - (int)r.n_gone);
+        struct timeval now = {0, 0};
+        l->resume_ev = evtimer_new(l->base, resume_cb, l);
+        evtimer_add(l->resume_ev, &now);
+    }
+    return n < 0 ? -1 : 0;
 }
 
 static void start_queued(lambda_t *l, lambda_function_t *f)
@@ -571,12 +717,15 @@ static void start_queued(lambda_t *l, lambda_function_t *f)
         if (too_old(inv)) {
             log_warn("msg=\"event invocation dropped\" why=\"maximum_event_age\" function=%s request_id=%s",
                      f->name, inv->request_id);
-            free_invocation(inv);
+            conclude(l, inv, "EventAgeExceeded", inv->attempt); /* each retry waited after a run */
             continue;
         }
         if (start(l, inv, inv->payload, inv->payload_len)) {
             log_error("msg=\"cannot start queued invocation\" function=%s request_id=%s", f->name, inv->request_id);
-            free_invocation(inv);
+            if (l->runner)
+                conclude(l, inv, "RetriesExhausted", inv->attempt);
+            else
+                free_invocation(inv);
         }
     }
 }
@@ -622,6 +771,9 @@ static lambda_function_t *function_from_config(lambda_t *l, const config_t *cfg,
     f->reserved_concurrency = cf->reserved_concurrency;
     f->max_retries = cf->maximum_retry_attempts;
     f->max_event_age_s = cf->maximum_event_age > 0 ? cf->maximum_event_age : 21600;
+    f->on_success = cf->on_success ? strdup(cf->on_success) : NULL;
+    f->on_failure = cf->on_failure ? strdup(cf->on_failure) : NULL;
+    f->dead_letter_queue = cf->dead_letter_queue ? strdup(cf->dead_letter_queue) : NULL;
     f->last_modified = now_rfc3339();
     {
         char stream[96];
@@ -675,6 +827,9 @@ static void function_free(lambda_function_t *f)
     free(f->log_stream);
     free(f->last_modified);
     free(f->code_sha256);
+    free(f->on_success);
+    free(f->on_failure);
+    free(f->dead_letter_queue);
     free(f);
 }
 
@@ -714,6 +869,17 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
             return NULL;
         }
     }
+    char err[512];
+    l->events = lambda_event_store_open(data_dir, cfg->durability_full, err, sizeof err);
+    if (!l->events) {
+        log_error("msg=\"%s\"", err);
+        lambda_free(l);
+        return NULL;
+    }
+    if (resume_events(l)) {
+        lambda_free(l);
+        return NULL;
+    }
     lambda_mappings_start_config(l, cfg);
     l->retry_tick = event_new(base, -1, EV_PERSIST, retry_tick_cb, l);
     struct timeval second = {1, 0};
@@ -734,6 +900,9 @@ void lambda_free(lambda_t *l)
     if (l->retry_tick)
         event_free(l->retry_tick);
     l->retry_tick = NULL;
+    if (l->resume_ev)
+        event_free(l->resume_ev);
+    l->resume_ev = NULL;
     for (int i = 0; i < l->n_functions; i++) {
         lambda_fleet_free(l->functions[i]->fleet);
         l->functions[i]->fleet = NULL;
@@ -744,6 +913,12 @@ void lambda_free(lambda_t *l)
         invocation_done(&r, inv);
     }
     lambda_mappings_free(l);
+    /* records still being delivered: their rows stay (run again next time) */
+    for (concluding_t *c = l->concluding; c; c = c->next)
+        c->l = NULL;
+    l->concluding = NULL;
+    lambda_event_store_close(l->events);
+    l->events = NULL;
     for (int i = 0; i < l->n_functions; i++)
         function_free(l->functions[i]);
     free(l->functions);

@@ -488,6 +488,77 @@ static void function_env(build_t *b, int fmap, const tnode_t *props)
     tnode_free(env);
 }
 
+/* One destination of a function's Event invocations: {Type: SQS,
+ * <arn_key>: queue ARN} (type_required: SAM's form; CloudFormation's
+ * DeadLetterConfig has only TargetArn) written as sluice_key. Other
+ * types are not emulated: one warning line. */
+static void function_destination(build_t *b, int fmap, const tnode_t *d, const char *what, const char *arn_key,
+                                 int type_required, const char *sluice_key, const char *fn)
+{
+    int bad = 0;
+    tnode_t *dest = tpl_eval(b->t, d);
+    if (!dest || dest == &tpl_novalue)
+        return;
+    if (dest->type != TN_MAP) {
+        tpl_problem(b->t, d, "%s must be a map: {Type: SQS, %s: !GetAtt Queue.Arn}", what, arn_key);
+        tnode_free(dest);
+        return;
+    }
+    tnode_t *type = prop(b, dest, "Type", &bad);
+    tnode_t *arn = prop(b, dest, arn_key, &bad);
+    if (bad) {
+        /* reported */
+    } else if (type && (type->type != TN_SCALAR || strcmp(type->s, "SQS") != 0)) {
+        log_warn("msg=\"destination type not emulated; skipped\" at=%s:%d:%d function=%s setting=%s type=%s", b->path,
+                 d->line, d->column, fn, what, type->type == TN_SCALAR ? type->s : "?");
+    } else if (!type && type_required) {
+        tpl_problem(b->t, d, "%s needs a Type (SQS)", what);
+    } else if (!arn) {
+        tpl_problem(b->t, d, "%s needs %s (e.g. !GetAtt Queue.Arn): sluice does not create the queue", what,
+                    arn_key);
+    } else {
+        char *queue = queue_of_arn(b, arn, what);
+        if (queue)
+            out_pair(b, fmap, sluice_key, out_scalar(b, queue, 0, tnode_get(dest, arn_key)), tnode_get(dest, arn_key));
+        free(queue);
+    }
+    tnode_free(type);
+    tnode_free(arn);
+    tnode_free(dest);
+}
+
+/* EventInvokeConfig (SAM) and DeadLetterQueue (SAM) / DeadLetterConfig
+ * (CloudFormation): how Event invocations retry and where they end. */
+static void function_async(build_t *b, int fmap, const tnode_t *props, int sam, const char *fn)
+{
+    const tnode_t *dlq = tnode_get(props, sam ? "DeadLetterQueue" : "DeadLetterConfig");
+    if (dlq)
+        function_destination(b, fmap, dlq, sam ? "DeadLetterQueue" : "DeadLetterConfig", "TargetArn", sam,
+                             "dead_letter_queue", fn);
+    int bad = 0;
+    tnode_t *eic = sam ? prop(b, props, "EventInvokeConfig", &bad) : NULL;
+    if (!eic)
+        return;
+    if (eic->type != TN_MAP) {
+        tpl_problem(b->t, tnode_get(props, "EventInvokeConfig"), "EventInvokeConfig must be a map");
+        tnode_free(eic);
+        return;
+    }
+    copy_prop(b, fmap, eic, "MaximumEventAgeInSeconds", "maximum_event_age", 1);
+    copy_prop(b, fmap, eic, "MaximumRetryAttempts", "maximum_retry_attempts", 1);
+    const tnode_t *dc = tnode_get(eic, "DestinationConfig");
+    if (dc && dc->type == TN_MAP) {
+        const tnode_t *ok = tnode_get(dc, "OnSuccess"), *fail = tnode_get(dc, "OnFailure");
+        if (ok)
+            function_destination(b, fmap, ok, "OnSuccess", "Destination", 1, "on_success", fn);
+        if (fail)
+            function_destination(b, fmap, fail, "OnFailure", "Destination", 1, "on_failure", fn);
+    } else if (dc) {
+        tpl_problem(b->t, dc, "DestinationConfig must be a map of OnSuccess / OnFailure");
+    }
+    tnode_free(eic);
+}
+
 /* Both function types; sam marks AWS::Serverless::Function (CodeUri,
  * Events). */
 static void read_function(build_t *b, const char *id, const tnode_t *res, const tnode_t *props, int sam,
@@ -512,6 +583,7 @@ static void read_function(build_t *b, const char *id, const tnode_t *res, const 
     copy_prop(b, fmap, props, "Timeout", "timeout", 1);
     copy_prop(b, fmap, props, "MemorySize", "memory", 1);
     copy_prop(b, fmap, props, "ReservedConcurrentExecutions", "reserved_concurrency", 1);
+    function_async(b, fmap, props, sam, name);
     out_pair(b, top_map(b, &b->functions, "functions"), name, fmap, name_at);
     b->fns = realloc(b->fns, (b->n_fns + 1) * sizeof *b->fns);
     if (!b->fns)

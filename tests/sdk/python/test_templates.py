@@ -260,6 +260,48 @@ def test_inline_code_runs(serve, tmp_path):
     assert sorted(out.read_text().splitlines()) == ["node two", "py one"], proc.log()
 
 
+@pytest.mark.timeout(90)
+def test_event_invoke_config_and_dead_letter_queues_from_a_template(serve):
+    """EventInvokeConfig (retries, OnSuccess/OnFailure SQS destinations),
+    SAM's DeadLetterQueue and CloudFormation's DeadLetterConfig, as the
+    docs write them; an SNS destination is not emulated and says so."""
+    import boto3
+    from botocore.config import Config
+    proc, sqs = serve("async-destinations/template.yaml")
+    lam = boto3.client("lambda", endpoint_url=proc.endpoint, region_name="us-east-1", aws_access_key_id="test",
+                       aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+
+    def event(name, payload):
+        out = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(payload).encode())
+        assert out["StatusCode"] == 202
+        return out["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+
+    ok = event("ship", {"order": 1})
+    rec = json.loads(receive_one(sqs, proc.queue_urls["Succeeded"])["Body"])
+    assert (rec["requestContext"]["requestId"], rec["requestContext"]["condition"]) == (ok, "Success")
+    assert rec["responsePayload"] == {"shipped": 1}
+    bad = event("ship", {"order": 2, "fail": True})
+    rec = json.loads(receive_one(sqs, proc.queue_urls["Failed"])["Body"])
+    assert rec["requestContext"]["requestId"] == bad
+    assert rec["requestContext"]["condition"] == "RetriesExhausted"
+    assert rec["requestContext"]["approximateInvokeCount"] == 1  # MaximumRetryAttempts: 0
+    assert json.loads(receive_one(sqs, proc.queue_urls["Dead"])["Body"]) == {"order": 2, "fail": True}
+    audited = event("audit", {"order": 3})
+    # CloudFormation's DeadLetterConfig, after Lambda's two retries (a minute, then two)
+    for advance in (61, 121):
+        time.sleep(2)
+        urllib.request.urlopen(urllib.request.Request(
+            proc.endpoint + "/_sluice/clock", data=json.dumps({"advance_seconds": advance}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST"), timeout=5).read()
+    dead = sqs.receive_message(QueueUrl=proc.queue_urls["Dead"], WaitTimeSeconds=15,
+                               MessageAttributeNames=["All"])["Messages"][0]
+    assert dead["MessageAttributes"]["RequestID"]["StringValue"] == audited
+    assert dead["MessageAttributes"]["ErrorMessage"]["StringValue"] == "audit is down"
+    log = Path(proc.log_path).read_text()
+    warned = [l for l in log.splitlines() if "destination type not emulated; skipped" in l]
+    assert len(warned) == 1 and "function=notify" in warned[0] and "type=SNS" in warned[0], warned
+
+
 # ---- validate: problems at FILE:LINE:COLUMN ----
 
 def validate(*args):

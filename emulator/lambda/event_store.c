@@ -1,0 +1,130 @@
+/* Event invocations on disk (lambda/event_store.h). */
+#include "lambda/event_store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+
+struct lambda_event_store {
+    sqlite3 *db;
+    sqlite3_stmt *add, *retry, *remove, *load;
+};
+
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS events ("
+                             " seq INTEGER PRIMARY KEY,"
+                             " request_id TEXT NOT NULL UNIQUE,"
+                             " function TEXT NOT NULL,"
+                             " payload BLOB NOT NULL,"
+                             " first_ms INTEGER NOT NULL,"
+                             " attempt INTEGER NOT NULL DEFAULT 0,"
+                             " due_ms INTEGER NOT NULL DEFAULT 0)";
+
+void lambda_event_store_close(lambda_event_store_t *s)
+{
+    if (!s)
+        return;
+    sqlite3_finalize(s->add);
+    sqlite3_finalize(s->retry);
+    sqlite3_finalize(s->remove);
+    sqlite3_finalize(s->load);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durability_full, char *err, size_t n)
+{
+    lambda_event_store_t *s = calloc(1, sizeof *s);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lambda-events.db", data_dir);
+    if (!s || sqlite3_open(path, &s->db) != SQLITE_OK) {
+        snprintf(err, n, "cannot open %s: %s", path, s && s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        lambda_event_store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 2000);
+    const char *pragmas = durability_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "INSERT INTO events (request_id, function, payload, first_ms, attempt, due_ms)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                           -1, &s->add, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE events SET attempt = ?2, due_ms = ?3 WHERE request_id = ?1", -1,
+                           &s->retry, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM events WHERE request_id = ?1", -1, &s->remove, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "SELECT request_id, function, payload, first_ms, attempt, due_ms FROM events ORDER BY seq",
+                           -1, &s->load, NULL) != SQLITE_OK) {
+        snprintf(err, n, "cannot set up %s: %s", path, sqlite3_errmsg(s->db));
+        lambda_event_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Runs a bound statement to its end (autocommit: committed on return). */
+static int run(lambda_event_store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) {
+        log_error("msg=\"event invocation store failed\" op=%s error=\"%s\"", what, sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+int lambda_event_store_add(lambda_event_store_t *s, const lambda_event_row_t *row)
+{
+    sqlite3_bind_text(s->add, 1, row->request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->add, 2, row->function, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s->add, 3, row->payload_len ? row->payload : "", (int)row->payload_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s->add, 4, row->first_ms);
+    sqlite3_bind_int(s->add, 5, row->attempt);
+    sqlite3_bind_int64(s->add, 6, row->due_ms);
+    return run(s, s->add, "add");
+}
+
+int lambda_event_store_retry(lambda_event_store_t *s, const char *request_id, int attempt, int64_t due_ms)
+{
+    sqlite3_bind_text(s->retry, 1, request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s->retry, 2, attempt);
+    sqlite3_bind_int64(s->retry, 3, due_ms);
+    return run(s, s->retry, "retry");
+}
+
+int lambda_event_store_remove(lambda_event_store_t *s, const char *request_id)
+{
+    sqlite3_bind_text(s->remove, 1, request_id, -1, SQLITE_STATIC);
+    return run(s, s->remove, "remove");
+}
+
+int lambda_event_store_load(lambda_event_store_t *s, void (*fn)(void *ctx, const lambda_event_row_t *row), void *ctx)
+{
+    int n = 0, rc;
+    while ((rc = sqlite3_step(s->load)) == SQLITE_ROW) {
+        lambda_event_row_t row = {
+            .request_id = (const char *)sqlite3_column_text(s->load, 0),
+            .function = (const char *)sqlite3_column_text(s->load, 1),
+            .payload = sqlite3_column_blob(s->load, 2),
+            .payload_len = (size_t)sqlite3_column_bytes(s->load, 2),
+            .first_ms = sqlite3_column_int64(s->load, 3),
+            .attempt = sqlite3_column_int(s->load, 4),
+            .due_ms = sqlite3_column_int64(s->load, 5),
+        };
+        if (!row.payload)
+            row.payload = "";
+        fn(ctx, &row);
+        n++;
+    }
+    sqlite3_reset(s->load);
+    if (rc != SQLITE_DONE) {
+        log_error("msg=\"event invocation store failed\" op=load error=\"%s\"", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return n;
+}
