@@ -361,7 +361,8 @@ function renderTraces(st) {
       x.failed && !x.dead_lettered ? h('span', { class: 'tag bad', text: 'failed' }) : null));
   };
   replace($('traces-failed'), list(t.failed, 'failed'));
-  replace($('traces-slow'), list(t.slow, 'slow'));
+  // Failed chains are listed once, under Failed, however long they took.
+  replace($('traces-slow'), list(t.slow && t.slow.filter((x) => !x.failed), 'slow'));
 }
 
 function hopText(hop) {
@@ -409,7 +410,8 @@ async function showTrace(id) {
       h('span', { class: 'kind', text: hop.kind }),
       h('span', { class: 'what', text: hopText(hop) }),
       hop.logs && hop.logs.length ? h('pre', { class: 'logs', 'aria-label': `log lines of ${hop.request_id}` },
-        hop.logs.map((l) => h('span', { class: 'log-line', text: `${fmtTime(l.ts_ms)} ${l.message}\n` }))) : null))));
+        // Lambda writes a multi-line error as one event with \r between lines.
+        hop.logs.map((l) => h('span', { class: 'log-line', text: `${fmtTime(l.ts_ms)} ${l.message.replace(/\r/g, '\n    ')}\n` }))) : null))));
   $('h-trace').focus();
 }
 
