@@ -262,7 +262,7 @@ function renderFunctions(st) {
       h('td', {}, num(k('p50'), fmtMs(f.duration_ms.p50))),
       h('td', {}, num(k('p99'), fmtMs(f.duration_ms.p99))),
       h('td', {}, num(k('running'), fmtInt(f.running))),
-      h('td', {}, sparkline([{ values: f.series.invocations, cls: 's1' }, { values: f.series.errors, cls: 'sbad' }],
+      h('td', {}, sparkline([{ values: f.series.errors, cls: 'sbad' }, { values: f.series.invocations, cls: 's1' }],
         `${f.name}: invocations and errors, last 5 minutes`)));
   });
   replace($('functions').tBodies[0], rows.length ? rows : h('tr', {}, h('td', { colspan: 8, class: 'empty', text: 'No functions.' })));
@@ -279,7 +279,7 @@ function renderRoutes(st) {
       h('td', { class: r.totals['5xx'] ? 'bad' : '' }, num(k('5xx'), fmtInt(r.totals['5xx']))),
       h('td', {}, num(k('p50'), fmtMs(r.latency_ms.p50))),
       h('td', {}, num(k('p99'), fmtMs(r.latency_ms.p99))),
-      h('td', {}, sparkline([{ values: r.series.count, cls: 's1' }, { values: r.series.errors, cls: 'sbad' }],
+      h('td', {}, sparkline([{ values: r.series.errors, cls: 'sbad' }, { values: r.series.count, cls: 's1' }],
         `${r.api} ${r.route}: requests and 5xx errors, last 5 minutes`)));
   });
   replace($('routes').tBodies[0], rows.length ? rows : h('tr', {}, h('td', { colspan: 7, class: 'empty', text: 'No API routes.' })));
