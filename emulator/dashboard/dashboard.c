@@ -161,11 +161,21 @@ static const cJSON *total(const totals_t *t, const char *ns, const char *name, c
     return cJSON_GetObjectItemCaseSensitive(t->by_key, key);
 }
 
+/* field of the series' entry: NAN when the series was never recorded or
+ * the field is null (no percentile without recent data). */
 static double total_num(const totals_t *t, const char *ns, const char *name, const metric_dim_t *dims,
                         size_t n_dims, const char *field)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(total(t, ns, name, dims, n_dims), field);
-    return cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsNull(v) ? NAN : 0;
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* A total: 0 for a series never recorded (nothing happened yet). */
+static double total_sum(const totals_t *t, const char *ns, const char *name, const metric_dim_t *dims,
+                        size_t n_dims)
+{
+    double v = total_num(t, ns, name, dims, n_dims, "sum");
+    return isfinite(v) ? v : 0;
 }
 
 typedef struct {
@@ -227,10 +237,10 @@ static cJSON *queues_json(dashboard_t *d, metrics_t *m, const totals_t *t, int64
         }
         metric_dim_t dim = {"QueueName", name};
         cJSON *totals = cJSON_AddObjectToObject(q, "totals");
-        cJSON_AddNumberToObject(totals, "sent", total_num(t, "AWS/SQS", "NumberOfMessagesSent", &dim, 1, "sum"));
+        cJSON_AddNumberToObject(totals, "sent", total_sum(t, "AWS/SQS", "NumberOfMessagesSent", &dim, 1));
         cJSON_AddNumberToObject(totals, "received",
-                                total_num(t, "AWS/SQS", "NumberOfMessagesReceived", &dim, 1, "sum"));
-        cJSON_AddNumberToObject(totals, "deleted", total_num(t, "AWS/SQS", "NumberOfMessagesDeleted", &dim, 1, "sum"));
+                                total_sum(t, "AWS/SQS", "NumberOfMessagesReceived", &dim, 1));
+        cJSON_AddNumberToObject(totals, "deleted", total_sum(t, "AWS/SQS", "NumberOfMessagesDeleted", &dim, 1));
         cJSON *series = cJSON_AddObjectToObject(q, "series");
         cJSON_AddItemToObject(series, "sent", spark(m, now_ms, "AWS/SQS", "NumberOfMessagesSent", &dim, 1, "Sum", 1));
         cJSON_AddItemToObject(series, "received",
@@ -257,9 +267,9 @@ static cJSON *functions_json(dashboard_t *d, metrics_t *m, const totals_t *t, in
     cJSON_ArrayForEach(f, fns) {
         metric_dim_t dim = {"FunctionName", cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring};
         cJSON *totals = cJSON_AddObjectToObject(f, "totals");
-        cJSON_AddNumberToObject(totals, "invocations", total_num(t, "AWS/Lambda", "Invocations", &dim, 1, "sum"));
-        cJSON_AddNumberToObject(totals, "errors", total_num(t, "AWS/Lambda", "Errors", &dim, 1, "sum"));
-        cJSON_AddNumberToObject(totals, "throttles", total_num(t, "AWS/Lambda", "Throttles", &dim, 1, "sum"));
+        cJSON_AddNumberToObject(totals, "invocations", total_sum(t, "AWS/Lambda", "Invocations", &dim, 1));
+        cJSON_AddNumberToObject(totals, "errors", total_sum(t, "AWS/Lambda", "Errors", &dim, 1));
+        cJSON_AddNumberToObject(totals, "throttles", total_sum(t, "AWS/Lambda", "Throttles", &dim, 1));
         cJSON *dur = cJSON_AddObjectToObject(f, "duration_ms");
         add_number_or_null(dur, "p50", total_num(t, "AWS/Lambda", "Duration", &dim, 1, "p50"));
         add_number_or_null(dur, "p99", total_num(t, "AWS/Lambda", "Duration", &dim, 1, "p99"));
@@ -308,9 +318,9 @@ static cJSON *routes_json(dashboard_t *d, metrics_t *m, const totals_t *t, int64
             else if (r->integration == CONFIG_INTEGRATION_LAMBDA)
                 cJSON_AddStringToObject(o, "target", r->function);
             cJSON *totals = cJSON_AddObjectToObject(o, "totals");
-            cJSON_AddNumberToObject(totals, "count", total_num(t, "AWS/ApiGateway", "Count", dims, 4, "sum"));
-            cJSON_AddNumberToObject(totals, "4xx", total_num(t, "AWS/ApiGateway", n4xx, dims, 4, "sum"));
-            cJSON_AddNumberToObject(totals, "5xx", total_num(t, "AWS/ApiGateway", n5xx, dims, 4, "sum"));
+            cJSON_AddNumberToObject(totals, "count", total_sum(t, "AWS/ApiGateway", "Count", dims, 4));
+            cJSON_AddNumberToObject(totals, "4xx", total_sum(t, "AWS/ApiGateway", n4xx, dims, 4));
+            cJSON_AddNumberToObject(totals, "5xx", total_sum(t, "AWS/ApiGateway", n5xx, dims, 4));
             cJSON *lat = cJSON_AddObjectToObject(o, "latency_ms");
             add_number_or_null(lat, "p50", total_num(t, "AWS/ApiGateway", "Latency", dims, 4, "p50"));
             add_number_or_null(lat, "p99", total_num(t, "AWS/ApiGateway", "Latency", dims, 4, "p99"));
