@@ -312,6 +312,7 @@ async function redrive(name) {
   const r = await postJSON('/_sluice/dashboard/redrive', { queue: name });
   if (r.status === 200) {
     msg.textContent = `Redrive of ${name} started: its messages move back to their source queue.`;
+    replace($('peek')); // an earlier peek no longer shows what the queue holds
     poll(true);
   } else {
     msg.className = 'msg bad';
