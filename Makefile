@@ -106,13 +106,17 @@ LIB_SRCS := \
 	emulator/template/resources.c \
 	emulator/template/apis.c \
 	emulator/template/template.c \
+	emulator/dashboard/dashboard.c \
 	emulator/endpoint.c
 
 # The runtime bootstraps sluice ships, embedded in the binary (scripts/embed).
 RUNTIME_FILES := $(sort $(wildcard emulator/lambda/runtimes/*/*))
 EMBED_SRC := $(BUILD)/gen/embedded.c
+# The dashboard's page (emulator/dashboard/ui/), embedded the same way.
+UI_FILES := $(sort $(wildcard emulator/dashboard/ui/*))
+UI_SRC := $(BUILD)/gen/dashboard_ui.c
 
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o $(BUILD)/gen/dashboard_ui.o
 MAIN_OBJ := $(BUILD)/emulator/main.o
 
 UNIT_TESTS := $(basename $(notdir $(wildcard tests/unit/test_*.c)))
@@ -172,6 +176,14 @@ $(EMBED_SRC): scripts/embed $(RUNTIME_FILES) | $(STAMP)
 	scripts/embed emulator/lambda/runtimes $(RUNTIME_FILES) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/embedded.o: $(EMBED_SRC)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(UI_SRC): scripts/embed $(UI_FILES) | $(STAMP)
+	@mkdir -p $(dir $@)
+	scripts/embed --table dashboard_assets --type dashboard_asset_t --include dashboard/dashboard.h \
+	  emulator/dashboard/ui $(UI_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/dashboard_ui.o: $(UI_SRC)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/test-pkgs.ok

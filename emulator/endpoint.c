@@ -21,6 +21,7 @@
 #include "core/form.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "dashboard/dashboard.h"
 #include "observe/logs_api.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
@@ -33,6 +34,7 @@
 struct endpoint {
     sqs_t *sqs;
     lambda_t *lambda;
+    dashboard_t *dashboard;
     char *default_region;
 };
 
@@ -60,6 +62,8 @@ endpoint_t *endpoint_new(sqs_t *sqs, const char *default_region)
 }
 
 void endpoint_set_lambda(endpoint_t *e, lambda_t *l) { e->lambda = l; }
+
+void endpoint_set_dashboard(endpoint_t *e, dashboard_t *d) { e->dashboard = d; }
 
 void endpoint_free(endpoint_t *e)
 {
@@ -363,6 +367,8 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         clock_call(ep, req);
         return;
     }
+    if (ep->dashboard && dashboard_handle(ep->dashboard, req, path, query))
+        return;
     if (ep->lambda && lambda_api_handle(ep->lambda, req, path))
         return;
     if (sts_handle(req, sqs_account_id(ep->sqs)))

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "dashboard/dashboard.h"
 #include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
@@ -526,6 +527,7 @@ static int cmd_serve(opts_t *o)
     server_t *srv = NULL;
     lambda_t *lambda = NULL;
     apigw_t *apis = NULL;
+    dashboard_t *dash = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     char db_path[4096];
     observe_t obs = {0};
@@ -592,6 +594,8 @@ static int cmd_serve(opts_t *o)
     if (!lambda)
         goto done;
     endpoint_set_lambda(ep, lambda);
+    dash = dashboard_new(sqs, lambda, cfg);
+    endpoint_set_dashboard(ep, dash);
     metrics_add_sampler(obs.metrics, lambda_observe_sample, lambda);
     apis = apigw_new(base, sqs, lambda, cfg, stdout);
     if (!apis)
@@ -615,6 +619,7 @@ done:
     apigw_free(apis); /* after the integrations above have answered */
     server_free(srv);
     endpoint_free(ep);
+    dashboard_free(dash);
     observe_set(NULL);
     metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
     observe_db_close(obs.db);  /* drains the writer: records may point at the stores below */

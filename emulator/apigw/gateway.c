@@ -161,6 +161,15 @@ static void add_cors(greq_t *r, struct evkeyvalq *out)
     }
 }
 
+void apigw_api_id(const char *name, char out[APIGW_API_ID_LEN + 1])
+{
+    char sha[DIGEST_SHA256_HEX];
+    digest_sha256_hex(name, strlen(name), sha);
+    for (int k = 0; k < APIGW_API_ID_LEN; k++)
+        out[k] = (char)('a' + (sha[k] % 26));
+    out[APIGW_API_ID_LEN] = '\0';
+}
+
 /* ---------- metrics (AWS/ApiGateway) ---------- */
 
 enum { AM_COUNT, AM_4XX, AM_5XX, AM_LATENCY, AM_INTEGRATION, AM_N };
@@ -1239,9 +1248,7 @@ apigw_t *apigw_new(struct event_base *base, sqs_t *sqs, lambda_t *lambda, const 
         a->refill_us = clock_mono_us();
         char sha[DIGEST_SHA256_HEX];
         digest_sha256_hex(ca->name, strlen(ca->name), sha);
-        for (int k = 0; k < 10; k++)
-            a->api_id[k] = (char)('a' + (sha[k] % 26));
-        a->api_id[10] = '\0';
+        apigw_api_id(ca->name, a->api_id);
         for (int k = 0; k < 6; k++)
             a->deployment_id[k] = (char)('a' + (sha[10 + k] % 26));
         a->deployment_id[6] = '\0';

@@ -21,4 +21,9 @@ typedef struct apigw apigw_t;
 apigw_t *apigw_new(struct event_base *base, sqs_t *sqs, lambda_t *lambda, const config_t *cfg, FILE *out);
 void apigw_free(apigw_t *g); /* NULL is a no-op */
 
+/* The id API Gateway gives the API named name (ten lower-case letters,
+ * stable across restarts): its ApiId dimension and apiId context value. */
+#define APIGW_API_ID_LEN 10
+void apigw_api_id(const char *name, char out[APIGW_API_ID_LEN + 1]);
+
 #endif

@@ -40,4 +40,9 @@ int lambda_call(lambda_t *l, const char *function, const char *payload, size_t l
  * (answered now or later), else 0. */
 int lambda_api_handle(lambda_t *l, struct evhttp_request *req, const char *path);
 
+/* For the dashboard: {"functions": [{name, arn, runtime, running,
+ * reserved_concurrency (-1: unset), timeout}], "mappings": [{uuid,
+ * function, source_arn, state, batch_size}]}, in table order. Owned. */
+cJSON *lambda_inspect(lambda_t *l);
+
 #endif

@@ -334,6 +334,38 @@ void lambda_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
     metrics_put(m, "AWS/Lambda", "ConcurrentExecutions", NULL, 0, "Count", total, now_ms);
 }
 
+cJSON *lambda_inspect(lambda_t *l)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON *fns = cJSON_AddArrayToObject(out, "functions");
+    for (int i = 0; i < l->n_functions; i++) {
+        const lambda_function_t *f = l->functions[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", f->name);
+        cJSON_AddStringToObject(o, "arn", f->arn);
+        cJSON_AddStringToObject(o, "runtime", f->runtime ? f->runtime : "exec");
+        cJSON_AddNumberToObject(o, "running", f->running);
+        cJSON_AddNumberToObject(o, "reserved_concurrency", f->reserved_concurrency);
+        cJSON_AddNumberToObject(o, "timeout", f->timeout);
+        cJSON_AddItemToArray(fns, o);
+    }
+    cJSON *maps = cJSON_AddArrayToObject(out, "mappings");
+    for (lambda_mapping_t *m = lambda_mapping_next(l, NULL); m; m = lambda_mapping_next(l, m)) {
+        cJSON *j = lambda_mapping_json(l, m);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "uuid", lambda_mapping_uuid(m));
+        cJSON_AddStringToObject(o, "function", lambda_mapping_function(m));
+        cJSON_AddStringToObject(o, "source_arn", lambda_mapping_source(m));
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "State");
+        cJSON_AddStringToObject(o, "state", cJSON_IsString(st) ? st->valuestring : "");
+        const cJSON *bs = cJSON_GetObjectItemCaseSensitive(j, "BatchSize");
+        cJSON_AddNumberToObject(o, "batch_size", cJSON_IsNumber(bs) ? bs->valuedouble : 0);
+        cJSON_Delete(j);
+        cJSON_AddItemToArray(maps, o);
+    }
+    return out;
+}
+
 /* Lambda waits about a minute before the first retry of a failed Event
  * invocation and two before the second (on sluice's clock, so a test can
  * advance it instead of waiting). */

@@ -112,6 +112,86 @@ void sqs_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
     free(all);
 }
 
+cJSON *sqs_inspect_queues(sqs_t *s, int64_t now_ms)
+{
+    cJSON *out = cJSON_CreateArray();
+    int n = 0;
+    sqs_queue_t **all = sqs_registry_all(s->reg, &n);
+    for (int i = 0; i < n; i++) {
+        sqs_queue_t *q = all[i];
+        int64_t visible = 0, inflight = 0, delayed = 0;
+        if (queue_counts(s, q, now_ms, &visible, &inflight, &delayed) < 0)
+            continue;
+        int64_t oldest = sqs_store_oldest_sent(s->store, q->id);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", q->name);
+        cJSON_AddStringToObject(o, "arn", q->arn);
+        cJSON_AddStringToObject(o, "region", q->region);
+        cJSON_AddBoolToObject(o, "fifo", q->fifo);
+        cJSON_AddNumberToObject(o, "visible", (double)visible);
+        cJSON_AddNumberToObject(o, "in_flight", (double)inflight);
+        cJSON_AddNumberToObject(o, "delayed", (double)delayed);
+        cJSON_AddNumberToObject(o, "oldest_age_s",
+                                oldest > 0 && now_ms > oldest ? (double)((now_ms - oldest) / 1000) : 0.0);
+        if (q->dlq_arn) {
+            cJSON_AddStringToObject(o, "dlq_arn", q->dlq_arn);
+            cJSON_AddNumberToObject(o, "max_receive_count", q->max_receive_count);
+        }
+        cJSON_AddItemToArray(out, o);
+    }
+    free(all);
+    return out;
+}
+
+cJSON *sqs_inspect_peek(sqs_t *s, const char *queue, int max, int64_t now_ms)
+{
+    sqs_queue_t *q = sqs_registry_find_arn(s->reg, queue);
+    if (!q)
+        q = sqs_registry_find(s->reg, s->default_region, s->account, queue);
+    if (!q || max < 1)
+        return NULL;
+    sqs_store_msg_t *rows = calloc((size_t)max, sizeof *rows);
+    if (!rows)
+        abort();
+    int n = sqs_store_msg_peek(s->store, q->id, max, rows);
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "queue", q->name);
+    cJSON_AddStringToObject(out, "arn", q->arn);
+    cJSON *list = cJSON_AddArrayToObject(out, "messages");
+    for (int i = 0; i < n; i++) {
+        sqs_store_msg_t *m = &rows[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "MessageId", m->message_id);
+        /* A peek shows the start of a body: enough to recognise it. */
+        size_t len = m->body_len > SQS_PEEK_BODY_MAX ? SQS_PEEK_BODY_MAX : m->body_len;
+        char *body = malloc(len + 1);
+        if (!body)
+            abort();
+        memcpy(body, m->body, len);
+        body[len] = '\0';
+        cJSON_AddStringToObject(o, "Body", body);
+        free(body);
+        cJSON_AddBoolToObject(o, "Truncated", m->body_len > SQS_PEEK_BODY_MAX);
+        cJSON_AddNumberToObject(o, "SentTimestamp", (double)m->sent_ms);
+        cJSON_AddNumberToObject(o, "ApproximateReceiveCount", m->receive_count);
+        cJSON_AddBoolToObject(o, "Visible", m->visible_ms <= now_ms);
+        if (m->trace_header)
+            cJSON_AddStringToObject(o, "AWSTraceHeader", m->trace_header);
+        if (m->group_id)
+            cJSON_AddStringToObject(o, "MessageGroupId", m->group_id);
+        if (m->dlq_source_arn)
+            cJSON_AddStringToObject(o, "DeadLetterQueueSourceArn", m->dlq_source_arn);
+        cJSON_AddItemToArray(list, o);
+        sqs_store_msg_clear(m);
+    }
+    free(rows);
+    if (n < 0) {
+        cJSON_Delete(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
 int sqs_tx_begin(sqs_t *s)

@@ -95,4 +95,18 @@ void sqs_call_clear(sqs_call_t *call);
 struct metrics;
 void sqs_observe_sample(void *ctx, struct metrics *m, int64_t now_ms);
 
+/* For the dashboard (read-only; nothing here changes a message):
+ * each queue as {name, arn, region, fifo, visible, in_flight, delayed,
+ * oldest_age_s, dlq_arn?, max_receive_count?}, by name. Owned array. */
+cJSON *sqs_inspect_queues(sqs_t *s, int64_t now_ms);
+/* Up to max messages of queue (an ARN, or a name in the default region
+ * and account), hidden or not, in receive order, WITHOUT receiving them:
+ * no receive count, visibility or receipt handle changes. Bodies are cut
+ * at SQS_PEEK_BODY_MAX bytes ("Truncated": true). Returns {queue, arn,
+ * messages: [{MessageId, Body, Truncated, SentTimestamp,
+ * ApproximateReceiveCount, Visible, AWSTraceHeader?, MessageGroupId?,
+ * DeadLetterQueueSourceArn?}]} owned, or NULL when there is no such queue. */
+#define SQS_PEEK_BODY_MAX 4096
+cJSON *sqs_inspect_peek(sqs_t *s, const char *queue, int max, int64_t now_ms);
+
 #endif

@@ -19,7 +19,7 @@ enum {
     S_M_INSERT, S_M_VISIBLE, S_M_GET, S_M_UPDATE_RECV, S_M_SET_VISIBLE, S_M_DELETE, S_M_DELETE_ID, S_M_MOVE,
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_ALL, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
     S_M_GROUPED, S_M_GROUP_ROWS, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST, S_M_NEXT_EXPIRY,
-    S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION,
+    S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION, S_M_PEEK,
     S__COUNT
 };
 
@@ -55,6 +55,8 @@ static const char *sql[S__COUNT] = {
     [S_M_VISIBLE] = "SELECT " MSG_COLS " FROM messages WHERE queue_id=? AND visible_ms<=? "
                     "ORDER BY visible_ms, seq LIMIT ?",
     [S_M_GET] = "SELECT " MSG_COLS " FROM messages WHERE seq=? AND queue_id=?",
+    /* The dashboard's peek: every row, in receive order (messages_ready). */
+    [S_M_PEEK] = "SELECT " MSG_COLS " FROM messages WHERE queue_id=? ORDER BY visible_ms, seq LIMIT ?",
     [S_M_UPDATE_RECV] = "UPDATE messages SET visible_ms=?, receive_count=?, first_receive_ms=?, nonce=? "
                         "WHERE seq=?",
     [S_M_SET_VISIBLE] = "UPDATE messages SET visible_ms=? WHERE seq=?",
@@ -968,6 +970,24 @@ int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int ma
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         log_db_error(st, "msg_visible");
+        while (n > 0)
+            sqs_store_msg_clear(&out[--n]);
+        return -1;
+    }
+    return n;
+}
+
+int sqs_store_msg_peek(sqs_store_t *st, int64_t queue_id, int max, sqs_store_msg_t *out)
+{
+    sqlite3_stmt *s = stmt(st, S_M_PEEK);
+    sqlite3_bind_int64(s, 1, queue_id);
+    sqlite3_bind_int(s, 2, max);
+    int n = 0, rc = SQLITE_DONE;
+    while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        read_msg(s, &out[n++]);
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        log_db_error(st, "msg_peek");
         while (n > 0)
             sqs_store_msg_clear(&out[--n]);
         return -1;

@@ -89,6 +89,10 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m);
  * returns the count (each must be cleared), or -1. */
 int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int max, const int64_t *skip,
                           int n_skip, sqs_store_msg_t *out);
+/* Up to max rows of queue_id, hidden or not, in (visible_ms, seq) order,
+ * read without changing them (the dashboard's peek). out must hold max
+ * rows; returns the count (each must be cleared), or -1. */
+int sqs_store_msg_peek(sqs_store_t *st, int64_t queue_id, int max, sqs_store_msg_t *out);
 /* Loads one message of queue_id: 0 found, 1 absent, -1 error. */
 int sqs_store_msg_get(sqs_store_t *st, int64_t queue_id, int64_t seq, sqs_store_msg_t *out);
 /* Writes the receive-state columns of m (visible_ms, receive_count,

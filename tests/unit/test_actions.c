@@ -379,6 +379,48 @@ static void test_receive_count(void **state)
     }
 }
 
+/* The dashboard's peek and queue list: every message, hidden or not, in
+ * receive order, and nothing about them changes (receive counts,
+ * visibility, the counts GetQueueAttributes answers). */
+static void test_inspect_peek_receives_nothing(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"one\"}"));
+    cJSON_Delete(call_ok(f, "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"two\"}"));
+    cJSON_Delete(call_ok(f, "ReceiveMessage", "{\"QueueUrl\":\"" Q_URL "\",\"VisibilityTimeout\":600}"));
+    for (int round = 0; round < 2; round++) {
+        cJSON *p = sqs_inspect_peek(f->sqs, "q", 10, clock_now_ms());
+        assert_non_null(p);
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "messages");
+        assert_int_equal(cJSON_GetArraySize(list), 2);
+        /* Receive order: the visible one first, the one in flight after. */
+        const cJSON *a = cJSON_GetArrayItem(list, 0), *b = cJSON_GetArrayItem(list, 1);
+        assert_string_equal(str(a, "Body"), "two");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "Visible")));
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(a, "ApproximateReceiveCount")->valueint, 0);
+        assert_string_equal(str(b, "Body"), "one");
+        assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(b, "Visible")));
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(b, "ApproximateReceiveCount")->valueint, 1);
+        cJSON_Delete(p);
+    }
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", "1");
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1");
+    cJSON *qs = sqs_inspect_queues(f->sqs, clock_now_ms());
+    assert_int_equal(cJSON_GetArraySize(qs), 1);
+    const cJSON *q = cJSON_GetArrayItem(qs, 0);
+    assert_string_equal(str(q, "name"), "q");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(q, "visible")->valueint, 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(q, "in_flight")->valueint, 1);
+    cJSON_Delete(qs);
+    /* By ARN too; an unknown queue is NULL. */
+    cJSON *p = sqs_inspect_peek(f->sqs, "arn:aws:sqs:" REGION ":" ACCOUNT ":q", 1, clock_now_ms());
+    assert_non_null(p);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "messages")), 1);
+    cJSON_Delete(p);
+    assert_null(sqs_inspect_peek(f->sqs, "nope", 10, clock_now_ms()));
+}
+
 static void test_invalid_handles(void **state)
 {
     fixture_t *f = *state;
@@ -1117,6 +1159,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fair_queue_round_robin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_locked_front_unlocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_fails_exactly_the_lost_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inspect_peek_receives_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,7 +60,8 @@ const LOG_CAP = 64 * 1024;
 
 /**
  * Starts a sluice server for one test file, or points at SLUICE_ENDPOINT.
- * Returns { endpoint, host, stop(), log() }. stop() is idempotent; it throws
+ * Returns { endpoint, host, apis, stop(), log() } (apis: name -> URL of each
+ * API of the config). stop() is idempotent; it throws
  * if the server had died on its own before being asked to stop.
  * Options (all optional; without them nothing changes):
  *   own     true: always start a private server, even with SLUICE_ENDPOINT set
@@ -131,6 +132,7 @@ export async function startServer({ own = false, config, configFile, dataDir: gi
   };
   process.on('exit', killOnExit);
 
+  const apis = {}; // API name -> its URL (config `apis:`)
   const endpoint = await new Promise((res, rej) => {
     let out = '';
     let done = false;
@@ -160,7 +162,11 @@ export async function startServer({ own = false, config, configFile, dataDir: gi
       }
       out += chunk.toString('utf8');
       const m = READY_RE.exec(out);
-      if (m) finish(null, m[1].replace(/\/+$/, ''));
+      if (m) {
+        // With `apis:`, one "sluice api NAME serving on URL" line each comes first.
+        for (const a of out.matchAll(/sluice api (\S+) serving on (http:\/\/\S+)/g)) apis[a[1]] = a[2];
+        finish(null, m[1].replace(/\/+$/, ''));
+      }
     });
   });
 
@@ -168,6 +174,7 @@ export async function startServer({ own = false, config, configFile, dataDir: gi
     endpoint,
     host: new URL(endpoint).host,
     external: false,
+    apis,
     dataDir,
     pid: child.pid,
     log: () => logText,
