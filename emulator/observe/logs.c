@@ -280,6 +280,28 @@ int logstore_invocation_lines(logstore_t *ls, const char *request_id,
     return rc == SQLITE_DONE ? n : -1;
 }
 
+int logstore_invocation_lines_db(sqlite3 *db, const char *request_id, int64_t now_ms, int64_t retention_ms,
+                                 void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
+                                 void *ctx)
+{
+    if (!db || !request_id)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, SELECT_INVOCATION, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, request_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, retention_ms > 0 ? now_ms - retention_ms : INT64_MIN);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn)
+            fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2));
+        n++;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
 void logstore_lambda_group(const char *function_name, char *out, size_t size)
 {
     snprintf(out, size, "/aws/lambda/%s", function_name);

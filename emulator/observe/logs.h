@@ -43,6 +43,15 @@ int logstore_invocation_lines(logstore_t *ls, const char *request_id,
                               void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
                               void *ctx);
 
+/* The same read on a connection of the caller's (sluice trace --data-dir
+ * opens observe.db read-only): lines of request_id not older than
+ * now_ms - retention_ms (retention_ms <= 0: every line still stored).
+ * Returns the number of events, or -1 (no table,
+ * read error). */
+int logstore_invocation_lines_db(sqlite3 *db, const char *request_id, int64_t now_ms, int64_t retention_ms,
+                                 void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
+                                 void *ctx);
+
 /* The group of a function's output: "/aws/lambda/NAME" into out. */
 void logstore_lambda_group(const char *function_name, char *out, size_t size);
 
