@@ -281,7 +281,7 @@ static cJSON *fetch_http(const args_t *a, int *rc)
  * read-only handle): the lines still stored, as a stopped sluice left them. */
 static void dir_lines(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx)
 {
-    logstore_invocation_lines_db(ctx, request_id, 0, 0, emit, emit_ctx);
+    logstore_invocation_lines_db(ctx, request_id, emit, emit_ctx);
 }
 
 static cJSON *fetch_dir(const args_t *a, int *rc)

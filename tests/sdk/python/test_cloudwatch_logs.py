@@ -451,3 +451,73 @@ def test_the_configured_retention_applies(tmp_path):
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0
+
+
+def test_a_groups_retention_policy_is_kept_shown_and_swept(tmp_path):
+    """PutRetentionPolicy sets one group's retention (AWS's day values);
+    DescribeLogGroups shows it; reads, PutLogEvents and the minute sweep
+    honour it; other groups keep observe.logs_retention (7 days here);
+    DeleteRetentionPolicy gives the group the default back."""
+    (tmp_path / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    server = PrivateServer(sluice_binary(), tmp_path, config=(E2E_DIR / "cwlogs.yaml").read_text())
+    try:
+        logs = make_logs_client(server.endpoint)
+        day = 24 * 3600 * 1000
+        now = server.clock.now_ms()
+        for g in ("/keep1", "/keep7"):
+            logs.create_log_group(logGroupName=g)
+            logs.create_log_stream(logGroupName=g, logStreamName="s")
+            logs.put_log_events(logGroupName=g, logStreamName="s",
+                                logEvents=[{"timestamp": now - 2 * day, "message": "old"}])
+            logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[{"timestamp": now, "message": "new"}])
+
+        def messages(g):
+            return [e["message"] for e in logs.filter_log_events(logGroupName=g)["events"]]
+
+        def retention(g):
+            return logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"][0].get("retentionInDays")
+
+        assert logs.put_retention_policy(logGroupName="/keep1", retentionInDays=1)["ResponseMetadata"][
+            "HTTPStatusCode"] == 200
+        assert retention("/keep1") == 1 and retention("/keep7") == 7
+        assert messages("/keep1") == ["new"] and messages("/keep7") == ["old", "new"]
+        assert [e["message"] for e in logs.get_log_events(logGroupName="/keep1", logStreamName="s",
+                                                          startFromHead=True)["events"]] == ["new"]
+        out = logs.put_log_events(logGroupName="/keep1", logStreamName="s",
+                                  logEvents=[{"timestamp": now - 2 * day, "message": "late"}])
+        assert out["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 0}
+        # The sweep (at most once a minute, on the next line) deletes /keep1's
+        # old event for good: without the policy it stays deleted.
+        server.clock.advance(61)
+        logs.put_log_events(logGroupName="/keep7", logStreamName="s",
+                            logEvents=[{"timestamp": server.clock.now_ms(), "message": "tick"}])
+        messages("/keep7")  # flushes the writer, sweep included
+        logs.delete_retention_policy(logGroupName="/keep1")
+        assert retention("/keep1") == 7
+        assert messages("/keep1") == ["new"] and messages("/keep7") == ["old", "new", "tick"]
+        # A longer policy than the default keeps more.
+        logs.put_retention_policy(logGroupName="/keep7", retentionInDays=30)
+        logs.put_retention_policy(logGroupName="/keep7", retentionInDays=14)
+        assert retention("/keep7") == 14
+        server.clock.advance(6 * 24 * 3600)
+        assert messages("/keep7") == ["old", "new", "tick"]
+        # AWS's errors.
+        with pytest.raises(ClientError) as e:
+            logs.put_retention_policy(logGroupName="/keep1", retentionInDays=2)
+        assert error_of(e) == (
+            "InvalidParameterException",
+            "1 validation error detected: Value '2' at 'retentionInDays' failed to satisfy constraint: Member must "
+            "satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, "
+            "2192, 2557, 2922, 3288, 3653]", 400)
+        for call in (lambda: logs.put_retention_policy(logGroupName="/none", retentionInDays=1),
+                     lambda: logs.delete_retention_policy(logGroupName="/none")):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert error_of(e) == ("ResourceNotFoundException", "The specified log group does not exist.", 400)
+        # Deleting the group forgets its policy.
+        logs.delete_log_group(logGroupName="/keep7")
+        logs.create_log_group(logGroupName="/keep7")
+        assert retention("/keep7") == 7
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
