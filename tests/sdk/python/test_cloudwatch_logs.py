@@ -155,6 +155,39 @@ def test_filter_patterns_select_the_right_events(env):
     assert msgs("") == msgs('""') == [e["message"] for e in env.events("/aws/lambda/printer")]
 
 
+def test_regex_filter_patterns_select_the_right_events(env):
+    """%regex% patterns (AWS's subset), alone and as a JSON or
+    space-delimited value, through FilterLogEvents."""
+    env.invoke("printer", {"tag": "rx1"})
+    rid, _, _ = env.invoke("printer", {"tag": "rx2"})
+    env.invocation("/aws/lambda/printer", rid)
+
+    def msgs(pattern, group="/aws/lambda/printer"):
+        return [e["message"] for e in env.events(group, filterPattern=pattern)]
+
+    assert msgs(r"%ERROR.*tag=rx\d$%") == ["ERROR something failed tag=rx1", "ERROR something failed tag=rx2"]
+    assert msgs(r"%^plain\sline\stag=rx[2-9]$%") == ["plain line tag=rx2"]
+    assert msgs(r"%^plain\sline\stag=rx2$|^ERROR\s.*rx1$%") == [
+        "ERROR something failed tag=rx1", "plain line tag=rx2"]
+    assert msgs("%tag=RX%") == []  # case-sensitive
+    assert msgs(r'{ $.tag = %^rx\d$% && $.ms > 100 }') == [
+        '{"level": "warn", "tag": "rx1", "ms": 250, "ok": false, "user": null}',
+        '{"level": "warn", "tag": "rx2", "ms": 250, "ok": false, "user": null}']
+    assert msgs(r'{ $.ms = %^2\d0$% && $.tag = rx2 }') == [
+        '{"level": "warn", "tag": "rx2", "ms": 250, "ok": false, "user": null}']
+    env.invoke("shell", {"n": 9})
+    got = wait_until(lambda: msgs(r"[level, ip = %^10\.0\.%, method, path, status = %^4\d\d$%, size]",
+                                  "/aws/lambda/shell"))
+    assert set(got) == {"[WARN] 10.0.0.1 GET /x 404 12"}
+    assert msgs(r"[level, ip, method, path, status = %^5%, size]", "/aws/lambda/shell") == []
+    for bad, why in [("%something!%", "'!' is not supported"), ("%(a|b)%", "parentheses"),
+                     ("%a**%", "cannot follow")]:
+        with pytest.raises(ClientError) as e:
+            env.logs.filter_log_events(logGroupName="/aws/lambda/printer", filterPattern=bad)
+        code, msg, status = error_of(e)
+        assert (code, status) == ("InvalidParameterException", 400) and why in msg, (bad, msg)
+
+
 def test_an_invalid_filter_pattern_is_invalid_parameter(env):
     env.invoke("printer", {"tag": "x"})
     with pytest.raises(ClientError) as e:
@@ -405,7 +438,7 @@ def test_malformed_requests_get_aws_errors(env):
     status, body = post("PutLogEvents", json.dumps({"logGroupName": "/malformed", "logStreamName": "s",
                                                     "logEvents": [{"timestamp": 1e300, "message": "x"}]}).encode())
     assert status == 400 and body["__type"] == "SerializationException"
-    for pattern in ["{", "[", '{ $.a = "x', "{ (((( }", "[a, ..., ]", "{ $. = 1 }", "{ $.a[x] = 1 }", "%x%"]:
+    for pattern in ["{", "[", '{ $.a = "x', "{ (((( }", "[a, ..., ]", "{ $. = 1 }", "{ $.a[x] = 1 }", "%x(%"]:
         status, body = post("FilterLogEvents", json.dumps({"logGroupName": "/malformed",
                                                            "filterPattern": pattern}).encode())
         assert status == 400 and body["__type"] == "InvalidParameterException", (pattern, body)
