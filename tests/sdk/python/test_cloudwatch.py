@@ -410,3 +410,63 @@ def test_sqs_metrics_read_back(endpoint, cw, sqs, unique_name):
     assert {"NumberOfMessagesSent", "SentMessageSize", "NumberOfMessagesDeleted"} <= {m["MetricName"] for m in listed}
     _, points = stats(cw, "AWS/SQS", "NumberOfMessagesSent", [{"Name": "QueueName", "Value": name}], minutes=5)
     assert sum(p["Sum"] for p in points) == 3.0 and points[0]["Unit"] == "Count"
+
+
+def test_metrics_answer_per_region(tmp_path):
+    """CloudWatch answers per region (the SigV4 credential scope's): two
+    queues named alike in us-east-1 and eu-west-1 are two QueueName series,
+    and no region dimension is added; a handler's PutMetricData is its
+    region's too; the split survives a restart; the Prometheus page tells
+    them apart with a region label."""
+    from sluice_helpers import PrivateServer, sluice_binary
+
+    def clients(endpoint, region):
+        kw = dict(region_name=region, aws_access_key_id="test", aws_secret_access_key="test",
+                  endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
+        return boto3.session.Session().client("sqs", **kw), boto3.session.Session().client("cloudwatch", **kw)
+
+    def sent(cw, name):
+        _, points = stats(cw, "AWS/SQS", "NumberOfMessagesSent", [{"Name": "QueueName", "Value": name}], minutes=5)
+        return sum(p["Sum"] for p in points)
+
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config="region: us-east-1\n")
+    try:
+        sqs_us, cw_us = clients(server.endpoint, "us-east-1")
+        sqs_eu, cw_eu = clients(server.endpoint, "eu-west-1")
+        _, cw_ap = clients(server.endpoint, "ap-south-1")
+        url_us = sqs_us.create_queue(QueueName="twin")["QueueUrl"]
+        url_eu = sqs_eu.create_queue(QueueName="twin")["QueueUrl"]
+        for i in range(2):
+            sqs_us.send_message(QueueUrl=url_us, MessageBody=f"us{i}")
+        for i in range(5):
+            sqs_eu.send_message(QueueUrl=url_eu, MessageBody=f"eu{i}")
+        assert sent(cw_us, "twin") == 2.0
+        assert sent(cw_eu, "twin") == 5.0
+        assert sent(cw_ap, "twin") == 0.0
+        twin = [{"Name": "QueueName", "Value": "twin"}]
+        for cw in (cw_us, cw_eu):
+            listed = cw.list_metrics(Namespace="AWS/SQS", MetricName="NumberOfMessagesSent", Dimensions=twin)
+            assert [m["Dimensions"] for m in listed["Metrics"]] == [twin]
+        assert cw_ap.list_metrics(Namespace="AWS/SQS", Dimensions=twin)["Metrics"] == []
+        cw_eu.put_metric_data(Namespace="App", MetricData=[{"MetricName": "Orders", "Value": 4}])
+        assert cw_us.list_metrics(Namespace="App")["Metrics"] == []
+        assert [m["MetricName"] for m in cw_eu.list_metrics(Namespace="App")["Metrics"]] == ["Orders"]
+        page = http_call(server.endpoint, "GET", "/_sluice/metrics")
+        assert page.status == 200
+        text = page.text
+        assert 'sluice_sqs_messages_sent_total{queue="twin"} 2' in text
+        assert 'sluice_sqs_messages_sent_total{queue="twin",region="eu-west-1"} 5' in text
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config="region: us-east-1\n")
+    try:
+        _, cw_us = clients(server.endpoint, "us-east-1")
+        _, cw_eu = clients(server.endpoint, "eu-west-1")
+        assert sent(cw_us, "twin") == 2.0
+        assert sent(cw_eu, "twin") == 5.0
+        assert cw_us.list_metrics(Namespace="App")["Metrics"] == []
+        assert [m["MetricName"] for m in cw_eu.list_metrics(Namespace="App")["Metrics"]] == ["Orders"]
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
