@@ -558,3 +558,64 @@ functions:
     finally:
         code_, graceful = server.stop()
         assert graceful and code_ == 0
+
+
+def test_dead_letter_errors_and_destination_delivery_failures(tmp_path):
+    """AWS/Lambda DeadLetterErrors counts the failed Event invocations whose
+    event the function's dead-letter queue could not take, and
+    DestinationDeliveryFailures the invocation records its on_failure queue
+    could not take: 0 while the queues take them, 1 each once they are gone
+    (read back through boto3's CloudWatch)."""
+    import json
+    import shutil
+
+    from sluice_helpers import E2E_DIR, PrivateServer, make_lambda_client, sluice_binary, wait_until
+
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy(E2E_DIR / "handlers" / "traces_app.py", code / "traces_app.py")
+    config = f"""
+region: us-east-1
+runtimes:
+  python: /usr/bin/python3
+queues:
+  dl-q: {{}}
+  fail-q: {{}}
+functions:
+  dl-fn:
+    runtime: python3.12
+    handler: traces_app.handler
+    code: {code}
+    maximum_retry_attempts: 0
+    on_failure: fail-q
+    dead_letter_queue: dl-q
+"""
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config=config)
+    try:
+        cw = boto3.session.Session().client(
+            "cloudwatch", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
+            endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+        lam = make_lambda_client(server.endpoint)
+        payload = json.dumps({"Records": [{"messageId": "m1", "body": json.dumps({"mode": "error"})}]}).encode()
+        dims = [{"Name": "FunctionName", "Value": "dl-fn"}]
+
+        def metric(name):
+            _, points = stats(cw, "AWS/Lambda", name, dims, minutes=5, Statistics=["Sum", "SampleCount"])
+            return sum(p["Sum"] for p in points), sum(p["SampleCount"] for p in points)
+
+        assert lam.invoke(FunctionName="dl-fn", InvocationType="Event", Payload=payload)["StatusCode"] == 202
+        assert wait_until(lambda: metric("DeadLetterErrors") == (0.0, 1.0), timeout=20), metric("DeadLetterErrors")
+        assert wait_until(lambda: metric("DestinationDeliveryFailures") == (0.0, 1.0), timeout=20)
+        url = server.sqs.get_queue_url(QueueName="dl-q")["QueueUrl"]
+        got = server.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+        assert got[0]["Body"] == payload.decode()
+        # Both queues gone: the next failed event is neither dead-lettered nor recorded.
+        server.sqs.delete_queue(QueueUrl=url)
+        server.sqs.delete_queue(QueueUrl=server.sqs.get_queue_url(QueueName="fail-q")["QueueUrl"])
+        assert lam.invoke(FunctionName="dl-fn", InvocationType="Event", Payload=payload)["StatusCode"] == 202
+        assert wait_until(lambda: metric("DeadLetterErrors") == (1.0, 2.0), timeout=20), metric("DeadLetterErrors")
+        assert wait_until(lambda: metric("DestinationDeliveryFailures") == (1.0, 2.0), timeout=20), \
+            metric("DestinationDeliveryFailures")
+    finally:
+        code_, graceful = server.stop()
+        assert graceful and code_ == 0
