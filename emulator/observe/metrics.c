@@ -503,6 +503,8 @@ metric_series_t *metrics_series_in(metrics_t *m, const char *region, const char 
     return m ? lookup(m, region, ns, name, dims, n_dims, unit, 1) : NULL;
 }
 
+const char *metrics_default_region(const metrics_t *m) { return m ? m->region : NULL; }
+
 void metrics_set_region(metrics_t *m, const char *region)
 {
     if (!m)

@@ -138,6 +138,8 @@ size_t metrics_current(metrics_t *m, const char *ns, int64_t now_ms,
  * that name and under NULL are the same series. Call once after
  * metrics_new. */
 void metrics_set_region(metrics_t *m, const char *region);
+/* That name (NULL when unset or m is NULL). */
+const char *metrics_default_region(const metrics_t *m);
 metric_series_t *metrics_series_in(metrics_t *m, const char *region, const char *ns, const char *name,
                                    const metric_dim_t *dims, size_t n_dims, const char *unit);
 void metrics_put_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,

@@ -456,6 +456,12 @@ def test_metrics_answer_per_region(tmp_path):
         text = page.text
         assert 'sluice_sqs_messages_sent_total{queue="twin"} 2' in text
         assert 'sluice_sqs_messages_sent_total{queue="twin",region="eu-west-1"} 5' in text
+        # The dashboard shows each region's queue with its own totals.
+        import json
+        state = http_call(server.endpoint, "GET", "/_sluice/dashboard/state")
+        assert state.status == 200
+        twins = {q["arn"]: q["totals"]["sent"] for q in json.loads(state.body)["queues"] if q["name"] == "twin"}
+        assert twins == {"arn:aws:sqs:us-east-1:000000000000:twin": 2, "arn:aws:sqs:eu-west-1:000000000000:twin": 5}
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0
