@@ -373,7 +373,10 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         return;
     if (sts_handle(req, sqs_account_id(ep->sqs)))
         return;
-    if (cloudwatch_handle(req, path, query)) /* before SQS: it takes Version=2010-08-01 forms */
+    char cw_region[32] = "", cw_akid[64] = ""; /* CloudWatch answers per region */
+    parse_credential(evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), cw_region,
+                     sizeof cw_region, cw_akid, sizeof cw_akid);
+    if (cloudwatch_handle(req, path, query, cw_region)) /* before SQS: it takes Version=2010-08-01 forms */
         return;
     const char *logs_target = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amz-Target");
     if (logs_target && strncmp(logs_target, LOGS_API_TARGET_PREFIX, strlen(LOGS_API_TARGET_PREFIX)) == 0) {

@@ -559,6 +559,7 @@ static int cmd_serve(opts_t *o)
     }
     if (cfg->observe_enabled) /* off: every metrics hook is a no-op (metrics_get() is NULL) */
         obs.metrics = metrics_new(base, obs.db, cfg->metrics_retention);
+    metrics_set_region(obs.metrics, cfg->region); /* NULL: no-op */
     if (cfg->observe_enabled) /* off: no log events are stored (obs.logs is NULL) */
         obs.logs = logstore_new(obs.db, (int64_t)cfg->logs_retention * 1000);
     if (cfg->observe_enabled && !obs.logs) {

@@ -44,7 +44,7 @@ typedef struct api {
     int64_t refill_us;
     /* AWS/ApiGateway series (observe/metrics handles, made on first use):
      * the API's and its stage's, and each route's (n_routes x AM_N). */
-    struct metric_series *metrics[2][5];
+    struct metric_series *metrics[2][6]; /* [level][AM_*] */
     struct metric_series **route_metrics;
 } api_t;
 
@@ -172,28 +172,29 @@ void apigw_api_id(const char *name, char out[APIGW_API_ID_LEN + 1])
 
 /* ---------- metrics (AWS/ApiGateway) ---------- */
 
-enum { AM_COUNT, AM_4XX, AM_5XX, AM_LATENCY, AM_INTEGRATION, AM_N };
+enum { AM_COUNT, AM_4XX, AM_5XX, AM_LATENCY, AM_INTEGRATION, AM_DATA, AM_N };
 
 /* REST APIs by ApiName with 4XXError/5XXError, HTTP APIs by ApiId with
- * 4xx/5xx, as on AWS; each at three levels: the API, API+Stage, and
- * API+Method+Resource+Stage for the matched route. */
+ * 4xx/5xx and DataProcessed (the request's and the response's body bytes;
+ * REST APIs have no such metric), as on AWS; each at three levels: the
+ * API, API+Stage, and API+Method+Resource+Stage for the matched route. */
 static void record_level(api_t *a, struct metric_series **slot, const metric_dim_t *dims, size_t n, const double *v,
                          int has_integration, int64_t now_ms)
 {
-    static const char *const rest[AM_N] = {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency"};
-    static const char *const http[AM_N] = {"Count", "4xx", "5xx", "Latency", "IntegrationLatency"};
+    static const char *const rest[AM_N] = {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency", NULL};
+    static const char *const http[AM_N] = {"Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"};
     metrics_t *m = metrics_get();
     for (int k = 0; k < AM_N; k++) {
-        if (k == AM_INTEGRATION && !has_integration)
+        if ((k == AM_INTEGRATION && !has_integration) || !(a->cfg->http ? http[k] : rest[k]))
             continue;
         if (!slot[k] || metrics_series_owner(slot[k]) != m)
             slot[k] = metrics_series(m, "AWS/ApiGateway", a->cfg->http ? http[k] : rest[k], dims, n,
-                                     k >= AM_LATENCY ? "Milliseconds" : "Count");
+                                     k == AM_DATA ? "Bytes" : k >= AM_LATENCY ? "Milliseconds" : "Count");
         metrics_record(slot[k], v[k], now_ms);
     }
 }
 
-static void record_metrics(greq_t *r, int status, double latency_ms, double integration_ms)
+static void record_metrics(greq_t *r, int status, double latency_ms, double integration_ms, double bytes)
 {
     api_t *a = r->api;
     if (!metrics_get())
@@ -201,7 +202,8 @@ static void record_metrics(greq_t *r, int status, double latency_ms, double inte
     const char *stage = a->cfg->stage ? a->cfg->stage : "$default";
     metric_dim_t d[4] = {{a->cfg->http ? "ApiId" : "ApiName", a->cfg->http ? a->api_id : a->cfg->name},
                          {"Stage", stage}};
-    double v[AM_N] = {1, status >= 400 && status < 500, status >= 500, latency_ms, integration_ms};
+    double v[AM_N] = {1, status >= 400 && status < 500, status >= 500, latency_ms, integration_ms, bytes};
+    _Static_assert(AM_N <= sizeof a->metrics[0] / sizeof a->metrics[0][0], "api_t.metrics is too small");
     int64_t now = clock_now_ms();
     int integ = r->integration_us != 0;
     record_level(a, a->metrics[0], d, 1, v, integ, now);
@@ -302,7 +304,7 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
     int64_t now = clock_mono_us();
     double latency = (double)(now - r->start_us) / 1000.0;
     double integ = r->integration_us ? (double)(now - r->integration_us) / 1000.0 : 0.0;
-    record_metrics(r, status, latency, integ);
+    record_metrics(r, status, latency, integ, (double)(r->body_len + len));
     log_info("api=%s method=%s path=%s route=\"%s\" status=%d latency_ms=%.2f integration_latency_ms=%.2f "
              "request_id=%s trace_id=%s message_id=%s",
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,

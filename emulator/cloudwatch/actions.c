@@ -386,12 +386,13 @@ static int read_datum(const cJSON *d, int i, int64_t now_ms, datum_t *out, cw_er
                       pre, pre);
 }
 
-static void record_datum(metrics_t *m, const char *ns, const datum_t *d)
+static void record_datum(metrics_t *m, const char *region, const char *ns, const datum_t *d)
 {
     if (d->kind == 0) {
-        metrics_put(m, ns, d->name, d->dims, d->n_dims, d->unit, d->value, d->ts_ms);
+        metrics_put_in(m, region, ns, d->name, d->dims, d->n_dims, d->unit, d->value, d->ts_ms);
     } else if (d->kind == 2) {
-        metrics_put_stats(m, ns, d->name, d->dims, d->n_dims, d->unit, d->sc, d->sum, d->min, d->max, d->ts_ms);
+        metrics_put_stats_in(m, region, ns, d->name, d->dims, d->n_dims, d->unit, d->sc, d->sum, d->min, d->max,
+                             d->ts_ms);
     } else {
         const cJSON *c = d->counts ? d->counts->child : NULL;
         const cJSON *v;
@@ -404,16 +405,16 @@ static void record_datum(metrics_t *m, const char *ns, const datum_t *d)
                 continue;
             if (count == floor(count) && count <= 1000) { /* each sample, so percentiles see them */
                 for (int k = 0; k < (int)count; k++)
-                    metrics_put(m, ns, d->name, d->dims, d->n_dims, d->unit, v->valuedouble, d->ts_ms);
+                    metrics_put_in(m, region, ns, d->name, d->dims, d->n_dims, d->unit, v->valuedouble, d->ts_ms);
             } else {
-                metrics_put_stats(m, ns, d->name, d->dims, d->n_dims, d->unit, count, count * v->valuedouble,
-                                  v->valuedouble, v->valuedouble, d->ts_ms);
+                metrics_put_stats_in(m, region, ns, d->name, d->dims, d->n_dims, d->unit, count,
+                                     count * v->valuedouble, v->valuedouble, v->valuedouble, d->ts_ms);
             }
         }
     }
 }
 
-static int put_metric_data(const cJSON *p, metrics_t *m, int64_t now_ms, cw_err_t *err)
+static int put_metric_data(const cJSON *p, metrics_t *m, const char *region, int64_t now_ms, cw_err_t *err)
 {
     const char *ns;
     if (get_string(p, "Namespace", "Namespace", 1, 255, &ns, err) || check_namespace(ns, "Namespace", 1, err))
@@ -437,7 +438,7 @@ static int put_metric_data(const cJSON *p, metrics_t *m, int64_t now_ms, cw_err_
     }
     if (rc == 0 && m) /* all or nothing: record only a request that is valid throughout */
         for (i = 0; i < n; i++)
-            record_datum(m, ns, &datums[i]);
+            record_datum(m, region, ns, &datums[i]);
     free(datums);
     return rc;
 }
@@ -489,7 +490,7 @@ static int check_range(double start, double end, cw_err_t *err)
     return 0;
 }
 
-static int get_metric_statistics(const cJSON *p, metrics_t *m, cJSON **result, cw_err_t *err)
+static int get_metric_statistics(const cJSON *p, metrics_t *m, const char *region, cJSON **result, cw_err_t *err)
 {
     const char *ns, *name, *unit;
     metric_dim_t dims[MAX_DIMS];
@@ -555,7 +556,8 @@ static int get_metric_statistics(const cJSON *p, metrics_t *m, cJSON **result, c
     cJSON_AddStringToObject(r, "Label", name);
     gms_ctx_t ctx = {cJSON_AddArrayToObject(r, "Datapoints"), stats, ext};
     if (m)
-        metrics_query(m, ns, name, dims, n_dims, unit, to_ms(start), to_ms(end), period, gms_period, &ctx);
+        metrics_query_in(m, region, ns, name, dims, n_dims, unit, to_ms(start), to_ms(end), period, gms_period,
+                         &ctx);
     *result = r;
     return 0;
 }
@@ -687,7 +689,7 @@ static void add_token(cJSON *r, const char *kind, long offset)
     cJSON_AddStringToObject(r, "NextToken", tok);
 }
 
-static int get_metric_data(const cJSON *p, metrics_t *m, cJSON **result, cw_err_t *err)
+static int get_metric_data(const cJSON *p, metrics_t *m, const char *region, cJSON **result, cw_err_t *err)
 {
     const cJSON *queries;
     if (get_list(p, "MetricDataQueries", "MetricDataQueries", &queries, err))
@@ -745,8 +747,8 @@ static int get_metric_data(const cJSON *p, metrics_t *m, cJSON **result, cw_err_
         if (!x->return_data)
             continue;
         if (m)
-            metrics_query(m, x->ns, x->name, x->dims, x->n_dims, x->unit, to_ms(start), to_ms(end), x->period,
-                          gmd_period, x);
+            metrics_query_in(m, region, x->ns, x->name, x->dims, x->n_dims, x->unit, to_ms(start), to_ms(end),
+                             x->period, gmd_period, x);
         cJSON *res = cJSON_CreateObject();
         cJSON_AddStringToObject(res, "Id", x->id);
         cJSON_AddStringToObject(res, "Label", x->label ? x->label : x->name);
@@ -783,6 +785,7 @@ typedef struct {
     listed_t *items;
     size_t n, cap;
     metrics_t *m;
+    const char *region;
     int recent;
     int64_t now_ms;
 } list_ctx_t;
@@ -800,8 +803,8 @@ static void list_one(void *arg, const metric_id_t *id)
     list_ctx_t *c = arg;
     if (c->recent) {
         int seen = 0;
-        metrics_query(c->m, id->ns, id->name, id->dims, id->n_dims, id->unit, c->now_ms - 3 * 3600 * 1000LL,
-                      c->now_ms + 1000, 3 * 3600, count_period, &seen);
+        metrics_query_in(c->m, c->region, id->ns, id->name, id->dims, id->n_dims, id->unit,
+                         c->now_ms - 3 * 3600 * 1000LL, c->now_ms + 1000, 3 * 3600, count_period, &seen);
         if (!seen)
             return;
     }
@@ -834,7 +837,8 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const listed_t *)a)->key, ((const listed_t *)b)->key);
 }
 
-static int list_metrics(const cJSON *p, metrics_t *m, int64_t now_ms, cJSON **result, cw_err_t *err)
+static int list_metrics(const cJSON *p, metrics_t *m, const char *region, int64_t now_ms, cJSON **result,
+                        cw_err_t *err)
 {
     const char *ns, *name, *recent;
     metric_dim_t filters[MAX_FILTER_DIMS];
@@ -847,9 +851,9 @@ static int list_metrics(const cJSON *p, metrics_t *m, int64_t now_ms, cJSON **re
         return -1;
     if (recent && strcmp(recent, "PT3H") != 0)
         return invalid_value(err, recent, "RecentlyActive");
-    list_ctx_t c = {.m = m, .recent = recent != NULL, .now_ms = now_ms};
+    list_ctx_t c = {.m = m, .region = region, .recent = recent != NULL, .now_ms = now_ms};
     if (m)
-        metrics_list(m, ns, name, filters, n_filters, list_one, &c);
+        metrics_list_in(m, region, ns, name, filters, n_filters, list_one, &c);
     if (c.n)
         qsort(c.items, c.n, sizeof *c.items, by_key);
     cJSON *r = cJSON_CreateObject();
@@ -877,17 +881,23 @@ static int list_metrics(const cJSON *p, metrics_t *m, int64_t now_ms, cJSON **re
 
 int cw_action_run(const char *op, const cJSON *params, metrics_t *m, int64_t now_ms, cJSON **result, cw_err_t *err)
 {
+    return cw_action_run_in(op, params, m, NULL, now_ms, result, err);
+}
+
+int cw_action_run_in(const char *op, const cJSON *params, metrics_t *m, const char *region, int64_t now_ms,
+                     cJSON **result, cw_err_t *err)
+{
     *result = NULL;
     if (!cJSON_IsObject(params))
         return cw_err_set(err, CW_ERR_SERIALIZATION, "The request is not a structure of %s's members.", op);
     if (strcmp(op, "PutMetricData") == 0)
-        return put_metric_data(params, m, now_ms, err);
+        return put_metric_data(params, m, region, now_ms, err);
     if (strcmp(op, "GetMetricStatistics") == 0)
-        return get_metric_statistics(params, m, result, err);
+        return get_metric_statistics(params, m, region, result, err);
     if (strcmp(op, "GetMetricData") == 0)
-        return get_metric_data(params, m, result, err);
+        return get_metric_data(params, m, region, result, err);
     if (strcmp(op, "ListMetrics") == 0)
-        return list_metrics(params, m, now_ms, result, err);
+        return list_metrics(params, m, region, now_ms, result, err);
     if (cw_action_kind(op) == CW_OP_NOT_SUPPORTED)
         return cw_err_set(err, CW_ERR_NOT_SUPPORTED,
                           "sluice does not support the CloudWatch operation %s yet: it serves PutMetricData, "

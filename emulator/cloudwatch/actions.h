@@ -26,5 +26,10 @@ cw_op_kind_t cw_action_kind(const char *op);
  * *result (owned; NULL for PutMetricData, which has no output); else -1
  * with err set. */
 int cw_action_run(const char *op, const cJSON *params, metrics_t *m, int64_t now_ms, cJSON **result, cw_err_t *err);
+/* The same in region (the request's, from its SigV4 credential scope; NULL
+ * or "": the default region): CloudWatch answers per region, so a metric
+ * put or read here is region's own (observe/metrics.h, "regions"). */
+int cw_action_run_in(const char *op, const cJSON *params, metrics_t *m, const char *region, int64_t now_ms,
+                     cJSON **result, cw_err_t *err);
 
 #endif

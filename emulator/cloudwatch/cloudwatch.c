@@ -155,7 +155,7 @@ static int has_query_version(const char *s, size_t len)
     return s && len && memmem(s, len, QUERY_VERSION, strlen(QUERY_VERSION)) != NULL;
 }
 
-int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *query)
+int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *query, const char *region)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *target = evhttp_find_header(in, "X-Amz-Target");
@@ -231,7 +231,7 @@ int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *
             rc = cw_query_decode(form, &params, &err);
     }
     if (rc == 0) {
-        rc = cw_action_run(op, params, metrics_get(), clock_now_ms(), &result, &err);
+        rc = cw_action_run_in(op, params, metrics_get(), region, clock_now_ms(), &result, &err);
     }
     if (rc) {
         send_error(req, proto, op, request_id, &err);

@@ -16,8 +16,10 @@
 
 /* Answers req and returns 1 when it is a CloudWatch request; returns 0
  * (req untouched) otherwise. path: the URL path; query: the URL query or
- * NULL. Metrics come from metrics_get() (none recorded or read when it is
- * NULL: `observe: {enabled: false}`). */
-int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *query);
+ * NULL. region: the request's (its SigV4 credential scope; NULL or "":
+ * the default region): the metrics put and read are that region's. Metrics
+ * come from metrics_get() (none recorded or read when it is NULL:
+ * `observe: {enabled: false}`). */
+int cloudwatch_handle(struct evhttp_request *req, const char *path, const char *query, const char *region);
 
 #endif

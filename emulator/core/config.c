@@ -912,7 +912,7 @@ static int queue_is_fifo(const qbuild_t *b)
 enum { F_COMMAND, F_WORKING_DIR, F_ENVIRONMENT, F_TIMEOUT, F_MEMORY, F_RESERVED, F_EVENTS,
        F_RUNTIME, F_HANDLER, F_CODE, F_IDLE_TIMEOUT, F_RETRIES, F_EVENT_AGE, F_ON_SUCCESS, F_ON_FAILURE,
        F_FN_DLQ };
-enum { E_QUEUE, E_BATCH, E_WINDOW, E_MAX_CONCURRENCY, E_REPORT_FAILURES, E_ENABLED, E_FILTERS };
+enum { E_QUEUE, E_BATCH, E_WINDOW, E_MAX_CONCURRENCY, E_REPORT_FAILURES, E_ENABLED, E_FILTERS, E_METRICS };
 enum { EV_SQS };
 
 /* A scalar whose text holds a NUL byte (a "\0" escape): it cannot be an
@@ -1582,6 +1582,35 @@ static void set_filter_patterns(loader_t *L, void *obj, const field_t *f, const 
     }
     cJSON_Delete(e->e.filter_patterns);
     e->e.filter_patterns = all;
+}
+
+/* metrics: the mapping's MetricsConfig.Metrics; AWS's one value for an
+ * SQS mapping is EventCount (ErrorCount and KafkaMetrics are Kafka's). An
+ * empty list (or null) turns them off. */
+static void set_event_metrics(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    (void)f;
+    ebuild_t *e = obj;
+    const yaml_node_t *node = v->node;
+    char buf[MAX_QUOTED + 32];
+    if (is_null(node))
+        return;
+    if (node->type != YAML_SEQUENCE_NODE) {
+        problem(L, node, "metrics: expected a list (of EventCount), got %s", describe(node, buf));
+        return;
+    }
+    int on = 0, bad = 0;
+    for (yaml_node_item_t *it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+        const yaml_node_t *item = node_at(L, *it);
+        if (item->type == YAML_SCALAR_NODE && !strcmp(text_of(item), "EventCount")) {
+            on = 1;
+        } else {
+            problem(L, item, "metrics: an SQS mapping offers EventCount only, got %s", describe(item, buf));
+            bad = 1;
+        }
+    }
+    if (!bad)
+        e->e.metrics_event_count = on;
 }
 
 /* Keeps what the cross-checks need: the values taken, and which were
@@ -3079,6 +3108,7 @@ static const field_t sqs_event_fields[] = {
     [E_ENABLED] = { .key = "enabled", .kind = KIND_BOOL, .set = set_int,
                     .offset = offsetof(ebuild_t, e.enabled) },
     [E_FILTERS] = { .key = "filter_patterns", .kind = KIND_NODE, .set = set_filter_patterns },
+    [E_METRICS] = { .key = "metrics", .kind = KIND_NODE, .set = set_event_metrics },
     { .key = NULL },
 };
 static const schema_t sqs_event_schema = { sqs_event_fields, check_sqs_event };

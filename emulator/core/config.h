@@ -32,6 +32,8 @@ typedef struct {
     /* EventBridge-style patterns as JSON objects (a YAML map, or a string
      * holding JSON, becomes one element); owned; NULL when none. */
     cJSON *filter_patterns;
+    int metrics_event_count; /* metrics: [EventCount]: the mapping's AWS/Lambda
+                              * EventSourceMappingUUID metrics; default 0 */
 } config_event_t;
 
 typedef struct {

@@ -122,13 +122,17 @@ static int serve_asset(struct evhttp_request *req, const char *name)
  * "ns|name|dim=value|..." (dimensions in metrics' name order). */
 typedef struct {
     cJSON *by_key;
+    const char *region; /* lookups' region: NULL for the default one (a queue may be elsewhere) */
 } totals_t;
 
-static void key_of(char *out, size_t n, const char *ns, const char *name, const metric_dim_t *dims, size_t n_dims)
+static void key_of(char *out, size_t n, const char *region, const char *ns, const char *name,
+                   const metric_dim_t *dims, size_t n_dims)
 {
     size_t used = (size_t)snprintf(out, n, "%s|%s", ns, name);
     for (size_t i = 0; i < n_dims && used < n; i++)
         used += (size_t)snprintf(out + used, n - used, "|%s=%s", dims[i].name, dims[i].value);
+    if (region && used < n) /* a series of another region than the config's */
+        snprintf(out + used, n - used, "|@%s", region);
 }
 
 static void add_number_or_null(cJSON *o, const char *name, double v)
@@ -143,7 +147,7 @@ static void totals_fn(void *ctx, const metric_id_t *id, const metric_current_t *
 {
     totals_t *t = ctx;
     char key[1024];
-    key_of(key, sizeof key, id->ns, id->name, id->dims, id->n_dims);
+    key_of(key, sizeof key, id->region, id->ns, id->name, id->dims, id->n_dims);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "count", cur->count);
     cJSON_AddNumberToObject(o, "sum", cur->sum);
@@ -157,7 +161,7 @@ static const cJSON *total(const totals_t *t, const char *ns, const char *name, c
                           size_t n_dims)
 {
     char key[1024];
-    key_of(key, sizeof key, ns, name, dims, n_dims);
+    key_of(key, sizeof key, t->region, ns, name, dims, n_dims);
     return cJSON_GetObjectItemCaseSensitive(t->by_key, key);
 }
 
@@ -195,8 +199,8 @@ static void spark_fn(void *ctx, int64_t period_start_ms, const metric_agg_t *a, 
 
 /* The last SPARK_POINTS periods of stat (the newest one still filling);
  * a period without data is 0 for counters (fill_zero), else null. */
-static cJSON *spark(metrics_t *m, int64_t now_ms, const char *ns, const char *name, const metric_dim_t *dims,
-                    size_t n_dims, const char *stat, int fill_zero)
+static cJSON *spark(metrics_t *m, const char *region, int64_t now_ms, const char *ns, const char *name,
+                    const metric_dim_t *dims, size_t n_dims, const char *stat, int fill_zero)
 {
     spark_t s = {.stat = stat};
     int64_t period_ms = SPARK_PERIOD_S * 1000;
@@ -205,7 +209,7 @@ static cJSON *spark(metrics_t *m, int64_t now_ms, const char *ns, const char *na
     for (int i = 0; i < SPARK_POINTS; i++)
         s.v[i] = fill_zero ? 0 : NAN;
     if (m)
-        metrics_query(m, ns, name, dims, n_dims, NULL, s.start_ms, end, SPARK_PERIOD_S, spark_fn, &s);
+        metrics_query_in(m, region, ns, name, dims, n_dims, NULL, s.start_ms, end, SPARK_PERIOD_S, spark_fn, &s);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < SPARK_POINTS; i++)
         cJSON_AddItemToArray(arr, isfinite(s.v[i]) ? cJSON_CreateNumber(s.v[i]) : cJSON_CreateNull());
@@ -214,12 +218,19 @@ static cJSON *spark(metrics_t *m, int64_t now_ms, const char *ns, const char *na
 
 /* ---------- the state document ---------- */
 
-static cJSON *queues_json(dashboard_t *d, metrics_t *m, const totals_t *t, int64_t now_ms)
+static cJSON *queues_json(dashboard_t *d, metrics_t *m, const totals_t *all, int64_t now_ms)
 {
     cJSON *queues = sqs_inspect_queues(d->sqs, now_ms);
     cJSON *q;
+    totals_t in_region = *all, *t = &in_region;
     cJSON_ArrayForEach(q, queues) {
         const char *name = cJSON_GetObjectItemCaseSensitive(q, "name")->valuestring;
+        /* CloudWatch keeps each region's queues apart: read this queue's. */
+        const char *qregion = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "region"));
+        const char *home = metrics_default_region(m);
+        if (qregion && home && !strcmp(qregion, home))
+            qregion = NULL;
+        t->region = qregion;
         const char *arn = cJSON_GetObjectItemCaseSensitive(q, "arn")->valuestring;
         /* The queues whose redrive policy points here make it a DLQ. */
         cJSON *sources = cJSON_AddArrayToObject(q, "dlq_sources");
@@ -242,17 +253,17 @@ static cJSON *queues_json(dashboard_t *d, metrics_t *m, const totals_t *t, int64
                                 total_sum(t, "AWS/SQS", "NumberOfMessagesReceived", &dim, 1));
         cJSON_AddNumberToObject(totals, "deleted", total_sum(t, "AWS/SQS", "NumberOfMessagesDeleted", &dim, 1));
         cJSON *series = cJSON_AddObjectToObject(q, "series");
-        cJSON_AddItemToObject(series, "sent", spark(m, now_ms, "AWS/SQS", "NumberOfMessagesSent", &dim, 1, "Sum", 1));
+        cJSON_AddItemToObject(series, "sent", spark(m, qregion, now_ms, "AWS/SQS", "NumberOfMessagesSent", &dim, 1, "Sum", 1));
         cJSON_AddItemToObject(series, "received",
-                              spark(m, now_ms, "AWS/SQS", "NumberOfMessagesReceived", &dim, 1, "Sum", 1));
+                              spark(m, qregion, now_ms, "AWS/SQS", "NumberOfMessagesReceived", &dim, 1, "Sum", 1));
         cJSON_AddItemToObject(series, "deleted",
-                              spark(m, now_ms, "AWS/SQS", "NumberOfMessagesDeleted", &dim, 1, "Sum", 1));
+                              spark(m, qregion, now_ms, "AWS/SQS", "NumberOfMessagesDeleted", &dim, 1, "Sum", 1));
         cJSON_AddItemToObject(series, "visible",
-                              spark(m, now_ms, "AWS/SQS", "ApproximateNumberOfMessagesVisible", &dim, 1, "Maximum", 0));
-        cJSON_AddItemToObject(series, "in_flight", spark(m, now_ms, "AWS/SQS", "ApproximateNumberOfMessagesNotVisible",
+                              spark(m, qregion, now_ms, "AWS/SQS", "ApproximateNumberOfMessagesVisible", &dim, 1, "Maximum", 0));
+        cJSON_AddItemToObject(series, "in_flight", spark(m, qregion, now_ms, "AWS/SQS", "ApproximateNumberOfMessagesNotVisible",
                                                          &dim, 1, "Maximum", 0));
         cJSON_AddItemToObject(series, "oldest_age_s",
-                              spark(m, now_ms, "AWS/SQS", "ApproximateAgeOfOldestMessage", &dim, 1, "Maximum", 0));
+                              spark(m, qregion, now_ms, "AWS/SQS", "ApproximateAgeOfOldestMessage", &dim, 1, "Maximum", 0));
     }
     return queues;
 }
@@ -274,11 +285,11 @@ static cJSON *functions_json(dashboard_t *d, metrics_t *m, const totals_t *t, in
         add_number_or_null(dur, "p50", total_num(t, "AWS/Lambda", "Duration", &dim, 1, "p50"));
         add_number_or_null(dur, "p99", total_num(t, "AWS/Lambda", "Duration", &dim, 1, "p99"));
         cJSON *series = cJSON_AddObjectToObject(f, "series");
-        cJSON_AddItemToObject(series, "invocations", spark(m, now_ms, "AWS/Lambda", "Invocations", &dim, 1, "Sum", 1));
-        cJSON_AddItemToObject(series, "errors", spark(m, now_ms, "AWS/Lambda", "Errors", &dim, 1, "Sum", 1));
-        cJSON_AddItemToObject(series, "duration_p99", spark(m, now_ms, "AWS/Lambda", "Duration", &dim, 1, "p99", 0));
+        cJSON_AddItemToObject(series, "invocations", spark(m, NULL, now_ms, "AWS/Lambda", "Invocations", &dim, 1, "Sum", 1));
+        cJSON_AddItemToObject(series, "errors", spark(m, NULL, now_ms, "AWS/Lambda", "Errors", &dim, 1, "Sum", 1));
+        cJSON_AddItemToObject(series, "duration_p99", spark(m, NULL, now_ms, "AWS/Lambda", "Duration", &dim, 1, "p99", 0));
         cJSON_AddItemToObject(series, "concurrent",
-                              spark(m, now_ms, "AWS/Lambda", "ConcurrentExecutions", &dim, 1, "Maximum", 0));
+                              spark(m, NULL, now_ms, "AWS/Lambda", "ConcurrentExecutions", &dim, 1, "Maximum", 0));
     }
     return fns;
 }
@@ -325,10 +336,10 @@ static cJSON *routes_json(dashboard_t *d, metrics_t *m, const totals_t *t, int64
             add_number_or_null(lat, "p50", total_num(t, "AWS/ApiGateway", "Latency", dims, 4, "p50"));
             add_number_or_null(lat, "p99", total_num(t, "AWS/ApiGateway", "Latency", dims, 4, "p99"));
             cJSON *series = cJSON_AddObjectToObject(o, "series");
-            cJSON_AddItemToObject(series, "count", spark(m, now_ms, "AWS/ApiGateway", "Count", dims, 4, "Sum", 1));
-            cJSON_AddItemToObject(series, "errors", spark(m, now_ms, "AWS/ApiGateway", n5xx, dims, 4, "Sum", 1));
+            cJSON_AddItemToObject(series, "count", spark(m, NULL, now_ms, "AWS/ApiGateway", "Count", dims, 4, "Sum", 1));
+            cJSON_AddItemToObject(series, "errors", spark(m, NULL, now_ms, "AWS/ApiGateway", n5xx, dims, 4, "Sum", 1));
             cJSON_AddItemToObject(series, "latency_p99",
-                                  spark(m, now_ms, "AWS/ApiGateway", "Latency", dims, 4, "p99", 0));
+                                  spark(m, NULL, now_ms, "AWS/ApiGateway", "Latency", dims, 4, "p99", 0));
             cJSON_AddItemToArray(routes, o);
         }
     }
@@ -360,7 +371,7 @@ static cJSON *traces_json(int64_t slow_ms)
 cJSON *dashboard_state(dashboard_t *d, int64_t now_ms, int64_t slow_ms)
 {
     metrics_t *m = metrics_get();
-    totals_t t = {cJSON_CreateObject()};
+    totals_t t = {cJSON_CreateObject(), NULL};
     if (m)
         metrics_current(m, NULL, now_ms, totals_fn, &t);
     cJSON *st = cJSON_CreateObject();

@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "observe/metrics.h"
 #include "sqs/actions.h"
 
 typedef struct {
@@ -26,6 +27,8 @@ typedef struct {
     sqs_call_t call; /* first */
     batch_t *batch;
     char *what;      /* for the log: "on_failure queue q" */
+    char *function;  /* the function's name (the metric's FunctionName) */
+    const char *metric; /* "DeadLetterErrors" or "DestinationDeliveryFailures" */
 } send_t;
 
 static void one_done(batch_t *b)
@@ -43,17 +46,25 @@ static void send_done(sqs_call_t *c)
     send_t *s = (send_t *)c;
     if (c->failed)
         log_warn("msg=\"event invocation record not delivered\" to=\"%s\" error=\"%s\"", s->what, c->err.message);
+    /* AWS/Lambda per FunctionName: 1 per send the queue refused, 0 per one
+     * it took (Sum: the failures, Average: their rate). */
+    metric_dim_t dim = {"FunctionName", s->function};
+    metrics_put(metrics_get(), "AWS/Lambda", s->metric, &dim, 1, "Count", c->failed ? 1 : 0, clock_now_ms());
     batch_t *b = s->batch;
     cJSON_Delete(c->params);
     sqs_call_clear(c);
     free(s->what);
+    free(s->function);
     free(s);
     one_done(b);
 }
 
-static void send_to(lambda_t *l, batch_t *b, const char *queue, const char *why, char *body, cJSON *attrs)
+static void send_to(lambda_t *l, const lambda_function_t *f, batch_t *b, const char *queue, const char *why,
+                    char *body, cJSON *attrs)
 {
     send_t *s = calloc(1, sizeof *s);
+    s->function = strdup(f->name);
+    s->metric = strcmp(why, "dead_letter_queue") == 0 ? "DeadLetterErrors" : "DestinationDeliveryFailures";
     buf_t t;
     buf_init(&t);
     buf_printf(&t, "%s queue %s", why, queue);
@@ -162,14 +173,14 @@ void lambda_destinations_send(lambda_t *l, const lambda_function_t *f, const lam
     const char *dest = ok ? f->on_success : f->on_failure;
     if (dest && l->sqs) {
         char *text = record(f, o);
-        send_to(l, b, dest, ok ? "on_success" : "on_failure", text, NULL);
+        send_to(l, f, b, dest, ok ? "on_success" : "on_failure", text, NULL);
         free(text);
     }
     if (!ok && f->dead_letter_queue && l->sqs) {
         char *body = malloc(o->payload_len + 1);
         memcpy(body, o->payload ? o->payload : "", o->payload_len);
         body[o->payload_len] = '\0';
-        send_to(l, b, f->dead_letter_queue, "dead_letter_queue", body, dlq_attrs(o));
+        send_to(l, f, b, f->dead_letter_queue, "dead_letter_queue", body, dlq_attrs(o));
         free(body);
     }
     one_done(b);

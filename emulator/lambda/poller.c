@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "lambda/events.h"
 #include "lambda/internal.h"
+#include "observe/metrics.h"
 #include "observe/traces.h"
 
 #define DEFAULT_CONCURRENCY 5   /* AWS starts an SQS mapping with 5 concurrent batches */
@@ -25,12 +26,25 @@
 
 typedef struct batch batch_t;
 
+/* The mapping's own AWS/Lambda metrics (dimension EventSourceMappingUUID),
+ * recorded only with MetricsConfig {Metrics: [EventCount]}, as on AWS. */
+enum { ESM_POLLED, ESM_FILTERED_OUT, ESM_INVOKED, ESM_FAILED_INVOKE, ESM_DELETED, ESM_N };
+static const char *const esm_metric_names[ESM_N] = {
+    [ESM_POLLED] = "PolledEventCount",
+    [ESM_FILTERED_OUT] = "FilteredOutEventCount",
+    [ESM_INVOKED] = "InvokedEventCount",
+    [ESM_FAILED_INVOKE] = "FailedInvokeEventCount",
+    [ESM_DELETED] = "DeletedEventCount",
+};
+
 struct lambda_mapping {
     char uuid[IDS_UUID_LEN + 1];
     char *function_name;
     char *queue_arn;
     char *queue_url;             /* http://localhost/ACCOUNT/NAME: in-process calls name queues by URL */
     int batch_size, window, max_concurrency, report_failures, enabled;
+    int event_count_metrics;     /* MetricsConfig: [EventCount] */
+    struct metric_series *esm[ESM_N]; /* its series, cached */
     cJSON *filters;              /* array of pattern objects, or NULL */
     char state[16];
     double last_modified;        /* epoch seconds */
@@ -100,6 +114,22 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     pump(arg);
+}
+
+/* ---------- metrics ---------- */
+
+/* Adds n events to the mapping's metric which (nothing when the mapping has
+ * no EventCount metrics, nothing records, or n is 0). */
+static void esm_metric(lambda_mapping_t *m, int which, size_t n)
+{
+    metrics_t *mt = metrics_get();
+    if (!m->event_count_metrics || !mt || n == 0)
+        return;
+    if (!m->esm[which] || metrics_series_owner(m->esm[which]) != mt) {
+        metric_dim_t d = {"EventSourceMappingUUID", m->uuid};
+        m->esm[which] = metrics_series(mt, "AWS/Lambda", esm_metric_names[which], &d, 1, "Count");
+    }
+    metrics_record(m->esm[which], (double)n, clock_now_ms());
 }
 
 /* ---------- in-process SQS calls ---------- */
@@ -241,6 +271,7 @@ static void invoked(const lambda_outcome_t *o, void *arg)
         /* A function error or timeout deletes nothing: the messages come
          * back after their visibility timeout. */
         snprintf(m->last_result, sizeof m->last_result, "PROBLEM: Function call failed");
+        esm_metric(m, ESM_FAILED_INVOKE, b->n);
         trace_batch(m, b, o, NULL, 1, o->status == LAMBDA_TIMEOUT ? "timeout" : "error");
         log_batch(m, b, o->status == LAMBDA_TIMEOUT ? "timeout" : "error", o->error_json);
     } else if (m->report_failures) {
@@ -250,6 +281,7 @@ static void invoked(const lambda_outcome_t *o, void *arg)
         if (out == LAMBDA_BATCH_ALL_OK) {
             trace_batch(m, b, o, NULL, 0, "success");
             delete_handles(m, b->handles, b->n);
+            esm_metric(m, ESM_DELETED, b->n);
             log_batch(m, b, "ok", NULL);
         } else if (out == LAMBDA_BATCH_PARTIAL) {
             char **keep = calloc(b->n, sizeof *keep);
@@ -266,6 +298,8 @@ static void invoked(const lambda_outcome_t *o, void *arg)
             trace_batch(m, b, o, flags, 0, "partial");
             free(flags);
             delete_handles(m, keep, n_keep);
+            esm_metric(m, ESM_DELETED, n_keep);
+            esm_metric(m, ESM_FAILED_INVOKE, b->n - n_keep);
             free(keep);
             log_batch(m, b, "partial", NULL);
             for (size_t k = 0; k < n_failed; k++)
@@ -273,6 +307,7 @@ static void invoked(const lambda_outcome_t *o, void *arg)
                          m->uuid, m->queue_arn, b->ids[failed[k]]);
         } else {
             trace_batch(m, b, o, NULL, 1, "error");
+            esm_metric(m, ESM_FAILED_INVOKE, b->n);
             log_batch(m, b, "error", "{\"errorType\":\"InvalidBatchItemFailures\","
                                      "\"errorMessage\":\"invalid batchItemFailures response; the whole batch will be retried\"}");
         }
@@ -281,6 +316,7 @@ static void invoked(const lambda_outcome_t *o, void *arg)
     } else {
         trace_batch(m, b, o, NULL, 0, "success");
         delete_handles(m, b->handles, b->n);
+        esm_metric(m, ESM_DELETED, b->n);
         snprintf(m->last_result, sizeof m->last_result, "OK");
         log_batch(m, b, "ok", NULL);
     }
@@ -362,6 +398,7 @@ static void dispatch(lambda_mapping_t *m)
     }
     if (n_dropped)
         delete_handles(m, dropped, n_dropped);
+    esm_metric(m, ESM_FILTERED_OUT, n_dropped);
     free(dropped);
     if (b->n == 0 || !f) {
         if (!f)
@@ -387,9 +424,11 @@ static void dispatch(lambda_mapping_t *m)
         /* At the function's reserved concurrency: leave the messages to
          * come back after their visibility timeout, as a throttle does. */
         log_info("msg=\"function throttled; batch returns to the queue\" mapping=%s function=%s", m->uuid, f->name);
+        esm_metric(m, ESM_FAILED_INVOKE, b->n);
         batch_finished(b);
     } else {
         lambda_metric(f, LM_ITERATOR_AGE, age_ms);
+        esm_metric(m, ESM_INVOKED, b->n);
     }
     free(payload);
 }
@@ -410,6 +449,7 @@ static void received(sqs_call_t *c)
             evtimer_add(m->retry_timer, &tv);
     } else {
         cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(c->result, "Messages");
+        esm_metric(m, ESM_POLLED, (size_t)cJSON_GetArraySize(msgs));
         cJSON *msg;
         while (msgs && (msg = cJSON_DetachItemFromArray(msgs, 0)) != NULL)
             pend(m, msg);
@@ -629,6 +669,7 @@ void lambda_mappings_start_config(lambda_t *l, const config_t *cfg)
             m->report_failures = e->report_batch_item_failures;
             m->enabled = e->enabled;
             m->filters = e->filter_patterns ? cJSON_Duplicate(e->filter_patterns, 1) : NULL;
+            m->event_count_metrics = e->metrics_event_count;
             lambda_mapping_settle(l, m);
         }
     }
@@ -687,6 +728,10 @@ cJSON *lambda_mapping_json(const lambda_t *l, const lambda_mapping_t *m)
             cJSON_AddItemToArray(filters, f);
         }
     }
+    if (m->event_count_metrics) {
+        cJSON *mc = cJSON_AddObjectToObject(j, "MetricsConfig");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(mc, "Metrics"), cJSON_CreateString("EventCount"));
+    }
     if (m->max_concurrency > 0) {
         cJSON *sc = cJSON_AddObjectToObject(j, "ScalingConfig");
         cJSON_AddNumberToObject(sc, "MaximumConcurrency", m->max_concurrency);
@@ -713,7 +758,7 @@ static int apply_params(lambda_t *l, lambda_mapping_t *m, const cJSON *p, int cr
     const cJSON *v;
     int fifo = strlen(m->queue_arn) > 5 && strcmp(m->queue_arn + strlen(m->queue_arn) - 5, ".fifo") == 0;
     int batch = m->batch_size, window = m->window, conc = m->max_concurrency, report = m->report_failures;
-    int enabled = m->enabled;
+    int enabled = m->enabled, event_count = m->event_count_metrics;
     cJSON *filters = NULL;
     int filters_given = 0;
     if ((v = cJSON_GetObjectItemCaseSensitive(p, "BatchSize")) && !cJSON_IsNull(v)) {
@@ -740,6 +785,26 @@ static int apply_params(lambda_t *l, lambda_mapping_t *m, const cJSON *p, int cr
                      "1 validation error detected: Value at 'functionResponseTypes' failed to satisfy constraint: "
                      "Member must satisfy enum value set: [ReportBatchItemFailures]");
             report = 1;
+        }
+    }
+    if ((v = cJSON_GetObjectItemCaseSensitive(p, "MetricsConfig")) && !cJSON_IsNull(v)) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(v, "Metrics"), *t;
+        if (!cJSON_IsObject(v) || (list && !cJSON_IsNull(list) && !cJSON_IsArray(list)))
+            FAIL(400, "InvalidParameterValueException", "MetricsConfig must be {\"Metrics\": [...]}.");
+        event_count = 0;
+        cJSON_ArrayForEach(t, list) {
+            if (!cJSON_IsString(t) ||
+                (strcmp(t->valuestring, "EventCount") && strcmp(t->valuestring, "ErrorCount") &&
+                 strcmp(t->valuestring, "KafkaMetrics")))
+                FAIL(400, "InvalidParameterValueException",
+                     "1 validation error detected: Value at 'metricsConfig.metrics' failed to satisfy constraint: "
+                     "Member must satisfy constraint: [Member must satisfy enum value set: [EventCount, "
+                     "ErrorCount, KafkaMetrics]]");
+            if (strcmp(t->valuestring, "EventCount"))
+                FAIL(400, "InvalidParameterValueException",
+                     "%s metrics are only available for Amazon MSK and self-managed Apache Kafka event sources.",
+                     t->valuestring);
+            event_count = 1;
         }
     }
     if ((v = cJSON_GetObjectItemCaseSensitive(p, "ScalingConfig")) && !cJSON_IsNull(v)) {
@@ -798,6 +863,7 @@ static int apply_params(lambda_t *l, lambda_mapping_t *m, const cJSON *p, int cr
     m->max_concurrency = conc;
     m->report_failures = report;
     m->enabled = enabled;
+    m->event_count_metrics = event_count;
     if (filters_given) {
         cJSON_Delete(m->filters);
         m->filters = filters;

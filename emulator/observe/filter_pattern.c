@@ -12,7 +12,7 @@
 
 #include <cjson/cJSON.h>
 
-typedef enum { FP_ALL, FP_TERMS, FP_JSON, FP_SPACE } fp_kind_t;
+typedef enum { FP_ALL, FP_TERMS, FP_JSON, FP_SPACE, FP_REGEX } fp_kind_t;
 typedef enum { T_AND, T_NOT, T_OR } term_mode_t;
 typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_TRUE, OP_FALSE, OP_NULL, OP_EXISTS, OP_NOT_EXISTS } op_t;
 
@@ -22,12 +22,15 @@ typedef struct {
     term_mode_t mode;
 } term_t;
 
+typedef struct fp_regex fp_regex_t;
+
 /* A value on the right of an operator: its text, and its number when the
- * text is an unquoted number. */
+ * text is an unquoted number, or its regex when it is an unquoted %regex%. */
 typedef struct {
     char *text;
     int is_num;
     double num;
+    fp_regex_t *re;
 } value_t;
 
 typedef struct {
@@ -59,6 +62,7 @@ struct filter_pattern {
     jnode_t *json;
     field_t *fields;
     size_t n_fields;
+    fp_regex_t *re;
 };
 
 /* ---- shared helpers ---- */
@@ -119,6 +123,357 @@ static void value_set(value_t *v, char *text, int quoted)
     v->is_num = !quoted && parse_number(text, &v->num);
 }
 
+/* ---- %regex% (AWS's subset) ----
+ * Letters, digits, the symbols : _ # = @ / ; , - and the operators
+ * ^ $ ? [ ] { } | \ * + . ; no parentheses, no multi-byte characters.
+ * Alternation splits the whole pattern into branches; a branch is a run of
+ * atoms (a byte set) each taken once, optionally (?), or any number of
+ * times (*); + and {m,n} are rewritten into those. Matching simulates all
+ * positions of a branch at once (no backtracking), so it is linear in the
+ * message times the branch length. Case-sensitive; it finds the pattern
+ * anywhere in the text unless ^ / $ anchor it. */
+
+#define RE_MAX_ATOMS 1024
+#define RE_MAX_REPEAT 1000
+
+enum { RE_ONE, RE_OPT, RE_STAR };
+
+typedef struct {
+    unsigned char set[32]; /* bytes this atom matches */
+    unsigned char rep;
+} re_atom_t;
+
+typedef struct {
+    re_atom_t *atoms;
+    size_t n;
+    int bol, eol;
+} re_branch_t;
+
+struct fp_regex {
+    re_branch_t *b;
+    size_t nb;
+};
+
+static void re_free(fp_regex_t *re)
+{
+    if (!re)
+        return;
+    for (size_t i = 0; i < re->nb; i++)
+        free(re->b[i].atoms);
+    free(re->b);
+    free(re);
+}
+
+static void set_add(unsigned char *set, int c) { set[(unsigned char)c >> 3] |= (unsigned char)(1u << (c & 7)); }
+static int set_has(const unsigned char *set, int c) { return set[(unsigned char)c >> 3] >> (c & 7) & 1; }
+
+static int re_allowed(int c)
+{
+    return (c > 0 && c < 128 && isalnum(c)) || (c && strchr(":_#=@/;,-^$?[]{}|\\*+.", c));
+}
+
+/* \d \D \w \W \s \S into set (0), or -1 when c names no class. */
+static int re_class_escape(int c, unsigned char *set)
+{
+    int lc = tolower(c), neg = isupper(c);
+    if (lc != 'd' && lc != 'w' && lc != 's')
+        return -1;
+    for (int b = 0; b < 256; b++) {
+        int in = lc == 'd' ? (b >= '0' && b <= '9')
+               : lc == 'w' ? (b < 128 && (isalnum(b) || b == '_'))
+                           : (b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f' || b == '\v');
+        if (in != neg)
+            set_add(set, b);
+    }
+    return 0;
+}
+
+/* One atom at *pp (not past end) into a; advances *pp. Returns 0, or -1 with why. */
+static int re_atom(const char **pp, const char *end, re_atom_t *a, char *why, size_t whylen)
+{
+    const char *p = *pp;
+    memset(a, 0, sizeof *a);
+    if (*p == '.') {
+        memset(a->set, 0xff, sizeof a->set);
+        p++;
+    } else if (*p == '\\') {
+        if (p + 1 >= end) {
+            snprintf(why, whylen, "%%regex%% ends with \\");
+            return -1;
+        }
+        int c = (unsigned char)p[1];
+        if (re_class_escape(c, a->set) != 0) {
+            if (isalnum(c)) {
+                snprintf(why, whylen, "\\%c is not supported in a %%regex%%", c);
+                return -1;
+            }
+            set_add(a->set, c);
+        }
+        p += 2;
+    } else if (*p == '[') {
+        p++;
+        int neg = 0;
+        if (p < end && *p == '^')
+            neg = 1, p++;
+        unsigned char set[32] = {0};
+        int any = 0;
+        while (p < end && (*p != ']' || !any)) {
+            int lo;
+            if (*p == '\\' && p + 1 < end) {
+                if (re_class_escape((unsigned char)p[1], set) == 0) {
+                    p += 2;
+                    any = 1;
+                    continue;
+                }
+                lo = (unsigned char)p[1];
+                p += 2;
+            } else {
+                lo = (unsigned char)*p++;
+            }
+            int hi = lo;
+            if (p + 1 < end && *p == '-' && p[1] != ']') {
+                hi = (unsigned char)p[1];
+                if (hi == '\\' && p + 2 < end)
+                    hi = (unsigned char)p[2], p++;
+                p += 2;
+                if (hi < lo) {
+                    snprintf(why, whylen, "bad range %c-%c in a %%regex%% class", lo, hi);
+                    return -1;
+                }
+            }
+            for (int c = lo; c <= hi; c++)
+                set_add(set, c);
+            any = 1;
+        }
+        if (p >= end) {
+            snprintf(why, whylen, "unterminated [ in a %%regex%%");
+            return -1;
+        }
+        p++; /* ] */
+        for (int c = 0; c < 256; c++)
+            if (set_has(set, c) != neg)
+                set_add(a->set, c);
+    } else if (strchr("?*+{}]|", *p)) {
+        snprintf(why, whylen, "'%c' has nothing to repeat or close in a %%regex%%", *p);
+        return -1;
+    } else if (*p == '^' || *p == '$') {
+        snprintf(why, whylen, "'%c' anchors only the start or end of a %%regex%% branch", *p);
+        return -1;
+    } else {
+        set_add(a->set, (unsigned char)*p++);
+    }
+    *pp = p;
+    return 0;
+}
+
+static int re_push(re_branch_t *b, size_t *cap, const re_atom_t *a, unsigned char rep, char *why, size_t whylen)
+{
+    if (b->n == RE_MAX_ATOMS) {
+        snprintf(why, whylen, "%%regex%% too long (more than %d repeated characters)", RE_MAX_ATOMS);
+        return -1;
+    }
+    if (b->n == *cap) {
+        *cap = *cap ? *cap * 2 : 8;
+        b->atoms = realloc(b->atoms, *cap * sizeof *b->atoms);
+    }
+    b->atoms[b->n] = *a;
+    b->atoms[b->n++].rep = rep;
+    return 0;
+}
+
+/* {m}, {m,}, {m,n} at *pp ('{'): the bounds (n -1: unbounded). */
+static int re_braces(const char **pp, const char *end, long *m, long *n, char *why, size_t whylen)
+{
+    const char *p = *pp + 1;
+    char *e;
+    *m = strtol(p, &e, 10);
+    if (e == p || e >= end)
+        goto bad;
+    p = e;
+    *n = *m;
+    if (*p == ',') {
+        p++;
+        while (p < end && *p == ' ')
+            p++;
+        if (p < end && *p == '}') {
+            *n = -1;
+        } else {
+            *n = strtol(p, &e, 10);
+            if (e == p)
+                goto bad;
+            p = e;
+        }
+    }
+    if (p >= end || *p != '}' || *m < 0 || *m > RE_MAX_REPEAT || *n > RE_MAX_REPEAT || (*n >= 0 && *n < *m))
+        goto bad;
+    *pp = p + 1;
+    return 0;
+bad:
+    snprintf(why, whylen, "bad {m,n} repetition in a %%regex%% (0 <= m <= n <= %d)", RE_MAX_REPEAT);
+    return -1;
+}
+
+static int re_branch(const char *p, const char *end, re_branch_t *b, char *why, size_t whylen)
+{
+    size_t cap = 0;
+    if (p < end && *p == '^')
+        b->bol = 1, p++;
+    if (end > p && end[-1] == '$' && (end - 1 == p || end[-2] != '\\'))
+        b->eol = 1, end--;
+    if (p == end && !b->bol && !b->eol) {
+        snprintf(why, whylen, "empty %%regex%% branch");
+        return -1;
+    }
+    while (p < end) {
+        re_atom_t a;
+        if (re_atom(&p, end, &a, why, whylen))
+            return -1;
+        int q = p < end ? *p : 0;
+        if (q == '?' || q == '*') {
+            p++;
+            if (re_push(b, &cap, &a, q == '?' ? RE_OPT : RE_STAR, why, whylen))
+                return -1;
+        } else if (q == '+') {
+            p++;
+            if (re_push(b, &cap, &a, RE_ONE, why, whylen) || re_push(b, &cap, &a, RE_STAR, why, whylen))
+                return -1;
+        } else if (q == '{') {
+            long m, n;
+            if (re_braces(&p, end, &m, &n, why, whylen))
+                return -1;
+            for (long i = 0; i < m; i++)
+                if (re_push(b, &cap, &a, RE_ONE, why, whylen))
+                    return -1;
+            if (n < 0 && re_push(b, &cap, &a, RE_STAR, why, whylen))
+                return -1;
+            for (long i = m; i < n; i++)
+                if (re_push(b, &cap, &a, RE_OPT, why, whylen))
+                    return -1;
+        } else if (re_push(b, &cap, &a, RE_ONE, why, whylen)) {
+            return -1;
+        }
+        if (p < end && strchr("?*+{", *p)) {
+            snprintf(why, whylen, "'%c' cannot follow another repetition in a %%regex%%", *p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Compiles the regex between the % signs (s, n bytes). NULL with why. */
+static fp_regex_t *re_compile(const char *s, size_t n, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '(' || c == ')') {
+            snprintf(why, whylen, "parentheses are not supported in a %%regex%%");
+            return NULL;
+        }
+        if (!re_allowed(c)) {
+            if (c >= 128)
+                snprintf(why, whylen, "multi-byte characters are not supported in a %%regex%%");
+            else
+                snprintf(why, whylen, "'%c' is not supported in a %%regex%%", c);
+            return NULL;
+        }
+    }
+    if (n == 0) {
+        snprintf(why, whylen, "empty %%regex%%");
+        return NULL;
+    }
+    fp_regex_t *re = calloc(1, sizeof *re);
+    size_t start = 0, cap = 0;
+    int in_class = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] == '\\') {
+            i++;
+            continue;
+        }
+        if (i < n && s[i] == '[' && !in_class) {
+            in_class = 1;
+            if (i + 1 < n && s[i + 1] == '^')
+                i++;
+            if (i + 1 < n && s[i + 1] == ']')
+                i++; /* a leading ] is a member */
+            continue;
+        }
+        if (i < n && s[i] == ']' && in_class) {
+            in_class = 0;
+            continue;
+        }
+        if (i < n && (s[i] != '|' || in_class))
+            continue;
+        if (re->nb == cap) {
+            cap = cap ? cap * 2 : 2;
+            re->b = realloc(re->b, cap * sizeof *re->b);
+        }
+        re_branch_t *b = &re->b[re->nb++];
+        memset(b, 0, sizeof *b);
+        if (re_branch(s + start, s + i, b, why, whylen)) {
+            re_free(re);
+            return NULL;
+        }
+        start = i + 1;
+    }
+    return re;
+}
+
+/* Adds state i and what it reaches without reading (past ? and * atoms). */
+static void re_reach(const re_branch_t *b, unsigned char *on, size_t i)
+{
+    while (!on[i]) {
+        on[i] = 1;
+        if (i == b->n || b->atoms[i].rep == RE_ONE)
+            return;
+        i++;
+    }
+}
+
+static int re_branch_match(const re_branch_t *b, const char *s, size_t len)
+{
+    unsigned char cur[RE_MAX_ATOMS + 1], next[RE_MAX_ATOMS + 1];
+    memset(cur, 0, b->n + 1);
+    for (size_t pos = 0;; pos++) {
+        if (!b->bol || pos == 0)
+            re_reach(b, cur, 0);
+        if (cur[b->n] && (!b->eol || pos == len))
+            return 1;
+        if (pos == len)
+            return 0;
+        memset(next, 0, b->n + 1);
+        int any = 0, c = (unsigned char)s[pos];
+        for (size_t i = 0; i < b->n; i++) {
+            if (!cur[i] || !set_has(b->atoms[i].set, c))
+                continue;
+            re_reach(b, next, b->atoms[i].rep == RE_STAR ? i : i + 1);
+            any = 1;
+        }
+        if (!any && b->bol)
+            return 0;
+        memcpy(cur, next, b->n + 1);
+    }
+}
+
+static int re_match(const fp_regex_t *re, const char *s, size_t len)
+{
+    for (size_t i = 0; i < re->nb; i++)
+        if (re_branch_match(&re->b[i], s, len))
+            return 1;
+    return 0;
+}
+
+/* A regex value (%...%, unquoted) of a JSON or space-delimited condition:
+ * 0 with v->re set, 0 when text is no regex, -1 with why. */
+static int value_regex(value_t *v, char *why, size_t whylen)
+{
+    size_t n = strlen(v->text);
+    if (n < 2 || v->text[0] != '%' || v->text[n - 1] != '%')
+        return 0;
+    v->re = re_compile(v->text + 1, n - 2, why, whylen);
+    v->is_num = 0;
+    return v->re ? 0 : -1;
+}
+
 /* Glob with '*' (any run of characters), whole-string. */
 static int glob_match(const char *pat, const char *s, size_t n)
 {
@@ -162,6 +517,10 @@ static int cmp_text(op_t op, const value_t *v, const char *s, size_t n)
 {
     double d;
     char tmp[64];
+    if (v->re) {
+        int m = re_match(v->re, s, n);
+        return op == OP_EQ ? m : op == OP_NE ? !m : 0;
+    }
     if (v->is_num && n < sizeof tmp) {
         memcpy(tmp, s, n);
         tmp[n] = '\0';
@@ -204,7 +563,8 @@ static int compile_terms(filter_pattern_t *p, const char *s, char *err, size_t e
                 e++;
             n = (size_t)(e - s);
             if (n >= 2 && s[0] == '%' && e[-1] == '%') {
-                set_err(err, errlen, "Invalid filter pattern: %%regex%% patterns are not supported by sluice");
+                set_err(err, errlen, "Invalid filter pattern: a %%regex%% is a whole pattern or a value in "
+                                     "{ } or [ ], not one of several terms");
                 return -1;
             }
             text = strndup(s, n);
@@ -270,6 +630,7 @@ static void jnode_free(jnode_t *n)
         free(n->path[i].key);
     free(n->path);
     free(n->v.text);
+    re_free(n->v.re);
     free(n);
 }
 
@@ -398,14 +759,26 @@ static jnode_t *parse_cond(jparse_t *ps)
         value_set(&n->v, text, 1);
     } else {
         const char *e = p;
-        while (*e && !isspace((unsigned char)*e) && *e != ')' && *e != '}' && *e != '&' && *e != '|')
-            e++;
+        if (*p == '%' && strchr(p + 1, '%'))
+            e = strchr(p + 1, '%') + 1; /* a %regex% may hold } and | */
+        else
+            while (*e && !isspace((unsigned char)*e) && *e != ')' && *e != '}' && *e != '&' && *e != '|')
+                e++;
         if (e == p) {
             jfail(ps, "missing value after the operator");
             return n;
         }
         value_set(&n->v, strndup(p, (size_t)(e - p)), 0);
         p = e;
+        char why[200];
+        if (value_regex(&n->v, why, sizeof why)) {
+            jfail(ps, why);
+            return n;
+        }
+        if (n->v.re && n->op != OP_EQ && n->op != OP_NE) {
+            jfail(ps, "a %regex% is compared with = or !=");
+            return n;
+        }
     }
     if (n->op != OP_EQ && n->op != OP_NE && !n->v.is_num)
         jfail(ps, "< <= > >= compare numbers");
@@ -486,6 +859,11 @@ static int eval_json(const jnode_t *n, const cJSON *root)
     }
     if (!f)
         return 0;
+    if (cJSON_IsNumber(f) && n->v.re) {
+        char num[64];
+        snprintf(num, sizeof num, "%.17g", f->valuedouble);
+        return cmp_text(n->op, &n->v, num, strlen(num));
+    }
     if (cJSON_IsNumber(f))
         return n->v.is_num ? cmp_number(n->op, f->valuedouble, n->v.num) : 0;
     if (cJSON_IsString(f))
@@ -599,14 +977,27 @@ static int compile_space(filter_pattern_t *p, const char *s, char *err, size_t e
                 value_set(&f->v, text, 1);
             } else {
                 const char *ve = r;
-                while (ve < end && *ve != ',' && !isspace((unsigned char)*ve))
-                    ve++;
+                const char *pct = *r == '%' ? memchr(r + 1, '%', (size_t)(end - r - 1)) : NULL;
+                if (pct)
+                    ve = pct + 1; /* a %regex% may hold , */
+                else
+                    while (ve < end && *ve != ',' && !isspace((unsigned char)*ve))
+                        ve++;
                 if (ve == r) {
                     set_err(err, errlen, "Invalid filter pattern: missing value for field %s", f->name);
                     return -1;
                 }
                 value_set(&f->v, strndup(r, (size_t)(ve - r)), 0);
                 r = ve;
+                char why[200];
+                if (value_regex(&f->v, why, sizeof why)) {
+                    set_err(err, errlen, "Invalid filter pattern: %s", why);
+                    return -1;
+                }
+                if (f->v.re && f->op != OP_EQ && f->op != OP_NE) {
+                    set_err(err, errlen, "Invalid filter pattern: a %%regex%% is compared with = or !=");
+                    return -1;
+                }
             }
             if (f->op != OP_EQ && f->op != OP_NE && !f->v.is_num) {
                 set_err(err, errlen, "Invalid filter pattern: < <= > >= compare numbers");
@@ -703,6 +1094,14 @@ filter_pattern_t *filter_pattern_compile(const char *text, char *err, size_t err
     } else if (t[0] == '[') {
         p->kind = FP_SPACE;
         rc = compile_space(p, t, err, errlen);
+    } else if (n >= 2 && t[0] == '%' && t[n - 1] == '%') {
+        char why[200];
+        p->kind = FP_REGEX;
+        p->re = re_compile(t + 1, n - 2, why, sizeof why);
+        if (!p->re) {
+            set_err(err, errlen, "Invalid filter pattern: %s", why);
+            rc = -1;
+        }
     } else {
         p->kind = FP_TERMS;
         rc = compile_terms(p, t, err, errlen);
@@ -724,6 +1123,7 @@ int filter_pattern_match(const filter_pattern_t *p, const char *msg, size_t len)
     case FP_TERMS: return match_terms(p, msg, len);
     case FP_JSON: return match_json(p, msg, len);
     case FP_SPACE: return match_space(p, msg, len);
+    case FP_REGEX: return re_match(p->re, msg, len);
     }
     return 0;
 }
@@ -739,7 +1139,9 @@ void filter_pattern_free(filter_pattern_t *p)
     for (size_t i = 0; i < p->n_fields; i++) {
         free(p->fields[i].name);
         free(p->fields[i].v.text);
+        re_free(p->fields[i].v.re);
     }
     free(p->fields);
+    re_free(p->re);
     free(p);
 }

@@ -11,7 +11,13 @@
  *   [ip, user, ..., code = 404] space-delimited fields ("..." and [...] keep
  *                               spaces), ... any number of fields, each
  *                               named field with = != < <= > >= value
- * %regex% is not offered: compiling one fails with a message.
+ *   %[Ee]rror|[Ff]ail%          a regex (AWS's subset: letters, digits,
+ *                               : _ # = @ / ; , - and ^ $ ? [ ] { } | \ * + .;
+ *                               \d \w \s and their negations; no ( ) and
+ *                               no multi-byte characters), found anywhere
+ *                               in the message unless ^ / $ anchor it;
+ *                               also as a value: { $.code = %4\d\d% },
+ *                               [ip, status = %^5%]
  * A JSON pattern reads the message as JSON, or failing that the JSON
  * object that starts at its first '{' (Lambda's "time id {json}" lines). */
 #ifndef SLUICE_OBSERVE_FILTER_PATTERN_H

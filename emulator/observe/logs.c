@@ -42,7 +42,10 @@ static const char SCHEMA[] =
     " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (grp, ts, ingest);"
     "CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (grp, stream, ts);"
-    "CREATE INDEX IF NOT EXISTS log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;";
+    "CREATE INDEX IF NOT EXISTS log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;"
+    /* PutRetentionPolicy: a group's own retention; groups without a row keep
+     * the store's (observe.logs_retention). */
+    "CREATE TABLE IF NOT EXISTS log_retention (grp TEXT PRIMARY KEY, days INTEGER NOT NULL);";
 
 static const char UPSERT_GROUP[] =
     "INSERT INTO log_groups (name, created_ms, stored_bytes) VALUES (?1, ?2, ?3)"
@@ -57,10 +60,15 @@ static const char UPDATE_STREAM_LAST[] =
     "UPDATE log_streams SET last_ts = max(coalesce(last_ts, ?3), ?3) WHERE grp = ?1 AND name = ?2";
 static const char INSERT_EVENT[] =
     "INSERT INTO log_events (grp, stream, ts, ingest, request_id, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-static const char SELECT_GROUPS[] = "SELECT name FROM log_groups";
+static const char SELECT_GROUPS[] =
+    "SELECT g.name, r.days FROM log_groups g LEFT JOIN log_retention r ON r.grp = g.name";
+static const char SELECT_RETENTION[] = "SELECT days FROM log_retention WHERE grp = ?1";
 static const char EXPIRE_GROUP[] = "DELETE FROM log_events WHERE grp = ?1 AND ts < ?2";
 static const char SELECT_INVOCATION[] =
-    "SELECT ts, stream, message FROM log_events WHERE request_id = ?1 AND ts >= ?2 ORDER BY ts, ingest, id";
+    "SELECT e.ts, e.stream, e.message FROM log_events e LEFT JOIN log_retention r ON r.grp = e.grp"
+    " WHERE e.request_id = ?1 AND e.ts >= ?2 - coalesce(r.days * 86400000, ?3) ORDER BY e.ts, e.ingest, e.id";
+static const char SELECT_INVOCATION_ALL[] =
+    "SELECT ts, stream, message FROM log_events WHERE request_id = ?1 ORDER BY ts, ingest, id";
 
 /* One line on its way to the writer: the strings follow the struct. */
 typedef struct {
@@ -207,7 +215,7 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
 }
 
 typedef struct {
-    int64_t cutoff;
+    int64_t now, retention; /* the store's retention, for groups without a policy */
 } expire_rec_t;
 
 static int write_expire(observe_conn_t *c, void *arg)
@@ -218,12 +226,17 @@ static int write_expire(observe_conn_t *c, void *arg)
         return -1;
     /* Collect first: the delete runs on the same connection. */
     char **v = NULL;
+    int64_t *cutoff = NULL;
     size_t n = 0, cap = 0;
     while (sqlite3_step(names) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             v = realloc(v, cap * sizeof *v);
+            cutoff = realloc(cutoff, cap * sizeof *cutoff);
         }
+        cutoff[n] = r->now - (sqlite3_column_type(names, 1) == SQLITE_INTEGER
+                                  ? sqlite3_column_int64(names, 1) * LOGSTORE_DAY_MS
+                                  : r->retention);
         v[n++] = strdup((const char *)sqlite3_column_text(names, 0));
     }
     sqlite3_reset(names);
@@ -234,7 +247,7 @@ static int write_expire(observe_conn_t *c, void *arg)
             rc = -1;
         } else {
             sqlite3_bind_text(d, 1, v[i], -1, SQLITE_STATIC);
-            sqlite3_bind_int64(d, 2, r->cutoff);
+            sqlite3_bind_int64(d, 2, cutoff[i]);
             if (sqlite3_step(d) != SQLITE_DONE)
                 rc = -1;
             sqlite3_reset(d);
@@ -242,6 +255,7 @@ static int write_expire(observe_conn_t *c, void *arg)
         free(v[i]);
     }
     free(v);
+    free(cutoff);
     return rc;
 }
 
@@ -253,7 +267,8 @@ void logstore_expire(logstore_t *ls, int64_t now_ms)
     expire_rec_t *r = malloc(sizeof *r);
     if (!r)
         return;
-    r->cutoff = now_ms - ls->retention_ms;
+    r->now = now_ms;
+    r->retention = ls->retention_ms;
     observe_db_submit(ls->db, write_expire, r, free);
 }
 
@@ -268,7 +283,8 @@ int logstore_invocation_lines(logstore_t *ls, const char *request_id,
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, clock_now_ms() - ls->retention_ms);
+    sqlite3_bind_int64(st, 2, clock_now_ms());
+    sqlite3_bind_int64(st, 3, ls->retention_ms);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (fn)
@@ -277,6 +293,27 @@ int logstore_invocation_lines(logstore_t *ls, const char *request_id,
         n++;
     }
     sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+int logstore_invocation_lines_db(sqlite3 *db, const char *request_id,
+                                 void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
+                                 void *ctx)
+{
+    if (!db || !request_id)
+        return -1;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, SELECT_INVOCATION_ALL, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, request_id, -1, SQLITE_TRANSIENT);
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn)
+            fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               (const char *)sqlite3_column_text(st, 2));
+        n++;
+    }
+    sqlite3_finalize(st);
     return rc == SQLITE_DONE ? n : -1;
 }
 
@@ -320,5 +357,24 @@ void logstore_free(logstore_t *ls)
 }
 
 int64_t logstore_retention_ms(const logstore_t *ls) { return ls ? ls->retention_ms : LOGSTORE_DEFAULT_RETENTION_MS; }
+
+int logstore_group_retention_days(logstore_t *ls, const char *group)
+{
+    if (!ls || !group)
+        return -1;
+    sqlite3_stmt *st = observe_conn_stmt(observe_db_reader(ls->db), SELECT_RETENTION);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, group, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st), days = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+    sqlite3_reset(st);
+    return days;
+}
+
+int64_t logstore_group_retention_ms(logstore_t *ls, const char *group)
+{
+    int days = logstore_group_retention_days(ls, group);
+    return days > 0 ? days * LOGSTORE_DAY_MS : logstore_retention_ms(ls);
+}
 
 observe_db_t *logstore_db(logstore_t *ls) { return ls ? ls->db : NULL; }

@@ -20,13 +20,22 @@ typedef struct logstore logstore_t;
 
 /* Days events are kept when the configuration says nothing. */
 #define LOGSTORE_DEFAULT_RETENTION_MS (7LL * 24 * 3600 * 1000)
+#define LOGSTORE_DAY_MS (24LL * 3600 * 1000)
 
 /* Creates the tables in db (not owned) and a store that keeps events for
  * retention_ms (<= 0: the default). Returns owned, or NULL (logged). */
 logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms);
 /* NULL is a no-op. Call before observe_db_close. */
 void logstore_free(logstore_t *ls);
+/* The store's retention: what groups without a policy of their own keep. */
 int64_t logstore_retention_ms(const logstore_t *ls);
+/* A group's PutRetentionPolicy days (table log_retention, written by the
+ * Logs API through the writer; read on the loop's reader, so flush first):
+ * the days, 0 when it has none, -1 on a read error. */
+int logstore_group_retention_days(logstore_t *ls, const char *group);
+/* What group keeps: its policy's days, else logstore_retention_ms. The
+ * writer's sweep (logstore_expire) honours the same rule. */
+int64_t logstore_group_retention_ms(logstore_t *ls, const char *group);
 observe_db_t *logstore_db(logstore_t *ls);
 
 /* Appends one event (message of len bytes, no trailing newline needed) to
@@ -42,6 +51,14 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
 int logstore_invocation_lines(logstore_t *ls, const char *request_id,
                               void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
                               void *ctx);
+
+/* The same read on a connection of the caller's (sluice trace --data-dir
+ * opens observe.db read-only): every line of request_id still stored.
+ * Returns the number of events, or -1 (no table,
+ * read error). */
+int logstore_invocation_lines_db(sqlite3 *db, const char *request_id,
+                                 void (*fn)(void *ctx, int64_t ts_ms, const char *stream, const char *message),
+                                 void *ctx);
 
 /* The group of a function's output: "/aws/lambda/NAME" into out. */
 void logstore_lambda_group(const char *function_name, char *out, size_t size);

@@ -306,7 +306,9 @@ static cJSON *message_string(const unsigned char *s, int n)
 
 /* ---- operations ---- */
 
-static const char LIST_GROUPS[] = "SELECT name, created_ms, stored_bytes FROM log_groups WHERE name > ?1 ORDER BY name";
+static const char LIST_GROUPS[] =
+    "SELECT g.name, g.created_ms, g.stored_bytes, r.days FROM log_groups g"
+    " LEFT JOIN log_retention r ON r.grp = g.name WHERE g.name > ?1 ORDER BY g.name";
 
 static int describe_log_groups(call_t *c)
 {
@@ -340,8 +342,9 @@ static int describe_log_groups(call_t *c)
         cJSON *g = cJSON_CreateObject();
         cJSON_AddStringToObject(g, "logGroupName", name);
         cJSON_AddNumberToObject(g, "creationTime", (double)sqlite3_column_int64(st, 1));
-        if (days)
-            cJSON_AddNumberToObject(g, "retentionInDays", (double)days);
+        int64_t own = sqlite3_column_int64(st, 3); /* PutRetentionPolicy's, else the store's */
+        if (own > 0 || days)
+            cJSON_AddNumberToObject(g, "retentionInDays", (double)(own > 0 ? own : days));
         cJSON_AddNumberToObject(g, "metricFilterCount", 0);
         group_arn(c, name, arn, sizeof arn, 1);
         cJSON_AddStringToObject(g, "arn", arn);
@@ -487,7 +490,7 @@ static int filter_log_events(call_t *c)
         return invalid(c, "%s", err);
     if (need_group(c, group))
         goto done;
-    int64_t oldest = clock_now_ms() - logstore_retention_ms(c->ls);
+    int64_t oldest = clock_now_ms() - logstore_group_retention_ms(c->ls, group);
     if (start < oldest)
         start = oldest;
     sqlite3_stmt *st = observe_conn_stmt(c->rd, FILTER_SCAN);
@@ -619,7 +622,7 @@ static int get_log_events(call_t *c)
         return internal(c);
     if (!e)
         return fail(c, "ResourceNotFoundException", "The specified log stream does not exist.");
-    int64_t oldest = clock_now_ms() - logstore_retention_ms(c->ls);
+    int64_t oldest = clock_now_ms() - logstore_group_retention_ms(c->ls, group);
     if (start < oldest)
         start = oldest;
     sqlite3_stmt *st = observe_conn_stmt(c->rd, dir == 'f' ? STREAM_FWD : STREAM_BACK);
@@ -685,7 +688,7 @@ static int get_log_events(call_t *c)
 
 /* ---- writes ---- */
 
-typedef enum { W_CREATE_GROUP, W_CREATE_STREAM, W_DELETE_GROUP, W_DELETE_STREAM } wkind_t;
+typedef enum { W_CREATE_GROUP, W_CREATE_STREAM, W_DELETE_GROUP, W_DELETE_STREAM, W_PUT_RETENTION, W_DELETE_RETENTION } wkind_t;
 
 typedef struct {
     wkind_t kind;
@@ -693,6 +696,7 @@ typedef struct {
     int64_t now;
     char group[520];
     char stream[520];
+    int64_t days; /* W_PUT_RETENTION */
 } wrec_t;
 
 static const char W_INSERT_GROUP[] = "INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)";
@@ -702,6 +706,9 @@ static const char W_DEL_GROUP_STREAMS[] = "DELETE FROM log_streams WHERE grp = ?
 static const char W_DEL_GROUP[] = "DELETE FROM log_groups WHERE name = ?1";
 static const char W_DEL_STREAM_EVENTS[] = "DELETE FROM log_events WHERE grp = ?1 AND stream = ?2";
 static const char W_DEL_STREAM[] = "DELETE FROM log_streams WHERE grp = ?1 AND name = ?2";
+static const char W_PUT_RETENTION_SQL[] =
+    "INSERT INTO log_retention (grp, days) VALUES (?1, ?2) ON CONFLICT (grp) DO UPDATE SET days = excluded.days";
+static const char W_DEL_RETENTION[] = "DELETE FROM log_retention WHERE grp = ?1";
 
 static int run(observe_conn_t *c, const char *sql, const wrec_t *r, int with_now)
 {
@@ -713,7 +720,7 @@ static int run(observe_conn_t *c, const char *sql, const wrec_t *r, int with_now
     if (r->kind == W_CREATE_STREAM || r->kind == W_DELETE_STREAM)
         sqlite3_bind_text(st, k++, r->stream, -1, SQLITE_STATIC);
     if (with_now)
-        sqlite3_bind_int64(st, k, r->now);
+        sqlite3_bind_int64(st, k, r->kind == W_PUT_RETENTION ? r->days : r->now);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_reset(st);
     return rc;
@@ -728,16 +735,20 @@ static int write_admin(observe_conn_t *c, void *arg)
     case W_CREATE_GROUP: return run(c, W_INSERT_GROUP, r, 1);
     case W_CREATE_STREAM: return run(c, W_INSERT_STREAM, r, 1);
     case W_DELETE_GROUP:
-        return run(c, W_DEL_GROUP_EVENTS, r, 0) || run(c, W_DEL_GROUP_STREAMS, r, 0) || run(c, W_DEL_GROUP, r, 0);
+        return run(c, W_DEL_GROUP_EVENTS, r, 0) || run(c, W_DEL_GROUP_STREAMS, r, 0) ||
+               run(c, W_DEL_RETENTION, r, 0) || run(c, W_DEL_GROUP, r, 0);
     case W_DELETE_STREAM: return run(c, W_DEL_STREAM_EVENTS, r, 0) || run(c, W_DEL_STREAM, r, 0);
+    case W_PUT_RETENTION: return run(c, W_PUT_RETENTION_SQL, r, 1);
+    case W_DELETE_RETENTION: return run(c, W_DEL_RETENTION, r, 0);
     }
     return -1;
 }
 
-static void admin(call_t *c, wkind_t kind, const char *group, const char *stream)
+static void admin(call_t *c, wkind_t kind, const char *group, const char *stream, int64_t days)
 {
     wrec_t *r = calloc(1, sizeof *r);
     r->kind = kind;
+    r->days = days;
     r->ls = c->ls;
     r->now = clock_now_ms();
     snprintf(r->group, sizeof r->group, "%s", group);
@@ -756,7 +767,7 @@ static int create_log_group(call_t *c)
         return internal(c);
     if (e)
         return fail(c, "ResourceAlreadyExistsException", "The specified log group already exists");
-    admin(c, W_CREATE_GROUP, name, NULL);
+    admin(c, W_CREATE_GROUP, name, NULL, 0);
     return 0;
 }
 
@@ -765,7 +776,7 @@ static int delete_log_group(call_t *c)
     const char *name;
     if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name) || need_group(c, name))
         return -1;
-    admin(c, W_DELETE_GROUP, name, NULL);
+    admin(c, W_DELETE_GROUP, name, NULL, 0);
     return 0;
 }
 
@@ -781,7 +792,7 @@ static int create_log_stream(call_t *c)
         return internal(c);
     if (e)
         return fail(c, "ResourceAlreadyExistsException", "The specified log stream already exists");
-    admin(c, W_CREATE_STREAM, group, stream);
+    admin(c, W_CREATE_STREAM, group, stream, 0);
     return 0;
 }
 
@@ -797,7 +808,47 @@ static int delete_log_stream(call_t *c)
         return internal(c);
     if (!e)
         return fail(c, "ResourceNotFoundException", "The specified log stream does not exist.");
-    admin(c, W_DELETE_STREAM, group, stream);
+    admin(c, W_DELETE_STREAM, group, stream, 0);
+    return 0;
+}
+
+/* AWS's retentionInDays values. */
+static const int RETENTION_DAYS[] = {1,   3,   5,   7,   14,  30,   60,   90,   120,  150,  180,
+                                     365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
+
+static int put_retention_policy(call_t *c)
+{
+    const char *name;
+    if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name))
+        return -1;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->in, "retentionInDays");
+    if (!v || cJSON_IsNull(v))
+        return invalid(c, "1 validation error detected: Value null at 'retentionInDays' failed to satisfy "
+                          "constraint: Member must not be null");
+    if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) < 2147483648.0) || v->valuedouble != floor(v->valuedouble))
+        return fail(c, "SerializationException", "NUMBER_VALUE can not be converted to an Integer");
+    int days = (int)v->valuedouble, ok = 0;
+    char set[200];
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof RETENTION_DAYS / sizeof RETENTION_DAYS[0]; i++) {
+        ok |= RETENTION_DAYS[i] == days;
+        o += (size_t)snprintf(set + o, sizeof set - o, "%s%d", i ? ", " : "", RETENTION_DAYS[i]);
+    }
+    if (!ok)
+        return invalid(c, "1 validation error detected: Value '%d' at 'retentionInDays' failed to satisfy "
+                          "constraint: Member must satisfy enum value set: [%s]", days, set);
+    if (need_group(c, name))
+        return -1;
+    admin(c, W_PUT_RETENTION, name, NULL, days);
+    return 0;
+}
+
+static int delete_retention_policy(call_t *c)
+{
+    const char *name;
+    if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name) || need_group(c, name))
+        return -1;
+    admin(c, W_DELETE_RETENTION, name, NULL, 0);
     return 0;
 }
 
@@ -857,7 +908,7 @@ static int put_log_events(call_t *c)
         return internal(c);
     if (!e)
         return fail(c, "ResourceNotFoundException", "The specified log stream does not exist.");
-    int64_t now = clock_now_ms(), retention = logstore_retention_ms(c->ls);
+    int64_t now = clock_now_ms(), retention = logstore_group_retention_ms(c->ls, group);
     int too_new = -1, too_old = -1, expired = -1;
     i = 0;
     cJSON_ArrayForEach(ev, evs) {
@@ -907,6 +958,8 @@ static const op_t OPS[] = {
     {"PutLogEvents", put_log_events},
     {"DeleteLogGroup", delete_log_group},
     {"DeleteLogStream", delete_log_stream},
+    {"PutRetentionPolicy", put_retention_policy},
+    {"DeleteRetentionPolicy", delete_retention_policy},
 };
 
 static void send_reply(struct evhttp_request *req, int status, const char *request_id, cJSON *body)

@@ -58,6 +58,7 @@ struct metric_series {
     uint64_t id;
     char *key;             /* canonical identity (for the hash's collisions) */
     char *ns, *name, *unit, *dims_json;
+    char *region;          /* NULL: the default region (metrics_set_region) */
     metric_dim_t *dims;    /* sorted by name; strings owned */
     size_t n_dims;
     block_t *blocks[MINUTES];
@@ -82,6 +83,7 @@ struct metrics {
     sampler_t *samplers;
     size_t n_samplers;
     int64_t swept_minute;  /* the minute of the last retention sweep */
+    char *region;          /* the default region: series recorded without one */
 };
 
 static double GAMMA, LOG_GAMMA;
@@ -377,16 +379,31 @@ static uint64_t fnv1a(const char *s, size_t n)
     return h & 0x7fffffffffffffffULL;
 }
 
-/* The canonical identity: fields separated by 0x1f, dims sorted by name.
+/* The canonical identity: fields separated by 0x1f, dims sorted by name,
+ * then 0x1d and the region unless it is the default (NULL), so the default
+ * region's series keep the ids of runs before regions were kept.
  * Returns its length, or 0 when it does not fit. */
-static size_t identity(char *out, const char *ns, const char *name, const metric_dim_t *sorted, size_t n,
-                       const char *unit)
+static size_t identity(char *out, const char *region, const char *ns, const char *name, const metric_dim_t *sorted,
+                       size_t n, const char *unit)
 {
     int len = snprintf(out, KEY_MAX, "%s\x1f%s\x1f%s", ns, name, unit);
     for (size_t i = 0; i < n && len > 0 && len < KEY_MAX; i++)
         len += snprintf(out + len, KEY_MAX - (size_t)len, "\x1f%s\x1e%s", sorted[i].name,
                         sorted[i].value ? sorted[i].value : "");
+    if (region && len > 0 && len < KEY_MAX)
+        len += snprintf(out + len, KEY_MAX - (size_t)len, "\x1d%s", region);
     return len > 0 && len < KEY_MAX ? (size_t)len : 0;
+}
+
+/* region as series keep it: NULL for the default region. */
+static const char *scope(const metrics_t *m, const char *region)
+{
+    return !region || !*region || (m->region && !strcmp(region, m->region)) ? NULL : region;
+}
+
+static int same_region(const metric_series_t *s, const char *scoped)
+{
+    return !s->region ? !scoped : scoped && !strcmp(s->region, scoped);
 }
 
 static char *dims_json(const metric_dim_t *d, size_t n)
@@ -413,14 +430,15 @@ static metric_series_t *find(metrics_t *m, uint64_t id, const char *key)
     return NULL;
 }
 
-static metric_series_t *add_series(metrics_t *m, uint64_t id, const char *key, const char *ns, const char *name,
-                                   const metric_dim_t *sorted, size_t n, const char *unit)
+static metric_series_t *add_series(metrics_t *m, uint64_t id, const char *key, const char *region, const char *ns,
+                                   const char *name, const metric_dim_t *sorted, size_t n, const char *unit)
 {
     metric_series_t *s = xrealloc(NULL, sizeof *s);
     memset(s, 0, sizeof *s);
     s->m = m;
     s->id = id;
     s->key = xstrdup(key);
+    s->region = region ? xstrdup(region) : NULL;
     s->ns = xstrdup(ns);
     s->name = xstrdup(name);
     s->unit = xstrdup(unit);
@@ -453,8 +471,8 @@ static int sort_dims(const metric_dim_t *dims, size_t n, metric_dim_t *out)
     return 0;
 }
 
-static metric_series_t *lookup(metrics_t *m, const char *ns, const char *name, const metric_dim_t *dims,
-                               size_t n_dims, const char *unit, int create)
+static metric_series_t *lookup(metrics_t *m, const char *region, const char *ns, const char *name,
+                               const metric_dim_t *dims, size_t n_dims, const char *unit, int create)
 {
     metric_dim_t sorted[MAX_DIMS];
     char key[KEY_MAX];
@@ -462,20 +480,37 @@ static metric_series_t *lookup(metrics_t *m, const char *ns, const char *name, c
         return NULL;
     if (!unit || !*unit)
         unit = "None";
-    size_t len = identity(key, ns, name, sorted, n_dims, unit);
+    region = scope(m, region);
+    size_t len = identity(key, region, ns, name, sorted, n_dims, unit);
     if (!len)
         return NULL;
     uint64_t id = fnv1a(key, len);
     metric_series_t *s = find(m, id, key);
     if (!s && create)
-        s = add_series(m, id, key, ns, name, sorted, n_dims, unit);
+        s = add_series(m, id, key, region, ns, name, sorted, n_dims, unit);
     return s;
 }
 
 metric_series_t *metrics_series(metrics_t *m, const char *ns, const char *name, const metric_dim_t *dims,
                                 size_t n_dims, const char *unit)
 {
-    return m ? lookup(m, ns, name, dims, n_dims, unit, 1) : NULL;
+    return m ? lookup(m, NULL, ns, name, dims, n_dims, unit, 1) : NULL;
+}
+
+metric_series_t *metrics_series_in(metrics_t *m, const char *region, const char *ns, const char *name,
+                                   const metric_dim_t *dims, size_t n_dims, const char *unit)
+{
+    return m ? lookup(m, region, ns, name, dims, n_dims, unit, 1) : NULL;
+}
+
+const char *metrics_default_region(const metrics_t *m) { return m ? m->region : NULL; }
+
+void metrics_set_region(metrics_t *m, const char *region)
+{
+    if (!m)
+        return;
+    free(m->region);
+    m->region = region && *region ? xstrdup(region) : NULL;
 }
 
 metrics_t *metrics_series_owner(const metric_series_t *s) { return s ? s->m : NULL; }
@@ -542,7 +577,7 @@ static void hand_over(metric_series_t *s, block_t *b)
     if (b->pending.count <= 0 || !s->m->db)
         return;
     if (!s->stored) {
-        metrics_store_put_series(s->m->db, s->id, s->ns, s->name, s->unit, s->dims_json);
+        metrics_store_put_series(s->m->db, s->id, s->region, s->ns, s->name, s->unit, s->dims_json);
         s->stored = 1;
     }
     metrics_store_put_minute(s->m->db, s->id, b->minute, &b->pending);
@@ -604,7 +639,7 @@ static void record(metric_series_t *s, double value, double count, double sum, d
         else
             agg_add_stats(&a, count, sum, min, max);
         if (s->m->db && !s->stored) {
-            metrics_store_put_series(s->m->db, s->id, s->ns, s->name, s->unit, s->dims_json);
+            metrics_store_put_series(s->m->db, s->id, s->region, s->ns, s->name, s->unit, s->dims_json);
             s->stored = 1;
         }
         metrics_store_put_minute(s->m->db, s->id, minute, &a);
@@ -647,22 +682,35 @@ void metrics_record(metric_series_t *s, double value, int64_t ts_ms)
         record(s, value, 0, 0, 0, 0, ts_ms);
 }
 
+void metrics_put_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,
+                    size_t n_dims, const char *unit, double value, int64_t ts_ms)
+{
+    if (m)
+        metrics_record(lookup(m, region, ns, name, dims, n_dims, unit, 1), value, ts_ms);
+}
+
 void metrics_put(metrics_t *m, const char *ns, const char *name, const metric_dim_t *dims, size_t n_dims,
                  const char *unit, double value, int64_t ts_ms)
 {
-    if (m)
-        metrics_record(lookup(m, ns, name, dims, n_dims, unit, 1), value, ts_ms);
+    metrics_put_in(m, NULL, ns, name, dims, n_dims, unit, value, ts_ms);
+}
+
+void metrics_put_stats_in(metrics_t *m, const char *region, const char *ns, const char *name,
+                          const metric_dim_t *dims, size_t n_dims, const char *unit, double sample_count, double sum,
+                          double min, double max, int64_t ts_ms)
+{
+    if (!m || !(sample_count > 0) || !isfinite(sample_count) || !isfinite(sum) || !isfinite(min) || !isfinite(max) ||
+        min > max)
+        return;
+    metric_series_t *s = lookup(m, region, ns, name, dims, n_dims, unit, 1);
+    if (s)
+        record(s, sum / sample_count, sample_count, sum, min, max, ts_ms);
 }
 
 void metrics_put_stats(metrics_t *m, const char *ns, const char *name, const metric_dim_t *dims, size_t n_dims,
                        const char *unit, double sample_count, double sum, double min, double max, int64_t ts_ms)
 {
-    if (!m || !(sample_count > 0) || !isfinite(sample_count) || !isfinite(sum) || !isfinite(min) || !isfinite(max) ||
-        min > max)
-        return;
-    metric_series_t *s = lookup(m, ns, name, dims, n_dims, unit, 1);
-    if (s)
-        record(s, sum / sample_count, sample_count, sum, min, max, ts_ms);
+    metrics_put_stats_in(m, NULL, ns, name, dims, n_dims, unit, sample_count, sum, min, max, ts_ms);
 }
 
 /* ---- the table ---- */
@@ -716,6 +764,7 @@ void metrics_free(metrics_t *m)
         }
         free(s->dims);
         free(s->dims_json);
+        free(s->region);
         free(s->key);
         free(s->ns);
         free(s->name);
@@ -724,6 +773,7 @@ void metrics_free(metrics_t *m)
     }
     free(m->all);
     free(m->samplers);
+    free(m->region);
     free(m);
 }
 
@@ -765,8 +815,8 @@ void metrics_tick(metrics_t *m, int64_t now_ms, int run_samplers)
 
 /* ---- listing ---- */
 
-static metric_series_t *from_store_row(metrics_t *m, uint64_t id, const char *ns, const char *name,
-                                       const char *unit, const char *json)
+static metric_series_t *from_store_row(metrics_t *m, uint64_t id, const char *region, const char *ns,
+                                       const char *name, const char *unit, const char *json)
 {
     cJSON *arr = cJSON_Parse(json);
     metric_dim_t dims[MAX_DIMS] = {{0}};
@@ -779,14 +829,15 @@ static metric_series_t *from_store_row(metrics_t *m, uint64_t id, const char *ns
             break;
         dims[n++] = (metric_dim_t){dn, dv};
     }
-    metric_series_t *s = lookup(m, ns, name, dims, n, unit, 0);
+    region = scope(m, region);
+    metric_series_t *s = lookup(m, region, ns, name, dims, n, unit, 0);
     if (!s) {
         metric_dim_t sorted[MAX_DIMS];
         char key[KEY_MAX];
         sort_dims(dims, n, sorted);
-        size_t len = identity(key, ns, name, sorted, n, unit);
+        size_t len = identity(key, region, ns, name, sorted, n, unit);
         if (len && fnv1a(key, len) == id) {
-            s = add_series(m, id, key, ns, name, sorted, n, unit);
+            s = add_series(m, id, key, region, ns, name, sorted, n, unit);
             s->stored = 1;
         }
     }
@@ -794,9 +845,10 @@ static metric_series_t *from_store_row(metrics_t *m, uint64_t id, const char *ns
     return s;
 }
 
-static void store_row(void *ctx, uint64_t id, const char *ns, const char *name, const char *unit, const char *json)
+static void store_row(void *ctx, uint64_t id, const char *region, const char *ns, const char *name,
+                      const char *unit, const char *json)
 {
-    from_store_row(ctx, id, ns, name, unit, json);
+    from_store_row(ctx, id, region, ns, name, unit, json);
 }
 
 /* Makes the series observe.db knows (from an earlier run) known here,
@@ -840,17 +892,20 @@ static int has_filters(const metric_series_t *s, const metric_dim_t *f, size_t n
 
 static void id_of(const metric_series_t *s, metric_id_t *id)
 {
-    *id = (metric_id_t){s->ns, s->name, s->unit, s->dims, s->n_dims};
+    *id = (metric_id_t){s->ns, s->name, s->unit, s->dims, s->n_dims, s->region};
 }
 
-/* The series matching ns/name (NULL: any) in listing order; owned array. */
-static metric_series_t **matching(metrics_t *m, const char *ns, const char *name, size_t *n)
+/* The series matching ns/name (NULL: any) of the scoped region (all
+ * regions when all_regions) in listing order; owned array. */
+static metric_series_t **matching(metrics_t *m, const char *scoped, int all_regions, const char *ns,
+                                  const char *name, size_t *n)
 {
     metric_series_t **v = xrealloc(NULL, (m->n_all + 1) * sizeof *v);
     *n = 0;
     for (size_t i = 0; i < m->n_all; i++) {
         metric_series_t *s = m->all[i];
-        if ((!ns || !strcmp(ns, s->ns)) && (!name || !strcmp(name, s->name)))
+        if ((!ns || !strcmp(ns, s->ns)) && (!name || !strcmp(name, s->name)) &&
+            (all_regions || same_region(s, scoped)))
             v[(*n)++] = s;
     }
     qsort(v, *n, sizeof *v, series_cmp);
@@ -860,11 +915,18 @@ static metric_series_t **matching(metrics_t *m, const char *ns, const char *name
 size_t metrics_list(metrics_t *m, const char *ns, const char *name, const metric_dim_t *filters, size_t n_filters,
                     void (*fn)(void *ctx, const metric_id_t *id), void *ctx)
 {
+    return metrics_list_in(m, NULL, ns, name, filters, n_filters, fn, ctx);
+}
+
+size_t metrics_list_in(metrics_t *m, const char *region, const char *ns, const char *name,
+                       const metric_dim_t *filters, size_t n_filters, void (*fn)(void *ctx, const metric_id_t *id),
+                       void *ctx)
+{
     if (!m)
         return 0;
     adopt_stored(m, ns, name);
     size_t n, listed = 0;
-    metric_series_t **v = matching(m, ns, name, &n);
+    metric_series_t **v = matching(m, scope(m, region), 0, ns, name, &n);
     for (size_t i = 0; i < n; i++) {
         if (!has_filters(v[i], filters, n_filters))
             continue;
@@ -987,17 +1049,26 @@ int metrics_query(metrics_t *m, const char *ns, const char *name, const metric_d
                   void (*fn)(void *ctx, int64_t period_start_ms, const metric_agg_t *a, const char *unit),
                   void *ctx)
 {
+    return metrics_query_in(m, NULL, ns, name, dims, n_dims, unit, start_ms, end_ms, period_s, fn, ctx);
+}
+
+int metrics_query_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,
+                     size_t n_dims, const char *unit, int64_t start_ms, int64_t end_ms, int period_s,
+                     void (*fn)(void *ctx, int64_t period_start_ms, const metric_agg_t *a, const char *unit),
+                     void *ctx)
+{
     metric_dim_t sorted[MAX_DIMS];
     if (!m || !ns || !name || period_s <= 0 || sort_dims(dims, n_dims, sorted))
         return -1;
     adopt_stored(m, ns, name); /* also commits what was handed over */
+    const char *scoped = scope(m, region);
     int minutes = period_s >= 60;
     pieces_t p = {.period_ms = (int64_t)period_s * 1000};
     const char *found_unit = NULL;
     for (size_t i = 0; i < m->n_all; i++) {
         metric_series_t *s = m->all[i];
         if (strcmp(s->ns, ns) || strcmp(s->name, name) || (unit && strcmp(s->unit, unit)) ||
-            !same_dims(s, sorted, n_dims))
+            !same_dims(s, sorted, n_dims) || !same_region(s, scoped))
             continue;
         if (!found_unit)
             found_unit = s->unit;
@@ -1041,7 +1112,7 @@ size_t metrics_current(metrics_t *m, const char *ns, int64_t now_ms,
     if (!m)
         return 0;
     size_t n, listed = 0;
-    metric_series_t **v = matching(m, ns, NULL, &n);
+    metric_series_t **v = matching(m, NULL, 1, ns, NULL, &n);
     metric_agg_t recent = {0};
     metric_agg_reset(&recent);
     int64_t from_sec = floor_div(now_ms, 1000) - 59, to_sec = floor_div(now_ms, 1000);

@@ -27,6 +27,7 @@ typedef struct {
     const char *ns, *name, *unit;  /* unit: CloudWatch's names ("Count", "Seconds", "Milliseconds", "Bytes", "None") */
     const metric_dim_t *dims;       /* sorted by name */
     size_t n_dims;
+    const char *region;             /* NULL: the default region (metrics_set_region) */
 } metric_id_t;
 
 /* One period's aggregate (opaque; valid during the callback). */
@@ -125,6 +126,34 @@ typedef struct {
  * Returns the number of series. */
 size_t metrics_current(metrics_t *m, const char *ns, int64_t now_ms,
                        void (*fn)(void *ctx, const metric_id_t *id, const metric_current_t *cur), void *ctx);
+
+/* ---- regions (grown: the functions above work in the default region) ----
+ * CloudWatch answers per region: us-east-1's queue "a" and eu-west-1's
+ * "a" are two series with the same QueueName and no region dimension.
+ * Each series belongs to a region; NULL (or the default region's name)
+ * means the default, which every function above records into and reads.
+ * metrics_current lists every region (metric_id_t.region says which). */
+
+/* The default region's name (the config's region); series recorded under
+ * that name and under NULL are the same series. Call once after
+ * metrics_new. */
+void metrics_set_region(metrics_t *m, const char *region);
+/* That name (NULL when unset or m is NULL). */
+const char *metrics_default_region(const metrics_t *m);
+metric_series_t *metrics_series_in(metrics_t *m, const char *region, const char *ns, const char *name,
+                                   const metric_dim_t *dims, size_t n_dims, const char *unit);
+void metrics_put_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,
+                    size_t n_dims, const char *unit, double value, int64_t ts_ms);
+void metrics_put_stats_in(metrics_t *m, const char *region, const char *ns, const char *name,
+                          const metric_dim_t *dims, size_t n_dims, const char *unit, double sample_count, double sum,
+                          double min, double max, int64_t ts_ms);
+size_t metrics_list_in(metrics_t *m, const char *region, const char *ns, const char *name,
+                       const metric_dim_t *filters, size_t n_filters, void (*fn)(void *ctx, const metric_id_t *id),
+                       void *ctx);
+int metrics_query_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,
+                     size_t n_dims, const char *unit, int64_t start_ms, int64_t end_ms, int period_s,
+                     void (*fn)(void *ctx, int64_t period_start_ms, const metric_agg_t *a, const char *unit),
+                     void *ctx);
 
 /* Percentiles come from a log-bucketed histogram: any pNN is within 1%
  * (relative) of the true nearest-rank value, clamped to [Minimum, Maximum]

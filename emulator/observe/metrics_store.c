@@ -26,8 +26,12 @@ static const char SCHEMA[] =
     "  PRIMARY KEY (series, minute)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS metric_minutes_minute ON metric_minutes(minute);";
 
+/* The region column came after the table: added to an older observe.db. */
+static const char SQL_HAS_REGION[] = "SELECT region FROM metric_series LIMIT 0";
+static const char SQL_ADD_REGION[] = "ALTER TABLE metric_series ADD COLUMN region TEXT";
 static const char SQL_PUT_SERIES[] =
-    "INSERT INTO metric_series(id, ns, name, unit, dims) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO NOTHING";
+    "INSERT INTO metric_series(id, ns, name, unit, dims, region) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT(id) DO NOTHING";
 static const char SQL_GET_MINUTE[] =
     "SELECT count, sum, min, max, hist FROM metric_minutes WHERE series = ?1 AND minute = ?2";
 static const char SQL_PUT_MINUTE[] =
@@ -38,19 +42,30 @@ static const char SQL_TOUCH_SERIES[] =
 static const char SQL_SWEEP_MINUTES[] = "DELETE FROM metric_minutes WHERE minute < ?1";
 static const char SQL_SWEEP_SERIES[] = "DELETE FROM metric_series WHERE last_minute < ?1";
 static const char SQL_LIST[] =
-    "SELECT id, ns, name, unit, dims FROM metric_series "
+    "SELECT id, ns, name, unit, dims, region FROM metric_series "
     "WHERE (?1 IS NULL OR ns = ?1) AND (?2 IS NULL OR name = ?2)";
 static const char SQL_MINUTES[] =
     "SELECT minute, count, sum, min, max, hist FROM metric_minutes "
     "WHERE series = ?1 AND minute >= ?2 AND minute < ?3 ORDER BY minute";
 
-int metrics_store_schema(observe_db_t *db) { return db ? observe_db_schema(db, SCHEMA) : 0; }
+int metrics_store_schema(observe_db_t *db)
+{
+    if (!db)
+        return 0;
+    if (observe_db_schema(db, SCHEMA))
+        return -1;
+    sqlite3_stmt *st = NULL;
+    int has = sqlite3_prepare_v2(observe_conn_handle(observe_db_reader(db)), SQL_HAS_REGION, -1, &st, NULL) ==
+              SQLITE_OK;
+    sqlite3_finalize(st);
+    return has ? 0 : observe_db_schema(db, SQL_ADD_REGION);
+}
 
 /* ---- writer jobs ---- */
 
 typedef struct {
     uint64_t id;
-    char *ns, *name, *unit, *dims;
+    char *ns, *name, *unit, *dims, *region;
 } series_rec_t;
 
 static int write_series(observe_conn_t *c, void *rec)
@@ -64,6 +79,8 @@ static int write_series(observe_conn_t *c, void *rec)
     sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, r->unit, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, r->dims, -1, SQLITE_STATIC);
+    if (r->region)
+        sqlite3_bind_text(st, 6, r->region, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     sqlite3_reset(st);
     return rc;
@@ -76,16 +93,18 @@ static void free_series(void *rec)
     free(r->name);
     free(r->unit);
     free(r->dims);
+    free(r->region);
     free(r);
 }
 
-void metrics_store_put_series(observe_db_t *db, uint64_t id, const char *ns, const char *name, const char *unit,
-                              const char *dims_json)
+void metrics_store_put_series(observe_db_t *db, uint64_t id, const char *region, const char *ns, const char *name,
+                              const char *unit, const char *dims_json)
 {
     if (!db)
         return;
     series_rec_t *r = xrealloc(NULL, sizeof *r);
-    *r = (series_rec_t){id, xstrdup(ns), xstrdup(name), xstrdup(unit), xstrdup(dims_json)};
+    *r = (series_rec_t){id, xstrdup(ns), xstrdup(name), xstrdup(unit), xstrdup(dims_json),
+                        region ? xstrdup(region) : NULL};
     observe_db_submit(db, write_series, r, free_series);
 }
 
@@ -217,8 +236,8 @@ int metrics_store_list(observe_db_t *db, const char *ns, const char *name, metri
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
     int n = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fn(ctx, (uint64_t)sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2), col_text(st, 3),
-           col_text(st, 4));
+        fn(ctx, (uint64_t)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 5), col_text(st, 1),
+           col_text(st, 2), col_text(st, 3), col_text(st, 4));
         n++;
     }
     sqlite3_reset(st);

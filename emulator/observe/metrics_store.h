@@ -41,15 +41,16 @@ int metrics_store_schema(observe_db_t *db);
 /* Writer-thread jobs, handed over with observe_db_submit: the series' row
  * (once per process), a minute's delta (merged into the stored minute),
  * and the retention sweep (minutes before cutoff_minute). */
-void metrics_store_put_series(observe_db_t *db, uint64_t id, const char *ns, const char *name, const char *unit,
-                              const char *dims_json);
+void metrics_store_put_series(observe_db_t *db, uint64_t id, const char *region, const char *ns, const char *name,
+                              const char *unit, const char *dims_json);
 void metrics_store_put_minute(observe_db_t *db, uint64_t id, int64_t minute, const metric_agg_t *a);
 void metrics_store_sweep(observe_db_t *db, int64_t cutoff_minute);
 
 /* Reads on the loop (reader connection; call observe_db_flush first).
- * Series of ns/name (NULL: any), with their identities: */
-typedef void (*metrics_store_series_fn)(void *ctx, uint64_t id, const char *ns, const char *name, const char *unit,
-                                        const char *dims_json);
+ * Series of ns/name (NULL: any), with their identities (region NULL: the
+ * default region, and every row written before regions were kept): */
+typedef void (*metrics_store_series_fn)(void *ctx, uint64_t id, const char *region, const char *ns,
+                                        const char *name, const char *unit, const char *dims_json);
 int metrics_store_list(observe_db_t *db, const char *ns, const char *name, metrics_store_series_fn fn, void *ctx);
 /* Minutes of series id in [from_minute, to_minute), oldest first; a is
  * valid during the call. Returns rows read, or -1. */

@@ -153,6 +153,8 @@ static void on_series(void *ctx, const metric_id_t *id, const metric_current_t *
             snprintf(route, sizeof route, "%s %s", method, resource);
         label(&b, "route", route);
     }
+    if (id->region) /* a queue of another region than the config's: the same name may be in both */
+        label(&b, "region", id->region);
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 64;
         s->v = xrealloc(s->v, s->cap * sizeof *s->v);

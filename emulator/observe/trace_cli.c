@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "observe/logs.h"
 #include "observe/traces.h"
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:4566"
@@ -276,6 +277,13 @@ static cJSON *fetch_http(const args_t *a, int *rc)
 
 /* ---------- from a data directory ---------- */
 
+/* A traces_lines_fn over the data directory's own observe.db (ctx: the
+ * read-only handle): the lines still stored, as a stopped sluice left them. */
+static void dir_lines(void *ctx, const char *request_id, traces_line_fn emit, void *emit_ctx)
+{
+    logstore_invocation_lines_db(ctx, request_id, emit, emit_ctx);
+}
+
 static cJSON *fetch_dir(const args_t *a, int *rc)
 {
     char path[4096];
@@ -296,7 +304,7 @@ static cJSON *fetch_dir(const args_t *a, int *rc)
     sqlite3_busy_timeout(db, 5000);
     cJSON *out;
     if (a->id) {
-        out = traces_chain(db, a->id, NULL, NULL);
+        out = traces_chain(db, a->id, dir_lines, db);
         if (!out) {
             fprintf(stderr, "sluice trace: no trace, request or message with id '%s' in %s\n", a->id, path);
             *rc = 1;

@@ -87,7 +87,8 @@ static void queue_metric(sqs_queue_t *q, int which, double v)
     _Static_assert(QM_N <= sizeof q->metrics / sizeof q->metrics[0], "sqs_queue_t.metrics is too small");
     if (!q->metrics[which] || metrics_series_owner(q->metrics[which]) != m) {
         metric_dim_t d = {"QueueName", q->name};
-        q->metrics[which] = metrics_series(m, "AWS/SQS", queue_metrics[which].name, &d, 1, queue_metrics[which].unit);
+        q->metrics[which] = /* per region, as CloudWatch answers */
+            metrics_series_in(m, q->region, "AWS/SQS", queue_metrics[which].name, &d, 1, queue_metrics[which].unit);
     }
     metrics_record(q->metrics[which], v, clock_now_ms());
 }

@@ -325,6 +325,23 @@ static void add_sqs_event(build_t *b, fn_slot_t *fn, const tnode_t *props, const
         copy_prop(b, sqs, scaling, "MaximumConcurrency", "maximum_concurrency", 1);
         tnode_free(scaling);
     }
+    tnode_t *mc = prop(b, props, "MetricsConfig", &bad);
+    if (mc) {
+        const tnode_t *list = tnode_get(mc, "Metrics");
+        if (!list || list->type != TN_LIST) {
+            tpl_problem(b->t, mc, "MetricsConfig is {Metrics: [EventCount]}");
+        } else {
+            int l = out_list(b, list);
+            for (size_t i = 0; i < list->n; i++) {
+                if (list->items[i]->type == TN_SCALAR)
+                    yaml_document_append_sequence_item(b->out, l, out_scalar(b, list->items[i]->s, 0, list->items[i]));
+                else
+                    tpl_problem(b->t, list->items[i], "MetricsConfig: a metric is a name, e.g. EventCount");
+            }
+            out_pair(b, sqs, "metrics", l, mc);
+        }
+        tnode_free(mc);
+    }
     tnode_t *fc = prop(b, props, "FilterCriteria", &bad);
     if (fc) {
         const tnode_t *filters = tnode_get(fc, "Filters");

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CloudWatch Logs through the unmodified AWS CLI v2 (/usr/bin/aws): a
 # private sluice on tests/e2e/cwlogs.yaml; `aws logs tail` (with
-# --filter-pattern, and --follow for a few seconds), filter-log-events and
-# get-log-events see the exact lines a function printed, START to REPORT.
+# --filter-pattern, %regex% included, and --follow for a few seconds),
+# filter-log-events and get-log-events see the exact lines a function
+# printed, START to REPORT; put/delete-retention-policy per group.
 # Prints "N passed, M failed"; exits non-zero on any failure.
 set -euo pipefail
 
@@ -101,6 +102,8 @@ expect_eq "tail --filter-pattern ERROR: only the ERROR line" "ERROR something fa
 run logs tail /aws/lambda/printer --filter-pattern '{ $.ms > 100 }' --format short
 expect_eq "tail --filter-pattern JSON" '{"level": "warn", "tag": "cli1", "ms": 250, "ok": false, "user": null}' \
     "$(cut -d' ' -f2- <<<"$out")"
+run logs tail /aws/lambda/printer --filter-pattern '%^ERROR\s.*tag=cli\d$%' --format short
+expect_eq "tail --filter-pattern %regex%" "ERROR something failed tag=cli1" "$(cut -d' ' -f2- <<<"$out")"
 
 # a handler error
 invoke raiser '{"n": 5}'
@@ -154,6 +157,21 @@ run logs tail /aws/lambda/missing
 run logs create-log-group --log-group-name /aws/lambda/printer
 [[ "$err" == *"ResourceAlreadyExistsException"*"The specified log group already exists"* ]] \
     && ok "create-log-group twice: ResourceAlreadyExistsException" || fail "create-log-group twice" "err: $err"
+
+
+# a group's retention policy
+run logs put-retention-policy --log-group-name /aws/lambda/printer --retention-in-days 14
+expect_eq "put-retention-policy exits 0" 0 "$rc"
+run logs describe-log-groups --log-group-name-prefix /aws/lambda/printer --query 'logGroups[0].retentionInDays' \
+    --output text
+expect_eq "describe-log-groups shows the policy" "14" "$out"
+run logs put-retention-policy --log-group-name /aws/lambda/printer --retention-in-days 2
+[[ $rc -ne 0 && "$err" == *"InvalidParameterException"*"Member must satisfy enum value set"* ]] \
+    && ok "put-retention-policy 2 days: InvalidParameterException" || fail "put-retention-policy 2 days" "err: $err"
+run logs delete-retention-policy --log-group-name /aws/lambda/printer
+run logs describe-log-groups --log-group-name-prefix /aws/lambda/printer --query 'logGroups[0].retentionInDays' \
+    --output text
+expect_eq "delete-retention-policy: the store's retention again" "7" "$out"
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -902,7 +902,8 @@ static void test_function_every_key(void **state)
                           "          report_batch_item_failures: true\n"
                           "          enabled: false\n"
                           "          filter_patterns:\n"
-                          "            - body: {status: [paid]}\n");
+                          "            - body: {status: [paid]}\n"
+                          "          metrics: [EventCount]\n");
     assert_int_equal(c->n_functions, 1);
     const config_function_t *f = &c->functions[0];
     assert_string_equal(f->name, "worker");
@@ -931,6 +932,7 @@ static void test_function_every_key(void **state)
     assert_int_equal(e->report_batch_item_failures, 1);
     assert_int_equal(e->enabled, 0);
     expect_json(e->filter_patterns, "[{\"body\":{\"status\":[\"paid\"]}}]");
+    assert_int_equal(e->metrics_event_count, 1);
     config_free(c);
 }
 
@@ -978,6 +980,7 @@ static void test_function_defaults(void **state)
         assert_int_equal(e->report_batch_item_failures, 0);
         assert_int_equal(e->enabled, 1);
         assert_null(e->filter_patterns); /* none, or an empty list */
+        assert_int_equal(e->metrics_event_count, 0);
     }
     assert_int_equal(f->events[0].line, 9);
     assert_int_equal(f->events[0].column, 9);
@@ -1177,6 +1180,23 @@ static void test_function_unknown_keys(void **state)
                     "@:16:9: unknown key 'sqss' (did you mean 'sqs'?)\n"
                     "@:16:9: event requires sqs\n"
                     "@:18:9: unknown key 'kinesis'\n");
+}
+
+static void test_event_metrics_problems(void **state)
+{
+    (void)state;
+    expect_problems("queues:\n"
+                    "  q:\n"
+                    "functions:\n"
+                    "  w:\n"
+                    "    command: x\n"
+                    "    events:\n"
+                    "      - sqs: {queue: q, metrics: EventCount}\n"
+                    "      - sqs: {queue: q, metrics: [EventCount, ErrorCount]}\n"
+                    "      - sqs: {queue: q, metrics: [{a: 1}]}\n",
+                    "@:7:34: metrics: expected a list (of EventCount), got 'EventCount'\n"
+                    "@:8:47: metrics: an SQS mapping offers EventCount only, got 'ErrorCount'\n"
+                    "@:9:35: metrics: an SQS mapping offers EventCount only, got a map\n");
 }
 
 /* A code folder for the runtime tests: app.py, src/index.mjs, an
@@ -2867,6 +2887,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_function_every_key),
         cmocka_unit_test(test_function_defaults),
+        cmocka_unit_test(test_event_metrics_problems),
         cmocka_unit_test(test_function_command_forms),
         cmocka_unit_test(test_function_working_dir),
         cmocka_unit_test(test_function_relative_config_path),

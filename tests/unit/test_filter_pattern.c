@@ -2,7 +2,8 @@
  * phrases, -exclusion, ?OR, "" for everything, JSON conditions (= != on
  * strings with wildcards and numbers, < <= > >=, IS TRUE / FALSE / NULL,
  * NOT EXISTS, && || and parentheses), space-delimited fields with ... and
- * conditions, and the errors for what does not compile. */
+ * conditions, %regex% patterns (AWS's subset) alone and as values, and
+ * the errors for what does not compile. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,7 +160,7 @@ static void test_errors(void **state)
 {
     (void)state;
     assert_string_equal(compile_error("\"unterminated"), "Invalid filter pattern: unterminated quoted phrase");
-    assert_non_null(strstr(compile_error("%ERR[0-9]%"), "not supported"));
+    assert_non_null(strstr(compile_error("ERROR %ERR[0-9]%"), "whole pattern"));
     assert_non_null(strstr(compile_error("{ $.a = }"), "missing value"));
     assert_non_null(strstr(compile_error("{ $.a = 1"), "}"));
     assert_non_null(strstr(compile_error("{ a = 1 }"), "$ selector"));
@@ -170,6 +171,94 @@ static void test_errors(void **state)
     assert_non_null(strstr(compile_error("[a b]"), "commas"));
     assert_non_null(strstr(compile_error("[a ~ 1]"), "operator"));
     assert_string_equal(compile_error("{ $.a = 1 } trailing"), "Invalid filter pattern: text after the closing }");
+}
+
+static void test_regex_alone(void **state)
+{
+    (void)state;
+    /* AWS's examples. */
+    assert_true(m("%AUTHORIZED%", "[ERROR 401] UNAUTHORIZED REQUEST"));
+    assert_true(m("%AUTHORIZED%", "[SUCCESS 200] AUTHORIZED REQUEST"));
+    assert_false(m("%AUTHORIZED%", "authorized"));
+    const char *ip = "%\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}%";
+    assert_true(m(ip, "from 10.0.12.255 port 22"));
+    assert_false(m(ip, "from 10.0.12 port 22"));
+    assert_false(m(ip, "from 10x0x12x255"));
+    assert_true(m("%[Ee]rror|[Ff]ail%", "an error here"));
+    assert_true(m("%[Ee]rror|[Ff]ail%", "it will Fail"));
+    assert_false(m("%[Ee]rror|[Ff]ail%", "ERROR FAIL"));
+    assert_true(m("%^[hc]at%", "hat trick"));
+    assert_false(m("%^[hc]at%", "that"));
+    assert_true(m("%[hc]at$%", "a cat"));
+    assert_false(m("%[hc]at$%", "cats"));
+    assert_true(m("%colou?r%", "color"));
+    assert_true(m("%colou?r%", "colour"));
+    assert_false(m("%colou?r%", "colouur"));
+    assert_true(m("%a{3,5}%", "baaab"));
+    assert_false(m("%ba{3,5}b%", "baab"));
+    assert_false(m("%ba{3,5}b%", "baaaaaab"));
+    assert_true(m("%ba{3}b%", "baaab"));
+    assert_true(m("%ba{2,}b%", "baaaaaaaab"));
+    assert_true(m("%^ab*c$%", "ac"));
+    assert_true(m("%^ab*c$%", "abbbc"));
+    assert_true(m("%^ab+c$%", "abc"));
+    assert_false(m("%^ab+c$%", "ac"));
+    assert_true(m("%x.z%", "x-z"));
+    assert_true(m("%[^0-9]%", "12a3"));
+    assert_false(m("%[^0-9]%", "123"));
+    assert_true(m("%\\w+=\\S%", "key=value"));
+    assert_false(m("%\\s%", "nospace"));
+    assert_true(m("%\\[ERROR\\]%", "[ERROR] x"));
+    assert_false(m("%\\[ERROR\\]%", "ERROR x"));
+    assert_true(m("%\\.%", "a.b"));
+    assert_false(m("%\\.%", "ab"));
+    assert_true(m("%[a-c-]%", "-"));
+    assert_true(m("%/aws/lambda/[a-z]+:#@;,=_%", "x /aws/lambda/fn:#@;,=_ y"));
+    /* Linear: no blow-up on what a backtracking matcher chokes on. */
+    char many[5001];
+    memset(many, 'a', 5000);
+    many[5000] = '\0';
+    assert_false(m("%a*a*a*a*a*a*a*a*a*a*b%", many));
+    assert_true(m("%^a*a*a*a*a*$%", many));
+}
+
+static void test_regex_as_a_value(void **state)
+{
+    (void)state;
+    assert_true(m("{ $.code = %4\\d\\d% }", "{\"code\": \"404\"}"));
+    assert_true(m("{ $.code = %^4\\d{2}$% }", "{\"code\": 404}"));
+    assert_false(m("{ $.code = %^4\\d{2}$% }", "{\"code\": 500}"));
+    assert_true(m("{ $.code != %^4% }", "{\"code\": \"500\"}"));
+    assert_true(m("{ $.level = %WARN|ERROR% && $.ms > 5 }", "{\"level\": \"ERROR\", \"ms\": 6}"));
+    assert_false(m("{ $.level = %WARN|ERROR% && $.ms > 5 }", "{\"level\": \"INFO\", \"ms\": 6}"));
+    assert_true(m("[ip, status = %^5\\d{2}$%, ...]", "127.0.0.1 503 12"));
+    assert_false(m("[ip, status = %^5\\d{2}$%, ...]", "127.0.0.1 404 12"));
+    assert_true(m("[ip = %^10,?%, status]", "10.1.2.3 200"));
+}
+
+static void test_regex_errors(void **state)
+{
+    (void)state;
+    assert_string_equal(compile_error("%something!%"),
+                        "Invalid filter pattern: '!' is not supported in a %regex%");
+    assert_string_equal(compile_error("%(a|b)c%"),
+                        "Invalid filter pattern: parentheses are not supported in a %regex%");
+    assert_non_null(strstr(compile_error("%caf\xc3\xa9%"), "multi-byte"));
+    assert_non_null(strstr(compile_error("%a b%"), "' ' is not supported"));
+    assert_non_null(strstr(compile_error("%*a%"), "nothing to repeat"));
+    assert_non_null(strstr(compile_error("%a**%"), "cannot follow"));
+    assert_non_null(strstr(compile_error("%[abc%"), "unterminated ["));
+    assert_non_null(strstr(compile_error("%[z-a]%"), "bad range"));
+    assert_non_null(strstr(compile_error("%a{5,2}%"), "{m,n}"));
+    assert_non_null(strstr(compile_error("%a{x}%"), "{m,n}"));
+    assert_non_null(strstr(compile_error("%a|%"), "empty"));
+    assert_non_null(strstr(compile_error("%a^b%"), "anchors"));
+    assert_non_null(strstr(compile_error("%\\q%"), "\\q is not supported"));
+    assert_non_null(strstr(compile_error("%a{1000}{2}%"), "cannot follow"));
+    assert_non_null(strstr(compile_error("%a{1000}b{1000}%"), "too long"));
+    assert_non_null(strstr(compile_error("{ $.a > %1% }"), "compared with ="));
+    assert_non_null(strstr(compile_error("[a > %1%]"), "compared with ="));
+    assert_non_null(strstr(compile_error("{ $.a = %(x)% }"), "parentheses"));
 }
 
 static void test_messages_need_no_nul(void **state)
@@ -197,6 +286,9 @@ int main(void)
         cmocka_unit_test(test_json_on_a_prefixed_line_and_plain_text),
         cmocka_unit_test(test_space_delimited),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_regex_alone),
+        cmocka_unit_test(test_regex_as_a_value),
+        cmocka_unit_test(test_regex_errors),
         cmocka_unit_test(test_messages_need_no_nul),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* observe/metrics: one-second aggregation, statistics and percentiles
  * within METRICS_PERCENTILE_ERROR, periods over seconds and minutes,
  * minute rollups into observe.db surviving a restart, late values merged
- * into stored minutes, list filters and the retention sweep. */
+ * into stored minutes, list filters, regions kept apart and the retention
+ * sweep. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -453,6 +454,40 @@ static void test_prometheus_render(void **state)
     free(text);
 }
 
+static void test_regions_are_apart(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    metrics_set_region(m, "us-east-1");
+    /* The default region under its name, NULL and "" is one series. */
+    metrics_put_in(m, "us-east-1", "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 1, T0);
+    metrics_put(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 1, T0);
+    metrics_put_in(m, "", "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count", 1, T0);
+    metric_series_t *eu = metrics_series_in(m, "eu-west-1", "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count");
+    assert_ptr_not_equal(eu, metrics_series(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, "Count"));
+    for (int i = 0; i < 5; i++)
+        metrics_record(eu, 1, T0);
+    metrics_put_stats_in(m, "eu-west-1", "App", "Orders", NULL, 0, "Count", 2, 8, 3, 5, T0);
+    periods_t p = {0};
+    assert_int_equal(metrics_query(m, "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, NULL, T0, T0 + 60000, 60,
+                                   on_period, &p), 1);
+    assert_true(p.sum[0] == 3);
+    memset(&p, 0, sizeof p);
+    assert_int_equal(metrics_query_in(m, "eu-west-1", "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, NULL, T0,
+                                      T0 + 60000, 60, on_period, &p), 1);
+    assert_true(p.sum[0] == 5);
+    assert_int_equal(metrics_query_in(m, "ap-south-1", "AWS/SQS", "NumberOfMessagesSent", Q_ORDERS, 1, NULL, T0,
+                                      T0 + 60000, 60, on_period, &p), -1);
+    assert_int_equal(metrics_query(m, "App", "Orders", NULL, 0, NULL, T0, T0 + 60000, 60, on_period, &p), -1);
+    listed_t l = {0};
+    assert_int_equal(metrics_list(m, NULL, NULL, NULL, 0, on_list, &l), 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(metrics_list_in(m, "eu-west-1", NULL, NULL, NULL, 0, on_list, &l), 2);
+    assert_string_equal(l.lines[0], "AWS/SQS NumberOfMessagesSent Count QueueName=orders");
+    assert_string_equal(l.lines[1], "App Orders Count");
+    metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test_setup_teardown(test_rollup_restart, setup, teardown),
         cmocka_unit_test(test_handles_and_null),
+        cmocka_unit_test(test_regions_are_apart),
         cmocka_unit_test(test_prometheus_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

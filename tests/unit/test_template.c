@@ -418,6 +418,7 @@ static void test_functions_globals_events_mappings(void **state)
                     "      FunctionName: !GetAtt Plain.Arn\n"
                     "      EventSourceArn: !GetAtt Q.Arn\n"
                     "      BatchSize: 3\n"
+                    "      MetricsConfig: {Metrics: [EventCount]}\n"
                     "  Role:\n"
                     "    Type: AWS::IAM::Role\n";
     sink_t s;
@@ -444,11 +445,13 @@ static void test_functions_globals_events_mappings(void **state)
     assert_int_equal(e->maximum_concurrency, 5);
     assert_int_equal(e->enabled, 0);
     assert_int_equal(cJSON_GetArraySize(e->filter_patterns), 1);
+    assert_int_equal(e->metrics_event_count, 0);
     const config_function_t *p = &c->functions[1];
     assert_string_equal(p->name, "Plain");
     assert_int_equal(p->timeout, 3);
     assert_int_equal(p->n_events, 1);
     assert_int_equal(p->events[0].batch_size, 3);
+    assert_int_equal(p->events[0].metrics_event_count, 1);
     config_free(c);
 }
 

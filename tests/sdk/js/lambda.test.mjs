@@ -578,6 +578,25 @@ test('CreateEventSourceMapping: invalid filter patterns, response types, scaling
   await expectLambdaError(create({ ScalingConfig: { MaximumConcurrency: 1001 } }), { name: RANGE, status: 400 });
 });
 
+test('Create/UpdateEventSourceMapping: MetricsConfig EventCount', T, async () => {
+  const q = await newQueue('esm-metrics');
+  const m = await createMapping({ FunctionName: 'echo', EventSourceArn: q.arn,
+    MetricsConfig: { Metrics: ['EventCount'] } });
+  assert.deepEqual(m.MetricsConfig, { Metrics: ['EventCount'] });
+  assert.deepEqual((await getMapping(m.UUID)).MetricsConfig, { Metrics: ['EventCount'] });
+  const off = await lambda.send(new UpdateEventSourceMappingCommand({ UUID: m.UUID, MetricsConfig: { Metrics: [] } }));
+  assert.equal(off.MetricsConfig, undefined);
+  const q2 = await newQueue('esm-metrics-plain');
+  const plain = await createMapping({ FunctionName: 'echo', EventSourceArn: q2.arn });
+  assert.equal(plain.MetricsConfig, undefined);
+  const q3 = await newQueue('esm-metrics-bad');
+  const create = (p) => lambda.send(new CreateEventSourceMappingCommand({
+    FunctionName: 'echo', EventSourceArn: q3.arn, ...p,
+  }));
+  await expectLambdaError(create({ MetricsConfig: { Metrics: ['Bogus'] } }), { name: IPVE, status: 400 });
+  await expectLambdaError(create({ MetricsConfig: { Metrics: ['KafkaMetrics'] } }), { name: IPVE, status: 400 });
+});
+
 test('ListEventSourceMappings: config mappings, created ones, filters', T, async () => {
   const q = await newQueue('esm-list');
   const mine = await createMapping({ FunctionName: 'echo', EventSourceArn: q.arn });

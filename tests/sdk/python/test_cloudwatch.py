@@ -410,3 +410,218 @@ def test_sqs_metrics_read_back(endpoint, cw, sqs, unique_name):
     assert {"NumberOfMessagesSent", "SentMessageSize", "NumberOfMessagesDeleted"} <= {m["MetricName"] for m in listed}
     _, points = stats(cw, "AWS/SQS", "NumberOfMessagesSent", [{"Name": "QueueName", "Value": name}], minutes=5)
     assert sum(p["Sum"] for p in points) == 3.0 and points[0]["Unit"] == "Count"
+
+
+def test_metrics_answer_per_region(tmp_path):
+    """CloudWatch answers per region (the SigV4 credential scope's): two
+    queues named alike in us-east-1 and eu-west-1 are two QueueName series,
+    and no region dimension is added; a handler's PutMetricData is its
+    region's too; the split survives a restart; the Prometheus page tells
+    them apart with a region label."""
+    from sluice_helpers import PrivateServer, sluice_binary
+
+    def clients(endpoint, region):
+        kw = dict(region_name=region, aws_access_key_id="test", aws_secret_access_key="test",
+                  endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
+        return boto3.session.Session().client("sqs", **kw), boto3.session.Session().client("cloudwatch", **kw)
+
+    def sent(cw, name):
+        _, points = stats(cw, "AWS/SQS", "NumberOfMessagesSent", [{"Name": "QueueName", "Value": name}], minutes=5)
+        return sum(p["Sum"] for p in points)
+
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config="region: us-east-1\n")
+    try:
+        sqs_us, cw_us = clients(server.endpoint, "us-east-1")
+        sqs_eu, cw_eu = clients(server.endpoint, "eu-west-1")
+        _, cw_ap = clients(server.endpoint, "ap-south-1")
+        url_us = sqs_us.create_queue(QueueName="twin")["QueueUrl"]
+        url_eu = sqs_eu.create_queue(QueueName="twin")["QueueUrl"]
+        for i in range(2):
+            sqs_us.send_message(QueueUrl=url_us, MessageBody=f"us{i}")
+        for i in range(5):
+            sqs_eu.send_message(QueueUrl=url_eu, MessageBody=f"eu{i}")
+        assert sent(cw_us, "twin") == 2.0
+        assert sent(cw_eu, "twin") == 5.0
+        assert sent(cw_ap, "twin") == 0.0
+        twin = [{"Name": "QueueName", "Value": "twin"}]
+        for cw in (cw_us, cw_eu):
+            listed = cw.list_metrics(Namespace="AWS/SQS", MetricName="NumberOfMessagesSent", Dimensions=twin)
+            assert [m["Dimensions"] for m in listed["Metrics"]] == [twin]
+        assert cw_ap.list_metrics(Namespace="AWS/SQS", Dimensions=twin)["Metrics"] == []
+        cw_eu.put_metric_data(Namespace="App", MetricData=[{"MetricName": "Orders", "Value": 4}])
+        assert cw_us.list_metrics(Namespace="App")["Metrics"] == []
+        assert [m["MetricName"] for m in cw_eu.list_metrics(Namespace="App")["Metrics"]] == ["Orders"]
+        page = http_call(server.endpoint, "GET", "/_sluice/metrics")
+        assert page.status == 200
+        text = page.text
+        assert 'sluice_sqs_messages_sent_total{queue="twin"} 2' in text
+        assert 'sluice_sqs_messages_sent_total{queue="twin",region="eu-west-1"} 5' in text
+        # The dashboard shows each region's queue with its own totals.
+        import json
+        state = http_call(server.endpoint, "GET", "/_sluice/dashboard/state")
+        assert state.status == 200
+        twins = {q["arn"]: q["totals"]["sent"] for q in json.loads(state.body)["queues"] if q["name"] == "twin"}
+        assert twins == {"arn:aws:sqs:us-east-1:000000000000:twin": 2, "arn:aws:sqs:eu-west-1:000000000000:twin": 5}
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config="region: us-east-1\n")
+    try:
+        _, cw_us = clients(server.endpoint, "us-east-1")
+        _, cw_eu = clients(server.endpoint, "eu-west-1")
+        assert sent(cw_us, "twin") == 2.0
+        assert sent(cw_eu, "twin") == 5.0
+        assert cw_us.list_metrics(Namespace="App")["Metrics"] == []
+        assert [m["MetricName"] for m in cw_eu.list_metrics(Namespace="App")["Metrics"]] == ["Orders"]
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+
+
+def test_event_source_mapping_event_count_metrics(tmp_path):
+    """An SQS mapping with `metrics: [EventCount]` (MetricsConfig) publishes
+    AWS/Lambda PolledEventCount, FilteredOutEventCount, InvokedEventCount,
+    FailedInvokeEventCount and DeletedEventCount by EventSourceMappingUUID;
+    a mapping without it publishes none; GetEventSourceMapping shows the
+    MetricsConfig."""
+    import json
+    import shutil
+
+    from sluice_helpers import E2E_DIR, PrivateServer, make_lambda_client, sluice_binary, wait_until
+
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy(E2E_DIR / "handlers" / "traces_app.py", code / "traces_app.py")
+    config = f"""
+region: us-east-1
+runtimes:
+  python: /usr/bin/python3
+queues:
+  esm-in:
+    visibility_timeout: 60
+  esm-plain: {{}}
+functions:
+  esm-work:
+    runtime: python3.12
+    handler: traces_app.handler
+    code: {code}
+    timeout: 5
+    events:
+      - sqs:
+          queue: esm-in
+          batch_size: 10
+          maximum_batching_window: 1
+          report_batch_item_failures: true
+          metrics: [EventCount]
+          filter_patterns:
+            - body:
+                mode: [ok, fail]
+      - sqs:
+          queue: esm-plain
+"""
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config=config)
+    try:
+        cw = boto3.session.Session().client(
+            "cloudwatch", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
+            endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+        lam = make_lambda_client(server.endpoint)
+        mappings = lam.list_event_source_mappings(FunctionName="esm-work")["EventSourceMappings"]
+        by_queue = {m["EventSourceArn"].rsplit(":", 1)[1]: m for m in mappings}
+        uuid_in, uuid_plain = by_queue["esm-in"]["UUID"], by_queue["esm-plain"]["UUID"]
+        # Debian's botocore predates MetricsConfig (it drops the member): read the REST answer itself.
+        def mapping(uuid):
+            ans = http_call(server.endpoint, "GET", f"/2015-03-31/event-source-mappings/{uuid}")
+            assert ans.status == 200, ans
+            return json.loads(ans.body)
+
+        assert mapping(uuid_in)["MetricsConfig"] == {"Metrics": ["EventCount"]}
+        assert "MetricsConfig" not in mapping(uuid_plain)
+        url = server.sqs.get_queue_url(QueueName="esm-in")["QueueUrl"]
+        for mode in ("ok", "ok", "fail", "skip"):
+            server.sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"mode": mode}))
+        plain = server.sqs.get_queue_url(QueueName="esm-plain")["QueueUrl"]
+        server.sqs.send_message(QueueUrl=plain, MessageBody=json.dumps({"mode": "ok"}))
+
+        def totals(uuid):
+            out = {}
+            for name in ("PolledEventCount", "FilteredOutEventCount", "InvokedEventCount",
+                         "FailedInvokeEventCount", "DeletedEventCount"):
+                _, points = stats(cw, "AWS/Lambda", name, [{"Name": "EventSourceMappingUUID", "Value": uuid}],
+                                  minutes=5, Statistics=["Sum"])
+                assert all(p["Unit"] == "Count" for p in points)
+                out[name] = sum(p["Sum"] for p in points)
+            return out
+
+        want = {"PolledEventCount": 4, "FilteredOutEventCount": 1, "InvokedEventCount": 3,
+                "FailedInvokeEventCount": 1, "DeletedEventCount": 2}
+        got = wait_until(lambda: (lambda t: t if t == want else None)(totals(uuid_in)), timeout=20, interval=0.5)
+        assert got == want, totals(uuid_in)
+        wait_until(lambda: server.sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"] == "0", timeout=10)
+        listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "EventSourceMappingUUID"}])["Metrics"]
+        assert {d["Value"] for m in listed for d in m["Dimensions"]} == {uuid_in}
+        assert {m["MetricName"] for m in listed} == set(want)
+    finally:
+        code_, graceful = server.stop()
+        assert graceful and code_ == 0
+
+
+def test_dead_letter_errors_and_destination_delivery_failures(tmp_path):
+    """AWS/Lambda DeadLetterErrors counts the failed Event invocations whose
+    event the function's dead-letter queue could not take, and
+    DestinationDeliveryFailures the invocation records its on_failure queue
+    could not take: 0 while the queues take them, 1 each once they are gone
+    (read back through boto3's CloudWatch)."""
+    import json
+    import shutil
+
+    from sluice_helpers import E2E_DIR, PrivateServer, make_lambda_client, sluice_binary, wait_until
+
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy(E2E_DIR / "handlers" / "traces_app.py", code / "traces_app.py")
+    config = f"""
+region: us-east-1
+runtimes:
+  python: /usr/bin/python3
+queues:
+  dl-q: {{}}
+  fail-q: {{}}
+functions:
+  dl-fn:
+    runtime: python3.12
+    handler: traces_app.handler
+    code: {code}
+    maximum_retry_attempts: 0
+    on_failure: fail-q
+    dead_letter_queue: dl-q
+"""
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config=config)
+    try:
+        cw = boto3.session.Session().client(
+            "cloudwatch", region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
+            endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+        lam = make_lambda_client(server.endpoint)
+        payload = json.dumps({"Records": [{"messageId": "m1", "body": json.dumps({"mode": "error"})}]}).encode()
+        dims = [{"Name": "FunctionName", "Value": "dl-fn"}]
+
+        def metric(name):
+            _, points = stats(cw, "AWS/Lambda", name, dims, minutes=5, Statistics=["Sum", "SampleCount"])
+            return sum(p["Sum"] for p in points), sum(p["SampleCount"] for p in points)
+
+        assert lam.invoke(FunctionName="dl-fn", InvocationType="Event", Payload=payload)["StatusCode"] == 202
+        assert wait_until(lambda: metric("DeadLetterErrors") == (0.0, 1.0), timeout=20), metric("DeadLetterErrors")
+        assert wait_until(lambda: metric("DestinationDeliveryFailures") == (0.0, 1.0), timeout=20)
+        url = server.sqs.get_queue_url(QueueName="dl-q")["QueueUrl"]
+        got = server.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+        assert got[0]["Body"] == payload.decode()
+        # Both queues gone: the next failed event is neither dead-lettered nor recorded.
+        server.sqs.delete_queue(QueueUrl=url)
+        server.sqs.delete_queue(QueueUrl=server.sqs.get_queue_url(QueueName="fail-q")["QueueUrl"])
+        assert lam.invoke(FunctionName="dl-fn", InvocationType="Event", Payload=payload)["StatusCode"] == 202
+        assert wait_until(lambda: metric("DeadLetterErrors") == (1.0, 2.0), timeout=20), metric("DeadLetterErrors")
+        assert wait_until(lambda: metric("DestinationDeliveryFailures") == (1.0, 2.0), timeout=20), \
+            metric("DestinationDeliveryFailures")
+    finally:
+        code_, graceful = server.stop()
+        assert graceful and code_ == 0

@@ -155,6 +155,39 @@ def test_filter_patterns_select_the_right_events(env):
     assert msgs("") == msgs('""') == [e["message"] for e in env.events("/aws/lambda/printer")]
 
 
+def test_regex_filter_patterns_select_the_right_events(env):
+    """%regex% patterns (AWS's subset), alone and as a JSON or
+    space-delimited value, through FilterLogEvents."""
+    env.invoke("printer", {"tag": "rx1"})
+    rid, _, _ = env.invoke("printer", {"tag": "rx2"})
+    env.invocation("/aws/lambda/printer", rid)
+
+    def msgs(pattern, group="/aws/lambda/printer"):
+        return [e["message"] for e in env.events(group, filterPattern=pattern)]
+
+    assert msgs(r"%ERROR.*tag=rx\d$%") == ["ERROR something failed tag=rx1", "ERROR something failed tag=rx2"]
+    assert msgs(r"%^plain\sline\stag=rx[2-9]$%") == ["plain line tag=rx2"]
+    assert msgs(r"%^plain\sline\stag=rx2$|^ERROR\s.*rx1$%") == [
+        "ERROR something failed tag=rx1", "plain line tag=rx2"]
+    assert msgs("%tag=RX%") == []  # case-sensitive
+    assert msgs(r'{ $.tag = %^rx\d$% && $.ms > 100 }') == [
+        '{"level": "warn", "tag": "rx1", "ms": 250, "ok": false, "user": null}',
+        '{"level": "warn", "tag": "rx2", "ms": 250, "ok": false, "user": null}']
+    assert msgs(r'{ $.ms = %^2\d0$% && $.tag = rx2 }') == [
+        '{"level": "warn", "tag": "rx2", "ms": 250, "ok": false, "user": null}']
+    env.invoke("shell", {"n": 9})
+    got = wait_until(lambda: msgs(r"[level, ip = %^10\.0\.%, method, path, status = %^4\d\d$%, size]",
+                                  "/aws/lambda/shell"))
+    assert set(got) == {"[WARN] 10.0.0.1 GET /x 404 12"}
+    assert msgs(r"[level, ip, method, path, status = %^5%, size]", "/aws/lambda/shell") == []
+    for bad, why in [("%something!%", "'!' is not supported"), ("%(a|b)%", "parentheses"),
+                     ("%a**%", "cannot follow")]:
+        with pytest.raises(ClientError) as e:
+            env.logs.filter_log_events(logGroupName="/aws/lambda/printer", filterPattern=bad)
+        code, msg, status = error_of(e)
+        assert (code, status) == ("InvalidParameterException", 400) and why in msg, (bad, msg)
+
+
 def test_an_invalid_filter_pattern_is_invalid_parameter(env):
     env.invoke("printer", {"tag": "x"})
     with pytest.raises(ClientError) as e:
@@ -405,7 +438,7 @@ def test_malformed_requests_get_aws_errors(env):
     status, body = post("PutLogEvents", json.dumps({"logGroupName": "/malformed", "logStreamName": "s",
                                                     "logEvents": [{"timestamp": 1e300, "message": "x"}]}).encode())
     assert status == 400 and body["__type"] == "SerializationException"
-    for pattern in ["{", "[", '{ $.a = "x', "{ (((( }", "[a, ..., ]", "{ $. = 1 }", "{ $.a[x] = 1 }", "%x%"]:
+    for pattern in ["{", "[", '{ $.a = "x', "{ (((( }", "[a, ..., ]", "{ $. = 1 }", "{ $.a[x] = 1 }", "%x(%"]:
         status, body = post("FilterLogEvents", json.dumps({"logGroupName": "/malformed",
                                                            "filterPattern": pattern}).encode())
         assert status == 400 and body["__type"] == "InvalidParameterException", (pattern, body)
@@ -448,6 +481,76 @@ def test_the_configured_retention_applies(tmp_path):
         assert [e["message"] for e in logs.filter_log_events(logGroupName="/short")["events"]] == ["fresh"]
         server.clock.advance(2 * 3600 + 1)
         assert logs.filter_log_events(logGroupName="/short")["events"] == []
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+
+
+def test_a_groups_retention_policy_is_kept_shown_and_swept(tmp_path):
+    """PutRetentionPolicy sets one group's retention (AWS's day values);
+    DescribeLogGroups shows it; reads, PutLogEvents and the minute sweep
+    honour it; other groups keep observe.logs_retention (7 days here);
+    DeleteRetentionPolicy gives the group the default back."""
+    (tmp_path / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    server = PrivateServer(sluice_binary(), tmp_path, config=(E2E_DIR / "cwlogs.yaml").read_text())
+    try:
+        logs = make_logs_client(server.endpoint)
+        day = 24 * 3600 * 1000
+        now = server.clock.now_ms()
+        for g in ("/keep1", "/keep7"):
+            logs.create_log_group(logGroupName=g)
+            logs.create_log_stream(logGroupName=g, logStreamName="s")
+            logs.put_log_events(logGroupName=g, logStreamName="s",
+                                logEvents=[{"timestamp": now - 2 * day, "message": "old"}])
+            logs.put_log_events(logGroupName=g, logStreamName="s", logEvents=[{"timestamp": now, "message": "new"}])
+
+        def messages(g):
+            return [e["message"] for e in logs.filter_log_events(logGroupName=g)["events"]]
+
+        def retention(g):
+            return logs.describe_log_groups(logGroupNamePrefix=g)["logGroups"][0].get("retentionInDays")
+
+        assert logs.put_retention_policy(logGroupName="/keep1", retentionInDays=1)["ResponseMetadata"][
+            "HTTPStatusCode"] == 200
+        assert retention("/keep1") == 1 and retention("/keep7") == 7
+        assert messages("/keep1") == ["new"] and messages("/keep7") == ["old", "new"]
+        assert [e["message"] for e in logs.get_log_events(logGroupName="/keep1", logStreamName="s",
+                                                          startFromHead=True)["events"]] == ["new"]
+        out = logs.put_log_events(logGroupName="/keep1", logStreamName="s",
+                                  logEvents=[{"timestamp": now - 2 * day, "message": "late"}])
+        assert out["rejectedLogEventsInfo"] == {"expiredLogEventEndIndex": 0}
+        # The sweep (at most once a minute, on the next line) deletes /keep1's
+        # old event for good: without the policy it stays deleted.
+        server.clock.advance(61)
+        logs.put_log_events(logGroupName="/keep7", logStreamName="s",
+                            logEvents=[{"timestamp": server.clock.now_ms(), "message": "tick"}])
+        messages("/keep7")  # flushes the writer, sweep included
+        logs.delete_retention_policy(logGroupName="/keep1")
+        assert retention("/keep1") == 7
+        assert messages("/keep1") == ["new"] and messages("/keep7") == ["old", "new", "tick"]
+        # A longer policy than the default keeps more.
+        logs.put_retention_policy(logGroupName="/keep7", retentionInDays=30)
+        logs.put_retention_policy(logGroupName="/keep7", retentionInDays=14)
+        assert retention("/keep7") == 14
+        server.clock.advance(6 * 24 * 3600)
+        assert messages("/keep7") == ["old", "new", "tick"]
+        # AWS's errors.
+        with pytest.raises(ClientError) as e:
+            logs.put_retention_policy(logGroupName="/keep1", retentionInDays=2)
+        assert error_of(e) == (
+            "InvalidParameterException",
+            "1 validation error detected: Value '2' at 'retentionInDays' failed to satisfy constraint: Member must "
+            "satisfy enum value set: [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, "
+            "2192, 2557, 2922, 3288, 3653]", 400)
+        for call in (lambda: logs.put_retention_policy(logGroupName="/none", retentionInDays=1),
+                     lambda: logs.delete_retention_policy(logGroupName="/none")):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert error_of(e) == ("ResourceNotFoundException", "The specified log group does not exist.", 400)
+        # Deleting the group forgets its policy.
+        logs.delete_log_group(logGroupName="/keep7")
+        logs.create_log_group(logGroupName="/keep7")
+        assert retention("/keep7") == 7
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0

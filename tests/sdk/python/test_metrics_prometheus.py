@@ -253,3 +253,48 @@ def test_recording_off(tmp_path):
         assert ans.body == b""
     finally:
         srv.stop()
+
+
+def test_http_api_data_processed(server):
+    """HTTP APIs publish DataProcessed (Bytes) per ApiId and ApiId+Stage (and
+    the route level): the request's and the response's body bytes, read
+    back through boto3's CloudWatch; REST APIs have no such metric."""
+    import datetime
+
+    import boto3
+    from botocore.config import Config
+
+    cw = boto3.session.Session().client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+        endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+    hapi = server.apis["hapi"]
+    assert http_call(hapi, "POST", "/jobs", body="{}").status == 200  # the API exists in CloudWatch
+    listed = cw.list_metrics(Namespace="AWS/ApiGateway", MetricName="DataProcessed")["Metrics"]
+    api_id = next(d["Value"] for m in listed for d in m["Dimensions"] if d["Name"] == "ApiId")
+    assert not any(d["Name"] == "ApiName" for m in listed for d in m["Dimensions"])
+    levels = [[{"Name": "ApiId", "Value": api_id}],
+              [{"Name": "ApiId", "Value": api_id}, {"Name": "Stage", "Value": "$default"}],
+              [{"Name": "ApiId", "Value": api_id}, {"Name": "Method", "Value": "POST"},
+               {"Name": "Resource", "Value": "/jobs"}, {"Name": "Stage", "Value": "$default"}]]
+
+    def total(dims):
+        end = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=2)
+        got = cw.get_metric_statistics(Namespace="AWS/ApiGateway", MetricName="DataProcessed", Dimensions=dims,
+                                       StartTime=end - datetime.timedelta(minutes=30), EndTime=end, Period=60,
+                                       Statistics=["Sum"])["Datapoints"]
+        assert all(p["Unit"] == "Bytes" for p in got)
+        return sum(p["Sum"] for p in got)
+
+    before = [total(d) for d in levels]
+    bodies = ['{"n": 1}', '{"payload": "' + "x" * 300 + '"}']
+    expected = 0
+    for body in bodies:
+        ans = http_call(hapi, "POST", "/jobs", body=body)
+        assert ans.status == 200
+        expected += len(body.encode()) + len(ans.body)
+    ans = http_call(hapi, "GET", "/nope")  # no route: the API and stage levels only
+    assert ans.status == 404
+    after = [total(d) for d in levels]
+    assert after[0] - before[0] == expected + len(ans.body)
+    assert after[1] - before[1] == expected + len(ans.body)
+    assert after[2] - before[2] == expected

@@ -337,3 +337,40 @@ def test_nothing_recorded_when_observe_is_off(tmp_path):
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0
+
+
+def test_data_dir_prints_the_invocations_log_lines(tmp_path):
+    """`sluice trace ID --data-dir DIR` shows each invocation's log lines,
+    read from the stopped sluice's observe.db, as --endpoint does."""
+    folder = tmp_path / "t"
+    (folder / "code").mkdir(parents=True)
+    (folder / "records").mkdir()
+    shutil.copy(E2E_DIR / "handlers" / "traces_app.py", folder / "code" / "traces_app.py")
+    config = folder / "sluice.yaml"
+    config.write_text((E2E_DIR / "traces.yaml").read_text())
+    server = PrivateServer(sluice_binary(), folder / "server", config_path=config)
+    try:
+        env = Env(server, folder)
+        url = server.sqs.get_queue_url(QueueName="tr-in")["QueueUrl"]
+        msg_id = server.sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"mode": "ok"}))["MessageId"]
+        chain = env.wait_chain(msg_id, lambda k: "delete" in k)
+        rid = hop(chain, "invoke")["request_id"]
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+    data_dir = str(folder / "server" / "data")
+    out = subprocess.run([str(sluice_binary()), "trace", msg_id, "--data-dir", data_dir],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    at = lines.index(f"log lines of tr-work request_id={rid}:")
+    shown = lines[at + 1:]
+    assert f"  record {msg_id} mode=ok" in shown
+    assert any(ln.startswith(f"  START RequestId: {rid}") for ln in shown)
+    assert any(ln.startswith(f"  REPORT RequestId: {rid}") for ln in shown)
+    assert not any("ask the running sluice" in ln for ln in lines)
+    out = subprocess.run([str(sluice_binary()), "trace", msg_id, "--data-dir", data_dir, "--json"],
+                         capture_output=True, text=True, timeout=30)
+    inv = hop(json.loads(out.stdout), "invoke")
+    assert f"record {msg_id} mode=ok" in [e["message"] for e in inv["logs"]]
+    assert all(e["stream"] == inv["log_stream"] for e in inv["logs"])
