@@ -575,6 +575,9 @@ static int cmd_serve(opts_t *o)
     if (obs.metrics) /* alarms evaluate metrics: none without them */
         obs.alarms = alarms_new(base, obs.db, obs.metrics, cfg->region, cfg->account_id);
     observe_set(&obs);
+    if (cfg->n_alarms && !obs.alarms)
+        log_warn("msg=\"config alarms not created: observe is off, so no metrics are recorded to evaluate them\" "
+                 "alarms=%zu", cfg->n_alarms);
     if (alarms_apply_config(obs.alarms, cfg))
         goto done;
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);

@@ -81,6 +81,7 @@ typedef struct run {        /* a command started by a state change */
     size_t len, off;
     struct event *ev_in, *ev_timeout;
     char *alarm;
+    int timed_out;          /* logged already: the reap says nothing more */
     struct run *next;
 } run_t;
 
@@ -1227,7 +1228,9 @@ static void reap(alarms_t *as)
         int status;
         pid_t got = waitpid(r->pid, &status, WNOHANG);
         if (got == r->pid || (got < 0 && errno == ECHILD)) {
-            if (got < 0)
+            if (r->timed_out)
+                ;
+            else if (got < 0)
                 log_warn("msg=\"alarm command vanished\" alarm=\"%s\" pid=%d", r->alarm, (int)r->pid);
             else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
                 log_warn("msg=\"alarm command failed\" alarm=\"%s\" pid=%d exit_code=%d", r->alarm, (int)r->pid,
@@ -1259,6 +1262,7 @@ static void run_timeout(evutil_socket_t fd, short what, void *arg)
     run_t *r = arg;
     log_warn("msg=\"alarm command failed\" alarm=\"%s\" pid=%d error=\"still running after %d s; killed\"", r->alarm,
              (int)r->pid, COMMAND_TIMEOUT_S);
+    r->timed_out = 1;
     kill(-r->pid, SIGKILL);
 }
 
