@@ -90,6 +90,7 @@ struct alarms {
     observe_db_t *db;
     metrics_t *m;
     char *region, *account;
+    char *workdir;          /* where commands run: the config file's folder */
     alarm_t **v;            /* sorted by name */
     size_t n, cap;
     struct event *timer, *sigchld;
@@ -1290,7 +1291,7 @@ static void run_command(alarms_t *as, const alarm_t *a, char *json, alarm_state_
     envp[n_env + 1] = e2;
     envp[n_env + 2] = e3;
     char *argv[] = {"/bin/sh", "-c", (char *)a->command, NULL};
-    lambda_spawn_t spec = {.function_name = a->name, .argv = argv, .envp = envp};
+    lambda_spawn_t spec = {.function_name = a->name, .argv = argv, .envp = envp, .working_dir = as->workdir};
     int fds[3] = {p[0], 2, 2};
     pid_t pid = 0;
     int rc = lambda_spawn(&spec, fds, &pid);
@@ -1549,6 +1550,7 @@ void alarms_free(alarms_t *as)
     free(as->v);
     free(as->region);
     free(as->account);
+    free(as->workdir);
     free(as);
 }
 
@@ -1971,6 +1973,8 @@ int alarms_apply_config(alarms_t *as, const config_t *cfg)
         return 0;
     int64_t now = clock_now_ms();
     int failed = 0;
+    free(as->workdir);
+    as->workdir = xstrdup(cfg->dir);
     for (size_t i = 0; i < cfg->n_alarms; i++) {
         cw_err_t err = {0};
         cJSON *def = check_definition(cfg->alarms[i].params, cfg->alarms[i].command, &err);

@@ -216,8 +216,8 @@ def wait_state(server, cw, alarm, want, tries=6):
 
 @pytest.mark.timeout(120)
 def test_queue_alarm_end_to_end(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
+    out = tmp_path / "srv" / "out"  # the command runs in the config file's folder: a relative path
+    out.mkdir(parents=True)
     config = f"""
 queues:
   jobs: {{}}
@@ -233,7 +233,7 @@ alarms:
     comparison_operator: GreaterThanThreshold
     treat_missing_data: notBreaching
     description: more than 3 jobs waiting
-    command: cat > {out}/$SLUICE_ALARM_STATE.json
+    command: cat > out/$SLUICE_ALARM_STATE.json
 """
     server = PrivateServer(sluice_binary(), tmp_path / "srv", config=config)
     try:
