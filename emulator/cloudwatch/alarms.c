@@ -1864,6 +1864,16 @@ static int op_history(alarms_t *as, const cJSON *p, cJSON **result, cw_err_t *er
         return v_enum(err, type, "historyItemType", item_types);
     if (scan && in_set(scan, scans) < 0)
         return v_enum(err, scan, "scanBy", scans);
+    int metric_alarms = !types;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, types)
+    {
+        static const char *const kinds[] = {"CompositeAlarm", "MetricAlarm", NULL};
+        int k = in_set(t->valuestring, kinds);
+        if (k < 0)
+            return v_enum(err, t->valuestring, "alarmTypes", kinds);
+        metric_alarms |= k == 1;
+    }
     double start = 0, end = 253402300799.0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(p, "StartDate");
     if (v && !cJSON_IsNull(v)) {
@@ -1879,7 +1889,7 @@ static int op_history(alarms_t *as, const cJSON *p, cJSON **result, cw_err_t *er
     }
     cJSON *r = cJSON_CreateObject();
     cJSON *items = cJSON_AddArrayToObject(r, "AlarmHistoryItems");
-    if (as->db) {
+    if (as->db && metric_alarms) { /* sluice has no composite alarms */
         observe_db_flush(as->db);
         sqlite3_stmt *st = observe_conn_stmt(observe_db_reader(as->db), SQL_READ_HISTORY);
         if (st) {

@@ -133,6 +133,8 @@ def test_set_alarm_state_history_and_admin(cw, endpoint, name):
     assert cdata["createdAlarm"]["metricName"] == "Depth"
     oldest_first = cw.describe_alarm_history(AlarmName=name, ScanBy="TimestampAscending")["AlarmHistoryItems"]
     assert [i["HistoryItemType"] for i in oldest_first] == ["ConfigurationUpdate", "StateUpdate", "StateUpdate"]
+    assert cw.describe_alarm_history(AlarmName=name, AlarmTypes=["CompositeAlarm"])["AlarmHistoryItems"] == []
+    assert len(cw.describe_alarm_history(AlarmName=name, AlarmTypes=["MetricAlarm"])["AlarmHistoryItems"]) == 3
     page = cw.describe_alarm_history(AlarmName=name, MaxRecords=1)
     assert len(page["AlarmHistoryItems"]) == 1 and page["NextToken"]
     doc = admin(endpoint)
