@@ -816,7 +816,7 @@ static const char SQL_DELETE[] = "DELETE FROM cw_alarms WHERE name = ?1";
 static const char SQL_HISTORY[] =
     "INSERT INTO cw_alarm_history(name, ts_ms, type, summary, data, old_state, new_state, reason) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-static const char SQL_HISTORY_TRIM[] = "DELETE FROM cw_alarm_history WHERE id <= ?1 - " "10000";
+static const char SQL_HISTORY_TRIM[] = "DELETE FROM cw_alarm_history WHERE id <= ?1";
 static const char SQL_LOAD[] =
     "SELECT name, def, state, reason, reason_data, state_ms, transitioned_ms, config_ms, from_config FROM cw_alarms";
 static const char SQL_LOAD_RECENT[] =
@@ -897,7 +897,7 @@ static int rec_write(observe_conn_t *c, void *p)
     if (r->kind == 2) {
         sqlite3_int64 id = sqlite3_last_insert_rowid(observe_conn_handle(c));
         if (id % 100 == 0 && (st = observe_conn_stmt(c, SQL_HISTORY_TRIM))) { /* now and then: keep the newest */
-            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int64(st, 1, id - HISTORY_KEEP);
             sqlite3_step(st);
             sqlite3_reset(st);
         }
