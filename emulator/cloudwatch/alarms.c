@@ -2012,6 +2012,17 @@ int alarms_apply_config(alarms_t *as, const config_t *cfg)
 
 /* ---- GET /_sluice/alarms ---------------------------------------------- */
 
+/* "2026-12-03T07:42:00.123Z": what a page shows as it is and Date() reads. */
+static void iso_ms(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
 cJSON *alarms_admin_json(alarms_t *as)
 {
     cJSON *o = cJSON_CreateObject();
@@ -2038,14 +2049,18 @@ cJSON *alarms_admin_json(alarms_t *as)
         cJSON_AddNumberToObject(x, "period", a->period);
         cJSON_AddNumberToObject(x, "threshold", a->rule.threshold);
         cJSON_AddStringToObject(x, "comparison", cmp_names[a->rule.cmp]);
-        cJSON_AddNumberToObject(x, "updated", (double)a->state_ms);
+        char ts[40];
+        iso_ms(a->state_ms, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "updated", ts);
         cJSON_AddItemToArray(list, x);
     }
     for (size_t i = 0; i < as->n_recent; i++) {
         const change_t *c = &as->recent[(as->recent_at + ADMIN_HISTORY - 1 - i) % ADMIN_HISTORY];
         cJSON *x = cJSON_CreateObject();
         cJSON_AddStringToObject(x, "name", c->name);
-        cJSON_AddNumberToObject(x, "time", (double)c->ms);
+        char ts[40];
+        iso_ms(c->ms, ts, sizeof ts);
+        cJSON_AddStringToObject(x, "time", ts);
         cJSON_AddStringToObject(x, "old", alarms_state_name(c->old_state));
         cJSON_AddStringToObject(x, "new", alarms_state_name(c->new_state));
         cJSON_AddStringToObject(x, "reason", c->reason ? c->reason : "");

@@ -109,7 +109,8 @@ void alarms_clock_advanced(alarms_t *a);
 /* GET /_sluice/alarms: {"alarms":[{name, state, reason, namespace, metric,
  * dimensions[{name, value}], statistic, period, threshold, comparison,
  * updated}], "history":[the last 50 state changes, newest first: {name,
- * time, old, new, reason}]}; times are epoch milliseconds. Owned. */
+ * time, old, new, reason}]}; times are ISO 8601 UTC with milliseconds
+ * ("2026-12-03T07:42:00.123Z"). Owned. */
 cJSON *alarms_admin_json(alarms_t *a);
 
 /* Commands started and still running (tests). */

@@ -7,6 +7,7 @@ emulated clock moved on), runs its command with the SNS-style JSON on stdin,
 goes back to OK after the messages are deleted, and keeps all of it across
 a restart."""
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -145,6 +146,8 @@ def test_set_alarm_state_history_and_admin(cw, endpoint, name):
     changes = [h for h in doc["history"] if h["name"] == name]
     assert [(h["old"], h["new"], h["reason"]) for h in changes] == [("ALARM", "OK", "back"),
                                                                    ("INSUFFICIENT_DATA", "ALARM", "manual")]
+    iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(iso, mine["updated"]) and all(re.fullmatch(iso, h["time"]) for h in changes)
     assert changes[0]["time"] >= changes[1]["time"]
 
 
