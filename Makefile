@@ -94,6 +94,7 @@ LIB_SRCS := \
 	emulator/cloudwatch/wire_json.c \
 	emulator/cloudwatch/wire_query.c \
 	emulator/cloudwatch/wire_cbor.c \
+	emulator/cloudwatch/alarms.c \
 	emulator/cloudwatch/actions.c \
 	emulator/cloudwatch/cloudwatch.c \
 	emulator/observe/filter_pattern.c \

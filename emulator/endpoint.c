@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cloudwatch/alarms.h"
 #include "cloudwatch/cloudwatch.h"
 #include "core/auth.h"
 #include "core/clock.h"
@@ -244,6 +245,7 @@ static void clock_call(endpoint_t *ep, struct evhttp_request *req)
         clock_advance((int64_t)(secs * 1000.0 + 0.5));
         log_info("msg=\"clock advanced\" seconds=%g offset_ms=%lld", secs, (long long)clock_offset_ms());
         sqs_clock_advanced(ep->sqs);
+        alarms_clock_advanced(alarms_get());
     } else if (method != EVHTTP_REQ_GET) {
         reply_json(req, 405, "Method Not Allowed", "{\"error\":\"use GET or POST\"}");
         return;
@@ -318,6 +320,17 @@ static void traces_call(struct evhttp_request *req, const char *path, const char
     reply_cjson(req, 200, "OK", traces_list(db, &f));
 }
 
+/* GET /_sluice/alarms: every alarm and the last state changes (cloudwatch/alarms.h). */
+static void alarms_call(struct evhttp_request *req)
+{
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        reply_json(req, 405, "Method Not Allowed", "{\"error\":\"use GET\"}");
+        return;
+    }
+    reply_cjson(req, 200, "OK", alarms_admin_json(alarms_get()));
+}
+
 static void health(struct evhttp_request *req) { reply_json(req, 200, "OK", "{\"status\":\"ok\"}"); }
 
 /* GET /_sluice/metrics: the metrics for Prometheus (observe/prometheus.h). */
@@ -365,6 +378,10 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     }
     if (strcmp(path, "/_sluice/clock") == 0) {
         clock_call(ep, req);
+        return;
+    }
+    if (strcmp(path, "/_sluice/alarms") == 0) {
+        alarms_call(req);
         return;
     }
     if (ep->dashboard && dashboard_handle(ep->dashboard, req, path, query))

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/auth.h"
+#include "cloudwatch/alarms.h"
 #include "core/config.h"
 #include "core/guard.h"
 #include "core/log.h"
@@ -281,7 +282,8 @@ static config_t *load_config(const opts_t *o)
             }
         }
         if (cfg && check_filters(cfg) + check_templates(cfg) + check_interpreters(cfg, 0) +
-                       config_check_commands(cfg, print_problem, NULL)) {
+                       config_check_commands(cfg, print_problem, NULL) +
+                       alarms_check_config(cfg, print_problem, NULL)) {
             config_free(cfg);
             cfg = NULL;
         }
@@ -570,7 +572,14 @@ static int cmd_serve(opts_t *o)
         obs.traces = traces_new(obs.db);
         traces_set_retention(obs.traces, (int64_t)cfg->traces_retention * 1000);
     }
+    if (obs.metrics) /* alarms evaluate metrics: none without them */
+        obs.alarms = alarms_new(base, obs.db, obs.metrics, cfg->region, cfg->account_id);
     observe_set(&obs);
+    if (cfg->n_alarms && !obs.alarms)
+        log_warn("msg=\"config alarms not created: observe is off, so no metrics are recorded to evaluate them\" "
+                 "alarms=%zu", cfg->n_alarms);
+    if (alarms_apply_config(obs.alarms, cfg))
+        goto done;
     sqs = sqs_new(base, db_path, cfg->region, cfg->account_id);
     if (!sqs)
         goto done;
@@ -622,6 +631,7 @@ done:
     endpoint_free(ep);
     dashboard_free(dash);
     observe_set(NULL);
+    alarms_free(obs.alarms);   /* before the writer closes: it hands over nothing after */
     metrics_free(obs.metrics); /* hands its unsaved minutes to the writer */
     observe_db_close(obs.db);  /* drains the writer: records may point at the stores below */
     logstore_free(obs.logs);

@@ -1,6 +1,8 @@
 /* The CloudWatch metric operations over observe/metrics. */
 #include "cloudwatch/actions.h"
 
+#include "cloudwatch/alarms.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,12 +25,11 @@
 static const char *const served_ops[] = {"PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics",
                                          NULL};
 static const char *const other_ops[] = {
-    "DeleteAlarms", "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules", "DeleteMetricStream",
-    "DescribeAlarmHistory", "DescribeAlarms", "DescribeAlarmsForMetric", "DescribeAnomalyDetectors",
-    "DescribeInsightRules", "DisableAlarmActions", "DisableInsightRules", "EnableAlarmActions", "EnableInsightRules",
+    "DeleteAnomalyDetector", "DeleteDashboards", "DeleteInsightRules", "DeleteMetricStream",
+    "DescribeAnomalyDetectors", "DescribeInsightRules", "DisableInsightRules", "EnableInsightRules",
     "GetDashboard", "GetInsightRuleReport", "GetMetricStream", "GetMetricWidgetImage", "ListDashboards",
     "ListManagedInsightRules", "ListMetricStreams", "ListTagsForResource", "PutAnomalyDetector", "PutCompositeAlarm",
-    "PutDashboard", "PutInsightRule", "PutManagedInsightRules", "PutMetricAlarm", "PutMetricStream", "SetAlarmState",
+    "PutDashboard", "PutInsightRule", "PutManagedInsightRules", "PutMetricStream",
     "StartMetricStreams", "StopMetricStreams", "TagResource", "UntagResource", NULL};
 
 cw_op_kind_t cw_action_kind(const char *op)
@@ -36,6 +37,8 @@ cw_op_kind_t cw_action_kind(const char *op)
     for (const char *const *o = served_ops; *o; o++)
         if (strcmp(op, *o) == 0)
             return CW_OP_SERVED;
+    if (alarms_op_known(op))
+        return CW_OP_SERVED;
     for (const char *const *o = other_ops; *o; o++)
         if (strcmp(op, *o) == 0)
             return CW_OP_NOT_SUPPORTED;
@@ -898,10 +901,14 @@ int cw_action_run_in(const char *op, const cJSON *params, metrics_t *m, const ch
         return get_metric_data(params, m, region, result, err);
     if (strcmp(op, "ListMetrics") == 0)
         return list_metrics(params, m, region, now_ms, result, err);
+    if (alarms_op_known(op)) /* one set of alarms, on the default region's metrics */
+        return alarms_action(alarms_get(), op, params, now_ms, result, err);
     if (cw_action_kind(op) == CW_OP_NOT_SUPPORTED)
         return cw_err_set(err, CW_ERR_NOT_SUPPORTED,
-                          "sluice does not support the CloudWatch operation %s yet: it serves PutMetricData, "
-                          "GetMetricData, GetMetricStatistics and ListMetrics.",
+                          "sluice does not support the CloudWatch operation %s: it serves the metric operations "
+                          "(PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics) and the metric alarm "
+                          "ones (PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, "
+                          "DescribeAlarmHistory, SetAlarmState, EnableAlarmActions, DisableAlarmActions).",
                           op);
     return cw_err_set(err, CW_ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.", op);
 }

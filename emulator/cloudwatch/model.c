@@ -25,6 +25,9 @@ static const cw_err_info_t cw_errors[CW_ERR__COUNT] = {
                               "Sender"},
     [CW_ERR_TOO_LARGE] = {413, "com.amazon.coral.service#RequestEntityTooLarge", "RequestEntityTooLarge", "Sender"},
     [CW_ERR_INTERNAL] = {500, CW "InternalServiceFault", "InternalServiceError", "Receiver"},
+    [CW_ERR_VALIDATION] = {400, "com.amazon.coral.validate#ValidationException", "ValidationError", "Sender"},
+    [CW_ERR_RESOURCE_NOT_FOUND] = {404, CW "ResourceNotFound", "ResourceNotFound", "Sender"},
+    [CW_ERR_INVALID_FORMAT] = {400, CW "InvalidFormatFault", "InvalidFormat", "Sender"},
 };
 
 const cw_err_info_t *cw_err_info(cw_err_code_t code)
@@ -58,20 +61,30 @@ static int in_list(const char *name, const char *const *list)
 
 int cw_member_is_timestamp(const char *name)
 {
-    static const char *const names[] = {"Timestamp", "Timestamps", "StartTime", "EndTime", NULL};
+    static const char *const names[] = {"Timestamp", "Timestamps", "StartTime", "EndTime", "StartDate", "EndDate",
+                                        "AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp",
+                                        "StateTransitionedTimestamp", NULL};
     return name && in_list(name, names);
 }
 
 int cw_member_is_number(const char *name)
 {
     static const char *const names[] = {"Value", "Values", "Counts", "SampleCount", "Sum", "Minimum", "Maximum",
-                                        "Period", "StorageResolution", "MaxDatapoints", "MaxRecords", NULL};
+                                        "Period", "StorageResolution", "MaxDatapoints", "MaxRecords", "Threshold",
+                                        "EvaluationPeriods", "DatapointsToAlarm", NULL};
+    return name && in_list(name, names);
+}
+
+int cw_member_is_integer(const char *name)
+{
+    static const char *const names[] = {"Period", "EvaluationPeriods", "DatapointsToAlarm", NULL};
     return name && in_list(name, names);
 }
 
 int cw_member_is_bool(const char *name)
 {
-    static const char *const names[] = {"ReturnData", "IncludeLinkedAccounts", "StrictEntityValidation", NULL};
+    static const char *const names[] = {"ReturnData", "IncludeLinkedAccounts", "StrictEntityValidation",
+                                        "ActionsEnabled", NULL};
     return name && in_list(name, names);
 }
 

@@ -20,6 +20,9 @@ typedef enum {
     CW_ERR_SERIALIZATION,       /* a body that does not parse */
     CW_ERR_TOO_LARGE,
     CW_ERR_INTERNAL,
+    CW_ERR_VALIDATION,          /* a model constraint (400 ValidationError) */
+    CW_ERR_RESOURCE_NOT_FOUND,  /* 404 ResourceNotFound (SetAlarmState of an unknown alarm) */
+    CW_ERR_INVALID_FORMAT,      /* InvalidFormat (StateReasonData that is not JSON) */
     CW_ERR__COUNT
 } cw_err_code_t;
 
@@ -48,6 +51,10 @@ void cw_err_query_header(const cw_err_t *e, char *out, size_t n);
 int cw_member_is_timestamp(const char *name);
 int cw_member_is_number(const char *name);
 int cw_member_is_bool(const char *name);
+/* Integer members in outputs (Period, EvaluationPeriods, DatapointsToAlarm):
+ * rendered without a fraction (XML "60", CBOR an integer), as clients
+ * parse them as integers. */
+int cw_member_is_integer(const char *name);
 
 /* ISO 8601 ("2026-02-12T10:00:00Z", "...T10:00:00.123Z", "+01:00" offsets,
  * a bare date) to epoch seconds. Returns 0, or -1 when s is not one. */

@@ -239,6 +239,9 @@ static cbor_item_t *from_json(const cJSON *v, const char *member)
 {
     if (cJSON_IsString(v))
         return cbor_build_string(v->valuestring);
+    if (cJSON_IsNumber(v) && cw_member_is_integer(member) && v->valuedouble >= 0 &&
+        v->valuedouble < 4294967296.0 && v->valuedouble == floor(v->valuedouble))
+        return cbor_build_uint32((uint32_t)v->valuedouble);
     if (cJSON_IsNumber(v))
         return cw_member_is_timestamp(member) ? timestamp_item(v->valuedouble) : number_item(v->valuedouble);
     if (cJSON_IsBool(v))

@@ -196,6 +196,9 @@ static void put_value(buf_t *b, const char *member, const cJSON *v)
             char ts[40];
             cw_iso8601_format(v->valuedouble, ts, sizeof ts);
             buf_puts(b, ts);
+        } else if (cw_member_is_integer(member) && v->valuedouble == floor(v->valuedouble) &&
+                   fabs(v->valuedouble) < 1e15) {
+            buf_printf(b, "%.0f", v->valuedouble);
         } else {
             put_number(b, v->valuedouble);
         }

@@ -2974,6 +2974,205 @@ static const field_t observe_fields[] = {
     { .key = NULL },
 };
 static const schema_t observe_schema = { observe_fields, NULL };
+/* ---- alarms: (CloudWatch metric alarms, cloudwatch/alarms.c) ---- */
+
+#define ALARM_NAME_MAX 255
+
+enum { AL_NAMESPACE, AL_METRIC, AL_DIMENSIONS, AL_STATISTIC, AL_PERIOD, AL_EVAL, AL_DATAPOINTS, AL_THRESHOLD,
+       AL_COMPARISON, AL_MISSING, AL_UNIT, AL_DESCRIPTION, AL_ACTIONS, AL_COMMAND };
+
+static void *add_alarm(loader_t *L, void *obj, const yaml_node_t *name)
+{
+    config_t *c = obj;
+    const char *s = text_of(name);
+    size_t len = strlen(s);
+    char q[MAX_QUOTED + 8];
+    quote(q, s);
+    if (!len || len > ALARM_NAME_MAX || len != name->data.scalar.length)
+        problem(L, name, "alarm name %s must be 1 to %d characters (no NUL)", q, ALARM_NAME_MAX);
+    c->alarms = xrealloc(c->alarms, (c->n_alarms + 1) * sizeof *c->alarms);
+    config_alarm_t *a = &c->alarms[c->n_alarms++];
+    memset(a, 0, sizeof *a);
+    a->name = xstrdup(s);
+    a->line = (int)name->start_mark.line + 1;
+    a->column = (int)name->start_mark.column + 1;
+    a->params = json_new(cJSON_CreateObject());
+    cJSON_AddStringToObject(a->params, "AlarmName", s);
+    return a;
+}
+
+/* comparison_operator: AWS's names, or >, >=, <, <=. */
+static const char *comparison_of(const char *s)
+{
+    static const char *const names[][2] = {
+        {"GreaterThanOrEqualToThreshold", ">="}, {"GreaterThanThreshold", ">"},
+        {"LessThanThreshold", "<"}, {"LessThanOrEqualToThreshold", "<="}, {NULL, NULL}};
+    for (int i = 0; names[i][0]; i++)
+        if (!strcmp(s, names[i][0]) || !strcmp(s, names[i][1]))
+            return names[i][0];
+    return NULL;
+}
+
+static void set_alarm_field(loader_t *L, void *obj, const field_t *f, const value_t *v)
+{
+    config_alarm_t *a = obj;
+    char q[MAX_QUOTED + 8];
+    quote(q, v->text);
+    cJSON *p = a->params;
+    switch (f->offset) {
+    case AL_NAMESPACE:
+    case AL_METRIC:
+    case AL_UNIT:
+    case AL_DESCRIPTION: {
+        static const char *const members[] = {[AL_NAMESPACE] = "Namespace", [AL_METRIC] = "MetricName",
+                                              [AL_UNIT] = "Unit", [AL_DESCRIPTION] = "AlarmDescription"};
+        size_t max = f->offset == AL_DESCRIPTION ? 1024 : 255;
+        if (!*v->text || strlen(v->text) > max || has_nul(v->node)) {
+            problem(L, v->node, "%s must be 1 to %zu characters, got %s", f->key, max, q);
+            return;
+        }
+        cJSON_AddStringToObject(p, members[f->offset], v->text);
+        return;
+    }
+    case AL_STATISTIC: {
+        static const char *const basic[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum", NULL};
+        for (int i = 0; basic[i]; i++)
+            if (!strcmp(v->text, basic[i])) {
+                cJSON_AddStringToObject(p, "Statistic", v->text);
+                return;
+            }
+        char *end;
+        double pct = v->text[0] == 'p' ? strtod(v->text + 1, &end) : -1;
+        if (v->text[0] == 'p' && v->text[1] >= '0' && v->text[1] <= '9' && !*end && pct >= 0 && pct <= 100) {
+            cJSON_AddStringToObject(p, "ExtendedStatistic", v->text);
+            return;
+        }
+        problem(L, v->node, "statistic must be SampleCount, Average, Sum, Minimum, Maximum or a percentile "
+                            "p0-p100 (p99, p99.9), got %s", q);
+        return;
+    }
+    case AL_PERIOD:
+        if (v->num != 10 && v->num != 20 && v->num != 30 && v->num % 60) {
+            problem(L, v->node, "period must be 10, 20, 30 or a multiple of 60 seconds, got %lld", v->num);
+            return;
+        }
+        cJSON_AddNumberToObject(p, "Period", (double)v->num);
+        return;
+    case AL_EVAL:
+        cJSON_AddNumberToObject(p, "EvaluationPeriods", (double)v->num);
+        return;
+    case AL_DATAPOINTS:
+        cJSON_AddNumberToObject(p, "DatapointsToAlarm", (double)v->num);
+        return;
+    case AL_THRESHOLD: {
+        char *end;
+        errno = 0;
+        double t = strtod(v->text, &end);
+        if (!*v->text || *end || errno == ERANGE || t != t) {
+            problem(L, v->node, "threshold: expected a number, got %s", q);
+            return;
+        }
+        cJSON_AddNumberToObject(p, "Threshold", t);
+        return;
+    }
+    case AL_COMPARISON: {
+        const char *c = comparison_of(v->text);
+        if (!c) {
+            problem(L, v->node, "comparison_operator must be GreaterThanThreshold (>), "
+                                "GreaterThanOrEqualToThreshold (>=), LessThanThreshold (<) or "
+                                "LessThanOrEqualToThreshold (<=), got %s", q);
+            return;
+        }
+        cJSON_AddStringToObject(p, "ComparisonOperator", c);
+        return;
+    }
+    case AL_MISSING:
+        if (strcmp(v->text, "missing") && strcmp(v->text, "breaching") && strcmp(v->text, "notBreaching") &&
+            strcmp(v->text, "ignore")) {
+            problem(L, v->node, "treat_missing_data must be missing, breaching, notBreaching or ignore, got %s", q);
+            return;
+        }
+        cJSON_AddStringToObject(p, "TreatMissingData", v->text);
+        return;
+    case AL_ACTIONS:
+        cJSON_AddBoolToObject(p, "ActionsEnabled", (int)v->num);
+        return;
+    case AL_COMMAND:
+        if (!*v->text || has_nul(v->node)) {
+            problem(L, v->node, "command must be a non-empty shell command");
+            return;
+        }
+        replace_str(&a->command, v->text);
+        return;
+    }
+}
+
+static void put_alarm_dimension(loader_t *L, void *obj, const yaml_node_t *key, const yaml_node_t *value)
+{
+    config_alarm_t *a = obj;
+    const char *k = text_of(key);
+    char q[MAX_QUOTED + 8], buf[MAX_QUOTED + 32];
+    quote(q, k);
+    if (!*k || strlen(k) > 255 || has_nul(key)) {
+        problem(L, key, "dimension name %s must be 1 to 255 characters", q);
+        return;
+    }
+    if (value->type != YAML_SCALAR_NODE || is_null(value) || !*text_of(value) || has_nul(value) ||
+        strlen(text_of(value)) > 1024) {
+        problem(L, value, "dimension %s: expected a value of 1 to 1024 characters, got %s", q, describe(value, buf));
+        return;
+    }
+    cJSON *dims = cJSON_GetObjectItemCaseSensitive(a->params, "Dimensions");
+    if (!dims)
+        dims = cJSON_AddArrayToObject(a->params, "Dimensions");
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "Name", k);
+    cJSON_AddStringToObject(d, "Value", text_of(value));
+    cJSON_AddItemToArray(dims, d);
+}
+
+static void check_alarm(loader_t *L, void *obj, const yaml_node_t *owner, const seen_t *seen)
+{
+    (void)obj;
+    static const int required[] = {AL_NAMESPACE, AL_METRIC, AL_STATISTIC, AL_THRESHOLD, AL_COMPARISON};
+    static const char *const names[] = {[AL_NAMESPACE] = "namespace", [AL_METRIC] = "metric_name",
+                                        [AL_STATISTIC] = "statistic", [AL_THRESHOLD] = "threshold",
+                                        [AL_COMPARISON] = "comparison_operator"};
+    for (size_t i = 0; i < sizeof required / sizeof *required; i++)
+        if (!seen[required[i]].key)
+            problem(L, owner, "an alarm requires %s", names[required[i]]);
+    config_alarm_t *a = obj;
+    if (!cJSON_GetObjectItemCaseSensitive(a->params, "Period"))
+        cJSON_AddNumberToObject(a->params, "Period", 60);
+    if (!cJSON_GetObjectItemCaseSensitive(a->params, "EvaluationPeriods"))
+        cJSON_AddNumberToObject(a->params, "EvaluationPeriods", 1);
+}
+
+static const field_t alarm_fields[] = {
+    [AL_NAMESPACE] = { .key = "namespace", .kind = KIND_STRING, .set = set_alarm_field, .offset = AL_NAMESPACE },
+    [AL_METRIC] = { .key = "metric_name", .kind = KIND_STRING, .set = set_alarm_field, .offset = AL_METRIC },
+    [AL_DIMENSIONS] = { .key = "dimensions", .kind = KIND_DICT, .put = put_alarm_dimension, .max_entries = 30 },
+    [AL_STATISTIC] = { .key = "statistic", .kind = KIND_STRING, .set = set_alarm_field, .offset = AL_STATISTIC },
+    [AL_PERIOD] = { .key = "period", .kind = KIND_INT, .min = 10, .max = 604800, .set = set_alarm_field,
+                    .offset = AL_PERIOD },
+    [AL_EVAL] = { .key = "evaluation_periods", .kind = KIND_INT, .min = 1, .max = 100000,
+                  .set = set_alarm_field, .offset = AL_EVAL },
+    [AL_DATAPOINTS] = { .key = "datapoints_to_alarm", .kind = KIND_INT, .min = 1, .max = 100000,
+                        .set = set_alarm_field, .offset = AL_DATAPOINTS },
+    [AL_THRESHOLD] = { .key = "threshold", .kind = KIND_STRING, .set = set_alarm_field, .offset = AL_THRESHOLD },
+    [AL_COMPARISON] = { .key = "comparison_operator", .kind = KIND_STRING, .set = set_alarm_field,
+                        .offset = AL_COMPARISON },
+    [AL_MISSING] = { .key = "treat_missing_data", .kind = KIND_STRING, .set = set_alarm_field,
+                     .offset = AL_MISSING },
+    [AL_UNIT] = { .key = "unit", .kind = KIND_STRING, .set = set_alarm_field, .offset = AL_UNIT },
+    [AL_DESCRIPTION] = { .key = "description", .kind = KIND_STRING, .set = set_alarm_field,
+                         .offset = AL_DESCRIPTION },
+    [AL_ACTIONS] = { .key = "actions_enabled", .kind = KIND_BOOL, .set = set_alarm_field, .offset = AL_ACTIONS },
+    [AL_COMMAND] = { .key = "command", .kind = KIND_STRING, .set = set_alarm_field, .offset = AL_COMMAND },
+    { .key = NULL },
+};
+static const schema_t alarm_schema = { alarm_fields, check_alarm };
+
 /* ---- limits: (core/server.c, lambda/service.c) and durability: ---- */
 
 static const field_t limits_fields[] = {
@@ -3261,6 +3460,7 @@ static const field_t config_fields[] = {
     { .key = "functions", .kind = KIND_NAMED, .sub = &function_schema, .add = add_function,
       .entry = "function" },
     { .key = "apis", .kind = KIND_NAMED, .sub = &api_schema, .add = add_api, .entry = "api" },
+    { .key = "alarms", .kind = KIND_NAMED, .sub = &alarm_schema, .add = add_alarm, .entry = "alarm" },
     { .key = NULL },
 };
 static const schema_t config_schema = { config_fields, check_config };
@@ -3698,5 +3898,11 @@ void config_free(config_t *c)
         free(c->auth_keys[i].principal);
     }
     free(c->auth_keys);
+    for (size_t i = 0; i < c->n_alarms; i++) {
+        free(c->alarms[i].name);
+        cJSON_Delete(c->alarms[i].params);
+        free(c->alarms[i].command);
+    }
+    free(c->alarms);
     free(c);
 }

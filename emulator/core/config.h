@@ -116,6 +116,21 @@ typedef struct {
     int line, column;        /* where the entry starts */
 } config_auth_key_t;
 
+/* One `alarms:` entry: a CloudWatch metric alarm (cloudwatch/alarms.c),
+ * its keys the snake_case of PutMetricAlarm's members. */
+typedef struct {
+    char *name;              /* AlarmName */
+    int line, column;        /* where the name is written */
+    /* PutMetricAlarm's members under AWS's names (AlarmName, Namespace,
+     * MetricName, Dimensions, Statistic or ExtendedStatistic, Period,
+     * EvaluationPeriods, DatapointsToAlarm, Threshold, ComparisonOperator,
+     * TreatMissingData, Unit, AlarmDescription, ActionsEnabled); owned,
+     * never NULL. The rules that span members are checked by
+     * alarms_check_config, with AWS's messages. */
+    cJSON *params;
+    char *command;           /* a shell command run on each state change, or NULL */
+} config_alarm_t;
+
 typedef struct {
     char *path;          /* the file it came from, or NULL for defaults */
     char *dir;           /* the folder of that file ("." for defaults) */
@@ -165,6 +180,8 @@ typedef struct {
     size_t n_functions;
     config_api_t *apis;
     size_t n_apis;
+    config_alarm_t *alarms;  /* `alarms:` */
+    size_t n_alarms;
 } config_t;
 
 /* A config with every default and no queues. Returns owned. */

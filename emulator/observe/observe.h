@@ -12,12 +12,14 @@
 struct metrics;
 struct logstore;
 struct traces;
+struct alarms;
 
 typedef struct observe {
     observe_db_t *db;           /* <data_dir>/observe.db and its writer */
     struct metrics *metrics;    /* observe/metrics.h */
     struct logstore *logs;      /* observe/logs.h */
     struct traces *traces;      /* observe/traces.h */
+    struct alarms *alarms;      /* cloudwatch/alarms.h (NULL when metrics are off) */
 } observe_t;
 
 /* The process's hub, or NULL. */

@@ -276,6 +276,17 @@ int template_merge(config_t *dst, config_t *src, config_report_fn report, void *
         dst->n_apis += src->n_apis;
         src->n_apis = 0;
     }
+    for (size_t i = 0; i < src->n_alarms; i++)
+        for (size_t k = 0; k < dst->n_alarms; k++)
+            if (!strcmp(src->alarms[i].name, dst->alarms[k].name))
+                duplicate(report, ctx, "alarm", src->alarms[i].name, src, src->alarms[i].line,
+                          src->alarms[i].column, dst, dst->alarms[k].line, dst->alarms[k].column, &n);
+    if (src->n_alarms) {
+        dst->alarms = grow(dst->alarms, dst->n_alarms + src->n_alarms, sizeof *dst->alarms);
+        memcpy(dst->alarms + dst->n_alarms, src->alarms, src->n_alarms * sizeof *src->alarms);
+        dst->n_alarms += src->n_alarms;
+        src->n_alarms = 0;
+    }
     config_free(src);
     return n;
 }

@@ -184,5 +184,31 @@ else
     fail "cloudwatch: AWS/ is reserved (InvalidParameterValue)" "stderr: $err"
 fi
 
+# cloudwatch alarms: put-metric-alarm, describe-alarms, set-alarm-state, describe-alarm-history, delete-alarms
+alarm="$name-alarm"
+run cloudwatch put-metric-alarm --alarm-name "$alarm" --namespace "$ns" --metric-name Jobs \
+    --dimensions Name=Queue,Value=q1 --statistic Maximum --period 60 --evaluation-periods 2 --datapoints-to-alarm 1 \
+    --threshold 4 --comparison-operator GreaterThanThreshold --treat-missing-data notBreaching
+expect_eq "cloudwatch put-metric-alarm exits 0" 0 "$rc"
+run cloudwatch describe-alarms --alarm-names "$alarm" \
+    --query 'MetricAlarms[0].[StateValue,Period,EvaluationPeriods,DatapointsToAlarm,Threshold,TreatMissingData]' --output text
+expect_eq "cloudwatch describe-alarms: a new alarm, as defined" $'INSUFFICIENT_DATA\t60\t2\t1\t4.0\tnotBreaching' "$out"
+run cloudwatch set-alarm-state --alarm-name "$alarm" --state-value ALARM --state-reason "smoke"
+expect_eq "cloudwatch set-alarm-state exits 0" 0 "$rc"
+run cloudwatch describe-alarm-history --alarm-name "$alarm" --history-item-type StateUpdate \
+    --query 'AlarmHistoryItems[].HistorySummary' --output text
+expect_eq "cloudwatch describe-alarm-history: the state change" "Alarm updated from INSUFFICIENT_DATA to ALARM" "$out"
+run cloudwatch describe-alarms --state-value ALARM --alarm-name-prefix "$alarm" --query 'MetricAlarms[].StateReason' --output text
+expect_eq "cloudwatch describe-alarms --state-value ALARM" "smoke" "$out"
+run cloudwatch delete-alarms --alarm-names "$alarm"
+run cloudwatch describe-alarms --alarm-names "$alarm" --query 'length(MetricAlarms)' --output text
+expect_eq "cloudwatch delete-alarms: gone" "0" "$out"
+run cloudwatch set-alarm-state --alarm-name "$alarm" --state-value OK --state-reason "gone"
+if [[ $rc -ne 0 && "$err" == *"(ResourceNotFound)"* ]]; then
+    ok "cloudwatch: set-alarm-state on a deleted alarm is ResourceNotFound"
+else
+    fail "cloudwatch: set-alarm-state on a deleted alarm is ResourceNotFound" "rc: $rc" "stderr: $err"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

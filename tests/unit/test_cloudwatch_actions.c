@@ -48,11 +48,18 @@ static void test_kinds(void **state)
 {
     (void)state;
     assert_int_equal(cw_action_kind("GetMetricData"), CW_OP_SERVED);
-    assert_int_equal(cw_action_kind("PutMetricAlarm"), CW_OP_NOT_SUPPORTED);
+    assert_int_equal(cw_action_kind("PutMetricAlarm"), CW_OP_SERVED);
+    assert_int_equal(cw_action_kind("PutDashboard"), CW_OP_NOT_SUPPORTED);
     assert_int_equal(cw_action_kind("SendMessage"), CW_OP_UNKNOWN);
-    fails("PutMetricAlarm", "{}", CW_ERR_NOT_SUPPORTED,
-          "sluice does not support the CloudWatch operation PutMetricAlarm yet: it serves PutMetricData, "
-          "GetMetricData, GetMetricStatistics and ListMetrics.");
+    fails("PutDashboard", "{}", CW_ERR_NOT_SUPPORTED,
+          "sluice does not support the CloudWatch operation PutDashboard: it serves the metric operations "
+          "(PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics) and the metric alarm ones "
+          "(PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, DescribeAlarmHistory, "
+          "SetAlarmState, EnableAlarmActions, DisableAlarmActions).");
+    /* no alarms (observe off): the alarm operations say why they are not served */
+    fails("DescribeAlarms", "{}", CW_ERR_NOT_SUPPORTED,
+          "Alarms need observe: {enabled: true}: with observation off sluice records no metrics to evaluate them "
+          "on, so DescribeAlarms is not served.");
     fails("Nope", "{}", CW_ERR_INVALID_ACTION, "The action Nope is not valid for this endpoint.");
 }
 

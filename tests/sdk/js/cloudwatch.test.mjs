@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CloudWatchClient, PutMetricDataCommand, GetMetricStatisticsCommand, GetMetricDataCommand,
-  ListMetricsCommand, DescribeAlarmsCommand, PutMetricAlarmCommand, paginateListMetrics,
+  ListMetricsCommand, ListDashboardsCommand, PutCompositeAlarmCommand, paginateListMetrics,
 } from '@aws-sdk/client-cloudwatch';
 import { AwsSmithyRpcV2CborProtocol } from '@aws-sdk/core/protocols';
 import { cbor, dateToTag } from '@smithy/core/cbor';
@@ -216,14 +216,13 @@ for (const protocol of Object.keys(PROTOCOLS)) {
       name: 'InvalidParameterValueException', code: 'InvalidParameterValue',
       message: 'Metric math is not supported by sluice: MetricDataQueries.member.1.Expression cannot be evaluated; use MetricStat.',
     });
-    for (const cmd of [new DescribeAlarmsCommand({}), new PutMetricAlarmCommand({
-      AlarmName: 'a', MetricName: 'm', Namespace: 'App', Statistic: 'Sum', Period: 60, EvaluationPeriods: 1,
-      Threshold: 1, ComparisonOperator: 'GreaterThanThreshold',
+    for (const cmd of [new ListDashboardsCommand({}), new PutCompositeAlarmCommand({
+      AlarmName: 'a', AlarmRule: 'ALARM(b)',
     })]) {
       const op = cmd.constructor.name.replace(/Command$/, '');
       await expectCwError(cw.send(cmd), {
         name: 'UnsupportedOperation', code: 'UnsupportedOperation',
-        message: `sluice does not support the CloudWatch operation ${op} yet: it serves PutMetricData, GetMetricData, GetMetricStatistics and ListMetrics.`,
+        message: `sluice does not support the CloudWatch operation ${op}: it serves the metric operations (PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics) and the metric alarm ones (PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, DescribeAlarmHistory, SetAlarmState, EnableAlarmActions, DisableAlarmActions).`,
       });
     }
     cw.destroy();

@@ -327,11 +327,13 @@ def test_missing_parameters(endpoint):
         assert "<Type>Sender</Type><Code>MissingParameter</Code><Message>" + message + "</Message>" in r.text
 
 
-def test_alarms_are_not_supported_yet(cw):
+def test_dashboards_are_not_supported(cw):
     with aws_error("UnsupportedOperation", 400,
-                   "sluice does not support the CloudWatch operation DescribeAlarms yet: it serves PutMetricData, "
-                   "GetMetricData, GetMetricStatistics and ListMetrics."):
-        cw.describe_alarms()
+                   "sluice does not support the CloudWatch operation ListDashboards: it serves the metric operations "
+                   "(PutMetricData, GetMetricData, GetMetricStatistics, ListMetrics) and the metric alarm ones "
+                   "(PutMetricAlarm, DescribeAlarms, DescribeAlarmsForMetric, DeleteAlarms, DescribeAlarmHistory, "
+                   "SetAlarmState, EnableAlarmActions, DisableAlarmActions)."):
+        cw.list_dashboards()
 
 
 def form_post(endpoint, fields, headers=None, gzip_it=False):
