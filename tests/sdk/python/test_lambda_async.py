@@ -136,13 +136,28 @@ def settle(path, n, timeout=15):
     return ran(path)
 
 
+def retries_scheduled(server, rid, n, timeout=15):
+    """Waits until sluice has logged n retries of rid: the handler's file
+    appears before sluice has seen the failure, and a clock moved in between
+    would put the retry a minute past the move."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = open(server.process.log_path, errors="replace").read()
+        if sum(1 for l in log.splitlines() if "will retry" in l and rid in l) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"sluice did not schedule retry {n} of {rid}")
+
+
 def test_the_record_counts_every_attempt_after_the_retries(server, app):
     lam = make_lambda_client(server.endpoint)
     clock = Clock(server.endpoint)
     rid = invoke_event(lam, "ship-retried", {"order": 9, "fail": True})
     assert settle(app / "ran-retried.txt", 1) == [rid]
+    retries_scheduled(server, rid, 1)
     clock.advance(61)
     assert settle(app / "ran-retried.txt", 2) == [rid] * 2
+    retries_scheduled(server, rid, 2)
     clock.advance(121)
     # maximum_event_age is 120 s: the second retry is due at 182 s, too old by then
     rec = json.loads(wait_message(server.sqs, queue_url(server.endpoint, "failed"))["Body"])

@@ -288,8 +288,14 @@ def test_event_invoke_config_and_dead_letter_queues_from_a_template(serve):
     assert json.loads(receive_one(sqs, proc.queue_urls["Dead"])["Body"]) == {"order": 2, "fail": True}
     audited = event("audit", {"order": 3})
     # CloudFormation's DeadLetterConfig, after Lambda's two retries (a minute, then two)
-    for advance in (61, 121):
-        time.sleep(2)
+    for n, advance in ((1, 61), (2, 121)):
+        # only once sluice has scheduled the retry (the clock must not move first)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            log = Path(proc.log_path).read_text(errors="replace")
+            if sum(1 for l in log.splitlines() if "will retry" in l and audited in l) >= n:
+                break
+            time.sleep(0.05)
         urllib.request.urlopen(urllib.request.Request(
             proc.endpoint + "/_sluice/clock", data=json.dumps({"advance_seconds": advance}).encode(),
             headers={"Content-Type": "application/json"}, method="POST"), timeout=5).read()
