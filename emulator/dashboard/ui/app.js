@@ -295,7 +295,7 @@ function renderDlqs(st) {
     const depth = q.visible + q.in_flight + q.delayed;
     return h('div', { class: `dlq${depth ? ' has-messages' : ''}` },
       h('p', {}, h('strong', { text: q.name }), ' holds ', num(`dlq:${q.name}:depth`, fmtInt(depth)),
-        ' messages, from ', q.dlq_sources.join(', ')),
+        depth === 1 ? ' message, from ' : ' messages, from ', q.dlq_sources.join(', ')),
       h('div', { class: 'actions' },
         h('button', { type: 'button', 'data-fk': `redrive:${q.name}`, onclick: () => redrive(q.name) },
           `Redrive ${q.name}`),
@@ -432,7 +432,7 @@ async function refreshAlarms() {
     return;
   }
   const alarms = r.body.alarms || [];
-  const history = (r.body.history || []).slice(-10).reverse();
+  const history = (r.body.history || []).slice(0, 10); // newest first, as the endpoint gives it
   if (!alarms.length) {
     replace($('alarms'), h('p', { class: 'empty', text: 'No alarms.' }));
     return;

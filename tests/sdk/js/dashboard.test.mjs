@@ -16,10 +16,12 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import {
-  GetQueueAttributesCommand, GetQueueUrlCommand, ListMessageMoveTasksCommand,
-  SendMessageCommand,
+  DeleteMessageCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ListMessageMoveTasksCommand,
+  ReceiveMessageCommand, SendMessageCommand,
 } from '@aws-sdk/client-sqs';
-import { REGION, REPO_ROOT, makeClient, queueArn, sleep, stageE2eConfig, startServer } from './harness.mjs';
+import {
+  REGION, REPO_ROOT, advanceClock, makeClient, queueArn, sleep, stageE2eConfig, startServer,
+} from './harness.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'build', 'artifacts');
@@ -42,12 +44,9 @@ async function launch() {
 }
 
 // Console errors and warnings, and uncaught exceptions, of a dashboard page.
-// The one expected line: GET /_sluice/alarms answers 404 until the alarms
-// part of sluice exists (the page then shows "No alarms").
 function watchConsole(p) {
   p.on('console', (m) => {
     if (m.type() !== 'error' && m.type() !== 'warning') return;
-    if (/\/_sluice\/alarms$/.test(m.location().url || '') && /404/.test(m.text())) return;
     consoleProblems.push(`${m.type()}: ${m.text()} (${m.location().url})`);
   });
   p.on('pageerror', (e) => consoleProblems.push(`exception: ${e.message}`));
@@ -394,4 +393,43 @@ test('the dashboard endpoints answer bad input with errors, not crashes', T, asy
   assert.match(page0.headers.get('content-type'), /^text\/html/);
   const health = await fetch(`${e}/_sluice/health`);
   assert.equal(health.status, 200);
+});
+
+// Moves sluice's clock a period at a time (after the 1 s sampler has seen
+// the queue) until the page shows the alarm in state want.
+async function alarmShows(p, name, want) {
+  const loc = p.locator(`[data-k="alarm:${name}:state"]`).first();
+  let text;
+  for (let i = 0; i < 6; i++) {
+    await sleep(1300);
+    await advanceClock(server.endpoint, 60);
+    const end = Date.now() + 3000;
+    while (Date.now() < end) {
+      text = (await loc.count()) ? (await loc.textContent()).trim() : undefined;
+      if (text === want) return;
+      await sleep(150);
+    }
+  }
+  assert.fail(`the page shows ${name} as ${text}, not ${want}`);
+}
+
+test('an alarm on the DLQ goes to ALARM on the page and back to OK, newest change first', T, async () => {
+  await page.goto(`${server.endpoint}/_sluice/`);
+  await page.locator('[data-k="alarm:dash-dlq-not-empty:state"]').waitFor();
+  const dlq = await queueUrl('dash-dlq');
+  await sqs.send(new SendMessageCommand({ QueueUrl: dlq, MessageBody: JSON.stringify({ mode: 'ok', id: 10 }) }));
+  await alarmShows(page, 'dash-dlq-not-empty', 'ALARM');
+  await shot(page, 'alarm');
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10 }));
+  for (const m of got.Messages || []) {
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: dlq, ReceiptHandle: m.ReceiptHandle }));
+  }
+  await alarmShows(page, 'dash-dlq-not-empty', 'OK');
+  // The history, newest first: the way back to OK, then the ALARM.
+  const items = page.locator('ul.history li');
+  await page.locator('details:has(ul.history) summary').click();
+  await waitFor('two history items', async () => (await items.count()) >= 2, 5000);
+  assert.match(await items.nth(0).textContent(), /dash-dlq-not-empty: ALARM → OK/);
+  assert.match(await items.nth(1).textContent(), /dash-dlq-not-empty: (OK|INSUFFICIENT_DATA) → ALARM/);
+  assert.deepEqual(consoleProblems, []);
 });
