@@ -91,10 +91,12 @@ async function cwSum(namespace, metric, dims) {
 }
 
 // The text of the number the page shows under data-k=key, once it equals
-// want (the page polls every second); asserted equal either way.
+// want (the page polls every second; 15 s allows for a loaded machine, where
+// chromium and the state call share two cores with the suites); asserted
+// equal either way.
 async function shown(p, key, want) {
   const loc = p.locator(`[data-k="${key}"]`).first();
-  const end = Date.now() + 5000;
+  const end = Date.now() + 15000;
   let text;
   while (Date.now() < end) {
     text = (await loc.count()) ? (await loc.textContent()).trim() : undefined;
