@@ -1,6 +1,8 @@
 /* Growable buffer; aborts on out-of-memory like the rest of sluice. */
 #include "core/buf.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,59 @@ void buf_xml_escape(buf_t *b, const char *s, size_t n)
         }
     }
     buf_append(b, s + start, n - start);
+}
+
+void buf_json_string(buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s)
+        s = "";
+    size_t n = strlen(s);
+    reserve(b, n + 2);
+    b->data[b->len++] = '"';
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 32 && ch != '"' && ch != '\\')
+            continue;
+        char rep[7] = {'\\', 0};
+        size_t rn = 2;
+        switch (ch) {
+        case '"': rep[1] = '"'; break;
+        case '\\': rep[1] = '\\'; break;
+        case '\b': rep[1] = 'b'; break;
+        case '\f': rep[1] = 'f'; break;
+        case '\n': rep[1] = 'n'; break;
+        case '\r': rep[1] = 'r'; break;
+        case '\t': rep[1] = 't'; break;
+        default:
+            memcpy(rep + 1, "u00", 3);
+            rep[4] = hex[ch >> 4];
+            rep[5] = hex[ch & 15];
+            rn = 6;
+            break;
+        }
+        buf_append(b, s + start, i - start);
+        buf_append(b, rep, rn);
+        start = i + 1;
+    }
+    buf_append(b, s + start, n - start);
+    buf_append(b, "\"", 1);
+}
+
+void buf_json_number(buf_t *b, double v)
+{
+    char out[32];
+    if (isnan(v) || isinf(v)) {
+        snprintf(out, sizeof out, "null");
+    } else {
+        snprintf(out, sizeof out, "%1.15g", v);
+        double back = strtod(out, NULL);
+        double big = fabs(back) > fabs(v) ? fabs(back) : fabs(v);
+        if (!(fabs(back - v) <= big * DBL_EPSILON))
+            snprintf(out, sizeof out, "%1.17g", v);
+    }
+    buf_puts(b, out);
 }
 
 char *buf_steal(buf_t *b, size_t *len)
