@@ -20,10 +20,23 @@
 #define MAX_LIMIT 1000
 #define MAX_SET 4096 /* ids gathered for one chain: a bound, not a goal */
 
+/* A hop written before its message's send hop (writer thread only). A
+ * send's hop waits for its commit (sqs), so a delivery in the same loop
+ * turn can reach the writer first; the send then gives it its trace. */
+#define UNRESOLVED_MAX 64
+#define UNRESOLVED_MS 10000 /* a send's hop is at most a commit behind */
+
+typedef struct {
+    char message_id[40];
+    int64_t at_ms;
+} unresolved_t;
+
 struct traces {
     observe_db_t *db;
     int64_t retention_ms;
     int64_t last_prune_ms;
+    unresolved_t unresolved[UNRESOLVED_MAX]; /* writer thread only */
+    size_t n_unresolved;
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -107,15 +120,21 @@ void trace_header_make(const char *root, char *out, size_t size)
 
 typedef enum { OP_HOP, OP_SEND, OP_LINKS, OP_PRUNE } op_t;
 
-/* One record for the writer; every string owned. */
-typedef struct {
+/* A hop's strings, in the order they follow the record. */
+enum { S_TRACE, S_MESSAGE, S_REQUEST, S_A, S_B, S_C, S_D, S_E, S_F, S_N };
+
+/* One record for the writer, in one allocation: the strings follow the
+ * struct (a hop used to cost up to ten allocations on the loop, and as
+ * many frees on the writer thread, each a trip into the other thread's
+ * malloc arena). */
+struct trace_hop {
+    traces_t *owner;
     op_t op;
     const char *kind; /* static */
     int64_t ts_ms;
-    char *trace_id, *message_id, *request_id;
+    const char *s[S_N]; /* NULL: none; else into text[] */
     int failed;
     double duration_ms; /* NAN: none */
-    char *a, *b, *c, *d, *e, *f;
     int64_t n;
     int has_n;
     /* OP_LINKS */
@@ -124,7 +143,9 @@ typedef struct {
     size_t n_ids;
     /* OP_PRUNE */
     int64_t cutoff_ms;
-} rec_t;
+    char text[];
+};
+typedef struct trace_hop rec_t;
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS trace_hops ("
@@ -152,20 +173,9 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS trace_links_message ON trace_links(message_id);"
     "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);";
 
-static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
-
 static void rec_free(void *arg)
 {
     rec_t *r = arg;
-    free(r->trace_id);
-    free(r->message_id);
-    free(r->request_id);
-    free(r->a);
-    free(r->b);
-    free(r->c);
-    free(r->d);
-    free(r->e);
-    free(r->f);
     for (size_t i = 0; i < r->n_ids; i++)
         free(r->ids[i]);
     free(r->ids);
@@ -188,10 +198,55 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Remembers (writer thread) that message_id's hop went in without a trace;
+ * the oldest is forgotten when full. */
+static void unresolved_add(traces_t *t, const char *message_id)
+{
+    if (strlen(message_id) >= sizeof t->unresolved[0].message_id)
+        return;
+    if (t->n_unresolved == UNRESOLVED_MAX) {
+        memmove(t->unresolved, t->unresolved + 1, (UNRESOLVED_MAX - 1) * sizeof *t->unresolved);
+        t->n_unresolved--;
+    }
+    unresolved_t *u = &t->unresolved[t->n_unresolved++];
+    snprintf(u->message_id, sizeof u->message_id, "%s", message_id);
+    u->at_ms = clock_now_ms();
+}
+
+/* A send hop r whose message has hops without a trace: they get its trace.
+ * Forgets those and any that waited too long for their send (a message
+ * sent before recording began, or whose send was rolled back). */
+static int resolve_later_hops(observe_conn_t *c, const rec_t *r)
+{
+    traces_t *t = r->owner;
+    int64_t now = clock_now_ms();
+    size_t keep = 0;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_unresolved; i++) {
+        unresolved_t *u = &t->unresolved[i];
+        if (!strcmp(u->message_id, r->s[S_MESSAGE])) {
+            sqlite3_stmt *st =
+                observe_conn_stmt(c, "UPDATE trace_hops SET trace_id = ?1 WHERE message_id = ?2 AND trace_id IS NULL");
+            if (!st)
+                return -1;
+            bind_text(st, 1, r->s[S_TRACE]);
+            bind_text(st, 2, r->s[S_MESSAGE]);
+            rc |= step_done(st);
+            continue;
+        }
+        if (now - u->at_ms < UNRESOLVED_MS)
+            t->unresolved[keep++] = *u;
+    }
+    t->n_unresolved = keep;
+    return rc;
+}
+
 static int write_rec(observe_conn_t *c, void *arg)
 {
     rec_t *r = arg;
     sqlite3_stmt *st;
+    char trace[64] = "";
+    const char *trace_id = r->s[S_TRACE];
     switch (r->op) {
     case OP_PRUNE:
         st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE ts_ms < ?1");
@@ -211,10 +266,10 @@ static int write_rec(observe_conn_t *c, void *arg)
                                       "VALUES (?1, ?2, ?3, ?4, ?5)");
             if (!st)
                 return -1;
-            bind_text(st, 1, r->request_id);
+            bind_text(st, 1, r->s[S_REQUEST]);
             bind_text(st, 2, r->ids[i]);
             sqlite3_bind_int(st, 3, r->flags ? r->flags[i] : 0);
-            bind_text(st, 4, r->c);
+            bind_text(st, 4, r->s[S_C]);
             sqlite3_bind_int64(st, 5, r->ts_ms);
             if (step_done(st))
                 return -1;
@@ -222,32 +277,51 @@ static int write_rec(observe_conn_t *c, void *arg)
         return 0;
     case OP_SEND:
         /* the send hop is the message's record (view trace_sends) */
+        if (r->owner->n_unresolved && resolve_later_hops(c, r))
+            return -1;
         __attribute__((fallthrough));
     case OP_HOP:
         /* A hop that names a message but no trace belongs to the
-         * message's trace, recorded at its send (earlier in this order). */
+         * message's trace, recorded at its send (usually earlier in this
+         * order; if not, the send fills it in). */
+        if (!r->s[S_TRACE] && r->s[S_MESSAGE]) {
+            st = observe_conn_stmt(c, "SELECT trace_id FROM trace_sends WHERE message_id = ?1 LIMIT 1");
+            if (!st)
+                return -1;
+            bind_text(st, 1, r->s[S_MESSAGE]);
+            int rc = sqlite3_step(st);
+            const char *tid = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+            if (tid && strlen(tid) < sizeof trace)
+                snprintf(trace, sizeof trace, "%s", tid);
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return -1;
+            if (trace[0])
+                trace_id = trace;
+            else
+                unresolved_add(r->owner, r->s[S_MESSAGE]);
+        }
         st = observe_conn_stmt(c, "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, "
-                                  "duration_ms, a, b, c, d, e, f, n) VALUES (?1, ?2, COALESCE(?3, (SELECT "
-                                  "trace_id FROM trace_sends WHERE message_id = ?4 LIMIT 1)), ?4, ?5, ?6, ?7, ?8, ?9, "
+                                  "duration_ms, a, b, c, d, e, f, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
                                   "?10, ?11, ?12, ?13, ?14)");
         if (!st)
             return -1;
         sqlite3_bind_int64(st, 1, r->ts_ms);
         bind_text(st, 2, r->kind);
-        bind_text(st, 3, r->trace_id);
-        bind_text(st, 4, r->message_id);
-        bind_text(st, 5, r->request_id);
+        bind_text(st, 3, trace_id);
+        bind_text(st, 4, r->s[S_MESSAGE]);
+        bind_text(st, 5, r->s[S_REQUEST]);
         sqlite3_bind_int(st, 6, r->failed);
         if (isnan(r->duration_ms))
             sqlite3_bind_null(st, 7);
         else
             sqlite3_bind_double(st, 7, r->duration_ms);
-        bind_text(st, 8, r->a);
-        bind_text(st, 9, r->b);
-        bind_text(st, 10, r->c);
-        bind_text(st, 11, r->d);
-        bind_text(st, 12, r->e);
-        bind_text(st, 13, r->f);
+        bind_text(st, 8, r->s[S_A]);
+        bind_text(st, 9, r->s[S_B]);
+        bind_text(st, 10, r->s[S_C]);
+        bind_text(st, 11, r->s[S_D]);
+        bind_text(st, 12, r->s[S_E]);
+        bind_text(st, 13, r->s[S_F]);
         if (r->has_n)
             sqlite3_bind_int64(st, 14, r->n);
         else
@@ -283,13 +357,32 @@ traces_t *traces_get(void)
     return o ? o->traces : NULL;
 }
 
-static rec_t *rec_new(op_t op, const char *kind, int64_t ts_ms)
+/* A record with copies of the strings v[S_N] (each may be NULL), in one
+ * allocation. */
+static rec_t *rec_new(traces_t *t, op_t op, const char *kind, int64_t ts_ms, const char *const v[S_N])
 {
-    rec_t *r = xcalloc(1, sizeof *r);
+    size_t len[S_N], total = 0;
+    for (int i = 0; i < S_N; i++) {
+        len[i] = v && v[i] ? strlen(v[i]) + 1 : 0;
+        total += len[i];
+    }
+    rec_t *r = malloc(sizeof *r + total);
+    if (!r)
+        abort();
+    memset(r, 0, sizeof *r);
+    r->owner = t;
     r->op = op;
     r->kind = kind;
     r->ts_ms = ts_ms;
     r->duration_ms = NAN;
+    char *p = r->text;
+    for (int i = 0; i < S_N; i++) {
+        if (!len[i])
+            continue;
+        memcpy(p, v[i], len[i]);
+        r->s[i] = p;
+        p += len[i];
+    }
     return r;
 }
 
@@ -300,16 +393,16 @@ static void submit(traces_t *t, rec_t *r)
     int64_t now = clock_now_ms();
     if (now - t->last_prune_ms >= PRUNE_EVERY_MS) {
         t->last_prune_ms = now;
-        rec_t *p = rec_new(OP_PRUNE, NULL, now);
+        rec_t *p = rec_new(t, OP_PRUNE, NULL, now, NULL);
         p->cutoff_ms = now - t->retention_ms;
         observe_db_submit(t->db, write_rec, p, rec_free);
     }
 }
 
-static char *root_of(const char *header)
+/* The root of header into root (""), or NULL when it has none. */
+static const char *root_of(const char *header, char root[TRACE_ROOT_LEN + 1])
 {
-    char root[TRACE_ROOT_LEN + 1];
-    return trace_root_parse(header, root) == 0 ? xstrdup(root) : NULL;
+    return trace_root_parse(header, root) == 0 ? root : NULL;
 }
 
 void traces_api(traces_t *t, const char *trace_header, const char *request_id, const char *api, const char *route,
@@ -317,15 +410,16 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
 {
     if (!t)
         return;
-    int64_t now = clock_now_ms();
-    rec_t *r = rec_new(OP_HOP, "api", now - (int64_t)ceil(latency_ms)); /* when it began, not after its send */
-    r->trace_id = root_of(trace_header);
-    r->request_id = dup_or_null(request_id);
-    r->message_id = dup_or_null(message_id && *message_id ? message_id : NULL);
-    r->a = dup_or_null(api);
-    r->b = dup_or_null(route);
-    r->c = dup_or_null(method);
-    r->d = dup_or_null(path);
+    char root[TRACE_ROOT_LEN + 1];
+    const char *v[S_N] = {[S_TRACE] = root_of(trace_header, root),
+                          [S_MESSAGE] = message_id && *message_id ? message_id : NULL,
+                          [S_REQUEST] = request_id,
+                          [S_A] = api,
+                          [S_B] = route,
+                          [S_C] = method,
+                          [S_D] = path};
+    /* when it began, not after its send */
+    rec_t *r = rec_new(t, OP_HOP, "api", clock_now_ms() - (int64_t)ceil(latency_ms), v);
     r->n = status;
     r->has_n = 1;
     r->duration_ms = latency_ms;
@@ -333,33 +427,47 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
     submit(t, r);
 }
 
+trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
+                             const char *via)
+{
+    if (!t || !message_id)
+        return NULL;
+    int64_t now = clock_now_ms();
+    char root[TRACE_ROOT_LEN + 1];
+    const char *trace_id = root_of(aws_trace_header, root);
+    if (!trace_id) {
+        trace_root_make(now, root);
+        trace_id = root;
+    }
+    const char *v[S_N] = {[S_TRACE] = trace_id, [S_MESSAGE] = message_id, [S_A] = queue, [S_B] = via,
+                          [S_C] = aws_trace_header};
+    return rec_new(t, OP_SEND, "send", now, v);
+}
+
+void traces_hop_submit(trace_hop_t *h)
+{
+    if (h)
+        submit(h->owner, h);
+}
+
+void traces_hop_discard(trace_hop_t *h)
+{
+    if (h)
+        rec_free(h);
+}
+
 void traces_send(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
                  const char *via)
 {
-    if (!t || !message_id)
-        return;
-    rec_t *r = rec_new(OP_SEND, "send", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->trace_id = root_of(aws_trace_header);
-    if (!r->trace_id) {
-        char root[TRACE_ROOT_LEN + 1];
-        trace_root_make(r->ts_ms, root);
-        r->trace_id = xstrdup(root);
-    }
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(via);
-    r->c = dup_or_null(aws_trace_header);
-    submit(t, r);
+    traces_hop_submit(traces_send_hop(t, message_id, queue, aws_trace_header, via));
 }
 
 void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver)
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "receive", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(receiver ? receiver : "ReceiveMessage");
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = receiver ? receiver : "ReceiveMessage"};
+    rec_t *r = rec_new(t, OP_HOP, "receive", clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     submit(t, r);
@@ -371,15 +479,16 @@ void traces_invoke(traces_t *t, const char *request_id, const char *function, co
 {
     if (!t || !request_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "invoke", start_ms);
-    r->request_id = xstrdup(request_id);
-    r->trace_id = root_of(trace_header);
-    r->a = dup_or_null(function);
-    r->b = dup_or_null(log_stream);
-    r->c = dup_or_null(outcome);
-    r->d = dup_or_null(error_type);
-    r->e = dup_or_null(error_message);
-    r->f = dup_or_null(trace_header);
+    char root[TRACE_ROOT_LEN + 1];
+    const char *v[S_N] = {[S_TRACE] = root_of(trace_header, root),
+                          [S_REQUEST] = request_id,
+                          [S_A] = function,
+                          [S_B] = log_stream,
+                          [S_C] = outcome,
+                          [S_D] = error_type,
+                          [S_E] = error_message,
+                          [S_F] = trace_header};
+    rec_t *r = rec_new(t, OP_HOP, "invoke", start_ms, v);
     r->duration_ms = duration_ms;
     r->failed = outcome && strcmp(outcome, "success") != 0;
     submit(t, r);
@@ -392,9 +501,8 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     if (!t || !request_id || !n)
         return;
     int64_t now = clock_now_ms();
-    rec_t *links = rec_new(OP_LINKS, NULL, now);
-    links->request_id = xstrdup(request_id);
-    links->c = dup_or_null(batch_outcome);
+    const char *lv[S_N] = {[S_REQUEST] = request_id, [S_C] = batch_outcome};
+    rec_t *links = rec_new(t, OP_LINKS, NULL, now, lv);
     links->ids = xcalloc(n, sizeof *links->ids);
     links->flags = xcalloc(n, sizeof *links->flags);
     for (size_t i = 0; i < n; i++) {
@@ -406,12 +514,9 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     for (size_t i = 0; item_failed && i < n; i++) {
         if (!item_failed[i] || !message_ids[i])
             continue;
-        rec_t *r = rec_new(OP_HOP, "retry", now);
-        r->message_id = xstrdup(message_ids[i]);
-        r->request_id = xstrdup(request_id);
-        r->a = dup_or_null(queue);
-        r->b = dup_or_null(function);
-        r->c = dup_or_null(batch_outcome);
+        const char *v[S_N] = {[S_MESSAGE] = message_ids[i], [S_REQUEST] = request_id, [S_A] = queue,
+                              [S_B] = function, [S_C] = batch_outcome};
+        rec_t *r = rec_new(t, OP_HOP, "retry", now, v);
         r->n = visibility_timeout;
         r->has_n = 1;
         r->failed = 1;
@@ -423,21 +528,16 @@ void traces_delete(traces_t *t, const char *message_id, const char *queue, const
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "delete", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(by);
-    submit(t, r);
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = by};
+    submit(t, rec_new(t, OP_HOP, "delete", clock_now_ms(), v));
 }
 
 void traces_dead_letter(traces_t *t, const char *message_id, const char *queue, const char *dlq, int receive_count)
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "dead_letter", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(dlq);
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = dlq};
+    rec_t *r = rec_new(t, OP_HOP, "dead_letter", clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     r->failed = 1;
@@ -448,12 +548,8 @@ void traces_redrive(traces_t *t, const char *message_id, const char *source, con
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "redrive", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(source);
-    r->b = dup_or_null(dest);
-    r->c = dup_or_null(task);
-    submit(t, r);
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = source, [S_B] = dest, [S_C] = task};
+    submit(t, rec_new(t, OP_HOP, "redrive", clock_now_ms(), v));
 }
 
 /* ---------- reading ---------- */

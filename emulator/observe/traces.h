@@ -66,6 +66,17 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
  * (SendMessage, SendMessageBatch). */
 void traces_send(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
                  const char *via);
+/* The same hop, made but not handed to the writer yet: for a caller that
+ * knows only later whether the send took effect (a send's hop waits for
+ * its commit, so a rolled-back send leaves none). NULL when t is NULL.
+ * Owned: pass it to traces_hop_submit or traces_hop_discard. */
+typedef struct trace_hop trace_hop_t;
+trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
+                             const char *via);
+/* Hands h to the writer of the traces it was made by; NULL is a no-op. */
+void traces_hop_submit(trace_hop_t *h);
+/* Frees h unrecorded; NULL is a no-op. */
+void traces_hop_discard(trace_hop_t *h);
 /* A delivery: receiver is "ReceiveMessage" or a mapping's label. */
 void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver);
 /* An invocation ended. outcome: "success", "error", "timeout"; error_type

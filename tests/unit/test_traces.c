@@ -181,6 +181,53 @@ static void test_batch_records_keep_their_traces(void **state)
     observe_db_close(d);
 }
 
+/* A send's hop waits for its commit, so a delivery recorded in the same
+ * loop turn can reach the writer first: it still ends up in the message's
+ * trace. A held hop discarded (its send rolled back) leaves nothing. */
+static void test_hop_before_its_send_joins_the_trace(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    assert_non_null(d);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    assert_null(traces_send_hop(NULL, "m-x", "q", NULL, "SendMessage"));
+    traces_hop_submit(NULL);
+    traces_hop_discard(NULL);
+    trace_hop_t *send = traces_send_hop(t, "m-late", "q", "Root=1-5759e988-bd862e3fe1be46a994272793", "SendMessage");
+    trace_hop_t *gone = traces_send_hop(t, "m-gone", "q", NULL, "SendMessage");
+    assert_non_null(send);
+    traces_receive(t, "m-late", "q", 1, "mapping u");
+    observe_db_flush(d);
+    traces_hop_submit(send);
+    traces_hop_discard(gone);
+    traces_delete(t, "m-late", "q", "DeleteMessage");
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+
+    cJSON *c = traces_chain(db, "1-5759e988-bd862e3fe1be46a994272793", NULL, NULL);
+    assert_non_null(c);
+    assert_int_equal(n_trace_ids(c), 1);
+    assert_true(has_hop(c, "send", "m-late") && has_hop(c, "receive", "m-late") && has_hop(c, "delete", "m-late"));
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(c, "hops")) {
+        const char *tid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "trace_id"));
+        assert_non_null(tid);
+        assert_string_equal(tid, "1-5759e988-bd862e3fe1be46a994272793");
+    }
+    cJSON_Delete(c);
+    traces_filter_t all = {0};
+    cJSON *list = traces_list(db, &all);
+    cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(list, "traces"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "traces")), 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(first, "hops")->valueint, 3);
+    cJSON_Delete(list);
+    assert_null(traces_chain(db, "m-gone", NULL, NULL));
+    traces_free(t);
+    observe_db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_made_roots_and_headers_parse_back),
         cmocka_unit_test(test_hooks_accept_no_hub),
         cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hop_before_its_send_joins_the_trace, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
