@@ -237,13 +237,20 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
     if (!obs || !obs->logs)
         return;
     int64_t now = clock_now_ms();
-    char when[48], group[600];
-    format_time(now, when, sizeof when);
+    char group[600];
+    /* The time changes once a second; so does its text. */
+    static int64_t when_s = -1;
+    static char when[48];
+    if (now / 1000 != when_s) {
+        when_s = now / 1000;
+        format_time(now, when, sizeof when);
+    }
     /* Written straight into one buffer (a cJSON tree cost about fifteen
      * allocations and a sscanf per number on every request), byte for byte
      * what cJSON_PrintUnformatted made of the same object. */
     buf_t b;
     buf_init(&b);
+    buf_reserve(&b, 512);
     buf_puts(&b, "{\"requestId\":");
     buf_json_string(&b, r->request_id);
     buf_puts(&b, ",\"ip\":");

@@ -4,6 +4,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,20 +123,60 @@ void buf_json_string(buf_t *b, const char *s)
     buf_append(b, "\"", 1);
 }
 
+/* Writes u in decimal into out (at least 21 bytes); returns the length. */
+static size_t put_u64(char *out, uint64_t u)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 void buf_json_number(buf_t *b, double v)
 {
-    char out[32];
+    char out[40];
+    size_t n = 0;
     if (isnan(v) || isinf(v)) {
-        snprintf(out, sizeof out, "null");
-    } else {
-        snprintf(out, sizeof out, "%1.15g", v);
-        double back = strtod(out, NULL);
-        double big = fabs(back) > fabs(v) ? fabs(back) : fabs(v);
-        if (!(fabs(back - v) <= big * DBL_EPSILON))
-            snprintf(out, sizeof out, "%1.17g", v);
+        buf_append(b, "null", 4);
+        return;
     }
+    /* Fast paths, exactly what %1.15g prints: a whole number, or one of
+     * hundredths (latencies in ms as the logs round them): k / 100.0 is the
+     * double nearest to k/100, which %1.15g prints as k/100 with its
+     * trailing zeros dropped, and which reads back as v. */
+    double a = fabs(v);
+    if (a < 1e13 && !(v == 0 && signbit(v))) {
+        double k = round(a * 100);
+        if (k / 100.0 == a) {
+            uint64_t ki = (uint64_t)k;
+            if (v < 0)
+                out[n++] = '-';
+            n += put_u64(out + n, ki / 100);
+            unsigned frac = (unsigned)(ki % 100);
+            if (frac) {
+                out[n++] = '.';
+                out[n++] = (char)('0' + frac / 10);
+                if (frac % 10)
+                    out[n++] = (char)('0' + frac % 10);
+            }
+            buf_append(b, out, n);
+            return;
+        }
+    }
+    snprintf(out, sizeof out, "%1.15g", v);
+    double back = strtod(out, NULL);
+    double big = fabs(back) > fabs(v) ? fabs(back) : fabs(v);
+    if (!(fabs(back - v) <= big * DBL_EPSILON))
+        snprintf(out, sizeof out, "%1.17g", v);
     buf_puts(b, out);
 }
+
+void buf_reserve(buf_t *b, size_t n) { reserve(b, n); }
 
 char *buf_steal(buf_t *b, size_t *len)
 {

@@ -26,6 +26,8 @@ void buf_json_string(buf_t *b, const char *s);
 /* Appends v as cJSON_Print* prints a number: %1.15g, or %1.17g when that
  * does not read back as v; NaN and infinities as null. */
 void buf_json_number(buf_t *b, double v);
+/* Makes room for n more bytes, so that appends up to that need no realloc. */
+void buf_reserve(buf_t *b, size_t n);
 /* Hands the data to the caller (owned; free with free()). Resets b. */
 char *buf_steal(buf_t *b, size_t *len);
 

@@ -80,6 +80,19 @@ static void test_json_number_prints_as_cjson(void **state)
     /* latencies as the access log rounds them */
     for (int i = 0; i < 20000; i++)
         number_as_cjson(round((double)i * 0.0137 * 100) / 100);
+    for (int i = -3000; i < 3000; i++)
+        number_as_cjson((double)i / 100.0);
+    srandom(13);
+    for (int i = 0; i < 20000; i++) {
+        double x = (double)random() / (double)RAND_MAX * pow(10, (double)(random() % 30) - 15);
+        number_as_cjson(x);
+        number_as_cjson(-x);
+        number_as_cjson(round(x * 100) / 100);
+        number_as_cjson(round(x));
+    }
+    number_as_cjson(9999999999999.99);
+    number_as_cjson(10000000000000.01);
+    number_as_cjson(123456789012345678.0);
     number_as_cjson(NAN);
     number_as_cjson(INFINITY);
     number_as_cjson(-INFINITY);
