@@ -147,19 +147,17 @@ struct trace_hop {
 };
 typedef struct trace_hop rec_t;
 
+/* The ids are looked up through 63-bit hashes of them (th, mh, rh), not
+ * the text: an index entry of an integer instead of a 36-character random
+ * id is three times denser and cheaper to compare, and these index inserts
+ * were most of what a hop cost the writer thread. Every lookup also
+ * compares the text, so a collision costs a row read, never a wrong hop. */
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS trace_hops ("
     " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
     " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
-    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER);"
-    "CREATE INDEX IF NOT EXISTS trace_hops_trace ON trace_hops(trace_id);"
-    /* Partial: most hops name only one of the two, and the writer thread's
-     * cost per hop is its index inserts (an equality lookup still uses them). */
-    "DROP INDEX IF EXISTS trace_hops_message;"
-    "DROP INDEX IF EXISTS trace_hops_request;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_msg ON trace_hops(message_id) WHERE message_id IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_req ON trace_hops(request_id) WHERE request_id IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_ts ON trace_hops(ts_ms);"
+    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER,"
+    " th INTEGER, mh INTEGER, rh INTEGER);"
     /* A message's trace is its send hop's: a view, not a table of its own,
      * so a send costs the writer one row (a table here doubled the index
      * inserts per send, the biggest part of what recording cost). */
@@ -172,6 +170,38 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS trace_links_request ON trace_links(request_id);"
     "CREATE INDEX IF NOT EXISTS trace_links_message ON trace_links(message_id);"
     "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);";
+
+/* After SCHEMA and, for an older observe.db, the hash columns' backfill. */
+static const char INDEXES[] =
+    "DROP INDEX IF EXISTS trace_hops_trace;"
+    "DROP INDEX IF EXISTS trace_hops_message;"
+    "DROP INDEX IF EXISTS trace_hops_request;"
+    "DROP INDEX IF EXISTS trace_hops_msg;"
+    "DROP INDEX IF EXISTS trace_hops_req;"
+    "CREATE INDEX IF NOT EXISTS trace_hops_th ON trace_hops(th);"
+    /* Partial: most hops name only one of the two. */
+    "CREATE INDEX IF NOT EXISTS trace_hops_mh ON trace_hops(mh) WHERE mh IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS trace_hops_rh ON trace_hops(rh) WHERE rh IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS trace_hops_ts ON trace_hops(ts_ms);";
+
+/* FNV-1a of s, kept positive (SQLite integers are signed). */
+static int64_t id_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return (int64_t)(h & 0x7fffffffffffffffULL);
+}
+
+static void bind_hash(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_int64(st, i, id_hash(s));
+    else
+        sqlite3_bind_null(st, i);
+}
 
 static void rec_free(void *arg)
 {
@@ -225,12 +255,14 @@ static int resolve_later_hops(observe_conn_t *c, const rec_t *r)
     for (size_t i = 0; i < t->n_unresolved; i++) {
         unresolved_t *u = &t->unresolved[i];
         if (!strcmp(u->message_id, r->s[S_MESSAGE])) {
-            sqlite3_stmt *st =
-                observe_conn_stmt(c, "UPDATE trace_hops SET trace_id = ?1 WHERE message_id = ?2 AND trace_id IS NULL");
+            sqlite3_stmt *st = observe_conn_stmt(c, "UPDATE trace_hops SET trace_id = ?1, th = ?3 WHERE mh = ?4 AND "
+                                                    "message_id = ?2 AND trace_id IS NULL");
             if (!st)
                 return -1;
             bind_text(st, 1, r->s[S_TRACE]);
             bind_text(st, 2, r->s[S_MESSAGE]);
+            bind_hash(st, 3, r->s[S_TRACE]);
+            bind_hash(st, 4, r->s[S_MESSAGE]);
             rc |= step_done(st);
             continue;
         }
@@ -285,10 +317,12 @@ static int write_rec(observe_conn_t *c, void *arg)
          * message's trace, recorded at its send (usually earlier in this
          * order; if not, the send fills it in). */
         if (!r->s[S_TRACE] && r->s[S_MESSAGE]) {
-            st = observe_conn_stmt(c, "SELECT trace_id FROM trace_sends WHERE message_id = ?1 LIMIT 1");
+            st = observe_conn_stmt(c, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = "
+                                      "'send' LIMIT 1");
             if (!st)
                 return -1;
             bind_text(st, 1, r->s[S_MESSAGE]);
+            bind_hash(st, 2, r->s[S_MESSAGE]);
             int rc = sqlite3_step(st);
             const char *tid = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
             if (tid && strlen(tid) < sizeof trace)
@@ -302,8 +336,8 @@ static int write_rec(observe_conn_t *c, void *arg)
                 unresolved_add(r->owner, r->s[S_MESSAGE]);
         }
         st = observe_conn_stmt(c, "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, "
-                                  "duration_ms, a, b, c, d, e, f, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                                  "?10, ?11, ?12, ?13, ?14)");
+                                  "duration_ms, a, b, c, d, e, f, n, th, mh, rh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
         if (!st)
             return -1;
         sqlite3_bind_int64(st, 1, r->ts_ms);
@@ -326,7 +360,57 @@ static int write_rec(observe_conn_t *c, void *arg)
             sqlite3_bind_int64(st, 14, r->n);
         else
             sqlite3_bind_null(st, 14);
+        bind_hash(st, 15, trace_id);
+        bind_hash(st, 16, r->s[S_MESSAGE]);
+        bind_hash(st, 17, r->s[S_REQUEST]);
         return step_done(st);
+    }
+    return 0;
+}
+
+static void sql_id_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    if (s)
+        sqlite3_result_int64(ctx, id_hash(s));
+    else
+        sqlite3_result_null(ctx);
+}
+
+/* An observe.db from before the hash columns: adds and fills them, once
+ * (db: a connection the writer thread does not use yet). 0 or -1. */
+static int add_hashes(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int has = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('trace_hops') WHERE name = 'th'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        has = sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (has)
+        return 0;
+    log_info("msg=\"traces: adding id hashes to the hops recorded so far (once)\"");
+    if (sqlite3_create_function(db, "sluice_id_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_id_hash, NULL,
+                                NULL) != SQLITE_OK)
+        return -1;
+    char *msg = NULL;
+    int rc = sqlite3_exec(db,
+                          "BEGIN IMMEDIATE;"
+                          "ALTER TABLE trace_hops ADD COLUMN th INTEGER;"
+                          "ALTER TABLE trace_hops ADD COLUMN mh INTEGER;"
+                          "ALTER TABLE trace_hops ADD COLUMN rh INTEGER;"
+                          "UPDATE trace_hops SET th = sluice_id_hash(trace_id), mh = sluice_id_hash(message_id),"
+                          " rh = sluice_id_hash(request_id);"
+                          "COMMIT;",
+                          NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("msg=\"traces: adding id hashes failed\" error=\"%s\"", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
     }
     return 0;
 }
@@ -335,7 +419,8 @@ traces_t *traces_new(observe_db_t *d)
 {
     if (!d)
         return NULL;
-    if (observe_db_schema(d, SCHEMA))
+    if (observe_db_schema(d, SCHEMA) || add_hashes(observe_conn_handle(observe_db_reader(d))) ||
+        observe_db_schema(d, INDEXES))
         return NULL;
     traces_t *t = xcalloc(1, sizeof *t);
     t->db = d;
@@ -586,7 +671,7 @@ static void set_free(strset_t *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Runs sql with ?1 = arg and adds each row's first column to out. */
+/* Runs sql with ?1 = arg (and ?2 = its hash, if sql has it) and adds each row's first column to out. */
 static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out)
 {
     sqlite3_stmt *st = NULL;
@@ -595,6 +680,8 @@ static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out
         return;
     }
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        bind_hash(st, 2, arg);
     while (sqlite3_step(st) == SQLITE_ROW)
         set_add(out, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
@@ -689,7 +776,7 @@ static int hops_has(const hops_t *h, int64_t id)
     return 0;
 }
 
-/* Adds the rows sql selects (HOP_COLS, ?1 = arg) that are not there yet. */
+/* Adds the rows sql selects (HOP_COLS, ?1 = arg, ?2 its hash) that are not there yet. */
 static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
 {
     sqlite3_stmt *st = NULL;
@@ -698,6 +785,8 @@ static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
         return;
     }
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        bind_hash(st, 2, arg);
     while (sqlite3_step(st) == SQLITE_ROW && h->n < MAX_SET) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (hops_has(h, id))
@@ -789,37 +878,46 @@ cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *li
     cJSON *out = NULL;
 
     /* The traces id belongs to: directly, as a message or a request. */
-    collect(db, "SELECT trace_id FROM trace_hops WHERE trace_id = ?1 LIMIT 1", id, &traces);
-    collect(db, "SELECT trace_id FROM trace_hops WHERE (message_id = ?1 OR request_id = ?1) AND trace_id IS NOT NULL",
+    collect(db, "SELECT trace_id FROM trace_hops WHERE th = ?2 AND trace_id = ?1 LIMIT 1", id, &traces);
+    collect(db,
+            "SELECT trace_id FROM trace_hops WHERE ((mh = ?2 AND message_id = ?1) OR (rh = ?2 AND request_id = ?1)) "
+            "AND trace_id IS NOT NULL",
             id, &traces);
-    collect(db, "SELECT trace_id FROM trace_sends WHERE message_id = ?1", id, &traces);
-    collect(db, "SELECT message_id FROM trace_hops WHERE message_id = ?1 LIMIT 1", id, &msgs);
+    collect(db, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = 'send'", id, &traces);
+    collect(db, "SELECT message_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 LIMIT 1", id, &msgs);
     /* An invocation (by request id or by its own trace id): its records'
      * traces too. */
-    collect(db, "SELECT request_id FROM trace_hops WHERE kind = 'invoke' AND (request_id = ?1 OR trace_id = ?1)", id,
-            &seed_reqs);
-    for (size_t i = 0; i < seed_reqs.n; i++)
-        collect(db,
-                "SELECT m.trace_id FROM trace_links l JOIN trace_sends m ON m.message_id = l.message_id "
-                "WHERE l.request_id = ?1",
-                seed_reqs.v[i], &traces);
+    collect(db,
+            "SELECT request_id FROM trace_hops WHERE kind = 'invoke' AND ((rh = ?2 AND request_id = ?1) OR (th = ?2 "
+            "AND trace_id = ?1))",
+            id, &seed_reqs);
+    for (size_t i = 0; i < seed_reqs.n; i++) {
+        strset_t linked = {0};
+        collect(db, "SELECT message_id FROM trace_links WHERE request_id = ?1", seed_reqs.v[i], &linked);
+        for (size_t k = 0; k < linked.n; k++)
+            collect(db, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = 'send'",
+                    linked.v[k], &traces);
+        set_free(&linked);
+    }
     if (!traces.n && !msgs.n && !seed_reqs.n)
         goto done;
 
     /* Each trace's messages, and the invocations of those messages. */
     for (size_t i = 0; i < traces.n; i++)
-        collect(db, "SELECT message_id FROM trace_sends WHERE trace_id = ?1", traces.v[i], &msgs);
+        collect(db, "SELECT message_id FROM trace_hops WHERE th = ?2 AND trace_id = ?1 AND kind = 'send'", traces.v[i],
+                &msgs);
     for (size_t i = 0; i < msgs.n; i++)
         collect(db, "SELECT request_id FROM trace_links WHERE message_id = ?1", msgs.v[i], &reqs);
     for (size_t i = 0; i < seed_reqs.n; i++)
         set_add(&reqs, seed_reqs.v[i]);
 
     for (size_t i = 0; i < traces.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE trace_id = ?1", traces.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE th = ?2 AND trace_id = ?1", traces.v[i], &hops);
     for (size_t i = 0; i < msgs.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE message_id = ?1", msgs.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE mh = ?2 AND message_id = ?1", msgs.v[i], &hops);
     for (size_t i = 0; i < reqs.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE request_id = ?1 AND kind = 'invoke'", reqs.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE rh = ?2 AND request_id = ?1 AND kind = 'invoke'",
+               reqs.v[i], &hops);
     if (!hops.n)
         goto done;
     qsort(hops.v, hops.n, sizeof *hops.v, hop_cmp);
@@ -889,10 +987,11 @@ static cJSON *summary(sqlite3 *db, const char *trace_id)
     cJSON *o = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT MIN(ts_ms), MAX(ts_ms + COALESCE(duration_ms, 0)), COUNT(*), MAX(failed), "
-                           "MAX(kind = 'dead_letter') FROM trace_hops WHERE trace_id = ?1",
+                           "MAX(kind = 'dead_letter') FROM trace_hops WHERE th = ?2 AND trace_id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    bind_hash(st, 2, trace_id);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         o = cJSON_CreateObject();
         int64_t start = sqlite3_column_int64(st, 0);
@@ -908,10 +1007,11 @@ static cJSON *summary(sqlite3 *db, const char *trace_id)
         return NULL;
     /* What started it: the first hop's kind and where. */
     if (sqlite3_prepare_v2(db,
-                           "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE trace_id = ?1 "
+                           "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE th = ?2 AND trace_id = ?1 "
                            "ORDER BY ts_ms, kind != 'api', id LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+        bind_hash(st, 2, trace_id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             char first[512];
             const char *kind = (const char *)sqlite3_column_text(st, 0);

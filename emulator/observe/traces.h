@@ -2,8 +2,9 @@
  * invocation, linked by a trace id (the caller's X-Amzn-Trace-Id or
  * AWSTraceHeader root, or one sluice makes, in AWS's Root format
  * 1-xxxxxxxx-<24 hex>). Hops go to observe.db through observe/db's writer
- * thread (tables trace_hops, trace_messages, trace_links, indexed by trace
- * id, message id and request id); the read side answers
+ * thread (tables trace_hops and trace_links, the view trace_sends; hops
+ * indexed by 63-bit hashes of their trace, message and request ids); the
+ * read side answers
  * GET /_sluice/traces[/ID] and `sluice trace`.
  *
  * The hooks (traces_api ... traces_redrive) are one cheap call per hop on

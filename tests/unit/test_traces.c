@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "observe/traces.h"
 
 #include "observe_scratch.h"
@@ -228,6 +229,64 @@ static void test_hop_before_its_send_joins_the_trace(void **state)
     observe_db_close(d);
 }
 
+/* An observe.db from before the id hashes: its hops gain them once and are
+ * found by trace, message and request id as before. */
+static void test_hops_of_an_older_observe_db_are_found(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/observe.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    /* recent hops: older than the retention they would be pruned */
+    long long now = (long long)clock_now_ms();
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE trace_hops (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+             " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
+             " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER);"
+             "CREATE INDEX trace_hops_trace ON trace_hops(trace_id);"
+             "CREATE INDEX trace_hops_msg ON trace_hops(message_id) WHERE message_id IS NOT NULL;"
+             "CREATE INDEX trace_hops_req ON trace_hops(request_id) WHERE request_id IS NOT NULL;"
+             "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, a, b, c, d, n) VALUES"
+             " (%lld, 'api', '1-5759e988-bd862e3fe1be46a994272793', 'm-old', 'req-old', 'shop',"
+             "  'POST /orders', 'POST', '/orders', 200),"
+             " (%lld, 'send', '1-5759e988-bd862e3fe1be46a994272793', 'm-old', NULL, 'q', 'SendMessage',"
+             "  NULL, NULL, NULL),"
+             " (%lld, 'receive', '1-5759e988-bd862e3fe1be46a994272793', 'm-old', NULL, 'q', 'ReceiveMessage',"
+             "  NULL, NULL, 1);",
+             now - 30, now - 29, now - 20);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    assert_non_null(d);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_delete(t, "m-old", "q", "DeleteMessage"); /* a new hop joins the old message's trace */
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    const char *ids[] = {"1-5759e988-bd862e3fe1be46a994272793", "m-old", "req-old"};
+    for (int i = 0; i < 3; i++) {
+        cJSON *c = traces_chain(db, ids[i], NULL, NULL);
+        assert_non_null(c);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "hops")), 4);
+        assert_true(has_hop(c, "api", "m-old") && has_hop(c, "send", "m-old") && has_hop(c, "receive", "m-old") &&
+                    has_hop(c, "delete", "m-old"));
+        cJSON_Delete(c);
+    }
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('trace_hops_trace', "
+                                            "'trace_hops_msg', 'trace_hops_req')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    traces_free(t);
+    observe_db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -237,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_hooks_accept_no_hub),
         cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hop_before_its_send_joins_the_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hops_of_an_older_observe_db_are_found, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
