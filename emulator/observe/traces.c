@@ -37,6 +37,9 @@ struct traces {
     int64_t last_prune_ms;
     unresolved_t unresolved[UNRESOLVED_MAX]; /* writer thread only */
     size_t n_unresolved;
+    /* Writer thread only: the last hop id written, the last one marked
+     * in trace_marks, and when. */
+    int64_t last_hop_id, marked_id, marked_ms;
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -169,7 +172,12 @@ static const char SCHEMA[] =
     " outcome TEXT, ts_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS trace_links_request ON trace_links(request_id);"
     "CREATE INDEX IF NOT EXISTS trace_links_message ON trace_links(message_id);"
-    "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);";
+    "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);"
+    /* Retention by rowid: at most once a second a batch notes the highest
+     * hop id it wrote; a hop at or below a mark older than the cutoff was
+     * written, and so began, before the cutoff. No index on ts_ms to keep
+     * up on every hop. */
+    "CREATE TABLE IF NOT EXISTS trace_marks (at_ms INTEGER PRIMARY KEY, max_id INTEGER NOT NULL);";
 
 /* After SCHEMA and, for an older observe.db, the hash columns' backfill. */
 static const char INDEXES[] =
@@ -182,7 +190,7 @@ static const char INDEXES[] =
     /* Partial: most hops name only one of the two. */
     "CREATE INDEX IF NOT EXISTS trace_hops_mh ON trace_hops(mh) WHERE mh IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS trace_hops_rh ON trace_hops(rh) WHERE rh IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_ts ON trace_hops(ts_ms);";
+    "DROP INDEX IF EXISTS trace_hops_ts;";
 
 /* FNV-1a of s, kept positive (SQLite integers are signed). */
 static int64_t id_hash(const char *s)
@@ -281,7 +289,14 @@ static int write_rec(observe_conn_t *c, void *arg)
     const char *trace_id = r->s[S_TRACE];
     switch (r->op) {
     case OP_PRUNE:
-        st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE ts_ms < ?1");
+        st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE id <= (SELECT max(max_id) FROM trace_marks WHERE "
+                                  "at_ms < ?1)");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, r->cutoff_ms);
+        if (step_done(st))
+            return -1;
+        st = observe_conn_stmt(c, "DELETE FROM trace_marks WHERE at_ms < ?1");
         if (!st)
             return -1;
         sqlite3_bind_int64(st, 1, r->cutoff_ms);
@@ -363,8 +378,30 @@ static int write_rec(observe_conn_t *c, void *arg)
         bind_hash(st, 15, trace_id);
         bind_hash(st, 16, r->s[S_MESSAGE]);
         bind_hash(st, 17, r->s[S_REQUEST]);
-        return step_done(st);
+        if (step_done(st))
+            return -1;
+        r->owner->last_hop_id = sqlite3_last_insert_rowid(observe_conn_handle(c));
+        return 0;
     }
+    return 0;
+}
+
+/* Batch end (writer thread): notes the last hop id, at most once a second. */
+static int write_mark(observe_conn_t *c, void *arg)
+{
+    traces_t *t = arg;
+    int64_t now = clock_now_ms();
+    if (t->last_hop_id == t->marked_id || now - t->marked_ms < 1000)
+        return 0;
+    sqlite3_stmt *st = observe_conn_stmt(c, "INSERT OR REPLACE INTO trace_marks (at_ms, max_id) VALUES (?1, ?2)");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, t->last_hop_id);
+    if (step_done(st))
+        return -1;
+    t->marked_id = t->last_hop_id;
+    t->marked_ms = now;
     return 0;
 }
 
@@ -425,6 +462,10 @@ traces_t *traces_new(observe_db_t *d)
     traces_t *t = xcalloc(1, sizeof *t);
     t->db = d;
     t->retention_ms = TRACES_DEFAULT_RETENTION_MS;
+    if (observe_db_on_batch_end(d, write_mark, t)) {
+        free(t);
+        return NULL;
+    }
     return t;
 }
 

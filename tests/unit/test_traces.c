@@ -287,6 +287,38 @@ static void test_hops_of_an_older_observe_db_are_found(void **state)
     observe_db_close(d);
 }
 
+/* Retention: hops written before a mark older than the cutoff go; the
+ * hops since stay (the prune finds them by rowid, not by an index on time). */
+static void test_retention_prunes_hops_written_before_the_cutoff(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_set_retention(t, 60000);
+    traces_send(t, "m-early", "q", NULL, "SendMessage");
+    observe_db_flush(d);
+    clock_advance(120000);
+    traces_send(t, "m-late", "q", NULL, "SendMessage"); /* and, a minute on, the retention's delete */
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    assert_null(traces_chain(db, "m-early", NULL, NULL));
+    cJSON *late = traces_chain(db, "m-late", NULL, NULL);
+    assert_non_null(late);
+    assert_true(has_hop(late, "send", "m-late"));
+    cJSON_Delete(late);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trace_hops_ts'", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    traces_free(t);
+    observe_db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +329,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hop_before_its_send_joins_the_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hops_of_an_older_observe_db_are_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_prunes_hops_written_before_the_cutoff, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
