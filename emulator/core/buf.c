@@ -1,7 +1,10 @@
 /* Growable buffer; aborts on out-of-memory like the rest of sluice. */
 #include "core/buf.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +84,99 @@ void buf_xml_escape(buf_t *b, const char *s, size_t n)
     }
     buf_append(b, s + start, n - start);
 }
+
+void buf_json_string(buf_t *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!s)
+        s = "";
+    size_t n = strlen(s);
+    reserve(b, n + 2);
+    b->data[b->len++] = '"';
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch >= 32 && ch != '"' && ch != '\\')
+            continue;
+        char rep[7] = {'\\', 0};
+        size_t rn = 2;
+        switch (ch) {
+        case '"': rep[1] = '"'; break;
+        case '\\': rep[1] = '\\'; break;
+        case '\b': rep[1] = 'b'; break;
+        case '\f': rep[1] = 'f'; break;
+        case '\n': rep[1] = 'n'; break;
+        case '\r': rep[1] = 'r'; break;
+        case '\t': rep[1] = 't'; break;
+        default:
+            memcpy(rep + 1, "u00", 3);
+            rep[4] = hex[ch >> 4];
+            rep[5] = hex[ch & 15];
+            rn = 6;
+            break;
+        }
+        buf_append(b, s + start, i - start);
+        buf_append(b, rep, rn);
+        start = i + 1;
+    }
+    buf_append(b, s + start, n - start);
+    buf_append(b, "\"", 1);
+}
+
+/* Writes u in decimal into out (at least 21 bytes); returns the length. */
+static size_t put_u64(char *out, uint64_t u)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+void buf_json_number(buf_t *b, double v)
+{
+    char out[40];
+    size_t n = 0;
+    if (isnan(v) || isinf(v)) {
+        buf_append(b, "null", 4);
+        return;
+    }
+    /* Fast paths, exactly what %1.15g prints: a whole number, or one of
+     * hundredths (latencies in ms as the logs round them): k / 100.0 is the
+     * double nearest to k/100, which %1.15g prints as k/100 with its
+     * trailing zeros dropped, and which reads back as v. */
+    double a = fabs(v);
+    if (a < 1e13 && !(v == 0 && signbit(v))) {
+        double k = round(a * 100);
+        if (k / 100.0 == a) {
+            uint64_t ki = (uint64_t)k;
+            if (v < 0)
+                out[n++] = '-';
+            n += put_u64(out + n, ki / 100);
+            unsigned frac = (unsigned)(ki % 100);
+            if (frac) {
+                out[n++] = '.';
+                out[n++] = (char)('0' + frac / 10);
+                if (frac % 10)
+                    out[n++] = (char)('0' + frac % 10);
+            }
+            buf_append(b, out, n);
+            return;
+        }
+    }
+    snprintf(out, sizeof out, "%1.15g", v);
+    double back = strtod(out, NULL);
+    double big = fabs(back) > fabs(v) ? fabs(back) : fabs(v);
+    if (!(fabs(back - v) <= big * DBL_EPSILON))
+        snprintf(out, sizeof out, "%1.17g", v);
+    buf_puts(b, out);
+}
+
+void buf_reserve(buf_t *b, size_t n) { reserve(b, n); }
 
 char *buf_steal(buf_t *b, size_t *len)
 {

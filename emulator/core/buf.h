@@ -18,6 +18,16 @@ void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Appends s with XML's five special characters escaped, and control
  * characters allowed in SQS bodies (\r) as character references. */
 void buf_xml_escape(buf_t *b, const char *s, size_t n);
+/* Appends s (NUL-terminated; NULL: "") as a JSON string in quotes, escaped
+ * exactly as cJSON_Print* escapes it (\" \\ \b \f \n \r \t, other control
+ * characters as \u00xx, bytes >= 0x80 as they are), so a line written here
+ * reads byte for byte like one cJSON printed. */
+void buf_json_string(buf_t *b, const char *s);
+/* Appends v as cJSON_Print* prints a number: %1.15g, or %1.17g when that
+ * does not read back as v; NaN and infinities as null. */
+void buf_json_number(buf_t *b, double v);
+/* Makes room for n more bytes, so that appends up to that need no realloc. */
+void buf_reserve(buf_t *b, size_t n);
 /* Hands the data to the caller (owned; free with free()). Resets b. */
 char *buf_steal(buf_t *b, size_t *len);
 

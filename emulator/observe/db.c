@@ -132,7 +132,10 @@ static void run_batch(observe_db_t *d, jobs_t *batch)
     }
     /* Hooks run even after a failure, so what they gathered is dropped with
      * the batch, not carried into the next one. */
-    for (size_t i = 0; i < d->n_hooks; i++)
+    pthread_mutex_lock(&d->mu);
+    size_t n_hooks = d->n_hooks;
+    pthread_mutex_unlock(&d->mu);
+    for (size_t i = 0; i < n_hooks; i++)
         if (d->hooks[i].fn(&d->writer, d->hooks[i].ctx) && !failed)
             failed = 1;
     if (!failed && sqlite3_exec(d->writer.db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK)
@@ -232,12 +235,19 @@ int observe_db_schema(observe_db_t *d, const char *sql)
 
 int observe_db_on_batch_end(observe_db_t *d, observe_write_fn fn, void *ctx)
 {
-    if (!d || d->thread_started || d->n_hooks == OBSERVE_DB_MAX_HOOKS)
+    if (!d)
         return -1;
-    d->hooks[d->n_hooks].fn = fn;
-    d->hooks[d->n_hooks].ctx = ctx;
-    d->n_hooks++;
-    return 0;
+    /* The writer reads the count under the mutex, then only slots below it. */
+    pthread_mutex_lock(&d->mu);
+    int rc = -1;
+    if (d->n_hooks < OBSERVE_DB_MAX_HOOKS) {
+        d->hooks[d->n_hooks].fn = fn;
+        d->hooks[d->n_hooks].ctx = ctx;
+        d->n_hooks++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return rc;
 }
 
 static void start_writer(observe_db_t *d)

@@ -54,9 +54,9 @@ void observe_db_submit(observe_db_t *d, observe_write_fn write, void *rec, obser
 
 /* Registers fn(conn, ctx) to run on the writer thread at the end of each
  * batch, inside its transaction, before COMMIT (a module's writes that it
- * gathers across the batch and writes once). Call from the loop thread
- * before the first observe_db_submit. At most OBSERVE_DB_MAX_HOOKS. A
- * failure fails the batch like a failed write. */
+ * gathers across the batch and writes once). Call from the loop thread,
+ * before or after the writer started (it runs from the next batch on). At
+ * most OBSERVE_DB_MAX_HOOKS. A failure fails the batch like a failed write. */
 #define OBSERVE_DB_MAX_HOOKS 4
 int observe_db_on_batch_end(observe_db_t *d, observe_write_fn fn, void *ctx);
 

@@ -1,7 +1,10 @@
 /* Log groups, streams and events in observe.db (observe/logs.h). The loop
  * copies each line into one allocation and hands it to the writer thread,
- * which upserts the group and stream and inserts the event; an event's
- * rowid (AUTOINCREMENT, never reused after a purge) is its eventId.
+ * which inserts the event and, once per batch, the group's and streams'
+ * totals. An event's rowid is its eventId, never reused after a purge: the
+ * writer numbers events from a high-water mark kept in log_meta (written
+ * once per batch, in the batch's transaction) rather than through
+ * AUTOINCREMENT, which rewrote sqlite_sequence on every event.
  * Expired events are deleted by the writer, at most once a minute, and
  * readers (observe/logs_api) never show what is past the retention. */
 #include "observe/logs.h"
@@ -25,11 +28,19 @@ struct logstore {
     observe_db_t *db;
     int64_t retention_ms;
     int64_t last_expire_ms;
+    /* Writer thread only once it runs: the last eventId given, and the
+     * last one written to log_meta. */
+    int64_t last_id, saved_id;
     /* Writer thread only: each stream's totals of the batch, written once
      * at its end (two upserts a stream instead of two an event). */
     stream_meta_t *meta;
     size_t n_meta, cap_meta;
 };
+
+#define LOG_EVENTS_INDEXES                                                                                      \
+    "CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (grp, ts, ingest);"                              \
+    "CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (grp, stream, ts);"                             \
+    "CREATE INDEX IF NOT EXISTS log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;"
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS log_groups ("
@@ -37,15 +48,33 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS log_streams ("
     " grp TEXT NOT NULL, name TEXT NOT NULL, created_ms INTEGER NOT NULL,"
     " first_ts INTEGER, last_ts INTEGER, last_ingest INTEGER, PRIMARY KEY (grp, name));"
+    "CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS log_events ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, stream TEXT NOT NULL,"
+    " id INTEGER PRIMARY KEY, grp TEXT NOT NULL, stream TEXT NOT NULL,"
     " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (grp, ts, ingest);"
-    "CREATE INDEX IF NOT EXISTS log_events_by_stream ON log_events (grp, stream, ts);"
-    "CREATE INDEX IF NOT EXISTS log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;"
+    LOG_EVENTS_INDEXES
     /* PutRetentionPolicy: a group's own retention; groups without a row keep
      * the store's (observe.logs_retention). */
     "CREATE TABLE IF NOT EXISTS log_retention (grp TEXT PRIMARY KEY, days INTEGER NOT NULL);";
+
+/* A data directory from before the high-water mark: log_events was
+ * AUTOINCREMENT (its last eventId in sqlite_sequence). Rebuilt once without
+ * it, the mark taken from there, so no eventId is given twice. */
+static const char MIGRATE_AUTOINCREMENT[] =
+    "BEGIN IMMEDIATE;"
+    "INSERT INTO log_meta (key, value) SELECT 'last_event_id', max("
+    " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'log_events'), 0),"
+    " coalesce((SELECT max(id) FROM log_events), 0)) WHERE true"
+    " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value);"
+    "CREATE TABLE log_events_rebuilt ("
+    " id INTEGER PRIMARY KEY, grp TEXT NOT NULL, stream TEXT NOT NULL,"
+    " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
+    "INSERT INTO log_events_rebuilt SELECT id, grp, stream, ts, ingest, request_id, message FROM log_events;"
+    "DROP TABLE log_events;"
+    "ALTER TABLE log_events_rebuilt RENAME TO log_events;"
+    "DELETE FROM sqlite_sequence WHERE name = 'log_events';"
+    LOG_EVENTS_INDEXES
+    "COMMIT;";
 
 static const char UPSERT_GROUP[] =
     "INSERT INTO log_groups (name, created_ms, stored_bytes) VALUES (?1, ?2, ?3)"
@@ -59,7 +88,13 @@ static const char UPSERT_STREAM[] =
 static const char UPDATE_STREAM_LAST[] =
     "UPDATE log_streams SET last_ts = max(coalesce(last_ts, ?3), ?3) WHERE grp = ?1 AND name = ?2";
 static const char INSERT_EVENT[] =
-    "INSERT INTO log_events (grp, stream, ts, ingest, request_id, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO log_events (id, grp, stream, ts, ingest, request_id, message) VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)";
+static const char SAVE_LAST_ID[] =
+    "INSERT INTO log_meta (key, value) VALUES ('last_event_id', ?1)"
+    " ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)";
+static const char SELECT_LAST_ID[] =
+    "SELECT max(coalesce((SELECT value FROM log_meta WHERE key = 'last_event_id'), 0),"
+    " coalesce((SELECT max(id) FROM log_events), 0))";
 static const char SELECT_GROUPS[] =
     "SELECT g.name, r.days FROM log_groups g LEFT JOIN log_retention r ON r.grp = g.name";
 static const char SELECT_RETENTION[] = "SELECT days FROM log_retention WHERE grp = ?1";
@@ -123,6 +158,21 @@ static int write_meta(observe_conn_t *c, void *arg)
         free(m->stream);
     }
     ls->n_meta = 0;
+    if (!rc && ls->last_id != ls->saved_id) {
+        sqlite3_stmt *h = observe_conn_stmt(c, SAVE_LAST_ID);
+        if (!h)
+            rc = -1;
+        else {
+            sqlite3_bind_int64(h, 1, ls->last_id);
+            if (sqlite3_step(h) != SQLITE_DONE)
+                rc = -1;
+            sqlite3_reset(h);
+        }
+        /* A failed batch's ids are not given again in this run; after a
+         * restart they may be, as no event ever had them. */
+        if (!rc)
+            ls->saved_id = ls->last_id;
+    }
     return rc;
 }
 
@@ -176,6 +226,7 @@ static int write_line(observe_conn_t *c, void *arg)
     if (r->request_id)
         sqlite3_bind_text(e, 5, r->request_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(e, 6, r->message, (int)r->len, SQLITE_STATIC);
+    sqlite3_bind_int64(e, 7, ++r->ls->last_id);
     return sqlite3_step(e) == SQLITE_DONE ? 0 : -1;
 }
 
@@ -327,14 +378,57 @@ void logstore_api_group(const char *api_name, char *out, size_t size)
     snprintf(out, size, "/aws/apigateway/%s", api_name);
 }
 
+/* 1 when log_events is still the AUTOINCREMENT table, 0 if not, -1. */
+static int is_autoincrement(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'log_events'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *sql = (const char *)sqlite3_column_text(st, 0);
+        rc = sql && strstr(sql, "AUTOINCREMENT") != NULL;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The high-water mark of eventIds (before the writer runs). */
+static int load_last_id(logstore_t *ls)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3 *db = observe_conn_handle(observe_db_reader(ls->db));
+    if (sqlite3_prepare_v2(db, SELECT_LAST_ID, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+    if (!rc)
+        ls->last_id = ls->saved_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms)
 {
     if (!db || observe_db_schema(db, SCHEMA))
         return NULL;
+    int old = is_autoincrement(observe_conn_handle(observe_db_reader(db)));
+    if (old == 1) {
+        log_info("msg=\"log events: rebuilding the table without AUTOINCREMENT (once)\"");
+        if (observe_db_schema(db, MIGRATE_AUTOINCREMENT)) {
+            observe_db_schema(db, "ROLLBACK");
+            return NULL;
+        }
+    }
     logstore_t *ls = calloc(1, sizeof *ls);
     if (!ls)
         return NULL;
     ls->db = db;
+    if (old < 0 || load_last_id(ls)) {
+        log_error("msg=\"log events: cannot read the last eventId\"");
+        free(ls);
+        return NULL;
+    }
     if (observe_db_on_batch_end(db, write_meta, ls)) {
         free(ls);
         return NULL;

@@ -20,10 +20,26 @@
 #define MAX_LIMIT 1000
 #define MAX_SET 4096 /* ids gathered for one chain: a bound, not a goal */
 
+/* A hop written before its message's send hop (writer thread only). A
+ * send's hop waits for its commit (sqs), so a delivery in the same loop
+ * turn can reach the writer first; the send then gives it its trace. */
+#define UNRESOLVED_MAX 64
+#define UNRESOLVED_MS 10000 /* a send's hop is at most a commit behind */
+
+typedef struct {
+    char message_id[40];
+    int64_t at_ms;
+} unresolved_t;
+
 struct traces {
     observe_db_t *db;
     int64_t retention_ms;
     int64_t last_prune_ms;
+    unresolved_t unresolved[UNRESOLVED_MAX]; /* writer thread only */
+    size_t n_unresolved;
+    /* Writer thread only: the last hop id written, the last one marked
+     * in trace_marks, and when. */
+    int64_t last_hop_id, marked_id, marked_ms;
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -84,13 +100,20 @@ int trace_root_parse(const char *header, char root[TRACE_ROOT_LEN + 1])
 
 void trace_root_make(int64_t now_ms, char root[TRACE_ROOT_LEN + 1])
 {
-    unsigned char raw[12];
+    /* Formatted by hand: one per send without an AWSTraceHeader, where a
+     * snprintf was most of what making the hop cost. */
+    unsigned char raw[16];
+    uint32_t secs = (uint32_t)((uint64_t)(now_ms / 1000) & 0xffffffffULL);
+    for (int i = 0; i < 4; i++)
+        raw[i] = (unsigned char)(secs >> (24 - 8 * i));
     uint64_t a = ids_random64(), b = ids_random64();
-    memcpy(raw, &a, 8);
-    memcpy(raw + 8, &b, 4);
-    char hex[25];
-    ids_hex(raw, 12, hex);
-    snprintf(root, TRACE_ROOT_LEN + 1, "1-%08llx-%s", (unsigned long long)(now_ms / 1000) & 0xffffffffULL, hex);
+    memcpy(raw + 4, &a, 8);
+    memcpy(raw + 12, &b, 4);
+    root[0] = '1';
+    root[1] = '-';
+    ids_hex(raw, 4, root + 2);
+    root[10] = '-';
+    ids_hex(raw + 4, 12, root + 11);
 }
 
 void trace_header_make(const char *root, char *out, size_t size)
@@ -107,15 +130,21 @@ void trace_header_make(const char *root, char *out, size_t size)
 
 typedef enum { OP_HOP, OP_SEND, OP_LINKS, OP_PRUNE } op_t;
 
-/* One record for the writer; every string owned. */
-typedef struct {
+/* A hop's strings, in the order they follow the record. */
+enum { S_TRACE, S_MESSAGE, S_REQUEST, S_A, S_B, S_C, S_D, S_E, S_F, S_N };
+
+/* One record for the writer, in one allocation: the strings follow the
+ * struct (a hop used to cost up to ten allocations on the loop, and as
+ * many frees on the writer thread, each a trip into the other thread's
+ * malloc arena). */
+struct trace_hop {
+    traces_t *owner;
     op_t op;
     const char *kind; /* static */
     int64_t ts_ms;
-    char *trace_id, *message_id, *request_id;
+    const char *s[S_N]; /* NULL: none; else into text[] */
     int failed;
     double duration_ms; /* NAN: none */
-    char *a, *b, *c, *d, *e, *f;
     int64_t n;
     int has_n;
     /* OP_LINKS */
@@ -124,21 +153,21 @@ typedef struct {
     size_t n_ids;
     /* OP_PRUNE */
     int64_t cutoff_ms;
-} rec_t;
+    char text[];
+};
+typedef struct trace_hop rec_t;
 
+/* The ids are looked up through 63-bit hashes of them (th, mh, rh), not
+ * the text: an index entry of an integer instead of a 36-character random
+ * id is three times denser and cheaper to compare, and these index inserts
+ * were most of what a hop cost the writer thread. Every lookup also
+ * compares the text, so a collision costs a row read, never a wrong hop. */
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS trace_hops ("
     " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
     " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
-    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER);"
-    "CREATE INDEX IF NOT EXISTS trace_hops_trace ON trace_hops(trace_id);"
-    /* Partial: most hops name only one of the two, and the writer thread's
-     * cost per hop is its index inserts (an equality lookup still uses them). */
-    "DROP INDEX IF EXISTS trace_hops_message;"
-    "DROP INDEX IF EXISTS trace_hops_request;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_msg ON trace_hops(message_id) WHERE message_id IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_req ON trace_hops(request_id) WHERE request_id IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_ts ON trace_hops(ts_ms);"
+    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER,"
+    " th INTEGER, mh INTEGER, rh INTEGER);"
     /* A message's trace is its send hop's: a view, not a table of its own,
      * so a send costs the writer one row (a table here doubled the index
      * inserts per send, the biggest part of what recording cost). */
@@ -150,22 +179,46 @@ static const char SCHEMA[] =
     " outcome TEXT, ts_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS trace_links_request ON trace_links(request_id);"
     "CREATE INDEX IF NOT EXISTS trace_links_message ON trace_links(message_id);"
-    "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);";
+    "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);"
+    /* Retention by rowid: at most once a second a batch notes the highest
+     * hop id it wrote; a hop at or below a mark older than the cutoff was
+     * written, and so began, before the cutoff. No index on ts_ms to keep
+     * up on every hop. */
+    "CREATE TABLE IF NOT EXISTS trace_marks (at_ms INTEGER PRIMARY KEY, max_id INTEGER NOT NULL);";
 
-static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+/* After SCHEMA and, for an older observe.db, the hash columns' backfill. */
+static const char INDEXES[] =
+    "DROP INDEX IF EXISTS trace_hops_trace;"
+    "DROP INDEX IF EXISTS trace_hops_message;"
+    "DROP INDEX IF EXISTS trace_hops_request;"
+    "DROP INDEX IF EXISTS trace_hops_msg;"
+    "DROP INDEX IF EXISTS trace_hops_req;"
+    "CREATE INDEX IF NOT EXISTS trace_hops_th ON trace_hops(th);"
+    /* Partial: most hops name only one of the two. */
+    "CREATE INDEX IF NOT EXISTS trace_hops_mh ON trace_hops(mh) WHERE mh IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS trace_hops_rh ON trace_hops(rh) WHERE rh IS NOT NULL;"
+    "DROP INDEX IF EXISTS trace_hops_ts;";
+
+/* FNV-1a of s, kept positive (SQLite integers are signed). */
+static int64_t id_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 0x100000001b3ULL;
+    }
+    return (int64_t)(h & 0x7fffffffffffffffULL);
+}
+
+static void bind_hash(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_int64(st, i, id_hash(s));
+}
 
 static void rec_free(void *arg)
 {
     rec_t *r = arg;
-    free(r->trace_id);
-    free(r->message_id);
-    free(r->request_id);
-    free(r->a);
-    free(r->b);
-    free(r->c);
-    free(r->d);
-    free(r->e);
-    free(r->f);
     for (size_t i = 0; i < r->n_ids; i++)
         free(r->ids[i]);
     free(r->ids);
@@ -173,12 +226,13 @@ static void rec_free(void *arg)
     free(r);
 }
 
+/* NULL stays unbound: observe_conn_stmt hands statements with their
+ * bindings cleared (a bind call costs a mutex round trip on the writer's
+ * connection, and a hop leaves most of its columns NULL). */
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)
         sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
 }
 
 static int step_done(sqlite3_stmt *st)
@@ -188,13 +242,67 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Remembers (writer thread) that message_id's hop went in without a trace;
+ * the oldest is forgotten when full. */
+static void unresolved_add(traces_t *t, const char *message_id)
+{
+    if (strlen(message_id) >= sizeof t->unresolved[0].message_id)
+        return;
+    if (t->n_unresolved == UNRESOLVED_MAX) {
+        memmove(t->unresolved, t->unresolved + 1, (UNRESOLVED_MAX - 1) * sizeof *t->unresolved);
+        t->n_unresolved--;
+    }
+    unresolved_t *u = &t->unresolved[t->n_unresolved++];
+    snprintf(u->message_id, sizeof u->message_id, "%s", message_id);
+    u->at_ms = clock_now_ms();
+}
+
+/* A send hop r whose message has hops without a trace: they get its trace.
+ * Forgets those and any that waited too long for their send (a message
+ * sent before recording began, or whose send was rolled back). */
+static int resolve_later_hops(observe_conn_t *c, const rec_t *r)
+{
+    traces_t *t = r->owner;
+    int64_t now = clock_now_ms();
+    size_t keep = 0;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_unresolved; i++) {
+        unresolved_t *u = &t->unresolved[i];
+        if (!strcmp(u->message_id, r->s[S_MESSAGE])) {
+            sqlite3_stmt *st = observe_conn_stmt(c, "UPDATE trace_hops SET trace_id = ?1, th = ?3 WHERE mh = ?4 AND "
+                                                    "message_id = ?2 AND trace_id IS NULL");
+            if (!st)
+                return -1;
+            bind_text(st, 1, r->s[S_TRACE]);
+            bind_text(st, 2, r->s[S_MESSAGE]);
+            bind_hash(st, 3, r->s[S_TRACE]);
+            bind_hash(st, 4, r->s[S_MESSAGE]);
+            rc |= step_done(st);
+            continue;
+        }
+        if (now - u->at_ms < UNRESOLVED_MS)
+            t->unresolved[keep++] = *u;
+    }
+    t->n_unresolved = keep;
+    return rc;
+}
+
 static int write_rec(observe_conn_t *c, void *arg)
 {
     rec_t *r = arg;
     sqlite3_stmt *st;
+    char trace[64] = "";
+    const char *trace_id = r->s[S_TRACE];
     switch (r->op) {
     case OP_PRUNE:
-        st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE ts_ms < ?1");
+        st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE id <= (SELECT max(max_id) FROM trace_marks WHERE "
+                                  "at_ms < ?1)");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, r->cutoff_ms);
+        if (step_done(st))
+            return -1;
+        st = observe_conn_stmt(c, "DELETE FROM trace_marks WHERE at_ms < ?1");
         if (!st)
             return -1;
         sqlite3_bind_int64(st, 1, r->cutoff_ms);
@@ -211,10 +319,10 @@ static int write_rec(observe_conn_t *c, void *arg)
                                       "VALUES (?1, ?2, ?3, ?4, ?5)");
             if (!st)
                 return -1;
-            bind_text(st, 1, r->request_id);
+            bind_text(st, 1, r->s[S_REQUEST]);
             bind_text(st, 2, r->ids[i]);
             sqlite3_bind_int(st, 3, r->flags ? r->flags[i] : 0);
-            bind_text(st, 4, r->c);
+            bind_text(st, 4, r->s[S_C]);
             sqlite3_bind_int64(st, 5, r->ts_ms);
             if (step_done(st))
                 return -1;
@@ -222,37 +330,126 @@ static int write_rec(observe_conn_t *c, void *arg)
         return 0;
     case OP_SEND:
         /* the send hop is the message's record (view trace_sends) */
+        if (r->owner->n_unresolved && resolve_later_hops(c, r))
+            return -1;
         __attribute__((fallthrough));
     case OP_HOP:
         /* A hop that names a message but no trace belongs to the
-         * message's trace, recorded at its send (earlier in this order). */
+         * message's trace, recorded at its send (usually earlier in this
+         * order; if not, the send fills it in). */
+        if (!r->s[S_TRACE] && r->s[S_MESSAGE]) {
+            st = observe_conn_stmt(c, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = "
+                                      "'send' LIMIT 1");
+            if (!st)
+                return -1;
+            bind_text(st, 1, r->s[S_MESSAGE]);
+            bind_hash(st, 2, r->s[S_MESSAGE]);
+            int rc = sqlite3_step(st);
+            const char *tid = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+            if (tid && strlen(tid) < sizeof trace)
+                snprintf(trace, sizeof trace, "%s", tid);
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return -1;
+            if (trace[0])
+                trace_id = trace;
+            else
+                unresolved_add(r->owner, r->s[S_MESSAGE]);
+        }
         st = observe_conn_stmt(c, "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, "
-                                  "duration_ms, a, b, c, d, e, f, n) VALUES (?1, ?2, COALESCE(?3, (SELECT "
-                                  "trace_id FROM trace_sends WHERE message_id = ?4 LIMIT 1)), ?4, ?5, ?6, ?7, ?8, ?9, "
-                                  "?10, ?11, ?12, ?13, ?14)");
+                                  "duration_ms, a, b, c, d, e, f, n, th, mh, rh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
         if (!st)
             return -1;
         sqlite3_bind_int64(st, 1, r->ts_ms);
         bind_text(st, 2, r->kind);
-        bind_text(st, 3, r->trace_id);
-        bind_text(st, 4, r->message_id);
-        bind_text(st, 5, r->request_id);
+        bind_text(st, 3, trace_id);
+        bind_text(st, 4, r->s[S_MESSAGE]);
+        bind_text(st, 5, r->s[S_REQUEST]);
         sqlite3_bind_int(st, 6, r->failed);
-        if (isnan(r->duration_ms))
-            sqlite3_bind_null(st, 7);
-        else
+        if (!isnan(r->duration_ms))
             sqlite3_bind_double(st, 7, r->duration_ms);
-        bind_text(st, 8, r->a);
-        bind_text(st, 9, r->b);
-        bind_text(st, 10, r->c);
-        bind_text(st, 11, r->d);
-        bind_text(st, 12, r->e);
-        bind_text(st, 13, r->f);
+        bind_text(st, 8, r->s[S_A]);
+        bind_text(st, 9, r->s[S_B]);
+        bind_text(st, 10, r->s[S_C]);
+        bind_text(st, 11, r->s[S_D]);
+        bind_text(st, 12, r->s[S_E]);
+        bind_text(st, 13, r->s[S_F]);
         if (r->has_n)
             sqlite3_bind_int64(st, 14, r->n);
-        else
-            sqlite3_bind_null(st, 14);
-        return step_done(st);
+        bind_hash(st, 15, trace_id);
+        bind_hash(st, 16, r->s[S_MESSAGE]);
+        bind_hash(st, 17, r->s[S_REQUEST]);
+        if (step_done(st))
+            return -1;
+        r->owner->last_hop_id = sqlite3_last_insert_rowid(observe_conn_handle(c));
+        return 0;
+    }
+    return 0;
+}
+
+/* Batch end (writer thread): notes the last hop id, at most once a second. */
+static int write_mark(observe_conn_t *c, void *arg)
+{
+    traces_t *t = arg;
+    int64_t now = clock_now_ms();
+    if (t->last_hop_id == t->marked_id || now - t->marked_ms < 1000)
+        return 0;
+    sqlite3_stmt *st = observe_conn_stmt(c, "INSERT OR REPLACE INTO trace_marks (at_ms, max_id) VALUES (?1, ?2)");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, t->last_hop_id);
+    if (step_done(st))
+        return -1;
+    t->marked_id = t->last_hop_id;
+    t->marked_ms = now;
+    return 0;
+}
+
+static void sql_id_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    if (s)
+        sqlite3_result_int64(ctx, id_hash(s));
+    else
+        sqlite3_result_null(ctx);
+}
+
+/* An observe.db from before the hash columns: adds and fills them, once
+ * (db: a connection the writer thread does not use yet). 0 or -1. */
+static int add_hashes(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int has = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('trace_hops') WHERE name = 'th'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        has = sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    if (has)
+        return 0;
+    log_info("msg=\"traces: adding id hashes to the hops recorded so far (once)\"");
+    if (sqlite3_create_function(db, "sluice_id_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_id_hash, NULL,
+                                NULL) != SQLITE_OK)
+        return -1;
+    char *msg = NULL;
+    int rc = sqlite3_exec(db,
+                          "BEGIN IMMEDIATE;"
+                          "ALTER TABLE trace_hops ADD COLUMN th INTEGER;"
+                          "ALTER TABLE trace_hops ADD COLUMN mh INTEGER;"
+                          "ALTER TABLE trace_hops ADD COLUMN rh INTEGER;"
+                          "UPDATE trace_hops SET th = sluice_id_hash(trace_id), mh = sluice_id_hash(message_id),"
+                          " rh = sluice_id_hash(request_id);"
+                          "COMMIT;",
+                          NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("msg=\"traces: adding id hashes failed\" error=\"%s\"", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
     }
     return 0;
 }
@@ -261,11 +458,16 @@ traces_t *traces_new(observe_db_t *d)
 {
     if (!d)
         return NULL;
-    if (observe_db_schema(d, SCHEMA))
+    if (observe_db_schema(d, SCHEMA) || add_hashes(observe_conn_handle(observe_db_reader(d))) ||
+        observe_db_schema(d, INDEXES))
         return NULL;
     traces_t *t = xcalloc(1, sizeof *t);
     t->db = d;
     t->retention_ms = TRACES_DEFAULT_RETENTION_MS;
+    if (observe_db_on_batch_end(d, write_mark, t)) {
+        free(t);
+        return NULL;
+    }
     return t;
 }
 
@@ -283,13 +485,32 @@ traces_t *traces_get(void)
     return o ? o->traces : NULL;
 }
 
-static rec_t *rec_new(op_t op, const char *kind, int64_t ts_ms)
+/* A record with copies of the strings v[S_N] (each may be NULL), in one
+ * allocation. */
+static rec_t *rec_new(traces_t *t, op_t op, const char *kind, int64_t ts_ms, const char *const v[S_N])
 {
-    rec_t *r = xcalloc(1, sizeof *r);
+    size_t len[S_N], total = 0;
+    for (int i = 0; i < S_N; i++) {
+        len[i] = v && v[i] ? strlen(v[i]) + 1 : 0;
+        total += len[i];
+    }
+    rec_t *r = malloc(sizeof *r + total);
+    if (!r)
+        abort();
+    memset(r, 0, sizeof *r);
+    r->owner = t;
     r->op = op;
     r->kind = kind;
     r->ts_ms = ts_ms;
     r->duration_ms = NAN;
+    char *p = r->text;
+    for (int i = 0; i < S_N; i++) {
+        if (!len[i])
+            continue;
+        memcpy(p, v[i], len[i]);
+        r->s[i] = p;
+        p += len[i];
+    }
     return r;
 }
 
@@ -300,16 +521,16 @@ static void submit(traces_t *t, rec_t *r)
     int64_t now = clock_now_ms();
     if (now - t->last_prune_ms >= PRUNE_EVERY_MS) {
         t->last_prune_ms = now;
-        rec_t *p = rec_new(OP_PRUNE, NULL, now);
+        rec_t *p = rec_new(t, OP_PRUNE, NULL, now, NULL);
         p->cutoff_ms = now - t->retention_ms;
         observe_db_submit(t->db, write_rec, p, rec_free);
     }
 }
 
-static char *root_of(const char *header)
+/* The root of header into root (""), or NULL when it has none. */
+static const char *root_of(const char *header, char root[TRACE_ROOT_LEN + 1])
 {
-    char root[TRACE_ROOT_LEN + 1];
-    return trace_root_parse(header, root) == 0 ? xstrdup(root) : NULL;
+    return trace_root_parse(header, root) == 0 ? root : NULL;
 }
 
 void traces_api(traces_t *t, const char *trace_header, const char *request_id, const char *api, const char *route,
@@ -317,15 +538,16 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
 {
     if (!t)
         return;
-    int64_t now = clock_now_ms();
-    rec_t *r = rec_new(OP_HOP, "api", now - (int64_t)ceil(latency_ms)); /* when it began, not after its send */
-    r->trace_id = root_of(trace_header);
-    r->request_id = dup_or_null(request_id);
-    r->message_id = dup_or_null(message_id && *message_id ? message_id : NULL);
-    r->a = dup_or_null(api);
-    r->b = dup_or_null(route);
-    r->c = dup_or_null(method);
-    r->d = dup_or_null(path);
+    char root[TRACE_ROOT_LEN + 1];
+    const char *v[S_N] = {[S_TRACE] = root_of(trace_header, root),
+                          [S_MESSAGE] = message_id && *message_id ? message_id : NULL,
+                          [S_REQUEST] = request_id,
+                          [S_A] = api,
+                          [S_B] = route,
+                          [S_C] = method,
+                          [S_D] = path};
+    /* when it began, not after its send */
+    rec_t *r = rec_new(t, OP_HOP, "api", clock_now_ms() - (int64_t)ceil(latency_ms), v);
     r->n = status;
     r->has_n = 1;
     r->duration_ms = latency_ms;
@@ -333,33 +555,47 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
     submit(t, r);
 }
 
+trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
+                             const char *via)
+{
+    if (!t || !message_id)
+        return NULL;
+    int64_t now = clock_now_ms();
+    char root[TRACE_ROOT_LEN + 1];
+    const char *trace_id = root_of(aws_trace_header, root);
+    if (!trace_id) {
+        trace_root_make(now, root);
+        trace_id = root;
+    }
+    const char *v[S_N] = {[S_TRACE] = trace_id, [S_MESSAGE] = message_id, [S_A] = queue, [S_B] = via,
+                          [S_C] = aws_trace_header};
+    return rec_new(t, OP_SEND, "send", now, v);
+}
+
+void traces_hop_submit(trace_hop_t *h)
+{
+    if (h)
+        submit(h->owner, h);
+}
+
+void traces_hop_discard(trace_hop_t *h)
+{
+    if (h)
+        rec_free(h);
+}
+
 void traces_send(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
                  const char *via)
 {
-    if (!t || !message_id)
-        return;
-    rec_t *r = rec_new(OP_SEND, "send", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->trace_id = root_of(aws_trace_header);
-    if (!r->trace_id) {
-        char root[TRACE_ROOT_LEN + 1];
-        trace_root_make(r->ts_ms, root);
-        r->trace_id = xstrdup(root);
-    }
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(via);
-    r->c = dup_or_null(aws_trace_header);
-    submit(t, r);
+    traces_hop_submit(traces_send_hop(t, message_id, queue, aws_trace_header, via));
 }
 
 void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver)
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "receive", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(receiver ? receiver : "ReceiveMessage");
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = receiver ? receiver : "ReceiveMessage"};
+    rec_t *r = rec_new(t, OP_HOP, "receive", clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     submit(t, r);
@@ -371,15 +607,16 @@ void traces_invoke(traces_t *t, const char *request_id, const char *function, co
 {
     if (!t || !request_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "invoke", start_ms);
-    r->request_id = xstrdup(request_id);
-    r->trace_id = root_of(trace_header);
-    r->a = dup_or_null(function);
-    r->b = dup_or_null(log_stream);
-    r->c = dup_or_null(outcome);
-    r->d = dup_or_null(error_type);
-    r->e = dup_or_null(error_message);
-    r->f = dup_or_null(trace_header);
+    char root[TRACE_ROOT_LEN + 1];
+    const char *v[S_N] = {[S_TRACE] = root_of(trace_header, root),
+                          [S_REQUEST] = request_id,
+                          [S_A] = function,
+                          [S_B] = log_stream,
+                          [S_C] = outcome,
+                          [S_D] = error_type,
+                          [S_E] = error_message,
+                          [S_F] = trace_header};
+    rec_t *r = rec_new(t, OP_HOP, "invoke", start_ms, v);
     r->duration_ms = duration_ms;
     r->failed = outcome && strcmp(outcome, "success") != 0;
     submit(t, r);
@@ -392,9 +629,8 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     if (!t || !request_id || !n)
         return;
     int64_t now = clock_now_ms();
-    rec_t *links = rec_new(OP_LINKS, NULL, now);
-    links->request_id = xstrdup(request_id);
-    links->c = dup_or_null(batch_outcome);
+    const char *lv[S_N] = {[S_REQUEST] = request_id, [S_C] = batch_outcome};
+    rec_t *links = rec_new(t, OP_LINKS, NULL, now, lv);
     links->ids = xcalloc(n, sizeof *links->ids);
     links->flags = xcalloc(n, sizeof *links->flags);
     for (size_t i = 0; i < n; i++) {
@@ -406,12 +642,9 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     for (size_t i = 0; item_failed && i < n; i++) {
         if (!item_failed[i] || !message_ids[i])
             continue;
-        rec_t *r = rec_new(OP_HOP, "retry", now);
-        r->message_id = xstrdup(message_ids[i]);
-        r->request_id = xstrdup(request_id);
-        r->a = dup_or_null(queue);
-        r->b = dup_or_null(function);
-        r->c = dup_or_null(batch_outcome);
+        const char *v[S_N] = {[S_MESSAGE] = message_ids[i], [S_REQUEST] = request_id, [S_A] = queue,
+                              [S_B] = function, [S_C] = batch_outcome};
+        rec_t *r = rec_new(t, OP_HOP, "retry", now, v);
         r->n = visibility_timeout;
         r->has_n = 1;
         r->failed = 1;
@@ -423,21 +656,16 @@ void traces_delete(traces_t *t, const char *message_id, const char *queue, const
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "delete", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(by);
-    submit(t, r);
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = by};
+    submit(t, rec_new(t, OP_HOP, "delete", clock_now_ms(), v));
 }
 
 void traces_dead_letter(traces_t *t, const char *message_id, const char *queue, const char *dlq, int receive_count)
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "dead_letter", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(queue);
-    r->b = dup_or_null(dlq);
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = dlq};
+    rec_t *r = rec_new(t, OP_HOP, "dead_letter", clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     r->failed = 1;
@@ -448,12 +676,8 @@ void traces_redrive(traces_t *t, const char *message_id, const char *source, con
 {
     if (!t || !message_id)
         return;
-    rec_t *r = rec_new(OP_HOP, "redrive", clock_now_ms());
-    r->message_id = xstrdup(message_id);
-    r->a = dup_or_null(source);
-    r->b = dup_or_null(dest);
-    r->c = dup_or_null(task);
-    submit(t, r);
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = source, [S_B] = dest, [S_C] = task};
+    submit(t, rec_new(t, OP_HOP, "redrive", clock_now_ms(), v));
 }
 
 /* ---------- reading ---------- */
@@ -490,7 +714,7 @@ static void set_free(strset_t *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Runs sql with ?1 = arg and adds each row's first column to out. */
+/* Runs sql with ?1 = arg (and ?2 = its hash, if sql has it) and adds each row's first column to out. */
 static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out)
 {
     sqlite3_stmt *st = NULL;
@@ -499,6 +723,8 @@ static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out
         return;
     }
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        bind_hash(st, 2, arg);
     while (sqlite3_step(st) == SQLITE_ROW)
         set_add(out, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
@@ -593,7 +819,7 @@ static int hops_has(const hops_t *h, int64_t id)
     return 0;
 }
 
-/* Adds the rows sql selects (HOP_COLS, ?1 = arg) that are not there yet. */
+/* Adds the rows sql selects (HOP_COLS, ?1 = arg, ?2 its hash) that are not there yet. */
 static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
 {
     sqlite3_stmt *st = NULL;
@@ -602,6 +828,8 @@ static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
         return;
     }
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(st) >= 2)
+        bind_hash(st, 2, arg);
     while (sqlite3_step(st) == SQLITE_ROW && h->n < MAX_SET) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (hops_has(h, id))
@@ -693,37 +921,46 @@ cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *li
     cJSON *out = NULL;
 
     /* The traces id belongs to: directly, as a message or a request. */
-    collect(db, "SELECT trace_id FROM trace_hops WHERE trace_id = ?1 LIMIT 1", id, &traces);
-    collect(db, "SELECT trace_id FROM trace_hops WHERE (message_id = ?1 OR request_id = ?1) AND trace_id IS NOT NULL",
+    collect(db, "SELECT trace_id FROM trace_hops WHERE th = ?2 AND trace_id = ?1 LIMIT 1", id, &traces);
+    collect(db,
+            "SELECT trace_id FROM trace_hops WHERE ((mh = ?2 AND message_id = ?1) OR (rh = ?2 AND request_id = ?1)) "
+            "AND trace_id IS NOT NULL",
             id, &traces);
-    collect(db, "SELECT trace_id FROM trace_sends WHERE message_id = ?1", id, &traces);
-    collect(db, "SELECT message_id FROM trace_hops WHERE message_id = ?1 LIMIT 1", id, &msgs);
+    collect(db, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = 'send'", id, &traces);
+    collect(db, "SELECT message_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 LIMIT 1", id, &msgs);
     /* An invocation (by request id or by its own trace id): its records'
      * traces too. */
-    collect(db, "SELECT request_id FROM trace_hops WHERE kind = 'invoke' AND (request_id = ?1 OR trace_id = ?1)", id,
-            &seed_reqs);
-    for (size_t i = 0; i < seed_reqs.n; i++)
-        collect(db,
-                "SELECT m.trace_id FROM trace_links l JOIN trace_sends m ON m.message_id = l.message_id "
-                "WHERE l.request_id = ?1",
-                seed_reqs.v[i], &traces);
+    collect(db,
+            "SELECT request_id FROM trace_hops WHERE kind = 'invoke' AND ((rh = ?2 AND request_id = ?1) OR (th = ?2 "
+            "AND trace_id = ?1))",
+            id, &seed_reqs);
+    for (size_t i = 0; i < seed_reqs.n; i++) {
+        strset_t linked = {0};
+        collect(db, "SELECT message_id FROM trace_links WHERE request_id = ?1", seed_reqs.v[i], &linked);
+        for (size_t k = 0; k < linked.n; k++)
+            collect(db, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = 'send'",
+                    linked.v[k], &traces);
+        set_free(&linked);
+    }
     if (!traces.n && !msgs.n && !seed_reqs.n)
         goto done;
 
     /* Each trace's messages, and the invocations of those messages. */
     for (size_t i = 0; i < traces.n; i++)
-        collect(db, "SELECT message_id FROM trace_sends WHERE trace_id = ?1", traces.v[i], &msgs);
+        collect(db, "SELECT message_id FROM trace_hops WHERE th = ?2 AND trace_id = ?1 AND kind = 'send'", traces.v[i],
+                &msgs);
     for (size_t i = 0; i < msgs.n; i++)
         collect(db, "SELECT request_id FROM trace_links WHERE message_id = ?1", msgs.v[i], &reqs);
     for (size_t i = 0; i < seed_reqs.n; i++)
         set_add(&reqs, seed_reqs.v[i]);
 
     for (size_t i = 0; i < traces.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE trace_id = ?1", traces.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE th = ?2 AND trace_id = ?1", traces.v[i], &hops);
     for (size_t i = 0; i < msgs.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE message_id = ?1", msgs.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE mh = ?2 AND message_id = ?1", msgs.v[i], &hops);
     for (size_t i = 0; i < reqs.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE request_id = ?1 AND kind = 'invoke'", reqs.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE rh = ?2 AND request_id = ?1 AND kind = 'invoke'",
+               reqs.v[i], &hops);
     if (!hops.n)
         goto done;
     qsort(hops.v, hops.n, sizeof *hops.v, hop_cmp);
@@ -793,10 +1030,11 @@ static cJSON *summary(sqlite3 *db, const char *trace_id)
     cJSON *o = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT MIN(ts_ms), MAX(ts_ms + COALESCE(duration_ms, 0)), COUNT(*), MAX(failed), "
-                           "MAX(kind = 'dead_letter') FROM trace_hops WHERE trace_id = ?1",
+                           "MAX(kind = 'dead_letter') FROM trace_hops WHERE th = ?2 AND trace_id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return NULL;
     sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    bind_hash(st, 2, trace_id);
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         o = cJSON_CreateObject();
         int64_t start = sqlite3_column_int64(st, 0);
@@ -812,10 +1050,11 @@ static cJSON *summary(sqlite3 *db, const char *trace_id)
         return NULL;
     /* What started it: the first hop's kind and where. */
     if (sqlite3_prepare_v2(db,
-                           "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE trace_id = ?1 "
+                           "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE th = ?2 AND trace_id = ?1 "
                            "ORDER BY ts_ms, kind != 'api', id LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+        bind_hash(st, 2, trace_id);
         if (sqlite3_step(st) == SQLITE_ROW) {
             char first[512];
             const char *kind = (const char *)sqlite3_column_text(st, 0);

@@ -2,8 +2,9 @@
  * invocation, linked by a trace id (the caller's X-Amzn-Trace-Id or
  * AWSTraceHeader root, or one sluice makes, in AWS's Root format
  * 1-xxxxxxxx-<24 hex>). Hops go to observe.db through observe/db's writer
- * thread (tables trace_hops, trace_messages, trace_links, indexed by trace
- * id, message id and request id); the read side answers
+ * thread (tables trace_hops and trace_links, the view trace_sends; hops
+ * indexed by 63-bit hashes of their trace, message and request ids); the
+ * read side answers
  * GET /_sluice/traces[/ID] and `sluice trace`.
  *
  * The hooks (traces_api ... traces_redrive) are one cheap call per hop on
@@ -66,6 +67,17 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
  * (SendMessage, SendMessageBatch). */
 void traces_send(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
                  const char *via);
+/* The same hop, made but not handed to the writer yet: for a caller that
+ * knows only later whether the send took effect (a send's hop waits for
+ * its commit, so a rolled-back send leaves none). NULL when t is NULL.
+ * Owned: pass it to traces_hop_submit or traces_hop_discard. */
+typedef struct trace_hop trace_hop_t;
+trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,
+                             const char *via);
+/* Hands h to the writer of the traces it was made by; NULL is a no-op. */
+void traces_hop_submit(trace_hop_t *h);
+/* Frees h unrecorded; NULL is a no-op. */
+void traces_hop_discard(trace_hop_t *h);
 /* A delivery: receiver is "ReceiveMessage" or a mapping's label. */
 void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver);
 /* An invocation ended. outcome: "success", "error", "timeout"; error_type

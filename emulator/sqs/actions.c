@@ -193,10 +193,77 @@ cJSON *sqs_inspect_peek(sqs_t *s, const char *queue, int max, int64_t now_ms)
     return out;
 }
 
+/* ---------- trace hops that wait for their commit ---------- */
+
+/* A send's hop, held from the send until its message is committed (in
+ * group commit mode, until the turn's commit): gen is sqs_store_lost() when
+ * its call's changes were released into the group transaction, -1 before;
+ * the hop is recorded only if that transaction is the one committed, as
+ * the call is answered 200 only then (flush_cb). */
+struct sqs_held_hop {
+    trace_hop_t *hop;
+    int64_t gen;
+};
+
+static void held_add(sqs_t *s, trace_hop_t *hop)
+{
+    if (!hop)
+        return;
+    if (s->n_held == s->cap_held) {
+        s->cap_held = s->cap_held ? s->cap_held * 2 : 16;
+        s->held = realloc(s->held, s->cap_held * sizeof *s->held);
+        if (!s->held)
+            abort();
+    }
+    s->held[s->n_held++] = (struct sqs_held_hop){hop, -1};
+}
+
+/* The hops of the call since sqs_tx_begin are gone with its changes. */
+static void held_drop_call(sqs_t *s)
+{
+    for (size_t i = s->held_mark; i < s->n_held; i++)
+        traces_hop_discard(s->held[i].hop);
+    s->n_held = s->held_mark;
+}
+
+/* The call's commit returned ok (0) or failed: its hops are recorded now
+ * (no group commit), wait for the turn's commit, or are dropped. */
+static void held_call_done(sqs_t *s, int ok)
+{
+    if (!ok) {
+        held_drop_call(s);
+        return;
+    }
+    if (!s->group) {
+        for (size_t i = s->held_mark; i < s->n_held; i++)
+            traces_hop_submit(s->held[i].hop);
+        s->n_held = s->held_mark;
+        return;
+    }
+    int64_t gen = sqs_store_lost(s->store);
+    for (size_t i = s->held_mark; i < s->n_held; i++)
+        s->held[i].gen = gen;
+    s->held_mark = s->n_held;
+}
+
+/* After the turn's commit: what went into the committed transaction is
+ * recorded, the rest dropped. */
+static void held_flush(sqs_t *s, int64_t lost)
+{
+    for (size_t i = 0; i < s->n_held; i++) {
+        if (s->held[i].gen == lost)
+            traces_hop_submit(s->held[i].hop);
+        else
+            traces_hop_discard(s->held[i].hop);
+    }
+    s->n_held = s->held_mark = 0;
+}
+
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
 int sqs_tx_begin(sqs_t *s)
 {
+    s->held_mark = s->n_held;
     if (sqs_store_begin(s->store))
         return -1;
     if (s->group && !s->flush_scheduled) {
@@ -239,6 +306,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
      * a statement error, e.g. disk full) or by this commit fails every call
      * in it, as AWS's 500 InternalFailure. */
     int64_t lost = sqs_store_lost(s->store);
+    held_flush(s, lost);
     resync_registry(s);
     sqs_call_t *c = s->pending_head;
     s->pending_head = s->pending_tail = NULL;
@@ -829,7 +897,7 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
     if (rc == 0) {
         queue_metric(q, QM_SENT, 1);
         queue_metric(q, QM_SIZE, (double)size);
-        traces_send(traces_get(), msg.message_id, q->name, msg.trace_header, c->action);
+        held_add(s, traces_send_hop(traces_get(), msg.message_id, q->name, msg.trace_header, c->action));
     }
 answer:
     if (rc == 0) {
@@ -861,10 +929,13 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
     }
     if (send_one(s, c, q, c->params, 0, out, &c->err)) {
         sqs_store_rollback(s->store);
+        held_drop_call(s);
         cJSON_Delete(out);
         return -1;
     }
-    if (sqs_store_commit(s->store)) {
+    int failed = sqs_store_commit(s->store);
+    held_call_done(s, !failed);
+    if (failed) {
         cJSON_Delete(out);
         return sqs_fail_internal(c);
     }
@@ -913,7 +984,9 @@ static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
             cJSON_AddItemToArray(ok, out);
         }
     }
-    if (sqs_store_commit(s->store)) {
+    int commit_failed = sqs_store_commit(s->store);
+    held_call_done(s, !commit_failed);
+    if (commit_failed) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
         return sqs_fail_internal(c);
@@ -2811,6 +2884,9 @@ void sqs_free(sqs_t *s)
         flush_cb(-1, 0, s); /* commit and answer what is pending */
         event_free(s->flush_ev);
     }
+    s->held_mark = 0;
+    held_drop_call(s); /* none are left but after a failed begin */
+    free(s->held);
     if (s->sweep)
         event_free(s->sweep);
     if (s->sweep_more)

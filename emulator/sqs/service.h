@@ -45,6 +45,10 @@ struct sqs {
     int flush_scheduled;
     sqs_call_t *pending_head, *pending_tail;
     int64_t lost_seen;           /* sqs_store_lost() the registry was last synced at */
+    /* Sends' trace hops wait here for the commit of their messages (a
+     * rolled-back send must leave no hop): see held_* in actions.c. */
+    struct sqs_held_hop *held;
+    size_t n_held, cap_held, held_mark;
     /* AWS's time-based limits, each switchable off for fast CI. */
     int purge_cooldown;          /* 60 s between PurgeQueue calls */
     int recreate_cooldown;       /* 60 s after DeleteQueue before the name is reused */

@@ -95,11 +95,76 @@ static void test_null_store(void **state)
     assert_string_equal(g, "/aws/apigateway/shop");
 }
 
+/* eventIds (rowids) are never given twice, across a purge of every event
+ * and a restart: the high-water mark outlives the rows. */
+static void test_event_ids_never_reused_after_purge_and_restart(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    int64_t now = clock_now_ms();
+    for (int i = 0; i < 5; i++)
+        logstore_append(ls, "/g", "s", now - LOGSTORE_DEFAULT_RETENTION_MS - 10, NULL, "old", 3);
+    assert_int_equal(count_rows(db, "SELECT max(id) FROM log_events"), 5);
+    logstore_expire(ls, now);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 0);
+    logstore_free(ls);
+    observe_db_close(db);
+
+    db = observe_db_open(dir, err, sizeof err);
+    ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    logstore_append(ls, "/g", "s", now, NULL, "new", 3);
+    assert_int_equal(count_rows(db, "SELECT min(id) FROM log_events"), 6);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
+    logstore_free(ls);
+    observe_db_close(db);
+}
+
+/* A data directory from before: log_events AUTOINCREMENT, its last eventId
+ * (9) only in sqlite_sequence after a purge. It is rebuilt without
+ * AUTOINCREMENT, keeps its rows and ids, and the next event is 10. */
+static void test_autoincrement_table_is_migrated_without_reusing_ids(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/observe.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    int64_t now = clock_now_ms();
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE log_events (id INTEGER PRIMARY KEY AUTOINCREMENT, grp TEXT NOT NULL, stream TEXT NOT NULL,"
+             " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
+             "CREATE INDEX log_events_by_group ON log_events (grp, ts, ingest);"
+             "INSERT INTO log_events (grp, stream, ts, ingest, message) VALUES"
+             " ('/g', 's', %lld, %lld, 'one'), ('/g', 's', %lld, %lld, 'two');"
+             "UPDATE sqlite_sequence SET seq = 9 WHERE name = 'log_events';",
+             (long long)now, (long long)now, (long long)now, (long long)now);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events WHERE id IN (1, 2)"), 2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events_by_stream'"), 1);
+    logstore_append(ls, "/g", "s", now, NULL, "three", 5);
+    assert_int_equal(count_rows(db, "SELECT id FROM log_events WHERE message = 'three'"), 10);
+    logstore_free(ls);
+    observe_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_invocation_lines, setup, teardown),
         cmocka_unit_test(test_null_store),
+        cmocka_unit_test_setup_teardown(test_event_ids_never_reused_after_purge_and_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_autoincrement_table_is_migrated_without_reusing_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

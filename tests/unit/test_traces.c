@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "core/clock.h"
 #include "observe/traces.h"
 
 #include "observe_scratch.h"
@@ -181,6 +182,143 @@ static void test_batch_records_keep_their_traces(void **state)
     observe_db_close(d);
 }
 
+/* A send's hop waits for its commit, so a delivery recorded in the same
+ * loop turn can reach the writer first: it still ends up in the message's
+ * trace. A held hop discarded (its send rolled back) leaves nothing. */
+static void test_hop_before_its_send_joins_the_trace(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    assert_non_null(d);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    assert_null(traces_send_hop(NULL, "m-x", "q", NULL, "SendMessage"));
+    traces_hop_submit(NULL);
+    traces_hop_discard(NULL);
+    trace_hop_t *send = traces_send_hop(t, "m-late", "q", "Root=1-5759e988-bd862e3fe1be46a994272793", "SendMessage");
+    trace_hop_t *gone = traces_send_hop(t, "m-gone", "q", NULL, "SendMessage");
+    assert_non_null(send);
+    traces_receive(t, "m-late", "q", 1, "mapping u");
+    observe_db_flush(d);
+    traces_hop_submit(send);
+    traces_hop_discard(gone);
+    traces_delete(t, "m-late", "q", "DeleteMessage");
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+
+    cJSON *c = traces_chain(db, "1-5759e988-bd862e3fe1be46a994272793", NULL, NULL);
+    assert_non_null(c);
+    assert_int_equal(n_trace_ids(c), 1);
+    assert_true(has_hop(c, "send", "m-late") && has_hop(c, "receive", "m-late") && has_hop(c, "delete", "m-late"));
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(c, "hops")) {
+        const char *tid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "trace_id"));
+        assert_non_null(tid);
+        assert_string_equal(tid, "1-5759e988-bd862e3fe1be46a994272793");
+    }
+    cJSON_Delete(c);
+    traces_filter_t all = {0};
+    cJSON *list = traces_list(db, &all);
+    cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(list, "traces"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "traces")), 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(first, "hops")->valueint, 3);
+    cJSON_Delete(list);
+    assert_null(traces_chain(db, "m-gone", NULL, NULL));
+    traces_free(t);
+    observe_db_close(d);
+}
+
+/* An observe.db from before the id hashes: its hops gain them once and are
+ * found by trace, message and request id as before. */
+static void test_hops_of_an_older_observe_db_are_found(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/observe.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    /* recent hops: older than the retention they would be pruned */
+    long long now = (long long)clock_now_ms();
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE trace_hops (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+             " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
+             " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER);"
+             "CREATE INDEX trace_hops_trace ON trace_hops(trace_id);"
+             "CREATE INDEX trace_hops_msg ON trace_hops(message_id) WHERE message_id IS NOT NULL;"
+             "CREATE INDEX trace_hops_req ON trace_hops(request_id) WHERE request_id IS NOT NULL;"
+             "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, a, b, c, d, n) VALUES"
+             " (%lld, 'api', '1-5759e988-bd862e3fe1be46a994272793', 'm-old', 'req-old', 'shop',"
+             "  'POST /orders', 'POST', '/orders', 200),"
+             " (%lld, 'send', '1-5759e988-bd862e3fe1be46a994272793', 'm-old', NULL, 'q', 'SendMessage',"
+             "  NULL, NULL, NULL),"
+             " (%lld, 'receive', '1-5759e988-bd862e3fe1be46a994272793', 'm-old', NULL, 'q', 'ReceiveMessage',"
+             "  NULL, NULL, 1);",
+             now - 30, now - 29, now - 20);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    assert_non_null(d);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_delete(t, "m-old", "q", "DeleteMessage"); /* a new hop joins the old message's trace */
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    const char *ids[] = {"1-5759e988-bd862e3fe1be46a994272793", "m-old", "req-old"};
+    for (int i = 0; i < 3; i++) {
+        cJSON *c = traces_chain(db, ids[i], NULL, NULL);
+        assert_non_null(c);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "hops")), 4);
+        assert_true(has_hop(c, "api", "m-old") && has_hop(c, "send", "m-old") && has_hop(c, "receive", "m-old") &&
+                    has_hop(c, "delete", "m-old"));
+        cJSON_Delete(c);
+    }
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('trace_hops_trace', "
+                                            "'trace_hops_msg', 'trace_hops_req')",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    traces_free(t);
+    observe_db_close(d);
+}
+
+/* Retention: hops written before a mark older than the cutoff go; the
+ * hops since stay (the prune finds them by rowid, not by an index on time). */
+static void test_retention_prunes_hops_written_before_the_cutoff(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_set_retention(t, 60000);
+    traces_send(t, "m-early", "q", NULL, "SendMessage");
+    observe_db_flush(d);
+    clock_advance(120000);
+    traces_send(t, "m-late", "q", NULL, "SendMessage"); /* and, a minute on, the retention's delete */
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    assert_null(traces_chain(db, "m-early", NULL, NULL));
+    cJSON *late = traces_chain(db, "m-late", NULL, NULL);
+    assert_non_null(late);
+    assert_true(has_hop(late, "send", "m-late"));
+    cJSON_Delete(late);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'trace_hops_ts'", -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    traces_free(t);
+    observe_db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +327,9 @@ int main(void)
         cmocka_unit_test(test_made_roots_and_headers_parse_back),
         cmocka_unit_test(test_hooks_accept_no_hub),
         cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hop_before_its_send_joins_the_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hops_of_an_older_observe_db_are_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_prunes_hops_written_before_the_cutoff, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

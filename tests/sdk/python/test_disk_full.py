@@ -132,3 +132,60 @@ def test_disk_full_loses_no_acknowledged_message_and_leaves_no_ghost_queue(tmp_p
         assert got == acked
     finally:
         server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_disk_full_send_answered_500_leaves_no_trace_hop(tmp_path):
+    """A send's trace hop is recorded only once its message is committed: a
+    send answered 500 (its transaction rolled back, disk full) has no send
+    hop, and every acknowledged send has exactly one (observe.db is not
+    capped, so it takes every hop it is given)."""
+    if not sluice_binary().exists():
+        pytest.skip("needs the sluice binary; set SLUICE_BIN")
+    server = _start(tmp_path, DISK_BYTES)
+    lock = threading.Lock()
+    acked_ids, failures, other = set(), [0], []
+    try:
+        url = make_client(server.endpoint).create_queue(QueueName="full")["QueueUrl"]
+
+        def sender(t):
+            sqs = make_client(server.endpoint)
+            fails = 0
+            i = 0
+            while fails < 20:
+                i += 1
+                try:
+                    mid = sqs.send_message(QueueUrl=url, MessageBody=f"m-{t}-{i}-{BODY_PAD}")["MessageId"]
+                    with lock:
+                        acked_ids.add(mid)
+                except ClientError as e:
+                    fails += 1
+                    with lock:
+                        if _status(e) == 500:
+                            failures[0] += 1
+                        else:
+                            other.append(e.response)
+
+        threads = [threading.Thread(target=sender, args=(t,)) for t in range(THREADS)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=90)
+        assert not other, other[:3]
+        assert acked_ids, "no send was acknowledged"
+        assert failures[0] > 0, "the database never filled up"
+    finally:
+        server.stop()  # flushes observe.db
+
+    db = sqlite3.connect(str(tmp_path / "data" / "observe.db"))
+    try:
+        rows = db.execute(
+            "SELECT message_id, count(*) FROM trace_hops WHERE kind = 'send' AND a = 'full' GROUP BY message_id"
+        ).fetchall()
+    finally:
+        db.close()
+    hops = {mid: n for mid, n in rows}
+    stray = set(hops) - acked_ids
+    assert not stray, f"{len(stray)} send hops of sends answered 500, e.g. {sorted(stray)[:3]}"
+    assert set(hops) == acked_ids, f"{len(acked_ids - set(hops))} acknowledged sends have no send hop"
+    assert all(n == 1 for n in hops.values())
