@@ -197,24 +197,12 @@ static int check_namespace(const char *ns, const char *path, int for_put, cw_err
     return 0;
 }
 
-static int valid_unit(const char *u)
-{
-    static const char *const units[] = {
-        "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
-        "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
-        "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-        "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None", NULL};
-    for (const char *const *x = units; *x; x++)
-        if (strcmp(u, *x) == 0)
-            return 1;
-    return 0;
-}
 
 static int get_unit(const cJSON *o, const char *path, const char **out, cw_err_t *err)
 {
     if (get_string(o, "Unit", path, 0, 0, out, err))
         return -1;
-    if (*out && !valid_unit(*out))
+    if (*out && !cw_unit_valid(*out))
         return invalid_value(err, *out, path);
     return 0;
 }

@@ -171,15 +171,7 @@ static void reason_date(int64_t ms, char *out, size_t n)
 }
 
 /* "2022-04-18T14:32:36.846+0000": CloudWatch's JSON dates. */
-static void json_date(int64_t ms, char *out, size_t n)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char base[24];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03d+0000", base, (int)(ms % 1000));
-}
+static void json_date(int64_t ms, char *out, size_t n) { clock_format_ms(ms, "+0000", out, n); }
 
 typedef struct {
     char *p;
@@ -454,15 +446,6 @@ static int get_names(const cJSON *p, const char *member, const char *field, int 
     return 0;
 }
 
-static int valid_unit(const char *u)
-{
-    static const char *const units[] = {
-        "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
-        "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
-        "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
-        "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None", NULL};
-    return in_set(u, units) >= 0;
-}
 
 static int valid_percentile(const char *s)
 {
@@ -540,7 +523,7 @@ static cJSON *check_definition(const cJSON *p, const char *command, cw_err_t *er
                    ext);
         return NULL;
     }
-    if (unit && !valid_unit(unit)) {
+    if (unit && !cw_unit_valid(unit)) {
         cw_err_set(err, CW_ERR_INVALID_PARAMETER_VALUE, "The value %.300s for parameter Unit is invalid.", unit);
         return NULL;
     }
@@ -2013,15 +1996,7 @@ int alarms_apply_config(alarms_t *as, const config_t *cfg)
 /* ---- GET /_sluice/alarms ---------------------------------------------- */
 
 /* "2026-12-03T07:42:00.123Z": what a page shows as it is and Date() reads. */
-static void iso_ms(int64_t ms, char *out, size_t n)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char base[24];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, n, "%s.%03dZ", base, (int)(ms % 1000));
-}
+static void iso_ms(int64_t ms, char *out, size_t n) { clock_format_ms(ms, "Z", out, n); }
 
 cJSON *alarms_admin_json(alarms_t *as)
 {

@@ -171,3 +171,16 @@ void cw_iso8601_format(double epoch_s, char *out, size_t n)
     else
         snprintf(out, n, "%sZ", base);
 }
+
+int cw_unit_valid(const char *u)
+{
+    static const char *const units[] = {
+        "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+        "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+        "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+        "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None", NULL};
+    for (const char *const *x = units; u && *x; x++)
+        if (strcmp(u, *x) == 0)
+            return 1;
+    return 0;
+}

@@ -56,6 +56,10 @@ int cw_member_is_bool(const char *name);
  * parse them as integers. */
 int cw_member_is_integer(const char *name);
 
+/* 1 when u is one of CloudWatch's StandardUnit names ("Seconds", "Count",
+ * "Bytes/Second", ... "None"). */
+int cw_unit_valid(const char *u);
+
 /* ISO 8601 ("2026-02-12T10:00:00Z", "...T10:00:00.123Z", "+01:00" offsets,
  * a bare date) to epoch seconds. Returns 0, or -1 when s is not one. */
 int cw_iso8601_parse(const char *s, double *out);

@@ -1,6 +1,7 @@
 /* Wall clock with a test offset, and a monotonic clock for durations. */
 #include "core/clock.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static int64_t offset_ms;
@@ -26,3 +27,13 @@ void clock_advance(int64_t ms)
 }
 
 int64_t clock_offset_ms(void) { return offset_ms; }
+
+void clock_format_ms(int64_t ms, const char *zone, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, n, "%s.%03d%s", base, (int)(ms % 1000), zone);
+}

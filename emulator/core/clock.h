@@ -13,4 +13,9 @@ int64_t clock_mono_us(void);
 void clock_advance(int64_t ms);
 int64_t clock_offset_ms(void);
 
+#include <stddef.h>
+/* ms since the epoch as "2026-12-03T07:42:00.123" followed by zone ("Z",
+ * "+0000"), UTC. out must hold 24 bytes plus the zone's. */
+void clock_format_ms(int64_t ms, const char *zone, char *out, size_t n);
+
 #endif

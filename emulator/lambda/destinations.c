@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -104,12 +103,7 @@ static cJSON *as_json(const char *text, size_t len)
 static char *record(const lambda_function_t *f, const lambda_async_outcome_t *o)
 {
     char ts[40];
-    int64_t now = clock_now_ms();
-    time_t secs = (time_t)(now / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03dZ", (int)(now % 1000));
+    clock_format_ms(clock_now_ms(), "Z", ts, sizeof ts);
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "version", "1.0");
     cJSON_AddStringToObject(r, "timestamp", ts);

@@ -58,6 +58,31 @@ static void reset(void)
     advance_during_first_check = 0;
 }
 
+/* A loop, the wait module, one queue and one waiter parked on it. */
+typedef struct {
+    struct event_base *base;
+    sqs_wait_t *wt;
+    sqs_queue_t q;
+    sqs_waiter_t w;
+} fixture_t;
+
+static void fixture_init(fixture_t *f)
+{
+    reset();
+    memset(f, 0, sizeof *f);
+    f->base = event_base_new();
+    f->wt = sqs_wait_new(f->base, fake_next_visible, NULL);
+    f->w = (sqs_waiter_t){.queue = &f->q, .ready = fake_ready, .cancel = fake_cancel};
+}
+
+static void fixture_free(fixture_t *f)
+{
+    sqs_wait_unpark(f->wt, &f->w);
+    sqs_wait_forget(f->wt, &f->q);
+    sqs_wait_free(f->wt);
+    event_base_free(f->base);
+}
+
 static void run_for_ms(struct event_base *base, int ms)
 {
     struct timeval tv = {0, ms * 1000};
@@ -69,49 +94,37 @@ static void run_for_ms(struct event_base *base, int ms)
 static void test_deadline_passing_during_a_check_still_wakes(void **state)
 {
     (void)state;
-    reset();
-    struct event_base *base = event_base_new();
-    sqs_wait_t *wt = sqs_wait_new(base, fake_next_visible, NULL);
-    sqs_queue_t q;
-    memset(&q, 0, sizeof q);
-    sqs_waiter_t w = {.queue = &q, .ready = fake_ready, .cancel = fake_cancel};
+    fixture_t f;
+    fixture_init(&f);
 
     int64_t t0 = clock_now_ms();
     visible_ms = t0 + 60 * 1000; /* a minute away: far beyond the run below */
-    sqs_wait_park(wt, &w, t0);
+    sqs_wait_park(f.wt, &f.w, t0);
     advance_during_first_check = 61 * 1000;
-    sqs_wait_notify(wt, &q); /* e.g. a send to another group: a check runs */
-    run_for_ms(base, 300);
+    sqs_wait_notify(f.wt, &f.q); /* e.g. a send to another group: a check runs */
+    run_for_ms(f.base, 300);
     assert_int_equal(satisfied, 1);
     assert_int_equal(checks, 2);
-    assert_null(q.waiters_head);
+    assert_null(f.q.waiters_head);
 
-    sqs_wait_forget(wt, &q);
-    sqs_wait_free(wt);
-    event_base_free(base);
+    fixture_free(&f);
 }
 
 /* Parking right after a check that the deadline then passed. */
 static void test_deadline_passing_before_park_still_wakes(void **state)
 {
     (void)state;
-    reset();
-    struct event_base *base = event_base_new();
-    sqs_wait_t *wt = sqs_wait_new(base, fake_next_visible, NULL);
-    sqs_queue_t q;
-    memset(&q, 0, sizeof q);
-    sqs_waiter_t w = {.queue = &q, .ready = fake_ready, .cancel = fake_cancel};
+    fixture_t f;
+    fixture_init(&f);
 
     int64_t checked = clock_now_ms();
     visible_ms = checked + 10;
     clock_advance(20); /* the caller's own check found nothing; time moved on */
-    sqs_wait_park(wt, &w, checked);
-    run_for_ms(base, 300);
+    sqs_wait_park(f.wt, &f.w, checked);
+    run_for_ms(f.base, 300);
     assert_int_equal(satisfied, 1);
 
-    sqs_wait_forget(wt, &q);
-    sqs_wait_free(wt);
-    event_base_free(base);
+    fixture_free(&f);
 }
 
 /* A visible message the waiter cannot take (a locked FIFO group) must not
@@ -119,29 +132,22 @@ static void test_deadline_passing_before_park_still_wakes(void **state)
 static void test_visible_but_unwanted_does_not_spin(void **state)
 {
     (void)state;
-    reset();
-    struct event_base *base = event_base_new();
-    sqs_wait_t *wt = sqs_wait_new(base, fake_next_visible, NULL);
-    sqs_queue_t q;
-    memset(&q, 0, sizeof q);
-    sqs_waiter_t w = {.queue = &q, .ready = fake_ready, .cancel = fake_cancel};
+    fixture_t f;
+    fixture_init(&f);
 
     int64_t now = clock_now_ms();
     visible_ms = now - 5; /* already visible, yet the waiter said no */
     advance_during_first_check = 1; /* first check declines */
-    sqs_wait_park(wt, &w, now);
-    sqs_wait_notify(wt, &q);
-    run_for_ms(base, 200);
+    sqs_wait_park(f.wt, &f.w, now);
+    sqs_wait_notify(f.wt, &f.q);
+    run_for_ms(f.base, 200);
     /* one check from the notify; the deadline is behind the check, so no
      * timer keeps calling it */
     assert_int_equal(checks, 1);
     assert_int_equal(satisfied, 0);
-    assert_non_null(q.waiters_head);
+    assert_non_null(f.q.waiters_head);
 
-    sqs_wait_unpark(wt, &w);
-    sqs_wait_forget(wt, &q);
-    sqs_wait_free(wt);
-    event_base_free(base);
+    fixture_free(&f);
 }
 
 /* A deadline moved earlier (ChangeMessageVisibility to a shorter, non-zero
@@ -149,24 +155,18 @@ static void test_visible_but_unwanted_does_not_spin(void **state)
 static void test_rearm_moves_the_timer_earlier(void **state)
 {
     (void)state;
-    reset();
-    struct event_base *base = event_base_new();
-    sqs_wait_t *wt = sqs_wait_new(base, fake_next_visible, NULL);
-    sqs_queue_t q;
-    memset(&q, 0, sizeof q);
-    sqs_waiter_t w = {.queue = &q, .ready = fake_ready, .cancel = fake_cancel};
+    fixture_t f;
+    fixture_init(&f);
 
     int64_t now = clock_now_ms();
     visible_ms = now + 60 * 1000;
-    sqs_wait_park(wt, &w, now);
+    sqs_wait_park(f.wt, &f.w, now);
     visible_ms = clock_now_ms() + 50;
-    sqs_wait_rearm(wt, &q);
-    run_for_ms(base, 400);
+    sqs_wait_rearm(f.wt, &f.q);
+    run_for_ms(f.base, 400);
     assert_int_equal(satisfied, 1);
 
-    sqs_wait_forget(wt, &q);
-    sqs_wait_free(wt);
-    event_base_free(base);
+    fixture_free(&f);
 }
 
 int main(void)
