@@ -636,28 +636,37 @@ int lambda_invoke(lambda_t *l, lambda_function_t *f, const char *payload, size_t
     return rc;
 }
 
-int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, size_t len,
-                        char request_id[IDS_UUID_LEN + 1])
+/* An Event invocation of f as its row on disk describes it (payload copied). */
+static invocation_t *async_invocation(lambda_t *l, lambda_function_t *f, const lambda_event_row_t *row)
 {
     invocation_t *inv = calloc(1, sizeof *inv);
     inv->l = l;
     inv->f = f;
     inv->async = 1;
-    inv->first_ms = clock_now_ms();
-    ids_uuid4(inv->request_id);
+    snprintf(inv->request_id, sizeof inv->request_id, "%s", row->request_id);
+    inv->first_ms = row->first_ms;
+    inv->attempt = row->attempt;
+    inv->due_ms = row->due_ms;
+    inv->payload = malloc(row->payload_len + 1);
+    memcpy(inv->payload, row->payload, row->payload_len);
+    inv->payload[row->payload_len] = '\0';
+    inv->payload_len = row->payload_len;
+    return inv;
+}
+
+int lambda_invoke_async(lambda_t *l, lambda_function_t *f, const char *payload, size_t len,
+                        char request_id[IDS_UUID_LEN + 1])
+{
+    char rid[IDS_UUID_LEN + 1];
+    ids_uuid4(rid);
     if (request_id)
-        memcpy(request_id, inv->request_id, IDS_UUID_LEN + 1);
-    inv->payload = malloc(len + 1);
-    memcpy(inv->payload, payload, len);
-    inv->payload[len] = '\0';
-    inv->payload_len = len;
+        memcpy(request_id, rid, IDS_UUID_LEN + 1);
+    lambda_event_row_t row = {.request_id = rid, .function = f->name, .payload = payload, .payload_len = len,
+                              .first_ms = clock_now_ms()};
     /* accepted (202) only once it is on disk */
-    lambda_event_row_t row = {.request_id = inv->request_id, .function = f->name, .payload = inv->payload,
-                              .payload_len = len, .first_ms = inv->first_ms};
-    if (!l->events || lambda_event_store_add(l->events, &row)) {
-        free_invocation(inv);
+    if (!l->events || lambda_event_store_add(l->events, &row))
         return -1;
-    }
+    invocation_t *inv = async_invocation(l, f, &row);
     if (has_event_capacity(l, f) && !f->queued_head) {
         if (start(l, inv, inv->payload, len)) {
             lambda_event_store_remove(l->events, inv->request_id);
@@ -689,18 +698,7 @@ static void resume_row(void *ctx, const lambda_event_row_t *row)
         r->gone[r->n_gone++] = strdup(row->request_id);
         return;
     }
-    invocation_t *inv = calloc(1, sizeof *inv);
-    inv->l = r->l;
-    inv->f = f;
-    inv->async = 1;
-    snprintf(inv->request_id, sizeof inv->request_id, "%s", row->request_id);
-    inv->first_ms = row->first_ms;
-    inv->attempt = row->attempt;
-    inv->due_ms = row->due_ms;
-    inv->payload = malloc(row->payload_len + 1);
-    memcpy(inv->payload, row->payload, row->payload_len);
-    inv->payload[row->payload_len] = '\0';
-    inv->payload_len = row->payload_len;
+    invocation_t *inv = async_invocation(r->l, f, row);
     if (inv->due_ms > clock_now_ms()) {
         inv->next = f->retry_head;
         f->retry_head = inv;
