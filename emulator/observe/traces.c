@@ -590,15 +590,21 @@ void traces_send(traces_t *t, const char *message_id, const char *queue, const c
     traces_hop_submit(traces_send_hop(t, message_id, queue, aws_trace_header, via));
 }
 
-void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver)
+trace_hop_t *traces_receive_hop(traces_t *t, const char *message_id, const char *queue, int receive_count,
+                                const char *receiver)
 {
     if (!t || !message_id)
-        return;
+        return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = receiver ? receiver : "ReceiveMessage"};
     rec_t *r = rec_new(t, OP_HOP, "receive", clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
-    submit(t, r);
+    return r;
+}
+
+void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver)
+{
+    traces_hop_submit(traces_receive_hop(t, message_id, queue, receive_count, receiver));
 }
 
 void traces_invoke(traces_t *t, const char *request_id, const char *function, const char *log_stream,
@@ -652,32 +658,49 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     }
 }
 
-void traces_delete(traces_t *t, const char *message_id, const char *queue, const char *by)
+trace_hop_t *traces_delete_hop(traces_t *t, const char *message_id, const char *queue, const char *by)
 {
     if (!t || !message_id)
-        return;
+        return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = by};
-    submit(t, rec_new(t, OP_HOP, "delete", clock_now_ms(), v));
+    return rec_new(t, OP_HOP, "delete", clock_now_ms(), v);
 }
 
-void traces_dead_letter(traces_t *t, const char *message_id, const char *queue, const char *dlq, int receive_count)
+void traces_delete(traces_t *t, const char *message_id, const char *queue, const char *by)
+{
+    traces_hop_submit(traces_delete_hop(t, message_id, queue, by));
+}
+
+trace_hop_t *traces_dead_letter_hop(traces_t *t, const char *message_id, const char *queue, const char *dlq,
+                                    int receive_count)
 {
     if (!t || !message_id)
-        return;
+        return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = dlq};
     rec_t *r = rec_new(t, OP_HOP, "dead_letter", clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     r->failed = 1;
-    submit(t, r);
+    return r;
+}
+
+void traces_dead_letter(traces_t *t, const char *message_id, const char *queue, const char *dlq, int receive_count)
+{
+    traces_hop_submit(traces_dead_letter_hop(t, message_id, queue, dlq, receive_count));
+}
+
+trace_hop_t *traces_redrive_hop(traces_t *t, const char *message_id, const char *source, const char *dest,
+                                const char *task)
+{
+    if (!t || !message_id)
+        return NULL;
+    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = source, [S_B] = dest, [S_C] = task};
+    return rec_new(t, OP_HOP, "redrive", clock_now_ms(), v);
 }
 
 void traces_redrive(traces_t *t, const char *message_id, const char *source, const char *dest, const char *task)
 {
-    if (!t || !message_id)
-        return;
-    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = source, [S_B] = dest, [S_C] = task};
-    submit(t, rec_new(t, OP_HOP, "redrive", clock_now_ms(), v));
+    traces_hop_submit(traces_redrive_hop(t, message_id, source, dest, task));
 }
 
 /* ---------- reading ---------- */

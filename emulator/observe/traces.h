@@ -80,6 +80,16 @@ void traces_hop_submit(trace_hop_t *h);
 void traces_hop_discard(trace_hop_t *h);
 /* A delivery: receiver is "ReceiveMessage" or a mapping's label. */
 void traces_receive(traces_t *t, const char *message_id, const char *queue, int receive_count, const char *receiver);
+/* The receive, delete, dead-letter and redrive hops made but not handed to
+ * the writer, as traces_send_hop (the SQS actions record them after their
+ * commit: a rolled-back delivery leaves no hop). */
+trace_hop_t *traces_receive_hop(traces_t *t, const char *message_id, const char *queue, int receive_count,
+                                const char *receiver);
+trace_hop_t *traces_delete_hop(traces_t *t, const char *message_id, const char *queue, const char *by);
+trace_hop_t *traces_dead_letter_hop(traces_t *t, const char *message_id, const char *queue, const char *dlq,
+                                    int receive_count);
+trace_hop_t *traces_redrive_hop(traces_t *t, const char *message_id, const char *source, const char *dest,
+                                const char *task);
 /* An invocation ended. outcome: "success", "error", "timeout"; error_type
  * and error_message for failures (may be NULL). trace_header: what the
  * handler saw in _X_AMZN_TRACE_ID. start_ms: epoch ms it began. */

@@ -259,6 +259,25 @@ static void held_flush(sqs_t *s, int64_t lost)
     s->n_held = s->held_mark = 0;
 }
 
+/* Ends a call's changes: the store's commit, then the call's held hops are
+ * recorded (or wait for the turn's commit) when it succeeded, dropped when
+ * not. 0 or -1 as sqs_store_commit. */
+int sqs_tx_commit(sqs_t *s)
+{
+    int rc = sqs_store_commit(s->store);
+    held_call_done(s, rc == 0);
+    return rc;
+}
+
+void sqs_tx_hold(sqs_t *s, trace_hop_t *hop) { held_add(s, hop); }
+
+/* Undoes a call's changes and drops its held hops. */
+void sqs_tx_rollback(sqs_t *s)
+{
+    sqs_store_rollback(s->store);
+    held_drop_call(s);
+}
+
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
 int sqs_tx_begin(sqs_t *s)
@@ -510,7 +529,7 @@ static int save_queue(sqs_t *s, sqs_queue_t *q)
 
 int sqs_fail_internal(sqs_call_t *c)
 {
-    sqs_store_rollback(c->sqs->store);
+    sqs_tx_rollback(c->sqs);
     return err_set(&c->err, ERR_INTERNAL, NULL);
 }
 
@@ -928,13 +947,11 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
         return sqs_fail_internal(c);
     }
     if (send_one(s, c, q, c->params, 0, out, &c->err)) {
-        sqs_store_rollback(s->store);
-        held_drop_call(s);
+        sqs_tx_rollback(s);
         cJSON_Delete(out);
         return -1;
     }
-    int failed = sqs_store_commit(s->store);
-    held_call_done(s, !failed);
+    int failed = sqs_tx_commit(s);
     if (failed) {
         cJSON_Delete(out);
         return sqs_fail_internal(c);
@@ -984,8 +1001,7 @@ static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
             cJSON_AddItemToArray(ok, out);
         }
     }
-    int commit_failed = sqs_store_commit(s->store);
-    held_call_done(s, !commit_failed);
+    int commit_failed = sqs_tx_commit(s);
     if (commit_failed) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
@@ -1197,7 +1213,7 @@ static int redrive(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const sqs_store_m
         dlq->has_groups = 1;
     log_info("msg=\"message moved to dead-letter queue\" queue=%s dlq=%s message_id=%s receive_count=%d", q->name,
              dlq->name, m->message_id, m->receive_count);
-    traces_dead_letter(traces_get(), m->message_id, q->name, dlq->name, m->receive_count);
+    held_add(s, traces_dead_letter_hop(traces_get(), m->message_id, q->name, dlq->name, m->receive_count));
     sqs_wait_notify(s->wait, dlq);
     return 0;
 }
@@ -1222,7 +1238,7 @@ static int deliver(sqs_t *s, sqs_queue_t *q, sqs_queue_t *dlq, const recv_opts_t
     if (sqs_store_msg_update_receive(s->store, m))
         return -1;
     cJSON_AddItemToArray(msgs, render_message(s, m, o, now));
-    traces_receive(traces_get(), m->message_id, q->name, m->receive_count, o->receiver);
+    held_add(s, traces_receive_hop(traces_get(), m->message_id, q->name, m->receive_count, o->receiver));
     (*got)++;
     return 0;
 }
@@ -1531,7 +1547,7 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
                 }
                 cJSON_AddItemToArray(msgs, cJSON_Duplicate(m, 1));
             }
-            if (sqs_store_commit(s->store))
+            if (sqs_tx_commit(s))
                 return sqs_fail_internal(c);
             return cJSON_GetArraySize(a->messages);
         }
@@ -1589,7 +1605,7 @@ static int receive_now(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const recv_opts_
             }
         }
     }
-    if (sqs_store_commit(s->store))
+    if (sqs_tx_commit(s))
         return sqs_fail_internal(c);
     if (q->fifo && o->attempt && got > 0)
         remember_attempt(s, q->id, o->attempt, now, msgs);
@@ -1737,7 +1753,7 @@ static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, const char *by
     if (sqs_store_msg_delete_id(s->store, h.seq, h.message_id))
         return err_set(err, ERR_INTERNAL, NULL);
     queue_metric(q, QM_DELETED, 1);
-    traces_delete(traces_get(), h.message_id, q->name, by);
+    held_add(s, traces_delete_hop(traces_get(), h.message_id, q->name, by));
     return 0;
 }
 
@@ -1750,10 +1766,10 @@ static int a_delete_message(sqs_t *s, sqs_call_t *c)
     if (sqs_tx_begin(s))
         return sqs_fail_internal(c);
     if (delete_one(s, q, handle, c->receiver ? c->receiver : c->action, &c->err)) {
-        sqs_store_rollback(s->store);
+        sqs_tx_rollback(s);
         return -1;
     }
-    if (sqs_store_commit(s->store))
+    if (sqs_tx_commit(s))
         return sqs_fail_internal(c);
     if (q->fifo || q->has_groups)
         sqs_wait_notify(s->wait, q); /* a delete can unlock a FIFO group */
@@ -1788,7 +1804,7 @@ static int a_delete_message_batch(sqs_t *s, sqs_call_t *c)
             cJSON_AddItemToArray(ok, o);
         }
     }
-    if (sqs_store_commit(s->store)) {
+    if (sqs_tx_commit(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
         return sqs_fail_internal(c);
@@ -1870,10 +1886,10 @@ static int a_change_message_visibility(sqs_t *s, sqs_call_t *c)
     if (sqs_tx_begin(s))
         return sqs_fail_internal(c);
     if (change_one(s, q, handle, vt, &c->err, &wake)) {
-        sqs_store_rollback(s->store);
+        sqs_tx_rollback(s);
         return -1;
     }
-    if (sqs_store_commit(s->store))
+    if (sqs_tx_commit(s))
         return sqs_fail_internal(c);
     if (wake == 1)
         sqs_wait_notify(s->wait, q);
@@ -1918,7 +1934,7 @@ static int a_change_message_visibility_batch(sqs_t *s, sqs_call_t *c)
             cJSON_AddItemToArray(ok, o);
         }
     }
-    if (sqs_store_commit(s->store)) {
+    if (sqs_tx_commit(s)) {
         cJSON_Delete(ok);
         cJSON_Delete(failed);
         return sqs_fail_internal(c);
@@ -2023,8 +2039,8 @@ static sqs_queue_t *create_queue(sqs_t *s, const char *region, const char *accou
         cJSON_DeleteItemFromObjectCaseSensitive(q->tags, t->string);
         cJSON_AddStringToObject(q->tags, t->string, t->valuestring);
     }
-    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
-        sqs_store_rollback(s->store);
+    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_tx_commit(s)) {
+        sqs_tx_rollback(s);
         if (created)
             sqs_queue_free(q);
         err_set(err, ERR_INTERNAL, NULL);
@@ -2177,7 +2193,7 @@ static int a_delete_queue(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     if (!q)
         return -1;
-    if (sqs_tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_store_commit(s->store))
+    if (sqs_tx_begin(s) || sqs_store_queue_delete(s->store, q->id) || sqs_tx_commit(s))
         return sqs_fail_internal(c);
     sqs_move_tasks_queue_deleted(s->move_tasks, q);
     forget_attempts(s, q->id);
@@ -2275,7 +2291,7 @@ static int a_set_queue_attributes(sqs_t *s, sqs_call_t *c)
     if (sqs_tx_begin(s) || save_queue(s, q) ||
         (q->retention_period != old_retention &&
          sqs_store_set_retention(s->store, q->id, 1000 * (int64_t)q->retention_period)) ||
-        sqs_store_commit(s->store)) {
+        sqs_tx_commit(s)) {
         cJSON_Delete(q->attrs);
         q->attrs = saved;
         q->modified_ms = saved_mod;
@@ -2300,7 +2316,7 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
     int64_t before = q->last_purge_ms;
     q->last_purge_ms = now;
     if (sqs_tx_begin(s) || sqs_store_purge(s->store, q->id) || sqs_store_dedup_purge(s->store, q->id) ||
-        save_queue(s, q) || sqs_store_commit(s->store)) {
+        save_queue(s, q) || sqs_tx_commit(s)) {
         q->last_purge_ms = before;
         return sqs_fail_internal(c);
     }
@@ -2311,7 +2327,7 @@ static int a_purge_queue(sqs_t *s, sqs_call_t *c)
 /* Saves q's tags after a change; restores on failure. */
 static int save_tags(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, cJSON *saved)
 {
-    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_store_commit(s->store)) {
+    if (sqs_tx_begin(s) || save_queue(s, q) || sqs_tx_commit(s)) {
         cJSON_Delete(q->tags);
         q->tags = saved;
         return sqs_fail_internal(c);
@@ -2785,8 +2801,8 @@ static int sweep_step(sqs_t *s, int budget)
     else if (dd == left && left > 0)
         more = 1;
     if (failed) {
-        sqs_store_rollback(s->store);
-    } else if (sqs_store_commit(s->store)) {
+        sqs_tx_rollback(s);
+    } else if (sqs_tx_commit(s)) {
         failed = 1;
     } else {
         if (expired > 0)

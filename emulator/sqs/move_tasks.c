@@ -194,7 +194,7 @@ static int move_batch(move_task_t *t, sqs_queue_t *src, sqs_queue_t *dest, int64
                     bad = 1;
                 else {
                     (*moved)++;
-                    traces_redrive(traces_get(), m->message_id, src->name, d->name, t->handle);
+                    sqs_tx_hold(s, traces_redrive_hop(traces_get(), m->message_id, src->name, d->name, t->handle));
                 }
             }
             sqs_store_msg_clear(m);
@@ -208,10 +208,10 @@ static int move_batch(move_task_t *t, sqs_queue_t *src, sqs_queue_t *dest, int64
     }
     rc = 0;
 done:
-    if (rc == 0 && sqs_store_commit(s->store))
+    if (rc == 0 && sqs_tx_commit(s))
         rc = -1;
     if (rc) {
-        sqs_store_rollback(s->store);
+        sqs_tx_rollback(s);
         *moved = 0;
         *failure = NULL;
         *empty = 0;

@@ -61,6 +61,14 @@ struct sqs {
 /* Begins a call's changes (see sqs_store_begin); with group commit makes
  * sure the commit runs at the end of this loop turn. 0 or -1. */
 int sqs_tx_begin(sqs_t *s);
+/* Commits the call's changes (sqs_store_commit); its held trace hops are
+ * recorded once that commit is the one that lands, dropped if not. 0/-1. */
+int sqs_tx_commit(sqs_t *s);
+/* Rolls back the call's changes and drops its held hops. */
+void sqs_tx_rollback(sqs_t *s);
+/* Holds a trace hop of the current call until its commit (NULL: no-op). */
+typedef struct trace_hop trace_hop_t;
+void sqs_tx_hold(sqs_t *s, trace_hop_t *hop);
 /* Rolls back the call's changes and fails it with InternalError. -1. */
 int sqs_fail_internal(sqs_call_t *c);
 

@@ -7,10 +7,13 @@ once, so several calls share each loop turn's group transaction: the case
 where a statement error used to roll the whole transaction back while the
 other calls in it were still answered 200 (issue 11)."""
 
+import json
 import os
 import sqlite3
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from botocore.exceptions import ClientError
@@ -189,3 +192,82 @@ def test_disk_full_send_answered_500_leaves_no_trace_hop(tmp_path):
     assert not stray, f"{len(stray)} send hops of sends answered 500, e.g. {sorted(stray)[:3]}"
     assert set(hops) == acked_ids, f"{len(acked_ids - set(hops))} acknowledged sends have no send hop"
     assert all(n == 1 for n in hops.values())
+
+
+def _chain(endpoint, msg_id):
+    try:
+        with urllib.request.urlopen(f"{endpoint}/_sluice/traces/{msg_id}", timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        assert e.code == 404, e
+        return {"hops": []}
+
+
+@pytest.mark.timeout(180)
+def test_disk_full_receive_and_delete_answered_500_leave_no_trace_hop(tmp_path):
+    """Receive, delete and dead-letter hops wait for their commit as a send's
+    does: a receive or delete answered 500 (rolled back, disk full) leaves no
+    hop, so each message's chain has exactly the receives (by receive count)
+    and the delete its client saw succeed. Before, each hop was recorded when
+    the statement ran: a failed receive left a receive hop whose receive
+    count the next successful receive then had again."""
+    if not sluice_binary().exists():
+        pytest.skip("needs the sluice binary; set SLUICE_BIN")
+    server = _start(tmp_path, DISK_BYTES)
+    seen = {}  # message id -> receive counts the client got
+    deleted, receive_failures, delete_failures = set(), [0], [0]
+    lock = threading.Lock()
+    try:
+        sqs = make_client(server.endpoint)
+        url = sqs.create_queue(QueueName="full")["QueueUrl"]
+        acked, fails = set(), 0
+        while fails < 5:
+            try:
+                acked.add(sqs.send_message(QueueUrl=url, MessageBody=f"m-{len(acked)}-{BODY_PAD}")["MessageId"])
+            except ClientError as e:
+                assert _status(e) == 500, e.response
+                fails += 1
+        assert acked, "no send was acknowledged"
+
+        def consumer(t):
+            c = make_client(server.endpoint)
+            for _ in range(20):
+                try:
+                    r = c.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
+                                          AttributeNames=["ApproximateReceiveCount"])
+                except ClientError as e:
+                    assert _status(e) == 500, e.response
+                    with lock:
+                        receive_failures[0] += 1
+                    continue
+                for m in r.get("Messages", []):
+                    with lock:
+                        seen.setdefault(m["MessageId"], []).append(int(m["Attributes"]["ApproximateReceiveCount"]))
+                    if t % 2:
+                        continue
+                    try:
+                        c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                        with lock:
+                            deleted.add(m["MessageId"])
+                    except ClientError as e:
+                        assert _status(e) == 500, e.response
+                        with lock:
+                            delete_failures[0] += 1
+
+        threads = [threading.Thread(target=consumer, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=150)
+        assert receive_failures[0] + delete_failures[0] > 0, "the full database never refused a receive or delete"
+        # Read the chains from a sluice without the cap (observe.db is kept).
+        server.stop()
+        server = _start(tmp_path, None)
+        for mid in acked:
+            hops = _chain(server.endpoint, mid)["hops"]
+            counts = sorted(h["receive_count"] for h in hops if h["kind"] == "receive")
+            assert counts == sorted(seen.get(mid, [])), (mid, counts, seen.get(mid))
+            deletes = [h for h in hops if h["kind"] == "delete"]
+            assert len(deletes) == (1 if mid in deleted else 0), (mid, deletes)
+    finally:
+        server.stop()
