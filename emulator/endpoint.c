@@ -317,7 +317,7 @@ static void traces_call(struct evhttp_request *req, const char *path, const char
                    "{\"error\":\"slow_ms wants a whole number of milliseconds >= 0, limit 1 to 1000\"}");
         return;
     }
-    reply_cjson(req, 200, "OK", traces_list(db, &f));
+    reply_cjson(req, 200, "OK", traces_recent(o->traces, &f));
 }
 
 /* GET /_sluice/alarms: every alarm and the last state changes (cloudwatch/alarms.h). */

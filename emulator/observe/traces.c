@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,36 +20,6 @@
 #define DEFAULT_LIMIT 20
 #define MAX_LIMIT 1000
 #define MAX_SET 4096 /* ids gathered for one chain: a bound, not a goal */
-
-/* A hop written before its message's send hop (writer thread only). A
- * send's hop waits for its commit (sqs), so a delivery in the same loop
- * turn can reach the writer first; the send then gives it its trace. */
-#define UNRESOLVED_MAX 64
-#define UNRESOLVED_MS 10000 /* a send's hop is at most a commit behind */
-
-typedef struct {
-    char message_id[40];
-    int64_t at_ms;
-} unresolved_t;
-
-struct traces {
-    observe_db_t *db;
-    int64_t retention_ms;
-    int64_t last_prune_ms;
-    unresolved_t unresolved[UNRESOLVED_MAX]; /* writer thread only */
-    size_t n_unresolved;
-    /* Writer thread only: the last hop id written, the last one marked
-     * in trace_marks, and when. */
-    int64_t last_hop_id, marked_id, marked_ms;
-};
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        abort();
-    return p;
-}
 
 /* ---------- pure helpers ---------- */
 
@@ -126,12 +97,625 @@ void trace_header_make(const char *root, char *out, size_t size)
     snprintf(out, size, "Root=%s;Parent=%s;Sampled=0", root, parent);
 }
 
+/* ---------- segments: the hops of a writer batch, as one row ---------- */
+
+/* A hop's kind, one byte in a segment. K_LINK is a batch invocation's
+ * record (trace_links before segments). */
+enum { K_API, K_SEND, K_RECEIVE, K_INVOKE, K_RETRY, K_DELETE, K_DEAD, K_REDRIVE, K_LINK, K_N };
+static const char *const KIND_NAME[K_N] = {"api",   "send",        "receive", "invoke", "retry",
+                                           "delete", "dead_letter", "redrive", "link"};
+
+/* A hop's strings, in the order they follow the record and the segment's
+ * presence bits. */
+enum { S_TRACE, S_MESSAGE, S_REQUEST, S_A, S_B, S_C, S_D, S_E, S_F, S_N };
+#define P_FAILED (1u << 9)
+#define P_DURATION (1u << 10)
+#define P_N (1u << 11)
+
+/* Segment flags: what its hops hold. */
+#define SEG_FAILED 1
+#define SEG_DEAD 2
+
+#define SEG_MAX_HOPS 8192 /* a larger writer batch writes several segments */
+
+/* One segment being filled (writer thread), or read back. The hops blob is
+ * a sequence of: kind (1 byte), presence (2 bytes, little-endian: bits 0-8
+ * the strings S_TRACE..S_F, P_FAILED, P_DURATION, P_N), the time as a
+ * zigzag varint delta from the previous hop's (the first from 0), each
+ * present string as a varint length and its bytes, the duration as 8
+ * bytes (an IEEE double, little-endian), n as a zigzag varint. The keys
+ * blob: the sorted, distinct 63-bit hashes of the segment's trace, message
+ * and request ids, 8 bytes each, little-endian. */
+typedef struct {
+    unsigned char *buf;
+    size_t len, cap;
+    int64_t *keys;
+    size_t n_keys, cap_keys;
+    int64_t t0, t1, last_ts;
+    size_t n;
+    int flags;
+} seg_t;
+
+/* FNV-1a of s[0..len), kept positive (SQLite integers are signed). */
+static int64_t hash_n(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return (int64_t)(h & 0x7fffffffffffffffULL);
+}
+
+static int64_t id_hash(const char *s) { return hash_n(s, strlen(s)); }
+
+static void seg_reserve(seg_t *s, size_t more)
+{
+    if (s->len + more <= s->cap)
+        return;
+    size_t cap = s->cap ? s->cap : 4096;
+    while (cap < s->len + more)
+        cap *= 2;
+    s->buf = xrealloc(s->buf, cap);
+    s->cap = cap;
+}
+
+static void put_varint(seg_t *s, uint64_t v)
+{
+    while (v >= 0x80) {
+        s->buf[s->len++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    s->buf[s->len++] = (unsigned char)v;
+}
+
+static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static void add_key(seg_t *s, int64_t h)
+{
+    if (s->n_keys == s->cap_keys) {
+        s->cap_keys = s->cap_keys ? s->cap_keys * 2 : 1024;
+        s->keys = xrealloc(s->keys, s->cap_keys * sizeof *s->keys);
+    }
+    s->keys[s->n_keys++] = h;
+}
+
+/* A hop as the segments carry it; strings point into the record or the
+ * blob (not NUL-terminated there: len). */
+typedef struct {
+    int kind;
+    int64_t ts_ms;
+    const char *s[S_N];
+    size_t len[S_N];
+    int64_t h[3]; /* hashes of S_TRACE, S_MESSAGE, S_REQUEST (-1: none) */
+    int failed;
+    double duration_ms; /* NAN: none */
+    int has_n;
+    int64_t n;
+} hop_view_t;
+
+/* Appends h to s (its hashes already set). */
+static void seg_put(seg_t *s, const hop_view_t *h)
+{
+    size_t total = 1 + 2 + 10 + 8 + 10;
+    for (int i = 0; i < S_N; i++)
+        total += h->s[i] ? h->len[i] + 10 : 0;
+    seg_reserve(s, total);
+    unsigned presence = 0;
+    for (int i = 0; i < S_N; i++)
+        if (h->s[i])
+            presence |= 1u << i;
+    if (h->failed)
+        presence |= P_FAILED;
+    if (!isnan(h->duration_ms))
+        presence |= P_DURATION;
+    if (h->has_n)
+        presence |= P_N;
+    s->buf[s->len++] = (unsigned char)h->kind;
+    s->buf[s->len++] = (unsigned char)(presence & 0xff);
+    s->buf[s->len++] = (unsigned char)(presence >> 8);
+    put_varint(s, zigzag(h->ts_ms - s->last_ts));
+    s->last_ts = h->ts_ms;
+    for (int i = 0; i < S_N; i++) {
+        if (!h->s[i])
+            continue;
+        put_varint(s, h->len[i]);
+        memcpy(s->buf + s->len, h->s[i], h->len[i]);
+        s->len += h->len[i];
+    }
+    if (presence & P_DURATION) {
+        uint64_t bits;
+        memcpy(&bits, &h->duration_ms, 8);
+        for (int i = 0; i < 8; i++)
+            s->buf[s->len++] = (unsigned char)(bits >> (8 * i));
+    }
+    if (presence & P_N)
+        put_varint(s, zigzag(h->n));
+    for (int i = 0; i < 3; i++)
+        if (h->h[i] >= 0)
+            add_key(s, h->h[i]);
+    if (!s->n || h->ts_ms < s->t0)
+        s->t0 = h->ts_ms;
+    if (!s->n || h->ts_ms > s->t1)
+        s->t1 = h->ts_ms;
+    if (h->failed)
+        s->flags |= SEG_FAILED;
+    if (h->kind == K_DEAD)
+        s->flags |= SEG_DEAD;
+    s->n++;
+}
+
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        unsigned char b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The next hop of a hops blob at *p into h (prev_ts: the previous hop's
+ * time, updated). 0, or -1 at the end or on a malformed blob: a damaged
+ * row ends its segment, never the process. Hashes are not computed. */
+static int seg_next(const unsigned char **p, const unsigned char *end, int64_t *prev_ts, hop_view_t *h)
+{
+    if (end - *p < 3)
+        return -1;
+    memset(h, 0, sizeof *h);
+    h->kind = (*p)[0];
+    unsigned presence = (unsigned)(*p)[1] | (unsigned)(*p)[2] << 8;
+    *p += 3;
+    if (h->kind >= K_N)
+        return -1;
+    uint64_t v;
+    if (get_varint(p, end, &v))
+        return -1;
+    h->ts_ms = *prev_ts + unzigzag(v);
+    *prev_ts = h->ts_ms;
+    for (int i = 0; i < S_N; i++) {
+        if (!(presence & (1u << i)))
+            continue;
+        if (get_varint(p, end, &v) || v > (uint64_t)(end - *p))
+            return -1;
+        h->s[i] = (const char *)*p;
+        h->len[i] = (size_t)v;
+        *p += v;
+    }
+    h->failed = (presence & P_FAILED) != 0;
+    h->duration_ms = NAN;
+    if (presence & P_DURATION) {
+        if (end - *p < 8)
+            return -1;
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++)
+            bits |= (uint64_t)(*p)[i] << (8 * i);
+        memcpy(&h->duration_ms, &bits, 8);
+        *p += 8;
+    }
+    if (presence & P_N) {
+        if (get_varint(p, end, &v))
+            return -1;
+        h->has_n = 1;
+        h->n = unzigzag(v);
+    }
+    return 0;
+}
+
+static void hop_hashes(hop_view_t *h)
+{
+    for (int i = 0; i < 3; i++)
+        h->h[i] = h->s[i] ? hash_n(h->s[i], h->len[i]) : -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char SEG_INSERT[] = "INSERT INTO trace_segs (t0_ms, t1_ms, n, flags, keys, hops) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/* Writes s as one row through st (SEG_INSERT on some connection) and empties
+ * it. 0 or -1. */
+static int seg_write(sqlite3_stmt *st, seg_t *s)
+{
+    if (!s->n)
+        return 0;
+    qsort(s->keys, s->n_keys, sizeof *s->keys, cmp_i64);
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_keys; i++)
+        if (!k || s->keys[i] != s->keys[k - 1])
+            s->keys[k++] = s->keys[i];
+    /* little-endian in place: a no-op on the machines sluice runs on */
+    unsigned char *kb = (unsigned char *)s->keys;
+    for (size_t i = 0; i < k; i++) {
+        uint64_t v = (uint64_t)s->keys[i];
+        for (int b = 0; b < 8; b++)
+            kb[i * 8 + b] = (unsigned char)(v >> (8 * b));
+    }
+    sqlite3_bind_int64(st, 1, s->t0);
+    sqlite3_bind_int64(st, 2, s->t1);
+    sqlite3_bind_int64(st, 3, (int64_t)s->n);
+    sqlite3_bind_int(st, 4, s->flags);
+    sqlite3_bind_blob(st, 5, kb, (int)(k * 8), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 6, s->buf, (int)s->len, SQLITE_STATIC);
+    int rc = step_done(st);
+    s->len = s->n_keys = s->n = 0;
+    s->t0 = s->t1 = s->last_ts = 0;
+    s->flags = 0;
+    return rc;
+}
+
+static void seg_free(seg_t *s)
+{
+    free(s->buf);
+    free(s->keys);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---------- recent traces in memory (the lists) ---------- */
+
+/* The lists (failed, dead-lettered, slow) come from a summary per recent
+ * trace kept as hops are written, not from a scan of the hops: the
+ * dashboard asks twice a second. SUM_MAX traces, the least recently
+ * touched forgotten first. */
+#define SUM_MAX 10000
+#define SUM_SLOTS 16384 /* a power of two above SUM_MAX */
+/* Recent sends (message -> trace), so a later hop that names only its
+ * message gets its trace on the writer: direct-mapped, a newer send
+ * replaces an older one in its slot. */
+#define SENDS_SLOTS 65536
+/* Request ids of recent batch invocations (their records' links). */
+#define LINKED_RING 1024
+/* Hops without their trace yet (their send not seen): see unresolved_t. */
+#define UNRESOLVED_MAX 64
+#define UNRESOLVED_MS 10000 /* a send's hop is at most a commit behind */
+#define PENDING_INVOKES_MAX 4096
+
+typedef struct {
+    char trace[TRACE_ROOT_LEN + 1];
+    int64_t h;
+    int64_t start, end, first_ts, nb_start, nb_end;
+    int hops, nb_hops, nb_failed;
+    unsigned char failed, dead, first_api;
+    char first[112];
+    int32_t prev, next; /* most recently touched first; -1: none */
+} sum_t;
+
+typedef struct {
+    int64_t h;
+    char message_id[40];
+    char trace[TRACE_ROOT_LEN + 1];
+} send_slot_t;
+
+/* What a hop adds to its trace's summary. */
+typedef struct {
+    int kind;
+    int64_t ts_ms, end_ms;
+    int failed;
+    char where[96];
+} contrib_t;
+
+/* A hop written before its message's send hop. A send's hop waits for its
+ * commit (sqs), so a delivery in the same loop turn can reach the writer
+ * first; the send then gives the trace its contribution (the segment keeps
+ * the hop without a trace: a read fills it in from the send). */
+typedef struct {
+    char message_id[40];
+    int64_t at_ms;
+    contrib_t c;
+} unresolved_t;
+
+typedef struct {
+    char trace[TRACE_ROOT_LEN + 1];
+    int64_t request_h;
+    contrib_t c;
+} pending_invoke_t;
+
+/* The recent traces and what feeds them; the writer thread's (or a reader
+ * replaying segments). The summary part (sums, slots, head) is read by the
+ * loop under traces_t.mu. */
+typedef struct {
+    sum_t *sums;
+    int32_t *slots; /* index + 1; 0: empty */
+    int32_t n_sums, head, tail;
+    send_slot_t *sends;
+    int64_t linked[LINKED_RING];
+    size_t n_linked;
+    unresolved_t unresolved[UNRESOLVED_MAX];
+    size_t n_unresolved;
+    pending_invoke_t *pending;
+    size_t n_pending;
+} recent_t;
+
+struct traces {
+    observe_db_t *db;
+    int64_t retention_ms;
+    int64_t last_prune_ms;
+    seg_t seg;         /* writer thread only */
+    recent_t recent;   /* fed by the writer thread */
+    pthread_mutex_t mu; /* recent's summary, between writer and loop */
+};
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void recent_init(recent_t *r)
+{
+    memset(r, 0, sizeof *r);
+    r->sums = xcalloc(SUM_MAX, sizeof *r->sums);
+    r->slots = xcalloc(SUM_SLOTS, sizeof *r->slots);
+    r->sends = xcalloc(SENDS_SLOTS, sizeof *r->sends);
+    r->pending = xcalloc(PENDING_INVOKES_MAX, sizeof *r->pending);
+    r->head = r->tail = -1;
+}
+
+static void recent_free(recent_t *r)
+{
+    free(r->sums);
+    free(r->slots);
+    free(r->sends);
+    free(r->pending);
+    memset(r, 0, sizeof *r);
+}
+
+static void lru_unlink(recent_t *r, int32_t i)
+{
+    sum_t *s = &r->sums[i];
+    if (s->prev >= 0)
+        r->sums[s->prev].next = s->next;
+    else
+        r->head = s->next;
+    if (s->next >= 0)
+        r->sums[s->next].prev = s->prev;
+    else
+        r->tail = s->prev;
+    s->prev = s->next = -1;
+}
+
+static void lru_front(recent_t *r, int32_t i)
+{
+    sum_t *s = &r->sums[i];
+    s->prev = -1;
+    s->next = r->head;
+    if (r->head >= 0)
+        r->sums[r->head].prev = i;
+    r->head = i;
+    if (r->tail < 0)
+        r->tail = i;
+}
+
+/* Removes the slot holding entry i (linear probing, backward shift). */
+static void slot_remove(recent_t *r, int32_t i)
+{
+    size_t mask = SUM_SLOTS - 1, at = (size_t)r->sums[i].h & mask;
+    while (r->slots[at] != i + 1)
+        at = (at + 1) & mask;
+    size_t j = at;
+    for (;;) {
+        r->slots[at] = 0;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!r->slots[j])
+                return;
+            size_t home = (size_t)r->sums[r->slots[j] - 1].h & mask;
+            int between = at <= j ? (at < home && home <= j) : (at < home || home <= j);
+            if (!between)
+                break;
+        }
+        r->slots[at] = r->slots[j];
+        at = j;
+    }
+}
+
+/* The summary of trace (made, the least recently touched forgotten when
+ * full), moved to the front. */
+static sum_t *sum_of(recent_t *r, const char *trace, size_t len)
+{
+    if (len > TRACE_ROOT_LEN)
+        len = TRACE_ROOT_LEN;
+    int64_t h = hash_n(trace, len);
+    size_t mask = SUM_SLOTS - 1, at = (size_t)h & mask;
+    for (; r->slots[at]; at = (at + 1) & mask) {
+        int32_t i = r->slots[at] - 1;
+        sum_t *s = &r->sums[i];
+        if (s->h == h && !strncmp(s->trace, trace, len) && !s->trace[len]) {
+            if (r->head != i) {
+                lru_unlink(r, i);
+                lru_front(r, i);
+            }
+            return s;
+        }
+    }
+    int32_t i;
+    if (r->n_sums < SUM_MAX) {
+        i = r->n_sums++;
+    } else {
+        i = r->tail;
+        lru_unlink(r, i);
+        slot_remove(r, i);
+        at = (size_t)h & mask;
+        while (r->slots[at])
+            at = (at + 1) & mask;
+    }
+    sum_t *s = &r->sums[i];
+    memset(s, 0, sizeof *s);
+    memcpy(s->trace, trace, len);
+    s->h = h;
+    s->prev = s->next = -1;
+    r->slots[at] = i + 1;
+    lru_front(r, i);
+    return s;
+}
+
+/* Adds c to trace's summary; batch_invoke: an invocation of a mapping's
+ * batch (it has its own trace id; the records' chains are what is listed). */
+static void sum_add(recent_t *r, const char *trace, size_t len, const contrib_t *c, int batch_invoke)
+{
+    sum_t *s = sum_of(r, trace, len);
+    int is_api = c->kind == K_API;
+    if (!s->hops || c->ts_ms < s->start)
+        s->start = c->ts_ms;
+    if (!s->hops || c->end_ms > s->end)
+        s->end = c->end_ms;
+    if (!s->hops || c->ts_ms < s->first_ts || (c->ts_ms == s->first_ts && is_api && !s->first_api)) {
+        s->first_ts = c->ts_ms;
+        s->first_api = (unsigned char)is_api;
+        snprintf(s->first, sizeof s->first, "%s %s", KIND_NAME[c->kind], c->where[0] ? c->where : "-");
+    }
+    s->hops++;
+    s->failed |= (unsigned char)(c->failed != 0);
+    s->dead |= (unsigned char)(c->kind == K_DEAD);
+    if (!batch_invoke) {
+        if (!s->nb_hops || c->ts_ms < s->nb_start)
+            s->nb_start = c->ts_ms;
+        if (!s->nb_hops || c->end_ms > s->nb_end)
+            s->nb_end = c->end_ms;
+        s->nb_hops++;
+        s->nb_failed += c->failed != 0;
+    }
+}
+
+static void contrib_of(const hop_view_t *h, contrib_t *c)
+{
+    c->kind = h->kind;
+    c->ts_ms = h->ts_ms;
+    c->end_ms = h->ts_ms + (isnan(h->duration_ms) ? 0 : (int64_t)h->duration_ms);
+    c->failed = h->failed;
+    /* where it began: method and path for an API request, else a queue or function */
+    if (h->s[S_C] && h->s[S_D])
+        snprintf(c->where, sizeof c->where, "%.*s %.*s", (int)h->len[S_C], h->s[S_C], (int)h->len[S_D], h->s[S_D]);
+    else if (h->s[S_A])
+        snprintf(c->where, sizeof c->where, "%.*s", (int)h->len[S_A], h->s[S_A]);
+    else
+        c->where[0] = '\0';
+}
+
+static int linked_has(const recent_t *r, int64_t h)
+{
+    size_t n = r->n_linked < LINKED_RING ? r->n_linked : LINKED_RING;
+    for (size_t i = 0; i < n; i++)
+        if (r->linked[i] == h)
+            return 1;
+    return 0;
+}
+
+/* The end of a batch of hops: invocations wait for it, so that their
+ * batch's links (written after them) say whether they are a batch's. */
+static void recent_batch_end(recent_t *r, pthread_mutex_t *mu)
+{
+    if (!r->n_pending)
+        return;
+    if (mu)
+        pthread_mutex_lock(mu);
+    for (size_t i = 0; i < r->n_pending; i++) {
+        pending_invoke_t *p = &r->pending[i];
+        sum_add(r, p->trace, strlen(p->trace), &p->c, p->request_h >= 0 && linked_has(r, p->request_h));
+    }
+    if (mu)
+        pthread_mutex_unlock(mu);
+    r->n_pending = 0;
+}
+
+/* Feeds hop h (hashes set) to r: fills in h's trace from its message's
+ * send when it has none (trace_buf: where the text goes), then adds it to
+ * its trace's summary. */
+static void recent_hop(recent_t *r, pthread_mutex_t *mu, hop_view_t *h, int64_t now_ms)
+{
+    if (h->kind == K_LINK) {
+        if (h->h[2] >= 0 && (!r->n_linked || r->linked[(r->n_linked - 1) % LINKED_RING] != h->h[2]))
+            r->linked[r->n_linked++ % LINKED_RING] = h->h[2];
+        return;
+    }
+    contrib_t c;
+    contrib_of(h, &c);
+    const char *trace = h->s[S_TRACE];
+    size_t tlen = h->len[S_TRACE];
+    if (h->kind == K_SEND && trace && h->s[S_MESSAGE] && h->len[S_MESSAGE] < sizeof r->sends[0].message_id &&
+        tlen <= TRACE_ROOT_LEN) {
+        send_slot_t *sl = &r->sends[(size_t)h->h[1] & (SENDS_SLOTS - 1)];
+        sl->h = h->h[1];
+        memcpy(sl->message_id, h->s[S_MESSAGE], h->len[S_MESSAGE]);
+        sl->message_id[h->len[S_MESSAGE]] = '\0';
+        memcpy(sl->trace, trace, tlen);
+        sl->trace[tlen] = '\0';
+        /* hops of this message that came first */
+        size_t keep = 0;
+        for (size_t i = 0; i < r->n_unresolved; i++) {
+            unresolved_t *u = &r->unresolved[i];
+            if (!strcmp(u->message_id, sl->message_id)) {
+                if (mu)
+                    pthread_mutex_lock(mu);
+                sum_add(r, trace, tlen, &u->c, 0);
+                if (mu)
+                    pthread_mutex_unlock(mu);
+            } else if (now_ms - u->at_ms < UNRESOLVED_MS) {
+                r->unresolved[keep++] = *u;
+            }
+        }
+        r->n_unresolved = keep;
+    }
+    if (!trace && h->s[S_MESSAGE]) {
+        send_slot_t *sl = &r->sends[(size_t)h->h[1] & (SENDS_SLOTS - 1)];
+        if (sl->h == h->h[1] && strlen(sl->message_id) == h->len[S_MESSAGE] &&
+            !memcmp(sl->message_id, h->s[S_MESSAGE], h->len[S_MESSAGE])) {
+            trace = h->s[S_TRACE] = sl->trace;
+            tlen = h->len[S_TRACE] = strlen(sl->trace);
+            h->h[0] = -2; /* resolved here: the caller decides whether it is stored */
+        } else if (h->len[S_MESSAGE] < sizeof r->unresolved[0].message_id) {
+            if (r->n_unresolved == UNRESOLVED_MAX) {
+                memmove(r->unresolved, r->unresolved + 1, (UNRESOLVED_MAX - 1) * sizeof *r->unresolved);
+                r->n_unresolved--;
+            }
+            unresolved_t *u = &r->unresolved[r->n_unresolved++];
+            memcpy(u->message_id, h->s[S_MESSAGE], h->len[S_MESSAGE]);
+            u->message_id[h->len[S_MESSAGE]] = '\0';
+            u->at_ms = now_ms;
+            u->c = c;
+        }
+    }
+    if (!trace || tlen > TRACE_ROOT_LEN)
+        return;
+    if (h->kind == K_INVOKE) {
+        if (r->n_pending == PENDING_INVOKES_MAX)
+            recent_batch_end(r, mu);
+        pending_invoke_t *p = &r->pending[r->n_pending++];
+        memcpy(p->trace, trace, tlen);
+        p->trace[tlen] = '\0';
+        p->request_h = h->h[2];
+        p->c = c;
+        return;
+    }
+    if (mu)
+        pthread_mutex_lock(mu);
+    sum_add(r, trace, tlen, &c, 0);
+    if (mu)
+        pthread_mutex_unlock(mu);
+}
+
 /* ---------- recording ---------- */
 
-typedef enum { OP_HOP, OP_SEND, OP_LINKS, OP_PRUNE } op_t;
-
-/* A hop's strings, in the order they follow the record. */
-enum { S_TRACE, S_MESSAGE, S_REQUEST, S_A, S_B, S_C, S_D, S_E, S_F, S_N };
+typedef enum { OP_HOP, OP_LINKS, OP_PRUNE } op_t;
 
 /* One record for the writer, in one allocation: the strings follow the
  * struct (a hop used to cost up to ten allocations on the loop, and as
@@ -140,7 +724,7 @@ enum { S_TRACE, S_MESSAGE, S_REQUEST, S_A, S_B, S_C, S_D, S_E, S_F, S_N };
 struct trace_hop {
     traces_t *owner;
     op_t op;
-    const char *kind; /* static */
+    int kind;
     int64_t ts_ms;
     const char *s[S_N]; /* NULL: none; else into text[] */
     int failed;
@@ -157,64 +741,15 @@ struct trace_hop {
 };
 typedef struct trace_hop rec_t;
 
-/* The ids are looked up through 63-bit hashes of them (th, mh, rh), not
- * the text: an index entry of an integer instead of a 36-character random
- * id is three times denser and cheaper to compare, and these index inserts
- * were most of what a hop cost the writer thread. Every lookup also
- * compares the text, so a collision costs a row read, never a wrong hop. */
+/* Segments are found by their keys (a scan of the keys blobs, newest
+ * first, each searched by halves), never through a per-hop index: index
+ * inserts at random keys were most of what a hop cost the writer. The one
+ * index, on t1_ms, is one entry per segment (retention). */
 static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS trace_hops ("
-    " id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
-    " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
-    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER,"
-    " th INTEGER, mh INTEGER, rh INTEGER);"
-    /* A message's trace is its send hop's: a view, not a table of its own,
-     * so a send costs the writer one row (a table here doubled the index
-     * inserts per send, the biggest part of what recording cost). */
-    "DROP TABLE IF EXISTS trace_messages;"
-    "CREATE VIEW IF NOT EXISTS trace_sends AS"
-    " SELECT message_id, trace_id, ts_ms FROM trace_hops WHERE kind = 'send';"
-    "CREATE TABLE IF NOT EXISTS trace_links ("
-    " request_id TEXT NOT NULL, message_id TEXT NOT NULL, failed INTEGER NOT NULL,"
-    " outcome TEXT, ts_ms INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS trace_links_request ON trace_links(request_id);"
-    "CREATE INDEX IF NOT EXISTS trace_links_message ON trace_links(message_id);"
-    "CREATE INDEX IF NOT EXISTS trace_links_ts ON trace_links(ts_ms);"
-    /* Retention by rowid: at most once a second a batch notes the highest
-     * hop id it wrote; a hop at or below a mark older than the cutoff was
-     * written, and so began, before the cutoff. No index on ts_ms to keep
-     * up on every hop. */
-    "CREATE TABLE IF NOT EXISTS trace_marks (at_ms INTEGER PRIMARY KEY, max_id INTEGER NOT NULL);";
-
-/* After SCHEMA and, for an older observe.db, the hash columns' backfill. */
-static const char INDEXES[] =
-    "DROP INDEX IF EXISTS trace_hops_trace;"
-    "DROP INDEX IF EXISTS trace_hops_message;"
-    "DROP INDEX IF EXISTS trace_hops_request;"
-    "DROP INDEX IF EXISTS trace_hops_msg;"
-    "DROP INDEX IF EXISTS trace_hops_req;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_th ON trace_hops(th);"
-    /* Partial: most hops name only one of the two. */
-    "CREATE INDEX IF NOT EXISTS trace_hops_mh ON trace_hops(mh) WHERE mh IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS trace_hops_rh ON trace_hops(rh) WHERE rh IS NOT NULL;"
-    "DROP INDEX IF EXISTS trace_hops_ts;";
-
-/* FNV-1a of s, kept positive (SQLite integers are signed). */
-static int64_t id_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
-        h *= 0x100000001b3ULL;
-    }
-    return (int64_t)(h & 0x7fffffffffffffffULL);
-}
-
-static void bind_hash(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_int64(st, i, id_hash(s));
-}
+    "CREATE TABLE IF NOT EXISTS trace_segs ("
+    " id INTEGER PRIMARY KEY, t0_ms INTEGER NOT NULL, t1_ms INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " flags INTEGER NOT NULL, keys BLOB NOT NULL, hops BLOB NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS trace_segs_t1 ON trace_segs(t1_ms);";
 
 static void rec_free(void *arg)
 {
@@ -226,252 +761,276 @@ static void rec_free(void *arg)
     free(r);
 }
 
-/* NULL stays unbound: observe_conn_stmt hands statements with their
- * bindings cleared (a bind call costs a mutex round trip on the writer's
- * connection, and a hop leaves most of its columns NULL). */
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+static int seg_flush(observe_conn_t *c, seg_t *s)
 {
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* Remembers (writer thread) that message_id's hop went in without a trace;
- * the oldest is forgotten when full. */
-static void unresolved_add(traces_t *t, const char *message_id)
-{
-    if (strlen(message_id) >= sizeof t->unresolved[0].message_id)
-        return;
-    if (t->n_unresolved == UNRESOLVED_MAX) {
-        memmove(t->unresolved, t->unresolved + 1, (UNRESOLVED_MAX - 1) * sizeof *t->unresolved);
-        t->n_unresolved--;
+    if (!s->n)
+        return 0;
+    sqlite3_stmt *st = observe_conn_stmt(c, SEG_INSERT);
+    if (!st) {
+        s->len = s->n_keys = s->n = 0;
+        s->t0 = s->t1 = s->last_ts = 0;
+        s->flags = 0;
+        return -1;
     }
-    unresolved_t *u = &t->unresolved[t->n_unresolved++];
-    snprintf(u->message_id, sizeof u->message_id, "%s", message_id);
-    u->at_ms = clock_now_ms();
+    return seg_write(st, s);
 }
 
-/* A send hop r whose message has hops without a trace: they get its trace.
- * Forgets those and any that waited too long for their send (a message
- * sent before recording began, or whose send was rolled back). */
-static int resolve_later_hops(observe_conn_t *c, const rec_t *r)
+/* Appends h to the writer's segment, after the summary had it. */
+static int write_hop(observe_conn_t *c, traces_t *t, hop_view_t *h, int64_t now)
 {
-    traces_t *t = r->owner;
-    int64_t now = clock_now_ms();
-    size_t keep = 0;
-    int rc = 0;
-    for (size_t i = 0; i < t->n_unresolved; i++) {
-        unresolved_t *u = &t->unresolved[i];
-        if (!strcmp(u->message_id, r->s[S_MESSAGE])) {
-            sqlite3_stmt *st = observe_conn_stmt(c, "UPDATE trace_hops SET trace_id = ?1, th = ?3 WHERE mh = ?4 AND "
-                                                    "message_id = ?2 AND trace_id IS NULL");
-            if (!st)
-                return -1;
-            bind_text(st, 1, r->s[S_TRACE]);
-            bind_text(st, 2, r->s[S_MESSAGE]);
-            bind_hash(st, 3, r->s[S_TRACE]);
-            bind_hash(st, 4, r->s[S_MESSAGE]);
-            rc |= step_done(st);
-            continue;
-        }
-        if (now - u->at_ms < UNRESOLVED_MS)
-            t->unresolved[keep++] = *u;
+    hop_hashes(h);
+    recent_hop(&t->recent, &t->mu, h, now);
+    if (h->h[0] == -2) /* the trace was filled in from the send: stored too, so reads find it by trace */
+        h->h[0] = hash_n(h->s[S_TRACE], h->len[S_TRACE]);
+    seg_put(&t->seg, h);
+    return t->seg.n >= SEG_MAX_HOPS ? seg_flush(c, &t->seg) : 0;
+}
+
+static void view_of(const rec_t *r, hop_view_t *h)
+{
+    memset(h, 0, sizeof *h);
+    h->kind = r->kind;
+    h->ts_ms = r->ts_ms;
+    for (int i = 0; i < S_N; i++) {
+        h->s[i] = r->s[i];
+        h->len[i] = r->s[i] ? strlen(r->s[i]) : 0;
     }
-    t->n_unresolved = keep;
-    return rc;
+    h->failed = r->failed;
+    h->duration_ms = r->duration_ms;
+    h->has_n = r->has_n;
+    h->n = r->n;
 }
 
 static int write_rec(observe_conn_t *c, void *arg)
 {
     rec_t *r = arg;
-    sqlite3_stmt *st;
-    char trace[64] = "";
-    const char *trace_id = r->s[S_TRACE];
+    traces_t *t = r->owner;
+    int64_t now = clock_now_ms();
+    hop_view_t h;
     switch (r->op) {
-    case OP_PRUNE:
-        st = observe_conn_stmt(c, "DELETE FROM trace_hops WHERE id <= (SELECT max(max_id) FROM trace_marks WHERE "
-                                  "at_ms < ?1)");
-        if (!st)
-            return -1;
-        sqlite3_bind_int64(st, 1, r->cutoff_ms);
-        if (step_done(st))
-            return -1;
-        st = observe_conn_stmt(c, "DELETE FROM trace_marks WHERE at_ms < ?1");
-        if (!st)
-            return -1;
-        sqlite3_bind_int64(st, 1, r->cutoff_ms);
-        if (step_done(st))
-            return -1;
-        st = observe_conn_stmt(c, "DELETE FROM trace_links WHERE ts_ms < ?1");
+    case OP_PRUNE: {
+        sqlite3_stmt *st = observe_conn_stmt(c, "DELETE FROM trace_segs WHERE t1_ms < ?1");
         if (!st)
             return -1;
         sqlite3_bind_int64(st, 1, r->cutoff_ms);
         return step_done(st);
+    }
     case OP_LINKS:
         for (size_t i = 0; i < r->n_ids; i++) {
-            st = observe_conn_stmt(c, "INSERT INTO trace_links (request_id, message_id, failed, outcome, ts_ms) "
-                                      "VALUES (?1, ?2, ?3, ?4, ?5)");
-            if (!st)
-                return -1;
-            bind_text(st, 1, r->s[S_REQUEST]);
-            bind_text(st, 2, r->ids[i]);
-            sqlite3_bind_int(st, 3, r->flags ? r->flags[i] : 0);
-            bind_text(st, 4, r->s[S_C]);
-            sqlite3_bind_int64(st, 5, r->ts_ms);
-            if (step_done(st))
+            view_of(r, &h);
+            h.kind = K_LINK;
+            h.s[S_MESSAGE] = r->ids[i];
+            h.len[S_MESSAGE] = strlen(r->ids[i]);
+            h.failed = r->flags ? r->flags[i] : 0;
+            if (write_hop(c, t, &h, now))
                 return -1;
         }
         return 0;
-    case OP_SEND:
-        /* the send hop is the message's record (view trace_sends) */
-        if (r->owner->n_unresolved && resolve_later_hops(c, r))
-            return -1;
-        __attribute__((fallthrough));
     case OP_HOP:
-        /* A hop that names a message but no trace belongs to the
-         * message's trace, recorded at its send (usually earlier in this
-         * order; if not, the send fills it in). */
-        if (!r->s[S_TRACE] && r->s[S_MESSAGE]) {
-            st = observe_conn_stmt(c, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = "
-                                      "'send' LIMIT 1");
-            if (!st)
-                return -1;
-            bind_text(st, 1, r->s[S_MESSAGE]);
-            bind_hash(st, 2, r->s[S_MESSAGE]);
-            int rc = sqlite3_step(st);
-            const char *tid = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-            if (tid && strlen(tid) < sizeof trace)
-                snprintf(trace, sizeof trace, "%s", tid);
-            sqlite3_reset(st);
-            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                return -1;
-            if (trace[0])
-                trace_id = trace;
-            else
-                unresolved_add(r->owner, r->s[S_MESSAGE]);
-        }
-        st = observe_conn_stmt(c, "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, "
-                                  "duration_ms, a, b, c, d, e, f, n, th, mh, rh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                                  "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
-        if (!st)
-            return -1;
-        sqlite3_bind_int64(st, 1, r->ts_ms);
-        bind_text(st, 2, r->kind);
-        bind_text(st, 3, trace_id);
-        bind_text(st, 4, r->s[S_MESSAGE]);
-        bind_text(st, 5, r->s[S_REQUEST]);
-        sqlite3_bind_int(st, 6, r->failed);
-        if (!isnan(r->duration_ms))
-            sqlite3_bind_double(st, 7, r->duration_ms);
-        bind_text(st, 8, r->s[S_A]);
-        bind_text(st, 9, r->s[S_B]);
-        bind_text(st, 10, r->s[S_C]);
-        bind_text(st, 11, r->s[S_D]);
-        bind_text(st, 12, r->s[S_E]);
-        bind_text(st, 13, r->s[S_F]);
-        if (r->has_n)
-            sqlite3_bind_int64(st, 14, r->n);
-        bind_hash(st, 15, trace_id);
-        bind_hash(st, 16, r->s[S_MESSAGE]);
-        bind_hash(st, 17, r->s[S_REQUEST]);
-        if (step_done(st))
-            return -1;
-        r->owner->last_hop_id = sqlite3_last_insert_rowid(observe_conn_handle(c));
-        return 0;
+        view_of(r, &h);
+        return write_hop(c, t, &h, now);
     }
     return 0;
 }
 
-/* Batch end (writer thread): notes the last hop id, at most once a second. */
-static int write_mark(observe_conn_t *c, void *arg)
+/* Batch end (writer thread): the batch's hops as one segment row. */
+static int write_segment(observe_conn_t *c, void *arg)
 {
     traces_t *t = arg;
-    int64_t now = clock_now_ms();
-    if (t->last_hop_id == t->marked_id || now - t->marked_ms < 1000)
-        return 0;
-    sqlite3_stmt *st = observe_conn_stmt(c, "INSERT OR REPLACE INTO trace_marks (at_ms, max_id) VALUES (?1, ?2)");
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, t->last_hop_id);
-    if (step_done(st))
-        return -1;
-    t->marked_id = t->last_hop_id;
-    t->marked_ms = now;
-    return 0;
+    recent_batch_end(&t->recent, &t->mu);
+    return seg_flush(c, &t->seg);
 }
 
-static void sql_id_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const char *s = (const char *)sqlite3_value_text(argv[0]);
-    if (s)
-        sqlite3_result_int64(ctx, id_hash(s));
-    else
-        sqlite3_result_null(ctx);
-}
+/* ---------- an observe.db from before segments ---------- */
 
-/* An observe.db from before the hash columns: adds and fills them, once
- * (db: a connection the writer thread does not use yet). 0 or -1. */
-static int add_hashes(sqlite3 *db)
+static int table_exists(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *st = NULL;
     int has = 0;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('trace_hops') WHERE name = 'th'", -1, &st,
-                           NULL) != SQLITE_OK)
-        return -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        has = sqlite3_column_int(st, 0) > 0;
-    sqlite3_finalize(st);
-    if (has)
-        return 0;
-    log_info("msg=\"traces: adding id hashes to the hops recorded so far (once)\"");
-    if (sqlite3_create_function(db, "sluice_id_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_id_hash, NULL,
-                                NULL) != SQLITE_OK)
-        return -1;
-    char *msg = NULL;
-    int rc = sqlite3_exec(db,
-                          "BEGIN IMMEDIATE;"
-                          "ALTER TABLE trace_hops ADD COLUMN th INTEGER;"
-                          "ALTER TABLE trace_hops ADD COLUMN mh INTEGER;"
-                          "ALTER TABLE trace_hops ADD COLUMN rh INTEGER;"
-                          "UPDATE trace_hops SET th = sluice_id_hash(trace_id), mh = sluice_id_hash(message_id),"
-                          " rh = sluice_id_hash(request_id);"
-                          "COMMIT;",
-                          NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        log_error("msg=\"traces: adding id hashes failed\" error=\"%s\"", msg ? msg : "?");
-        sqlite3_free(msg);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            has = sqlite3_column_int(st, 0) > 0;
     }
-    return 0;
+    sqlite3_finalize(st);
+    return has;
+}
+
+static int kind_code(const char *kind)
+{
+    for (int k = 0; kind && k < K_N; k++)
+        if (!strcmp(kind, KIND_NAME[k]))
+            return k;
+    return -1;
+}
+
+static void view_str(hop_view_t *h, int i, sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    if (s) {
+        h->s[i] = s;
+        h->len[i] = (size_t)sqlite3_column_bytes(st, col);
+    }
+}
+
+/* Hops and links of an observe.db from before (tables trace_hops,
+ * trace_links) become segments, in the order they were written, and the
+ * old tables go (db: a connection the writer thread does not use yet).
+ * Once; 0 or -1. */
+static int migrate_hops(sqlite3 *db)
+{
+    int has_hops = table_exists(db, "trace_hops"), has_links = table_exists(db, "trace_links");
+    if (!has_hops && !has_links)
+        return 0;
+    log_info("msg=\"traces: moving the hops recorded so far into segments (once)\"");
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return -1;
+    seg_t s = {0};
+    sqlite3_stmt *ins = NULL, *st = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, SEG_INSERT, -1, &ins, NULL) != SQLITE_OK)
+        goto done;
+    /* Links after the hops of their time: the union in time order. */
+    const char *sql =
+        has_hops && has_links
+            ? "SELECT 0, ts_ms, kind, trace_id, message_id, request_id, failed, duration_ms, a, b, c, d, e, f, n, id"
+              " FROM trace_hops UNION ALL SELECT 1, ts_ms, 'link', NULL, message_id, request_id, failed, NULL,"
+              " NULL, NULL, outcome, NULL, NULL, NULL, NULL, rowid FROM trace_links ORDER BY 2, 1, 16"
+        : has_hops ? "SELECT 0, ts_ms, kind, trace_id, message_id, request_id, failed, duration_ms, a, b, c, d, e, f, n,"
+                     " id FROM trace_hops ORDER BY id"
+                   : "SELECT 1, ts_ms, 'link', NULL, message_id, request_id, failed, NULL, NULL, NULL, outcome, NULL,"
+                     " NULL, NULL, NULL, rowid FROM trace_links ORDER BY rowid";
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        goto done;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        hop_view_t h;
+        memset(&h, 0, sizeof h);
+        h.kind = kind_code((const char *)sqlite3_column_text(st, 2));
+        if (h.kind < 0)
+            continue;
+        h.ts_ms = sqlite3_column_int64(st, 1);
+        view_str(&h, S_TRACE, st, 3);
+        view_str(&h, S_MESSAGE, st, 4);
+        view_str(&h, S_REQUEST, st, 5);
+        h.failed = sqlite3_column_int(st, 6) != 0;
+        h.duration_ms = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7);
+        for (int i = 0; i < 6; i++)
+            view_str(&h, S_A + i, st, 8 + i);
+        if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
+            h.has_n = 1;
+            h.n = sqlite3_column_int64(st, 14);
+        }
+        hop_hashes(&h);
+        seg_put(&s, &h);
+        if (s.n >= SEG_MAX_HOPS && seg_write(ins, &s))
+            goto done;
+    }
+    if (step != SQLITE_DONE || seg_write(ins, &s))
+        goto done;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(db,
+                     "DROP VIEW IF EXISTS trace_sends; DROP TABLE IF EXISTS trace_hops;"
+                     " DROP TABLE IF EXISTS trace_links; DROP TABLE IF EXISTS trace_marks;"
+                     " DROP TABLE IF EXISTS trace_messages; COMMIT",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        goto done;
+    rc = 0;
+done:
+    if (rc)
+        log_error("msg=\"traces: moving old hops into segments failed\" error=\"%s\"", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_finalize(ins);
+    seg_free(&s);
+    if (rc)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+/* ---------- replaying the newest segments ---------- */
+
+/* A list after a restart, or from a data directory, replays the newest
+ * segments holding up to LIST_REPLAY_HOPS hops (oldest first) through the
+ * writer's summary: bounded, whatever the retention keeps. */
+#define LIST_REPLAY_HOPS 200000
+
+static void replay_segment(recent_t *r, const unsigned char *p, size_t len)
+{
+    const unsigned char *end = p + len;
+    int64_t prev = 0;
+    hop_view_t h;
+    char trace[TRACE_ROOT_LEN + 1];
+    while (seg_next(&p, end, &prev, &h) == 0) {
+        hop_hashes(&h);
+        if (h.s[S_TRACE] && h.len[S_TRACE] <= TRACE_ROOT_LEN) {
+            memcpy(trace, h.s[S_TRACE], h.len[S_TRACE]);
+            trace[h.len[S_TRACE]] = '\0';
+            h.s[S_TRACE] = trace;
+        }
+        recent_hop(r, NULL, &h, h.ts_ms);
+    }
+    recent_batch_end(r, NULL);
+}
+
+/* Feeds r the newest segments of db (retention cutoff: older ones are
+ * skipped). */
+static void replay_newest(sqlite3 *db, recent_t *r, int64_t cutoff_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t from_id = -1, total = 0;
+    if (sqlite3_prepare_v2(db, "SELECT id, n FROM trace_segs WHERE t1_ms >= ?1 ORDER BY id DESC", -1, &st, NULL) !=
+        SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, cutoff_ms);
+    while (total < LIST_REPLAY_HOPS && sqlite3_step(st) == SQLITE_ROW) {
+        from_id = sqlite3_column_int64(st, 0);
+        total += sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (from_id < 0)
+        return;
+    if (sqlite3_prepare_v2(db, "SELECT hops FROM trace_segs WHERE id >= ?1 AND t1_ms >= ?2 ORDER BY id", -1, &st,
+                           NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_int64(st, 1, from_id);
+    sqlite3_bind_int64(st, 2, cutoff_ms);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        replay_segment(r, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    sqlite3_finalize(st);
 }
 
 traces_t *traces_new(observe_db_t *d)
 {
     if (!d)
         return NULL;
-    if (observe_db_schema(d, SCHEMA) || add_hashes(observe_conn_handle(observe_db_reader(d))) ||
-        observe_db_schema(d, INDEXES))
+    sqlite3 *rdb = observe_conn_handle(observe_db_reader(d));
+    if (observe_db_schema(d, SCHEMA) || migrate_hops(rdb))
         return NULL;
     traces_t *t = xcalloc(1, sizeof *t);
     t->db = d;
     t->retention_ms = TRACES_DEFAULT_RETENTION_MS;
-    if (observe_db_on_batch_end(d, write_mark, t)) {
-        free(t);
+    pthread_mutex_init(&t->mu, NULL);
+    recent_init(&t->recent);
+    /* the lists of a restarted sluice: what it recorded before */
+    replay_newest(rdb, &t->recent, clock_now_ms() - t->retention_ms);
+    if (observe_db_on_batch_end(d, write_segment, t)) {
+        traces_free(t);
         return NULL;
     }
     return t;
 }
 
-void traces_free(traces_t *t) { free(t); }
+void traces_free(traces_t *t)
+{
+    if (!t)
+        return;
+    seg_free(&t->seg);
+    recent_free(&t->recent);
+    pthread_mutex_destroy(&t->mu);
+    free(t);
+}
 
 void traces_set_retention(traces_t *t, int64_t ms)
 {
@@ -487,7 +1046,7 @@ traces_t *traces_get(void)
 
 /* A record with copies of the strings v[S_N] (each may be NULL), in one
  * allocation. */
-static rec_t *rec_new(traces_t *t, op_t op, const char *kind, int64_t ts_ms, const char *const v[S_N])
+static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char *const v[S_N])
 {
     size_t len[S_N], total = 0;
     for (int i = 0; i < S_N; i++) {
@@ -521,7 +1080,7 @@ static void submit(traces_t *t, rec_t *r)
     int64_t now = clock_now_ms();
     if (now - t->last_prune_ms >= PRUNE_EVERY_MS) {
         t->last_prune_ms = now;
-        rec_t *p = rec_new(t, OP_PRUNE, NULL, now, NULL);
+        rec_t *p = rec_new(t, OP_PRUNE, 0, now, NULL);
         p->cutoff_ms = now - t->retention_ms;
         observe_db_submit(t->db, write_rec, p, rec_free);
     }
@@ -547,7 +1106,7 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
                           [S_C] = method,
                           [S_D] = path};
     /* when it began, not after its send */
-    rec_t *r = rec_new(t, OP_HOP, "api", clock_now_ms() - (int64_t)ceil(latency_ms), v);
+    rec_t *r = rec_new(t, OP_HOP, K_API, clock_now_ms() - (int64_t)ceil(latency_ms), v);
     r->n = status;
     r->has_n = 1;
     r->duration_ms = latency_ms;
@@ -569,7 +1128,7 @@ trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *qu
     }
     const char *v[S_N] = {[S_TRACE] = trace_id, [S_MESSAGE] = message_id, [S_A] = queue, [S_B] = via,
                           [S_C] = aws_trace_header};
-    return rec_new(t, OP_SEND, "send", now, v);
+    return rec_new(t, OP_HOP, K_SEND, now, v);
 }
 
 void traces_hop_submit(trace_hop_t *h)
@@ -596,7 +1155,7 @@ trace_hop_t *traces_receive_hop(traces_t *t, const char *message_id, const char 
     if (!t || !message_id)
         return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = receiver ? receiver : "ReceiveMessage"};
-    rec_t *r = rec_new(t, OP_HOP, "receive", clock_now_ms(), v);
+    rec_t *r = rec_new(t, OP_HOP, K_RECEIVE, clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     return r;
@@ -622,7 +1181,7 @@ void traces_invoke(traces_t *t, const char *request_id, const char *function, co
                           [S_D] = error_type,
                           [S_E] = error_message,
                           [S_F] = trace_header};
-    rec_t *r = rec_new(t, OP_HOP, "invoke", start_ms, v);
+    rec_t *r = rec_new(t, OP_HOP, K_INVOKE, start_ms, v);
     r->duration_ms = duration_ms;
     r->failed = outcome && strcmp(outcome, "success") != 0;
     submit(t, r);
@@ -636,7 +1195,7 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
         return;
     int64_t now = clock_now_ms();
     const char *lv[S_N] = {[S_REQUEST] = request_id, [S_C] = batch_outcome};
-    rec_t *links = rec_new(t, OP_LINKS, NULL, now, lv);
+    rec_t *links = rec_new(t, OP_LINKS, K_LINK, now, lv);
     links->ids = xcalloc(n, sizeof *links->ids);
     links->flags = xcalloc(n, sizeof *links->flags);
     for (size_t i = 0; i < n; i++) {
@@ -650,7 +1209,7 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
             continue;
         const char *v[S_N] = {[S_MESSAGE] = message_ids[i], [S_REQUEST] = request_id, [S_A] = queue,
                               [S_B] = function, [S_C] = batch_outcome};
-        rec_t *r = rec_new(t, OP_HOP, "retry", now, v);
+        rec_t *r = rec_new(t, OP_HOP, K_RETRY, now, v);
         r->n = visibility_timeout;
         r->has_n = 1;
         r->failed = 1;
@@ -663,7 +1222,7 @@ trace_hop_t *traces_delete_hop(traces_t *t, const char *message_id, const char *
     if (!t || !message_id)
         return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = by};
-    return rec_new(t, OP_HOP, "delete", clock_now_ms(), v);
+    return rec_new(t, OP_HOP, K_DELETE, clock_now_ms(), v);
 }
 
 void traces_delete(traces_t *t, const char *message_id, const char *queue, const char *by)
@@ -677,7 +1236,7 @@ trace_hop_t *traces_dead_letter_hop(traces_t *t, const char *message_id, const c
     if (!t || !message_id)
         return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = dlq};
-    rec_t *r = rec_new(t, OP_HOP, "dead_letter", clock_now_ms(), v);
+    rec_t *r = rec_new(t, OP_HOP, K_DEAD, clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     r->failed = 1;
@@ -695,7 +1254,7 @@ trace_hop_t *traces_redrive_hop(traces_t *t, const char *message_id, const char 
     if (!t || !message_id)
         return NULL;
     const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = source, [S_B] = dest, [S_C] = task};
-    return rec_new(t, OP_HOP, "redrive", clock_now_ms(), v);
+    return rec_new(t, OP_HOP, K_REDRIVE, clock_now_ms(), v);
 }
 
 void traces_redrive(traces_t *t, const char *message_id, const char *source, const char *dest, const char *task)
@@ -737,7 +1296,7 @@ static void set_free(strset_t *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Runs sql with ?1 = arg (and ?2 = its hash, if sql has it) and adds each row's first column to out. */
+/* Runs sql with ?1 = arg and adds each row's first column to out. */
 static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out)
 {
     sqlite3_stmt *st = NULL;
@@ -746,11 +1305,231 @@ static void collect(sqlite3 *db, const char *sql, const char *arg, strset_t *out
         return;
     }
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(st) >= 2)
-        bind_hash(st, 2, arg);
     while (sqlite3_step(st) == SQLITE_ROW)
         set_add(out, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
+}
+
+
+/* ---------- a chain's hops, from the segments into TEMP tables ---------- */
+
+/* A chain read loads the hops of the ids it needs from the segments into
+ * TEMP tables with trace_hops' columns (seg_hops, seg_links), and asks
+ * them in SQL. Segments are found by their keys: one scan of the keys
+ * blobs, newest first, per step of the chain (at most five), each blob
+ * searched by halves; only the hops that name a wanted id are inserted. */
+static const char TEMP_SCHEMA[] =
+    "CREATE TEMP TABLE IF NOT EXISTS seg_hops (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
+    " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER);"
+    "CREATE INDEX IF NOT EXISTS temp.seg_hops_t ON seg_hops(trace_id);"
+    "CREATE INDEX IF NOT EXISTS temp.seg_hops_m ON seg_hops(message_id);"
+    "CREATE INDEX IF NOT EXISTS temp.seg_hops_r ON seg_hops(request_id);"
+    "CREATE TEMP TABLE IF NOT EXISTS seg_links (id INTEGER PRIMARY KEY, request_id TEXT NOT NULL,"
+    " message_id TEXT NOT NULL, failed INTEGER NOT NULL, outcome TEXT);"
+    "CREATE INDEX IF NOT EXISTS temp.seg_links_r ON seg_links(request_id);"
+    "CREATE INDEX IF NOT EXISTS temp.seg_links_m ON seg_links(message_id);"
+    "DELETE FROM seg_hops; DELETE FROM seg_links;";
+
+typedef struct {
+    sqlite3 *db;
+    int64_t *loaded; /* sorted: the hashes whose hops are in the TEMP tables */
+    size_t n_loaded, cap_loaded;
+    sqlite3_stmt *ins_hop, *ins_link;
+    int ok;
+} loader_t;
+
+static int loader_open(loader_t *l, sqlite3 *db)
+{
+    memset(l, 0, sizeof *l);
+    l->db = db;
+    char *msg = NULL;
+    if (sqlite3_exec(db, TEMP_SCHEMA, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO seg_hops (id, ts_ms, kind, trace_id, message_id, request_id, failed,"
+                           " duration_ms, a, b, c, d, e, f, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+                           " ?12, ?13, ?14, ?15)",
+                           -1, &l->ins_hop, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT OR IGNORE INTO seg_links (id, request_id, message_id, failed, outcome) VALUES (?1,"
+                           " ?2, ?3, ?4, ?5)",
+                           -1, &l->ins_link, NULL) != SQLITE_OK) {
+        log_warn("msg=\"trace read failed\" error=\"%s\"", msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    l->ok = 1;
+    return 0;
+}
+
+static void loader_close(loader_t *l)
+{
+    sqlite3_finalize(l->ins_hop);
+    sqlite3_finalize(l->ins_link);
+    if (l->ok)
+        sqlite3_exec(l->db, "DELETE FROM seg_hops; DELETE FROM seg_links;", NULL, NULL, NULL);
+    free(l->loaded);
+    memset(l, 0, sizeof *l);
+}
+
+static int sorted_has(const int64_t *v, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] == x)
+            return 1;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Whether the keys blob (sorted little-endian 8-byte hashes) holds x. */
+static int keys_have(const unsigned char *k, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t v = 0;
+        for (int b = 0; b < 8; b++)
+            v |= (uint64_t)k[mid * 8 + b] << (8 * b);
+        if ((int64_t)v == x)
+            return 1;
+        if ((int64_t)v < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+static void bind_view(sqlite3_stmt *st, int col, const hop_view_t *h, int i)
+{
+    if (h->s[i])
+        sqlite3_bind_text(st, col, h->s[i], (int)h->len[i], SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, col);
+}
+
+/* Inserts the hops of one segment's blob that name a loaded id. */
+static void load_segment(loader_t *l, int64_t seg_id, const unsigned char *p, size_t len)
+{
+    const unsigned char *end = p + len;
+    int64_t prev = 0, idx = 0;
+    hop_view_t h;
+    for (; seg_next(&p, end, &prev, &h) == 0; idx++) {
+        hop_hashes(&h);
+        int want = 0;
+        for (int i = 0; i < 3 && !want; i++)
+            want = h.h[i] >= 0 && sorted_has(l->loaded, l->n_loaded, h.h[i]);
+        if (!want)
+            continue;
+        int64_t id = (seg_id << 24) | idx;
+        sqlite3_stmt *st;
+        if (h.kind == K_LINK) {
+            st = l->ins_link;
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_text(st, 2, h.s[S_REQUEST] ? h.s[S_REQUEST] : "", (int)h.len[S_REQUEST], SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, h.s[S_MESSAGE] ? h.s[S_MESSAGE] : "", (int)h.len[S_MESSAGE], SQLITE_STATIC);
+            sqlite3_bind_int(st, 4, h.failed);
+            bind_view(st, 5, &h, S_C);
+        } else {
+            st = l->ins_hop;
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int64(st, 2, h.ts_ms);
+            sqlite3_bind_text(st, 3, KIND_NAME[h.kind], -1, SQLITE_STATIC);
+            bind_view(st, 4, &h, S_TRACE);
+            bind_view(st, 5, &h, S_MESSAGE);
+            bind_view(st, 6, &h, S_REQUEST);
+            sqlite3_bind_int(st, 7, h.failed);
+            if (isnan(h.duration_ms))
+                sqlite3_bind_null(st, 8);
+            else
+                sqlite3_bind_double(st, 8, h.duration_ms);
+            for (int i = 0; i < 6; i++)
+                bind_view(st, 9 + i, &h, S_A + i);
+            if (h.has_n)
+                sqlite3_bind_int64(st, 15, h.n);
+            else
+                sqlite3_bind_null(st, 15);
+        }
+        if (sqlite3_step(st) != SQLITE_DONE)
+            log_warn("msg=\"trace read failed\" error=\"%s\"", sqlite3_errmsg(l->db));
+        sqlite3_reset(st);
+    }
+}
+
+/* Loads the hops naming any of ids (those not loaded yet) into the TEMP
+ * tables; hops whose trace was not known when written get it from their
+ * message's send, when that is loaded. */
+static void ensure(loader_t *l, const strset_t *ids)
+{
+    if (!l->ok)
+        return;
+    int64_t *want = NULL;
+    size_t n_want = 0;
+    for (size_t i = 0; i < ids->n; i++) {
+        int64_t h = id_hash(ids->v[i]);
+        if (sorted_has(l->loaded, l->n_loaded, h))
+            continue;
+        want = xrealloc(want, (n_want + 1) * sizeof *want);
+        want[n_want++] = h;
+    }
+    if (!n_want) {
+        free(want);
+        return;
+    }
+    /* loaded += want, sorted */
+    l->loaded = xrealloc(l->loaded, (l->n_loaded + n_want) * sizeof *l->loaded);
+    memcpy(l->loaded + l->n_loaded, want, n_want * sizeof *want);
+    l->n_loaded += n_want;
+    qsort(l->loaded, l->n_loaded, sizeof *l->loaded, cmp_i64);
+
+    int64_t *segs = NULL;
+    size_t n_segs = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(l->db, "SELECT id, keys FROM trace_segs ORDER BY id DESC", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const unsigned char *k = sqlite3_column_blob(st, 1);
+            size_t nk = (size_t)sqlite3_column_bytes(st, 1) / 8;
+            for (size_t i = 0; k && i < n_want; i++) {
+                if (keys_have(k, nk, want[i])) {
+                    segs = xrealloc(segs, (n_segs + 1) * sizeof *segs);
+                    segs[n_segs++] = sqlite3_column_int64(st, 0);
+                    break;
+                }
+            }
+        }
+    } else {
+        log_warn("msg=\"trace read failed\" error=\"%s\"", sqlite3_errmsg(l->db));
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (n_segs && sqlite3_prepare_v2(l->db, "SELECT hops FROM trace_segs WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        for (size_t i = 0; i < n_segs; i++) {
+            sqlite3_bind_int64(st, 1, segs[i]);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                load_segment(l, segs[i], sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+            sqlite3_reset(st);
+        }
+        sqlite3_finalize(st);
+        sqlite3_exec(l->db,
+                     "UPDATE seg_hops SET trace_id = (SELECT s.trace_id FROM seg_hops s WHERE s.kind = 'send' AND"
+                     " s.message_id = seg_hops.message_id) WHERE trace_id IS NULL AND message_id IS NOT NULL",
+                     NULL, NULL, NULL);
+    }
+    free(segs);
+    free(want);
+}
+
+static void ensure_one(loader_t *l, const char *id)
+{
+    char *v[1] = {(char *)id};
+    strset_t s = {v, 1, 1};
+    ensure(l, &s);
 }
 
 typedef struct {
@@ -842,7 +1621,7 @@ static int hops_has(const hops_t *h, int64_t id)
     return 0;
 }
 
-/* Adds the rows sql selects (HOP_COLS, ?1 = arg, ?2 its hash) that are not there yet. */
+/* Adds the rows sql selects (HOP_COLS, ?1 = arg) that are not there yet. */
 static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
 {
     sqlite3_stmt *st = NULL;
@@ -851,8 +1630,6 @@ static void gather(sqlite3 *db, const char *sql, const char *arg, hops_t *h)
         return;
     }
     sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(st) >= 2)
-        bind_hash(st, 2, arg);
     while (sqlite3_step(st) == SQLITE_ROW && h->n < MAX_SET) {
         int64_t id = sqlite3_column_int64(st, 0);
         if (hops_has(h, id))
@@ -881,7 +1658,7 @@ static int hop_cmp(const void *a, const void *b)
 static void add_batch(sqlite3 *db, cJSON *hop, const char *request_id)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT message_id, failed, outcome FROM trace_links WHERE request_id = ?1 ORDER BY rowid",
+    if (sqlite3_prepare_v2(db, "SELECT message_id, failed, outcome FROM seg_links WHERE request_id = ?1 ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
@@ -942,26 +1719,30 @@ cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *li
     strset_t traces = {0}, msgs = {0}, reqs = {0}, seed_reqs = {0};
     hops_t hops = {0};
     cJSON *out = NULL;
+    loader_t l;
+    if (loader_open(&l, db))
+        goto done;
+    ensure_one(&l, id);
 
     /* The traces id belongs to: directly, as a message or a request. */
-    collect(db, "SELECT trace_id FROM trace_hops WHERE th = ?2 AND trace_id = ?1 LIMIT 1", id, &traces);
+    collect(db, "SELECT trace_id FROM seg_hops WHERE trace_id = ?1 LIMIT 1", id, &traces);
     collect(db,
-            "SELECT trace_id FROM trace_hops WHERE ((mh = ?2 AND message_id = ?1) OR (rh = ?2 AND request_id = ?1)) "
-            "AND trace_id IS NOT NULL",
+            "SELECT trace_id FROM seg_hops WHERE (message_id = ?1 OR request_id = ?1) AND trace_id IS NOT NULL",
             id, &traces);
-    collect(db, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = 'send'", id, &traces);
-    collect(db, "SELECT message_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 LIMIT 1", id, &msgs);
+    collect(db, "SELECT trace_id FROM seg_hops WHERE message_id = ?1 AND kind = 'send'", id, &traces);
+    collect(db, "SELECT message_id FROM seg_hops WHERE message_id = ?1 LIMIT 1", id, &msgs);
     /* An invocation (by request id or by its own trace id): its records'
      * traces too. */
     collect(db,
-            "SELECT request_id FROM trace_hops WHERE kind = 'invoke' AND ((rh = ?2 AND request_id = ?1) OR (th = ?2 "
-            "AND trace_id = ?1))",
+            "SELECT request_id FROM seg_hops WHERE kind = 'invoke' AND (request_id = ?1 OR trace_id = ?1)",
             id, &seed_reqs);
+    ensure(&l, &seed_reqs);
     for (size_t i = 0; i < seed_reqs.n; i++) {
         strset_t linked = {0};
-        collect(db, "SELECT message_id FROM trace_links WHERE request_id = ?1", seed_reqs.v[i], &linked);
+        collect(db, "SELECT message_id FROM seg_links WHERE request_id = ?1", seed_reqs.v[i], &linked);
+        ensure(&l, &linked);
         for (size_t k = 0; k < linked.n; k++)
-            collect(db, "SELECT trace_id FROM trace_hops WHERE mh = ?2 AND message_id = ?1 AND kind = 'send'",
+            collect(db, "SELECT trace_id FROM seg_hops WHERE message_id = ?1 AND kind = 'send'",
                     linked.v[k], &traces);
         set_free(&linked);
     }
@@ -969,24 +1750,36 @@ cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *li
         goto done;
 
     /* Each trace's messages, and the invocations of those messages. */
+    ensure(&l, &traces);
     for (size_t i = 0; i < traces.n; i++)
-        collect(db, "SELECT message_id FROM trace_hops WHERE th = ?2 AND trace_id = ?1 AND kind = 'send'", traces.v[i],
+        collect(db, "SELECT message_id FROM seg_hops WHERE trace_id = ?1 AND kind = 'send'", traces.v[i],
                 &msgs);
+    ensure(&l, &msgs);
     for (size_t i = 0; i < msgs.n; i++)
-        collect(db, "SELECT request_id FROM trace_links WHERE message_id = ?1", msgs.v[i], &reqs);
+        collect(db, "SELECT request_id FROM seg_links WHERE message_id = ?1", msgs.v[i], &reqs);
     for (size_t i = 0; i < seed_reqs.n; i++)
         set_add(&reqs, seed_reqs.v[i]);
+    ensure(&l, &reqs);
 
     for (size_t i = 0; i < traces.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE th = ?2 AND trace_id = ?1", traces.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM seg_hops WHERE trace_id = ?1", traces.v[i], &hops);
     for (size_t i = 0; i < msgs.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE mh = ?2 AND message_id = ?1", msgs.v[i], &hops);
+        gather(db, "SELECT " HOP_COLS " FROM seg_hops WHERE message_id = ?1", msgs.v[i], &hops);
     for (size_t i = 0; i < reqs.n; i++)
-        gather(db, "SELECT " HOP_COLS " FROM trace_hops WHERE rh = ?2 AND request_id = ?1 AND kind = 'invoke'",
+        gather(db, "SELECT " HOP_COLS " FROM seg_hops WHERE request_id = ?1 AND kind = 'invoke'",
                reqs.v[i], &hops);
     if (!hops.n)
         goto done;
     qsort(hops.v, hops.n, sizeof *hops.v, hop_cmp);
+    /* every invocation's records (an invocation found by its trace) */
+    strset_t rids = {0};
+    for (size_t i = 0; i < hops.n; i++) {
+        const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hops.v[i].json, "kind"));
+        if (kind && !strcmp(kind, "invoke"))
+            set_add(&rids, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(hops.v[i].json, "request_id")));
+    }
+    ensure(&l, &rids);
+    set_free(&rids);
 
     out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "id", id);
@@ -1036,6 +1829,7 @@ cJSON *traces_chain(sqlite3 *db, const char *id, traces_lines_fn lines, void *li
     cJSON_AddItemToObject(out, "hops", arr);
 
 done:
+    loader_close(&l);
     for (size_t i = 0; i < hops.n; i++)
         cJSON_Delete(hops.v[i].json);
     free(hops.v);
@@ -1046,92 +1840,72 @@ done:
     return out;
 }
 
-/* One listed chain's summary from its trace's own hops. */
-static cJSON *summary(sqlite3 *db, const char *trace_id)
+
+/* ---------- lists ---------- */
+
+/* Recent chains from r's summaries, most recently touched first; those
+ * whose newest hop is older than cutoff_ms are gone with their segments.
+ * Costs the summaries walked (at most SUM_MAX), not the hops kept. */
+static cJSON *list_recent(const recent_t *r, const traces_filter_t *f, int64_t cutoff_ms)
 {
-    sqlite3_stmt *st = NULL;
-    cJSON *o = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT MIN(ts_ms), MAX(ts_ms + COALESCE(duration_ms, 0)), COUNT(*), MAX(failed), "
-                           "MAX(kind = 'dead_letter') FROM trace_hops WHERE th = ?2 AND trace_id = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
-    bind_hash(st, 2, trace_id);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        o = cJSON_CreateObject();
-        int64_t start = sqlite3_column_int64(st, 0);
-        cJSON_AddStringToObject(o, "trace_id", trace_id);
-        cJSON_AddNumberToObject(o, "start_ms", (double)start);
-        cJSON_AddNumberToObject(o, "duration_ms", (double)((int64_t)sqlite3_column_double(st, 1) - start));
-        cJSON_AddNumberToObject(o, "hops", sqlite3_column_int(st, 2));
-        cJSON_AddBoolToObject(o, "failed", sqlite3_column_int(st, 3) != 0);
-        cJSON_AddBoolToObject(o, "dead_lettered", sqlite3_column_int(st, 4) != 0);
-    }
-    sqlite3_finalize(st);
-    if (!o)
-        return NULL;
-    /* What started it: the first hop's kind and where. */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT kind, COALESCE(c || ' ' || d, a), n FROM trace_hops WHERE th = ?2 AND trace_id = ?1 "
-                           "ORDER BY ts_ms, kind != 'api', id LIMIT 1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
-        bind_hash(st, 2, trace_id);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            char first[512];
-            const char *kind = (const char *)sqlite3_column_text(st, 0);
-            const char *where = (const char *)sqlite3_column_text(st, 1);
-            snprintf(first, sizeof first, "%s %s", kind ? kind : "?", where ? where : "-");
-            cJSON_AddStringToObject(o, "first", first);
+    cJSON *out = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(out, "traces");
+    int limit = f && f->limit > 0 ? (f->limit > MAX_LIMIT ? MAX_LIMIT : f->limit) : DEFAULT_LIMIT;
+    int64_t slow = f && f->slow_ms > 0 ? f->slow_ms : 0;
+    int n = 0;
+    for (int32_t i = r->head; i >= 0 && n < limit; i = r->sums[i].next) {
+        const sum_t *s = &r->sums[i];
+        if (!s->hops || s->end < cutoff_ms)
+            continue;
+        if (f && f->failed) {
+            if (!s->nb_failed)
+                continue;
+        } else if (f && f->dead_lettered) {
+            if (!s->dead)
+                continue;
+        } else if (!s->nb_hops || s->nb_end - s->nb_start < slow) {
+            continue;
         }
-        sqlite3_finalize(st);
+        if (s->end - s->start < slow)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "trace_id", s->trace);
+        cJSON_AddNumberToObject(o, "start_ms", (double)s->start);
+        cJSON_AddNumberToObject(o, "duration_ms", (double)(s->end - s->start));
+        cJSON_AddNumberToObject(o, "hops", s->hops);
+        cJSON_AddBoolToObject(o, "failed", s->failed);
+        cJSON_AddBoolToObject(o, "dead_lettered", s->dead);
+        cJSON_AddStringToObject(o, "first", s->first);
+        cJSON_AddItemToArray(arr, o);
+        n++;
     }
-    return o;
+    return out;
 }
 
 cJSON *traces_list(sqlite3 *db, const traces_filter_t *f)
 {
-    cJSON *out = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(out, "traces");
-    if (!db)
-        return out;
-    int limit = f && f->limit > 0 ? (f->limit > MAX_LIMIT ? MAX_LIMIT : f->limit) : DEFAULT_LIMIT;
-    /* Invocations of a batch carry their own trace id; the records' chains
-     * are what is listed. */
-    const char *sql;
-    if (f && f->failed)
-        sql = "SELECT trace_id FROM trace_hops WHERE failed = 1 AND trace_id IS NOT NULL AND NOT (kind = 'invoke' "
-              "AND request_id IN (SELECT request_id FROM trace_links)) GROUP BY trace_id ORDER BY MAX(ts_ms) DESC";
-    else if (f && f->dead_lettered)
-        sql = "SELECT trace_id FROM trace_hops WHERE kind = 'dead_letter' AND trace_id IS NOT NULL GROUP BY trace_id "
-              "ORDER BY MAX(ts_ms) DESC";
-    else
-        sql = "SELECT trace_id FROM trace_hops WHERE trace_id IS NOT NULL AND NOT (kind = 'invoke' AND request_id IN "
-              "(SELECT request_id FROM trace_links)) GROUP BY trace_id HAVING MAX(ts_ms + COALESCE(duration_ms, 0)) "
-              "- MIN(ts_ms) >= ?1 ORDER BY MAX(ts_ms) DESC";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_warn("msg=\"trace read failed\" error=\"%s\"", sqlite3_errmsg(db));
+    if (!db) {
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddArrayToObject(out, "traces");
         return out;
     }
-    if (!(f && (f->failed || f->dead_lettered)))
-        sqlite3_bind_int64(st, 1, f && f->slow_ms > 0 ? f->slow_ms : 0);
-    int n = 0;
-    while (n < limit && sqlite3_step(st) == SQLITE_ROW) {
-        const char *tid = (const char *)sqlite3_column_text(st, 0);
-        cJSON *s = tid ? summary(db, tid) : NULL;
-        if (!s)
-            continue;
-        /* A slow filter combined with failed / dead_lettered. */
-        if (f && f->slow_ms > 0 &&
-            cJSON_GetObjectItemCaseSensitive(s, "duration_ms")->valuedouble < (double)f->slow_ms) {
-            cJSON_Delete(s);
-            continue;
-        }
-        cJSON_AddItemToArray(arr, s);
-        n++;
+    recent_t r;
+    recent_init(&r);
+    replay_newest(db, &r, INT64_MIN);
+    cJSON *out = list_recent(&r, f, INT64_MIN);
+    recent_free(&r);
+    return out;
+}
+
+cJSON *traces_recent(traces_t *t, const traces_filter_t *f)
+{
+    if (!t) {
+        cJSON *out = cJSON_CreateObject();
+        cJSON_AddArrayToObject(out, "traces");
+        return out;
     }
-    sqlite3_finalize(st);
+    pthread_mutex_lock(&t->mu);
+    cJSON *out = list_recent(&t->recent, f, clock_now_ms() - t->retention_ms);
+    pthread_mutex_unlock(&t->mu);
     return out;
 }

@@ -135,7 +135,14 @@ typedef struct {
 } traces_filter_t;
 
 /* Recent chains (newest first): {"traces": [{"trace_id", "start_ms",
- * "duration_ms", "hops", "failed", "dead_lettered", "first"}]}. Owned. */
+ * "duration_ms", "hops", "failed", "dead_lettered", "first"}]}. Owned.
+ * From db: the newest segments holding up to 200,000 hops, replayed (a
+ * stopped sluice's data directory). */
 cJSON *traces_list(sqlite3 *db, const traces_filter_t *f);
+/* The same from what t's writer keeps in memory (the last 10,000 traces
+ * touched, filled from the newest segments at start): costs the traces
+ * walked, not the hops kept; the dashboard asks twice a second. Thread-safe
+ * against the writer. NULL t: an empty list. */
+cJSON *traces_recent(traces_t *t, const traces_filter_t *f);
 
 #endif
