@@ -224,6 +224,14 @@ static void test_hop_before_its_send_joins_the_trace(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "traces")), 1);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(first, "hops")->valueint, 3);
     cJSON_Delete(list);
+    /* the running sluice's list (in memory) counts the hop that came first */
+    list = traces_recent(t, &all);
+    first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(list, "traces"), 0);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(list, "traces")), 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(first, "hops")->valueint, 3);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(first, "trace_id")->valuestring,
+                        "1-5759e988-bd862e3fe1be46a994272793");
+    cJSON_Delete(list);
     assert_null(traces_chain(db, "m-gone", NULL, NULL));
     traces_free(t);
     observe_db_close(d);
@@ -319,6 +327,298 @@ static void test_retention_prunes_hops_written_before_the_cutoff(void **state)
     observe_db_close(d);
 }
 
+static int count_rows(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static const cJSON *listed(const cJSON *list, const char *trace_id)
+{
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(list, "traces")) {
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(t, "trace_id")->valuestring, trace_id))
+            return t;
+    }
+    return NULL;
+}
+
+/* A writer batch's hops are one row (a segment), whatever their number;
+ * a batch larger than a segment holds takes several. */
+static void test_a_batch_of_hops_is_one_segment_row(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_api(t, "Root=1-5759e988-bd862e3fe1be46a994272793", "req-1", "shop", "POST /orders", "POST", "/orders",
+               200, 2.0, "m-1");
+    traces_send(t, "m-1", "q", "Root=1-5759e988-bd862e3fe1be46a994272793", "SendMessage");
+    traces_receive(t, "m-1", "q", 1, NULL);
+    traces_delete(t, "m-1", "q", "DeleteMessage");
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trace_segs"), 1);
+    assert_int_equal(count_rows(db, "SELECT n FROM trace_segs"), 4);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('trace_hops', 'trace_links')"),
+                     0);
+    /* 20,000 sends: a row per writer batch (at most SEG_MAX_HOPS hops each), not per hop */
+    char mid[40];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(mid, sizeof mid, "bulk-%05d", i);
+        traces_send(t, mid, "q", NULL, "SendMessage");
+    }
+    observe_db_flush(d);
+    int segs = count_rows(db, "SELECT count(*) FROM trace_segs");
+    assert_true(segs >= 4 && segs <= 40);
+    assert_int_equal(count_rows(db, "SELECT sum(n) FROM trace_segs"), 20004);
+    assert_int_equal(count_rows(db, "SELECT max(n) <= 8192 FROM trace_segs"), 1);
+    cJSON *c = traces_chain(db, "bulk-12345", NULL, NULL);
+    assert_non_null(c);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "hops")), 1);
+    cJSON_Delete(c);
+    c = traces_chain(db, "req-1", NULL, NULL);
+    assert_non_null(c);
+    assert_true(has_hop(c, "api", "m-1") && has_hop(c, "send", "m-1") && has_hop(c, "receive", "m-1") &&
+                has_hop(c, "delete", "m-1"));
+    cJSON_Delete(c);
+    traces_free(t);
+    observe_db_close(d);
+}
+
+/* The lists come from summaries in memory, at most 10,000 traces (the
+ * least recently touched go first), and a list is at most its limit; a
+ * restarted sluice (and a data directory) lists from the newest segments. */
+static void test_lists_are_bounded_and_survive_a_restart(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_send(t, "m-gone", "q", "Root=1-00000001-bd862e3fe1be46a994272793", "SendMessage");
+    traces_dead_letter(t, "m-gone", "q", "dlq", 1);
+    char mid[40];
+    for (int i = 0; i < 12000; i++) {
+        snprintf(mid, sizeof mid, "many-%05d", i);
+        traces_send(t, mid, "q", NULL, "SendMessage");
+    }
+    traces_send(t, "m-dead", "q", "Root=1-5759e988-bd862e3fe1be46a994272793", "SendMessage");
+    traces_receive(t, "m-dead", "q", 1, "mapping u");
+    traces_dead_letter(t, "m-dead", "q", "dlq", 1);
+    traces_send(t, "m-new", "q", "Root=1-6b10f1bd-418f9b30d4406846906c607c", "SendMessage");
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+
+    traces_filter_t all = {.limit = 1000}, dead = {.dead_lettered = 1};
+    cJSON *l = traces_recent(t, &all);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(l, "traces");
+    assert_int_equal(cJSON_GetArraySize(arr), 1000);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "trace_id")->valuestring,
+                        "1-6b10f1bd-418f9b30d4406846906c607c");
+    cJSON_Delete(l);
+    /* m-gone's trace was touched 12,000 traces ago: out of the lists */
+    l = traces_recent(t, &dead);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    const cJSON *x = listed(l, "1-5759e988-bd862e3fe1be46a994272793");
+    assert_non_null(x);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(x, "hops")->valueint, 3);
+    cJSON_Delete(l);
+    /* its chain is still on disk */
+    cJSON *c = traces_chain(db, "m-gone", NULL, NULL);
+    assert_non_null(c);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "dead_lettered")));
+    cJSON_Delete(c);
+    traces_free(t);
+    observe_db_close(d);
+
+    /* restarted: the lists come from the newest segments */
+    d = observe_db_open(dir, err, sizeof err);
+    t = traces_new(d);
+    assert_non_null(t);
+    l = traces_recent(t, &dead);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    x = listed(l, "1-5759e988-bd862e3fe1be46a994272793");
+    assert_non_null(x);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(x, "hops")->valueint, 3);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(x, "failed")));
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(x, "first")->valuestring, "send q");
+    cJSON_Delete(l);
+    l = traces_recent(t, &all);
+    assert_string_equal(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, "traces"), 0),
+                                         "trace_id")
+            ->valuestring,
+        "1-6b10f1bd-418f9b30d4406846906c607c");
+    cJSON_Delete(l);
+    /* and from the data directory (stopped or not) */
+    db = observe_conn_handle(observe_db_reader(d));
+    l = traces_list(db, &dead);
+    x = listed(l, "1-5759e988-bd862e3fe1be46a994272793");
+    assert_non_null(x);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(x, "hops")->valueint, 3);
+    cJSON_Delete(l);
+    traces_free(t);
+    observe_db_close(d);
+}
+
+/* Retention drops whole segments; the lists in memory forget what went
+ * with them. */
+static void test_lists_follow_retention(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_set_retention(t, 60000);
+    traces_send(t, "m-early", "q", "Root=1-5759e988-bd862e3fe1be46a994272793", "SendMessage");
+    traces_dead_letter(t, "m-early", "q", "dlq", 3);
+    observe_db_flush(d);
+    traces_filter_t dead = {.dead_lettered = 1};
+    cJSON *l = traces_recent(t, &dead);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    cJSON_Delete(l);
+    clock_advance(120000);
+    traces_send(t, "m-late", "q", NULL, "SendMessage"); /* and, a minute on, the retention's delete */
+    traces_dead_letter(t, "m-late", "q", "dlq", 3);
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM trace_segs"), 1);
+    l = traces_recent(t, &dead);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    assert_null(listed(l, "1-5759e988-bd862e3fe1be46a994272793"));
+    cJSON_Delete(l);
+    l = traces_list(db, &dead);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    assert_null(listed(l, "1-5759e988-bd862e3fe1be46a994272793"));
+    cJSON_Delete(l);
+    traces_free(t);
+    observe_db_close(d);
+}
+
+/* An observe.db of the last version (hash columns, trace_links,
+ * trace_marks): moved into segments once, old tables gone, every chain
+ * and list as before, a batch's records included. */
+static void test_hops_of_the_hash_column_version_move_into_segments(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/observe.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    long long now = (long long)clock_now_ms();
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE trace_hops (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+             " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
+             " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER,"
+             " th INTEGER, mh INTEGER, rh INTEGER);"
+             "CREATE INDEX trace_hops_th ON trace_hops(th);"
+             "CREATE VIEW trace_sends AS SELECT message_id, trace_id, ts_ms FROM trace_hops WHERE kind = 'send';"
+             "CREATE TABLE trace_links (request_id TEXT NOT NULL, message_id TEXT NOT NULL, failed INTEGER NOT NULL,"
+             " outcome TEXT, ts_ms INTEGER NOT NULL);"
+             "CREATE TABLE trace_marks (at_ms INTEGER PRIMARY KEY, max_id INTEGER NOT NULL);"
+             "INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, duration_ms, a, b, c, d,"
+             " e, f, n) VALUES"
+             " (%lld, 'send', '1-5759e988-bd862e3fe1be46a994272793', 'm-a', NULL, 0, NULL, 'q', 'SendMessage',"
+             "  NULL, NULL, NULL, NULL, NULL),"
+             " (%lld, 'send', '1-6b10f1bd-418f9b30d4406846906c607c', 'm-b', NULL, 0, NULL, 'q', 'SendMessage',"
+             "  NULL, NULL, NULL, NULL, NULL),"
+             " (%lld, 'invoke', '1-6b10f1bd-00000000d4406846906c607c', NULL, 'rid-old', 1, 12.5, 'fn', 'stream',"
+             "  'error', 'Boom', 'it broke', 'Root=1-6b10f1bd-00000000d4406846906c607c', NULL),"
+             " (%lld, 'retry', '1-6b10f1bd-418f9b30d4406846906c607c', 'm-b', 'rid-old', 1, NULL, 'q', 'fn',"
+             "  'partial', NULL, NULL, NULL, 30);"
+             "INSERT INTO trace_links VALUES ('rid-old', 'm-a', 0, 'partial', %lld), ('rid-old', 'm-b', 1,"
+             " 'partial', %lld);"
+             "INSERT INTO trace_marks VALUES (%lld, 4);",
+             now - 40, now - 39, now - 30, now - 20, now - 20, now - 20, now - 10);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_delete(t, "m-a", "q", "mapping u"); /* a new hop finds its old message's trace at read time */
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('trace_hops', 'trace_links',"
+                                    " 'trace_marks', 'trace_sends')"),
+                     0);
+    cJSON *b = traces_chain(db, "m-b", NULL, NULL);
+    assert_non_null(b);
+    assert_true(has_hop(b, "send", "m-b") && has_hop(b, "invoke", NULL) && has_hop(b, "retry", "m-b"));
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(b, "hops")) {
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(h, "kind")->valuestring, "invoke"))
+            continue;
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(h, "outcome")->valuestring, "partial_failure");
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(h, "error_type")->valuestring, "Boom");
+        assert_true(cJSON_GetObjectItemCaseSensitive(h, "duration_ms")->valuedouble == 12.5);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "message_ids")), 2);
+    }
+    cJSON_Delete(b);
+    cJSON *a = traces_chain(db, "1-5759e988-bd862e3fe1be46a994272793", NULL, NULL);
+    assert_non_null(a);
+    assert_true(has_hop(a, "send", "m-a") && has_hop(a, "delete", "m-a") && has_hop(a, "invoke", NULL));
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(a, "hops")) {
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(h, "kind")->valuestring, "delete"))
+            assert_string_equal(cJSON_GetObjectItemCaseSensitive(h, "trace_id")->valuestring,
+                                "1-5759e988-bd862e3fe1be46a994272793");
+    }
+    cJSON_Delete(a);
+    cJSON *r = traces_chain(db, "rid-old", NULL, NULL);
+    assert_non_null(r);
+    assert_true(has_hop(r, "send", "m-a") && has_hop(r, "send", "m-b"));
+    cJSON_Delete(r);
+    /* the failed list: m-b's trace (its retry), not the batch invocation's own */
+    traces_filter_t failed = {.failed = 1};
+    cJSON *l = traces_recent(t, &failed);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    assert_non_null(listed(l, "1-6b10f1bd-418f9b30d4406846906c607c"));
+    cJSON_Delete(l);
+    traces_free(t);
+    observe_db_close(d);
+}
+
+/* A damaged segment (keys or hops not as written) costs its hops, never
+ * the process. */
+static void test_a_damaged_segment_is_skipped(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_send(t, "m-ok", "q", NULL, "SendMessage");
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO trace_segs (t0_ms, t1_ms, n, flags, keys, hops) SELECT t0_ms, t1_ms, n,"
+                                  " flags, keys, substr(hops, 1, length(hops) - 7) FROM trace_segs;"
+                                  "INSERT INTO trace_segs (t0_ms, t1_ms, n, flags, keys, hops) SELECT t0_ms, t1_ms, 1,"
+                                  " 0, keys, x'08ff' FROM trace_segs LIMIT 1;"
+                                  "INSERT INTO trace_segs (t0_ms, t1_ms, n, flags, keys, hops) SELECT t0_ms, t1_ms, 1,"
+                                  " 0, x'0102', x'00ffff' || randomblob(64) FROM trace_segs LIMIT 1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    cJSON *c = traces_chain(db, "m-ok", NULL, NULL);
+    assert_non_null(c);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "hops")), 1);
+    cJSON_Delete(c);
+    traces_filter_t all = {0};
+    cJSON *l = traces_list(db, &all);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    cJSON_Delete(l);
+    traces_free(t);
+    observe_db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +630,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hop_before_its_send_joins_the_trace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hops_of_an_older_observe_db_are_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_prunes_hops_written_before_the_cutoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_batch_of_hops_is_one_segment_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lists_are_bounded_and_survive_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lists_follow_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hops_of_the_hash_column_version_move_into_segments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_damaged_segment_is_skipped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
