@@ -2,21 +2,23 @@
  * invocation, linked by a trace id (the caller's X-Amzn-Trace-Id or
  * AWSTraceHeader root, or one sluice makes, in AWS's Root format
  * 1-xxxxxxxx-<24 hex>). Hops go to observe.db through observe/db's writer
- * thread (tables trace_hops and trace_links, the view trace_sends; hops
- * indexed by 63-bit hashes of their trace, message and request ids); the
- * read side answers
+ * thread, which writes each batch's hops as one row of trace_segs (a
+ * segment: the hops as a compact blob, and the sorted 63-bit hashes of the
+ * trace, message and request ids they name) and keeps a summary of the
+ * last 10,000 traces in memory for the lists; the read side answers
  * GET /_sluice/traces[/ID] and `sluice trace`.
  *
  * The hooks (traces_api ... traces_redrive) are one cheap call per hop on
  * the loop: they copy a few strings and submit. Each accepts a NULL
  * traces_t (no hub: unit tests) and NULL strings where noted.
  *
- * Linking: a message's trace id is recorded once, at its send
- * (trace_messages); later hops name only the message id and the writer
- * fills in the trace. A batch invocation is linked to each of its records
- * (trace_links), so each record keeps its own trace id; the invocation
- * itself has the trace id its handler sees in _X_AMZN_TRACE_ID. Messages
- * whose sender gave no AWSTraceHeader get none: their trace id lives only
+ * Linking: a message's trace id is recorded once, at its send; later hops
+ * name only the message id and the writer fills in the trace from the
+ * sends it saw last (older ones: when read, from the send hop). A batch
+ * invocation is linked to each of its records (a link per record in the
+ * segment), so each record keeps its own trace id; the invocation itself
+ * has the trace id its handler sees in _X_AMZN_TRACE_ID. Messages whose
+ * sender gave no AWSTraceHeader get none: their trace id lives only
  * here. */
 #ifndef SLUICE_OBSERVE_TRACES_H
 #define SLUICE_OBSERVE_TRACES_H
