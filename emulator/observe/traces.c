@@ -482,6 +482,15 @@ typedef struct {
     contrib_t c;
 } pending_invoke_t;
 
+/* An invocation counted as no batch's (its links not seen by the end of
+ * its writer batch): links that come in a later batch take it back. */
+#define APPLIED_RING 256
+typedef struct {
+    char trace[TRACE_ROOT_LEN + 1];
+    int64_t request_h;
+    int failed;
+} applied_invoke_t;
+
 /* The recent traces and what feeds them; the writer thread's (or a reader
  * replaying segments). The summary part (sums, slots, head) is read by the
  * loop under traces_t.mu. */
@@ -496,6 +505,8 @@ typedef struct {
     size_t n_unresolved;
     pending_invoke_t *pending;
     size_t n_pending;
+    applied_invoke_t applied[APPLIED_RING];
+    size_t n_applied;
 } recent_t;
 
 struct traces {
@@ -705,11 +716,48 @@ static void recent_batch_end(recent_t *r, pthread_mutex_t *mu)
         pthread_mutex_lock(mu);
     for (size_t i = 0; i < r->n_pending; i++) {
         pending_invoke_t *p = &r->pending[i];
-        sum_add(r, p->trace, strlen(p->trace), -1, &p->c, p->request_h >= 0 && linked_has(r, p->request_h));
+        int batch = p->request_h >= 0 && linked_has(r, p->request_h);
+        sum_add(r, p->trace, strlen(p->trace), -1, &p->c, batch);
+        if (!batch && p->request_h >= 0) {
+            applied_invoke_t *a = &r->applied[r->n_applied++ % APPLIED_RING];
+            memcpy(a->trace, p->trace, sizeof a->trace);
+            a->request_h = p->request_h;
+            a->failed = p->c.failed;
+        }
     }
     if (mu)
         pthread_mutex_unlock(mu);
     r->n_pending = 0;
+}
+
+/* A batch's links for request_h, after its invocation was counted as no
+ * batch's: it no longer makes its own trace listed. */
+static void unapply_invoke(recent_t *r, pthread_mutex_t *mu, int64_t request_h)
+{
+    size_t n = r->n_applied < APPLIED_RING ? r->n_applied : APPLIED_RING;
+    for (size_t i = 0; i < n; i++) {
+        applied_invoke_t *a = &r->applied[i];
+        if (a->request_h != request_h)
+            continue;
+        a->request_h = -1;
+        if (mu)
+            pthread_mutex_lock(mu);
+        size_t len = strlen(a->trace);
+        int64_t h = hash_n(a->trace, len);
+        size_t mask = SUM_SLOTS - 1;
+        for (size_t at = (size_t)h & mask; r->slots[at]; at = (at + 1) & mask) {
+            sum_t *s = &r->sums[r->slots[at] - 1];
+            if (s->h == h && !strcmp(s->trace, a->trace)) {
+                if (s->nb_hops > 0)
+                    s->nb_hops--;
+                if (a->failed && s->nb_failed > 0)
+                    s->nb_failed--;
+                break;
+            }
+        }
+        if (mu)
+            pthread_mutex_unlock(mu);
+    }
 }
 
 /* Feeds hop h (hashes set) to r: fills in h's trace from its message's
@@ -718,8 +766,10 @@ static void recent_batch_end(recent_t *r, pthread_mutex_t *mu)
 static void recent_hop(recent_t *r, pthread_mutex_t *mu, hop_view_t *h, int64_t now_ms)
 {
     if (h->kind == K_LINK) {
-        if (h->h[2] >= 0 && (!r->n_linked || r->linked[(r->n_linked - 1) % LINKED_RING] != h->h[2]))
+        if (h->h[2] >= 0 && (!r->n_linked || r->linked[(r->n_linked - 1) % LINKED_RING] != h->h[2])) {
             r->linked[r->n_linked++ % LINKED_RING] = h->h[2];
+            unapply_invoke(r, mu, h->h[2]);
+        }
         return;
     }
     contrib_t c;

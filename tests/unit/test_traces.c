@@ -619,6 +619,43 @@ static void test_a_damaged_segment_is_skipped(void **state)
     observe_db_close(d);
 }
 
+/* A batch invocation's hop and its records' links can reach the writer in
+ * two batches: its own trace is still not listed as a failed chain; the
+ * failed record's is. */
+static void test_links_in_a_later_batch_take_the_invocation_off_the_lists(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_send(t, "m-f", "q", "Root=1-5759e988-bd862e3fe1be46a994272793", "SendMessage");
+    traces_receive(t, "m-f", "q", 1, "mapping u");
+    traces_invoke(t, "rid-split", "fn", "stream", "Root=1-6b10f1bd-418f9b30d4406846906c607c;Parent=0123456789abcdef",
+                  clock_now_ms(), 3.0, "error", "Boom", "no");
+    observe_db_flush(d);
+    traces_filter_t failed = {.failed = 1};
+    cJSON *l = traces_recent(t, &failed);
+    assert_non_null(listed(l, "1-6b10f1bd-418f9b30d4406846906c607c")); /* no batch known yet: a failed invocation */
+    cJSON_Delete(l);
+    char *ids[] = {"m-f"};
+    int item_failed[] = {1};
+    traces_batch(t, "rid-split", "fn", "q", ids, item_failed, 1, "error", 30);
+    observe_db_flush(d);
+    l = traces_recent(t, &failed);
+    assert_null(listed(l, "1-6b10f1bd-418f9b30d4406846906c607c"));
+    assert_non_null(listed(l, "1-5759e988-bd862e3fe1be46a994272793"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
+    cJSON_Delete(l);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    l = traces_list(db, &failed);
+    assert_null(listed(l, "1-6b10f1bd-418f9b30d4406846906c607c"));
+    assert_non_null(listed(l, "1-5759e988-bd862e3fe1be46a994272793"));
+    cJSON_Delete(l);
+    traces_free(t);
+    observe_db_close(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -635,6 +672,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lists_follow_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hops_of_the_hash_column_version_move_into_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_damaged_segment_is_skipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_links_in_a_later_batch_take_the_invocation_off_the_lists, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
