@@ -302,6 +302,15 @@ static cJSON *fetch_dir(const args_t *a, int *rc)
         return NULL;
     }
     sqlite3_busy_timeout(db, 5000);
+    if (!traces_db_current(db)) {
+        fprintf(stderr,
+                "sluice trace: %s holds traces of an older sluice: start this sluice on %s once to move them "
+                "(read-only here)\n",
+                path, a->data_dir);
+        sqlite3_close(db);
+        *rc = 1;
+        return NULL;
+    }
     cJSON *out;
     if (a->id) {
         out = traces_chain(db, a->id, dir_lines, db);

@@ -1074,6 +1074,11 @@ done:
     return rc;
 }
 
+int traces_db_current(sqlite3 *db)
+{
+    return !(table_exists(db, "trace_hops") || table_exists(db, "trace_links"));
+}
+
 /* ---------- replaying the newest segments ---------- */
 
 /* A list after a restart, or from a data directory, replays the newest

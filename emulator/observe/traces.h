@@ -136,6 +136,10 @@ typedef struct {
     int limit;         /* <= 0: 20 */
 } traces_filter_t;
 
+/* 0 when db holds hops of an older sluice not yet moved into segments
+ * (traces_new moves them, once; a read-only reader cannot), else 1. */
+int traces_db_current(sqlite3 *db);
+
 /* Recent chains (newest first): {"traces": [{"trace_id", "start_ms",
  * "duration_ms", "hops", "failed", "dead_lettered", "first"}]}. Owned.
  * From db: the newest segments holding up to 200,000 hops, replayed (a

@@ -10,7 +10,9 @@ runtime."""
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -319,6 +321,86 @@ def test_data_dir_of_a_stopped_sluice(tmp_path):
     out = subprocess.run([str(sluice_binary()), "trace", "nope", "--data-dir", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 1 and "observe.db" in out.stderr
+
+
+def test_data_dir_of_an_older_sluice_is_moved_into_segments_once(tmp_path):
+    """An observe.db of the sluice before segments (hops a row each in
+    trace_hops, a batch's records in trace_links): `sluice trace --data-dir`
+    (read-only) says to start sluice on it; once started, the old hops are
+    in segments, the old tables gone, and every chain and list reads as
+    before, from the running sluice and from the data directory."""
+    data = tmp_path / "s" / "data"
+    data.mkdir(parents=True)
+    now = int(time.time() * 1000)
+    trace, mid, rid = CALLER_ROOT, "6f0c8f3e-0000-4000-8000-0000000000aa", "0b5d6a52-0000-4000-8000-0000000000bb"
+    db = sqlite3.connect(str(data / "observe.db"))
+    db.executescript(
+        "CREATE TABLE trace_hops (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL, kind TEXT NOT NULL,"
+        " trace_id TEXT, message_id TEXT, request_id TEXT, failed INTEGER NOT NULL DEFAULT 0,"
+        " duration_ms REAL, a TEXT, b TEXT, c TEXT, d TEXT, e TEXT, f TEXT, n INTEGER,"
+        " th INTEGER, mh INTEGER, rh INTEGER);"
+        "CREATE VIEW trace_sends AS SELECT message_id, trace_id, ts_ms FROM trace_hops WHERE kind = 'send';"
+        "CREATE TABLE trace_links (request_id TEXT NOT NULL, message_id TEXT NOT NULL, failed INTEGER NOT NULL,"
+        " outcome TEXT, ts_ms INTEGER NOT NULL);"
+        "CREATE TABLE trace_marks (at_ms INTEGER PRIMARY KEY, max_id INTEGER NOT NULL);")
+    rows = [
+        (now - 900, "api", trace, mid, "api-req-1", 0, 3.5, "front", "POST /orders", "POST", "/orders", None, None, 200),
+        (now - 899, "send", trace, mid, None, 0, None, "tr-in", "SendMessage", f"Root={trace}", None, None, None, None),
+        (now - 800, "receive", trace, mid, None, 0, None, "tr-in", "mapping u", None, None, None, None, 1),
+        (now - 790, "invoke", "1-6b10f1bd-418f9b30d4406846906c607c", None, rid, 1, 20.0, "tr-work", "stream",
+         "error", "RuntimeError", "boom", "Root=1-6b10f1bd-418f9b30d4406846906c607c;Parent=0123456789abcdef",
+         None),
+        (now - 760, "retry", trace, mid, rid, 1, None, "tr-in", "tr-work", "error", None, None, None, 1),
+        (now - 100, "dead_letter", trace, mid, None, 1, None, "tr-in", "tr-dlq", None, None, None, None, 2),
+    ]
+    db.executemany("INSERT INTO trace_hops (ts_ms, kind, trace_id, message_id, request_id, failed, duration_ms,"
+                   " a, b, c, d, e, f, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.execute("INSERT INTO trace_links VALUES (?, ?, 1, 'error', ?)", (rid, mid, now - 770))
+    db.commit()
+    db.close()
+
+    def cli(*args):
+        return subprocess.run([str(sluice_binary()), "trace", *args, "--data-dir", str(data)],
+                              capture_output=True, text=True, timeout=30)
+
+    out = cli(mid)
+    assert out.returncode == 1 and "older sluice" in out.stderr and "start this sluice" in out.stderr
+    server = PrivateServer(sluice_binary(), tmp_path / "s", config="queues:\n  plain: {}\n")
+    try:
+        status, chain = _get(server, f"/_sluice/traces/{rid}")
+        assert status == 200
+        assert kinds(chain) == ["api", "send", "receive", "invoke", "retry", "dead_letter"]
+        assert chain["trace_ids"] == [trace] and chain["dead_lettered"] is True
+        inv = hop(chain, "invoke")
+        assert inv["message_ids"] == [mid] and inv["error_type"] == "RuntimeError" and inv["duration_ms"] == 20.0
+        status, listed = _get(server, "/_sluice/traces?dead_lettered=1")
+        assert status == 200 and [t["trace_id"] for t in listed["traces"]] == [trace]
+        assert listed["traces"][0]["hops"] == 5 and listed["traces"][0]["first"] == "api POST /orders"
+        status, listed = _get(server, "/_sluice/traces?failed=1")
+        assert [t["trace_id"] for t in listed["traces"]] == [trace], "a batch invocation's own trace is not listed"
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+    db = sqlite3.connect(str(data / "observe.db"))
+    try:
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    finally:
+        db.close()
+    assert "trace_segs" in names and not names & {"trace_hops", "trace_links", "trace_marks", "trace_sends"}
+    for any_id in (trace, mid, "api-req-1", rid):
+        out = cli(any_id, "--json")
+        assert out.returncode == 0, out.stderr
+        assert kinds(json.loads(out.stdout)) == ["api", "send", "receive", "invoke", "retry", "dead_letter"]
+    out = cli("--dead-lettered", "--json")
+    assert out.returncode == 0 and [t["trace_id"] for t in json.loads(out.stdout)["traces"]] == [trace]
+
+
+def _get(server, path):
+    try:
+        with urllib.request.urlopen(server.endpoint + path, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
 
 
 def test_nothing_recorded_when_observe_is_off(tmp_path):
