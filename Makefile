@@ -100,6 +100,7 @@ LIB_SRCS := \
 	emulator/observe/filter_pattern.c \
 	emulator/observe/logs.c \
 	emulator/observe/logs_api.c \
+	emulator/observe/trace_seg.c \
 	emulator/observe/traces.c \
 	emulator/observe/trace_cli.c \
 	emulator/template/yaml.c \

@@ -15,6 +15,7 @@
 #include "core/xalloc.h"
 #include "observe/logs.h"
 #include "observe/observe.h"
+#include "observe/trace_seg.h"
 
 #define PRUNE_EVERY_MS 60000
 #define DEFAULT_LIMIT 20
@@ -97,241 +98,7 @@ void trace_header_make(const char *root, char *out, size_t size)
     snprintf(out, size, "Root=%s;Parent=%s;Sampled=0", root, parent);
 }
 
-/* ---------- segments: the hops of a writer batch, as one row ---------- */
-
-/* A hop's kind, one byte in a segment. K_LINK is a batch invocation's
- * record (trace_links before segments). */
-enum { K_API, K_SEND, K_RECEIVE, K_INVOKE, K_RETRY, K_DELETE, K_DEAD, K_REDRIVE, K_LINK, K_N };
-static const char *const KIND_NAME[K_N] = {"api",   "send",        "receive", "invoke", "retry",
-                                           "delete", "dead_letter", "redrive", "link"};
-
-/* A hop's strings, in the order they follow the record and the segment's
- * presence bits. */
-enum { S_TRACE, S_MESSAGE, S_REQUEST, S_A, S_B, S_C, S_D, S_E, S_F, S_N };
-#define P_FAILED (1u << 9)
-#define P_DURATION (1u << 10)
-#define P_N (1u << 11)
-
-/* Segment flags: what its hops hold. */
-#define SEG_FAILED 1
-#define SEG_DEAD 2
-
-#define SEG_MAX_HOPS 8192 /* a larger writer batch writes several segments */
-
-/* One segment being filled (writer thread), or read back. The hops blob is
- * a sequence of: kind (1 byte), presence (2 bytes, little-endian: bits 0-8
- * the strings S_TRACE..S_F, P_FAILED, P_DURATION, P_N), the time as a
- * zigzag varint delta from the previous hop's (the first from 0), each
- * present string as a varint length and its bytes, the duration as 8
- * bytes (an IEEE double, little-endian), n as a zigzag varint. The keys
- * blob: the sorted, distinct 63-bit hashes of the segment's trace, message
- * and request ids, 8 bytes each, little-endian. */
-typedef struct {
-    unsigned char *buf;
-    size_t len, cap;
-    int64_t *keys;
-    size_t n_keys, cap_keys;
-    int64_t t0, t1, last_ts;
-    size_t n;
-    int flags;
-} seg_t;
-
-static uint64_t le64(const unsigned char *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-/* A 63-bit hash of s[0..len), kept positive (SQLite integers are signed):
- * eight bytes a step, then a 64-bit finalizer (the byte-at-a-time FNV-1a
- * it replaced was a tenth of a hop's cost on the writer). Only segments
- * store it: keep it stable. */
-static int64_t hash_n(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        h = (h ^ le64(p + i)) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    for (size_t k = 0; i + k < len; k++)
-        w |= (uint64_t)p[i + k] << (8 * k);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 29;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 32;
-    return (int64_t)(h & 0x7fffffffffffffffULL);
-}
-
-static int64_t id_hash(const char *s) { return hash_n(s, strlen(s)); }
-
-static void seg_reserve(seg_t *s, size_t more)
-{
-    if (s->len + more <= s->cap)
-        return;
-    size_t cap = s->cap ? s->cap : 4096;
-    while (cap < s->len + more)
-        cap *= 2;
-    s->buf = xrealloc(s->buf, cap);
-    s->cap = cap;
-}
-
-static void put_varint(seg_t *s, uint64_t v)
-{
-    while (v >= 0x80) {
-        s->buf[s->len++] = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    s->buf[s->len++] = (unsigned char)v;
-}
-
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
-
-static void add_key(seg_t *s, int64_t h)
-{
-    if (s->n_keys == s->cap_keys) {
-        s->cap_keys = s->cap_keys ? s->cap_keys * 2 : 1024;
-        s->keys = xrealloc(s->keys, s->cap_keys * sizeof *s->keys);
-    }
-    s->keys[s->n_keys++] = h;
-}
-
-/* A hop as the segments carry it; strings point into the record or the
- * blob (not NUL-terminated there: len). */
-typedef struct {
-    int kind;
-    int64_t ts_ms;
-    const char *s[S_N];
-    size_t len[S_N];
-    int64_t h[3]; /* hashes of S_TRACE, S_MESSAGE, S_REQUEST (-1: none) */
-    int failed;
-    double duration_ms; /* NAN: none */
-    int has_n;
-    int64_t n;
-} hop_view_t;
-
-/* Appends h to s (its hashes already set). */
-static void seg_put(seg_t *s, const hop_view_t *h)
-{
-    size_t total = 1 + 2 + 10 + 8 + 10;
-    for (int i = 0; i < S_N; i++)
-        total += h->s[i] ? h->len[i] + 10 : 0;
-    seg_reserve(s, total);
-    unsigned presence = 0;
-    for (int i = 0; i < S_N; i++)
-        if (h->s[i])
-            presence |= 1u << i;
-    if (h->failed)
-        presence |= P_FAILED;
-    if (!isnan(h->duration_ms))
-        presence |= P_DURATION;
-    if (h->has_n)
-        presence |= P_N;
-    s->buf[s->len++] = (unsigned char)h->kind;
-    s->buf[s->len++] = (unsigned char)(presence & 0xff);
-    s->buf[s->len++] = (unsigned char)(presence >> 8);
-    put_varint(s, zigzag(h->ts_ms - s->last_ts));
-    s->last_ts = h->ts_ms;
-    for (int i = 0; i < S_N; i++) {
-        if (!h->s[i])
-            continue;
-        put_varint(s, h->len[i]);
-        memcpy(s->buf + s->len, h->s[i], h->len[i]);
-        s->len += h->len[i];
-    }
-    if (presence & P_DURATION) {
-        uint64_t bits;
-        memcpy(&bits, &h->duration_ms, 8);
-        for (int i = 0; i < 8; i++)
-            s->buf[s->len++] = (unsigned char)(bits >> (8 * i));
-    }
-    if (presence & P_N)
-        put_varint(s, zigzag(h->n));
-    for (int i = 0; i < 3; i++)
-        if (h->h[i] >= 0)
-            add_key(s, h->h[i]);
-    if (!s->n || h->ts_ms < s->t0)
-        s->t0 = h->ts_ms;
-    if (!s->n || h->ts_ms > s->t1)
-        s->t1 = h->ts_ms;
-    if (h->failed)
-        s->flags |= SEG_FAILED;
-    if (h->kind == K_DEAD)
-        s->flags |= SEG_DEAD;
-    s->n++;
-}
-
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end)
-            return -1;
-        unsigned char b = *(*p)++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* The next hop of a hops blob at *p into h (prev_ts: the previous hop's
- * time, updated). 0, or -1 at the end or on a malformed blob: a damaged
- * row ends its segment, never the process. Hashes are not computed. */
-static int seg_next(const unsigned char **p, const unsigned char *end, int64_t *prev_ts, hop_view_t *h)
-{
-    if (end - *p < 3)
-        return -1;
-    memset(h, 0, sizeof *h);
-    h->kind = (*p)[0];
-    unsigned presence = (unsigned)(*p)[1] | (unsigned)(*p)[2] << 8;
-    *p += 3;
-    if (h->kind >= K_N)
-        return -1;
-    uint64_t v;
-    if (get_varint(p, end, &v))
-        return -1;
-    h->ts_ms = *prev_ts + unzigzag(v);
-    *prev_ts = h->ts_ms;
-    for (int i = 0; i < S_N; i++) {
-        if (!(presence & (1u << i)))
-            continue;
-        if (get_varint(p, end, &v) || v > (uint64_t)(end - *p))
-            return -1;
-        h->s[i] = (const char *)*p;
-        h->len[i] = (size_t)v;
-        *p += v;
-    }
-    h->failed = (presence & P_FAILED) != 0;
-    h->duration_ms = NAN;
-    if (presence & P_DURATION) {
-        if (end - *p < 8)
-            return -1;
-        uint64_t bits = 0;
-        for (int i = 0; i < 8; i++)
-            bits |= (uint64_t)(*p)[i] << (8 * i);
-        memcpy(&h->duration_ms, &bits, 8);
-        *p += 8;
-    }
-    if (presence & P_N) {
-        if (get_varint(p, end, &v))
-            return -1;
-        h->has_n = 1;
-        h->n = unzigzag(v);
-    }
-    return 0;
-}
-
-static void hop_hashes(hop_view_t *h)
-{
-    for (int i = 0; i < 3; i++)
-        h->h[i] = h->s[i] ? hash_n(h->s[i], h->len[i]) : -1;
-}
+static int64_t id_hash(const char *s) { return trace_hash(s, strlen(s)); }
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -339,88 +106,11 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Sorts s->keys (non-negative): least significant byte first, a pass per
- * byte (qsort's calls to a comparator were a tenth of a hop's cost). */
-static void sort_keys(seg_t *s)
-{
-    size_t n = s->n_keys;
-    if (n < 2)
-        return;
-    if (n < 32) {
-        for (size_t i = 1; i < n; i++) {
-            int64_t x = s->keys[i];
-            size_t j = i;
-            for (; j > 0 && s->keys[j - 1] > x; j--)
-                s->keys[j] = s->keys[j - 1];
-            s->keys[j] = x;
-        }
-        return;
-    }
-    int64_t *tmp = xrealloc(NULL, n * sizeof *tmp), *from = s->keys, *to = tmp;
-    for (int shift = 0; shift < 64; shift += 8) {
-        size_t count[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            count[(((uint64_t)from[i] >> shift) & 0xff) + 1]++;
-        if (count[(((uint64_t)from[0] >> shift) & 0xff) + 1] == n)
-            continue; /* every key has this byte */
-        for (int b = 0; b < 256; b++)
-            count[b + 1] += count[b];
-        for (size_t i = 0; i < n; i++)
-            to[count[((uint64_t)from[i] >> shift) & 0xff]++] = from[i];
-        int64_t *x = from;
-        from = to;
-        to = x;
-    }
-    if (from != s->keys)
-        memcpy(s->keys, from, n * sizeof *from);
-    free(tmp);
-}
-
 static int step_done(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static const char SEG_INSERT[] = "INSERT INTO trace_segs (t0_ms, t1_ms, n, flags, keys, hops) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-
-/* Writes s as one row through st (SEG_INSERT on some connection) and empties
- * it. 0 or -1. */
-static int seg_write(sqlite3_stmt *st, seg_t *s)
-{
-    if (!s->n)
-        return 0;
-    sort_keys(s);
-    size_t k = 0;
-    for (size_t i = 0; i < s->n_keys; i++)
-        if (!k || s->keys[i] != s->keys[k - 1])
-            s->keys[k++] = s->keys[i];
-    /* little-endian in place: a no-op on the machines sluice runs on */
-    unsigned char *kb = (unsigned char *)s->keys;
-    for (size_t i = 0; i < k; i++) {
-        uint64_t v = (uint64_t)s->keys[i];
-        for (int b = 0; b < 8; b++)
-            kb[i * 8 + b] = (unsigned char)(v >> (8 * b));
-    }
-    sqlite3_bind_int64(st, 1, s->t0);
-    sqlite3_bind_int64(st, 2, s->t1);
-    sqlite3_bind_int64(st, 3, (int64_t)s->n);
-    sqlite3_bind_int(st, 4, s->flags);
-    sqlite3_bind_blob(st, 5, kb, (int)(k * 8), SQLITE_STATIC);
-    sqlite3_bind_blob(st, 6, s->buf, (int)s->len, SQLITE_STATIC);
-    int rc = step_done(st);
-    s->len = s->n_keys = s->n = 0;
-    s->t0 = s->t1 = s->last_ts = 0;
-    s->flags = 0;
-    return rc;
-}
-
-static void seg_free(seg_t *s)
-{
-    free(s->buf);
-    free(s->keys);
-    memset(s, 0, sizeof *s);
 }
 
 /* ---------- recent traces in memory (the lists) ---------- */
@@ -513,7 +203,7 @@ struct traces {
     observe_db_t *db;
     int64_t retention_ms;
     int64_t last_prune_ms;
-    seg_t seg;         /* writer thread only */
+    trace_seg_t seg;         /* writer thread only */
     recent_t recent;   /* fed by the writer thread */
     pthread_mutex_t mu; /* recent's summary, between writer and loop */
 };
@@ -601,7 +291,7 @@ static sum_t *sum_of(recent_t *r, const char *trace, size_t len, int64_t h)
     if (len > TRACE_ROOT_LEN)
         len = TRACE_ROOT_LEN;
     if (h < 0)
-        h = hash_n(trace, len);
+        h = trace_hash(trace, len);
     size_t mask = SUM_SLOTS - 1, at = (size_t)h & mask;
     for (; r->slots[at]; at = (at + 1) & mask) {
         int32_t i = r->slots[at] - 1;
@@ -642,7 +332,7 @@ static void put_text(char *out, size_t cap, size_t *at, const char *s, size_t le
 static void sum_add(recent_t *r, const char *trace, size_t len, int64_t h, const contrib_t *c, int batch_invoke)
 {
     sum_t *s = sum_of(r, trace, len, h);
-    int is_api = c->kind == K_API;
+    int is_api = c->kind == TRACE_K_API;
     if (!s->hops || c->ts_ms < s->start)
         s->start = c->ts_ms;
     if (!s->hops || c->end_ms > s->end)
@@ -651,13 +341,13 @@ static void sum_add(recent_t *r, const char *trace, size_t len, int64_t h, const
         s->first_ts = c->ts_ms;
         s->first_api = (unsigned char)is_api;
         size_t at = 0;
-        put_text(s->first, sizeof s->first, &at, KIND_NAME[c->kind], strlen(KIND_NAME[c->kind]));
+        put_text(s->first, sizeof s->first, &at, trace_kind_name[c->kind], strlen(trace_kind_name[c->kind]));
         put_text(s->first, sizeof s->first, &at, " ", 1);
         put_text(s->first, sizeof s->first, &at, c->where[0] ? c->where : "-", c->where[0] ? strlen(c->where) : 1);
     }
     s->hops++;
     s->failed |= (unsigned char)(c->failed != 0);
-    s->dead |= (unsigned char)(c->kind == K_DEAD);
+    s->dead |= (unsigned char)(c->kind == TRACE_K_DEAD);
     if (!batch_invoke) {
         if (!s->nb_hops || c->ts_ms < s->nb_start)
             s->nb_start = c->ts_ms;
@@ -678,7 +368,7 @@ static void put_text(char *out, size_t cap, size_t *at, const char *s, size_t le
     out[*at] = '\0';
 }
 
-static void contrib_of(const hop_view_t *h, contrib_t *c)
+static void contrib_of(const trace_hop_view_t *h, contrib_t *c)
 {
     c->kind = h->kind;
     c->ts_ms = h->ts_ms;
@@ -688,12 +378,12 @@ static void contrib_of(const hop_view_t *h, contrib_t *c)
      * function (no snprintf: it was a third of a hop's cost) */
     size_t at = 0;
     c->where[0] = '\0';
-    if (h->s[S_C] && h->s[S_D]) {
-        put_text(c->where, sizeof c->where, &at, h->s[S_C], h->len[S_C]);
+    if (h->s[TRACE_S_C] && h->s[TRACE_S_D]) {
+        put_text(c->where, sizeof c->where, &at, h->s[TRACE_S_C], h->len[TRACE_S_C]);
         put_text(c->where, sizeof c->where, &at, " ", 1);
-        put_text(c->where, sizeof c->where, &at, h->s[S_D], h->len[S_D]);
-    } else if (h->s[S_A]) {
-        put_text(c->where, sizeof c->where, &at, h->s[S_A], h->len[S_A]);
+        put_text(c->where, sizeof c->where, &at, h->s[TRACE_S_D], h->len[TRACE_S_D]);
+    } else if (h->s[TRACE_S_A]) {
+        put_text(c->where, sizeof c->where, &at, h->s[TRACE_S_A], h->len[TRACE_S_A]);
     }
 }
 
@@ -743,7 +433,7 @@ static void unapply_invoke(recent_t *r, pthread_mutex_t *mu, int64_t request_h)
         if (mu)
             pthread_mutex_lock(mu);
         size_t len = strlen(a->trace);
-        int64_t h = hash_n(a->trace, len);
+        int64_t h = trace_hash(a->trace, len);
         size_t mask = SUM_SLOTS - 1;
         for (size_t at = (size_t)h & mask; r->slots[at]; at = (at + 1) & mask) {
             sum_t *s = &r->sums[r->slots[at] - 1];
@@ -763,9 +453,9 @@ static void unapply_invoke(recent_t *r, pthread_mutex_t *mu, int64_t request_h)
 /* Feeds hop h (hashes set) to r: fills in h's trace from its message's
  * send when it has none (trace_buf: where the text goes), then adds it to
  * its trace's summary. */
-static void recent_hop(recent_t *r, pthread_mutex_t *mu, hop_view_t *h, int64_t now_ms)
+static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, int64_t now_ms)
 {
-    if (h->kind == K_LINK) {
+    if (h->kind == TRACE_K_LINK) {
         if (h->h[2] >= 0 && (!r->n_linked || r->linked[(r->n_linked - 1) % LINKED_RING] != h->h[2])) {
             r->linked[r->n_linked++ % LINKED_RING] = h->h[2];
             unapply_invoke(r, mu, h->h[2]);
@@ -774,14 +464,14 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, hop_view_t *h, int64_t 
     }
     contrib_t c;
     contrib_of(h, &c);
-    const char *trace = h->s[S_TRACE];
-    size_t tlen = h->len[S_TRACE];
-    if (h->kind == K_SEND && trace && h->s[S_MESSAGE] && h->len[S_MESSAGE] < sizeof r->sends[0].message_id &&
+    const char *trace = h->s[TRACE_S_TRACE];
+    size_t tlen = h->len[TRACE_S_TRACE];
+    if (h->kind == TRACE_K_SEND && trace && h->s[TRACE_S_MESSAGE] && h->len[TRACE_S_MESSAGE] < sizeof r->sends[0].message_id &&
         tlen <= TRACE_ROOT_LEN) {
         send_slot_t *sl = &r->sends[(size_t)h->h[1] & (SENDS_SLOTS - 1)];
         sl->h = h->h[1];
-        memcpy(sl->message_id, h->s[S_MESSAGE], h->len[S_MESSAGE]);
-        sl->message_id[h->len[S_MESSAGE]] = '\0';
+        memcpy(sl->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]);
+        sl->message_id[h->len[TRACE_S_MESSAGE]] = '\0';
         memcpy(sl->trace, trace, tlen);
         sl->trace[tlen] = '\0';
         /* hops of this message that came first */
@@ -800,28 +490,28 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, hop_view_t *h, int64_t 
         }
         r->n_unresolved = keep;
     }
-    if (!trace && h->s[S_MESSAGE]) {
+    if (!trace && h->s[TRACE_S_MESSAGE]) {
         send_slot_t *sl = &r->sends[(size_t)h->h[1] & (SENDS_SLOTS - 1)];
-        if (sl->h == h->h[1] && strlen(sl->message_id) == h->len[S_MESSAGE] &&
-            !memcmp(sl->message_id, h->s[S_MESSAGE], h->len[S_MESSAGE])) {
-            trace = h->s[S_TRACE] = sl->trace;
-            tlen = h->len[S_TRACE] = strlen(sl->trace);
+        if (sl->h == h->h[1] && strlen(sl->message_id) == h->len[TRACE_S_MESSAGE] &&
+            !memcmp(sl->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE])) {
+            trace = h->s[TRACE_S_TRACE] = sl->trace;
+            tlen = h->len[TRACE_S_TRACE] = strlen(sl->trace);
             h->h[0] = -2; /* resolved here: the caller decides whether it is stored */
-        } else if (h->len[S_MESSAGE] < sizeof r->unresolved[0].message_id) {
+        } else if (h->len[TRACE_S_MESSAGE] < sizeof r->unresolved[0].message_id) {
             if (r->n_unresolved == UNRESOLVED_MAX) {
                 memmove(r->unresolved, r->unresolved + 1, (UNRESOLVED_MAX - 1) * sizeof *r->unresolved);
                 r->n_unresolved--;
             }
             unresolved_t *u = &r->unresolved[r->n_unresolved++];
-            memcpy(u->message_id, h->s[S_MESSAGE], h->len[S_MESSAGE]);
-            u->message_id[h->len[S_MESSAGE]] = '\0';
+            memcpy(u->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]);
+            u->message_id[h->len[TRACE_S_MESSAGE]] = '\0';
             u->at_ms = now_ms;
             u->c = c;
         }
     }
     if (!trace || tlen > TRACE_ROOT_LEN)
         return;
-    if (h->kind == K_INVOKE) {
+    if (h->kind == TRACE_K_INVOKE) {
         if (r->n_pending == PENDING_INVOKES_MAX)
             recent_batch_end(r, mu);
         pending_invoke_t *p = &r->pending[r->n_pending++];
@@ -851,7 +541,7 @@ struct trace_hop {
     op_t op;
     int kind;
     int64_t ts_ms;
-    const char *s[S_N]; /* NULL: none; else into text[] */
+    const char *s[TRACE_S_N]; /* NULL: none; else into text[] */
     int failed;
     double duration_ms; /* NAN: none */
     int64_t n;
@@ -886,37 +576,35 @@ static void rec_free(void *arg)
     free(r);
 }
 
-static int seg_flush(observe_conn_t *c, seg_t *s)
+static int seg_flush(observe_conn_t *c, trace_seg_t *s)
 {
     if (!s->n)
         return 0;
-    sqlite3_stmt *st = observe_conn_stmt(c, SEG_INSERT);
+    sqlite3_stmt *st = observe_conn_stmt(c, TRACE_SEG_INSERT);
     if (!st) {
-        s->len = s->n_keys = s->n = 0;
-        s->t0 = s->t1 = s->last_ts = 0;
-        s->flags = 0;
+        trace_seg_reset(s);
         return -1;
     }
-    return seg_write(st, s);
+    return trace_seg_write(st, s);
 }
 
 /* Appends h to the writer's segment, after the summary had it. */
-static int write_hop(observe_conn_t *c, traces_t *t, hop_view_t *h, int64_t now)
+static int write_hop(observe_conn_t *c, traces_t *t, trace_hop_view_t *h, int64_t now)
 {
-    hop_hashes(h);
+    trace_hop_hashes(h);
     recent_hop(&t->recent, &t->mu, h, now);
     if (h->h[0] == -2) /* the trace was filled in from the send: stored too, so reads find it by trace */
-        h->h[0] = hash_n(h->s[S_TRACE], h->len[S_TRACE]);
-    seg_put(&t->seg, h);
-    return t->seg.n >= SEG_MAX_HOPS ? seg_flush(c, &t->seg) : 0;
+        h->h[0] = trace_hash(h->s[TRACE_S_TRACE], h->len[TRACE_S_TRACE]);
+    trace_seg_put(&t->seg, h);
+    return t->seg.n >= TRACE_SEG_MAX_HOPS ? seg_flush(c, &t->seg) : 0;
 }
 
-static void view_of(const rec_t *r, hop_view_t *h)
+static void view_of(const rec_t *r, trace_hop_view_t *h)
 {
     memset(h, 0, sizeof *h);
     h->kind = r->kind;
     h->ts_ms = r->ts_ms;
-    for (int i = 0; i < S_N; i++) {
+    for (int i = 0; i < TRACE_S_N; i++) {
         h->s[i] = r->s[i];
         h->len[i] = r->s[i] ? strlen(r->s[i]) : 0;
     }
@@ -931,7 +619,7 @@ static int write_rec(observe_conn_t *c, void *arg)
     rec_t *r = arg;
     traces_t *t = r->owner;
     int64_t now = clock_now_ms();
-    hop_view_t h;
+    trace_hop_view_t h;
     switch (r->op) {
     case OP_PRUNE: {
         sqlite3_stmt *st = observe_conn_stmt(c, "DELETE FROM trace_segs WHERE t1_ms < ?1");
@@ -943,9 +631,9 @@ static int write_rec(observe_conn_t *c, void *arg)
     case OP_LINKS:
         for (size_t i = 0; i < r->n_ids; i++) {
             view_of(r, &h);
-            h.kind = K_LINK;
-            h.s[S_MESSAGE] = r->ids[i];
-            h.len[S_MESSAGE] = strlen(r->ids[i]);
+            h.kind = TRACE_K_LINK;
+            h.s[TRACE_S_MESSAGE] = r->ids[i];
+            h.len[TRACE_S_MESSAGE] = strlen(r->ids[i]);
             h.failed = r->flags ? r->flags[i] : 0;
             if (write_hop(c, t, &h, now))
                 return -1;
@@ -984,13 +672,13 @@ static int table_exists(sqlite3 *db, const char *name)
 
 static int kind_code(const char *kind)
 {
-    for (int k = 0; kind && k < K_N; k++)
-        if (!strcmp(kind, KIND_NAME[k]))
+    for (int k = 0; kind && k < TRACE_K_N; k++)
+        if (!strcmp(kind, trace_kind_name[k]))
             return k;
     return -1;
 }
 
-static void view_str(hop_view_t *h, int i, sqlite3_stmt *st, int col)
+static void view_str(trace_hop_view_t *h, int i, sqlite3_stmt *st, int col)
 {
     const char *s = (const char *)sqlite3_column_text(st, col);
     if (s) {
@@ -1011,10 +699,10 @@ static int migrate_hops(sqlite3 *db)
     log_info("msg=\"traces: moving the hops recorded so far into segments (once)\"");
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return -1;
-    seg_t s = {0};
+    trace_seg_t s = {0};
     sqlite3_stmt *ins = NULL, *st = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, SEG_INSERT, -1, &ins, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db, TRACE_SEG_INSERT, -1, &ins, NULL) != SQLITE_OK)
         goto done;
     /* Links after the hops of their time: the union in time order. */
     const char *sql =
@@ -1030,29 +718,29 @@ static int migrate_hops(sqlite3 *db)
         goto done;
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        hop_view_t h;
+        trace_hop_view_t h;
         memset(&h, 0, sizeof h);
         h.kind = kind_code((const char *)sqlite3_column_text(st, 2));
         if (h.kind < 0)
             continue;
         h.ts_ms = sqlite3_column_int64(st, 1);
-        view_str(&h, S_TRACE, st, 3);
-        view_str(&h, S_MESSAGE, st, 4);
-        view_str(&h, S_REQUEST, st, 5);
+        view_str(&h, TRACE_S_TRACE, st, 3);
+        view_str(&h, TRACE_S_MESSAGE, st, 4);
+        view_str(&h, TRACE_S_REQUEST, st, 5);
         h.failed = sqlite3_column_int(st, 6) != 0;
         h.duration_ms = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7);
         for (int i = 0; i < 6; i++)
-            view_str(&h, S_A + i, st, 8 + i);
+            view_str(&h, TRACE_S_A + i, st, 8 + i);
         if (sqlite3_column_type(st, 14) != SQLITE_NULL) {
             h.has_n = 1;
             h.n = sqlite3_column_int64(st, 14);
         }
-        hop_hashes(&h);
-        seg_put(&s, &h);
-        if (s.n >= SEG_MAX_HOPS && seg_write(ins, &s))
+        trace_hop_hashes(&h);
+        trace_seg_put(&s, &h);
+        if (s.n >= TRACE_SEG_MAX_HOPS && trace_seg_write(ins, &s))
             goto done;
     }
-    if (step != SQLITE_DONE || seg_write(ins, &s))
+    if (step != SQLITE_DONE || trace_seg_write(ins, &s))
         goto done;
     sqlite3_finalize(st);
     st = NULL;
@@ -1068,7 +756,7 @@ done:
         log_error("msg=\"traces: moving old hops into segments failed\" error=\"%s\"", sqlite3_errmsg(db));
     sqlite3_finalize(st);
     sqlite3_finalize(ins);
-    seg_free(&s);
+    trace_seg_free(&s);
     if (rc)
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
@@ -1090,14 +778,14 @@ static void replay_segment(recent_t *r, const unsigned char *p, size_t len)
 {
     const unsigned char *end = p + len;
     int64_t prev = 0;
-    hop_view_t h;
+    trace_hop_view_t h;
     char trace[TRACE_ROOT_LEN + 1];
-    while (seg_next(&p, end, &prev, &h) == 0) {
-        hop_hashes(&h);
-        if (h.s[S_TRACE] && h.len[S_TRACE] <= TRACE_ROOT_LEN) {
-            memcpy(trace, h.s[S_TRACE], h.len[S_TRACE]);
-            trace[h.len[S_TRACE]] = '\0';
-            h.s[S_TRACE] = trace;
+    while (trace_seg_next(&p, end, &prev, &h) == 0) {
+        trace_hop_hashes(&h);
+        if (h.s[TRACE_S_TRACE] && h.len[TRACE_S_TRACE] <= TRACE_ROOT_LEN) {
+            memcpy(trace, h.s[TRACE_S_TRACE], h.len[TRACE_S_TRACE]);
+            trace[h.len[TRACE_S_TRACE]] = '\0';
+            h.s[TRACE_S_TRACE] = trace;
         }
         recent_hop(r, NULL, &h, h.ts_ms);
     }
@@ -1156,7 +844,7 @@ void traces_free(traces_t *t)
 {
     if (!t)
         return;
-    seg_free(&t->seg);
+    trace_seg_free(&t->seg);
     recent_free(&t->recent);
     pthread_mutex_destroy(&t->mu);
     free(t);
@@ -1174,12 +862,12 @@ traces_t *traces_get(void)
     return o ? o->traces : NULL;
 }
 
-/* A record with copies of the strings v[S_N] (each may be NULL), in one
+/* A record with copies of the strings v[TRACE_S_N] (each may be NULL), in one
  * allocation. */
-static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char *const v[S_N])
+static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char *const v[TRACE_S_N])
 {
-    size_t len[S_N], total = 0;
-    for (int i = 0; i < S_N; i++) {
+    size_t len[TRACE_S_N], total = 0;
+    for (int i = 0; i < TRACE_S_N; i++) {
         len[i] = v && v[i] ? strlen(v[i]) + 1 : 0;
         total += len[i];
     }
@@ -1193,7 +881,7 @@ static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char 
     r->ts_ms = ts_ms;
     r->duration_ms = NAN;
     char *p = r->text;
-    for (int i = 0; i < S_N; i++) {
+    for (int i = 0; i < TRACE_S_N; i++) {
         if (!len[i])
             continue;
         memcpy(p, v[i], len[i]);
@@ -1228,15 +916,15 @@ void traces_api(traces_t *t, const char *trace_header, const char *request_id, c
     if (!t)
         return;
     char root[TRACE_ROOT_LEN + 1];
-    const char *v[S_N] = {[S_TRACE] = root_of(trace_header, root),
-                          [S_MESSAGE] = message_id && *message_id ? message_id : NULL,
-                          [S_REQUEST] = request_id,
-                          [S_A] = api,
-                          [S_B] = route,
-                          [S_C] = method,
-                          [S_D] = path};
+    const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = root_of(trace_header, root),
+                          [TRACE_S_MESSAGE] = message_id && *message_id ? message_id : NULL,
+                          [TRACE_S_REQUEST] = request_id,
+                          [TRACE_S_A] = api,
+                          [TRACE_S_B] = route,
+                          [TRACE_S_C] = method,
+                          [TRACE_S_D] = path};
     /* when it began, not after its send */
-    rec_t *r = rec_new(t, OP_HOP, K_API, clock_now_ms() - (int64_t)ceil(latency_ms), v);
+    rec_t *r = rec_new(t, OP_HOP, TRACE_K_API, clock_now_ms() - (int64_t)ceil(latency_ms), v);
     r->n = status;
     r->has_n = 1;
     r->duration_ms = latency_ms;
@@ -1256,9 +944,9 @@ trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *qu
         trace_root_make(now, root);
         trace_id = root;
     }
-    const char *v[S_N] = {[S_TRACE] = trace_id, [S_MESSAGE] = message_id, [S_A] = queue, [S_B] = via,
-                          [S_C] = aws_trace_header};
-    return rec_new(t, OP_HOP, K_SEND, now, v);
+    const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = trace_id, [TRACE_S_MESSAGE] = message_id, [TRACE_S_A] = queue, [TRACE_S_B] = via,
+                          [TRACE_S_C] = aws_trace_header};
+    return rec_new(t, OP_HOP, TRACE_K_SEND, now, v);
 }
 
 void traces_hop_submit(trace_hop_t *h)
@@ -1284,8 +972,8 @@ trace_hop_t *traces_receive_hop(traces_t *t, const char *message_id, const char 
 {
     if (!t || !message_id)
         return NULL;
-    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = receiver ? receiver : "ReceiveMessage"};
-    rec_t *r = rec_new(t, OP_HOP, K_RECEIVE, clock_now_ms(), v);
+    const char *v[TRACE_S_N] = {[TRACE_S_MESSAGE] = message_id, [TRACE_S_A] = queue, [TRACE_S_B] = receiver ? receiver : "ReceiveMessage"};
+    rec_t *r = rec_new(t, OP_HOP, TRACE_K_RECEIVE, clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     return r;
@@ -1303,15 +991,15 @@ void traces_invoke(traces_t *t, const char *request_id, const char *function, co
     if (!t || !request_id)
         return;
     char root[TRACE_ROOT_LEN + 1];
-    const char *v[S_N] = {[S_TRACE] = root_of(trace_header, root),
-                          [S_REQUEST] = request_id,
-                          [S_A] = function,
-                          [S_B] = log_stream,
-                          [S_C] = outcome,
-                          [S_D] = error_type,
-                          [S_E] = error_message,
-                          [S_F] = trace_header};
-    rec_t *r = rec_new(t, OP_HOP, K_INVOKE, start_ms, v);
+    const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = root_of(trace_header, root),
+                          [TRACE_S_REQUEST] = request_id,
+                          [TRACE_S_A] = function,
+                          [TRACE_S_B] = log_stream,
+                          [TRACE_S_C] = outcome,
+                          [TRACE_S_D] = error_type,
+                          [TRACE_S_E] = error_message,
+                          [TRACE_S_F] = trace_header};
+    rec_t *r = rec_new(t, OP_HOP, TRACE_K_INVOKE, start_ms, v);
     r->duration_ms = duration_ms;
     r->failed = outcome && strcmp(outcome, "success") != 0;
     submit(t, r);
@@ -1324,8 +1012,8 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     if (!t || !request_id || !n)
         return;
     int64_t now = clock_now_ms();
-    const char *lv[S_N] = {[S_REQUEST] = request_id, [S_C] = batch_outcome};
-    rec_t *links = rec_new(t, OP_LINKS, K_LINK, now, lv);
+    const char *lv[TRACE_S_N] = {[TRACE_S_REQUEST] = request_id, [TRACE_S_C] = batch_outcome};
+    rec_t *links = rec_new(t, OP_LINKS, TRACE_K_LINK, now, lv);
     links->ids = xcalloc(n, sizeof *links->ids);
     links->flags = xcalloc(n, sizeof *links->flags);
     for (size_t i = 0; i < n; i++) {
@@ -1337,9 +1025,9 @@ void traces_batch(traces_t *t, const char *request_id, const char *function, con
     for (size_t i = 0; item_failed && i < n; i++) {
         if (!item_failed[i] || !message_ids[i])
             continue;
-        const char *v[S_N] = {[S_MESSAGE] = message_ids[i], [S_REQUEST] = request_id, [S_A] = queue,
-                              [S_B] = function, [S_C] = batch_outcome};
-        rec_t *r = rec_new(t, OP_HOP, K_RETRY, now, v);
+        const char *v[TRACE_S_N] = {[TRACE_S_MESSAGE] = message_ids[i], [TRACE_S_REQUEST] = request_id, [TRACE_S_A] = queue,
+                              [TRACE_S_B] = function, [TRACE_S_C] = batch_outcome};
+        rec_t *r = rec_new(t, OP_HOP, TRACE_K_RETRY, now, v);
         r->n = visibility_timeout;
         r->has_n = 1;
         r->failed = 1;
@@ -1351,8 +1039,8 @@ trace_hop_t *traces_delete_hop(traces_t *t, const char *message_id, const char *
 {
     if (!t || !message_id)
         return NULL;
-    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = by};
-    return rec_new(t, OP_HOP, K_DELETE, clock_now_ms(), v);
+    const char *v[TRACE_S_N] = {[TRACE_S_MESSAGE] = message_id, [TRACE_S_A] = queue, [TRACE_S_B] = by};
+    return rec_new(t, OP_HOP, TRACE_K_DELETE, clock_now_ms(), v);
 }
 
 void traces_delete(traces_t *t, const char *message_id, const char *queue, const char *by)
@@ -1365,8 +1053,8 @@ trace_hop_t *traces_dead_letter_hop(traces_t *t, const char *message_id, const c
 {
     if (!t || !message_id)
         return NULL;
-    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = queue, [S_B] = dlq};
-    rec_t *r = rec_new(t, OP_HOP, K_DEAD, clock_now_ms(), v);
+    const char *v[TRACE_S_N] = {[TRACE_S_MESSAGE] = message_id, [TRACE_S_A] = queue, [TRACE_S_B] = dlq};
+    rec_t *r = rec_new(t, OP_HOP, TRACE_K_DEAD, clock_now_ms(), v);
     r->n = receive_count;
     r->has_n = 1;
     r->failed = 1;
@@ -1383,8 +1071,8 @@ trace_hop_t *traces_redrive_hop(traces_t *t, const char *message_id, const char 
 {
     if (!t || !message_id)
         return NULL;
-    const char *v[S_N] = {[S_MESSAGE] = message_id, [S_A] = source, [S_B] = dest, [S_C] = task};
-    return rec_new(t, OP_HOP, K_REDRIVE, clock_now_ms(), v);
+    const char *v[TRACE_S_N] = {[TRACE_S_MESSAGE] = message_id, [TRACE_S_A] = source, [TRACE_S_B] = dest, [TRACE_S_C] = task};
+    return rec_new(t, OP_HOP, TRACE_K_REDRIVE, clock_now_ms(), v);
 }
 
 void traces_redrive(traces_t *t, const char *message_id, const char *source, const char *dest, const char *task)
@@ -1517,26 +1205,7 @@ static int sorted_has(const int64_t *v, size_t n, int64_t x)
     return 0;
 }
 
-/* Whether the keys blob (sorted little-endian 8-byte hashes) holds x. */
-static int keys_have(const unsigned char *k, size_t n, int64_t x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        uint64_t v = 0;
-        for (int b = 0; b < 8; b++)
-            v |= (uint64_t)k[mid * 8 + b] << (8 * b);
-        if ((int64_t)v == x)
-            return 1;
-        if ((int64_t)v < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-static void bind_view(sqlite3_stmt *st, int col, const hop_view_t *h, int i)
+static void bind_view(sqlite3_stmt *st, int col, const trace_hop_view_t *h, int i)
 {
     if (h->s[i])
         sqlite3_bind_text(st, col, h->s[i], (int)h->len[i], SQLITE_STATIC);
@@ -1549,9 +1218,9 @@ static void load_segment(loader_t *l, int64_t seg_id, const unsigned char *p, si
 {
     const unsigned char *end = p + len;
     int64_t prev = 0, idx = 0;
-    hop_view_t h;
-    for (; seg_next(&p, end, &prev, &h) == 0; idx++) {
-        hop_hashes(&h);
+    trace_hop_view_t h;
+    for (; trace_seg_next(&p, end, &prev, &h) == 0; idx++) {
+        trace_hop_hashes(&h);
         int want = 0;
         for (int i = 0; i < 3 && !want; i++)
             want = h.h[i] >= 0 && sorted_has(l->loaded, l->n_loaded, h.h[i]);
@@ -1559,28 +1228,28 @@ static void load_segment(loader_t *l, int64_t seg_id, const unsigned char *p, si
             continue;
         int64_t id = (seg_id << 24) | idx;
         sqlite3_stmt *st;
-        if (h.kind == K_LINK) {
+        if (h.kind == TRACE_K_LINK) {
             st = l->ins_link;
             sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_text(st, 2, h.s[S_REQUEST] ? h.s[S_REQUEST] : "", (int)h.len[S_REQUEST], SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, h.s[S_MESSAGE] ? h.s[S_MESSAGE] : "", (int)h.len[S_MESSAGE], SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, h.s[TRACE_S_REQUEST] ? h.s[TRACE_S_REQUEST] : "", (int)h.len[TRACE_S_REQUEST], SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, h.s[TRACE_S_MESSAGE] ? h.s[TRACE_S_MESSAGE] : "", (int)h.len[TRACE_S_MESSAGE], SQLITE_STATIC);
             sqlite3_bind_int(st, 4, h.failed);
-            bind_view(st, 5, &h, S_C);
+            bind_view(st, 5, &h, TRACE_S_C);
         } else {
             st = l->ins_hop;
             sqlite3_bind_int64(st, 1, id);
             sqlite3_bind_int64(st, 2, h.ts_ms);
-            sqlite3_bind_text(st, 3, KIND_NAME[h.kind], -1, SQLITE_STATIC);
-            bind_view(st, 4, &h, S_TRACE);
-            bind_view(st, 5, &h, S_MESSAGE);
-            bind_view(st, 6, &h, S_REQUEST);
+            sqlite3_bind_text(st, 3, trace_kind_name[h.kind], -1, SQLITE_STATIC);
+            bind_view(st, 4, &h, TRACE_S_TRACE);
+            bind_view(st, 5, &h, TRACE_S_MESSAGE);
+            bind_view(st, 6, &h, TRACE_S_REQUEST);
             sqlite3_bind_int(st, 7, h.failed);
             if (isnan(h.duration_ms))
                 sqlite3_bind_null(st, 8);
             else
                 sqlite3_bind_double(st, 8, h.duration_ms);
             for (int i = 0; i < 6; i++)
-                bind_view(st, 9 + i, &h, S_A + i);
+                bind_view(st, 9 + i, &h, TRACE_S_A + i);
             if (h.has_n)
                 sqlite3_bind_int64(st, 15, h.n);
             else
@@ -1626,7 +1295,7 @@ static void ensure(loader_t *l, const strset_t *ids)
             const unsigned char *k = sqlite3_column_blob(st, 1);
             size_t nk = (size_t)sqlite3_column_bytes(st, 1) / 8;
             for (size_t i = 0; k && i < n_want; i++) {
-                if (keys_have(k, nk, want[i])) {
+                if (trace_seg_keys_have(k, nk, want[i])) {
                     segs = xrealloc(segs, (n_segs + 1) * sizeof *segs);
                     segs[n_segs++] = sqlite3_column_int64(st, 0);
                     break;
