@@ -90,6 +90,12 @@ static void test_hooks_accept_no_hub(void **state)
     traces_redrive(NULL, "m1", "dlq", "q", "task");
     assert_null(traces_new(NULL));
     assert_null(traces_chain(NULL, "x", NULL, NULL));
+    cJSON *l = traces_recent(NULL, NULL);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 0);
+    cJSON_Delete(l);
+    l = traces_list(NULL, NULL);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 0);
+    cJSON_Delete(l);
 }
 
 static int has_hop(const cJSON *chain, const char *kind, const char *message_id)
