@@ -65,6 +65,7 @@ LIB_SRCS := \
 	emulator/core/sigv4.c \
 	emulator/core/auth.c \
 	emulator/sqs/store.c \
+	emulator/sqs/checkpoint.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \
 	emulator/sqs/wait.c \

@@ -3,15 +3,20 @@
 #include "sqs/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "sqs/checkpoint.h"
 
 enum {
     S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
@@ -173,6 +178,8 @@ struct sqs_store {
     ino_t ino;
     int64_t checked_us;  /* when the path was last looked at */
     int gone;            /* set once: refused until a restart */
+    int dir_fd;          /* the data directory, flock()ed: one sluice per directory; -1: none */
+    sqs_ckpt_t *ckpt;    /* WAL checkpoints off the loop; NULL: SQLite's autocheckpoint */
 };
 
 static int durability_full; /* sqs_store_set_durability */
@@ -489,8 +496,8 @@ typedef struct {
 } full_file_t;
 
 static sqlite3_vfs full_vfs;
-static sqlite3_io_methods full_io;
-static int64_t full_left; /* bytes the files may still grow by */
+static sqlite3_io_methods full_io, full_io_v1;
+static int64_t full_left; /* bytes the files may still grow by (the loop and the checkpointer write) */
 
 #define REAL(f) (((full_file_t *)(f))->real)
 static int full_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
@@ -501,9 +508,13 @@ static int full_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
     if (REAL(f)->pMethods->xFileSize(REAL(f), &size) != SQLITE_OK)
         return SQLITE_IOERR_WRITE;
     int64_t grow = o + n > size ? o + n - size : 0;
-    if (grow > full_left)
-        return SQLITE_FULL;
-    full_left -= grow;
+    if (grow > 0) {
+        int64_t left = __atomic_load_n(&full_left, __ATOMIC_RELAXED);
+        do {
+            if (grow > left)
+                return SQLITE_FULL;
+        } while (!__atomic_compare_exchange_n(&full_left, &left, left - grow, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    }
     return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
 }
 static int full_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
@@ -520,6 +531,14 @@ static int full_control(sqlite3_file *f, int op, void *a)
 }
 static int full_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
 static int full_chars(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+/* The WAL index in shared memory (two connections share it). */
+static int full_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **p)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, extend, p);
+}
+static int full_shm_lock(sqlite3_file *f, int ofst, int n, int flags) { return REAL(f)->pMethods->xShmLock(REAL(f), ofst, n, flags); }
+static void full_shm_barrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int full_shm_unmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
 #undef REAL
 
 static int full_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
@@ -530,7 +549,7 @@ static int full_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int fl
     ff->base.pMethods = NULL;
     int rc = real->xOpen(real, name, ff->real, flags, out);
     if (rc == SQLITE_OK && ff->real->pMethods)
-        ff->base.pMethods = &full_io;
+        ff->base.pMethods = ff->real->pMethods->iVersion >= 2 ? &full_io : &full_io_v1;
     return rc;
 }
 static int full_delete(sqlite3_vfs *v, const char *n, int d) { sqlite3_vfs *r = v->pAppData; return r->xDelete(r, n, d); }
@@ -541,6 +560,8 @@ static int full_sleep(sqlite3_vfs *v, int us) { sqlite3_vfs *r = v->pAppData; re
 static int full_time(sqlite3_vfs *v, double *t) { sqlite3_vfs *r = v->pAppData; return r->xCurrentTime(r, t); }
 static int full_error(sqlite3_vfs *v, int n, char *o) { sqlite3_vfs *r = v->pAppData; return r->xGetLastError(r, n, o); }
 
+static long long bytes_left(void) { return (long long)__atomic_load_n(&full_left, __ATOMIC_RELAXED); }
+
 /* The VFS name to open with: "sluice-full" when the test variable is set,
  * else NULL (SQLite's default). */
 static const char *test_vfs(void)
@@ -548,7 +569,7 @@ static const char *test_vfs(void)
     const char *bytes = getenv("SLUICE_TEST_DISK_BYTES");
     if (!bytes || !*bytes)
         return NULL;
-    full_left = strtoll(bytes, NULL, 10);
+    __atomic_store_n(&full_left, strtoll(bytes, NULL, 10), __ATOMIC_RELAXED);
     if (!full_vfs.zName) {
         sqlite3_vfs *real = sqlite3_vfs_find(NULL);
         full_io = (sqlite3_io_methods){.iVersion = 1, .xClose = full_close, .xRead = full_read,
@@ -556,6 +577,12 @@ static const char *test_vfs(void)
                                        .xFileSize = full_size, .xLock = full_lock, .xUnlock = full_unlock,
                                        .xCheckReservedLock = full_reserved, .xFileControl = full_control,
                                        .xSectorSize = full_sector, .xDeviceCharacteristics = full_chars};
+        full_io_v1 = full_io;
+        full_io.iVersion = 2;
+        full_io.xShmMap = full_shm_map;
+        full_io.xShmLock = full_shm_lock;
+        full_io.xShmBarrier = full_shm_barrier;
+        full_io.xShmUnmap = full_shm_unmap;
         full_vfs = (sqlite3_vfs){.iVersion = 1, .szOsFile = (int)sizeof(full_file_t) + real->szOsFile,
                                  .mxPathname = real->mxPathname, .zName = "sluice-full", .pAppData = real,
                                  .xOpen = full_open, .xDelete = full_delete, .xAccess = full_access,
@@ -563,14 +590,49 @@ static const char *test_vfs(void)
                                  .xSleep = full_sleep, .xCurrentTime = full_time, .xGetLastError = full_error};
         sqlite3_vfs_register(&full_vfs, 0);
     }
-    log_warn("msg=\"test only: the database may grow by %lld bytes (SLUICE_TEST_DISK_BYTES)\"", (long long)full_left);
+    log_warn("msg=\"test only: the database may grow by %lld bytes (SLUICE_TEST_DISK_BYTES)\"", bytes_left());
     return "sluice-full";
+}
+
+/* Takes the data directory holding path for this store: 0, or -1 after
+ * logging why (another sluice has it). The lock is on the directory, not
+ * the database file: closing any descriptor of the database would drop the
+ * POSIX locks SQLite holds on it. */
+static int own_directory(sqs_store_t *st, const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    const char *dir = dirname(copy);
+    st->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->dir_fd < 0) {
+        log_error("msg=\"cannot open database\" path=%s error=\"%s\"", path, strerror(errno));
+        free(copy);
+        return -1;
+    }
+    if (flock(st->dir_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK)
+            log_error("msg=\"database is in use by another process (is another sluice running on this data "
+                      "directory?)\" path=%s",
+                      path);
+        else
+            log_error("msg=\"cannot lock the data directory\" path=%s error=\"%s\"", dir, strerror(errno));
+        free(copy);
+        return -1;
+    }
+    free(copy);
+    return 0;
 }
 
 sqs_store_t *sqs_store_open(const char *path)
 {
     sqs_store_t *st = calloc(1, sizeof *st);
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, test_vfs()) !=
+    st->dir_fd = -1;
+    int on_disk = strcmp(path, ":memory:") != 0 && *path;
+    if (on_disk && own_directory(st, path))
+        goto fail;
+    const char *vfs = test_vfs();
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs) !=
         SQLITE_OK) {
         log_error("msg=\"cannot open database\" path=%s error=\"%s\"", path,
                   st->db ? sqlite3_errmsg(st->db) : "out of memory");
@@ -580,17 +642,22 @@ sqs_store_t *sqs_store_open(const char *path)
     /* WAL with synchronous=NORMAL: a committed transaction survives a crash
      * or kill -9 of sluice (it is in the WAL file before COMMIT returns);
      * only an operating-system crash may lose the newest commits.
-     * locking_mode=EXCLUSIVE: one process owns the database, so no file
-     * lock is taken and released per transaction (a third of SendMessage's
-     * cost), and a second sluice on the same directory is refused. */
-    /* Exclusive mode must be set before the first WAL access, so that the
-     * lock is taken (and held) at open, not at the first write. */
-    /* durability: full makes it synchronous=FULL: the WAL is synced at
+     * durability: full makes it synchronous=FULL: the WAL is synced at
      * every commit, so commits survive power loss too, at the cost of a
-     * sync per commit (docs/performance.md). */
-    if (exec(st, "PRAGMA locking_mode=EXCLUSIVE") || exec(st, "PRAGMA journal_mode=WAL") ||
+     * sync per commit (docs/performance.md).
+     * Locking is SQLite's normal (shared) mode, so that a second connection
+     * on its own thread can checkpoint the WAL (sqs/checkpoint.c): the
+     * checkpoint's writes and fsyncs no longer stall the loop inside a
+     * commit. One process still owns the database: the data directory is
+     * flock()ed above, so a second sluice on it is refused. (Exclusive
+     * locking saved a few fcntl calls per transaction; measured in
+     * docs/performance.md, "WAL checkpoints off the loop".)
+     * journal_size_limit: a WAL that a burst made long is cut back to 40 MB
+     * when it starts again (it restarts at 32 MB: sqs/checkpoint.h). */
+    if (exec(st, "PRAGMA journal_mode=WAL") ||
         exec(st, durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") ||
-        exec(st, "PRAGMA foreign_keys=OFF") || exec(st, "PRAGMA temp_store=MEMORY"))
+        exec(st, "PRAGMA journal_size_limit=41943040") || exec(st, "PRAGMA foreign_keys=OFF") ||
+        exec(st, "PRAGMA temp_store=MEMORY"))
         goto fail;
     {
         sqlite3_stmt *q = NULL;
@@ -616,6 +683,8 @@ sqs_store_t *sqs_store_open(const char *path)
             goto fail;
         }
     }
+    if (st->path)
+        st->ckpt = sqs_ckpt_start(st->db, path, vfs, durability_full);
     return st;
 fail:
     if (st->db && sqlite3_errcode(st->db) == SQLITE_BUSY)
@@ -630,10 +699,13 @@ void sqs_store_close(sqs_store_t *st)
 {
     if (!st)
         return;
+    sqs_ckpt_stop(st->ckpt); /* first: the loop's connection is then the last, and its close checkpoints */
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db)
         sqlite3_close(st->db);
+    if (st->dir_fd >= 0)
+        close(st->dir_fd);
     free(st->qc);
     free(st->jr);
     free(st->path);
@@ -659,6 +731,7 @@ static int store_gone(sqs_store_t *st)
     if (!why)
         return 0;
     st->gone = 1;
+    sqs_ckpt_pause(st->ckpt);
     log_error("msg=\"the database file is gone from the data directory (deleted or moved?); every change "
               "now fails with 500 until sluice is restarted\" path=%s error=\"%s\"",
               st->path, why);
@@ -666,6 +739,8 @@ static int store_gone(sqs_store_t *st)
 }
 
 const char *sqs_store_secret(const sqs_store_t *st) { return st->secret; }
+
+void sqs_store_wal_stats(sqs_store_t *st, sqs_ckpt_stats_t *out) { sqs_ckpt_stats(st->ckpt, out); }
 
 void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
 
@@ -692,6 +767,7 @@ int sqs_store_begin(sqs_store_t *st)
     if (store_gone(st))
         return -1;
     if (!st->group) {
+        sqs_ckpt_before_begin(st->ckpt);
         if (run(st, stmt(st, S_BEGIN), "begin"))
             return -1;
         st->in_call = 1;
@@ -700,6 +776,7 @@ int sqs_store_begin(sqs_store_t *st)
     if (st->in_group && sqlite3_get_autocommit(st->db))
         group_lost(st); /* rolled back under us: never reopen it by a savepoint */
     if (!st->in_group) {
+        sqs_ckpt_before_begin(st->ckpt);
         if (run(st, stmt(st, S_BEGIN), "begin"))
             return -1;
         st->in_group = 1;

@@ -1,6 +1,7 @@
 /* The SQLite store: the only module that includes sqlite3.h. It owns the
  * schema, its migrations (PRAGMA user_version), and every statement,
- * prepared once. WAL mode; callers group each API call's changes in one
+ * prepared once. WAL mode, checkpointed off the loop (sqs/checkpoint.c);
+ * one process owns the database (its directory is locked). Callers group each API call's changes in one
  * transaction (sqs_store_begin/commit) so a change is durable before the
  * response that acknowledges it is sent. */
 #ifndef SLUICE_SQS_STORE_H
@@ -8,6 +9,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "sqs/checkpoint.h"
 
 typedef struct sqs_store sqs_store_t;
 
@@ -49,6 +52,9 @@ sqs_store_t *sqs_store_open(const char *path);
  * for databases opened afterwards. */
 void sqs_store_set_durability(int full);
 void sqs_store_close(sqs_store_t *st); /* NULL is a no-op */
+
+/* What the WAL checkpointer did so far (all zero when it did not start). */
+void sqs_store_wal_stats(sqs_store_t *st, sqs_ckpt_stats_t *out);
 
 /* A per-database secret (hex) for signing receipt handles. */
 const char *sqs_store_secret(const sqs_store_t *st);

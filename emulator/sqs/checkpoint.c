@@ -1,0 +1,242 @@
+/* WAL checkpoints off the event loop. The loop's connection commits into
+ * the WAL and never checkpoints on its own (its WAL hook replaces SQLite's
+ * autocheckpoint); a worker thread with a second connection copies the WAL
+ * back into the database with PASSIVE checkpoints, fsyncs included. SQLite
+ * only starts the WAL again from its beginning when a writer begins while
+ * every frame is copied, which under steady load never happens by itself,
+ * so the loop copies the last few frames itself (a short checkpoint) once
+ * the worker has done the rest; that bounds the WAL. */
+#include "sqs/checkpoint.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#define IDLE_MS 1000 /* a quiet WAL is copied back within about this */
+
+struct sqs_ckpt {
+    sqlite3 *loop_db; /* the loop's connection (not owned) */
+    sqlite3 *db;      /* the worker's */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* Under mu: */
+    int stop, wanted, busy, paused;
+    int64_t frames;            /* the WAL's length after the loop's last commit */
+    int64_t gen;               /* moves each time the WAL starts again */
+    int64_t done_gen, done_ckpt; /* frames of WAL generation done_gen copied so far */
+    sqs_ckpt_stats_t st;
+    /* The loop's own: */
+    int tail_due;
+    int64_t reported; /* passes already logged */
+};
+
+/* Runs passes while asked to; waits otherwise, at most IDLE_MS, after which
+ * frames the loop left uncopied are copied anyway (an idle WAL ends up
+ * fully copied, so the next write starts it again). */
+static void *worker(void *arg)
+{
+    sqs_ckpt_t *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->stop && (!c->wanted || c->paused)) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += IDLE_MS / 1000;
+            until.tv_nsec += (IDLE_MS % 1000) * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            int rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);
+            int64_t copied = c->done_gen == c->gen ? c->done_ckpt : 0;
+            if (rc == ETIMEDOUT && !c->paused && c->frames > copied)
+                c->wanted = 1;
+        }
+        if (c->stop)
+            break;
+        c->wanted = 0;
+        c->busy = 1;
+        int64_t gen = c->gen;
+        int64_t before = c->done_gen == gen ? c->done_ckpt : 0;
+        pthread_mutex_unlock(&c->mu);
+
+        int64_t t0 = clock_mono_us();
+        int n_log = 0, n_ckpt = 0;
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_ckpt);
+        int64_t us = clock_mono_us() - t0;
+
+        pthread_mutex_lock(&c->mu);
+        c->busy = 0;
+        if (rc == SQLITE_OK) {
+            c->done_gen = gen;
+            c->done_ckpt = n_ckpt;
+            if (n_ckpt > before) {
+                c->st.passes++;
+                c->st.pages += n_ckpt - before;
+                c->st.last_pass_us = us;
+            }
+        } else if (rc != SQLITE_BUSY) { /* BUSY: the loop's short checkpoint runs */
+            c->st.errors++;
+            c->st.last_error = rc;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* After every commit of the loop's connection (SQLite calls it with the
+ * WAL's length in frames): counts restarts, asks the worker for a pass,
+ * or marks the loop's short checkpoint due. A mutex and a few compares. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
+{
+    (void)db;
+    (void)name;
+    sqs_ckpt_t *c = arg;
+    pthread_mutex_lock(&c->mu);
+    if (n_frames < c->frames) {
+        c->gen++;
+        c->st.restarts++;
+    }
+    c->frames = n_frames;
+    if (n_frames > c->st.max_wal)
+        c->st.max_wal = n_frames;
+    if (n_frames >= SQS_CKPT_PAGES && !c->busy && !c->wanted && !c->paused) {
+        int64_t left = n_frames - (c->done_gen == c->gen ? c->done_ckpt : 0);
+        if (n_frames >= SQS_CKPT_HARD_PAGES ||
+            (n_frames >= SQS_CKPT_RESTART_PAGES && left <= SQS_CKPT_TAIL_PAGES)) {
+            c->tail_due = 1;
+        } else if (left >= SQS_CKPT_PAGES || (n_frames >= SQS_CKPT_RESTART_PAGES && left > SQS_CKPT_TAIL_PAGES)) {
+            c->wanted = 1;
+            pthread_cond_signal(&c->cv);
+        }
+    }
+    sqs_ckpt_stats_t st = c->st;
+    pthread_mutex_unlock(&c->mu);
+    if (st.passes != c->reported) {
+        c->reported = st.passes;
+        log_debug("msg=\"wal checkpoint\" where=worker passes=%lld pages=%lld last_ms=%.1f wal=%d",
+                  (long long)st.passes, (long long)st.pages, st.last_pass_us / 1000.0, n_frames);
+    }
+    return SQLITE_OK;
+}
+
+void sqs_ckpt_before_begin(sqs_ckpt_t *c)
+{
+    if (!c || !c->tail_due)
+        return;
+    c->tail_due = 0;
+    pthread_mutex_lock(&c->mu);
+    int skip = c->busy || c->paused;
+    int64_t wal = c->frames;
+    pthread_mutex_unlock(&c->mu);
+    if (skip)
+        return; /* the worker is at it; asked again at the next commit */
+    if (wal >= SQS_CKPT_HARD_PAGES)
+        log_warn("msg=\"the WAL outgrew its checkpoints (the disk is slower than the load); the loop copies it "
+                 "back now\" wal_pages=%lld",
+                 (long long)wal);
+    int64_t t0 = clock_mono_us();
+    int n_log = 0, n_ckpt = 0;
+    int rc = sqlite3_wal_checkpoint_v2(c->loop_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_ckpt);
+    int64_t us = clock_mono_us() - t0;
+    pthread_mutex_lock(&c->mu);
+    if (rc == SQLITE_OK) {
+        c->st.tails++;
+        c->done_gen = c->gen;
+        c->done_ckpt = n_ckpt;
+    } else if (rc != SQLITE_BUSY) {
+        c->st.errors++;
+        c->st.last_error = rc;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+        log_warn("msg=\"wal checkpoint failed\" where=loop error=\"%s\"", sqlite3_errstr(rc));
+    else
+        log_debug("msg=\"wal checkpoint\" where=loop wal=%d copied=%d ms=%.2f", n_log, n_ckpt, us / 1000.0);
+}
+
+sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int full)
+{
+    if (!sqlite3_threadsafe()) {
+        log_warn("msg=\"sqlite is built without threads: WAL checkpoints stay on the loop\"");
+        return NULL;
+    }
+    sqs_ckpt_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop_db = db;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    char *msg = NULL;
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK ||
+        sqlite3_exec(c->db,
+                     full ? "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0"
+                          : "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        log_error("msg=\"cannot open the checkpointer's connection; WAL checkpoints stay on the loop\" path=%s "
+                  "error=\"%s\"",
+                  path, msg ? msg : c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_free(msg);
+        goto fail;
+    }
+    if (pthread_create(&c->thread, NULL, worker, c) != 0) {
+        log_error("msg=\"cannot start the checkpointer thread; WAL checkpoints stay on the loop\"");
+        goto fail;
+    }
+    /* Replaces the autocheckpoint, which is itself a WAL hook. */
+    sqlite3_wal_hook(db, wal_hook, c);
+    return c;
+fail:
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    return NULL;
+}
+
+void sqs_ckpt_pause(sqs_ckpt_t *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->paused = 1;
+    c->tail_due = 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void sqs_ckpt_stats(sqs_ckpt_t *c, sqs_ckpt_stats_t *out)
+{
+    if (!c) {
+        *out = (sqs_ckpt_stats_t){0};
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    *out = c->st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void sqs_ckpt_stop(sqs_ckpt_t *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    sqlite3_wal_hook(c->loop_db, NULL, NULL);
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
