@@ -22,7 +22,7 @@ typedef struct sqs_ckpt sqs_ckpt_t;
  * header there: a third small fsync). Those are the only fsyncs left on the
  * loop, once per 8,000 pages instead of SQLite's three per 1,000. */
 #define SQS_CKPT_RESTART_PAGES (8 * SQS_CKPT_PAGES)
-#define SQS_CKPT_TAIL_PAGES 128
+#define SQS_CKPT_TAIL_PAGES 256
 /* A WAL this long (128 MB: the disk did not keep up with the load) is
  * restarted by the loop at its next transaction whatever the tail. */
 #define SQS_CKPT_HARD_PAGES (4 * SQS_CKPT_RESTART_PAGES)
