@@ -185,8 +185,8 @@ static void test_open_creates_schema(void **state)
     int64_t q = add_queue(st, "q");
     add_msg(st, q, "a", 0, FAR);
     sqs_store_close(st);
-    /* Read from outside only once closed: the store holds the file
-     * exclusively while open. */
+    /* Read from outside only once closed (the store owns the file while
+     * open). */
     assert_int_equal(user_version(f->path), 3); /* migrations: 1 schema, 2 group index, 3 expiry indexes */
 
     /* Reopening migrates nothing and keeps the rows. */
@@ -205,8 +205,8 @@ static void test_open_creates_schema(void **state)
     sqs_store_close(NULL); /* a no-op */
 }
 
-/* One process owns a database (store.c: locking_mode=EXCLUSIVE, "a second
- * sluice on the same directory is refused"): a second open of the same
+/* One process owns a database (store.c: the data directory's flock, "a
+ * second sluice on the same directory is refused"): a second open of the same
  * file while the first is open is refused, both right after creation and
  * after a restart that has not written yet, and the first keeps working.
  * Everything is closed before asserting so a failure leaks nothing. */
