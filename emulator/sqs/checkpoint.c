@@ -28,6 +28,7 @@ struct sqs_ckpt {
     /* Under mu: */
     int stop, wanted, busy, paused;
     int64_t frames;            /* the WAL's length after the loop's last commit */
+    int64_t commits;           /* the loop's commits so far */
     int64_t gen;               /* moves each time the WAL starts again */
     int64_t done_gen, done_ckpt; /* frames of WAL generation done_gen copied so far */
     sqs_ckpt_stats_t st;
@@ -36,13 +37,14 @@ struct sqs_ckpt {
     int64_t reported; /* passes already logged */
 };
 
-/* Runs passes while asked to; waits otherwise, at most IDLE_MS, after which
- * frames the loop left uncopied are copied anyway (an idle WAL ends up
- * fully copied, so the next write starts it again). */
+/* Runs passes while asked to; waits otherwise. After IDLE_MS without a
+ * commit, the frames the loop left uncopied are copied anyway (a quiet WAL
+ * ends up fully copied, so the next write starts it again). */
 static void *worker(void *arg)
 {
     sqs_ckpt_t *c = arg;
     pthread_mutex_lock(&c->mu);
+    int64_t seen = -1; /* c->commits at the last wait's end */
     for (;;) {
         while (!c->stop && (!c->wanted || c->paused)) {
             struct timespec until;
@@ -55,8 +57,10 @@ static void *worker(void *arg)
             }
             int rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);
             int64_t copied = c->done_gen == c->gen ? c->done_ckpt : 0;
-            if (rc == ETIMEDOUT && !c->paused && c->frames > copied)
+            if (rc == ETIMEDOUT && !c->paused && c->frames > copied && c->commits == seen)
                 c->wanted = 1;
+            if (rc == ETIMEDOUT)
+                seen = c->commits;
         }
         if (c->stop)
             break;
@@ -104,6 +108,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
         c->st.restarts++;
     }
     c->frames = n_frames;
+    c->commits++;
     if (n_frames > c->st.max_wal)
         c->st.max_wal = n_frames;
     if (n_frames >= SQS_CKPT_PAGES && !c->busy && !c->wanted && !c->paused) {

@@ -177,6 +177,33 @@ static void test_wal_bounded_under_steady_writes(void **state)
     assert_true(s.pages >= SQS_CKPT_RESTART_PAGES); /* most of it copied by the worker */
 }
 
+/* A short WAL (under SQS_CKPT_PAGES, so no pass was asked for) is copied
+ * back by the worker once the loop has been quiet for a second or two, so
+ * the next write starts the WAL again instead of letting a slow trickle of
+ * sends grow it to SQS_CKPT_RESTART_PAGES. */
+static void test_quiet_wal_is_copied_back(void **state)
+{
+    fixture_t *f = *state;
+    open_store(f);
+    for (int i = 0; i < 50; i++)
+        send_one(f, i);
+    sqs_ckpt_stats_t s;
+    sqs_store_wal_stats(f->st, &s);
+    assert_int_equal(s.passes, 0);
+    int64_t frames = s.max_wal;
+    assert_true(frames > 50 && frames < SQS_CKPT_PAGES);
+    for (int waited = 0; waited < 5000 && s.pages < frames; waited += 50) {
+        sleep_ms(50);
+        sqs_store_wal_stats(f->st, &s);
+    }
+    assert_int_equal(s.passes, 1);
+    assert_true(s.pages >= frames);
+    send_one(f, 50); /* begins with every frame copied: the WAL starts again */
+    sqs_store_wal_stats(f->st, &s);
+    assert_int_equal(s.restarts, 1);
+    assert_int_equal(s.tails, 0);
+}
+
 /* A close leaves a clean database: the WAL copied back and removed, no
  * shared-memory index, every committed row in the one file. */
 static void test_close_leaves_a_checkpointed_file(void **state)
@@ -235,6 +262,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checkpoint_runs_on_the_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_bounded_under_steady_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quiet_wal_is_copied_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_leaves_a_checkpointed_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_process_is_refused, setup, teardown),
     };
