@@ -77,4 +77,9 @@ void logstore_expire(logstore_t *ls, int64_t now_ms);
 struct observe_conn;
 int logstore_writer_flush(struct observe_conn *c, logstore_t *ls);
 
+/* Writer thread only: forgets the group and stream ids the writer keeps
+ * (events carry log_groups.id and log_streams.id); call after deleting a
+ * group or stream, so a name used again gets its new row. */
+void logstore_writer_forget(logstore_t *ls);
+
 #endif

@@ -449,8 +449,9 @@ static int describe_log_streams(call_t *c)
 }
 
 static const char FILTER_SCAN[] =
-    "SELECT id, stream, ts, ingest, message FROM log_events WHERE grp = ?1 AND ts >= ?2 AND ts <= ?3"
-    " AND (ts, ingest, id) > (?4, ?5, ?6) ORDER BY ts, ingest, id LIMIT ?7";
+    "SELECT e.id, s.name, e.ts, e.ingest, e.message FROM log_events e JOIN log_streams s ON s.id = e.sid"
+    " WHERE e.gid = (SELECT id FROM log_groups WHERE name = ?1) AND e.ts >= ?2 AND e.ts <= ?3"
+    " AND (e.ts, e.ingest, e.id) > (?4, ?5, ?6) ORDER BY e.ts, e.ingest, e.id LIMIT ?7";
 
 static int filter_log_events(call_t *c)
 {
@@ -563,10 +564,12 @@ done:
 }
 
 static const char STREAM_FWD[] =
-    "SELECT id, ts, ingest, message FROM log_events WHERE grp = ?1 AND stream = ?2 AND ts >= ?3 AND ts < ?4"
+    "SELECT id, ts, ingest, message FROM log_events"
+    " WHERE sid = (SELECT id FROM log_streams WHERE grp = ?1 AND name = ?2) AND ts >= ?3 AND ts < ?4"
     " AND (ts, id) > (?5, ?6) ORDER BY ts, id LIMIT ?7";
 static const char STREAM_BACK[] =
-    "SELECT id, ts, ingest, message FROM log_events WHERE grp = ?1 AND stream = ?2 AND ts >= ?3 AND ts < ?4"
+    "SELECT id, ts, ingest, message FROM log_events"
+    " WHERE sid = (SELECT id FROM log_streams WHERE grp = ?1 AND name = ?2) AND ts >= ?3 AND ts < ?4"
     " AND (ts, id) < (?5, ?6) ORDER BY ts DESC, id DESC LIMIT ?7";
 
 static void stream_token(char *out, size_t size, char dir, int64_t ts, int64_t id)
@@ -701,10 +704,12 @@ typedef struct {
 
 static const char W_INSERT_GROUP[] = "INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)";
 static const char W_INSERT_STREAM[] = "INSERT OR IGNORE INTO log_streams (grp, name, created_ms) VALUES (?1, ?2, ?3)";
-static const char W_DEL_GROUP_EVENTS[] = "DELETE FROM log_events WHERE grp = ?1";
+static const char W_DEL_GROUP_EVENTS[] =
+    "DELETE FROM log_events WHERE gid = (SELECT id FROM log_groups WHERE name = ?1)";
 static const char W_DEL_GROUP_STREAMS[] = "DELETE FROM log_streams WHERE grp = ?1";
 static const char W_DEL_GROUP[] = "DELETE FROM log_groups WHERE name = ?1";
-static const char W_DEL_STREAM_EVENTS[] = "DELETE FROM log_events WHERE grp = ?1 AND stream = ?2";
+static const char W_DEL_STREAM_EVENTS[] =
+    "DELETE FROM log_events WHERE sid = (SELECT id FROM log_streams WHERE grp = ?1 AND name = ?2)";
 static const char W_DEL_STREAM[] = "DELETE FROM log_streams WHERE grp = ?1 AND name = ?2";
 static const char W_PUT_RETENTION_SQL[] =
     "INSERT INTO log_retention (grp, days) VALUES (?1, ?2) ON CONFLICT (grp) DO UPDATE SET days = excluded.days";
@@ -735,9 +740,12 @@ static int write_admin(observe_conn_t *c, void *arg)
     case W_CREATE_GROUP: return run(c, W_INSERT_GROUP, r, 1);
     case W_CREATE_STREAM: return run(c, W_INSERT_STREAM, r, 1);
     case W_DELETE_GROUP:
+        logstore_writer_forget(r->ls); /* its ids may be given again */
         return run(c, W_DEL_GROUP_EVENTS, r, 0) || run(c, W_DEL_GROUP_STREAMS, r, 0) ||
                run(c, W_DEL_RETENTION, r, 0) || run(c, W_DEL_GROUP, r, 0);
-    case W_DELETE_STREAM: return run(c, W_DEL_STREAM_EVENTS, r, 0) || run(c, W_DEL_STREAM, r, 0);
+    case W_DELETE_STREAM:
+        logstore_writer_forget(r->ls);
+        return run(c, W_DEL_STREAM_EVENTS, r, 0) || run(c, W_DEL_STREAM, r, 0);
     case W_PUT_RETENTION: return run(c, W_PUT_RETENTION_SQL, r, 1);
     case W_DELETE_RETENTION: return run(c, W_DEL_RETENTION, r, 0);
     }

@@ -158,6 +158,155 @@ static void test_autoincrement_table_is_migrated_without_reusing_ids(void **stat
     observe_db_close(db);
 }
 
+/* A data directory from before the integer ids: events named their group
+ * and stream, and a stream ("s2") is known only from its events. It is
+ * rebuilt once: every event keeps its eventId, text and request id, gets
+ * its group's and stream's ids, the groups and streams keep their rows
+ * (and totals), the indexes carry integers, and new events go on from the
+ * last eventId into the same stream rows. Opening it again changes nothing. */
+static void test_named_events_are_migrated_to_integer_ids(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/observe.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    int64_t now = clock_now_ms();
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE log_groups (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,"
+             " stored_bytes INTEGER NOT NULL DEFAULT 0);"
+             "CREATE TABLE log_streams (grp TEXT NOT NULL, name TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+             " first_ts INTEGER, last_ts INTEGER, last_ingest INTEGER, PRIMARY KEY (grp, name));"
+             "CREATE TABLE log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+             "CREATE TABLE log_events (id INTEGER PRIMARY KEY, grp TEXT NOT NULL, stream TEXT NOT NULL,"
+             " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
+             "CREATE INDEX log_events_by_group ON log_events (grp, ts, ingest);"
+             "CREATE INDEX log_events_by_stream ON log_events (grp, stream, ts);"
+             "CREATE INDEX log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;"
+             "CREATE TABLE log_retention (grp TEXT PRIMARY KEY, days INTEGER NOT NULL);"
+             "INSERT INTO log_groups VALUES ('/aws/lambda/f', 5, 11), ('/aws/lambda/empty', 6, 0);"
+             "INSERT INTO log_streams VALUES ('/aws/lambda/f', 's1', 5, %lld, %lld, %lld);"
+             "INSERT INTO log_meta VALUES ('last_event_id', 40);"
+             "INSERT INTO log_retention VALUES ('/aws/lambda/f', 30);"
+             "INSERT INTO log_events VALUES"
+             " (7, '/aws/lambda/f', 's1', %lld, %lld, 'req-1', 'START RequestId: req-1'),"
+             " (9, '/aws/lambda/f', 's2', %lld, %lld, 'req-1', 'hello'),"
+             " (12, '/aws/lambda/f', 's1', %lld, %lld, NULL, 'no request');",
+             (long long)now, (long long)(now + 2), (long long)now, (long long)now, (long long)now,
+             (long long)(now + 1), (long long)now, (long long)(now + 2), (long long)now);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    /* sluice trace --data-dir reads a directory not yet migrated. */
+    assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    collect_t c0 = {0};
+    assert_int_equal(logstore_invocation_lines_db(raw, "req-1", collect, &c0), 2);
+    sqlite3_close(raw);
+
+    for (int round = 0; round < 2; round++) {
+        observe_db_t *db = observe_db_open(dir, err, sizeof err);
+        logstore_t *ls = logstore_new(db, 0);
+        assert_non_null(ls);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 3 + round);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '% grp TEXT%'"
+                                        " AND name IN ('log_events', 'log_groups')"), 0);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%\\_ids' ESCAPE '\\'"),
+                         0);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_groups"), 2);
+        assert_int_equal(count_rows(db, "SELECT stored_bytes FROM log_groups WHERE name = '/aws/lambda/f'"),
+                         round ? 11 + 3 : 11);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 2);
+        assert_int_equal(count_rows(db, "SELECT last_ts FROM log_streams WHERE name = 's2'"), now + 1);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
+                                        " JOIN log_groups g ON g.id = e.gid AND g.name = s.grp"
+                                        " WHERE (e.id = 9) = (s.name = 's2')"),
+                         3 + round);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                        " AND name LIKE 'log_events_by_%' AND sql NOT LIKE '%grp%'"), 3);
+        collect_t c = {0};
+        assert_int_equal(logstore_invocation_lines(ls, "req-1", collect, &c), 2);
+        char want[256];
+        snprintf(want, sizeof want, "%lld|s1|START RequestId: req-1\n%lld|s2|hello\n", (long long)now,
+                 (long long)(now + 1));
+        assert_string_equal(c.text, want);
+        if (round == 0) {
+            logstore_append(ls, "/aws/lambda/f", "s1", now + 5, NULL, "new", 3);
+            assert_int_equal(count_rows(db, "SELECT id FROM log_events WHERE message = 'new'"), 41);
+            assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 2);
+            assert_int_equal(count_rows(db, "SELECT last_ts FROM log_streams WHERE name = 's1'"), now + 5);
+        }
+        logstore_free(ls);
+        observe_db_close(db);
+    }
+}
+
+/* Many streams in one batch and across batches: each event carries its
+ * own stream's id, and each stream's row has its own first and last time. */
+static void test_streams_keep_their_own_ids_and_times(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    int64_t now = clock_now_ms();
+    char g[32], s[32];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 300; i++) {
+            snprintf(g, sizeof g, "/g%d", i % 7);
+            snprintf(s, sizeof s, "s%d", i);
+            logstore_append(ls, g, s, now + round * 1000 + i, NULL, s, strlen(s));
+        }
+        observe_db_flush(db);
+    }
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_groups"), 7);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 300);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
+                                    " JOIN log_groups g ON g.id = e.gid AND g.name = s.grp WHERE s.name = e.message"),
+                     900);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams WHERE last_ts - first_ts = 2000"), 300);
+    assert_int_equal(count_rows(db, "SELECT sum(stored_bytes) FROM log_groups"),
+                     count_rows(db, "SELECT sum(length(message)) FROM log_events"));
+    logstore_free(ls);
+    observe_db_close(db);
+}
+
+static int failing_write(observe_conn_t *c, void *rec)
+{
+    (void)c;
+    (void)rec;
+    return -1;
+}
+
+/* A batch that fails takes back the group and stream rows it made: the
+ * writer must not go on giving events the ids of rows that were rolled
+ * back (the next line of the stream makes its rows again). */
+static void test_rolled_back_batch_does_not_leave_stale_stream_ids(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    int64_t now = clock_now_ms();
+    logstore_append(ls, "/g", "lost", now, NULL, "rolled back", 11);
+    observe_db_submit(db, failing_write, NULL, NULL);
+    observe_db_flush(db);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 0);
+    logstore_append(ls, "/g", "kept", now, NULL, "one", 3);
+    logstore_append(ls, "/g", "lost", now + 1, NULL, "two", 3);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
+                                    " JOIN log_groups g ON g.id = e.gid AND g.name = '/g'"),
+                     2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
+                                    " WHERE s.name = 'lost' AND e.message = 'two'"),
+                     1);
+    assert_int_equal(count_rows(db, "SELECT first_ts FROM log_streams WHERE name = 'lost'"), now + 1);
+    logstore_free(ls);
+    observe_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +314,9 @@ int main(void)
         cmocka_unit_test(test_null_store),
         cmocka_unit_test_setup_teardown(test_event_ids_never_reused_after_purge_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_autoincrement_table_is_migrated_without_reusing_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_named_events_are_migrated_to_integer_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_streams_keep_their_own_ids_and_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rolled_back_batch_does_not_leave_stale_stream_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
