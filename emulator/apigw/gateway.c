@@ -46,6 +46,7 @@ typedef struct api {
      * the API's and its stage's, and each route's (n_routes x AM_N). */
     struct metric_series *metrics[2][6]; /* [level][AM_*] */
     struct metric_series **route_metrics;
+    char *log_group; /* its access log's group (observe/logs), made on first use */
 } api_t;
 
 struct apigw {
@@ -178,51 +179,69 @@ enum { AM_COUNT, AM_4XX, AM_5XX, AM_LATENCY, AM_INTEGRATION, AM_DATA, AM_N };
  * 4xx/5xx and DataProcessed (the request's and the response's body bytes;
  * REST APIs have no such metric), as on AWS; each at three levels: the
  * API, API+Stage, and API+Method+Resource+Stage for the matched route. */
-static void record_level(api_t *a, struct metric_series **slot, const metric_dim_t *dims, size_t n, const double *v,
-                         int has_integration, int64_t now_ms)
+static const char *const REST_METRICS[AM_N] = {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency", NULL};
+static const char *const HTTP_METRICS[AM_N] = {"Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"};
+
+/* Makes the series of one level that are missing (or from an older table). */
+static void resolve_level(api_t *a, metrics_t *m, struct metric_series **slot, const metric_dim_t *dims, size_t n)
 {
-    static const char *const rest[AM_N] = {"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency", NULL};
-    static const char *const http[AM_N] = {"Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"};
-    metrics_t *m = metrics_get();
     for (int k = 0; k < AM_N; k++) {
-        if ((k == AM_INTEGRATION && !has_integration) || !(a->cfg->http ? http[k] : rest[k]))
-            continue;
-        if (!slot[k] || metrics_series_owner(slot[k]) != m)
-            slot[k] = metrics_series(m, "AWS/ApiGateway", a->cfg->http ? http[k] : rest[k], dims, n,
+        const char *name = a->cfg->http ? HTTP_METRICS[k] : REST_METRICS[k];
+        if (name && (!slot[k] || metrics_series_owner(slot[k]) != m))
+            slot[k] = metrics_series(m, "AWS/ApiGateway", name, dims, n,
                                      k == AM_DATA ? "Bytes" : k >= AM_LATENCY ? "Milliseconds" : "Count");
-        metrics_record(slot[k], v[k], now_ms);
     }
+}
+
+static int level_ready(api_t *a, metrics_t *m, struct metric_series *const *slot)
+{
+    for (int k = 0; k < AM_N; k++)
+        if ((a->cfg->http ? HTTP_METRICS[k] : REST_METRICS[k]) && (!slot[k] || metrics_series_owner(slot[k]) != m))
+            return 0;
+    return 1;
 }
 
 static void record_metrics(greq_t *r, int status, double latency_ms, double integration_ms, double bytes)
 {
     api_t *a = r->api;
-    if (!metrics_get())
+    metrics_t *m = metrics_get();
+    if (!m)
         return;
     const char *stage = a->cfg->stage ? a->cfg->stage : "$default";
     metric_dim_t d[4] = {{a->cfg->http ? "ApiId" : "ApiName", a->cfg->http ? a->api_id : a->cfg->name},
                          {"Stage", stage}};
-    double v[AM_N] = {1, status >= 400 && status < 500, status >= 500, latency_ms, integration_ms, bytes};
     _Static_assert(AM_N <= sizeof a->metrics[0] / sizeof a->metrics[0][0], "api_t.metrics is too small");
+    if (!level_ready(a, m, a->metrics[0]))
+        resolve_level(a, m, a->metrics[0], d, 1);
+    if (!level_ready(a, m, a->metrics[1]))
+        resolve_level(a, m, a->metrics[1], d, 2);
+    struct metric_series **route = NULL;
+    size_t i = r->route ? (size_t)(r->route - a->cfg->routes) : SIZE_MAX;
+    if (i < a->cfg->n_routes) {
+        if (!a->route_metrics)
+            a->route_metrics = calloc(a->cfg->n_routes * AM_N, sizeof *a->route_metrics);
+        if (a->route_metrics) {
+            route = a->route_metrics + i * AM_N;
+            if (!level_ready(a, m, route)) {
+                const char *key = r->route->route_key, *sp = strchr(key, ' ');
+                char method[16];
+                snprintf(method, sizeof method, "%.*s", sp ? (int)(sp - key) : 3, sp ? key : "ANY");
+                d[1] = (metric_dim_t){"Method", method};
+                d[2] = (metric_dim_t){"Resource", sp ? sp + 1 : key};
+                d[3] = (metric_dim_t){"Stage", stage};
+                resolve_level(a, m, route, d, 4);
+            }
+        }
+    }
+    /* Each value once into its (up to) three levels: one histogram key. */
+    double v[AM_N] = {1, status >= 400 && status < 500, status >= 500, latency_ms, integration_ms, bytes};
     int64_t now = clock_now_ms();
-    int integ = r->integration_us != 0;
-    record_level(a, a->metrics[0], d, 1, v, integ, now);
-    record_level(a, a->metrics[1], d, 2, v, integ, now);
-    if (!r->route)
-        return;
-    size_t i = (size_t)(r->route - a->cfg->routes);
-    if (i >= a->cfg->n_routes)
-        return;
-    if (!a->route_metrics)
-        a->route_metrics = calloc(a->cfg->n_routes * AM_N, sizeof *a->route_metrics);
-    const char *key = r->route->route_key, *sp = strchr(key, ' ');
-    char method[16];
-    snprintf(method, sizeof method, "%.*s", sp ? (int)(sp - key) : 3, sp ? key : "ANY");
-    d[1] = (metric_dim_t){"Method", method};
-    d[2] = (metric_dim_t){"Resource", sp ? sp + 1 : key};
-    d[3] = (metric_dim_t){"Stage", stage};
-    if (a->route_metrics)
-        record_level(a, a->route_metrics + i * AM_N, d, 4, v, integ, now);
+    for (int k = 0; k < AM_N; k++) {
+        if ((k == AM_INTEGRATION && !r->integration_us) || !(a->cfg->http ? HTTP_METRICS[k] : REST_METRICS[k]))
+            continue;
+        struct metric_series *each[3] = {a->metrics[0][k], a->metrics[1][k], route ? route[k] : NULL};
+        metrics_record_each(each, 3, v[k], now);
+    }
 }
 
 static const char *stage_name(const config_api_t *a);
@@ -236,8 +255,14 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
     observe_t *obs = observe_get();
     if (!obs || !obs->logs)
         return;
+    api_t *a = r->api;
+    if (!a->log_group) {
+        char group[600];
+        logstore_api_group(a->cfg->name, group, sizeof group);
+        if (!(a->log_group = strdup(group)))
+            return;
+    }
     int64_t now = clock_now_ms();
-    char group[600];
     /* The time changes once a second; so does its text. */
     static int64_t when_s = -1;
     static char when[48];
@@ -248,8 +273,8 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
     /* Written straight into one buffer (a cJSON tree cost about fifteen
      * allocations and a sscanf per number on every request), byte for byte
      * what cJSON_PrintUnformatted made of the same object. */
-    buf_t b;
-    buf_init(&b);
+    static buf_t b; /* one buffer for every line: logstore_append copies it */
+    b.len = 0;
     buf_reserve(&b, 512);
     buf_puts(&b, "{\"requestId\":");
     buf_json_string(&b, r->request_id);
@@ -276,9 +301,7 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
     buf_puts(&b, ",\"messageId\":");
     buf_json_string(&b, r->message_id[0] ? r->message_id : "-");
     buf_puts(&b, "}");
-    logstore_api_group(r->api->cfg->name, group, sizeof group);
-    logstore_append(obs->logs, group, stage_name(r->api->cfg), now, NULL, b.data, b.len);
-    buf_free(&b);
+    logstore_append(obs->logs, a->log_group, stage_name(a->cfg), now, NULL, b.data, b.len);
 }
 
 /* Sends the answer with AWS's headers and logs the access line. headers:
@@ -1311,6 +1334,7 @@ void apigw_free(apigw_t *g)
         server_free(g->apis[i].srv);
         apigw_router_free(g->apis[i].router);
         free(g->apis[i].route_metrics);
+        free(g->apis[i].log_group);
     }
     free(g->apis);
     free(g);

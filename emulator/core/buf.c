@@ -85,6 +85,21 @@ void buf_xml_escape(buf_t *b, const char *s, size_t n)
     buf_append(b, s + start, n - start);
 }
 
+/* The bytes a JSON string escapes (as cJSON does: controls, '"', '\'). */
+static const unsigned char JSON_ESCAPED[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
+/* 1 when one of the 8 bytes in x is one JSON escapes: below 0x20, '"' or
+ * '\\' (the bit tricks' exact "has a byte below n" / "has a zero byte"). */
+static int word_has_escaped(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs ? 1 : 0;
+}
+
 void buf_json_string(buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -93,11 +108,21 @@ void buf_json_string(buf_t *b, const char *s)
     size_t n = strlen(s);
     reserve(b, n + 2);
     b->data[b->len++] = '"';
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch >= 32 && ch != '"' && ch != '\\')
-            continue;
+    size_t i = 0;
+    for (;;) {
+        size_t start = i;
+        /* Eight bytes at a time while none needs escaping. */
+        for (uint64_t x; i + 8 <= n; i += 8) {
+            memcpy(&x, s + i, 8);
+            if (word_has_escaped(x))
+                break;
+        }
+        while (i < n && !JSON_ESCAPED[(unsigned char)s[i]])
+            i++;
+        buf_append(b, s + start, i - start);
+        if (i == n)
+            break;
+        unsigned char ch = (unsigned char)s[i++];
         char rep[7] = {'\\', 0};
         size_t rn = 2;
         switch (ch) {
@@ -115,11 +140,8 @@ void buf_json_string(buf_t *b, const char *s)
             rn = 6;
             break;
         }
-        buf_append(b, s + start, i - start);
         buf_append(b, rep, rn);
-        start = i + 1;
     }
-    buf_append(b, s + start, n - start);
     buf_append(b, "\"", 1);
 }
 

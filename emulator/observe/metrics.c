@@ -50,6 +50,7 @@ typedef struct {
     uint64_t seen;         /* compact: the seconds that hold samples of value */
     uint16_t *cnt;         /* compact: samples per second, or NULL (one each) */
     double value;
+    int32_t value_key;     /* compact: value's histogram key (when seen) */
     metric_agg_t pending;  /* this minute's values not yet handed to observe.db */
 } block_t;
 
@@ -611,8 +612,21 @@ static block_t *block_for(metric_series_t *s, int64_t minute)
     return b;
 }
 
-/* A value or statistic set at ts_ms into s; count 0 means one value. */
-static void record(metric_series_t *s, double value, double count, double sum, double min, double max, int64_t ts_ms)
+/* No histogram key computed yet (hkey's keys are within +-8002). */
+#define KEY_UNSET INT32_MIN
+
+/* value's histogram key, computed once for all the series it goes to. */
+static int32_t key_of(double value, int32_t *key)
+{
+    if (*key == KEY_UNSET)
+        *key = hkey(value);
+    return *key;
+}
+
+/* A value or statistic set at ts_ms into s; count 0 means one value, whose
+ * histogram key is *key (KEY_UNSET: computed here when needed, and kept). */
+static void record_keyed(metric_series_t *s, double value, double count, double sum, double min, double max,
+                         int64_t ts_ms, int32_t *key)
 {
     if (isnan(value) || isinf(value))
         return;
@@ -656,30 +670,47 @@ static void record(metric_series_t *s, double value, double count, double sum, d
                     b->cnt[k] = (uint16_t)(b->seen >> k & 1);
             }
             if (!b->cnt || b->cnt[i] < UINT16_MAX) {
+                /* The block's one value: its key is known. */
+                int32_t k = b->seen ? b->value_key : key_of(value, key);
                 if (b->cnt)
                     b->cnt[i]++;
                 b->seen |= bit;
                 b->value = value;
-                agg_add(&b->pending, value);
+                b->value_key = k;
+                agg_add_key(&b->pending, value, k);
                 return;
             }
         }
         block_expand(b);
     }
     if (count == 0) {
-        int32_t key = hkey(value);
-        agg_add_key(&b->sec[i], value, key);
-        agg_add_key(&b->pending, value, key);
+        int32_t k = key_of(value, key);
+        agg_add_key(&b->sec[i], value, k);
+        agg_add_key(&b->pending, value, k);
     } else {
         agg_add_stats(&b->sec[i], count, sum, min, max);
         agg_add_stats(&b->pending, count, sum, min, max);
     }
 }
 
+static void record(metric_series_t *s, double value, double count, double sum, double min, double max, int64_t ts_ms)
+{
+    int32_t key = KEY_UNSET;
+    record_keyed(s, value, count, sum, min, max, ts_ms, &key);
+}
+
 void metrics_record(metric_series_t *s, double value, int64_t ts_ms)
 {
     if (s)
         record(s, value, 0, 0, 0, 0, ts_ms);
+}
+
+void metrics_record_each(metric_series_t *const *series, size_t n, double value, int64_t ts_ms)
+{
+    int32_t key = KEY_UNSET;
+    for (size_t i = 0; i < n; i++)
+        if (series[i])
+            record_keyed(series[i], value, 0, 0, 0, 0, ts_ms, &key);
 }
 
 void metrics_put_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,

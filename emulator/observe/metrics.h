@@ -98,6 +98,10 @@ metric_series_t *metrics_series(metrics_t *m, const char *ns, const char *name, 
                                 size_t n_dims, const char *unit);
 /* Records value at ts_ms into s, as metrics_put does. NULL s: no-op. */
 void metrics_record(metric_series_t *s, double value, int64_t ts_ms);
+/* Records value at ts_ms into each of series[0..n) (NULL ones skipped), as
+ * metrics_record does into each: one value seen at several levels (an API,
+ * its stage, its route) costs one histogram key, not one a level. */
+void metrics_record_each(metric_series_t *const *series, size_t n, double value, int64_t ts_ms);
 /* The metrics s records into (for checking a cached handle still belongs
  * to the current table). */
 metrics_t *metrics_series_owner(const metric_series_t *s);

@@ -56,6 +56,16 @@ static void test_json_string_escapes_as_cjson(void **state)
         all[i - 1] = (char)i;
     all[255] = '\0';
     string_as_cjson(all);
+    /* Plain runs are scanned eight bytes at a time: every byte value at
+     * every place of a word (and in the tail after the words). */
+    char word[20];
+    for (int pos = 0; pos < 19; pos++)
+        for (int ch = 1; ch < 256; ch++) {
+            memset(word, 'a', sizeof word - 1);
+            word[sizeof word - 1] = '\0';
+            word[pos] = (char)ch;
+            string_as_cjson(word);
+        }
 }
 
 static void test_json_string_null_is_empty(void **state)

@@ -380,6 +380,52 @@ static void test_rollup_restart(void **state)
 
 /* The fast path records into the same series as metrics_put, and every
  * hook accepts a NULL table. */
+/* One value into several levels at once (an API, its stage, its route):
+ * each series ends up with exactly what metrics_record into each gives,
+ * a NULL level is skipped, and a counter's compact minute (one repeated
+ * value) and a latency's spread values both come out right. */
+static void test_record_each_equals_record_into_each(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    const metric_dim_t lv[3][1] = {{{"Api", "a"}}, {{"Api", "b"}}, {{"Api", "c"}}};
+    metric_series_t *each[3], *one[3];
+    for (int k = 0; k < 3; k++) {
+        each[k] = metrics_series(m, "E", "Latency", lv[k], 1, "Milliseconds");
+        one[k] = metrics_series(m, "O", "Latency", lv[k], 1, "Milliseconds");
+    }
+    metric_series_t *counts[3] = {metrics_series(m, "E", "Count", lv[0], 1, "Count"), NULL,
+                                  metrics_series(m, "E", "Count", lv[2], 1, "Count")};
+    for (int i = 0; i < 500; i++) {
+        double v = i % 7 == 0 ? 0 : (double)(i * 37 % 101) / 3.0;
+        int64_t t = T0 + (i % 60) * 1000 + i % 3;
+        metrics_record_each(each, 3, v, t);
+        for (int k = 0; k < 3; k++)
+            metrics_record(one[k], v, t);
+        metrics_record_each(counts, 3, 1, t);
+    }
+    for (int k = 0; k < 3; k++) {
+        periods_t pe = {0}, po = {0};
+        assert_int_equal(metrics_query(m, "E", "Latency", lv[k], 1, NULL, T0, T0 + 60000, 1, on_period, &pe), 60);
+        assert_int_equal(metrics_query(m, "O", "Latency", lv[k], 1, NULL, T0, T0 + 60000, 1, on_period, &po), 60);
+        for (int i = 0; i < 60; i++)
+            assert_true(pe.count[i] == po.count[i] && pe.sum[i] == po.sum[i] && pe.min[i] == po.min[i] &&
+                        pe.max[i] == po.max[i] && pe.p50[i] == po.p50[i] && pe.p99[i] == po.p99[i]);
+        memset(&pe, 0, sizeof pe);
+        memset(&po, 0, sizeof po);
+        assert_int_equal(metrics_query(m, "E", "Latency", lv[k], 1, NULL, T0, T0 + 60000, 60, on_period, &pe), 1);
+        assert_int_equal(metrics_query(m, "O", "Latency", lv[k], 1, NULL, T0, T0 + 60000, 60, on_period, &po), 1);
+        assert_true(pe.count[0] == 500 && pe.count[0] == po.count[0] && pe.sum[0] == po.sum[0] &&
+                    pe.p50[0] == po.p50[0] && pe.p99[0] == po.p99[0]);
+    }
+    periods_t pc = {0};
+    assert_int_equal(metrics_query(m, "E", "Count", lv[2], 1, NULL, T0, T0 + 60000, 60, on_period, &pc), 1);
+    assert_true(pc.count[0] == 500 && pc.sum[0] == 500 && pc.p99[0] == 1);
+    assert_int_equal(metrics_query(m, "E", "Count", lv[1], 1, NULL, T0, T0 + 60000, 60, on_period, &pc), -1);
+    metrics_record_each(NULL, 0, 1, T0);
+    metrics_free(m);
+}
+
 static void test_handles_and_null(void **state)
 {
     (void)state;
@@ -499,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_list_filters),
         cmocka_unit_test_setup_teardown(test_rollup_restart, setup, teardown),
         cmocka_unit_test(test_handles_and_null),
+        cmocka_unit_test(test_record_each_equals_record_into_each),
         cmocka_unit_test(test_regions_are_apart),
         cmocka_unit_test(test_prometheus_render),
     };
