@@ -87,6 +87,7 @@ LIB_SRCS := \
 	emulator/apigw/gateway.c \
 	emulator/sts/sts.c \
 	emulator/observe/db.c \
+	emulator/observe/slab.c \
 	emulator/observe/metrics.c \
 	emulator/observe/metrics_store.c \
 	emulator/observe/prometheus.c \

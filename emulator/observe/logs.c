@@ -16,10 +16,12 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "observe/slab.h"
 
 #define EXPIRE_EVERY_MS 60000
 #define NAME_BUCKETS 1024
 #define NAME_CACHE_MAX 8192 /* streams remembered by the writer before it starts over */
+#define LINE_BLOCK_BYTES (64 * 1024) /* the lines' blocks (observe/slab) */
 
 /* A stream the writer has seen (writer thread only): its group's and its
  * own integer ids, the names they stand for, and its totals gathered over
@@ -50,6 +52,9 @@ struct logstore {
     int verify; /* the last batch made rows: check they were committed */
     /* Writer thread only: the batch's lines, in order, not inserted yet. */
     struct line_rec *lines, **lines_tail;
+    /* The lines' memory: allocated on the loop, released by the writer,
+     * never freed across threads. */
+    observe_slab_t *slab;
 };
 
 /* Events carry their group and stream as integers (log_groups.id,
@@ -222,7 +227,7 @@ static void free_lines(logstore_t *ls)
     line_rec_t *r = ls->lines;
     while (r) {
         line_rec_t *next = r->next;
-        free(r);
+        observe_slab_release(r);
         r = next;
     }
     ls->lines = NULL;
@@ -463,12 +468,12 @@ static int write_line(observe_conn_t *c, void *arg)
     return 0;
 }
 
-/* The writer frees a line it kept itself (insert_lines). */
+/* The writer releases a line it kept itself (insert_lines). */
 static void free_line(void *arg)
 {
     line_rec_t *r = arg;
     if (!r->kept)
-        free(r);
+        observe_slab_release(r);
 }
 
 void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, const char *request_id,
@@ -477,9 +482,7 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
     if (!ls || !group || !stream || !message)
         return;
     size_t gl = strlen(group) + 1, sl = strlen(stream) + 1, rl = request_id ? strlen(request_id) + 1 : 0;
-    line_rec_t *r = malloc(sizeof *r + gl + sl + rl + len + 1);
-    if (!r)
-        return;
+    line_rec_t *r = observe_slab_alloc(ls->slab, sizeof *r + gl + sl + rl + len + 1);
     char *p = (char *)(r + 1);
     memcpy(p, group, gl);
     r->group = p;
@@ -701,6 +704,7 @@ logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms)
         free(ls);
         return NULL;
     }
+    ls->slab = observe_slab_new(LINE_BLOCK_BYTES);
     ls->retention_ms = retention_ms > 0 ? retention_ms : LOGSTORE_DEFAULT_RETENTION_MS;
     logstore_expire(ls, clock_now_ms());
     return ls;
@@ -712,6 +716,7 @@ void logstore_free(logstore_t *ls)
         return;
     forget_names(ls);
     free_lines(ls);
+    observe_slab_free(ls->slab);
     free(ls);
 }
 
