@@ -52,6 +52,11 @@ typedef struct {
     double value;
     int32_t value_key;     /* compact: value's histogram key (when seen) */
     metric_agg_t pending;  /* this minute's values not yet handed to observe.db */
+    int handed;            /* handed to observe.db at least once */
+    /* Expanded and never handed over: pending is not kept value by value
+     * (a second histogram insert per value) but is the merge of the 60
+     * seconds, made when read (block_pending). */
+    int derived;
 } block_t;
 
 struct metric_series {
@@ -529,6 +534,8 @@ static void block_clear(block_t *b)
     b->cnt = NULL;
     b->seen = 0;
     b->value = 0;
+    b->handed = 0;
+    b->derived = 0;
     metric_agg_reset(&b->pending);
 }
 
@@ -555,7 +562,27 @@ static void block_expand(block_t *b)
     b->seen = 0;
     free(b->cnt);
     b->cnt = NULL;
+    /* What the compact block gathered is in the seconds now. */
+    if (!b->handed) {
+        b->derived = 1;
+        metric_agg_reset(&b->pending);
+    }
 }
+
+/* b's values not yet handed to observe.db: pending, or for a derived block
+ * the merge of its seconds into tmp (the caller releases tmp). */
+static const metric_agg_t *block_pending(const block_t *b, metric_agg_t *tmp)
+{
+    if (!b->derived)
+        return &b->pending;
+    memset(tmp, 0, sizeof *tmp);
+    metric_agg_reset(tmp);
+    for (int i = 0; i < 60; i++)
+        metric_agg_merge(tmp, &b->sec[i]);
+    return tmp;
+}
+
+static int block_has_pending(const block_t *b) { return b->derived || b->pending.count > 0; }
 
 /* Second i of b, or NULL when it holds nothing; tmp holds a compact
  * block's second (inline: no allocation). */
@@ -575,14 +602,21 @@ static const metric_agg_t *block_second(const block_t *b, int i, metric_agg_t *t
 /* Hands b's pending values to observe.db (when there is one). */
 static void hand_over(metric_series_t *s, block_t *b)
 {
-    if (b->pending.count <= 0 || !s->m->db)
+    if (!block_has_pending(b) || !s->m->db)
         return;
     if (!s->stored) {
         metrics_store_put_series(s->m->db, s->id, s->region, s->ns, s->name, s->unit, s->dims_json);
         s->stored = 1;
     }
-    metrics_store_put_minute(s->m->db, s->id, b->minute, &b->pending);
+    metric_agg_t tmp;
+    const metric_agg_t *a = block_pending(b, &tmp);
+    metrics_store_put_minute(s->m->db, s->id, b->minute, a);
+    if (a == &tmp)
+        metric_agg_release(&tmp);
     metric_agg_reset(&b->pending);
+    /* Late values of this minute are kept value by value from now on. */
+    b->handed = 1;
+    b->derived = 0;
 }
 
 /* The block that holds minute, made (or recycled from an older minute,
@@ -686,10 +720,12 @@ static void record_keyed(metric_series_t *s, double value, double count, double 
     if (count == 0) {
         int32_t k = key_of(value, key);
         agg_add_key(&b->sec[i], value, k);
-        agg_add_key(&b->pending, value, k);
+        if (!b->derived)
+            agg_add_key(&b->pending, value, k);
     } else {
         agg_add_stats(&b->sec[i], count, sum, min, max);
-        agg_add_stats(&b->pending, count, sum, min, max);
+        if (!b->derived)
+            agg_add_stats(&b->pending, count, sum, min, max);
     }
 }
 
@@ -828,7 +864,7 @@ void metrics_tick(metrics_t *m, int64_t now_ms, int run_samplers)
             metric_series_t *s = m->all[i];
             for (int k = 0; k < MINUTES; k++) {
                 block_t *b = s->blocks[k];
-                if (b && b->minute < now_minute && b->pending.count > 0)
+                if (b && b->minute < now_minute && block_has_pending(b))
                     hand_over(s, b);
             }
         }
@@ -1044,8 +1080,16 @@ static void gather(metrics_t *m, metric_series_t *s, int64_t start_ms, int64_t e
             metrics_store_minutes(m->db, s->id, first, to_min + 1, stored_minute, p);
         for (int k = 0; k < MINUTES; k++) {
             block_t *b = s->blocks[k];
-            if (b && b->minute >= first && b->minute <= to_min && b->pending.count > 0)
-                piece_add(p, b->minute * 60000, &b->pending);
+            if (b && b->minute >= first && b->minute <= to_min && block_has_pending(b)) {
+                metric_agg_t tmp;
+                const metric_agg_t *a = block_pending(b, &tmp);
+                if (a == &tmp) {
+                    piece_copy(p, b->minute * 60000, a);
+                    metric_agg_release(&tmp);
+                } else {
+                    piece_add(p, b->minute * 60000, a);
+                }
+            }
         }
         return;
     }
