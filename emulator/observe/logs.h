@@ -25,7 +25,9 @@ typedef struct logstore logstore_t;
 /* Creates the tables in db (not owned) and a store that keeps events for
  * retention_ms (<= 0: the default). Returns owned, or NULL (logged). */
 logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms);
-/* NULL is a no-op. Call before observe_db_close. */
+/* NULL is a no-op. The writer may still hold lines (and their memory,
+ * which the store owns) until it drained: call after observe_db_close, as
+ * main does, or after observe_db_flush once nothing more is appended. */
 void logstore_free(logstore_t *ls);
 /* The store's retention: what groups without a policy of their own keep. */
 int64_t logstore_retention_ms(const logstore_t *ls);
@@ -41,7 +43,8 @@ observe_db_t *logstore_db(logstore_t *ls);
 /* Appends one event (message of len bytes, no trailing newline needed) to
  * group/stream at ts_ms, creating both on first use. request_id (NULL when
  * none) is the Lambda invocation the line belongs to, so a trace can show
- * an invocation's lines. Cheap on the loop: copies and hands to the writer. */
+ * an invocation's lines. Cheap on the loop: copies into a block the store
+ * reuses (observe/slab) and hands to the writer. Loop thread only. */
 void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms,
                      const char *request_id, const char *message, size_t len);
 
