@@ -554,3 +554,40 @@ def test_a_groups_retention_policy_is_kept_shown_and_swept(tmp_path):
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0
+
+
+def test_names_used_again_after_a_delete_get_their_new_stream_and_group(env):
+    """Events carry their stream's and group's ids in observe.db: after
+    DeleteLogStream / DeleteLogGroup the same names are new rows, and new
+    events must land in them (not under the deleted rows' ids), while the
+    deleted events stay gone."""
+    group = f"/again/{uuid.uuid4().hex[:8]}"
+    logs = env.logs
+    now = int(time.time() * 1000)
+    logs.create_log_group(logGroupName=group)
+    for s in ("a", "b"):
+        logs.create_log_stream(logGroupName=group, logStreamName=s)
+    logs.put_log_events(logGroupName=group, logStreamName="a", logEvents=[{"timestamp": now, "message": "old a"}])
+    logs.put_log_events(logGroupName=group, logStreamName="b", logEvents=[{"timestamp": now, "message": "b"}])
+    logs.delete_log_stream(logGroupName=group, logStreamName="a")
+    logs.create_log_stream(logGroupName=group, logStreamName="c")
+    logs.create_log_stream(logGroupName=group, logStreamName="a")
+    logs.put_log_events(logGroupName=group, logStreamName="a", logEvents=[{"timestamp": now + 1, "message": "new a"}])
+    logs.put_log_events(logGroupName=group, logStreamName="c", logEvents=[{"timestamp": now + 2, "message": "c"}])
+    got = logs.get_log_events(logGroupName=group, logStreamName="a", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["new a"]
+    got = logs.get_log_events(logGroupName=group, logStreamName="c", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["c"]
+    assert [(e["logStreamName"], e["message"]) for e in env.events(group)] == [("b", "b"), ("a", "new a"), ("c", "c")]
+    streams = {s["logStreamName"]: s for s in logs.describe_log_streams(logGroupName=group)["logStreams"]}
+    assert streams["a"]["firstEventTimestamp"] == now + 1 and streams["a"]["lastEventTimestamp"] == now + 1
+
+    logs.delete_log_group(logGroupName=group)
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="b")
+    logs.put_log_events(logGroupName=group, logStreamName="b", logEvents=[{"timestamp": now + 3, "message": "b again"}])
+    assert [(e["logStreamName"], e["message"]) for e in env.events(group)] == [("b", "b again")]
+    got = logs.get_log_events(logGroupName=group, logStreamName="b", startFromHead=True)
+    assert [e["message"] for e in got["events"]] == ["b again"]
+    groups = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert len(groups) == 1 and groups[0]["storedBytes"] == len("b again")
