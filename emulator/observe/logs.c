@@ -49,6 +49,7 @@ struct logstore {
     stream_ids_t *names[NAME_BUCKETS];
     size_t n_names;
     stream_ids_t *dirty;
+    int made;   /* this batch made group or stream rows */
     int verify; /* the last batch made rows: check they were committed */
     /* Writer thread only: the batch's lines, in order, not inserted yet. */
     struct line_rec *lines, **lines_tail;
@@ -219,6 +220,7 @@ static void forget_names(logstore_t *ls)
     }
     ls->n_names = 0;
     ls->dirty = NULL;
+    ls->made = 0;
     ls->verify = 0;
 }
 
@@ -272,9 +274,8 @@ static int insert_lines(observe_conn_t *c, logstore_t *ls)
 static int write_meta(observe_conn_t *c, void *arg)
 {
     logstore_t *ls = arg;
-    int rc = insert_lines(c, ls), fresh = 0;
+    int rc = insert_lines(c, ls);
     for (stream_ids_t *m = ls->dirty; m; m = m->dirty) {
-        fresh |= m->fresh;
         m->has_meta = 0;
         if (rc)
             continue;
@@ -294,9 +295,6 @@ static int write_meta(observe_conn_t *c, void *arg)
             rc = -1;
     }
     ls->dirty = NULL;
-    /* Rows made in this batch are checked at the next one's start: a batch
-     * that fails (here or at COMMIT) takes them back. */
-    ls->verify = ls->verify || fresh;
     if (!rc && ls->last_id != ls->saved_id) {
         sqlite3_stmt *h = observe_conn_stmt(c, SAVE_LAST_ID);
         if (!h)
@@ -316,6 +314,21 @@ static int write_meta(observe_conn_t *c, void *arg)
 }
 
 int logstore_writer_flush(observe_conn_t *c, logstore_t *ls) { return ls ? write_meta(c, ls) : 0; }
+
+/* The batch's end (observe_db_on_batch_end), where write_meta also runs
+ * mid-batch (before a delete or a sweep): rows made in this batch are
+ * checked at the next batch's first line, since this one may still fail
+ * (a later write, or COMMIT) and take them back. */
+static int batch_end(observe_conn_t *c, void *arg)
+{
+    logstore_t *ls = arg;
+    int rc = write_meta(c, ls);
+    if (ls->made) {
+        ls->verify = 1;
+        ls->made = 0;
+    }
+    return rc;
+}
 
 void logstore_writer_forget(logstore_t *ls)
 {
@@ -425,6 +438,7 @@ static stream_ids_t *stream_ids(observe_conn_t *c, logstore_t *ls, const char *g
     e->gid = gid;
     e->sid = sid;
     e->fresh = made;
+    ls->made |= made;
     e->next = *head;
     *head = e;
     ls->n_names++;
@@ -700,7 +714,7 @@ logstore_t *logstore_new(observe_db_t *db, int64_t retention_ms)
         free(ls);
         return NULL;
     }
-    if (observe_db_on_batch_end(db, write_meta, ls)) {
+    if (observe_db_on_batch_end(db, batch_end, ls)) {
         free(ls);
         return NULL;
     }

@@ -307,6 +307,41 @@ static void test_rolled_back_batch_does_not_leave_stale_stream_ids(void **state)
     observe_db_close(db);
 }
 
+static logstore_t *flush_store;
+
+static int flushing_write(observe_conn_t *c, void *rec)
+{
+    (void)rec;
+    return logstore_writer_flush(c, flush_store);
+}
+
+/* The same when the lines' totals were written in the middle of the batch
+ * (as a Logs API delete or the retention sweep does before its own SQL):
+ * a line after that must not take the new rows for committed, since the
+ * batch can still fail. */
+static void test_rows_made_before_a_mid_batch_flush_are_checked_after_the_batch(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    flush_store = ls;
+    int64_t now = clock_now_ms();
+    logstore_append(ls, "/g", "x", now, NULL, "rolled back", 11);
+    observe_db_submit(db, flushing_write, NULL, NULL);
+    logstore_append(ls, "/g", "y", now, NULL, "rolled back too", 15);
+    observe_db_submit(db, failing_write, NULL, NULL);
+    observe_db_flush(db);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 0);
+    logstore_append(ls, "/g", "x", now + 1, NULL, "kept", 4);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
+                                    " JOIN log_groups g ON g.id = e.gid WHERE s.name = 'x' AND g.name = '/g'"),
+                     1);
+    logstore_free(ls);
+    observe_db_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +352,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_named_events_are_migrated_to_integer_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_keep_their_own_ids_and_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_batch_does_not_leave_stale_stream_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_made_before_a_mid_batch_flush_are_checked_after_the_batch, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
