@@ -177,11 +177,12 @@ static const char SELECT_GROUPS[] =
 static const char SELECT_RETENTION[] = "SELECT days FROM log_retention WHERE grp = ?1";
 static const char EXPIRE_GROUP[] = "DELETE FROM log_events WHERE gid = ?1 AND ts < ?2";
 static const char SELECT_INVOCATION[] =
-    "SELECT e.ts, s.name, e.message FROM log_events e JOIN log_streams s ON s.id = e.sid"
-    " JOIN log_groups g ON g.id = e.gid LEFT JOIN log_retention r ON r.grp = g.name"
+    /* CROSS JOIN: the request's events first, whatever the statistics say */
+    "SELECT e.ts, s.name, e.message FROM log_events e CROSS JOIN log_streams s ON s.id = e.sid"
+    " CROSS JOIN log_groups g ON g.id = e.gid LEFT JOIN log_retention r ON r.grp = g.name"
     " WHERE e.request_id = ?1 AND e.ts >= ?2 - coalesce(r.days * 86400000, ?3) ORDER BY e.ts, e.ingest, e.id";
 static const char SELECT_INVOCATION_ALL[] =
-    "SELECT e.ts, s.name, e.message FROM log_events e JOIN log_streams s ON s.id = e.sid"
+    "SELECT e.ts, s.name, e.message FROM log_events e CROSS JOIN log_streams s ON s.id = e.sid"
     " WHERE e.request_id = ?1 ORDER BY e.ts, e.ingest, e.id";
 /* The same on a data directory not yet migrated (read-only readers). */
 static const char SELECT_INVOCATION_ALL_NAMED[] =

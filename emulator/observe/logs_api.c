@@ -449,7 +449,7 @@ static int describe_log_streams(call_t *c)
 }
 
 static const char FILTER_SCAN[] =
-    "SELECT e.id, s.name, e.ts, e.ingest, e.message FROM log_events e JOIN log_streams s ON s.id = e.sid"
+    "SELECT e.id, s.name, e.ts, e.ingest, e.message FROM log_events e CROSS JOIN log_streams s ON s.id = e.sid"
     " WHERE e.gid = (SELECT id FROM log_groups WHERE name = ?1) AND e.ts >= ?2 AND e.ts <= ?3"
     " AND (e.ts, e.ingest, e.id) > (?4, ?5, ?6) ORDER BY e.ts, e.ingest, e.id LIMIT ?7";
 
