@@ -15,6 +15,7 @@
 #include "core/xalloc.h"
 #include "observe/logs.h"
 #include "observe/observe.h"
+#include "observe/slab.h"
 #include "observe/trace_seg.h"
 
 #define PRUNE_EVERY_MS 60000
@@ -199,6 +200,8 @@ typedef struct {
     size_t n_applied;
 } recent_t;
 
+#define TRACE_BLOCK_BYTES (64 * 1024) /* the records' blocks (observe/slab) */
+
 struct traces {
     observe_db_t *db;
     int64_t retention_ms;
@@ -206,6 +209,7 @@ struct traces {
     trace_seg_t seg;         /* writer thread only */
     recent_t recent;   /* fed by the writer thread */
     pthread_mutex_t mu; /* recent's summary, between writer and loop */
+    observe_slab_t *slab; /* the records' memory: the writer never frees the loop's */
 };
 
 static void *xcalloc(size_t n, size_t size)
@@ -573,7 +577,7 @@ static void rec_free(void *arg)
         free(r->ids[i]);
     free(r->ids);
     free(r->flags);
-    free(r);
+    observe_slab_release(r);
 }
 
 static int seg_flush(observe_conn_t *c, trace_seg_t *s)
@@ -830,6 +834,7 @@ traces_t *traces_new(observe_db_t *d)
     t->db = d;
     t->retention_ms = TRACES_DEFAULT_RETENTION_MS;
     pthread_mutex_init(&t->mu, NULL);
+    t->slab = observe_slab_new(TRACE_BLOCK_BYTES);
     recent_init(&t->recent);
     /* the lists of a restarted sluice: what it recorded before */
     replay_newest(rdb, &t->recent, clock_now_ms() - t->retention_ms);
@@ -846,6 +851,7 @@ void traces_free(traces_t *t)
         return;
     trace_seg_free(&t->seg);
     recent_free(&t->recent);
+    observe_slab_free(t->slab);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -871,9 +877,7 @@ static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char 
         len[i] = v && v[i] ? strlen(v[i]) + 1 : 0;
         total += len[i];
     }
-    rec_t *r = malloc(sizeof *r + total);
-    if (!r)
-        abort();
+    rec_t *r = observe_slab_alloc(t->slab, sizeof *r + total);
     memset(r, 0, sizeof *r);
     r->owner = t;
     r->op = op;

@@ -53,6 +53,8 @@ void trace_header_make(const char *root, char *out, size_t size);
 
 /* Creates the tables on d (NULL d: NULL). Owned. */
 traces_t *traces_new(observe_db_t *d);
+/* Call after observe_db_close(d): the writer's batches use t, and its
+ * records live in t's memory until the writer has written them. */
 void traces_free(traces_t *t);
 /* How long hops are kept (ms; <= 0: the default, a day). */
 void traces_set_retention(traces_t *t, int64_t ms);

@@ -184,8 +184,8 @@ static void test_batch_records_keep_their_traces(void **state)
     assert_int_equal(cJSON_GetArraySize(arr), 1);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 0), "trace_id")->valuestring, tb);
     cJSON_Delete(list);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* A send's hop waits for its commit, so a delivery recorded in the same
@@ -239,8 +239,8 @@ static void test_hop_before_its_send_joins_the_trace(void **state)
                         "1-5759e988-bd862e3fe1be46a994272793");
     cJSON_Delete(list);
     assert_null(traces_chain(db, "m-gone", NULL, NULL));
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* An observe.db from before the id hashes: its hops gain them once and are
@@ -297,8 +297,8 @@ static void test_hops_of_an_older_observe_db_are_found(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* Retention: hops written before a mark older than the cutoff go; the
@@ -329,8 +329,8 @@ static void test_retention_prunes_hops_written_before_the_cutoff(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), 0);
     sqlite3_finalize(st);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 static int count_rows(sqlite3 *db, const char *sql)
@@ -393,8 +393,8 @@ static void test_a_batch_of_hops_is_one_segment_row(void **state)
     assert_true(has_hop(c, "api", "m-1") && has_hop(c, "send", "m-1") && has_hop(c, "receive", "m-1") &&
                 has_hop(c, "delete", "m-1"));
     cJSON_Delete(c);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* The lists come from summaries in memory, at most 10,000 traces (the
@@ -440,8 +440,8 @@ static void test_lists_are_bounded_and_survive_a_restart(void **state)
     assert_non_null(c);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "dead_lettered")));
     cJSON_Delete(c);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 
     /* restarted: the lists come from the newest segments */
     d = observe_db_open(dir, err, sizeof err);
@@ -469,8 +469,8 @@ static void test_lists_are_bounded_and_survive_a_restart(void **state)
     assert_non_null(x);
     assert_int_equal(cJSON_GetObjectItemCaseSensitive(x, "hops")->valueint, 3);
     cJSON_Delete(l);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* Retention drops whole segments; the lists in memory forget what went
@@ -504,8 +504,8 @@ static void test_lists_follow_retention(void **state)
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
     assert_null(listed(l, "1-5759e988-bd862e3fe1be46a994272793"));
     cJSON_Delete(l);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* An observe.db of the last version (hash columns, trace_links,
@@ -588,8 +588,8 @@ static void test_hops_of_the_hash_column_version_move_into_segments(void **state
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
     assert_non_null(listed(l, "1-6b10f1bd-418f9b30d4406846906c607c"));
     cJSON_Delete(l);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* A damaged segment (keys or hops not as written) costs its hops, never
@@ -621,8 +621,8 @@ static void test_a_damaged_segment_is_skipped(void **state)
     cJSON *l = traces_list(db, &all);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(l, "traces")), 1);
     cJSON_Delete(l);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 /* A batch invocation's hop and its records' links can reach the writer in
@@ -658,8 +658,8 @@ static void test_links_in_a_later_batch_take_the_invocation_off_the_lists(void *
     assert_null(listed(l, "1-6b10f1bd-418f9b30d4406846906c607c"));
     assert_non_null(listed(l, "1-5759e988-bd862e3fe1be46a994272793"));
     cJSON_Delete(l);
-    traces_free(t);
     observe_db_close(d);
+    traces_free(t);
 }
 
 int main(void)
