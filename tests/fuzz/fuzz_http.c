@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -207,13 +208,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     int port = ports[data[0] % 2 == 0 ? 0 : 1 + (data[0] / 2) % 2];
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        abort();
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
-        abort();
+    /* A connect can fail for a moment for reasons of the harness's own
+     * (a signal, loopback ports still in TIME_WAIT at thousands of
+     * connections a second): retry for up to a second, letting the server
+     * run, and only then call it a finding, naming the error (a CI run
+     * once aborted here after 23,766 inputs with no message). */
+    int fd = -1;
+    for (int attempt = 0;; attempt++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            abort();
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            break;
+        int e = errno;
+        close(fd);
+        if (attempt == 1000) {
+            fprintf(stderr, "fuzz_http: connect to 127.0.0.1:%d failed: %s\n", port, strerror(e));
+            abort();
+        }
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     client_t c = {.fd = fd};
     struct event *rd = event_new(base, fd, EV_READ | EV_PERSIST, on_readable, &c);
