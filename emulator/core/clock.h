@@ -4,6 +4,7 @@
 #define SLUICE_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Wall-clock milliseconds since the epoch, plus any advance. */
 int64_t clock_now_ms(void);
@@ -11,6 +12,9 @@ int64_t clock_now_ms(void);
 int64_t clock_mono_us(void);
 /* Moves the emulated clock forward by ms (>= 0). */
 void clock_advance(int64_t ms);
+/* The time ms from now on clk (real time, never advanced), as
+ * pthread_cond_timedwait wants it. */
+struct timespec clock_deadline(clockid_t clk, int64_t ms);
 int64_t clock_offset_ms(void);
 
 #include <stddef.h>

@@ -14,6 +14,14 @@ static inline void *xrealloc(void *p, size_t n)
     return p;
 }
 
+static inline void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
 static inline char *xstrdup(const char *s)
 {
     char *d = strdup(s);

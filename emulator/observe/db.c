@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
 
@@ -170,22 +171,14 @@ static void *writer_main(void *arg)
                 d->flush_wanted = 0;
                 pthread_cond_broadcast(&d->committed);
             }
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += (long)OBSERVE_DB_BATCH_MS * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
+            struct timespec until = clock_deadline(CLOCK_REALTIME, OBSERVE_DB_BATCH_MS);
             pthread_cond_timedwait(&d->wake, &d->mu, &until);
         }
         if (!d->pending.n && d->stop)
             break;
         /* Wait out the batch window unless a flush, a stop or a full batch. */
         if (d->pending.n && d->pending.n < OBSERVE_DB_BATCH_MAX && !d->flush_wanted && !d->stop) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += (long)OBSERVE_DB_BATCH_MS * 1000000L;
-            until.tv_sec += until.tv_nsec / 1000000000L;
-            until.tv_nsec %= 1000000000L;
+            struct timespec until = clock_deadline(CLOCK_REALTIME, OBSERVE_DB_BATCH_MS);
             pthread_cond_timedwait(&d->wake, &d->mu, &until);
         }
         jobs_t tmp = d->pending;

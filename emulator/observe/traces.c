@@ -212,14 +212,6 @@ struct traces {
     observe_slab_t *slab; /* the records' memory: the writer never frees the loop's */
 };
 
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        abort();
-    return p;
-}
-
 static void recent_init(recent_t *r)
 {
     memset(r, 0, sizeof *r);
@@ -290,25 +282,37 @@ static void slot_remove(recent_t *r, int32_t i)
 
 /* The summary of trace (made, the least recently touched forgotten when
  * full), moved to the front. */
+/* The entry of trace[0..len) (hash h), or -1 with *slot the free slot
+ * where it would go. */
+static int32_t sum_find(const recent_t *r, const char *trace, size_t len, int64_t h, size_t *slot)
+{
+    size_t mask = SUM_SLOTS - 1, at = (size_t)h & mask;
+    for (; r->slots[at]; at = (at + 1) & mask) {
+        int32_t i = r->slots[at] - 1;
+        const sum_t *s = &r->sums[i];
+        if (s->h == h && !strncmp(s->trace, trace, len) && !s->trace[len])
+            return i;
+    }
+    if (slot)
+        *slot = at;
+    return -1;
+}
+
 static sum_t *sum_of(recent_t *r, const char *trace, size_t len, int64_t h)
 {
     if (len > TRACE_ROOT_LEN)
         len = TRACE_ROOT_LEN;
     if (h < 0)
         h = trace_hash(trace, len);
-    size_t mask = SUM_SLOTS - 1, at = (size_t)h & mask;
-    for (; r->slots[at]; at = (at + 1) & mask) {
-        int32_t i = r->slots[at] - 1;
-        sum_t *s = &r->sums[i];
-        if (s->h == h && !strncmp(s->trace, trace, len) && !s->trace[len]) {
-            if (r->head != i) {
-                lru_unlink(r, i);
-                lru_front(r, i);
-            }
-            return s;
+    size_t mask = SUM_SLOTS - 1, at = 0;
+    int32_t i = sum_find(r, trace, len, h, &at);
+    if (i >= 0) {
+        if (r->head != i) {
+            lru_unlink(r, i);
+            lru_front(r, i);
         }
+        return &r->sums[i];
     }
-    int32_t i;
     if (r->n_sums < SUM_MAX) {
         i = r->n_sums++;
     } else {
@@ -437,17 +441,13 @@ static void unapply_invoke(recent_t *r, pthread_mutex_t *mu, int64_t request_h)
         if (mu)
             pthread_mutex_lock(mu);
         size_t len = strlen(a->trace);
-        int64_t h = trace_hash(a->trace, len);
-        size_t mask = SUM_SLOTS - 1;
-        for (size_t at = (size_t)h & mask; r->slots[at]; at = (at + 1) & mask) {
-            sum_t *s = &r->sums[r->slots[at] - 1];
-            if (s->h == h && !strcmp(s->trace, a->trace)) {
-                if (s->nb_hops > 0)
-                    s->nb_hops--;
-                if (a->failed && s->nb_failed > 0)
-                    s->nb_failed--;
-                break;
-            }
+        int32_t k = sum_find(r, a->trace, len, trace_hash(a->trace, len), NULL);
+        if (k >= 0) {
+            sum_t *s = &r->sums[k];
+            if (s->nb_hops > 0)
+                s->nb_hops--;
+            if (a->failed && s->nb_failed > 0)
+                s->nb_failed--;
         }
         if (mu)
             pthread_mutex_unlock(mu);

@@ -47,14 +47,7 @@ static void *worker(void *arg)
     int64_t seen = -1; /* c->commits at the last wait's end */
     for (;;) {
         while (!c->stop && (!c->wanted || c->paused)) {
-            struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
-            until.tv_sec += IDLE_MS / 1000;
-            until.tv_nsec += (IDLE_MS % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
+            struct timespec until = clock_deadline(CLOCK_MONOTONIC, IDLE_MS);
             int rc = pthread_cond_timedwait(&c->cv, &c->mu, &until);
             int64_t copied = c->done_gen == c->gen ? c->done_ckpt : 0;
             if (rc == ETIMEDOUT && !c->paused && c->frames > copied && c->commits == seen)
