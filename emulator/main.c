@@ -549,7 +549,7 @@ static int cmd_serve(opts_t *o)
     snprintf(db_path, sizeof db_path, "%s/sluice.db", data_dir);
     signal(SIGPIPE, SIG_IGN);
     observe_db_process_init(); /* before any database is opened */
-    base = event_base_new();
+    base = server_base_new();
     if (!base)
         goto done;
     /* Observability first, so every service reports from its first hop. */

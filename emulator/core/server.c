@@ -378,6 +378,17 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
     }
 }
 
+struct event_base *server_base_new(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
+}
+
 int server_parse_listen(const char *spec, char **host, int *port)
 {
     const char *colon = strrchr(spec, ':');

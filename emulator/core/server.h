@@ -12,6 +12,14 @@
 
 typedef struct server server_t;
 
+/* The process's one event_base. On epoll it keeps a changelist: the
+ * enables and disables of one loop turn (evhttp turns a connection's read
+ * and write events on and off around every request) reach the kernel as
+ * one epoll_ctl per fd and turn, or none when they cancel out. Returns
+ * NULL on failure. The changelist's caveat (an fd cloned with dup() and
+ * registered twice) does not apply: sluice registers each fd once. */
+struct event_base *server_base_new(void);
+
 /* Parses "HOST:PORT" ("[::1]:0" too). Returns 0 or -1. host is owned. */
 int server_parse_listen(const char *spec, char **host, int *port);
 
