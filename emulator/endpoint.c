@@ -22,6 +22,7 @@
 #include "core/form.h"
 #include "core/guard.h"
 #include "core/log.h"
+#include "core/server.h"
 #include "dashboard/dashboard.h"
 #include "observe/logs_api.h"
 #include "observe/metrics.h"
@@ -31,13 +32,6 @@
 #include "sqs/wire_json.h"
 #include "sqs/wire_query.h"
 #include "sts/sts.h"
-
-struct endpoint {
-    sqs_t *sqs;
-    lambda_t *lambda;
-    dashboard_t *dashboard;
-    char *default_region;
-};
 
 typedef enum { PROTO_JSON, PROTO_QUERY } proto_t;
 
@@ -52,7 +46,26 @@ typedef struct {
     char region[32];
     char sender[136];         /* SenderId: the signing key's principal (auth:), else its access key */
     char *host;
+    void *next_spare;         /* in the endpoint's spares */
 } http_call_t;
+
+/* Calls kept for reuse: a call is over 2 KiB (its error text), and glibc
+ * sorts every free small chunk back into its bins before handing out one
+ * that large, once per request. */
+#ifdef __SANITIZE_ADDRESS__
+enum { SPARE_CALLS_MAX = 0 }; /* the sanitizer build frees each call, so a use after free is seen */
+#else
+enum { SPARE_CALLS_MAX = 64 };
+#endif
+
+struct endpoint {
+    sqs_t *sqs;
+    lambda_t *lambda;
+    dashboard_t *dashboard;
+    char *default_region;
+    http_call_t *spare;
+    int n_spare;
+};
 
 endpoint_t *endpoint_new(sqs_t *sqs, const char *default_region)
 {
@@ -70,6 +83,11 @@ void endpoint_free(endpoint_t *e)
 {
     if (!e)
         return;
+    while (e->spare) {
+        http_call_t *hc = e->spare;
+        e->spare = hc->next_spare;
+        free(hc);
+    }
     free(e->default_region);
     free(e);
 }
@@ -89,13 +107,13 @@ static void reply(struct evhttp_request *req, int status, const char *ctype, con
     evhttp_add_header(h, "x-amzn-RequestId", request_id);
     if (query_error)
         evhttp_add_header(h, "x-amzn-query-error", query_error);
-    struct evbuffer *out = evbuffer_new();
-    evbuffer_add_reference(out, body, len, free_body, NULL);
+    server_add_date(h);
+    /* The body goes by reference into the request's own output buffer. */
+    evbuffer_add_reference(evhttp_request_get_output_buffer(req), body, len, free_body, NULL);
     const char *reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 403 ? "Forbidden"
                                             : status >= 500     ? "Internal Server Error"
                                                                 : "Bad Request";
-    evhttp_send_reply(req, status, reason, out);
-    evbuffer_free(out);
+    evhttp_send_reply(req, status, reason, NULL);
 }
 
 static void reply_error(struct evhttp_request *req, proto_t proto, const err_t *err, const char *request_id)
@@ -124,7 +142,14 @@ static void free_http_call(http_call_t *hc)
     sqs_call_clear(&hc->call);
     cJSON_Delete(hc->call.params);
     free(hc->host);
-    free(hc);
+    endpoint_t *ep = hc->ep;
+    if (ep->n_spare < SPARE_CALLS_MAX) {
+        hc->next_spare = ep->spare;
+        ep->spare = hc;
+        ep->n_spare++;
+    } else {
+        free(hc);
+    }
 }
 
 static void call_done(sqs_call_t *call)
@@ -201,6 +226,15 @@ static void parse_credential(const char *auth, char *region, size_t rn, char *ak
 }
 
 /* "/ACCOUNT/NAME" (a queue URL path): returns 1. */
+/* Copies src into dst[n], cut to fit, always terminated (snprintf's "%s"
+ * without its cost on every request). */
+static void copy_text(char *dst, size_t n, const char *src)
+{
+    size_t len = strnlen(src, n - 1);
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
 static int is_queue_path(const char *path)
 {
     if (!path || path[0] != '/' || !path[1])
@@ -388,52 +422,61 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         return;
     if (ep->lambda && lambda_api_handle(ep->lambda, req, path))
         return;
-    if (sts_handle(req, sqs_account_id(ep->sqs)))
-        return;
-    char cw_region[32] = "", cw_akid[64] = ""; /* CloudWatch answers per region */
-    parse_credential(evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), cw_region,
-                     sizeof cw_region, cw_akid, sizeof cw_akid);
-    if (cloudwatch_handle(req, path, query, cw_region)) /* before SQS: it takes Version=2010-08-01 forms */
-        return;
-    const char *logs_target = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Amz-Target");
-    if (logs_target && strncmp(logs_target, LOGS_API_TARGET_PREFIX, strlen(LOGS_API_TARGET_PREFIX)) == 0) {
-        char region[32], akid[64] = "";
-        snprintf(region, sizeof region, "%s", ep->default_region);
-        parse_credential(evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"), region,
-                         sizeof region, akid, sizeof akid);
-        observe_t *obs = observe_get();
-        logs_api_handle(obs ? obs->logs : NULL, req, logs_target + strlen(LOGS_API_TARGET_PREFIX), region,
-                        sqs_account_id(ep->sqs));
-        return;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *target = evhttp_find_header(in, "X-Amz-Target");
+    const char *authz = evhttp_find_header(in, "Authorization");
+    /* An SQS call in the JSON protocol (the hot path) is no other
+     * service's: STS, CloudWatch and Logs each need their own target, or
+     * CloudWatch's CBOR path, which is neither "/" nor a queue's. */
+    int sqs_json = target && strncmp(target, "AmazonSQS.", 10) == 0 && (strcmp(path, "/") == 0 || is_queue_path(path));
+    if (!sqs_json) {
+        if (sts_handle(req, sqs_account_id(ep->sqs)))
+            return;
+        char cw_region[32] = "", cw_akid[64] = ""; /* CloudWatch answers per region */
+        parse_credential(authz, cw_region, sizeof cw_region, cw_akid, sizeof cw_akid);
+        if (cloudwatch_handle(req, path, query, cw_region)) /* before SQS: it takes Version=2010-08-01 forms */
+            return;
+        if (target && strncmp(target, LOGS_API_TARGET_PREFIX, strlen(LOGS_API_TARGET_PREFIX)) == 0) {
+            char region[32], akid[64] = "";
+            copy_text(region, sizeof region, ep->default_region);
+            parse_credential(authz, region, sizeof region, akid, sizeof akid);
+            observe_t *obs = observe_get();
+            logs_api_handle(obs ? obs->logs : NULL, req, target + strlen(LOGS_API_TARGET_PREFIX), region,
+                            sqs_account_id(ep->sqs));
+            return;
+        }
     }
 
-    http_call_t *hc = calloc(1, sizeof *hc);
+    http_call_t *hc = ep->spare;
+    if (hc) {
+        ep->spare = hc->next_spare;
+        ep->n_spare--;
+        memset(hc, 0, sizeof *hc);
+    } else {
+        hc = calloc(1, sizeof *hc);
+        if (!hc)
+            abort();
+    }
     hc->ep = ep;
     hc->req = req;
     ids_uuid4(hc->call.request_id);
     hc->call.done = call_done;
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *host = evhttp_find_header(in, "Host");
     hc->host = strdup(host ? host : "localhost:4566");
-    snprintf(hc->region, sizeof hc->region, "%s", ep->default_region);
-    parse_credential(evhttp_find_header(in, "Authorization"), hc->region, sizeof hc->region, hc->sender,
-                     sizeof hc->sender);
+    copy_text(hc->region, sizeof hc->region, ep->default_region);
+    parse_credential(authz, hc->region, sizeof hc->region, hc->sender, sizeof hc->sender);
     if (principal)
-        snprintf(hc->sender, sizeof hc->sender, "%s", principal);
+        copy_text(hc->sender, sizeof hc->sender, principal);
 
     struct evbuffer *body_buf = evhttp_request_get_input_buffer(req);
     size_t body_len = evbuffer_get_length(body_buf);
     const char *body = body_len ? (const char *)evbuffer_pullup(body_buf, -1) : "";
-    const char *target = evhttp_find_header(in, "X-Amz-Target");
     err_t err = {0};
     int rc = 0;
 
     if (target) {
         hc->proto = PROTO_JSON;
-        if (strncmp(target, "AmazonSQS.", 10) == 0)
-            snprintf(hc->action, sizeof hc->action, "%s", target + 10);
-        else
-            snprintf(hc->action, sizeof hc->action, "%s", target);
+        copy_text(hc->action, sizeof hc->action, strncmp(target, "AmazonSQS.", 10) == 0 ? target + 10 : target);
         if (!sqs_action_known(hc->action) || strncmp(target, "AmazonSQS.", 10) != 0)
             rc = err_set(&err, ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.", hc->action);
         else
@@ -448,7 +491,7 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         if (!action) {
             rc = err_set(&err, ERR_UNKNOWN_OPERATION, "Unknown operation.");
         } else {
-            snprintf(hc->action, sizeof hc->action, "%s", action);
+            copy_text(hc->action, sizeof hc->action, action);
             if (!sqs_action_known(action) || (is_queue_path(path) && !sqs_action_takes_queue(action)))
                 rc = err_set(&err, ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.", action);
             else

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/guard.h"
 #include "core/log.h"
@@ -376,6 +377,24 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
                  "connections=%d pause_ms=%d",
                  s->host ? s->host : "?", s->port, evutil_socket_error_to_string(err), n_conns, SERVER_BACKOFF_MS);
     }
+}
+
+void server_add_date(struct evkeyvalq *headers)
+{
+    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static time_t made = (time_t)-1;
+    static char text[40];
+    time_t now = time(NULL);
+    if (now != made) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(text, sizeof text, "%s, %02d %s %d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
+                 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        made = now;
+    }
+    evhttp_add_header(headers, "Date", text);
 }
 
 struct event_base *server_base_new(void)

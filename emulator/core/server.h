@@ -20,6 +20,11 @@ typedef struct server server_t;
  * registered twice) does not apply: sluice registers each fd once. */
 struct event_base *server_base_new(void);
 
+/* Adds the reply's Date header (RFC 9110's IMF-fixdate, GMT), formatted
+ * once a second. evhttp adds one only when it is missing, and formats it
+ * per reply (gmtime and printf: a tenth of a small reply's own work). */
+void server_add_date(struct evkeyvalq *headers);
+
 /* Parses "HOST:PORT" ("[::1]:0" too). Returns 0 or -1. host is owned. */
 int server_parse_listen(const char *spec, char **host, int *port);
 

@@ -89,6 +89,27 @@ test('success: 200, x-amzn-RequestId, JSON 1.0 content type, QueueUrl from the H
   assert.notEqual(assertRequestId(res2), id1, 'request ids are unique');
 });
 
+test('every answer carries a Date header in IMF-fixdate, GMT, of the current second', T, async () => {
+  // sluice formats the Date once a second instead of letting evhttp format
+  // one per reply; it must still be the reply's own second, for successes
+  // and errors, across a second boundary.
+  const imf = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+  const dates = new Set();
+  for (let i = 0; i < 3; i++) {
+    for (const res of [await call('ListQueues', {}), await call('GetQueueUrl', { QueueName: uniqueName('nodate') })]) {
+      const before = Math.floor(Date.now() / 1000) * 1000;
+      const date = res.headers.date;
+      assert.match(String(date), imf);
+      const t = Date.parse(date);
+      assert.ok(Math.abs(t - before) <= 1000, `Date ${date} is the current second (client ${new Date(before).toUTCString()})`);
+      assert.equal(new Date(t).toUTCString(), date, 'the weekday matches the date');
+      dates.add(date);
+    }
+    await new Promise((r) => setTimeout(r, 600));
+  }
+  assert.ok(dates.size >= 2, `the Date moves with the clock (${[...dates].join(', ')})`);
+});
+
 test('error: QueueDoesNotExist with __type, x-amzn-query-error and message', T, async () => {
   const res = await call('GetQueueUrl', { QueueName: uniqueName('nope') });
   assert.equal(res.status, 400);
