@@ -73,6 +73,11 @@ static int scan_body(const char *s, size_t len, long *bad)
     const unsigned char *u = (const unsigned char *)s;
     uint32_t cp;
     for (size_t i = 0; i < len;) {
+        /* Printable ASCII, the usual body, a byte at a time without decoding. */
+        if (u[i] >= 0x20 && u[i] < 0x80) {
+            i++;
+            continue;
+        }
         if (!utf8_next(u, len, &i, &cp)) {
             *bad = -1;
             return 0;
