@@ -7,6 +7,7 @@ emulated clock moved on), runs its command with the SNS-style JSON on stdin,
 goes back to OK after the messages are deleted, and keeps all of it across
 a restart."""
 import json
+from datetime import datetime, timezone
 import re
 import time
 import urllib.request
@@ -207,11 +208,35 @@ def test_errors(cw, name):
 
 # ---- end to end -------------------------------------------------------
 
-def wait_state(server, cw, alarm, want, tries=6):
-    """Moves the clock a period at a time (after a sample of the queue's
-    gauges has been taken) until alarm is in state want."""
+def sampled(server, cw, queue, visible, timeout=20):
+    """Waits until the queue's gauges have been sampled in the current
+    (emulated) minute, and the latest sample saw `visible` messages. A fixed
+    sleep was not enough on a loaded machine: a period with no sample is
+    missing data, which notBreaching reads as OK."""
+    deadline = time.time() + timeout
+    while True:
+        start = server.clock.now_ms() // 60000 * 60
+        pts = cw.get_metric_statistics(
+            Namespace="AWS/SQS", MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=[{"Name": "QueueName", "Value": queue}],
+            StartTime=datetime.fromtimestamp(start, timezone.utc),
+            EndTime=datetime.fromtimestamp(start + 60, timezone.utc),
+            Period=60, Statistics=["SampleCount"])["Datapoints"]
+        line = f'sluice_sqs_messages_visible{{queue="{queue}"}} '
+        page = urllib.request.urlopen(server.endpoint + "/_sluice/metrics", timeout=10).read().decode()
+        now = [float(x[len(line):]) for x in page.splitlines() if x.startswith(line)]
+        if pts and pts[0]["SampleCount"] > 0 and now == [visible]:
+            return
+        if time.time() > deadline:
+            pytest.fail(f"no sample of {queue} at {visible} in this minute: {pts} {now}")
+        time.sleep(0.2)
+
+
+def wait_state(server, cw, alarm, want, visible, tries=6):
+    """Moves the clock a period at a time (once the queue's gauges have been
+    sampled in the period, at `visible` messages) until alarm is in state want."""
     for _ in range(tries):
-        time.sleep(1.3)
+        sampled(server, cw, "jobs", visible)
         server.clock.advance(60)
         (a,) = cw.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
         if a["StateValue"] == want:
@@ -247,10 +272,10 @@ alarms:
         url = sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
         (a,) = cw.describe_alarms(AlarmNames=["jobs-backlog"])["MetricAlarms"]
         assert a["StateValue"] == "INSUFFICIENT_DATA"
-        wait_state(server, cw, "jobs-backlog", "OK")
+        wait_state(server, cw, "jobs-backlog", "OK", 0)
         for i in range(5):
             sqs.send_message(QueueUrl=url, MessageBody=f"job {i}")
-        a = wait_state(server, cw, "jobs-backlog", "ALARM")
+        a = wait_state(server, cw, "jobs-backlog", "ALARM", 5)
         assert a["StateReason"].startswith("Threshold Crossed: 1 datapoint [5.0 (")
         assert a["StateReason"].endswith(")] was greater than the threshold (3.0).")
         reason_data = json.loads(a["StateReasonData"])
@@ -281,7 +306,7 @@ alarms:
                 break
             for m in got:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-        a = wait_state(server, cw, "jobs-backlog", "OK")
+        a = wait_state(server, cw, "jobs-backlog", "OK", 0)
         assert a["StateReason"].startswith("Threshold Crossed: 1 datapoint [0.0 (")
         assert a["StateReason"].endswith(")] was not greater than the threshold (3.0).")
 
