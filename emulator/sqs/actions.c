@@ -280,10 +280,10 @@ void sqs_tx_rollback(sqs_t *s)
 
 /* Begins a call's changes, and with group commit makes sure the commit
  * runs after the current callbacks of this loop turn. */
-int sqs_tx_begin(sqs_t *s)
+static int tx_begin(sqs_t *s, int single)
 {
     s->held_mark = s->n_held;
-    if (sqs_store_begin(s->store))
+    if (single ? sqs_store_begin_single(s->store) : sqs_store_begin(s->store))
         return -1;
     if (s->group && !s->flush_scheduled) {
         s->flush_scheduled = 1;
@@ -291,6 +291,10 @@ int sqs_tx_begin(sqs_t *s)
     }
     return 0;
 }
+
+int sqs_tx_begin(sqs_t *s) { return tx_begin(s, 0); }
+
+int sqs_tx_begin_single(sqs_t *s) { return tx_begin(s, 1); }
 
 /* Hands a finished call back: at once, or after the pending commit (every
  * call that finishes while changes are uncommitted waits, so no answer
@@ -942,7 +946,9 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
     if (!q)
         return -1;
     cJSON *out = cJSON_CreateObject();
-    if (sqs_tx_begin(s)) {
+    /* A standard queue's send is one INSERT; a FIFO send also reads and
+     * writes its deduplication entry. */
+    if (q->fifo ? sqs_tx_begin(s) : sqs_tx_begin_single(s)) {
         cJSON_Delete(out);
         return sqs_fail_internal(c);
     }

@@ -61,6 +61,9 @@ struct sqs {
 /* Begins a call's changes (see sqs_store_begin); with group commit makes
  * sure the commit runs at the end of this loop turn. 0 or -1. */
 int sqs_tx_begin(sqs_t *s);
+/* As sqs_tx_begin, for a call whose changes are one write statement
+ * (sqs_store_begin_single). */
+int sqs_tx_begin_single(sqs_t *s);
 /* Commits the call's changes (sqs_store_commit); its held trace hops are
  * recorded once that commit is the one that lands, dropped if not. 0/-1. */
 int sqs_tx_commit(sqs_t *s);

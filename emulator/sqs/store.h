@@ -66,6 +66,10 @@ const char *sqs_store_secret(const sqs_store_t *st);
  * acknowledgement until flush has returned 0. */
 void sqs_store_set_group_commit(sqs_store_t *st, int on);
 int sqs_store_begin(sqs_store_t *st);
+/* As sqs_store_begin, for a call that runs at most one write statement:
+ * with group commit it opens no savepoint (the statement undoes itself, or
+ * SQLite rolls back the whole transaction, which fails the group). */
+int sqs_store_begin_single(sqs_store_t *st);
 int sqs_store_commit(sqs_store_t *st);
 void sqs_store_rollback(sqs_store_t *st);
 /* 1 while a group transaction is open (changes not yet durable). */

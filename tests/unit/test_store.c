@@ -769,6 +769,60 @@ static void test_transactions(void **state)
     sqs_store_close(st);
 }
 
+/* Group commit with single-statement calls (sqs_store_begin_single, no
+ * savepoint): a landed call is committed by the flush with the calls
+ * around it; one rolled back before its statement ran changes nothing and
+ * keeps the group; one rolled back after its statement landed cannot be
+ * undone alone, so the whole group is lost (its calls fail) rather than
+ * kept half-done; the kept counts follow every case. */
+static void test_single_statement_calls(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    sqs_store_set_group_commit(st, 1);
+    int64_t v, i, d;
+
+    assert_int_equal(sqs_store_begin(st), 0); /* a savepoint call */
+    int64_t a = add_msg(st, q, "a", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_begin_single(st), 0);
+    int64_t b = add_msg(st, q, "b", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_begin_single(st), 0);
+    sqs_store_rollback(st); /* failed before its statement: nothing to undo */
+    assert_int_equal(sqs_store_pending(st), 1);
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(sqs_store_lost(st), 0);
+    sqs_store_msg_t m;
+    assert_int_equal(sqs_store_msg_get(st, q, a, &m), 0);
+    sqs_store_msg_clear(&m);
+    assert_int_equal(sqs_store_msg_get(st, q, b, &m), 0);
+    sqs_store_msg_clear(&m);
+    assert_int_equal(sqs_store_counts(st, q, 1, &v, &i, &d), 0);
+    assert_int_equal(v, 2);
+
+    /* rolled back after its statement landed: the group goes */
+    assert_int_equal(sqs_store_begin(st), 0);
+    int64_t c = add_msg(st, q, "c", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_begin_single(st), 0);
+    int64_t e = add_msg(st, q, "e", 0, FAR);
+    sqs_store_rollback(st);
+    assert_int_equal(sqs_store_lost(st), 1);
+    assert_int_equal(sqs_store_pending(st), 0);
+    assert_int_equal(sqs_store_msg_get(st, q, c, &m), 1);
+    assert_int_equal(sqs_store_msg_get(st, q, e, &m), 1);
+    assert_int_equal(sqs_store_counts(st, q, 1, &v, &i, &d), 0);
+    assert_int_equal(v, 2);
+    sqs_store_close(st);
+
+    st = sqs_store_open(f->path); /* what was flushed is what is there */
+    assert_int_equal(sqs_store_counts(st, q, 1, &v, &i, &d), 0);
+    assert_int_equal(v, 2);
+    sqs_store_close(st);
+}
+
 /* ---------- kept counts against a full recount ---------- */
 
 /* A tiny deterministic generator, so a failure replays. */
@@ -1020,6 +1074,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_statement_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_match_recount, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_catch_up_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldest_sent, setup, teardown),
