@@ -79,18 +79,26 @@ static const struct {
 
 /* Records v into q's metric which (a no-op when nothing records); the
  * series handle is cached in the queue. */
-static void queue_metric(sqs_queue_t *q, int which, double v)
+/* q's series of metric which, made on first use; NULL when recording is off. */
+static metric_series_t *queue_series(sqs_queue_t *q, int which)
 {
     metrics_t *m = metrics_get();
     if (!m || !q)
-        return;
+        return NULL;
     _Static_assert(QM_N <= sizeof q->metrics / sizeof q->metrics[0], "sqs_queue_t.metrics is too small");
     if (!q->metrics[which] || metrics_series_owner(q->metrics[which]) != m) {
         metric_dim_t d = {"QueueName", q->name};
         q->metrics[which] = /* per region, as CloudWatch answers */
             metrics_series_in(m, q->region, "AWS/SQS", queue_metrics[which].name, &d, 1, queue_metrics[which].unit);
     }
-    metrics_record(q->metrics[which], v, clock_now_ms());
+    return q->metrics[which];
+}
+
+static void queue_metric(sqs_queue_t *q, int which, double v)
+{
+    metric_series_t *series = queue_series(q, which);
+    if (series)
+        metrics_record(series, v, clock_now_ms());
 }
 
 void sqs_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
@@ -200,29 +208,61 @@ cJSON *sqs_inspect_peek(sqs_t *s, const char *queue, int max, int64_t now_ms)
  * its call's changes were released into the group transaction, -1 before;
  * the hop is recorded only if that transaction is the one committed, as
  * the call is answered 200 only then (flush_cb). */
+/* The same holds a call's counted metrics (NumberOfMessagesSent,
+ * SentMessageSize, NumberOfMessagesDeleted, NumberOfMessagesReceived):
+ * an entry is a hop or a series and its value. */
 struct sqs_held_hop {
     trace_hop_t *hop;
+    metric_series_t *series;
+    double value;
     int64_t gen;
 };
 
-static void held_add(sqs_t *s, trace_hop_t *hop)
+static void held_push(sqs_t *s, struct sqs_held_hop h)
 {
-    if (!hop)
-        return;
     if (s->n_held == s->cap_held) {
         s->cap_held = s->cap_held ? s->cap_held * 2 : 16;
         s->held = realloc(s->held, s->cap_held * sizeof *s->held);
         if (!s->held)
             abort();
     }
-    s->held[s->n_held++] = (struct sqs_held_hop){hop, -1};
+    s->held[s->n_held++] = h;
+}
+
+static void held_add(sqs_t *s, trace_hop_t *hop)
+{
+    if (hop)
+        held_push(s, (struct sqs_held_hop){hop, NULL, 0, -1});
+}
+
+/* Counts v in q's metric which once the current call's changes commit. */
+static void held_metric(sqs_t *s, sqs_queue_t *q, int which, double v)
+{
+    metric_series_t *series = queue_series(q, which);
+    if (series)
+        held_push(s, (struct sqs_held_hop){NULL, series, v, -1});
+}
+
+/* Records a held entry, or lets it go. */
+static void held_record(const struct sqs_held_hop *h)
+{
+    if (h->hop)
+        traces_hop_submit(h->hop);
+    else
+        metrics_record(h->series, h->value, clock_now_ms());
+}
+
+static void held_discard(const struct sqs_held_hop *h)
+{
+    if (h->hop)
+        traces_hop_discard(h->hop);
 }
 
 /* The hops of the call since sqs_tx_begin are gone with its changes. */
 static void held_drop_call(sqs_t *s)
 {
     for (size_t i = s->held_mark; i < s->n_held; i++)
-        traces_hop_discard(s->held[i].hop);
+        held_discard(&s->held[i]);
     s->n_held = s->held_mark;
 }
 
@@ -236,7 +276,7 @@ static void held_call_done(sqs_t *s, int ok)
     }
     if (!s->group) {
         for (size_t i = s->held_mark; i < s->n_held; i++)
-            traces_hop_submit(s->held[i].hop);
+            held_record(&s->held[i]);
         s->n_held = s->held_mark;
         return;
     }
@@ -252,9 +292,9 @@ static void held_flush(sqs_t *s, int64_t lost)
 {
     for (size_t i = 0; i < s->n_held; i++) {
         if (s->held[i].gen == lost)
-            traces_hop_submit(s->held[i].hop);
+            held_record(&s->held[i]);
         else
-            traces_hop_discard(s->held[i].hop);
+            held_discard(&s->held[i]);
     }
     s->n_held = s->held_mark = 0;
 }
@@ -918,8 +958,8 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
     if (rc == 0 && group)
         q->has_groups = 1;
     if (rc == 0) {
-        queue_metric(q, QM_SENT, 1);
-        queue_metric(q, QM_SIZE, (double)size);
+        held_metric(s, q, QM_SENT, 1);
+        held_metric(s, q, QM_SIZE, (double)size);
         held_add(s, traces_send_hop(traces_get(), msg.message_id, q->name, msg.trace_header, c->action));
     }
 answer:
@@ -1633,7 +1673,17 @@ static void finish(sqs_call_t *c)
 static void finish_receive(sqs_call_t *c, sqs_queue_t *q, cJSON *msgs)
 {
     int n = msgs ? cJSON_GetArraySize(msgs) : 0;
-    queue_metric(q, n ? QM_RECEIVED : QM_EMPTY, n ? (double)n : 1.0);
+    sqs_t *s = c->sqs;
+    if (!n) {
+        queue_metric(q, QM_EMPTY, 1.0); /* nothing to commit */
+    } else if (s->group && sqs_store_pending(s->store)) {
+        /* The deliveries are in the turn's transaction: counted if it lands. */
+        metric_series_t *series = queue_series(q, QM_RECEIVED);
+        if (series)
+            held_push(s, (struct sqs_held_hop){NULL, series, (double)n, sqs_store_lost(s->store)});
+    } else {
+        queue_metric(q, QM_RECEIVED, (double)n);
+    }
     c->result = cJSON_CreateObject();
     if (msgs && cJSON_GetArraySize(msgs) > 0)
         cJSON_AddItemToObject(c->result, "Messages", msgs);
@@ -1758,7 +1808,7 @@ static int delete_one(sqs_t *s, sqs_queue_t *q, const char *text, const char *by
         return -1;
     if (sqs_store_msg_delete_id(s->store, h.seq, h.message_id))
         return err_set(err, ERR_INTERNAL, NULL);
-    queue_metric(q, QM_DELETED, 1);
+    held_metric(s, q, QM_DELETED, 1);
     held_add(s, traces_delete_hop(traces_get(), h.message_id, q->name, by));
     return 0;
 }

@@ -8,6 +8,7 @@ where a statement error used to roll the whole transaction back while the
 other calls in it were still answered 200 (issue 11)."""
 
 import json
+from datetime import datetime, timedelta, timezone
 import os
 import sqlite3
 import threading
@@ -15,7 +16,9 @@ import time
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sluice_helpers import SluiceProcess, make_client, sluice_binary
@@ -176,10 +179,11 @@ def _segment_hops(b):
 
 @pytest.mark.timeout(120)
 def test_disk_full_send_answered_500_leaves_no_trace_hop(tmp_path):
-    """A send's trace hop is recorded only once its message is committed: a
-    send answered 500 (its transaction rolled back, disk full) has no send
-    hop, and every acknowledged send has exactly one (observe.db is not
-    capped, so it takes every hop it is given)."""
+    """A send's trace hop and its NumberOfMessagesSent count are recorded
+    only once its message is committed: a send answered 500 (its transaction
+    rolled back, disk full) has no send hop and is not counted, and every
+    acknowledged send has exactly one hop (observe.db is not capped, so it
+    takes every hop it is given) and one count."""
     if not sluice_binary().exists():
         pytest.skip("needs the sluice binary; set SLUICE_BIN")
     server = _start(tmp_path, DISK_BYTES)
@@ -214,6 +218,11 @@ def test_disk_full_send_answered_500_leaves_no_trace_hop(tmp_path):
         assert not other, other[:3]
         assert acked_ids, "no send was acknowledged"
         assert failures[0] > 0, "the database never filled up"
+        # The counters wait for the commit as the hops do: NumberOfMessagesSent
+        # counts the sends answered 200, not the ones answered 500.
+        sent = _sum_metric(server.endpoint, "NumberOfMessagesSent")
+        assert sent == len(acked_ids), f"NumberOfMessagesSent {sent}, sends answered 200 {len(acked_ids)}, " \
+                                       f"answered 500 {failures[0]}"
     finally:
         server.stop()  # flushes observe.db
 
@@ -232,6 +241,19 @@ def test_disk_full_send_answered_500_leaves_no_trace_hop(tmp_path):
     assert not stray, f"{len(stray)} send hops of sends answered 500, e.g. {sorted(stray)[:3]}"
     assert set(hops) == acked_ids, f"{len(acked_ids - set(hops))} acknowledged sends have no send hop"
     assert all(n == 1 for n in hops.values())
+
+
+def _sum_metric(endpoint, name, queue="full"):
+    """The Sum of an AWS/SQS metric of queue over the last hour."""
+    cw = boto3.session.Session().client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test",
+        endpoint_url=endpoint, config=Config(retries={"max_attempts": 1}))
+    now = datetime.now(timezone.utc)
+    points = cw.get_metric_statistics(
+        Namespace="AWS/SQS", MetricName=name, Dimensions=[{"Name": "QueueName", "Value": queue}],
+        StartTime=now - timedelta(hours=1), EndTime=now + timedelta(minutes=5), Period=3600,
+        Statistics=["Sum"])["Datapoints"]
+    return sum(p["Sum"] for p in points)
 
 
 def _chain(endpoint, msg_id):
@@ -300,6 +322,10 @@ def test_disk_full_receive_and_delete_answered_500_leave_no_trace_hop(tmp_path):
         for th in threads:
             th.join(timeout=150)
         assert receive_failures[0] + delete_failures[0] > 0, "the full database never refused a receive or delete"
+        # NumberOfMessagesReceived / Deleted count what the clients got, not
+        # the receives and deletes answered 500.
+        assert _sum_metric(server.endpoint, "NumberOfMessagesReceived") == sum(len(v) for v in seen.values())
+        assert _sum_metric(server.endpoint, "NumberOfMessagesDeleted") == len(deleted)
         # Read the chains from a sluice without the cap (observe.db is kept).
         server.stop()
         server = _start(tmp_path, None)
