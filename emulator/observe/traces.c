@@ -2,7 +2,6 @@
  * observe/db's writer thread, and the chain and list reads. */
 #include "observe/traces.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,14 +24,24 @@
 
 /* ---------- pure helpers ---------- */
 
+/* Hex digits, by byte: a table, not isxdigit (a locale lookup per call);
+ * a root is checked on every API request and every send. */
+static const unsigned char HEX_DIGIT[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+};
+
 static int root_ok(const char *p, size_t len)
 {
     if (len != TRACE_ROOT_LEN || p[0] != '1' || p[1] != '-' || p[10] != '-')
         return 0;
-    for (size_t i = 2; i < len; i++)
-        if (i != 10 && !isxdigit((unsigned char)p[i]))
-            return 0;
-    return 1;
+    unsigned bad = 0;
+    for (size_t i = 2; i < 10; i++)
+        bad |= HEX_DIGIT[(unsigned char)p[i]] ^ 1u;
+    for (size_t i = 11; i < TRACE_ROOT_LEN; i++)
+        bad |= HEX_DIGIT[(unsigned char)p[i]] ^ 1u;
+    return !bad;
 }
 
 int trace_root_parse(const char *header, char root[TRACE_ROOT_LEN + 1])
@@ -43,6 +52,14 @@ int trace_root_parse(const char *header, char root[TRACE_ROOT_LEN + 1])
     const char *p = header;
     while (*p == ' ')
         p++;
+    /* What sluice itself passes on ("Root=ROOT", maybe more fields after):
+     * the general parse below finds the same root. */
+    if (strncmp(p, "Root=", 5) == 0 && strnlen(p + 5, TRACE_ROOT_LEN) == TRACE_ROOT_LEN &&
+        (p[5 + TRACE_ROOT_LEN] == '\0' || p[5 + TRACE_ROOT_LEN] == ';') && root_ok(p + 5, TRACE_ROOT_LEN)) {
+        memcpy(root, p + 5, TRACE_ROOT_LEN);
+        root[TRACE_ROOT_LEN] = '\0';
+        return 0;
+    }
     if (strncmp(p, "1-", 2) == 0 && !strchr(p, '=')) {
         size_t len = strcspn(p, "; ");
         if (!root_ok(p, len))
