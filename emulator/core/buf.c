@@ -146,6 +146,47 @@ void buf_json_string(buf_t *b, const char *s)
 }
 
 /* Writes u in decimal into out (at least 21 bytes); returns the length. */
+char *buf_json_string_at(char *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    *out++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        /* Eight bytes at a time while none needs escaping. */
+        for (uint64_t x; i + 8 <= n; i += 8, out += 8) {
+            memcpy(&x, s + i, 8);
+            if (word_has_escaped(x))
+                break;
+            memcpy(out, &x, 8);
+        }
+        if (i == n)
+            break;
+        unsigned char ch = (unsigned char)s[i++];
+        if (!JSON_ESCAPED[ch]) {
+            *out++ = (char)ch;
+            continue;
+        }
+        *out++ = '\\';
+        switch (ch) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default:
+            memcpy(out, "u00", 3);
+            out[3] = hex[ch >> 4];
+            out[4] = hex[ch & 15];
+            out += 5;
+            break;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
 static size_t put_u64(char *out, uint64_t u)
 {
     char tmp[24];

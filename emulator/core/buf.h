@@ -23,6 +23,10 @@ void buf_xml_escape(buf_t *b, const char *s, size_t n);
  * characters as \u00xx, bytes >= 0x80 as they are), so a line written here
  * reads byte for byte like one cJSON printed. */
 void buf_json_string(buf_t *b, const char *s);
+/* Writes s (n bytes) at out as buf_json_string appends it, for a caller
+ * that sized its buffer once for a whole line: out has room for 6 n + 2
+ * bytes. Returns the end (not NUL-terminated). */
+char *buf_json_string_at(char *out, const char *s, size_t n);
 /* Appends v as cJSON_Print* prints a number: %1.15g, or %1.17g when that
  * does not read back as v; NaN and infinities as null. */
 void buf_json_number(buf_t *b, double v);

@@ -23,6 +23,17 @@ static void string_as_cjson(const char *s)
     buf_init(&b);
     buf_json_string(&b, s);
     assert_string_equal(b.data, want);
+    /* The same text written in place (the access line's way), with a
+     * guard byte after the room it may use. */
+    size_t n = strlen(s), room = 6 * n + 2;
+    char *at = malloc(room + 1);
+    at[room] = '#';
+    char *end = buf_json_string_at(at, s, n);
+    assert_true(end <= at + room);
+    assert_int_equal(at[room], '#');
+    assert_int_equal((size_t)(end - at), strlen(want));
+    assert_memory_equal(at, want, strlen(want));
+    free(at);
     buf_free(&b);
     free(want);
     cJSON_Delete(o);
