@@ -74,6 +74,29 @@ struct metric_series {
     metric_series_t *hash_next;
 };
 
+/* One value seen at several levels (metrics_fanout): the values of one
+ * second staged in one aggregate, merged into every series once that
+ * second is over (at the tick, or when its slot is wanted two seconds
+ * later) or when anything reads. Two slots, by the second's parity: the
+ * tick, once a second, finds the second before the current one complete,
+ * so requests themselves never pay for a merge. */
+typedef struct {
+    int staged;            /* agg holds values of second sec */
+    int64_t sec;
+    metric_agg_t agg;
+    double last;           /* the staged value with the latest time, and that time */
+    int64_t last_ms;
+} fanout_stage_t;
+
+struct metric_fanout {
+    metric_series_t *series[METRICS_FANOUT_MAX];
+    size_t n;
+    fanout_stage_t st[2];
+    double key_value;      /* the last value's histogram key (a counter's 1s) */
+    int32_t key;
+    int has_key;
+};
+
 typedef struct {
     metrics_sampler_fn fn;
     void *ctx;
@@ -89,6 +112,8 @@ struct metrics {
     sampler_t *samplers;
     size_t n_samplers;
     int64_t swept_minute;  /* the minute of the last retention sweep */
+    metric_fanout_t **fanouts; /* metrics_fanout's, each with its staged second */
+    size_t n_fanouts;
     char *region;          /* the default region: series recorded without one */
 };
 
@@ -749,6 +774,141 @@ void metrics_record_each(metric_series_t *const *series, size_t n, double value,
             record_keyed(series[i], value, 0, 0, 0, 0, ts_ms, &key);
 }
 
+/* The values of second sec gathered in a (count > 0), the latest of them
+ * last at last_ms, into s: what recording them one by one does (the sum
+ * added as one term). */
+static void record_agg(metric_series_t *s, const metric_agg_t *a, double last, int64_t last_ms, int64_t sec)
+{
+    int64_t minute = sec >= 0 ? sec / 60 : (sec - 59) / 60;
+    block_t *b = block_for(s, minute);
+    s->total_count += a->count;
+    s->total_sum += a->sum;
+    if (last_ms >= s->last_ms) {
+        s->last = last;
+        s->last_ms = last_ms;
+    }
+    if (!b) {
+        /* Older than the hour in memory: straight to the stored minute. */
+        if (s->m->db && !s->stored) {
+            metrics_store_put_series(s->m->db, s->id, s->region, s->ns, s->name, s->unit, s->dims_json);
+            s->stored = 1;
+        }
+        metrics_store_put_minute(s->m->db, s->id, minute, a);
+        return;
+    }
+    int i = (int)(sec - minute * 60);
+    if (!b->sec && a->min == a->max && (!b->seen || b->value == a->min)) {
+        /* One value, the block's: count it in the compact form. */
+        uint64_t bit = 1ULL << i;
+        double have = b->cnt ? b->cnt[i] : (double)(b->seen >> i & 1);
+        if (have + a->count <= UINT16_MAX) {
+            if (!b->cnt && have + a->count > 1) {
+                b->cnt = xrealloc(NULL, 60 * sizeof *b->cnt);
+                for (int k = 0; k < 60; k++)
+                    b->cnt[k] = (uint16_t)(b->seen >> k & 1);
+            }
+            if (b->cnt)
+                b->cnt[i] = (uint16_t)(have + a->count);
+            if (!b->seen)
+                b->value_key = inline_bucket(a) ? a->key0 : a->b[0].key;
+            b->seen |= bit;
+            b->value = a->min;
+            metric_agg_merge(&b->pending, a);
+            return;
+        }
+    }
+    if (!b->sec)
+        block_expand(b);
+    metric_agg_merge(&b->sec[i], a);
+    if (!b->derived)
+        metric_agg_merge(&b->pending, a);
+}
+
+/* Merges a staged second of f into f's series. */
+static void stage_flush(metric_fanout_t *f, fanout_stage_t *st)
+{
+    if (!st->staged)
+        return;
+    if (st->agg.count > 0)
+        for (size_t i = 0; i < f->n; i++)
+            record_agg(f->series[i], &st->agg, st->last, st->last_ms, st->sec);
+    st->staged = 0;
+    metric_agg_reset(&st->agg);
+}
+
+/* Everything f staged, the older second first. */
+static void fanout_flush(metric_fanout_t *f)
+{
+    int older = f->st[0].staged && f->st[1].staged && f->st[1].sec < f->st[0].sec;
+    stage_flush(f, &f->st[older]);
+    stage_flush(f, &f->st[!older]);
+}
+
+static void flush_fanouts(metrics_t *m)
+{
+    for (size_t i = 0; i < m->n_fanouts; i++)
+        fanout_flush(m->fanouts[i]);
+}
+
+/* The tick's part: the seconds before now_sec (complete), oldest first;
+ * the current one stays staged. */
+static void flush_fanouts_before(metrics_t *m, int64_t now_sec)
+{
+    for (size_t i = 0; i < m->n_fanouts; i++) {
+        metric_fanout_t *f = m->fanouts[i];
+        int older = f->st[0].staged && f->st[1].staged && f->st[1].sec < f->st[0].sec;
+        for (int k = 0; k < 2; k++) {
+            fanout_stage_t *st = &f->st[k ? !older : older];
+            if (st->staged && st->sec < now_sec)
+                stage_flush(f, st);
+        }
+    }
+}
+
+metric_fanout_t *metrics_fanout(metrics_t *m, metric_series_t *const *series, size_t n)
+{
+    if (!m || n > METRICS_FANOUT_MAX)
+        return NULL;
+    metric_fanout_t *f = xrealloc(NULL, sizeof *f);
+    memset(f, 0, sizeof *f);
+    for (size_t i = 0; i < n; i++)
+        if (series[i] && series[i]->m == m)
+            f->series[f->n++] = series[i];
+    metric_agg_reset(&f->st[0].agg);
+    metric_agg_reset(&f->st[1].agg);
+    m->fanouts = xrealloc(m->fanouts, (m->n_fanouts + 1) * sizeof *m->fanouts);
+    m->fanouts[m->n_fanouts++] = f;
+    return f;
+}
+
+void metrics_fanout_record(metric_fanout_t *f, double value, int64_t ts_ms)
+{
+    if (!f || isnan(value) || isinf(value))
+        return;
+    int64_t sec = ts_ms >= 0 ? ts_ms / 1000 : (ts_ms - 999) / 1000;
+    fanout_stage_t *st = &f->st[sec & 1];
+    if (st->staged && sec != st->sec) {
+        /* An older second still staged in this slot: it and any older
+         * second in the other go first, oldest first. */
+        fanout_flush(f);
+    }
+    if (!st->staged) {
+        st->staged = 1;
+        st->sec = sec;
+        st->last_ms = INT64_MIN;
+    }
+    if (!f->has_key || value != f->key_value) {
+        f->key = hkey(value);
+        f->key_value = value;
+        f->has_key = 1;
+    }
+    agg_add_key(&st->agg, value, f->key);
+    if (ts_ms >= st->last_ms) {
+        st->last = value;
+        st->last_ms = ts_ms;
+    }
+}
+
 void metrics_put_in(metrics_t *m, const char *region, const char *ns, const char *name, const metric_dim_t *dims,
                     size_t n_dims, const char *unit, double value, int64_t ts_ms)
 {
@@ -818,6 +978,13 @@ void metrics_free(metrics_t *m)
         return;
     if (m->timer)
         event_free(m->timer);
+    flush_fanouts(m);
+    for (size_t i = 0; i < m->n_fanouts; i++) {
+        metric_agg_release(&m->fanouts[i]->st[0].agg);
+        metric_agg_release(&m->fanouts[i]->st[1].agg);
+        free(m->fanouts[i]);
+    }
+    free(m->fanouts);
     for (size_t i = 0; i < m->n_all; i++) {
         metric_series_t *s = m->all[i];
         for (int k = 0; k < MINUTES; k++) {
@@ -856,6 +1023,7 @@ void metrics_tick(metrics_t *m, int64_t now_ms, int run_samplers)
 {
     if (!m)
         return;
+    flush_fanouts_before(m, now_ms >= 0 ? now_ms / 1000 : (now_ms - 999) / 1000);
     for (size_t i = 0; run_samplers && i < m->n_samplers; i++)
         m->samplers[i].fn(m->samplers[i].ctx, m, now_ms);
     int64_t now_minute = now_ms / 60000;
@@ -991,6 +1159,7 @@ size_t metrics_list_in(metrics_t *m, const char *region, const char *ns, const c
 {
     if (!m)
         return 0;
+    flush_fanouts(m);
     adopt_stored(m, ns, name);
     size_t n, listed = 0;
     metric_series_t **v = matching(m, scope(m, region), 0, ns, name, &n);
@@ -1135,6 +1304,7 @@ int metrics_query_in(metrics_t *m, const char *region, const char *ns, const cha
     metric_dim_t sorted[MAX_DIMS];
     if (!m || !ns || !name || period_s <= 0 || sort_dims(dims, n_dims, sorted))
         return -1;
+    flush_fanouts(m);
     adopt_stored(m, ns, name); /* also commits what was handed over */
     const char *scoped = scope(m, region);
     int minutes = period_s >= 60;
@@ -1186,6 +1356,7 @@ size_t metrics_current(metrics_t *m, const char *ns, int64_t now_ms,
 {
     if (!m)
         return 0;
+    flush_fanouts(m);
     size_t n, listed = 0;
     metric_series_t **v = matching(m, NULL, 1, ns, NULL, &n);
     metric_agg_t recent = {0};

@@ -102,6 +102,19 @@ void metrics_record(metric_series_t *s, double value, int64_t ts_ms);
  * metrics_record does into each: one value seen at several levels (an API,
  * its stage, its route) costs one histogram key, not one a level. */
 void metrics_record_each(metric_series_t *const *series, size_t n, double value, int64_t ts_ms);
+/* A value that always goes to the same several series (an API request's
+ * Count or Latency at the API, its stage and its route), recorded a
+ * second at a time: each value costs one histogram insert into a staged
+ * aggregate; when its second ends, and before any read (metrics_query*,
+ * metrics_list*, metrics_current, the tick, metrics_free), the second is
+ * merged into each series as recording every value there would have.
+ * series: up to METRICS_FANOUT_MAX (NULL ones and other tables' skipped).
+ * Owned by m (freed by metrics_free); NULL when m is NULL. Loop thread. */
+#define METRICS_FANOUT_MAX 4
+typedef struct metric_fanout metric_fanout_t;
+metric_fanout_t *metrics_fanout(metrics_t *m, metric_series_t *const *series, size_t n);
+/* Records value at ts_ms into every series of f. NULL f: no-op. */
+void metrics_fanout_record(metric_fanout_t *f, double value, int64_t ts_ms);
 /* The metrics s records into (for checking a cached handle still belongs
  * to the current table). */
 metrics_t *metrics_series_owner(const metric_series_t *s);

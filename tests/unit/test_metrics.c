@@ -426,6 +426,93 @@ static void test_record_each_equals_record_into_each(void **state)
     metrics_free(m);
 }
 
+static void on_current(void *ctx, const metric_id_t *id, const metric_current_t *cur)
+{
+    (void)id;
+    metric_current_t *out = ctx;
+    *out = *cur;
+    out->recent = NULL;
+}
+
+/* Two series' periods agree: counts, extremes and percentiles exactly,
+ * sums within rounding (a staged second adds its sum as one term). */
+static void same_periods(const periods_t *a, const periods_t *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        assert_true(a->start[i] == b->start[i] && a->count[i] == b->count[i] && a->min[i] == b->min[i] &&
+                    a->max[i] == b->max[i] && a->p50[i] == b->p50[i] && a->p99[i] == b->p99[i]);
+        assert_true(fabs(a->sum[i] - b->sum[i]) <= 1e-9 * fabs(b->sum[i]));
+    }
+}
+
+/* A fanout (an API request's value at its levels, staged a second at a
+ * time) leaves each series with what metrics_record into each gives:
+ * values of one second, seconds out of order, a read in the middle of a
+ * second, the tick, a counter's compact minute past 1 a second, a minute
+ * recycled an hour later, and the totals and last value Prometheus shows. */
+static void test_fanout_equals_record_into_each(void **state)
+{
+    (void)state;
+    metrics_t *m = metrics_new(NULL, NULL, 86400);
+    const metric_dim_t lv[3][1] = {{{"Api", "a"}}, {{"Api", "b"}}, {{"Api", "c"}}};
+    metric_series_t *fan_s[3], *one[3], *fan_c[3], *one_c[3];
+    for (int k = 0; k < 3; k++) {
+        fan_s[k] = metrics_series(m, "F", "Latency", lv[k], 1, "Milliseconds");
+        one[k] = metrics_series(m, "O", "Latency", lv[k], 1, "Milliseconds");
+        fan_c[k] = metrics_series(m, "F", "Count", lv[k], 1, "Count");
+        one_c[k] = metrics_series(m, "O", "Count", lv[k], 1, "Count");
+    }
+    metric_fanout_t *lat = metrics_fanout(m, fan_s, 3), *cnt = metrics_fanout(m, fan_c, 3);
+    assert_non_null(lat);
+    for (int i = 0; i < 3000; i++) {
+        double v = i % 7 == 0 ? 0 : (double)(i * 37 % 101) / 3.0;
+        /* runs of a second, then a jump back, then on */
+        int64_t t = T0 + (i < 1000 ? i * 7 : i < 1500 ? (i % 60) * 1000 + i % 3 : 60000 + (i - 1500) * 13);
+        metrics_fanout_record(lat, v, t);
+        metrics_fanout_record(cnt, 1, t);
+        for (int k = 0; k < 3; k++) {
+            metrics_record(one[k], v, t);
+            metrics_record(one_c[k], 1, t);
+        }
+        if (i == 700 || i == 1700) { /* a read and a tick inside a second */
+            periods_t x = {0};
+            metrics_query(m, "F", "Latency", lv[0], 1, NULL, T0, T0 + 1000, 1, on_period, &x);
+            metrics_tick(m, t, 0);
+        }
+    }
+    /* an hour and a minute later: the first minute's slot is reused */
+    metrics_fanout_record(lat, 5, T0 + 3660000);
+    metrics_fanout_record(lat, 6, T0 + 3660500);
+    for (int k = 0; k < 3; k++) {
+        metrics_record(one[k], 5, T0 + 3660000);
+        metrics_record(one[k], 6, T0 + 3660500);
+    }
+    for (int k = 0; k < 3; k++) {
+        for (int period = 1; period <= 60; period += 59) {
+            periods_t pf = {0}, po = {0};
+            metrics_query(m, "F", "Latency", lv[k], 1, NULL, T0 + 3600000, T0 + 3720000, period, on_period, &pf);
+            metrics_query(m, "O", "Latency", lv[k], 1, NULL, T0 + 3600000, T0 + 3720000, period, on_period, &po);
+            assert_true(pf.n > 0);
+            same_periods(&pf, &po);
+            memset(&pf, 0, sizeof pf);
+            memset(&po, 0, sizeof po);
+            metrics_query(m, "F", "Count", lv[k], 1, NULL, T0 + 60000, T0 + 120000, period, on_period, &pf);
+            metrics_query(m, "O", "Count", lv[k], 1, NULL, T0 + 60000, T0 + 120000, period, on_period, &po);
+            assert_true(pf.n > 0);
+            same_periods(&pf, &po);
+        }
+    }
+    metric_current_t cf = {0}, co = {0};
+    metrics_current(m, "F", T0 + 3661000, on_current, &cf);
+    metrics_current(m, "O", T0 + 3661000, on_current, &co);
+    assert_true(cf.count == co.count && cf.last == co.last && cf.last_ms == co.last_ms && cf.last == 6);
+    assert_true(fabs(cf.sum - co.sum) <= 1e-9 * fabs(co.sum));
+    metrics_fanout_record(NULL, 1, T0);
+    assert_null(metrics_fanout(NULL, fan_s, 3));
+    metrics_free(m);
+}
+
 static void test_handles_and_null(void **state)
 {
     (void)state;
@@ -546,6 +633,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollup_restart, setup, teardown),
         cmocka_unit_test(test_handles_and_null),
         cmocka_unit_test(test_record_each_equals_record_into_each),
+        cmocka_unit_test(test_fanout_equals_record_into_each),
         cmocka_unit_test(test_regions_are_apart),
         cmocka_unit_test(test_prometheus_render),
     };
