@@ -32,6 +32,7 @@
 #include "sqs/wire_query.h"
 
 #define MAX_PAYLOAD (10 * 1024 * 1024)
+#define AM_N_MAX 6 /* AM_N below */
 
 typedef struct api {
     apigw_t *g;
@@ -46,6 +47,15 @@ typedef struct api {
      * the API's and its stage's, and each route's (n_routes x AM_N). */
     struct metric_series *metrics[2][6]; /* [level][AM_*] */
     struct metric_series **route_metrics;
+    /* The metrics the handles above were made for (API and stage levels;
+     * each route's): checked once a request, not once a handle. */
+    metrics_t *levels_for;
+    metrics_t **route_for;
+    /* Each metric's value goes to its levels through one fanout (observe/
+     * metrics, owned by the metrics): the API's and stage's for requests
+     * no route matched, and each route's (n_routes x AM_N) with its own. */
+    struct metric_fanout *fan[AM_N_MAX];
+    struct metric_fanout **route_fan;
     char *log_group; /* its access log's group (observe/logs), made on first use */
 } api_t;
 
@@ -201,7 +211,7 @@ static int level_ready(api_t *a, metrics_t *m, struct metric_series *const *slot
     return 1;
 }
 
-static void record_metrics(greq_t *r, int status, double latency_ms, double integration_ms, double bytes)
+static void record_metrics(greq_t *r, int status, double latency_ms, double integration_ms, double bytes, int64_t now)
 {
     api_t *a = r->api;
     metrics_t *m = metrics_get();
@@ -211,46 +221,80 @@ static void record_metrics(greq_t *r, int status, double latency_ms, double inte
     metric_dim_t d[4] = {{a->cfg->http ? "ApiId" : "ApiName", a->cfg->http ? a->api_id : a->cfg->name},
                          {"Stage", stage}};
     _Static_assert(AM_N <= sizeof a->metrics[0] / sizeof a->metrics[0][0], "api_t.metrics is too small");
-    if (!level_ready(a, m, a->metrics[0]))
-        resolve_level(a, m, a->metrics[0], d, 1);
-    if (!level_ready(a, m, a->metrics[1]))
-        resolve_level(a, m, a->metrics[1], d, 2);
-    struct metric_series **route = NULL;
+    _Static_assert(AM_N == AM_N_MAX, "AM_N_MAX is not AM_N");
+    if (a->levels_for != m) {
+        if (!level_ready(a, m, a->metrics[0]))
+            resolve_level(a, m, a->metrics[0], d, 1);
+        if (!level_ready(a, m, a->metrics[1]))
+            resolve_level(a, m, a->metrics[1], d, 2);
+        for (int k = 0; k < AM_N; k++) {
+            struct metric_series *each[2] = {a->metrics[0][k], a->metrics[1][k]};
+            a->fan[k] = metrics_fanout(m, each, 2);
+        }
+        a->levels_for = m; /* fanouts made once per table */
+    }
+    struct metric_fanout **fan = a->fan;
     size_t i = r->route ? (size_t)(r->route - a->cfg->routes) : SIZE_MAX;
     if (i < a->cfg->n_routes) {
-        if (!a->route_metrics)
+        if (!a->route_metrics) {
             a->route_metrics = calloc(a->cfg->n_routes * AM_N, sizeof *a->route_metrics);
-        if (a->route_metrics) {
-            route = a->route_metrics + i * AM_N;
-            if (!level_ready(a, m, route)) {
-                const char *key = r->route->route_key, *sp = strchr(key, ' ');
-                char method[16];
-                snprintf(method, sizeof method, "%.*s", sp ? (int)(sp - key) : 3, sp ? key : "ANY");
-                d[1] = (metric_dim_t){"Method", method};
-                d[2] = (metric_dim_t){"Resource", sp ? sp + 1 : key};
-                d[3] = (metric_dim_t){"Stage", stage};
-                resolve_level(a, m, route, d, 4);
+            a->route_fan = calloc(a->cfg->n_routes * AM_N, sizeof *a->route_fan);
+            a->route_for = calloc(a->cfg->n_routes, sizeof *a->route_for);
+        }
+        if (a->route_metrics && a->route_fan && a->route_for) {
+            struct metric_series **route = a->route_metrics + i * AM_N;
+            if (a->route_for[i] != m) {
+                if (!level_ready(a, m, route)) {
+                    const char *key = r->route->route_key, *sp = strchr(key, ' ');
+                    char method[16];
+                    snprintf(method, sizeof method, "%.*s", sp ? (int)(sp - key) : 3, sp ? key : "ANY");
+                    d[1] = (metric_dim_t){"Method", method};
+                    d[2] = (metric_dim_t){"Resource", sp ? sp + 1 : key};
+                    d[3] = (metric_dim_t){"Stage", stage};
+                    resolve_level(a, m, route, d, 4);
+                }
+                for (int k = 0; k < AM_N; k++) {
+                    struct metric_series *each[3] = {a->metrics[0][k], a->metrics[1][k], route[k]};
+                    a->route_fan[i * AM_N + k] = metrics_fanout(m, each, 3);
+                }
+                a->route_for[i] = m;
             }
+            fan = a->route_fan + i * AM_N;
         }
     }
-    /* Each value once into its (up to) three levels: one histogram key. */
+    /* Each value once into its (up to) three levels: one staged insert. */
     double v[AM_N] = {1, status >= 400 && status < 500, status >= 500, latency_ms, integration_ms, bytes};
-    int64_t now = clock_now_ms();
     for (int k = 0; k < AM_N; k++) {
         if ((k == AM_INTEGRATION && !r->integration_us) || !(a->cfg->http ? HTTP_METRICS[k] : REST_METRICS[k]))
             continue;
-        struct metric_series *each[3] = {a->metrics[0][k], a->metrics[1][k], route ? route[k] : NULL};
-        metrics_record_each(each, 3, v[k], now);
+        metrics_fanout_record(fan[k], v[k], now);
     }
 }
 
 static const char *stage_name(const config_api_t *a);
 static void format_time(int64_t ms, char *out, size_t n);
 
+/* The decimal digits of u at o; returns the end. */
+static char *uint_into(char *o, uint64_t u)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (n)
+        *o++ = tmp[--n];
+    return o;
+}
+
+/* A string literal at o; returns the end. */
+#define LIT_INTO(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
+
 /* The access-log event of r in the API's log group (observe/logs): one
  * JSON object a line, named as API Gateway's $context variables, in the
  * stream of the stage. */
-static void store_access_line(greq_t *r, int status, size_t len, double latency, double integ)
+static void store_access_line(greq_t *r, int status, size_t len, double latency, double integ, int64_t now)
 {
     observe_t *obs = observe_get();
     if (!obs || !obs->logs)
@@ -262,45 +306,63 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
         if (!(a->log_group = strdup(group)))
             return;
     }
-    int64_t now = clock_now_ms();
-    /* The time changes once a second; so does its text. */
+    /* The time changes once a second; so does its text (JSON-plain:
+     * digits, letters, '/', ':', ' ', '+'). */
     static int64_t when_s = -1;
     static char when[48];
+    static size_t when_len;
     if (now / 1000 != when_s) {
         when_s = now / 1000;
         format_time(now, when, sizeof when);
+        when_len = strlen(when);
     }
-    /* Written straight into one buffer (a cJSON tree cost about fifteen
-     * allocations and a sscanf per number on every request), byte for byte
-     * what cJSON_PrintUnformatted made of the same object. */
+    /* Written straight into one buffer sized for the worst case (a cJSON
+     * tree cost about fifteen allocations and a sscanf per number on every
+     * request; appends one by one cost a length, a bound check and a copy
+     * each), byte for byte what cJSON_PrintUnformatted made of the same
+     * object. */
+    const char *route = r->match.route_key ? r->match.route_key : "-";
+    const char *path = r->full_path ? r->full_path : "";
+    const char *msg = r->message_id[0] ? r->message_id : "-";
+    size_t n_ip = strlen(r->source_ip), n_method = strlen(r->method), n_route = strlen(route), n_path = strlen(path),
+           n_req = strlen(r->request_id), n_trace = strlen(r->trace + 5), n_msg = strlen(msg);
     static buf_t b; /* one buffer for every line: logstore_append copies it */
     b.len = 0;
-    buf_reserve(&b, 512);
-    buf_puts(&b, "{\"requestId\":");
-    buf_json_string(&b, r->request_id);
-    buf_puts(&b, ",\"ip\":");
-    buf_json_string(&b, r->source_ip);
-    buf_puts(&b, ",\"requestTime\":");
-    buf_json_string(&b, when);
-    buf_puts(&b, ",\"httpMethod\":");
-    buf_json_string(&b, r->method);
-    buf_puts(&b, ",\"routeKey\":");
-    buf_json_string(&b, r->match.route_key ? r->match.route_key : "-");
-    buf_puts(&b, ",\"path\":");
-    buf_json_string(&b, r->full_path ? r->full_path : "");
-    buf_puts(&b, ",\"status\":");
-    buf_json_number(&b, status);
-    buf_puts(&b, ",\"protocol\":\"HTTP/1.1\",\"responseLength\":");
+    buf_reserve(&b, 6 * (n_ip + n_method + n_route + n_path + n_req + n_trace + n_msg) + when_len + 512);
+    char *o = b.data;
+    o = LIT_INTO(o, "{\"requestId\":");
+    o = buf_json_string_at(o, r->request_id, n_req);
+    o = LIT_INTO(o, ",\"ip\":");
+    o = buf_json_string_at(o, r->source_ip, n_ip);
+    o = LIT_INTO(o, ",\"requestTime\":\"");
+    memcpy(o, when, when_len);
+    o += when_len;
+    o = LIT_INTO(o, "\",\"httpMethod\":");
+    o = buf_json_string_at(o, r->method, n_method);
+    o = LIT_INTO(o, ",\"routeKey\":");
+    o = buf_json_string_at(o, route, n_route);
+    o = LIT_INTO(o, ",\"path\":");
+    o = buf_json_string_at(o, path, n_path);
+    o = LIT_INTO(o, ",\"status\":");
+    if (status < 0)
+        *o++ = '-';
+    o = uint_into(o, (uint64_t)(status < 0 ? -(int64_t)status : status));
+    o = LIT_INTO(o, ",\"protocol\":\"HTTP/1.1\",\"responseLength\":");
+    b.len = (size_t)(o - b.data);
+    /* numbers as cJSON prints them (up to 25 bytes each: reserved above) */
     buf_json_number(&b, (double)len);
-    buf_puts(&b, ",\"responseLatency\":");
+    buf_append(&b, ",\"responseLatency\":", 19);
     buf_json_number(&b, round(latency * 100) / 100);
-    buf_puts(&b, ",\"integrationLatency\":");
+    buf_append(&b, ",\"integrationLatency\":", 22);
     buf_json_number(&b, round(integ * 100) / 100);
-    buf_puts(&b, ",\"traceId\":");
-    buf_json_string(&b, r->trace + 5);
-    buf_puts(&b, ",\"messageId\":");
-    buf_json_string(&b, r->message_id[0] ? r->message_id : "-");
-    buf_puts(&b, "}");
+    o = b.data + b.len;
+    o = LIT_INTO(o, ",\"traceId\":");
+    o = buf_json_string_at(o, r->trace + 5, n_trace);
+    o = LIT_INTO(o, ",\"messageId\":");
+    o = buf_json_string_at(o, msg, n_msg);
+    *o++ = '}';
+    *o = '\0';
+    b.len = (size_t)(o - b.data);
     logstore_append(obs->logs, a->log_group, stage_name(a->cfg), now, NULL, b.data, b.len);
 }
 
@@ -344,15 +406,15 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
         evbuffer_add(buf, body, len);
     evhttp_send_reply(r->req, status, NULL, buf);
     evbuffer_free(buf);
-    int64_t now = clock_mono_us();
+    int64_t now = clock_mono_us(), now_ms = clock_now_ms();
     double latency = (double)(now - r->start_us) / 1000.0;
     double integ = r->integration_us ? (double)(now - r->integration_us) / 1000.0 : 0.0;
-    record_metrics(r, status, latency, integ, (double)(r->body_len + len));
+    record_metrics(r, status, latency, integ, (double)(r->body_len + len), now_ms);
     log_info("api=%s method=%s path=%s route=\"%s\" status=%d latency_ms=%.2f integration_latency_ms=%.2f "
              "request_id=%s trace_id=%s message_id=%s",
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
              latency, integ, r->request_id, r->trace + 5, r->message_id[0] ? r->message_id : "-");
-    store_access_line(r, status, len, latency, integ);
+    store_access_line(r, status, len, latency, integ, now_ms);
     traces_api(traces_get(), r->trace, r->request_id, r->api->cfg->name, r->match.route_key, r->method, r->full_path,
                status, latency, r->message_id);
 }
@@ -1334,6 +1396,8 @@ void apigw_free(apigw_t *g)
         server_free(g->apis[i].srv);
         apigw_router_free(g->apis[i].router);
         free(g->apis[i].route_metrics);
+        free(g->apis[i].route_for);
+        free(g->apis[i].route_fan);
         free(g->apis[i].log_group);
     }
     free(g->apis);
