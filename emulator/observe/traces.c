@@ -24,24 +24,32 @@
 
 /* ---------- pure helpers ---------- */
 
-/* Hex digits, by byte: a table, not isxdigit (a locale lookup per call);
- * a root is checked on every API request and every send. */
-static const unsigned char HEX_DIGIT[256] = {
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-};
+/* 1 when each of the 8 bytes in x is a hex digit (0-9, a-f, A-F): eight
+ * at a time, as a root is checked on every API request and every send
+ * (isxdigit was a locale lookup a byte). For bytes below 0x80, (x | H) - n
+ * keeps a byte's high bit when that byte >= n, (n | H) - x when it <= n. */
+static int word_is_hex(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, H = 0x8080808080808080ULL;
+    if (x & H)
+        return 0;
+    uint64_t y = x | (ones * 0x20); /* A-F to a-f (and nothing else into a-f) */
+    uint64_t digit = ((x | H) - ones * '0') & ((ones * '9' | H) - x);
+    uint64_t alpha = ((y | H) - ones * 'a') & ((ones * 'f' | H) - y);
+    return ((digit | alpha) & H) == H;
+}
 
 static int root_ok(const char *p, size_t len)
 {
     if (len != TRACE_ROOT_LEN || p[0] != '1' || p[1] != '-' || p[10] != '-')
         return 0;
-    unsigned bad = 0;
-    for (size_t i = 2; i < 10; i++)
-        bad |= HEX_DIGIT[(unsigned char)p[i]] ^ 1u;
-    for (size_t i = 11; i < TRACE_ROOT_LEN; i++)
-        bad |= HEX_DIGIT[(unsigned char)p[i]] ^ 1u;
-    return !bad;
+    /* 1-XXXXXXXX-YYYYYYYYYYYYYYYYYYYYYYYY: the 8 and the 24 hex digits */
+    uint64_t w[4];
+    memcpy(&w[0], p + 2, 8);
+    memcpy(&w[1], p + 11, 8);
+    memcpy(&w[2], p + 19, 8);
+    memcpy(&w[3], p + 27, 8);
+    return word_is_hex(w[0]) && word_is_hex(w[1]) && word_is_hex(w[2]) && word_is_hex(w[3]);
 }
 
 int trace_root_parse(const char *header, char root[TRACE_ROOT_LEN + 1])

@@ -48,11 +48,31 @@ static void test_root_parse_refuses_malformed(void **state)
         "Root=1_5759e988-bd862e3fe1be46a994272793",
         "Parent=53995c3f42cd8ad8;Sampled=1",
         "xRoot=1-5759e988-bd862e3fe1be46a994272793",
+        "Root=1-5759e988-bd862e3fe1be46a99427279 ",   /* a space for the last digit */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         strcpy(root, "junk");
         assert_int_equal(trace_root_parse(bad[i], root), -1);
         assert_string_equal(root, "");
+    }
+}
+
+/* Every byte value at every digit's place: only 0-9, a-f and A-F pass
+ * (the digits are checked eight at a time). */
+static void test_root_digits_are_exactly_hex(void **state)
+{
+    (void)state;
+    char root[TRACE_ROOT_LEN + 1];
+    for (int pos = 0; pos < TRACE_ROOT_LEN; pos++) {
+        if (pos < 2 || pos == 10)
+            continue;
+        for (int ch = 1; ch < 256; ch++) {
+            char header[64] = "Root=1-5759e988-bd862e3fe1be46a994272793";
+            header[5 + pos] = (char)ch;
+            int hex = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+            assert_int_equal(trace_root_parse(header, root), hex ? 0 : -1);
+            assert_int_equal(trace_root_parse(header + 5, root), hex ? 0 : -1); /* a bare root */
+        }
     }
 }
 
@@ -667,6 +687,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_root_parse_accepts_headers_and_bare_roots),
         cmocka_unit_test(test_root_parse_refuses_malformed),
+        cmocka_unit_test(test_root_digits_are_exactly_hex),
         cmocka_unit_test(test_made_roots_and_headers_parse_back),
         cmocka_unit_test(test_hooks_accept_no_hub),
         cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
