@@ -288,6 +288,32 @@ static char *uint_into(char *o, uint64_t u)
     return o;
 }
 
+/* v at o as buf_json_number prints it (cJSON's way), where it was
+ * reserved in b (b->data <= o, 25 bytes free): whole numbers and
+ * hundredths (the latencies, rounded so) without a printf. Returns the
+ * end. */
+static char *number_into(buf_t *b, char *o, double v)
+{
+    if (v >= 0 && v < 1e13 && !signbit(v)) {
+        double k = round(v * 100);
+        if (k / 100.0 == v) {
+            uint64_t ki = (uint64_t)k;
+            o = uint_into(o, ki / 100);
+            unsigned frac = (unsigned)(ki % 100);
+            if (frac) {
+                *o++ = '.';
+                *o++ = (char)('0' + frac / 10);
+                if (frac % 10)
+                    *o++ = (char)('0' + frac % 10);
+            }
+            return o;
+        }
+    }
+    b->len = (size_t)(o - b->data);
+    buf_json_number(b, v);
+    return b->data + b->len;
+}
+
 /* A string literal at o; returns the end. */
 #define LIT_INTO(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 
@@ -348,14 +374,12 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
         *o++ = '-';
     o = uint_into(o, (uint64_t)(status < 0 ? -(int64_t)status : status));
     o = LIT_INTO(o, ",\"protocol\":\"HTTP/1.1\",\"responseLength\":");
-    b.len = (size_t)(o - b.data);
     /* numbers as cJSON prints them (up to 25 bytes each: reserved above) */
-    buf_json_number(&b, (double)len);
-    buf_append(&b, ",\"responseLatency\":", 19);
-    buf_json_number(&b, round(latency * 100) / 100);
-    buf_append(&b, ",\"integrationLatency\":", 22);
-    buf_json_number(&b, round(integ * 100) / 100);
-    o = b.data + b.len;
+    o = number_into(&b, o, (double)len);
+    o = LIT_INTO(o, ",\"responseLatency\":");
+    o = number_into(&b, o, round(latency * 100) / 100);
+    o = LIT_INTO(o, ",\"integrationLatency\":");
+    o = number_into(&b, o, round(integ * 100) / 100);
     o = LIT_INTO(o, ",\"traceId\":");
     o = buf_json_string_at(o, r->trace + 5, n_trace);
     o = LIT_INTO(o, ",\"messageId\":");

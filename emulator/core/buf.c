@@ -151,21 +151,20 @@ char *buf_json_string_at(char *out, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     *out++ = '"';
     size_t i = 0;
-    while (i < n) {
-        /* Eight bytes at a time while none needs escaping. */
+    for (;;) {
+        /* Eight bytes at a time while none needs escaping, then the plain
+         * bytes before the next escaped one (or the end). */
         for (uint64_t x; i + 8 <= n; i += 8, out += 8) {
             memcpy(&x, s + i, 8);
             if (word_has_escaped(x))
                 break;
             memcpy(out, &x, 8);
         }
+        while (i < n && !JSON_ESCAPED[(unsigned char)s[i]])
+            *out++ = s[i++];
         if (i == n)
             break;
         unsigned char ch = (unsigned char)s[i++];
-        if (!JSON_ESCAPED[ch]) {
-            *out++ = (char)ch;
-            continue;
-        }
         *out++ = '\\';
         switch (ch) {
         case '"': *out++ = '"'; break;

@@ -214,6 +214,44 @@ def test_the_access_log_lands_in_the_apis_group_per_stage(env):
     assert [g["logGroupName"] for g in groups] == ["/aws/apigateway/shop"]
 
 
+def cjson_number(v):
+    """A number as cJSON prints it (%1.15g; the access line's numbers are
+    whole or hundredths, which read back from 15 digits)."""
+    return "%.15g" % v
+
+
+def cjson_string(s):
+    """A string as cJSON prints it: \\" \\\\ \\b \\f \\n \\r \\t, other controls
+    as \\u00xx, every other byte as it is."""
+    esc = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return '"' + "".join(esc.get(c) or ("\\u%04x" % ord(c) if ord(c) < 0x20 else c) for c in s) + '"'
+
+
+def test_the_access_line_is_the_json_cjson_printed(env):
+    """The access line is written straight into a buffer, not through
+    cJSON: its fields, their order, its escapes and its numbers are still
+    byte for byte what cJSON_PrintUnformatted made of them."""
+    api = env.server.apis["shop"]
+    raw = "/odd%22q%5Cb%01%09%7F%C3%A9/x"
+    r = http_call(api, "GET", raw)
+    assert r.status == 404
+    want_path = '/odd"q\\b\x01\t\x7f\u00e9/x'
+    got = wait_until(lambda: [e for e in env.events("/aws/apigateway/shop")
+                              if json.loads(e["message"])["path"] == want_path], timeout=5)
+    assert len(got) == 1
+    msg = got[0]["message"]
+    line = json.loads(msg)
+    keys = ["requestId", "ip", "requestTime", "httpMethod", "routeKey", "path", "status", "protocol",
+            "responseLength", "responseLatency", "integrationLatency", "traceId", "messageId"]
+    assert list(line) == keys
+    want = "{" + ",".join(
+        cjson_string(k) + ":" + (cjson_number(line[k]) if isinstance(line[k], (int, float)) else cjson_string(line[k]))
+        for k in keys) + "}"
+    assert msg == want
+    assert line["routeKey"] == "-" and line["status"] == 404 and line["messageId"] == "-"
+    assert isinstance(line["responseLatency"], (int, float)) and line["responseLatency"] >= 0
+
+
 def test_a_handler_writes_its_own_group(env):
     group = f"/custom/{uuid.uuid4().hex[:8]}"
     rid, body, err = env.invoke("writer", {"group": group, "stream": "s-1", "messages": ["one", "two", "three"]})
