@@ -136,7 +136,18 @@ static int64_t add_queue(sqs_store_t *st, const char *name)
 
 /* Inserts a message with a body and times; the message id is derived from
  * the body so tests can recognise rows. Returns its seq. */
+static int64_t add_msg_sent(sqs_store_t *st, int64_t queue_id, const char *body, int64_t sent_ms, int64_t visible_ms,
+                            int64_t expires_ms, int64_t *stored_visible_ms);
+
 static int64_t add_msg(sqs_store_t *st, int64_t queue_id, const char *body, int64_t visible_ms, int64_t expires_ms)
+{
+    return add_msg_sent(st, queue_id, body, 100, visible_ms, expires_ms, NULL);
+}
+
+/* As add_msg, sent at sent_ms; *stored_visible_ms (if given) gets the
+ * visibility time the store kept. */
+static int64_t add_msg_sent(sqs_store_t *st, int64_t queue_id, const char *body, int64_t sent_ms, int64_t visible_ms,
+                            int64_t expires_ms, int64_t *stored_visible_ms)
 {
     sqs_store_msg_t m;
     memset(&m, 0, sizeof m);
@@ -146,11 +157,13 @@ static int64_t add_msg(sqs_store_t *st, int64_t queue_id, const char *body, int6
     m.body_len = strlen(body);
     m.md5_body = "00000000000000000000000000000000";
     m.sender_id = "000000000000";
-    m.sent_ms = 100;
+    m.sent_ms = sent_ms;
     m.visible_ms = visible_ms;
     m.expires_ms = expires_ms;
     assert_int_equal(sqs_store_msg_insert(st, &m), 0);
     assert_true(m.seq > 0);
+    if (stored_visible_ms)
+        *stored_visible_ms = m.visible_ms;
     return m.seq;
 }
 
@@ -823,6 +836,36 @@ static void test_single_statement_calls(void **state)
     sqs_store_close(st);
 }
 
+/* A message visible the moment it is sent takes the counters' cursor as
+ * its visibility time when the cursor is behind (so the next counts call
+ * does not walk every send since the last one), is counted visible at
+ * once, and is received like any visible message; a delayed one, or one
+ * sent before the counts were ever asked, keeps its own time. */
+static void test_send_visible_at_once_takes_the_cursor(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    int64_t kept;
+    add_msg_sent(st, q, "before", 500, 500, FAR, &kept);
+    assert_int_equal(kept, 500); /* no counters yet: unchanged */
+    counts(st, q, 1000, 1, 0, 0); /* the cursor is at 1000 */
+    add_msg_sent(st, q, "now", 2000, 2000, FAR, &kept);
+    assert_int_equal(kept, 1000);
+    int64_t v, i, d;
+    assert_int_equal(sqs_store_counts(st, q, 1000, &v, &i, &d), 0); /* visible at the cursor's time already */
+    assert_int_equal(v, 2);
+    add_msg_sent(st, q, "delayed", 2000, 7000, FAR, &kept);
+    assert_int_equal(kept, 7000);
+    counts(st, q, 2000, 2, 0, 1);
+    counts(st, q, 7000, 3, 0, 0);
+    sqs_store_msg_t out[3];
+    assert_int_equal(sqs_store_msg_visible(st, q, 2000, 3, NULL, 0, out), 2);
+    for (int k = 0; k < 2; k++)
+        sqs_store_msg_clear(&out[k]);
+    sqs_store_close(st);
+}
+
 /* ---------- kept counts against a full recount ---------- */
 
 /* A tiny deterministic generator, so a failure replays. */
@@ -862,7 +905,8 @@ static void random_op(sqs_store_t *st, const int64_t *qs, int64_t now, int64_t *
     case 0: case 1: case 2: case 3: case 4: case 5: {
         snprintf(body, sizeof body, "b%d", *n_seqs);
         int64_t vis = rnd(3) ? now : now + (int64_t)rnd(5000);
-        seqs[(*n_seqs)++] = add_msg(st, q, body, vis, rnd(4) ? FAR : now + (int64_t)rnd(20000));
+        /* sent now: one visible at once may take the counters' cursor */
+        seqs[(*n_seqs)++] = add_msg_sent(st, q, body, now, vis, rnd(4) ? FAR : now + (int64_t)rnd(20000), NULL);
         break;
     }
     case 6: case 7: case 8: {
@@ -1075,6 +1119,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_next_visible, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_statement_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_send_visible_at_once_takes_the_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_match_recount, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts_catch_up_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldest_sent, setup, teardown),
