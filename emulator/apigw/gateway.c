@@ -398,7 +398,7 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
         return;
     r->answered = 1;
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
-    int has_ctype = 0;
+    int has_ctype = 0, has_date = 0;
     const cJSON *h;
     /* An HTTP API with CORS configured answers CORS itself and ignores the
      * backend's Access-Control-* headers. */
@@ -408,6 +408,8 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
             continue;
         if (strcasecmp(h->string, "content-type") == 0)
             has_ctype = 1;
+        if (strcasecmp(h->string, "date") == 0)
+            has_date = 1;
         if (cJSON_IsArray(h)) {
             const cJSON *v;
             cJSON_ArrayForEach(v, h) if (cJSON_IsString(v)) evhttp_add_header(out, h->string, v->valuestring);
@@ -425,11 +427,11 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
         evhttp_add_header(out, "X-Amzn-Trace-Id", r->trace);
     }
     add_cors(r, out);
-    struct evbuffer *buf = evbuffer_new();
+    if (!has_date) /* made once a second, not by evhttp per reply */
+        server_add_date(out);
     if (len)
-        evbuffer_add(buf, body, len);
-    evhttp_send_reply(r->req, status, NULL, buf);
-    evbuffer_free(buf);
+        evbuffer_add(evhttp_request_get_output_buffer(r->req), body, len);
+    evhttp_send_reply(r->req, status, NULL, NULL);
     int64_t now = clock_mono_us(), now_ms = clock_now_ms();
     double latency = (double)(now - r->start_us) / 1000.0;
     double integ = r->integration_us ? (double)(now - r->integration_us) / 1000.0 : 0.0;

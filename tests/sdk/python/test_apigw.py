@@ -12,6 +12,7 @@ way from HTTP through SQS and a failing handler into the dead-letter queue.
 This module moves sluice's clock (the DLQ test), so it always starts a
 server of its own, whatever SLUICE_ENDPOINT says."""
 import base64
+import email.utils
 import json
 import re
 import time
@@ -147,6 +148,13 @@ def test_rest_response_headers(env):
     err = call(env.shop, "GET", "/v1/nope")
     assert UUID_RE.match(err.header("x-amzn-RequestId") or ""), err
     assert err.header("x-amz-apigw-id"), err
+    # One Date each (sluice's, made once a second), of the reply's second.
+    for ans in (first, second, err):
+        dates = ans.header_all("Date")
+        assert len(dates) == 1, ans
+        sent = email.utils.parsedate_to_datetime(dates[0])
+        assert sent.tzinfo is not None and dates[0].endswith(" GMT"), dates
+        assert abs(sent.timestamp() - time.time()) < 5, dates
 
 
 def test_rest_mock_route(env):
