@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -161,18 +162,21 @@ char *digest_base64_encode(const unsigned char *in, size_t len)
     return out;
 }
 
-static int b64val(int c)
+/* Each byte's 6-bit value in the standard alphabet, -1 for any other. */
+static signed char b64_table[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_init(void)
 {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    memset(b64_table, -1, sizeof b64_table);
+    for (int i = 0; i < 64; i++)
+        b64_table[(unsigned char)alphabet[i]] = (signed char)i;
 }
 
 unsigned char *digest_base64_decode(const char *in, size_t *out_len)
 {
+    pthread_once(&b64_once, b64_init);
     size_t n = strlen(in);
     unsigned char *out = malloc(n / 4 * 3 + 3);
     if (!out)
@@ -188,7 +192,7 @@ unsigned char *digest_base64_decode(const char *in, size_t *out_len)
         }
         if (c == '\n' || c == '\r')
             continue;
-        int v = b64val(c);
+        int v = b64_table[c];
         if (v < 0 || pad) {
             free(out);
             return NULL;

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "core/digest.h"
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,6 +448,30 @@ static void test_invalid_handles(void **state)
     snprintf(want, sizeof want, "The input receipt handle \"%s\" is not a valid receipt handle.", bad);
     call_err(f, ERR_RECEIPT_HANDLE_IS_INVALID, want, "DeleteMessage",
              "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", bad);
+    /* Well-formed base64 of every shape the handle parser must refuse
+     * (before its MAC is even checked), a NUL inside included. */
+    static const struct {
+        const char *raw;
+        size_t len;
+    } shapes[] = {
+        {"1:2:3:4:abc:def", 15},                         /* the shape, a wrong MAC */
+        {"1:2:3:4:abc:", 12},                            /* no MAC */
+        {"1:2:3::abc:00", 13},                           /* an empty number */
+        {"+1:2:3:4:abc:00", 15},                         /* a sign sscanf took */
+        {" 1:2:3:4:abc:00", 15},                         /* leading space, likewise */
+        {"1:2:3:4:ABC:00", 14},                          /* upper-case id */
+        {"1:2:3:4:abc:00\0x", 16},                       /* a NUL before the end */
+        {"99999999999999999999:2:3:4:a:0", 30},          /* over 64 bits */
+        {"1:2:3:4:abc:0123456789abcdef012345678", 37},   /* MAC over 24 digits */
+        {"1:2:3:4", 7},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        char *enc = digest_base64_encode((const unsigned char *)shapes[i].raw, shapes[i].len);
+        snprintf(want, sizeof want, "The input receipt handle \"%s\" is not a valid receipt handle.", enc);
+        call_err(f, ERR_RECEIPT_HANDLE_IS_INVALID, want, "DeleteMessage",
+                 "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", enc);
+        free(enc);
+    }
     expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "1"); /* still there */
     cJSON_Delete(call_ok(f, "DeleteMessage", "{\"QueueUrl\":\"" Q_URL "\",\"ReceiptHandle\":\"%s\"}", h));
     expect_attr(f, Q_URL, "ApproximateNumberOfMessagesNotVisible", "0");
