@@ -15,6 +15,7 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 const ui = {
   paused: false,
   inFlight: false,
+  timer: null, // the polling loop's next poll, when one is scheduled
   state: null,
   alarmsMissingUntil: 0,
   traceId: null,
@@ -464,8 +465,23 @@ function showToken(required) {
   $('token-form').hidden = !required;
 }
 
+// The polling loop is one chain of timers: each poll(false) schedules the
+// next. A poll(true) (a refresh after Redrive) runs outside it; a timer that
+// fires while it is in flight reschedules instead of dropping out, which
+// stopped every update after a Redrive when the two met.
+function schedule() {
+  if (ui.timer || ui.paused) return;
+  ui.timer = setTimeout(() => {
+    ui.timer = null;
+    poll(false);
+  }, POLL_MS);
+}
+
 async function poll(once) {
-  if (ui.inFlight) return;
+  if (ui.inFlight) {
+    if (!once) schedule();
+    return;
+  }
   ui.inFlight = true;
   try {
     const r = await getJSON('/_sluice/dashboard/state');
@@ -485,7 +501,7 @@ async function poll(once) {
     setStatus(`cannot reach sluice: ${e.message}`, true);
   } finally {
     ui.inFlight = false;
-    if (!once && !ui.paused) setTimeout(() => poll(false), POLL_MS);
+    if (!once) schedule();
   }
 }
 

@@ -317,6 +317,32 @@ test('redrive from the page: the DLQ depth goes to 0 and the orders are processe
   assert.deepEqual(consoleProblems, []);
 });
 
+test('the page keeps updating when a refresh (as after Redrive) overlaps the polling loop', T, async () => {
+  // A Redrive refreshes the page at once (poll(true)). When the loop's own
+  // timer fired during that refresh it returned without scheduling the next
+  // poll, and the page froze (seen in CI: the DLQ depth stuck at 2 after a
+  // redrive). Made certain here: the refresh's fetch is held for 2.5 s, over
+  // two of the loop's 1 s ticks.
+  const status = () => page.locator('#status').textContent();
+  await page.evaluate(() => {
+    const real = getJSON; // eslint-disable-line no-undef
+    getJSON = async (path) => { // eslint-disable-line no-global-assign, no-undef
+      getJSON = real; // eslint-disable-line no-global-assign, no-undef
+      await new Promise((r) => setTimeout(r, 2500));
+      return real(path);
+    };
+    poll(true); // eslint-disable-line no-undef
+  });
+  await sleep(3000); // the slow refresh is over
+  const seen = new Set();
+  const end = Date.now() + 6000;
+  while (Date.now() < end && seen.size < 3) {
+    seen.add(await status());
+    await sleep(300);
+  }
+  assert.ok(seen.size >= 3, `the status line moved on: ${[...seen].join(' | ')}`);
+});
+
 test('with security.admin_token the page asks for the token and never receives it', T, async () => {
   const cfg = `${readFileSync(join(REPO_ROOT, 'tests', 'e2e', 'dashboard.yaml'), 'utf8')}
 security:
