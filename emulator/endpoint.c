@@ -135,6 +135,23 @@ static void reply_error(struct evhttp_request *req, proto_t proto, const err_t *
     }
 }
 
+/* A zeroed call for ep: a spare one (free_http_call keeps them) or new. */
+static http_call_t *new_http_call(endpoint_t *ep)
+{
+    http_call_t *hc = ep->spare;
+    if (hc) {
+        ep->spare = hc->next_spare;
+        ep->n_spare--;
+        memset(hc, 0, sizeof *hc);
+    } else {
+        hc = calloc(1, sizeof *hc);
+        if (!hc)
+            abort();
+    }
+    hc->ep = ep;
+    return hc;
+}
+
 static void free_http_call(http_call_t *hc)
 {
     if (hc->watch)
@@ -225,7 +242,6 @@ static void parse_credential(const char *auth, char *region, size_t rn, char *ak
         snprintf(region, rn, "%.*s", (int)rlen, slash2 + 1);
 }
 
-/* "/ACCOUNT/NAME" (a queue URL path): returns 1. */
 /* Copies src into dst[n], cut to fit, always terminated (snprintf's "%s"
  * without its cost on every request). */
 static void copy_text(char *dst, size_t n, const char *src)
@@ -235,6 +251,7 @@ static void copy_text(char *dst, size_t n, const char *src)
     dst[len] = '\0';
 }
 
+/* "/ACCOUNT/NAME" (a queue URL path): returns 1. */
 static int is_queue_path(const char *path)
 {
     if (!path || path[0] != '/' || !path[1])
@@ -447,17 +464,7 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         }
     }
 
-    http_call_t *hc = ep->spare;
-    if (hc) {
-        ep->spare = hc->next_spare;
-        ep->n_spare--;
-        memset(hc, 0, sizeof *hc);
-    } else {
-        hc = calloc(1, sizeof *hc);
-        if (!hc)
-            abort();
-    }
-    hc->ep = ep;
+    http_call_t *hc = new_http_call(ep);
     hc->req = req;
     ids_uuid4(hc->call.request_id);
     hc->call.done = call_done;

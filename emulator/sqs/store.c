@@ -768,7 +768,7 @@ int64_t sqs_store_lost(const sqs_store_t *st) { return st->lost; }
  * disk or an I/O error, which leaves autocommit on): a call that runs one
  * needs no savepoint to be undone alone. SAVEPOINT and RELEASE were about
  * 5k of a SendMessage's 103k instructions. */
-static int sqs_store_begin_call(sqs_store_t *st, int single)
+static int begin_call(sqs_store_t *st, int single)
 {
     st->jr_n = 0;
     st->single = 0;
@@ -799,9 +799,9 @@ static int sqs_store_begin_call(sqs_store_t *st, int single)
     return 0;
 }
 
-int sqs_store_begin(sqs_store_t *st) { return sqs_store_begin_call(st, 0); }
+int sqs_store_begin(sqs_store_t *st) { return begin_call(st, 0); }
 
-int sqs_store_begin_single(sqs_store_t *st) { return sqs_store_begin_call(st, 1); }
+int sqs_store_begin_single(sqs_store_t *st) { return begin_call(st, 1); }
 
 int sqs_store_commit(sqs_store_t *st)
 {
