@@ -85,5 +85,42 @@ expect_in "fresh machine: all seven libraries" "-lcrypto" "$out"
 expect_in "fresh machine: libcbor and zlib too" "-lcbor -lz" "$out"
 expect_in "fresh machine: the install step ran" "yes" "$([[ -e $tmp/fresh.stamp ]] && echo yes)"
 
+# 4. scripts/install-deps on a machine that has none of the packages: apt
+# (faked first on PATH; a copy of the script, so no npm ci runs) is asked
+# for each, and what apt knows is installed. apt-cache writes its policy a
+# line at a time, as the real one does: a check that stops reading at the
+# first match must not take the SIGPIPE that follows for "no such package"
+# (the first run on a fresh machine failed so: "apt has no package
+# libevent-dev here").
+fake_apt="$tmp/apt-bin"
+mkdir -p "$fake_apt" "$tmp/deps/scripts"
+cp "$repo/scripts/install-deps" "$tmp/deps/scripts/"
+printf '#!/bin/sh\nexit 1\n' > "$fake_apt/dpkg-query"
+printf '#!/bin/sh\necho "$@" >> %s/apt-get.log\n' "$tmp" > "$fake_apt/apt-get"
+printf '#!/bin/sh\nexec "$@"\n' > "$fake_apt/sudo"
+cat > "$fake_apt/apt-cache" <<'SH'
+#!/bin/sh
+[ "$1" = policy ] || exit 1
+case $2 in nosuch*) echo "N: Unable to locate package $2" >&2; exit 0 ;; esac
+printf '%s:\n  Installed: (none)\n  Candidate: 1.0-1\n  Version table:\n' "$2"
+i=0
+while [ $i -lt 20000 ]; do printf '     1.0-1 500\n        500 http://deb.debian.org/debian bookworm/main amd64 Packages\n'; i=$((i + 1)); done
+SH
+chmod +x "$fake_apt"/*
+rc=0
+out=$(PATH="$fake_apt:$PATH" bash "$tmp/deps/scripts/install-deps" 2>&1) || rc=$?
+expect_in "fresh apt: install-deps exits 0" "rc=0" "rc=$rc"
+expect_not_in "fresh apt: no package is called unknown" "apt has no package" "$out"
+installs=$(grep '^install' "$tmp/apt-get.log" 2>/dev/null || true)
+expect_in "fresh apt: the build libraries are installed" "libevent-dev libsqlite3-dev libcjson-dev libyaml-dev libssl-dev libcbor-dev zlib1g-dev" "$installs"
+expect_in "fresh apt: the test tools too" "python3-boto3 python3-pytest python3-pytest-timeout awscli" "$installs"
+expect_in "fresh apt: the lists are updated first" "update" "$(head -1 "$tmp/apt-get.log" 2>/dev/null)"
+# and a build package apt does not know stops it, named
+sed -i 's/build_pkgs=(build-essential/build_pkgs=(nosuch-dev build-essential/' "$tmp/deps/scripts/install-deps"
+rc=0
+out=$(PATH="$fake_apt:$PATH" bash "$tmp/deps/scripts/install-deps" 2>&1) || rc=$?
+expect_in "unknown build package: install-deps fails" "rc=1" "rc=$rc"
+expect_in "unknown build package: it is named" "nosuch-dev is needed to build sluice" "$out"
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
