@@ -66,6 +66,7 @@ LIB_SRCS := \
 	emulator/core/auth.c \
 	emulator/sqs/store.c \
 	emulator/sqs/checkpoint.c \
+	emulator/sqs/wal_sync.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \
 	emulator/sqs/wait.c \

@@ -20,6 +20,7 @@
 #include "sqs/service.h"
 #include "sqs/store.h"
 #include "sqs/validate.h"
+#include "sqs/wal_sync.h"
 
 #define MAX_BATCH 10
 #define MAX_BATCH_BYTES 1048576
@@ -336,9 +337,28 @@ int sqs_tx_begin(sqs_t *s) { return tx_begin(s, 0); }
 
 int sqs_tx_begin_single(sqs_t *s) { return tx_begin(s, 1); }
 
+/* durability: full: the call waits for the sync of the newest commit (a
+ * failed call is answered at once: it claims nothing is on the disk). */
+static void sync_wait(sqs_t *s, sqs_call_t *c)
+{
+    if (c->failed || s->synced_seq >= s->commit_seq) {
+        c->done(c);
+        return;
+    }
+    c->pending = 2;
+    c->sync_seq = s->commit_seq;
+    c->pending_next = NULL;
+    if (s->sync_tail)
+        s->sync_tail->pending_next = c;
+    else
+        s->sync_head = c;
+    s->sync_tail = c;
+}
+
 /* Hands a finished call back: at once, or after the pending commit (every
  * call that finishes while changes are uncommitted waits, so no answer
- * reflects a state that could still be rolled back). */
+ * reflects a state that could still be rolled back), and with
+ * durability: full after the WAL sync that follows that commit. */
 static void complete(sqs_t *s, sqs_call_t *c)
 {
     if (s->group && sqs_store_pending(s->store)) {
@@ -352,7 +372,40 @@ static void complete(sqs_t *s, sqs_call_t *c)
         s->pending_tail = c;
         return;
     }
+    if (s->sync) {
+        sync_wait(s, c);
+        return;
+    }
     c->done(c);
+}
+
+/* On the loop, after the syncer's fdatasync: the calls whose commits it
+ * covered are answered; those of a failed sync fail (their changes are
+ * committed, but may not be on the disk), as AWS's 500 InternalFailure. */
+static void synced_cb(void *arg, int64_t upto, int64_t failed_upto, int err)
+{
+    sqs_t *s = arg;
+    if (upto > s->synced_seq)
+        s->synced_seq = upto;
+    if (failed_upto > s->sync_failed_seen) {
+        s->sync_failed_seen = failed_upto;
+        log_error("msg=\"cannot sync the WAL to the disk; calls of the commits it held fail\" error=\"%s\"",
+                  strerror(err));
+    }
+    while (s->sync_head && s->sync_head->sync_seq <= s->synced_seq) {
+        sqs_call_t *c = s->sync_head;
+        s->sync_head = c->pending_next;
+        if (!s->sync_head)
+            s->sync_tail = NULL;
+        c->pending = 0;
+        if (c->sync_seq <= failed_upto && !c->failed) {
+            cJSON_Delete(c->result);
+            c->result = NULL;
+            c->failed = 1;
+            err_set(&c->err, ERR_INTERNAL, NULL);
+        }
+        c->done(c);
+    }
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -362,7 +415,11 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     sqs_t *s = arg;
     s->flush_scheduled = 0;
     int64_t t0 = clock_mono_us();
-    sqs_store_flush(s->store);
+    int had = sqs_store_pending(s->store);
+    if (sqs_store_flush(s->store) == 0 && had && s->sync) {
+        s->commit_seq++;
+        sqs_wal_sync_request(s->sync, s->commit_seq);
+    }
     note_slow("commit", NULL, t0);
     /* A call is answered only if the transaction its changes went into is
      * the one just committed: one lost before (SQLite rolled it back after
@@ -382,7 +439,10 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
             c->failed = 1;
             err_set(&c->err, ERR_INTERNAL, NULL);
         }
-        c->done(c);
+        if (s->sync)
+            sync_wait(s, c);
+        else
+            c->done(c);
         c = next;
     }
 }
@@ -2707,15 +2767,17 @@ void sqs_call_abandon(sqs_call_t *c)
 {
     if (c->pending) {
         sqs_t *s = c->sqs;
-        sqs_call_t **pp = &s->pending_head, *prev = NULL;
+        sqs_call_t **head = c->pending == 2 ? &s->sync_head : &s->pending_head;
+        sqs_call_t **tail = c->pending == 2 ? &s->sync_tail : &s->pending_tail;
+        sqs_call_t **pp = head, *prev = NULL;
         while (*pp && *pp != c) {
             prev = *pp;
             pp = &(*pp)->pending_next;
         }
         if (*pp) {
             *pp = c->pending_next;
-            if (s->pending_tail == c)
-                s->pending_tail = prev;
+            if (*tail == c)
+                *tail = prev;
         }
         c->pending = 0;
         return;
@@ -2999,6 +3061,7 @@ void sqs_free(sqs_t *s)
         event_free(s->sweep_more);
     sqs_wait_free(s->wait);
     sqs_registry_free(s->reg);
+    sqs_wal_sync_free(s->sync); /* before the store: its close syncs and checkpoints the rest */
     sqs_store_close(s->store);
     free(s->default_region);
     free(s->account);
@@ -3041,11 +3104,47 @@ void sqs_set_limits(sqs_t *s, int purge_cooldown, int recreate_cooldown, int in_
     s->in_flight_limit = in_flight_limit;
 }
 
+/* durability: full with group commit: the WAL's syncs move to the
+ * syncer's thread (sqs/wal_sync.c), so the loop never waits for the disk;
+ * if it cannot start, each commit keeps syncing itself. */
+static void sync_off_loop(sqs_t *s)
+{
+    const char *wal = sqs_store_wal_path(s->store);
+    if (s->sync || !wal)
+        return;
+    s->sync = sqs_wal_sync_new(s->base, wal, synced_cb, s);
+    if (!s->sync)
+        return;
+    if (sqs_store_commit_sync(s->store, 0)) {
+        sqs_wal_sync_free(s->sync);
+        s->sync = NULL;
+        return;
+    }
+    log_info("msg=\"durability full: commits are synced to the disk on the syncer thread before they are "
+             "answered\" synchronous=NORMAL");
+}
+
+/* Back to commits that sync themselves: the calls waiting for a sync get
+ * one now, on the loop. */
+static void sync_on_loop(sqs_t *s)
+{
+    if (!s->sync)
+        return;
+    int err = sqs_wal_sync_free(s->sync);
+    s->sync = NULL;
+    sqs_store_commit_sync(s->store, 1);
+    synced_cb(s, s->commit_seq, err ? s->commit_seq : 0, err);
+}
+
 void sqs_set_group_commit(sqs_t *s, int on)
 {
     flush_cb(-1, 0, s);
+    if (!on)
+        sync_on_loop(s);
     s->group = on;
     sqs_store_set_group_commit(s->store, on);
+    if (on)
+        sync_off_loop(s);
 }
 
 int sqs_apply_config(sqs_t *s, const config_t *cfg)

@@ -25,6 +25,7 @@ struct sqs_ckpt {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t idle_cv; /* the worker's pass ended (the loop may wait for it: sqs_ckpt_before_begin) */
     /* Under mu: */
     int stop, wanted, busy, paused;
     int64_t frames;            /* the WAL's length after the loop's last commit */
@@ -70,6 +71,7 @@ static void *worker(void *arg)
 
         pthread_mutex_lock(&c->mu);
         c->busy = 0;
+        pthread_cond_broadcast(&c->idle_cv);
         if (rc == SQLITE_OK) {
             c->done_gen = gen;
             c->done_ckpt = n_ckpt;
@@ -104,7 +106,9 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
     c->commits++;
     if (n_frames > c->st.max_wal)
         c->st.max_wal = n_frames;
-    if (n_frames >= SQS_CKPT_PAGES && !c->busy && !c->wanted && !c->paused) {
+    if (n_frames >= SQS_CKPT_HARD_PAGES && !c->paused) {
+        c->tail_due = 1; /* even while the worker is in a pass: see sqs_ckpt_before_begin */
+    } else if (n_frames >= SQS_CKPT_PAGES && !c->busy && !c->wanted && !c->paused) {
         int64_t left = n_frames - (c->done_gen == c->gen ? c->done_ckpt : 0);
         if (n_frames >= SQS_CKPT_HARD_PAGES ||
             (n_frames >= SQS_CKPT_RESTART_PAGES && left <= SQS_CKPT_TAIL_PAGES)) {
@@ -130,11 +134,25 @@ void sqs_ckpt_before_begin(sqs_ckpt_t *c)
         return;
     c->tail_due = 0;
     pthread_mutex_lock(&c->mu);
-    int skip = c->busy || c->paused;
     int64_t wal = c->frames;
+    /* Past the hard bound and a few more pages, the loop waits for the
+     * worker's pass to end rather than let the WAL grow by all it commits
+     * meanwhile: on a disk slower than the load, passes take seconds, and
+     * the WAL had no bound but the pass's length. */
+    int waited = 0;
+    while (c->busy && !c->paused && wal >= SQS_CKPT_HARD_PAGES + SQS_CKPT_WAIT_PAGES) {
+        pthread_cond_wait(&c->idle_cv, &c->mu);
+        waited = 1;
+    }
+    int skip = c->busy || c->paused;
+    if (skip && wal >= SQS_CKPT_HARD_PAGES && !c->paused)
+        c->tail_due = 1; /* asked again at the next commit */
     pthread_mutex_unlock(&c->mu);
     if (skip)
         return; /* the worker is at it; asked again at the next commit */
+    if (waited)
+        log_warn("msg=\"the loop waited for the WAL checkpoint (the disk is slower than the load)\" wal_pages=%lld",
+                 (long long)wal);
     if (wal >= SQS_CKPT_HARD_PAGES)
         log_warn("msg=\"the WAL outgrew its checkpoints (the disk is slower than the load); the loop copies it "
                  "back now\" wal_pages=%lld",
@@ -175,6 +193,7 @@ sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int f
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cv, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&c->idle_cv, NULL);
     char *msg = NULL;
     if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs) != SQLITE_OK ||
         sqlite3_exec(c->db,
@@ -196,6 +215,7 @@ sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int f
     return c;
 fail:
     sqlite3_close(c->db);
+    pthread_cond_destroy(&c->idle_cv);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -234,6 +254,7 @@ void sqs_ckpt_stop(sqs_ckpt_t *c)
     pthread_join(c->thread, NULL);
     sqlite3_wal_hook(c->loop_db, NULL, NULL);
     sqlite3_close(c->db);
+    pthread_cond_destroy(&c->idle_cv);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c);

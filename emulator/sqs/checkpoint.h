@@ -26,6 +26,10 @@ typedef struct sqs_ckpt sqs_ckpt_t;
 /* A WAL this long (128 MB: the disk did not keep up with the load) is
  * restarted by the loop at its next transaction whatever the tail. */
 #define SQS_CKPT_HARD_PAGES (4 * SQS_CKPT_RESTART_PAGES)
+/* If the worker is still in a pass when the WAL is this much longer than
+ * that (16 MB), the loop waits for the pass to end: the WAL stays bounded
+ * on a disk slower than the load, at the price of a stall there. */
+#define SQS_CKPT_WAIT_PAGES (4 * SQS_CKPT_PAGES)
 
 /* What the checkpointer did so far (tests, the debug log). */
 typedef struct {

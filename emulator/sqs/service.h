@@ -45,6 +45,14 @@ struct sqs {
     int flush_scheduled;
     sqs_call_t *pending_head, *pending_tail;
     int64_t lost_seen;           /* sqs_store_lost() the registry was last synced at */
+    /* durability: full: the WAL is synced by sqs/wal_sync.c's thread, and
+     * answers wait for a sync begun after their commit (NULL: commits
+     * sync themselves, or durability is normal). */
+    struct sqs_wal_sync *sync;
+    int64_t commit_seq;          /* group commits so far */
+    int64_t synced_seq;          /* every commit up to this is on the disk */
+    int64_t sync_failed_seen;    /* the last failed sync already logged */
+    sqs_call_t *sync_head, *sync_tail; /* answers waiting for a sync, by commit */
     /* Sends' trace hops wait here for the commit of their messages (a
      * rolled-back send must leave no hop): see held_* in actions.c. */
     struct sqs_held_hop *held;

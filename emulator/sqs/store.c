@@ -182,6 +182,7 @@ struct sqs_store {
     int gone;            /* set once: refused until a restart */
     int dir_fd;          /* the data directory, flock()ed: one sluice per directory; -1: none */
     sqs_ckpt_t *ckpt;    /* WAL checkpoints off the loop; NULL: SQLite's autocheckpoint */
+    char *wal_path;      /* "<path>-wal" with durability: full on disk; else NULL */
 };
 
 static int durability_full; /* sqs_store_set_durability */
@@ -687,6 +688,8 @@ sqs_store_t *sqs_store_open(const char *path)
     }
     if (st->path)
         st->ckpt = sqs_ckpt_start(st->db, path, vfs, durability_full);
+    if (st->path && durability_full && asprintf(&st->wal_path, "%s-wal", path) < 0)
+        st->wal_path = NULL;
     return st;
 fail:
     if (st->db && sqlite3_errcode(st->db) == SQLITE_BUSY)
@@ -711,6 +714,7 @@ void sqs_store_close(sqs_store_t *st)
     free(st->qc);
     free(st->jr);
     free(st->path);
+    free(st->wal_path);
     free(st);
 }
 
@@ -745,6 +749,15 @@ const char *sqs_store_secret(const sqs_store_t *st) { return st->secret; }
 void sqs_store_wal_stats(sqs_store_t *st, sqs_ckpt_stats_t *out) { sqs_ckpt_stats(st->ckpt, out); }
 
 void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
+
+const char *sqs_store_wal_path(const sqs_store_t *st) { return st->wal_path; }
+
+int sqs_store_commit_sync(sqs_store_t *st, int on)
+{
+    if (st->in_group || st->in_call)
+        return -1; /* the level must not change under an open transaction */
+    return exec(st, on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
 
 /* The group transaction is gone: SQLite rolled it back after a statement
  * error (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM may undo the whole

@@ -76,6 +76,14 @@ void sqs_store_rollback(sqs_store_t *st);
 int sqs_store_pending(const sqs_store_t *st);
 /* Commits the group transaction, if open. 0, or -1 (rolled back). */
 int sqs_store_flush(sqs_store_t *st);
+/* durability: full, the WAL synced off the loop (sqs/wal_sync.c). The
+ * WAL's path ("<db>-wal", owned by the store), or NULL when durability is
+ * normal or the store is not on disk. */
+const char *sqs_store_wal_path(const sqs_store_t *st);
+/* Stops (0) or resumes (1) the WAL sync inside every commit (durability:
+ * full's synchronous=FULL; off is synchronous=NORMAL): with it off, the
+ * caller syncs the WAL itself before acknowledging a commit. 0 or -1. */
+int sqs_store_commit_sync(sqs_store_t *st, int on);
 /* How many group transactions were lost so far: rolled back by SQLite
  * after a statement error (disk full, I/O error, out of memory) or by a
  * failed flush. A call whose changes went into a group transaction must

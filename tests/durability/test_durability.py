@@ -45,8 +45,8 @@ def servers():
             s.kill()
 
 
-def start(binary, data_dir, log_path, servers):
-    s = SluiceProcess(binary, data_dir, log_path)
+def start(binary, data_dir, log_path, servers, config_path=None):
+    s = SluiceProcess(binary, data_dir, log_path, config_path=config_path)
     servers.append(s)
     return s
 
@@ -257,9 +257,14 @@ def test_restart_keeps_everything(binary, servers, tmp_path):
 # ------------------------------------------------------------------ (b) kill -9
 
 @pytest.mark.timeout(60)
-def test_kill_9_under_load_keeps_acknowledged_messages(binary, servers, tmp_path):
+@pytest.mark.parametrize("durability", ["normal", "full"])
+def test_kill_9_under_load_keeps_acknowledged_messages(binary, servers, tmp_path, durability):
+    """Also with durability: full, whose answers wait for the syncer
+    thread's fdatasync of the WAL instead of a sync inside each commit."""
     data = tmp_path / "data"
-    s1 = start(binary, data, tmp_path / "run1.log", servers)
+    cfg = tmp_path / "sluice.yaml"
+    cfg.write_text(f"durability: {durability}\n")
+    s1 = start(binary, data, tmp_path / "run1.log", servers, cfg)
     c1 = make_client(s1.endpoint)
     url = c1.create_queue(QueueName="crash-load")["QueueUrl"]
 
@@ -315,7 +320,7 @@ def test_kill_9_under_load_keeps_acknowledged_messages(binary, servers, tmp_path
         shutil.copy2(f, crash_copy / f.name)
     assert integrity_check(crash_copy / "sluice.db") == "ok"
 
-    s2 = start(binary, data, tmp_path / "run2.log", servers)
+    s2 = start(binary, data, tmp_path / "run2.log", servers, cfg)
     c2 = make_client(s2.endpoint)
     url = c2.get_queue_url(QueueName="crash-load")["QueueUrl"]
     visible, hidden, delayed = counts(c2, url)

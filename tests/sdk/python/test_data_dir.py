@@ -38,7 +38,11 @@ def test_durability_sets_sqlite_synchronous(tmp_path, config, expect):
         url = sqs.create_queue(QueueName="d")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody="kept")
         # Read back from SQLite after the PRAGMA, not echoed from the config.
-        assert expect in Path(srv.log_path).read_text()
+        log = Path(srv.log_path).read_text()
+        assert expect in log
+        # full: once running, commits leave their sync to the syncer thread
+        off_loop = "commits are synced to the disk on the syncer thread before they are answered"
+        assert (off_loop in log) == ("full" in expect), log
     finally:
         srv.stop()
     srv = serve(tmp_path, config)
@@ -46,6 +50,45 @@ def test_durability_sets_sqlite_synchronous(tmp_path, config, expect):
         sqs = make_client(srv.endpoint)
         url = sqs.get_queue_url(QueueName="d")["QueueUrl"]
         assert [m["Body"] for m in sqs.receive_message(QueueUrl=url).get("Messages", [])] == ["kept"]
+    finally:
+        srv.stop()
+
+
+def test_full_durability_syncs_off_the_loop_and_answers_after_the_sync(tmp_path, monkeypatch):
+    """durability: full syncs the WAL on a thread of its own: while a sync
+    is slow (the test variable makes each one wait 4 s), the loop still
+    answers what needs no disk (health), and SQS calls, a send and a read
+    after it alike, are answered only once the sync covering the send's
+    commit has finished, never before."""
+    import threading
+    import urllib.request
+    monkeypatch.setenv("SLUICE_TEST_SYNC_DELAY_MS", "4000")
+    srv = serve(tmp_path, "durability: full\nqueues:\n  slow-disk: {}\n")
+    try:
+        sender, reader = make_client(srv.endpoint), make_client(srv.endpoint)
+        url = f"{srv.endpoint}/000000000000/slow-disk"
+        got = {}
+
+        def send():
+            got["send"] = sender.send_message(QueueUrl=url, MessageBody="on the disk")
+
+        def read():
+            got["read"] = reader.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+
+        t_send = threading.Thread(target=send, daemon=True)
+        t_send.start()
+        time.sleep(1.0)  # the send is committed and its sync (4 s) has begun
+        t_read = threading.Thread(target=read, daemon=True)
+        t_read.start()
+        time.sleep(0.5)
+        with urllib.request.urlopen(f"{srv.endpoint}/_sluice/health", timeout=2) as r:
+            assert r.status == 200  # the loop is free while the disk is slow
+        assert t_send.is_alive(), "the send was answered before its sync finished"
+        assert t_read.is_alive(), "a read after the send was answered before the send's sync finished"
+        t_send.join(20)
+        t_read.join(20)
+        assert got["send"]["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert got["read"]["Attributes"]["ApproximateNumberOfMessages"] == "1"
     finally:
         srv.stop()
 
