@@ -445,6 +445,28 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
             c->done(c);
         c = next;
     }
+    if (s->group && !s->writes_held && s->tail_ev && sqs_store_tail_start(s->store) == 0)
+        s->writes_held = 1; /* until tail_cb */
+}
+
+/* The worker copied the WAL's tail: the calls that waited start now, in
+ * the order they came, and the first transaction restarts the WAL. */
+static void tail_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    sqs_t *s = arg;
+    if (!sqs_store_tail_end(s->store))
+        return;
+    s->writes_held = 0;
+    sqs_call_t *c = s->defer_head;
+    s->defer_head = s->defer_tail = NULL;
+    while (c) {
+        sqs_call_t *next = c->pending_next;
+        c->pending = 0;
+        sqs_call_start(s, c);
+        c = next;
+    }
 }
 
 typedef int (*action_fn)(sqs_t *s, sqs_call_t *c);
@@ -2736,6 +2758,16 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
 {
     int64_t t0 = clock_mono_us();
     c->sqs = s;
+    if (s->writes_held) {
+        c->pending = 3;
+        c->pending_next = NULL;
+        if (s->defer_tail)
+            s->defer_tail->pending_next = c;
+        else
+            s->defer_head = c;
+        s->defer_tail = c;
+        return 0;
+    }
     c->failed = 0;
     c->err.code = ERR_NONE;
     if (!c->region || !*c->region)
@@ -2767,8 +2799,8 @@ void sqs_call_abandon(sqs_call_t *c)
 {
     if (c->pending) {
         sqs_t *s = c->sqs;
-        sqs_call_t **head = c->pending == 2 ? &s->sync_head : &s->pending_head;
-        sqs_call_t **tail = c->pending == 2 ? &s->sync_tail : &s->pending_tail;
+        sqs_call_t **head = c->pending == 3 ? &s->defer_head : c->pending == 2 ? &s->sync_head : &s->pending_head;
+        sqs_call_t **tail = c->pending == 3 ? &s->defer_tail : c->pending == 2 ? &s->sync_tail : &s->pending_tail;
         sqs_call_t **pp = head, *prev = NULL;
         while (*pp && *pp != c) {
             prev = *pp;
@@ -2974,6 +3006,8 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     sqs_t *s = arg;
+    if (s->writes_held)
+        return; /* the WAL's tail is being copied: the next second's sweep */
     /* More than a step's work: go on in the next loop turn (a timer, so
      * the loop polls its sockets first), rather than hold the loop. */
     int64_t t0 = clock_mono_us();
@@ -3012,6 +3046,11 @@ sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default
     s->wait = sqs_wait_new(base, next_visible_cb, s);
     s->fifo_sequence = clock_now_ms() * 1000;
     s->flush_ev = event_new(base, -1, 0, flush_cb, s);
+    int tail_fd = sqs_store_tail_fd(s->store);
+    if (tail_fd >= 0) {
+        s->tail_ev = event_new(base, tail_fd, EV_READ | EV_PERSIST, tail_cb, s);
+        event_add(s->tail_ev, NULL);
+    }
     s->purge_cooldown = s->recreate_cooldown = s->in_flight_limit = 1;
     s->move_tasks = sqs_move_tasks_new(s);
     s->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, s);
@@ -3047,6 +3086,10 @@ void sqs_free(sqs_t *s)
         free(t->account);
         free(t->name);
         free(t);
+    }
+    if (s->tail_ev) {
+        event_free(s->tail_ev);
+        s->tail_ev = NULL; /* so the last flush starts no tail copy */
     }
     if (s->flush_ev) {
         flush_cb(-1, 0, s); /* commit and answer what is pending */

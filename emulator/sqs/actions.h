@@ -39,7 +39,8 @@ struct sqs_call {
     struct event *deadline;
     sqs_t *sqs;
     int parked;
-    int pending;                  /* finished, waiting: 1 for the group commit, 2 for the WAL sync */
+    int pending;                  /* waiting: 1 finished, for the group commit; 2 finished, for the WAL
+                                   * sync; 3 not started, for the WAL's tail copy */
     int64_t pending_lost;         /* sqs_store_lost() when it began to wait */
     int64_t sync_seq;             /* the commit whose sync it waits for */
     sqs_call_t *pending_next;

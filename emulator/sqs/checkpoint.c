@@ -12,7 +12,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -33,6 +35,9 @@ struct sqs_ckpt {
     int64_t gen;               /* moves each time the WAL starts again */
     int64_t done_gen, done_ckpt; /* frames of WAL generation done_gen copied so far */
     sqs_ckpt_stats_t st;
+    int tail_req;  /* the loop paused its writes for the worker's tail pass (sqs_ckpt_tail_start) */
+    int tail_done; /* that pass ended; the loop has not taken it yet */
+    int efd;       /* eventfd: "the tail pass ended", to the loop; -1: none */
     /* The loop's own: */
     int tail_due;
     int64_t reported; /* passes already logged */
@@ -60,13 +65,21 @@ static void *worker(void *arg)
             break;
         c->wanted = 0;
         c->busy = 1;
+        int tail = c->tail_req; /* asked before this pass began: it copies every frame */
         int64_t gen = c->gen;
         int64_t before = c->done_gen == gen ? c->done_ckpt : 0;
         pthread_mutex_unlock(&c->mu);
 
         int64_t t0 = clock_mono_us();
         int n_log = 0, n_ckpt = 0;
-        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_ckpt);
+        /* The tail pass, with the loop's writes held, copies every frame and
+         * starts the WAL again itself, truncated to nothing (TRUNCATE): so the
+         * loop's next commit neither copies nor cuts back a long file (the
+         * journal_size_limit truncation of a WAL past 40 MB took 10-30 ms
+         * there). It waits for the write lock a short while (the loop holds
+         * none then) and for readers on older snapshots to finish. */
+        int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, tail ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+                                           &n_log, &n_ckpt);
         int64_t us = clock_mono_us() - t0;
 
         pthread_mutex_lock(&c->mu);
@@ -83,6 +96,15 @@ static void *worker(void *arg)
         } else if (rc != SQLITE_BUSY) { /* BUSY: the loop's short checkpoint runs */
             c->st.errors++;
             c->st.last_error = rc;
+        }
+        if (tail && c->tail_req) {
+            c->tail_req = 0;
+            c->tail_done = 1;
+            if (rc == SQLITE_OK)
+                c->st.worker_tails++;
+            uint64_t one = 1;
+            ssize_t n = write(c->efd, &one, sizeof one);
+            (void)n;
         }
     }
     pthread_mutex_unlock(&c->mu);
@@ -130,7 +152,21 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
 
 void sqs_ckpt_before_begin(sqs_ckpt_t *c)
 {
-    if (!c || !c->tail_due)
+    if (!c)
+        return;
+    if (c->tail_req || c->tail_done) {
+        /* A write while the worker copies the tail (a timer's, not a
+         * client's: those wait in the service): it waits for that pass, so
+         * that it begins on a fully copied WAL and restarts it. */
+        int64_t t0 = clock_mono_us();
+        pthread_mutex_lock(&c->mu);
+        while (c->tail_req && !c->stop)
+            pthread_cond_wait(&c->idle_cv, &c->mu);
+        pthread_mutex_unlock(&c->mu);
+        log_debug("msg=\"a write waited for the worker's tail copy\" ms=%.2f", (clock_mono_us() - t0) / 1000.0);
+        return;
+    }
+    if (!c->tail_due)
         return;
     c->tail_due = 0;
     pthread_mutex_lock(&c->mu);
@@ -177,6 +213,42 @@ void sqs_ckpt_before_begin(sqs_ckpt_t *c)
         log_debug("msg=\"wal checkpoint\" where=loop wal=%d copied=%d ms=%.2f", n_log, n_ckpt, us / 1000.0);
 }
 
+int sqs_ckpt_tail_start(sqs_ckpt_t *c)
+{
+    if (!c || c->efd < 0 || !c->tail_due)
+        return -1;
+    pthread_mutex_lock(&c->mu);
+    int64_t wal = c->frames;
+    int ok = !c->paused && wal < SQS_CKPT_HARD_PAGES; /* past it: the loop's own, at once */
+    if (ok) {
+        c->tail_due = 0;
+        c->tail_req = 1;
+        c->wanted = 1;
+        pthread_cond_signal(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok ? 0 : -1;
+}
+
+int sqs_ckpt_tail_fd(const sqs_ckpt_t *c) { return c ? c->efd : -1; }
+
+int sqs_ckpt_tail_end(sqs_ckpt_t *c)
+{
+    if (!c || c->efd < 0)
+        return 0;
+    uint64_t n;
+    ssize_t r = read(c->efd, &n, sizeof n);
+    (void)r;
+    pthread_mutex_lock(&c->mu);
+    int done = c->tail_done;
+    c->tail_done = 0;
+    int64_t wal = c->frames;
+    pthread_mutex_unlock(&c->mu);
+    if (done)
+        log_debug("msg=\"wal checkpoint\" where=worker-tail wal=%lld", (long long)wal);
+    return done;
+}
+
 sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int full)
 {
     if (!sqlite3_threadsafe()) {
@@ -187,6 +259,7 @@ sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int f
     if (!c)
         return NULL;
     c->loop_db = db;
+    c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); /* -1: the loop copies the tail itself */
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -199,7 +272,8 @@ sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int f
         sqlite3_exec(c->db,
                      full ? "PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0"
                           : "PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=0",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+                     NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_busy_timeout(c->db, 200) != SQLITE_OK) {
         log_error("msg=\"cannot open the checkpointer's connection; WAL checkpoints stay on the loop\" path=%s "
                   "error=\"%s\"",
                   path, msg ? msg : c->db ? sqlite3_errmsg(c->db) : "out of memory");
@@ -215,6 +289,8 @@ sqs_ckpt_t *sqs_ckpt_start(sqlite3 *db, const char *path, const char *vfs, int f
     return c;
 fail:
     sqlite3_close(c->db);
+    if (c->efd >= 0)
+        close(c->efd);
     pthread_cond_destroy(&c->idle_cv);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
@@ -254,6 +330,8 @@ void sqs_ckpt_stop(sqs_ckpt_t *c)
     pthread_join(c->thread, NULL);
     sqlite3_wal_hook(c->loop_db, NULL, NULL);
     sqlite3_close(c->db);
+    if (c->efd >= 0)
+        close(c->efd);
     pthread_cond_destroy(&c->idle_cv);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);

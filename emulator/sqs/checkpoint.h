@@ -36,6 +36,7 @@ typedef struct {
     int64_t passes;       /* worker passes that copied frames */
     int64_t pages;        /* frames the worker copied */
     int64_t tails;        /* short checkpoints the loop ran before a restart */
+    int64_t worker_tails; /* ... that the worker ran instead, the loop's writes held (sqs_ckpt_tail_start) */
     int64_t restarts;     /* times the WAL started again from its beginning */
     int64_t errors;       /* failed passes (worker or loop), e.g. disk full */
     int64_t max_wal;      /* the longest WAL seen, in frames */
@@ -58,6 +59,22 @@ void sqs_ckpt_stop(sqs_ckpt_t *c);
  * the loop's short checkpoint when one is due, so this transaction's first
  * write restarts the WAL. Costs a few loads when none is due. */
 void sqs_ckpt_before_begin(sqs_ckpt_t *c);
+/* The tail copied by the worker instead of the loop, while the caller
+ * holds its writes (a client's call waits; nothing on the loop does):
+ * after a commit, if the short checkpoint is due, asks the worker for a
+ * pass that copies every frame and returns 0; the caller then begins no
+ * transaction until sqs_ckpt_tail_fd is readable and sqs_ckpt_tail_end
+ * returned, so that its next transaction begins on a fully copied WAL and
+ * restarts it. -1: nothing due, or the loop copies it itself at its next
+ * begin (no worker, or the WAL past SQS_CKPT_HARD_PAGES). A transaction
+ * begun meanwhile anyway waits for that pass (sqs_ckpt_before_begin). */
+int sqs_ckpt_tail_start(sqs_ckpt_t *c);
+/* The descriptor that becomes readable when the worker's tail pass ended;
+ * -1: none (then sqs_ckpt_tail_start never returns 0). */
+int sqs_ckpt_tail_fd(const sqs_ckpt_t *c);
+/* On the loop, when that descriptor is readable: takes the notice. 1 when
+ * the tail pass ended (writes may go on), 0 otherwise. */
+int sqs_ckpt_tail_end(sqs_ckpt_t *c);
 /* No more passes (the database file is gone from its directory). */
 void sqs_ckpt_pause(sqs_ckpt_t *c);
 void sqs_ckpt_stats(sqs_ckpt_t *c, sqs_ckpt_stats_t *out);

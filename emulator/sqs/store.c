@@ -752,6 +752,12 @@ void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
 
 const char *sqs_store_wal_path(const sqs_store_t *st) { return st->wal_path; }
 
+int sqs_store_tail_start(sqs_store_t *st) { return st->in_group || st->in_call ? -1 : sqs_ckpt_tail_start(st->ckpt); }
+
+int sqs_store_tail_fd(const sqs_store_t *st) { return sqs_ckpt_tail_fd(st->ckpt); }
+
+int sqs_store_tail_end(sqs_store_t *st) { return sqs_ckpt_tail_end(st->ckpt); }
+
 int sqs_store_commit_sync(sqs_store_t *st, int on)
 {
     if (st->in_group || st->in_call)

@@ -84,6 +84,14 @@ const char *sqs_store_wal_path(const sqs_store_t *st);
  * full's synchronous=FULL; off is synchronous=NORMAL): with it off, the
  * caller syncs the WAL itself before acknowledging a commit. 0 or -1. */
 int sqs_store_commit_sync(sqs_store_t *st, int on);
+/* The WAL's short checkpoint before a restart, copied by the checkpoint
+ * worker while the caller holds its writes (sqs/checkpoint.h's
+ * sqs_ckpt_tail_start, _fd and _end, for the store's checkpointer): call
+ * tail_start after a commit; 0 means hold every transaction until the fd
+ * is readable and tail_end returned 1. */
+int sqs_store_tail_start(sqs_store_t *st);
+int sqs_store_tail_fd(const sqs_store_t *st);
+int sqs_store_tail_end(sqs_store_t *st);
 /* How many group transactions were lost so far: rolled back by SQLite
  * after a statement error (disk full, I/O error, out of memory) or by a
  * failed flush. A call whose changes went into a group transaction must

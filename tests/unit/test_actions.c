@@ -24,6 +24,8 @@
 
 #include "core/clock.h"
 #include "sqs/actions.h"
+#include "sqs/checkpoint.h"
+#include "sqs/service.h"
 #include "sqs/store.h"
 
 #define REGION "us-east-1"
@@ -880,6 +882,70 @@ static void test_disk_full_fails_exactly_the_lost_calls(void **state)
 }
 
 
+/* The WAL's tail before a restart is copied by the checkpoint worker while
+ * clients' calls wait unstarted (sqs/actions.c, writes_held): rounds of
+ * sends, each round a loop turn with its commit, until one commit hands
+ * the tail to the worker. The calls started then neither run nor answer
+ * until the worker is done; then they run in the order they came, one of
+ * them abandoned meanwhile never runs, and the loop itself copied no tail.
+ * Every message answered is in the queue. */
+#define TAIL_SENDS 16
+static void test_calls_wait_while_the_worker_copies_the_tail(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    sqs_set_group_commit(f->sqs, 1);
+    static char pad[8001];
+    memset(pad, 'x', 8000);
+    int sent = 0, rounds = 0;
+    while (!f->sqs->writes_held) {
+        assert_true(rounds++ < 20000); /* the WAL passes 8,000 pages long before */
+        rec_t r[TAIL_SENDS];
+        for (int i = 0; i < TAIL_SENDS; i++)
+            assert_int_equal(start(f, &r[i], "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"%s\"}", pad), 0);
+        event_base_loop(f->base, EVLOOP_NONBLOCK); /* the turn's commit; maybe the tail's start */
+        for (int i = 0; i < TAIL_SENDS; i++) {
+            assert_int_equal(r[i].done, 1);
+            assert_false(r[i].call.failed);
+            clear(&r[i]);
+        }
+        sent += TAIL_SENDS;
+    }
+    /* Held: these wait unstarted, whatever the loop does meanwhile. */
+    rec_t w[4];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(start(f, &w[i], "SendMessage", "{\"QueueUrl\":\"" Q_URL "\",\"MessageBody\":\"after-%d\"}", i), 0);
+    assert_int_equal(start(f, &w[3], "GetQueueAttributes",
+                           "{\"QueueUrl\":\"" Q_URL "\",\"AttributeNames\":[\"ApproximateNumberOfMessages\"]}"),
+                     0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(w[i].done, 0);
+    sqs_call_abandon(&w[1].call); /* its client went away: it never runs */
+    for (int turns = 0; turns < 10000 && !(w[0].done && w[2].done && w[3].done); turns++)
+        event_base_loop(f->base, EVLOOP_ONCE);
+    assert_int_equal(w[0].done, 1);
+    assert_int_equal(w[1].done, 0);
+    assert_int_equal(w[2].done, 1);
+    assert_int_equal(w[3].done, 1);
+    assert_false(f->sqs->writes_held);
+    assert_false(w[0].call.failed || w[2].call.failed || w[3].call.failed);
+    /* started in their order: the read saw both sends before it */
+    char want[32];
+    snprintf(want, sizeof want, "%d", sent + 2);
+    assert_string_equal(str(cJSON_GetObjectItemCaseSensitive(w[3].call.result, "Attributes"),
+                            "ApproximateNumberOfMessages"),
+                        want);
+    for (int i = 0; i < 4; i++)
+        clear(&w[i]);
+    sqs_ckpt_stats_t st;
+    sqs_store_wal_stats(f->sqs->store, &st);
+    assert_true(st.worker_tails >= 1);
+    assert_int_equal(st.tails, 0);
+    assert_true(st.restarts >= 1);
+    assert_int_equal(st.errors, 0);
+    expect_attr(f, Q_URL, "ApproximateNumberOfMessages", want);
+}
+
 /* OverLimit: a standard queue refuses ReceiveMessage once 120,000 messages
  * are in flight; the in_flight_limit switch turns the rule off. The
  * messages are written straight into the store (as in flight), which is
@@ -1185,6 +1251,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fair_queue_round_robin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fifo_locked_front_unlocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full_fails_exactly_the_lost_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_calls_wait_while_the_worker_copies_the_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inspect_peek_receives_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

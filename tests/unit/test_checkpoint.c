@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <ftw.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,51 @@ static void test_wal_bounded_under_steady_writes(void **state)
     assert_true(s.pages >= SQS_CKPT_RESTART_PAGES); /* most of it copied by the worker */
 }
 
+/* Waits up to 10 s for fd to become readable: 1, or 0 on the timeout. */
+static int readable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, 10000) == 1;
+}
+
+/* The service's way (sqs/actions.c): after each commit it offers the tail
+ * to the worker; once taken, it begins nothing until the worker says the
+ * tail is copied. Then its next commit starts the WAL again, and the loop
+ * copied nothing and synced nothing itself but the new WAL's header. The
+ * worker's TRUNCATE leaves an empty WAL file, so nothing long is cut back
+ * at the restart either. */
+static void test_tail_copied_by_the_worker_while_writes_wait(void **state)
+{
+    fixture_t *f = *state;
+    open_store(f);
+    int fd = sqs_store_tail_fd(f->st);
+    assert_true(fd >= 0);
+    int i = 0, started = 0;
+    sqs_ckpt_stats_t s;
+    while (i < 4 * SQS_CKPT_RESTART_PAGES && !started) {
+        send_one(f, i++);
+        started = sqs_store_tail_start(f->st) == 0;
+        if (i % 64 == 0)
+            sleep_ms(1); /* now and then, time for the worker's passes */
+    }
+    assert_true(started);
+    sqs_store_wal_stats(f->st, &s);
+    assert_true(s.max_wal >= SQS_CKPT_RESTART_PAGES);
+    int64_t restarts = s.restarts;
+    assert_true(readable(fd));
+    assert_int_equal(sqs_store_tail_end(f->st), 1);
+    assert_int_equal(file_size(f->wal), 0); /* copied back and truncated by the worker */
+    send_one(f, i++); /* the first write afterwards starts the WAL again */
+    sqs_store_wal_stats(f->st, &s);
+    assert_int_equal(s.restarts, restarts + 1);
+    assert_int_equal(s.worker_tails, 1);
+    assert_int_equal(s.tails, 0); /* the loop ran no checkpoint */
+    assert_int_equal(s.errors, 0);
+    assert_true(file_size(f->wal) < 64 * 1024);
+    /* and nothing is due until the WAL is long again */
+    assert_int_equal(sqs_store_tail_start(f->st), -1);
+}
+
 /* A short WAL (under SQS_CKPT_PAGES, so no pass was asked for) is copied
  * back by the worker once the loop has been quiet for a second or two, so
  * the next write starts the WAL again instead of letting a slow trickle of
@@ -272,6 +318,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_checkpoint_runs_on_the_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_bounded_under_steady_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tail_copied_by_the_worker_while_writes_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_wal_is_copied_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_leaves_a_checkpointed_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_process_is_refused, setup, teardown),
