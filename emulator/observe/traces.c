@@ -153,8 +153,11 @@ static int step_done(sqlite3_stmt *st)
 #define SENDS_SLOTS 65536
 /* Request ids of recent batch invocations (their records' links). */
 #define LINKED_RING 1024
-/* Hops without their trace yet (their send not seen): see unresolved_t. */
-#define UNRESOLVED_MAX 64
+/* Hops without their trace yet (their send not seen): see unresolved_t.
+ * Direct-mapped on the message's hash like the sends; a slot keeps up to
+ * UNRESOLVED_HOPS hops of one message. */
+#define UNRESOLVED_SLOTS 1024
+#define UNRESOLVED_HOPS 4
 #define UNRESOLVED_MS 10000 /* a send's hop is at most a commit behind */
 #define PENDING_INVOKES_MAX 4096
 
@@ -182,14 +185,22 @@ typedef struct {
     char where[96];
 } contrib_t;
 
-/* A hop written before its message's send hop. A send's hop waits for its
- * commit (sqs), so a delivery in the same loop turn can reach the writer
- * first; the send then gives the trace its contribution (the segment keeps
- * the hop without a trace: a read fills it in from the send). */
+/* Hops written before their message's send hop. A send's hop waits for
+ * its commit (sqs), so a delivery in the same loop turn can reach the
+ * writer first; the send then gives the trace their contributions (the
+ * segment keeps the hop without a trace: a read fills it in from the send).
+ * Most hops that find no send never will (a message sent before this
+ * process started, or whose send slot a newer send took: every delivery of
+ * a long backlog): each takes a slot in O(1), replacing whatever another
+ * message left there. (A 64-entry list, shifted down by a memmove once
+ * full, was 87% of the writer's work under a Receive+Delete load on such a
+ * backlog.) */
 typedef struct {
+    int64_t h; /* the message's hash; 0: empty */
     char message_id[40];
     int64_t at_ms;
-    contrib_t c;
+    int n;
+    contrib_t c[UNRESOLVED_HOPS];
 } unresolved_t;
 
 typedef struct {
@@ -217,8 +228,7 @@ typedef struct {
     send_slot_t *sends;
     int64_t linked[LINKED_RING];
     size_t n_linked;
-    unresolved_t unresolved[UNRESOLVED_MAX];
-    size_t n_unresolved;
+    unresolved_t *unresolved; /* UNRESOLVED_SLOTS */
     pending_invoke_t *pending;
     size_t n_pending;
     applied_invoke_t applied[APPLIED_RING];
@@ -243,6 +253,7 @@ static void recent_init(recent_t *r)
     r->sums = xcalloc(SUM_MAX, sizeof *r->sums);
     r->slots = xcalloc(SUM_SLOTS, sizeof *r->slots);
     r->sends = xcalloc(SENDS_SLOTS, sizeof *r->sends);
+    r->unresolved = xcalloc(UNRESOLVED_SLOTS, sizeof *r->unresolved);
     r->pending = xcalloc(PENDING_INVOKES_MAX, sizeof *r->pending);
     r->head = r->tail = -1;
 }
@@ -252,6 +263,7 @@ static void recent_free(recent_t *r)
     free(r->sums);
     free(r->slots);
     free(r->sends);
+    free(r->unresolved);
     free(r->pending);
     memset(r, 0, sizeof *r);
 }
@@ -504,20 +516,19 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
         memcpy(sl->trace, trace, tlen);
         sl->trace[tlen] = '\0';
         /* hops of this message that came first */
-        size_t keep = 0;
-        for (size_t i = 0; i < r->n_unresolved; i++) {
-            unresolved_t *u = &r->unresolved[i];
-            if (!strcmp(u->message_id, sl->message_id)) {
+        unresolved_t *u = &r->unresolved[(size_t)h->h[1] & (UNRESOLVED_SLOTS - 1)];
+        if (u->h == h->h[1] && !strcmp(u->message_id, sl->message_id)) {
+            if (now_ms - u->at_ms < UNRESOLVED_MS) {
                 if (mu)
                     pthread_mutex_lock(mu);
-                sum_add(r, trace, tlen, h->h[0], &u->c, 0);
+                for (int i = 0; i < u->n; i++)
+                    sum_add(r, trace, tlen, h->h[0], &u->c[i], 0);
                 if (mu)
                     pthread_mutex_unlock(mu);
-            } else if (now_ms - u->at_ms < UNRESOLVED_MS) {
-                r->unresolved[keep++] = *u;
             }
+            u->h = 0;
+            u->n = 0;
         }
-        r->n_unresolved = keep;
     }
     if (!trace && h->s[TRACE_S_MESSAGE]) {
         send_slot_t *sl = &r->sends[(size_t)h->h[1] & (SENDS_SLOTS - 1)];
@@ -526,16 +537,20 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
             trace = h->s[TRACE_S_TRACE] = sl->trace;
             tlen = h->len[TRACE_S_TRACE] = strlen(sl->trace);
             h->h[0] = -2; /* resolved here: the caller decides whether it is stored */
-        } else if (h->len[TRACE_S_MESSAGE] < sizeof r->unresolved[0].message_id) {
-            if (r->n_unresolved == UNRESOLVED_MAX) {
-                memmove(r->unresolved, r->unresolved + 1, (UNRESOLVED_MAX - 1) * sizeof *r->unresolved);
-                r->n_unresolved--;
+        } else if (h->len[TRACE_S_MESSAGE] < sizeof r->unresolved[0].message_id && h->h[1]) {
+            unresolved_t *u = &r->unresolved[(size_t)h->h[1] & (UNRESOLVED_SLOTS - 1)];
+            int same = u->h == h->h[1] && strlen(u->message_id) == h->len[TRACE_S_MESSAGE] &&
+                       !memcmp(u->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]) &&
+                       now_ms - u->at_ms < UNRESOLVED_MS;
+            if (!same) { /* the slot is this message's now */
+                u->h = h->h[1];
+                memcpy(u->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]);
+                u->message_id[h->len[TRACE_S_MESSAGE]] = '\0';
+                u->at_ms = now_ms;
+                u->n = 0;
             }
-            unresolved_t *u = &r->unresolved[r->n_unresolved++];
-            memcpy(u->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]);
-            u->message_id[h->len[TRACE_S_MESSAGE]] = '\0';
-            u->at_ms = now_ms;
-            u->c = c;
+            if (u->n < UNRESOLVED_HOPS)
+                u->c[u->n++] = c;
         }
     }
     if (!trace || tlen > TRACE_ROOT_LEN)

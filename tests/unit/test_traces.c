@@ -263,6 +263,48 @@ static void test_hop_before_its_send_joins_the_trace(void **state)
     traces_free(t);
 }
 
+/* A long backlog's deliveries find no send (sent before this process, or
+ * their send slots taken by newer sends): each waits in its message's slot
+ * of the unresolved table, O(1), and the race that table is for still
+ * resolves after thousands of them: a receive that reaches the writer
+ * before its send's hop is counted in the send's trace. */
+static void test_hops_without_sends_leave_the_race_resolved(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    assert_non_null(d);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    char id[40];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "old-%d", i);
+        traces_receive(t, id, "q", 1, "ReceiveMessage");
+        traces_delete(t, id, "q", "DeleteMessageBatch");
+    }
+    trace_hop_t *send = traces_send_hop(t, "m-late2", "q", "Root=1-5759e988-bd862e3fe1be46a994272794", "SendMessage");
+    assert_non_null(send);
+    traces_receive(t, "m-late2", "q", 1, "ReceiveMessage");
+    observe_db_flush(d);
+    traces_hop_submit(send);
+    observe_db_flush(d);
+    traces_filter_t all = {0};
+    cJSON *list = traces_recent(t, &all);
+    const cJSON *tr;
+    int found = 0;
+    cJSON_ArrayForEach(tr, cJSON_GetObjectItemCaseSensitive(list, "traces")) {
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(tr, "trace_id")->valuestring,
+                    "1-5759e988-bd862e3fe1be46a994272794")) {
+            found = 1;
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(tr, "hops")->valueint, 2);
+        }
+    }
+    assert_true(found);
+    cJSON_Delete(list);
+    observe_db_close(d);
+    traces_free(t);
+}
+
 /* An observe.db from before the id hashes: its hops gain them once and are
  * found by trace, message and request id as before. */
 static void test_hops_of_an_older_observe_db_are_found(void **state)
@@ -692,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_hooks_accept_no_hub),
         cmocka_unit_test_setup_teardown(test_batch_records_keep_their_traces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hop_before_its_send_joins_the_trace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hops_without_sends_leave_the_race_resolved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hops_of_an_older_observe_db_are_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_prunes_hops_written_before_the_cutoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_batch_of_hops_is_one_segment_row, setup, teardown),
