@@ -231,6 +231,15 @@ export function uniqueName(prefix = 'q') {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// sluice evaluates every alarm when its clock crosses a real minute, on its
+// own. A test that asserts an alarm's exact states or history, and takes up
+// to `seconds`, starts clear of such a crossing: if the next one is closer,
+// it waits for it to pass (as the py alarm test and the CLI smoke do).
+export async function clearOfMinuteBoundary(seconds) {
+  const left = 60000 - (Date.now() % 60000);
+  if (left < seconds * 1000) await sleep(left + 500);
+}
+
 export function queueArn(name) {
   return `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`;
 }
