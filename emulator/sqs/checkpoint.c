@@ -97,10 +97,10 @@ static void *worker(void *arg)
             c->st.errors++;
             c->st.last_error = rc;
         }
-        if (tail && c->tail_req) {
+        if (c->tail_req && (tail || c->paused)) { /* paused: no tail pass will follow */
             c->tail_req = 0;
             c->tail_done = 1;
-            if (rc == SQLITE_OK)
+            if (rc == SQLITE_OK && tail)
                 c->st.worker_tails++;
             uint64_t one = 1;
             ssize_t n = write(c->efd, &one, sizeof one);
@@ -305,6 +305,15 @@ void sqs_ckpt_pause(sqs_ckpt_t *c)
     pthread_mutex_lock(&c->mu);
     c->paused = 1;
     c->tail_due = 0;
+    if (c->tail_req && !c->busy) {
+        /* the pass asked for will not run: the loop's writes go on */
+        c->tail_req = 0;
+        c->tail_done = 1;
+        uint64_t one = 1;
+        ssize_t n = write(c->efd, &one, sizeof one);
+        (void)n;
+    }
+    pthread_cond_broadcast(&c->idle_cv);
     pthread_mutex_unlock(&c->mu);
 }
 

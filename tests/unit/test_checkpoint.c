@@ -233,6 +233,32 @@ static void test_tail_copied_by_the_worker_while_writes_wait(void **state)
     assert_int_equal(sqs_store_tail_start(f->st), -1);
 }
 
+/* The data directory moves away while the worker is asked for the tail:
+ * the checkpointer pauses (no pass will run), and the held writes are let
+ * go at once instead of waiting for a pass that never comes. */
+static void test_a_pause_lets_held_writes_go(void **state)
+{
+    fixture_t *f = *state;
+    open_store(f);
+    int fd = sqs_store_tail_fd(f->st);
+    int i = 0, started = 0;
+    while (i < 4 * SQS_CKPT_RESTART_PAGES && !started) {
+        send_one(f, i++);
+        started = sqs_store_tail_start(f->st) == 0;
+        if (i % 64 == 0)
+            sleep_ms(1);
+    }
+    assert_true(started);
+    char moved[80];
+    snprintf(moved, sizeof moved, "%s-moved", f->dir);
+    assert_int_equal(rename(f->dir, moved), 0);
+    sleep_ms(250);                                   /* store_gone looks every 200 ms */
+    assert_int_equal(sqs_store_begin(f->st), -1);    /* gone: refused, and the checkpointer paused */
+    assert_true(readable(fd));
+    assert_int_equal(sqs_store_tail_end(f->st), 1);
+    assert_int_equal(rename(moved, f->dir), 0);
+}
+
 /* A short WAL (under SQS_CKPT_PAGES, so no pass was asked for) is copied
  * back by the worker once the loop has been quiet for a second or two, so
  * the next write starts the WAL again instead of letting a slow trickle of
@@ -319,6 +345,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_runs_on_the_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_bounded_under_steady_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tail_copied_by_the_worker_while_writes_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_pause_lets_held_writes_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_wal_is_copied_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_leaves_a_checkpointed_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_process_is_refused, setup, teardown),
