@@ -41,8 +41,8 @@ void observe_db_process_init(void);
 observe_db_t *observe_db_open(const char *data_dir, char *err, size_t errlen);
 
 /* Runs schema SQL (CREATE ... IF NOT EXISTS; several statements) on the
- * writer's connection. Call before the first observe_db_submit, from the
- * loop thread. Returns 0 or -1 (logged). */
+ * writer's connection, from the loop thread, between two of the writer's
+ * batches (it waits for the one running). Returns 0 or -1 (logged). */
 int observe_db_schema(observe_db_t *d, const char *sql);
 
 /* Hands rec to the writer thread: write(conn, rec) runs there later, then
