@@ -448,10 +448,185 @@ static int describe_log_streams(call_t *c)
     return 0;
 }
 
-static const char FILTER_SCAN[] =
-    "SELECT e.id, s.name, e.ts, e.ingest, e.message FROM log_events e CROSS JOIN log_streams s ON s.id = e.sid"
-    " WHERE e.gid = (SELECT id FROM log_groups WHERE name = ?1) AND e.ts >= ?2 AND e.ts <= ?3"
-    " AND (e.ts, e.ingest, e.id) > (?4, ?5, ?6) ORDER BY e.ts, e.ingest, e.id LIMIT ?7";
+/* A group's events in (timestamp, ingestion time, eventId) order are the
+ * merge of its streams' (events are indexed by stream only, observe/logs.c):
+ * each stream that may hold events in the range is a cursor over its keys,
+ * read from the index in chunks, and a heap hands out the least head. The
+ * reads run in one read transaction, so they see one state of the store. */
+static const char SCAN_STREAMS[] =
+    "SELECT id, name FROM log_streams WHERE grp = ?1 AND last_ts >= ?2 AND first_ts <= ?3";
+static const char SCAN_KEYS[] =
+    "SELECT ts, ingest, id FROM log_events WHERE sid = ?1 AND ts >= ?2 AND ts <= ?3"
+    " AND (ts, ingest, id) > (?4, ?5, ?6) ORDER BY ts, ingest, id LIMIT ?7";
+static const char SCAN_MESSAGE[] = "SELECT message FROM log_events WHERE id = ?1";
+
+#define SCAN_CHUNK_MIN 16
+#define SCAN_CHUNK_MAX 1024
+
+typedef struct {
+    int64_t ts, ingest, id;
+} ev_key_t;
+
+typedef struct {
+    int64_t sid;
+    char *name;
+    ev_key_t *keys; /* the chunk read; at..n still to hand out */
+    size_t n, at, chunk;
+    int more; /* the last chunk was full: the index may hold more */
+    ev_key_t pos; /* the last key read */
+} scan_stream_t;
+
+typedef struct {
+    observe_conn_t *rd;
+    int64_t start, end;
+    scan_stream_t *s;
+    size_t n;
+    size_t *heap, nheap; /* indexes of s with keys left, least head first */
+} group_scan_t;
+
+static int key_less(const ev_key_t *a, const ev_key_t *b)
+{
+    if (a->ts != b->ts)
+        return a->ts < b->ts;
+    if (a->ingest != b->ingest)
+        return a->ingest < b->ingest;
+    return a->id < b->id;
+}
+
+/* Reads the stream's next chunk of keys: 0, or -1 on a read error. */
+static int scan_fill(group_scan_t *g, scan_stream_t *s)
+{
+    s->n = s->at = 0;
+    if (!s->more)
+        return 0;
+    sqlite3_stmt *st = observe_conn_stmt(g->rd, SCAN_KEYS);
+    if (!st)
+        return -1;
+    if (!s->keys)
+        s->keys = malloc(SCAN_CHUNK_MAX * sizeof *s->keys);
+    sqlite3_bind_int64(st, 1, s->sid);
+    sqlite3_bind_int64(st, 2, g->start);
+    sqlite3_bind_int64(st, 3, g->end);
+    sqlite3_bind_int64(st, 4, s->pos.ts);
+    sqlite3_bind_int64(st, 5, s->pos.ingest);
+    sqlite3_bind_int64(st, 6, s->pos.id);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)s->chunk);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ev_key_t *k = &s->keys[s->n++];
+        k->ts = sqlite3_column_int64(st, 0);
+        k->ingest = sqlite3_column_int64(st, 1);
+        k->id = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    s->more = s->n == s->chunk;
+    if (s->n)
+        s->pos = s->keys[s->n - 1];
+    if (s->chunk < SCAN_CHUNK_MAX)
+        s->chunk *= 2;
+    return 0;
+}
+
+static int heap_less(const group_scan_t *g, size_t a, size_t b)
+{
+    const scan_stream_t *x = &g->s[g->heap[a]], *y = &g->s[g->heap[b]];
+    return key_less(&x->keys[x->at], &y->keys[y->at]);
+}
+
+static void heap_down(group_scan_t *g, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < g->nheap && heap_less(g, l, m))
+            m = l;
+        if (r < g->nheap && heap_less(g, r, m))
+            m = r;
+        if (m == i)
+            return;
+        size_t t = g->heap[i];
+        g->heap[i] = g->heap[m];
+        g->heap[m] = t;
+        i = m;
+    }
+}
+
+static void group_scan_free(group_scan_t *g)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        free(g->s[i].name);
+        free(g->s[i].keys);
+    }
+    free(g->s);
+    free(g->heap);
+}
+
+/* Opens the scan of group's events with start <= ts <= end after pos:
+ * 0, or -1 on a read error (g freed). */
+static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *group, int64_t start, int64_t end,
+                           ev_key_t pos)
+{
+    memset(g, 0, sizeof *g);
+    g->rd = rd;
+    g->start = start;
+    g->end = end;
+    sqlite3_stmt *st = observe_conn_stmt(rd, SCAN_STREAMS);
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, group, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, start > pos.ts ? start : pos.ts);
+    sqlite3_bind_int64(st, 3, end);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (g->n == cap) {
+            cap = cap ? cap * 2 : 8;
+            g->s = realloc(g->s, cap * sizeof *g->s);
+        }
+        scan_stream_t *s = &g->s[g->n++];
+        memset(s, 0, sizeof *s);
+        s->sid = sqlite3_column_int64(st, 0);
+        s->name = strdup((const char *)sqlite3_column_text(st, 1));
+        s->chunk = SCAN_CHUNK_MIN;
+        s->more = 1;
+        s->pos = pos;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        group_scan_free(g);
+        return -1;
+    }
+    g->heap = malloc((g->n ? g->n : 1) * sizeof *g->heap);
+    for (size_t i = 0; i < g->n; i++) {
+        if (scan_fill(g, &g->s[i])) {
+            group_scan_free(g);
+            return -1;
+        }
+        if (g->s[i].n)
+            g->heap[g->nheap++] = i;
+    }
+    for (size_t i = g->nheap / 2; i-- > 0;)
+        heap_down(g, i);
+    return 0;
+}
+
+/* The next event in order: 1 with *key and *stream (owned by g), 0 at the
+ * end, -1 on a read error. */
+static int group_scan_next(group_scan_t *g, ev_key_t *key, const char **stream)
+{
+    if (!g->nheap)
+        return 0;
+    scan_stream_t *s = &g->s[g->heap[0]];
+    *key = s->keys[s->at++];
+    *stream = s->name;
+    if (s->at == s->n && scan_fill(g, s))
+        return -1;
+    if (s->at == s->n)
+        g->heap[0] = g->heap[--g->nheap];
+    heap_down(g, 0);
+    return 1;
+}
 
 static int filter_log_events(call_t *c)
 {
@@ -494,26 +669,24 @@ static int filter_log_events(call_t *c)
     int64_t oldest = clock_now_ms() - logstore_group_retention_ms(c->ls, group);
     if (start < oldest)
         start = oldest;
-    sqlite3_stmt *st = observe_conn_stmt(c->rd, FILTER_SCAN);
-    if (!st) {
+    /* One read transaction for the whole merge (its reads are many). */
+    sqlite3_exec(observe_conn_handle(c->rd), "BEGIN", NULL, NULL, NULL);
+    group_scan_t g;
+    if (group_scan_open(&g, c->rd, group, start, end, (ev_key_t){pos_ts, pos_ingest, pos_id})) {
+        sqlite3_exec(observe_conn_handle(c->rd), "COMMIT", NULL, NULL, NULL);
         internal(c);
         goto done;
     }
-    sqlite3_bind_text(st, 1, group, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, start);
-    sqlite3_bind_int64(st, 3, end);
-    sqlite3_bind_int64(st, 4, pos_ts);
-    sqlite3_bind_int64(st, 5, pos_ingest);
-    sqlite3_bind_int64(st, 6, pos_id);
-    sqlite3_bind_int64(st, 7, FILTER_SCAN_MAX);
     cJSON *events = cJSON_AddArrayToObject(c->out, "events");
     int64_t n = 0, scanned = 0, last_ts = 0, last_ingest = 0, last_id = 0;
     size_t bytes = 0;
-    int more = 0, step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *stream = (const char *)sqlite3_column_text(st, 1);
-        const unsigned char *msg = sqlite3_column_text(st, 4);
-        int mlen = sqlite3_column_bytes(st, 4);
+    int more = 0, step = 0;
+    ev_key_t key;
+    const char *stream;
+    while (scanned < FILTER_SCAN_MAX && (step = group_scan_next(&g, &key, &stream)) == 1) {
+        const unsigned char *msg = NULL;
+        int mlen = 0;
+        sqlite3_stmt *m = NULL;
         int wanted = 1;
         if (prefix && strncmp(stream, prefix, strlen(prefix)) != 0)
             wanted = 0;
@@ -522,18 +695,37 @@ static int filter_log_events(call_t *c)
             const cJSON *nm;
             cJSON_ArrayForEach(nm, names) if (cJSON_IsString(nm) && strcmp(nm->valuestring, stream) == 0) wanted = 1;
         }
+        if (wanted) {
+            m = observe_conn_stmt(c->rd, SCAN_MESSAGE);
+            if (!m) {
+                step = -1;
+                break;
+            }
+            sqlite3_bind_int64(m, 1, key.id);
+            if (sqlite3_step(m) != SQLITE_ROW) {
+                sqlite3_reset(m);
+                step = -1;
+                break;
+            }
+            msg = sqlite3_column_text(m, 0);
+            mlen = sqlite3_column_bytes(m, 0);
+        }
         if (wanted && !filter_pattern_match(fp, (const char *)msg, (size_t)mlen))
             wanted = 0;
         if (wanted && (n == limit || bytes + (size_t)mlen > MAX_RESPONSE_BYTES)) {
+            sqlite3_reset(m);
             more = 1;
             break;
         }
         scanned++;
-        last_id = sqlite3_column_int64(st, 0);
-        last_ts = sqlite3_column_int64(st, 2);
-        last_ingest = sqlite3_column_int64(st, 3);
-        if (!wanted)
+        last_id = key.id;
+        last_ts = key.ts;
+        last_ingest = key.ingest;
+        if (!wanted) {
+            if (m)
+                sqlite3_reset(m);
             continue;
+        }
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "logStreamName", stream);
         cJSON_AddNumberToObject(e, "timestamp", (double)last_ts);
@@ -541,13 +733,15 @@ static int filter_log_events(call_t *c)
         cJSON_AddNumberToObject(e, "ingestionTime", (double)last_ingest);
         add_event_id(e, last_id);
         cJSON_AddItemToArray(events, e);
+        sqlite3_reset(m);
         bytes += (size_t)mlen + 100;
         n++;
     }
-    if (step == SQLITE_DONE && scanned == FILTER_SCAN_MAX)
+    if (step >= 0 && !more && scanned == FILTER_SCAN_MAX)
         more = 1; /* the scan stopped at its cap: the rest is for the next call */
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    group_scan_free(&g);
+    sqlite3_exec(observe_conn_handle(c->rd), "COMMIT", NULL, NULL, NULL);
+    if (step < 0) {
         internal(c);
         goto done;
     }
@@ -705,7 +899,7 @@ typedef struct {
 static const char W_INSERT_GROUP[] = "INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)";
 static const char W_INSERT_STREAM[] = "INSERT OR IGNORE INTO log_streams (grp, name, created_ms) VALUES (?1, ?2, ?3)";
 static const char W_DEL_GROUP_EVENTS[] =
-    "DELETE FROM log_events WHERE gid = (SELECT id FROM log_groups WHERE name = ?1)";
+    "DELETE FROM log_events WHERE sid IN (SELECT id FROM log_streams WHERE grp = ?1)";
 static const char W_DEL_GROUP_STREAMS[] = "DELETE FROM log_streams WHERE grp = ?1";
 static const char W_DEL_GROUP[] = "DELETE FROM log_groups WHERE name = ?1";
 static const char W_DEL_STREAM_EVENTS[] =

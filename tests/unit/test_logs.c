@@ -151,7 +151,7 @@ static void test_autoincrement_table_is_migrated_without_reusing_ids(void **stat
     assert_non_null(ls);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events WHERE id IN (1, 2)"), 2);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events_by_stream'"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events_by_stream_time'"), 1);
     logstore_append(ls, "/g", "s", now, NULL, "three", 5);
     assert_int_equal(count_rows(db, "SELECT id FROM log_events WHERE message = 'three'"), 10);
     logstore_free(ls);
@@ -223,7 +223,7 @@ static void test_named_events_are_migrated_to_integer_ids(void **state)
                                         " WHERE (e.id = 9) = (s.name = 's2')"),
                          3 + round);
         assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                        " AND name LIKE 'log_events_by_%' AND sql NOT LIKE '%grp%'"), 3);
+                                        " AND name LIKE 'log_events_by_%' AND sql NOT LIKE '%grp%'"), 2);
         collect_t c = {0};
         assert_int_equal(logstore_invocation_lines(ls, "req-1", collect, &c), 2);
         char want[256];
@@ -239,6 +239,46 @@ static void test_named_events_are_migrated_to_integer_ids(void **state)
         logstore_free(ls);
         observe_db_close(db);
     }
+}
+
+/* A data directory of the version before: events indexed by group
+ * (gid, ts, ingest) and by stream (sid, ts). Both give way to the one index
+ * by stream and time at start, and the sweep still deletes each group's
+ * expired events, in every stream of it, and no other group's. */
+static void test_group_index_gives_way_to_one_by_stream(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    int64_t now = clock_now_ms(), old = now - LOGSTORE_DEFAULT_RETENTION_MS - 1000;
+    logstore_append(ls, "/g", "a", old, NULL, "old a", 5);
+    logstore_append(ls, "/g", "b", old, NULL, "old b", 5);
+    logstore_append(ls, "/g", "b", now, NULL, "new b", 5);
+    logstore_append(ls, "/h", "a", old, NULL, "old h", 5);
+    observe_db_flush(db);
+    sqlite3 *rd = observe_conn_handle(observe_db_reader(db));
+    assert_int_equal(sqlite3_exec(rd,
+                                  "DROP INDEX log_events_by_stream_time;"
+                                  "CREATE INDEX log_events_by_group ON log_events (gid, ts, ingest);"
+                                  "CREATE INDEX log_events_by_stream ON log_events (sid, ts);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    logstore_free(ls);
+    observe_db_close(db);
+
+    db = observe_db_open(dir, err, sizeof err);
+    ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                    " AND name LIKE 'log_events_by_%'"), 2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events_by_stream_time'"), 1);
+    /* logstore_new swept with the store's retention: only the new line is left */
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events WHERE message = 'new b'"), 1);
+    logstore_free(ls);
+    observe_db_close(db);
 }
 
 /* Many streams in one batch and across batches: each event carries its
@@ -349,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_null_store),
         cmocka_unit_test_setup_teardown(test_event_ids_never_reused_after_purge_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_autoincrement_table_is_migrated_without_reusing_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_index_gives_way_to_one_by_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_named_events_are_migrated_to_integer_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_keep_their_own_ids_and_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_batch_does_not_leave_stale_stream_ids, setup, teardown),
