@@ -307,6 +307,48 @@ def test_filter_tokens_page_without_repeats(env):
     assert error_of(e) == ("InvalidParameterException", "The specified nextToken is invalid.", 400)
 
 
+def test_filter_merges_many_streams_in_order(env):
+    """A group's events come in (timestamp, ingestion time, eventId) order
+    across its streams, however many each holds (the store merges the
+    streams' scans, reading each in chunks): the same events whatever the
+    page size, equal timestamps in the order they were put, a stream
+    outside the window left out, prefixes and patterns applied per event."""
+    group = f"/merge/{uuid.uuid4().hex[:8]}"
+    env.logs.create_log_group(logGroupName=group)
+    now = int(time.time() * 1000) - 60_000
+    streams = {"s0": 300, "s1": 150, "s2": 40, "t0": 1}
+    put = []
+    for k, (name, count) in enumerate(streams.items()):
+        env.logs.create_log_stream(logGroupName=group, logStreamName=name)
+        # s0 every ms, s1 every 2 ms, s2 every 7 ms: many equal timestamps across streams
+        step = {0: 1, 1: 2, 2: 7, 3: 1}[k]
+        evs = [{"timestamp": now + i * step, "message": f"{name} {i} {'odd' if i % 2 else 'even'}"}
+               for i in range(count)]
+        if name == "t0":
+            evs = [{"timestamp": now - 30_000, "message": "t0 early"}]
+        env.logs.put_log_events(logGroupName=group, logStreamName=name, logEvents=evs)
+        put += evs
+    env.logs.create_log_stream(logGroupName=group, logStreamName="empty")
+    every = env.events(group)
+    assert len(every) == len(put) == 491
+    keys = [(e["timestamp"], e["ingestionTime"], e["eventId"]) for e in every]
+    assert keys == sorted(keys) and len(set(e["eventId"] for e in every)) == 491
+    assert every[0]["message"] == "t0 early"
+    # within a timestamp, the order the events were put (s0's before s1's before s2's)
+    at_now = [e["message"] for e in every if e["timestamp"] == now]
+    assert at_now == ["s0 0 even", "s1 0 even", "s2 0 even"]
+    for limit in (1, 7, 64, 10000):
+        assert [e["eventId"] for e in env.events(group, limit=limit)] == [e["eventId"] for e in every]
+    window = env.events(group, startTime=now + 10, endTime=now + 14)
+    assert [e["message"] for e in window] == [
+        "s0 10 even", "s1 5 odd", "s0 11 odd", "s0 12 even", "s1 6 even", "s0 13 odd", "s0 14 even", "s1 7 odd",
+        "s2 2 even"]
+    only_s1 = env.events(group, logStreamNamePrefix="s1", filterPattern="odd", limit=9)
+    assert [e["message"] for e in only_s1] == [f"s1 {i} odd" for i in range(1, 150, 2)]
+    named = env.events(group, logStreamNames=["s2", "t0"])
+    assert [e["message"] for e in named] == ["t0 early"] + [f"s2 {i} {'odd' if i % 2 else 'even'}" for i in range(40)]
+
+
 def test_get_log_events_pages_and_echoes_the_token_at_the_end(env):
     group = f"/get/{uuid.uuid4().hex[:8]}"
     env.logs.create_log_group(logGroupName=group)
