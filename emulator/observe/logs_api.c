@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/xalloc.h"
 #include "observe/filter_pattern.h"
 
 #define CONTENT_TYPE "application/x-amz-json-1.1"
@@ -471,7 +472,7 @@ typedef struct {
     int64_t sid;
     char *name;
     ev_key_t *keys; /* the chunk read; at..n still to hand out */
-    size_t n, at, chunk;
+    size_t n, at, chunk, cap;
     int more; /* the last chunk was full: the index may hold more */
     ev_key_t pos; /* the last key read */
 } scan_stream_t;
@@ -502,8 +503,10 @@ static int scan_fill(group_scan_t *g, scan_stream_t *s)
     sqlite3_stmt *st = observe_conn_stmt(g->rd, SCAN_KEYS);
     if (!st)
         return -1;
-    if (!s->keys)
-        s->keys = malloc(SCAN_CHUNK_MAX * sizeof *s->keys);
+    if (s->cap < s->chunk) { /* a stream's keys grow with what is read of it */
+        s->keys = xrealloc(s->keys, s->chunk * sizeof *s->keys);
+        s->cap = s->chunk;
+    }
     sqlite3_bind_int64(st, 1, s->sid);
     sqlite3_bind_int64(st, 2, g->start);
     sqlite3_bind_int64(st, 3, g->end);
@@ -582,12 +585,12 @@ static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *grou
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (g->n == cap) {
             cap = cap ? cap * 2 : 8;
-            g->s = realloc(g->s, cap * sizeof *g->s);
+            g->s = xrealloc(g->s, cap * sizeof *g->s);
         }
         scan_stream_t *s = &g->s[g->n++];
         memset(s, 0, sizeof *s);
         s->sid = sqlite3_column_int64(st, 0);
-        s->name = strdup((const char *)sqlite3_column_text(st, 1));
+        s->name = xstrdup((const char *)sqlite3_column_text(st, 1));
         s->chunk = SCAN_CHUNK_MIN;
         s->more = 1;
         s->pos = pos;
@@ -597,7 +600,7 @@ static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *grou
         group_scan_free(g);
         return -1;
     }
-    g->heap = malloc((g->n ? g->n : 1) * sizeof *g->heap);
+    g->heap = xrealloc(NULL, (g->n ? g->n : 1) * sizeof *g->heap);
     for (size_t i = 0; i < g->n; i++) {
         if (scan_fill(g, &g->s[i])) {
             group_scan_free(g);
