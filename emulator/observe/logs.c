@@ -59,7 +59,7 @@ struct logstore {
 };
 
 /* Events carry their group and stream as integers (log_groups.id,
- * log_streams.id): the rows and their two indexes hold no names, which
+ * log_streams.id): the rows and their index hold no names, which
  * cost about half of an event's insert when they did. */
 #define LOG_EVENTS_TABLE(name)                                                                                  \
     "CREATE TABLE IF NOT EXISTS " name " ("                                                                     \
