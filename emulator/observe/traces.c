@@ -586,6 +586,7 @@ struct trace_hop {
     int kind;
     int64_t ts_ms;
     const char *s[TRACE_S_N]; /* NULL: none; else into text[] */
+    uint32_t len[TRACE_S_N];  /* their lengths, known on the loop as it copies them */
     int failed;
     double duration_ms; /* NAN: none */
     int64_t n;
@@ -650,7 +651,7 @@ static void view_of(const rec_t *r, trace_hop_view_t *h)
     h->ts_ms = r->ts_ms;
     for (int i = 0; i < TRACE_S_N; i++) {
         h->s[i] = r->s[i];
-        h->len[i] = r->s[i] ? strlen(r->s[i]) : 0;
+        h->len[i] = r->len[i];
     }
     h->failed = r->failed;
     h->duration_ms = r->duration_ms;
@@ -930,6 +931,7 @@ static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char 
             continue;
         memcpy(p, v[i], len[i]);
         r->s[i] = p;
+        r->len[i] = (uint32_t)(len[i] - 1);
         p += len[i];
     }
     return r;
