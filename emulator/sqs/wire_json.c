@@ -19,6 +19,10 @@
  * NULL. */
 static char *rewrite_nuls(const char *body, size_t len, size_t *out_len)
 {
+    /* Most bodies hold neither a NUL nor a backslash: two vectorised
+     * scans instead of a walk byte by byte. */
+    if (!memchr(body, '\\', len) && !memchr(body, '\0', len))
+        return NULL;
     size_t first = len;
     for (size_t i = 0; i < len && first == len; i++) {
         if (body[i] == '\0' || (body[i] == '\\' && i + 5 < len && body[i + 1] == 'u' &&
