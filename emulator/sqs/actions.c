@@ -2711,7 +2711,7 @@ static const struct {
     const char *name;
     action_fn fn;
     int takes_queue;
-} actions[] = {
+} actions[] = { /* sorted by name: find_action searches it */
     {"AddPermission", a_add_permission, 1},
     {"CancelMessageMoveTask", sqs_move_task_cancel, 0},
     {"ChangeMessageVisibility", a_change_message_visibility, 1},
@@ -2738,11 +2738,21 @@ static const struct {
 };
 #define N_ACTIONS ((int)(sizeof actions / sizeof actions[0]))
 
+/* The table is sorted by name (strcmp order): a binary search, as every
+ * request looks its action up twice. */
 static int find_action(const char *name)
 {
-    for (int i = 0; i < N_ACTIONS; i++)
-        if (strcmp(actions[i].name, name) == 0)
-            return i;
+    int lo = 0, hi = N_ACTIONS - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        int c = strcmp(name, actions[mid].name);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
+    }
     return -1;
 }
 

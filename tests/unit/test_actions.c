@@ -277,6 +277,30 @@ static void test_unknown_action_and_queue(void **state)
     call_err(f, ERR_MISSING_PARAMETER, "The request must contain the parameter QueueUrl.", "ReceiveMessage", "{}");
 }
 
+/* Every action of the table is found by name (the lookup is a binary
+ * search over it), exactly, and nothing else is. */
+static void test_action_lookup(void **state)
+{
+    (void)state;
+    static const char *names[] = {
+        "AddPermission", "CancelMessageMoveTask", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch",
+        "CreateQueue", "DeleteMessage", "DeleteMessageBatch", "DeleteQueue", "GetQueueAttributes",
+        "GetQueueUrl", "ListDeadLetterSourceQueues", "ListMessageMoveTasks", "ListQueueTags", "ListQueues",
+        "PurgeQueue", "ReceiveMessage", "RemovePermission", "SendMessage", "SendMessageBatch",
+        "SetQueueAttributes", "StartMessageMoveTask", "TagQueue", "UntagQueue",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_true(sqs_action_known(names[i]));
+    static const char *not_names[] = {"", "A", "Zzz", "sendMessage", "SendMessageBatc", "SendMessages",
+                                      "ListQueue", "ListQueuesX", "AddPermissio", "UntagQueuee", NULL};
+    for (size_t i = 0; not_names[i]; i++)
+        assert_false(sqs_action_known(not_names[i]));
+    assert_false(sqs_action_known(NULL));
+    assert_true(sqs_action_takes_queue("SendMessage"));
+    assert_false(sqs_action_takes_queue("CreateQueue"));
+    assert_false(sqs_action_takes_queue("Nope"));
+}
+
 /* ---------- messages ---------- */
 
 static void test_send_receive_delete(void **state)
@@ -1230,6 +1254,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_action_and_queue, setup, teardown),
+        cmocka_unit_test(test_action_lookup),
         cmocka_unit_test_setup_teardown(test_send_receive_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_handles, setup, teardown),
