@@ -599,8 +599,9 @@ static sqs_queue_t *resolve_queue(sqs_t *s, sqs_call_t *c)
     while (*path == '/')
         path++;
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", path);
-    size_t n = strlen(buf);
+    size_t n = strnlen(path, sizeof buf - 1); /* cut to fit, as snprintf's "%s" did */
+    memcpy(buf, path, n);
+    buf[n] = '\0';
     while (n && buf[n - 1] == '/')
         buf[--n] = '\0';
     char *name = strrchr(buf, '/');
