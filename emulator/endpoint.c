@@ -184,7 +184,8 @@ static void call_done(sqs_call_t *call)
         size_t len;
         char *body;
         if (hc->proto == PROTO_JSON) {
-            body = sqs_wire_json_render(call->result, &len);
+            body = call->flat.n ? sqs_wire_json_render_flat(&call->flat, &len)
+                                : sqs_wire_json_render(call->result, &len);
             reply(hc->req, 200, SQS_JSON_CONTENT_TYPE, call->request_id, body, len, NULL);
         } else {
             body = sqs_wire_query_render(hc->action, call->result, call->request_id, &len);
@@ -521,6 +522,7 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
         free(url);
     }
     hc->call.action = hc->action;
+    hc->call.want_flat = hc->proto == PROTO_JSON; /* the query protocol renders XML from the cJSON result */
     hc->call.region = hc->region;
     hc->call.host = hc->host;
     hc->call.sender_id = hc->sender[0] ? hc->sender : NULL;

@@ -436,6 +436,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
         if (c->pending_lost != lost && !c->failed) {
             cJSON_Delete(c->result);
             c->result = NULL;
+            c->flat.n = 0;
             c->failed = 1;
             err_set(&c->err, ERR_INTERNAL, NULL);
         }
@@ -929,10 +930,29 @@ static long first_bad_char(const char *s, size_t len)
     return -1;
 }
 
+static void flat_add(sqs_flat_t *f, const char *name, const char *value)
+{
+    if (f->n == SQS_FLAT_MAX)
+        abort(); /* cannot happen: a send has at most five members */
+    f->m[f->n].name = name;
+    size_t len = strnlen(value, sizeof f->m[0].value - 1);
+    memcpy(f->m[f->n].value, value, len);
+    f->m[f->n].value[len] = '\0';
+    f->n++;
+}
+
+cJSON *sqs_flat_to_json(const sqs_flat_t *f, cJSON *obj)
+{
+    for (int i = 0; i < f->n; i++)
+        cJSON_AddStringToObject(obj, f->m[i].name, f->m[i].value);
+    return obj;
+}
+
 /* Validates one message (a SendMessage request or a batch entry) for q and
- * enqueues it; fills out with MD5s, MessageId and SequenceNumber. The
- * caller holds the transaction. */
-static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int batch, cJSON *out, err_t *err)
+ * enqueues it; fills out with MD5s, MessageId and SequenceNumber (in the
+ * answer's order). The caller holds the transaction. */
+static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int batch, sqs_flat_t *out,
+                    err_t *err)
 {
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(m, "MessageBody");
     if (!body || cJSON_IsNull(body) || (cJSON_IsString(body) && !*body->valuestring))
@@ -1082,13 +1102,13 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
 answer:
     if (rc == 0) {
         if (msg.md5_attributes)
-            cJSON_AddStringToObject(out, "MD5OfMessageAttributes", msg.md5_attributes);
-        cJSON_AddStringToObject(out, "MD5OfMessageBody", md5_body);
+            flat_add(out, "MD5OfMessageAttributes", msg.md5_attributes);
+        flat_add(out, "MD5OfMessageBody", md5_body);
         if (msg.md5_system)
-            cJSON_AddStringToObject(out, "MD5OfMessageSystemAttributes", msg.md5_system);
-        cJSON_AddStringToObject(out, "MessageId", msg.message_id);
+            flat_add(out, "MD5OfMessageSystemAttributes", msg.md5_system);
+        flat_add(out, "MessageId", msg.message_id);
         if (q->fifo)
-            cJSON_AddStringToObject(out, "SequenceNumber", seqnum);
+            flat_add(out, "SequenceNumber", seqnum);
     } else {
         err_set(err, ERR_INTERNAL, NULL);
     }
@@ -1102,24 +1122,22 @@ static int a_send_message(sqs_t *s, sqs_call_t *c)
     sqs_queue_t *q = resolve_queue(s, c);
     if (!q)
         return -1;
-    cJSON *out = cJSON_CreateObject();
+    /* The answer without a cJSON tree when the caller renders it flat
+     * (a failed call's flat.n is set back to 0 by sqs_call_start). */
+    sqs_flat_t local, *out = c->want_flat ? &c->flat : &local;
+    out->n = 0;
     /* A standard queue's send is one INSERT; a FIFO send also reads and
      * writes its deduplication entry. */
-    if (q->fifo ? sqs_tx_begin(s) : sqs_tx_begin_single(s)) {
-        cJSON_Delete(out);
+    if (q->fifo ? sqs_tx_begin(s) : sqs_tx_begin_single(s))
         return sqs_fail_internal(c);
-    }
     if (send_one(s, c, q, c->params, 0, out, &c->err)) {
         sqs_tx_rollback(s);
-        cJSON_Delete(out);
         return -1;
     }
-    int failed = sqs_tx_commit(s);
-    if (failed) {
-        cJSON_Delete(out);
+    if (sqs_tx_commit(s))
         return sqs_fail_internal(c);
-    }
-    c->result = out;
+    if (!c->want_flat)
+        c->result = sqs_flat_to_json(out, cJSON_CreateObject());
     sqs_wait_notify(s->wait, q);
     return 0;
 }
@@ -1152,16 +1170,17 @@ static int a_send_message_batch(sqs_t *s, sqs_call_t *c)
     }
     cJSON_ArrayForEach(e, entries) {
         const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "Id"));
-        cJSON *out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "Id", id);
+        sqs_flat_t sent;
+        sent.n = 0;
         err_t err;
-        if (send_one(s, c, q, e, 1, out, &err)) {
-            cJSON_Delete(out);
+        if (send_one(s, c, q, e, 1, &sent, &err)) {
             if (err.code == ERR_INTERNAL)
                 break;
             add_failed(failed, id, &err);
         } else {
-            cJSON_AddItemToArray(ok, out);
+            cJSON *out = cJSON_CreateObject();
+            cJSON_AddStringToObject(out, "Id", id);
+            cJSON_AddItemToArray(ok, sqs_flat_to_json(&sent, out));
         }
     }
     int commit_failed = sqs_tx_commit(s);
@@ -2801,6 +2820,7 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
         c->failed = 1;
         cJSON_Delete(c->result);
         c->result = NULL;
+        c->flat.n = 0;
     }
     complete(s, c);
     return 0;
@@ -2840,6 +2860,7 @@ void sqs_call_clear(sqs_call_t *c)
 {
     cJSON_Delete(c->result);
     c->result = NULL;
+    c->flat.n = 0;
     if (c->deadline) {
         event_free(c->deadline);
         c->deadline = NULL;

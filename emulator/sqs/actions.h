@@ -17,6 +17,17 @@
 typedef struct sqs sqs_t;
 typedef struct sqs_call sqs_call_t;
 
+/* A result made only of string members, in order (SendMessage's): the
+ * JSON writer renders it without a cJSON tree. */
+#define SQS_FLAT_MAX 5
+typedef struct {
+    int n;
+    struct {
+        const char *name; /* static */
+        char value[64];
+    } m[SQS_FLAT_MAX];
+} sqs_flat_t;
+
 struct sqs_call {
     /* Set by the caller. */
     const char *action;           /* e.g. "SendMessage" */
@@ -28,9 +39,13 @@ struct sqs_call {
     char request_id[IDS_UUID_LEN + 1];
     void (*done)(sqs_call_t *call); /* called exactly once */
     void *arg;
+    int want_flat;                /* 1: takes a flat result (below) where the action has one */
 
-    /* Set by the action: result (owned by the call) or err. */
+    /* Set by the action: result (owned by the call) or err. With
+     * want_flat, an action whose answer is flat (SendMessage) fills flat
+     * (flat.n > 0) and leaves result NULL. */
     cJSON *result;
+    sqs_flat_t flat;
     int failed;
     err_t err;
 
@@ -89,6 +104,8 @@ int sqs_call_start(sqs_t *s, sqs_call_t *call);
 void sqs_call_abandon(sqs_call_t *call);
 /* Frees result and internal state (not params, not the call itself). */
 void sqs_call_clear(sqs_call_t *call);
+/* Adds f's members to obj (an object) as strings, in order; returns obj. */
+cJSON *sqs_flat_to_json(const sqs_flat_t *f, cJSON *obj);
 
 /* The metrics sampler (observe/metrics.h's metrics_add_sampler; ctx is
  * the sqs_t): records each queue's ApproximateNumberOfMessages{Visible,

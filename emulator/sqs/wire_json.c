@@ -89,6 +89,62 @@ char *sqs_wire_json_render(const cJSON *result, size_t *len)
     return t;
 }
 
+/* s as a JSON string, escaped exactly as cJSON_PrintUnformatted does: the
+ * quote, the backslash and \b \f \n \r \t by name, the other bytes below
+ * 0x20 as \u00xx, everything else as it is. dst has room for 6 bytes per
+ * byte of s, plus 2. */
+static char *put_string(char *dst, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    *dst++ = '"';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+        if (c > 31 && c != '"' && c != '\\') {
+            *dst++ = (char)c;
+            continue;
+        }
+        *dst++ = '\\';
+        switch (c) {
+        case '"': *dst++ = '"'; break;
+        case '\\': *dst++ = '\\'; break;
+        case '\b': *dst++ = 'b'; break;
+        case '\f': *dst++ = 'f'; break;
+        case '\n': *dst++ = 'n'; break;
+        case '\r': *dst++ = 'r'; break;
+        case '\t': *dst++ = 't'; break;
+        default:
+            memcpy(dst, "u00", 3);
+            dst[3] = hex[c >> 4];
+            dst[4] = hex[c & 15];
+            dst += 5;
+        }
+    }
+    *dst++ = '"';
+    return dst;
+}
+
+char *sqs_wire_json_render_flat(const sqs_flat_t *f, size_t *len)
+{
+    size_t n = 3;
+    for (int i = 0; i < f->n; i++)
+        n += 6 * (strlen(f->m[i].name) + strlen(f->m[i].value)) + 6;
+    char *t = malloc(n), *o = t;
+    if (!t)
+        abort();
+    *o++ = '{';
+    for (int i = 0; i < f->n; i++) {
+        if (i)
+            *o++ = ',';
+        o = put_string(o, f->m[i].name);
+        *o++ = ':';
+        o = put_string(o, f->m[i].value);
+    }
+    *o++ = '}';
+    *o = '\0';
+    *len = (size_t)(o - t);
+    return t;
+}
+
 char *sqs_wire_json_render_error(const err_t *err, size_t *len)
 {
     cJSON *o = cJSON_CreateObject();

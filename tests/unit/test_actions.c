@@ -301,6 +301,69 @@ static void test_action_lookup(void **state)
     assert_false(sqs_action_takes_queue("Nope"));
 }
 
+/* A caller that takes a flat result (the JSON endpoint) gets SendMessage's
+ * members there, in the answer's order, and no cJSON result; a failed call
+ * leaves it empty. */
+static void flat_send(fixture_t *f, rec_t *r, const char *url, const char *extra)
+{
+    memset(r, 0, sizeof *r);
+    char json[512];
+    snprintf(json, sizeof json, "{\"QueueUrl\":\"%s\",\"MessageBody\":\"hello\"%s}", url, extra);
+    r->call.action = "SendMessage";
+    r->call.params = cJSON_Parse(json);
+    r->call.region = REGION;
+    r->call.host = "localhost:4566";
+    r->call.done = on_done;
+    r->call.arg = r;
+    r->call.want_flat = 1;
+    assert_int_equal(sqs_call_start(f->sqs, &r->call), 0);
+    assert_int_equal(r->done, 1);
+    assert_null(r->call.result);
+}
+
+static void test_send_flat_result(void **state)
+{
+    fixture_t *f = *state;
+    create(f, "q");
+    rec_t r;
+    flat_send(f, &r, Q_URL, "");
+    assert_false(r.call.failed);
+    assert_int_equal(r.call.flat.n, 2);
+    assert_string_equal(r.call.flat.m[0].name, "MD5OfMessageBody");
+    assert_string_equal(r.call.flat.m[0].value, "5d41402abc4b2a76b9719d911017c592");
+    assert_string_equal(r.call.flat.m[1].name, "MessageId");
+    assert_int_equal(strlen(r.call.flat.m[1].value), 36);
+    clear(&r);
+    assert_int_equal(r.call.flat.n, 0);
+
+    flat_send(f, &r, Q_URL, ",\"MessageAttributes\":{\"a\":{\"DataType\":\"String\",\"StringValue\":\"v\"}}");
+    assert_int_equal(r.call.flat.n, 3);
+    assert_string_equal(r.call.flat.m[0].name, "MD5OfMessageAttributes");
+    assert_string_equal(r.call.flat.m[1].name, "MD5OfMessageBody");
+    assert_string_equal(r.call.flat.m[2].name, "MessageId");
+    clear(&r);
+
+    cJSON_Delete(call_ok(f, "CreateQueue", "{\"QueueName\":\"f.fifo\",\"Attributes\":{\"FifoQueue\":\"true\","
+                                          "\"ContentBasedDeduplication\":\"true\"}}"));
+    flat_send(f, &r, URL_PREFIX "f.fifo", ",\"MessageGroupId\":\"g\"");
+    assert_false(r.call.failed);
+    assert_int_equal(r.call.flat.n, 3);
+    assert_string_equal(r.call.flat.m[1].name, "MessageId");
+    assert_string_equal(r.call.flat.m[2].name, "SequenceNumber");
+    assert_int_equal(strlen(r.call.flat.m[2].value), 20);
+    clear(&r);
+
+    flat_send(f, &r, URL_PREFIX "missing", "");
+    assert_true(r.call.failed);
+    assert_int_equal(r.call.err.code, ERR_QUEUE_DOES_NOT_EXIST);
+    assert_int_equal(r.call.flat.n, 0);
+    clear(&r);
+    flat_send(f, &r, Q_URL, ",\"DelaySeconds\":901");
+    assert_true(r.call.failed);
+    assert_int_equal(r.call.flat.n, 0);
+    clear(&r);
+}
+
 /* ---------- messages ---------- */
 
 static void test_send_receive_delete(void **state)
@@ -1255,6 +1318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_create_queue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_action_and_queue, setup, teardown),
         cmocka_unit_test(test_action_lookup),
+        cmocka_unit_test_setup_teardown(test_send_flat_result, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_receive_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_receive_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_handles, setup, teardown),
