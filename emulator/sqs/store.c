@@ -1007,7 +1007,9 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     if (c && m->visible_ms == m->sent_ms && m->receive_count == 0 && !m->group_id && c->cur_ms < m->visible_ms &&
         c->cur_seq == INT64_MAX)
         m->visible_ms = c->cur_ms;
-    sqlite3_stmt *s = stmt(st, S_M_INSERT);
+    /* Every parameter is bound below, so no sqlite3_clear_bindings (and
+     * run() left the statement reset). */
+    sqlite3_stmt *s = st->stmt[S_M_INSERT];
     sqlite3_bind_int64(s, 1, m->queue_id);
     sqlite3_bind_text(s, 2, m->message_id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, m->body, (int)m->body_len, SQLITE_STATIC);
