@@ -96,13 +96,18 @@ char *sqs_wire_json_render(const cJSON *result, size_t *len)
 static char *put_string(char *dst, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    /* 1: the byte stands for itself (all but controls, '"' 0x22, '\\' 0x5c). */
+    static const unsigned char plain[256] = {[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0xff] = 1};
     *dst++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s;; p++) {
+        const unsigned char *run = p;
+        while (plain[*p])
+            p++;
+        memcpy(dst, run, (size_t)(p - run));
+        dst += p - run;
+        if (!*p)
+            break;
         unsigned char c = *p;
-        if (c > 31 && c != '"' && c != '\\') {
-            *dst++ = (char)c;
-            continue;
-        }
         *dst++ = '\\';
         switch (c) {
         case '"': *dst++ = '"'; break;
