@@ -101,12 +101,94 @@ static void test_decode_nuls(void **state)
     assert_int_equal(err.code, ERR_SERIALIZATION);
 }
 
+/* The decoder's own path for flat string objects gives what cJSON gives:
+ * the same members in the same order (printed text), the same types, and
+ * the same refusals. */
+static void decodes_as_cjson(const char *body, size_t len)
+{
+    cJSON *want = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
+    int want_ok = cJSON_IsObject(want);
+    cJSON *got = NULL;
+    err_t err = {0};
+    int rc = sqs_wire_json_decode(body, len, &got, &err);
+    if (!want_ok) {
+        if (rc != -1)
+            fail_msg("decoded what cJSON refuses: %.*s", (int)len, body);
+        assert_int_equal(err.code, ERR_SERIALIZATION);
+        cJSON_Delete(want);
+        return;
+    }
+    if (rc != 0)
+        fail_msg("refused what cJSON parses: %.*s", (int)len, body);
+    char *w = cJSON_PrintUnformatted(want), *g = cJSON_PrintUnformatted(got);
+    assert_string_equal(g, w);
+    const cJSON *a = want->child, *b = got->child;
+    for (; a && b; a = a->next, b = b->next) {
+        assert_int_equal(a->type, b->type);
+        assert_string_equal(a->string, b->string);
+        if (cJSON_IsString(a))
+            assert_string_equal(a->valuestring, b->valuestring);
+    }
+    assert_null(a);
+    assert_null(b);
+    if (got->child)
+        assert_ptr_equal(got->child->prev, cJSON_GetArrayItem(got, cJSON_GetArraySize(got) - 1));
+    free(w);
+    free(g);
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+}
+
+static void test_decode_flat_objects_as_cjson(void **state)
+{
+    (void)state;
+    static const char *bodies[] = {
+        "{\"QueueUrl\":\"http://localhost:4566/000000000000/q\",\"MessageBody\":\"0123456789\"}",
+        "{\"a\":\"\"}",
+        "{\"\":\"x\"}",
+        " \t\r\n{ \"a\" : \"b\" , \"c\"\n:\t\"d\" }  ",
+        "\x01{\x02\"a\"\x1f:\x7f\"b\"}",
+        "{\"a\":\"b\"}trailing garbage",
+        "{\"a\":\"b\"}}",
+        "{\"a\":\"1\",\"a\":\"2\"}",
+        "{\"a\":\"line\nbreak\ttab\x01\"}",
+        "{\"caf\xc3\xa9\":\"\xe2\x82\xac\xf0\x9f\x98\x80\xff\"}",
+        "{}",
+        "{ }",
+        "{\"a\":1}",
+        "{\"a\":\"b\",\"n\":null,\"t\":true}",
+        "{\"a\":{\"b\":\"c\"}}",
+        "{\"a\":[\"b\"]}",
+        "\xef\xbb\xbf{\"a\":\"b\"}",
+        "{\"a\":\"b\",}",
+        "{\"a\":\"b\"",
+        "{\"a\":\"b",
+        "{\"a\" \"b\"}",
+        "{\"a\":}",
+        "{\"a\"",
+        "{\"a",
+        "{",
+        "{\"a\":\"b\" \"c\":\"d\"}",
+        "[\"a\"]",
+        "\"a\"",
+        "nope",
+        "{'a':'b'}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        decodes_as_cjson(bodies[i], strlen(bodies[i]));
+    /* A length that ends inside the text. */
+    const char *cut = "{\"a\":\"b\",\"c\":\"d\"}";
+    for (size_t n = 1; n <= strlen(cut); n++)
+        decodes_as_cjson(cut, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flat_send_answer),
         cmocka_unit_test(test_flat_escapes_as_cjson),
         cmocka_unit_test(test_decode_nuls),
+        cmocka_unit_test(test_decode_flat_objects_as_cjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
