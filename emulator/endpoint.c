@@ -441,8 +441,10 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     if (ep->lambda && lambda_api_handle(ep->lambda, req, path))
         return;
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *target = evhttp_find_header(in, "X-Amz-Target");
-    const char *authz = evhttp_find_header(in, "Authorization");
+    static const char *const names[] = {"X-Amz-Target", "Authorization", "Host"};
+    const char *found[3];
+    server_find_headers(in, names, found, 3);
+    const char *target = found[0], *authz = found[1], *host = found[2];
     /* An SQS call in the JSON protocol (the hot path) is no other
      * service's: STS, CloudWatch and Logs each need their own target, or
      * CloudWatch's CBOR path, which is neither "/" nor a queue's. */
@@ -469,7 +471,6 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     hc->req = req;
     ids_uuid4(hc->call.request_id);
     hc->call.done = call_done;
-    const char *host = evhttp_find_header(in, "Host");
     hc->host = strdup(host ? host : "localhost:4566");
     copy_text(hc->region, sizeof hc->region, ep->default_region);
     parse_credential(authz, hc->region, sizeof hc->region, hc->sender, sizeof hc->sender);

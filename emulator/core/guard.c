@@ -17,6 +17,7 @@
 #include "core/errors.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "core/server.h"
 
 #define ADMIN_PREFIX "/_sluice/"
 #define LAMBDA_PREFIX "/2015-03-31/"
@@ -274,10 +275,10 @@ static int check_admin(struct evhttp_request *req, const char *path)
 
 int guard_check(struct evhttp_request *req, const char *path)
 {
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *host = evhttp_find_header(in, "Host");
-    const char *origin = evhttp_find_header(in, "Origin");
-    const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
+    static const char *const names[] = {"Host", "Origin", "Sec-Fetch-Site"};
+    const char *found[3];
+    server_find_headers(evhttp_request_get_input_headers(req), names, found, 3);
+    const char *host = found[0], *origin = found[1], *site = found[2];
     char msg[512];
     if (!path)
         path = "/";

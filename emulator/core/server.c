@@ -397,6 +397,33 @@ void server_add_date(struct evkeyvalq *headers)
     evhttp_add_header(headers, "Date", text);
 }
 
+static int ascii_lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static int ascii_caseeq(const char *a, const char *b)
+{
+    for (; *a && ascii_lower((unsigned char)*a) == ascii_lower((unsigned char)*b); a++, b++)
+        ;
+    return !*a && !*b;
+}
+
+void server_find_headers(const struct evkeyvalq *headers, const char *const *names, const char **out, int n)
+{
+    int left = n;
+    for (int i = 0; i < n; i++)
+        out[i] = NULL;
+    const struct evkeyval *kv;
+    TAILQ_FOREACH(kv, headers, next) {
+        int c = ascii_lower((unsigned char)kv->key[0]);
+        for (int i = 0; i < n; i++)
+            if (!out[i] && c == ascii_lower((unsigned char)names[i][0]) && ascii_caseeq(kv->key, names[i])) {
+                out[i] = kv->value;
+                if (--left == 0)
+                    return;
+                break;
+            }
+    }
+}
+
 struct event_base *server_base_new(void)
 {
     struct event_config *cfg = event_config_new();

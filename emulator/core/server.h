@@ -25,6 +25,12 @@ struct event_base *server_base_new(void);
  * per reply (gmtime and printf: a tenth of a small reply's own work). */
 void server_add_date(struct evkeyvalq *headers);
 
+/* Finds n headers in one walk of the list: out[i] is the value of the
+ * first header named names[i] (ASCII case-insensitive, as
+ * evhttp_find_header, which walks the whole list for each name), or
+ * NULL. */
+void server_find_headers(const struct evkeyvalq *headers, const char *const *names, const char **out, int n);
+
 /* Parses "HOST:PORT" ("[::1]:0" too). Returns 0 or -1. host is owned. */
 int server_parse_listen(const char *spec, char **host, int *port);
 

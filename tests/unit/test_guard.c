@@ -16,6 +16,12 @@
 #include "core/config.h"
 #include "core/form.h"
 #include "core/guard.h"
+#include "core/server.h"
+
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include "sqs/wire_json.h"
 
 static void test_loopback_names(void **state)
@@ -129,10 +135,45 @@ static void test_json_nul_kept_as_mark(void **state)
     assert_null(j);
 }
 
+/* One walk finds each name's first header, case-insensitively, exactly
+ * as evhttp_find_header does one name at a time. */
+static void test_find_headers_in_one_walk(void **state)
+{
+    (void)state;
+    struct evkeyvalq h;
+    TAILQ_INIT(&h);
+    evhttp_add_header(&h, "content-type", "application/x-amz-json-1.0");
+    evhttp_add_header(&h, "HOST", "localhost:4566");
+    evhttp_add_header(&h, "X-Amz-Target", "AmazonSQS.SendMessage");
+    evhttp_add_header(&h, "host", "second.example");
+    evhttp_add_header(&h, "Hostx", "no");
+    evhttp_add_header(&h, "Origin", "");
+    static const char *const names[] = {"Host", "X-AMZ-TARGET", "Authorization", "Origin", "Content-Type",
+                                        "Hos", "Sec-Fetch-Site"};
+    const int n = (int)(sizeof names / sizeof names[0]);
+    const char *found[sizeof names / sizeof names[0]];
+    server_find_headers(&h, names, found, n);
+    for (int i = 0; i < n; i++) {
+        const char *want = evhttp_find_header(&h, names[i]);
+        if (want)
+            assert_string_equal(found[i], want);
+        else
+            assert_null(found[i]);
+    }
+    assert_string_equal(found[0], "localhost:4566");
+    assert_null(found[2]);
+    assert_string_equal(found[3], "");
+    evhttp_clear_headers(&h);
+    server_find_headers(&h, names, found, n);
+    for (int i = 0; i < n; i++)
+        assert_null(found[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_names),
+        cmocka_unit_test(test_find_headers_in_one_walk),
         cmocka_unit_test(test_security_defaults_and_values),
         cmocka_unit_test(test_security_problems),
         cmocka_unit_test(test_json_nul_kept_as_mark),
