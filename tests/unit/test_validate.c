@@ -90,6 +90,32 @@ static void test_body_characters(void **state)
     assert_false(sqs_valid_body("\xf0\x9f\x98\x80", 3)); /* cut by len */
 }
 
+/* The eight-bytes-at-a-time ASCII path: one byte changed at every
+ * position of bodies of every length up to 40, each value of it, must get
+ * the answer the byte alone gets among plain letters. */
+static void test_body_word_path(void **state)
+{
+    (void)state;
+    char b[48];
+    for (size_t len = 1; len <= 40; len++)
+        for (size_t at = 0; at < len; at++)
+            for (int v = 0; v < 256; v++) {
+                memset(b, 'a', len);
+                b[at] = (char)v;
+                int want = (v >= 0x20 && v < 0x80) || v == '\t' || v == '\n' || v == '\r';
+                if (sqs_valid_body(b, len) != want)
+                    fail_msg("len %zu, byte 0x%02x at %zu", len, v, at);
+            }
+    /* A valid multi-byte character after and across word boundaries. */
+    for (size_t at = 0; at < 20; at++) {
+        memset(b, 'a', 24);
+        memcpy(b + at, "\xf0\x9f\x98\x80", 4);
+        assert_true(sqs_valid_body(b, 24));
+        memcpy(b + at, "\xed\xa0\x80", 3); /* a surrogate */
+        assert_false(sqs_valid_body(b, 24));
+    }
+}
+
 static void test_batch_id_and_label(void **state)
 {
     (void)state;
@@ -394,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_name),
         cmocka_unit_test(test_body_characters),
+        cmocka_unit_test(test_body_word_path),
         cmocka_unit_test(test_batch_id_and_label),
         cmocka_unit_test(test_token),
         cmocka_unit_test(test_attributes_valid),
