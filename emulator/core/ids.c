@@ -3,6 +3,7 @@
 #include "core/ids.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,13 +41,21 @@ uint64_t ids_random64(void)
     return result;
 }
 
+/* The two hex digits of each byte value, in order. */
+static const char hex2[513] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 void ids_hex(const unsigned char *in, size_t n, char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(out + 2 * i, hex2 + 2 * in[i], 2);
     out[2 * n] = '\0';
 }
 
@@ -62,13 +71,13 @@ void ids_uuid4(char out[IDS_UUID_LEN + 1])
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     /* 8-4-4-4-12 hex digits; written directly (snprintf was most of the
      * cost of an id, and a send makes two). */
-    static const char hex[] = "0123456789abcdef";
-    char *o = out;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            *o++ = '-';
-        *o++ = hex[b[i] >> 4];
-        *o++ = hex[b[i] & 15];
-    }
-    *o = '\0';
+    ids_hex(b, 4, out);
+    out[8] = '-';
+    ids_hex(b + 4, 2, out + 9);
+    out[13] = '-';
+    ids_hex(b + 6, 2, out + 14);
+    out[18] = '-';
+    ids_hex(b + 8, 2, out + 19);
+    out[23] = '-';
+    ids_hex(b + 10, 6, out + 24);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,11 +47,29 @@ static void test_uuid4_does_not_repeat(void **state)
     free(ids);
 }
 
+static void test_hex_of_every_byte(void **state)
+{
+    (void)state;
+    unsigned char in[256];
+    for (int i = 0; i < 256; i++)
+        in[i] = (unsigned char)i;
+    char out[513], want[3];
+    ids_hex(in, 256, out);
+    assert_int_equal(strlen(out), 512);
+    for (int i = 0; i < 256; i++) {
+        snprintf(want, sizeof want, "%02x", i);
+        assert_memory_equal(out + 2 * i, want, 2);
+    }
+    ids_hex(in, 0, out);
+    assert_string_equal(out, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid4_has_the_rfc_4122_shape),
         cmocka_unit_test(test_uuid4_does_not_repeat),
+        cmocka_unit_test(test_hex_of_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
