@@ -99,14 +99,33 @@ static void free_body(const void *data, size_t len, void *arg)
     free((void *)data);
 }
 
+/* Copies src to o, cut to end a byte before end (where it writes the
+ * terminating NUL); returns the new end of the text. */
+static char *append_text(char *o, char *end, const char *src)
+{
+    size_t n = strnlen(src, (size_t)(end - o - 1));
+    memcpy(o, src, n);
+    o[n] = '\0';
+    return o + n;
+}
+
 static void reply(struct evhttp_request *req, int status, const char *ctype, const char *request_id, char *body,
                   size_t len, const char *query_error)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", ctype);
-    evhttp_add_header(h, "x-amzn-RequestId", request_id);
-    if (query_error)
-        evhttp_add_header(h, "x-amzn-query-error", query_error);
+    /* Content-Type, x-amzn-RequestId and x-amzn-query-error as one entry:
+     * the same bytes on the wire, but evhttp prints each entry with its own
+     * printf (about 1.4k instructions) and checks and copies each one it
+     * adds. The values are ours: a content type, a UUID, an error code. */
+    char lines[320], *o = lines;
+    o = append_text(o, lines + sizeof lines, ctype);
+    o = append_text(o, lines + sizeof lines, "\r\nx-amzn-RequestId: ");
+    o = append_text(o, lines + sizeof lines, request_id);
+    if (query_error) {
+        o = append_text(o, lines + sizeof lines, "\r\nx-amzn-query-error: ");
+        append_text(o, lines + sizeof lines, query_error);
+    }
+    server_add_header_lines(h, "Content-Type", lines);
     server_add_date(h);
     /* The body goes by reference into the request's own output buffer. */
     evbuffer_add_reference(evhttp_request_get_output_buffer(req), body, len, free_body, NULL);

@@ -397,6 +397,14 @@ void server_add_date(struct evkeyvalq *headers)
     evhttp_add_header(headers, "Date", text);
 }
 
+void server_add_header_lines(struct evkeyvalq *headers, const char *key, const char *value)
+{
+    struct evkeyval *kv = calloc(1, sizeof *kv); /* evhttp frees the entry and its strings with free() */
+    if (!kv || !(kv->key = strdup(key)) || !(kv->value = strdup(value)))
+        abort();
+    TAILQ_INSERT_TAIL(headers, kv, next);
+}
+
 static int ascii_lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 static int ascii_caseeq(const char *a, const char *b)

@@ -25,6 +25,13 @@ struct event_base *server_base_new(void);
  * per reply (gmtime and printf: a tenth of a small reply's own work). */
 void server_add_date(struct evkeyvalq *headers);
 
+/* Appends the header entry key: value without evhttp_add_header's check
+ * of the value, which may go on with more header lines
+ * ("text\r\nName: value..."): they reach the wire as they are, one entry
+ * and one of evhttp's per-header printfs for all of them. The caller
+ * vouches for every line (no line break but the separators). */
+void server_add_header_lines(struct evkeyvalq *headers, const char *key, const char *value);
+
 /* Finds n headers in one walk of the list: out[i] is the value of the
  * first header named names[i] (ASCII case-insensitive, as
  * evhttp_find_header, which walks the whole list for each name), or
