@@ -88,6 +88,7 @@ LIB_SRCS := \
 	emulator/apigw/gateway.c \
 	emulator/sts/sts.c \
 	emulator/observe/db.c \
+	emulator/observe/sqlmem.c \
 	emulator/observe/slab.c \
 	emulator/observe/metrics.c \
 	emulator/observe/metrics_store.c \

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/xalloc.h"
+#include "observe/sqlmem.h"
 
 #define STMT_CACHE 64
 
@@ -205,7 +206,12 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-void observe_db_process_init(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+void observe_db_process_init(void)
+{
+    if (sqlmem_install())
+        log_warn("msg=\"SQLite kept its own allocator\" why=\"sqlite3_config refused: SQLite was already in use\"");
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 observe_db_t *observe_db_open(const char *data_dir, char *err, size_t errlen)
 {
