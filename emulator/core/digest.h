@@ -1,4 +1,4 @@
-/* Digests over libcrypto: hex MD5 and SHA-256, and AWS's MD5 of SQS
+/* Digests: hex MD5 (computed here) and SHA-256 (libcrypto), and AWS's MD5 of SQS
  * message attributes (sorted names, length-prefixed fields, transport
  * byte; ../shared/reference/sqs.md §3). */
 #ifndef SLUICE_DIGEST_H

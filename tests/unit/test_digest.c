@@ -14,6 +14,9 @@
 
 #include "core/digest.h"
 
+#include <openssl/evp.h>
+#include <stdio.h>
+
 static void md5_is(const char *body, const char *want)
 {
     char out[DIGEST_MD5_HEX];
@@ -213,9 +216,51 @@ static void test_digests_interleaved(void **state)
     }
 }
 
+/* digest_md5_hex (computed by sluice) against libcrypto's MD5 on every
+ * length from 0 to 300 bytes of pseudo-random data (the tail's padding
+ * falls in one block or two, and whole blocks before it), plus RFC 1321's
+ * test suite. */
+static void test_md5_matches_libcrypto(void **state)
+{
+    (void)state;
+    static const char *const rfc[][2] = {
+        {"", "d41d8cd98f00b204e9800998ecf8427e"},
+        {"a", "0cc175b9c0f1b6a831c399e269772661"},
+        {"abc", "900150983cd24fb0d6963f7d28e17f72"},
+        {"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+        {"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"},
+        {"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", "d174ab98d277d9f5a5611c2c9f419d9f"},
+        {"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+         "57edf4a22be3c955ac49da2e2107b67a"},
+    };
+    for (size_t i = 0; i < sizeof rfc / sizeof rfc[0]; i++)
+        md5_is(rfc[i][0], rfc[i][1]);
+    unsigned char data[300];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof data; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        data[i] = (unsigned char)x;
+    }
+    EVP_MD *md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    assert_non_null(md5);
+    for (size_t len = 0; len <= sizeof data; len++) {
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned n = 0;
+        assert_int_equal(EVP_Digest(data, len, d, &n, md5, NULL), 1);
+        char want[DIGEST_MD5_HEX], got[DIGEST_MD5_HEX];
+        for (unsigned i = 0; i < n; i++)
+            snprintf(want + 2 * i, 3, "%02x", d[i]);
+        digest_md5_hex(data, len, got);
+        if (strcmp(got, want) != 0)
+            fail_msg("length %zu: %s, libcrypto %s", len, got, want);
+    }
+    EVP_MD_free(md5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_md5_matches_libcrypto),
         cmocka_unit_test(test_body_md5),
         cmocka_unit_test(test_hmac_sha256_rfc4231),
         cmocka_unit_test(test_digests_interleaved),
