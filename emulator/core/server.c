@@ -417,11 +417,17 @@ static int ascii_caseeq(const char *a, const char *b)
 void server_find_headers(const struct evkeyvalq *headers, const char *const *names, const char **out, int n)
 {
     int left = n;
-    for (int i = 0; i < n; i++)
+    uint32_t firsts = 0; /* the names' first letters, a bit each: most headers are passed over on it */
+    for (int i = 0; i < n; i++) {
         out[i] = NULL;
+        int c = ascii_lower((unsigned char)names[i][0]);
+        firsts |= c >= 'a' && c <= 'z' ? 1u << (c - 'a') : 0;
+    }
     const struct evkeyval *kv;
     TAILQ_FOREACH(kv, headers, next) {
         int c = ascii_lower((unsigned char)kv->key[0]);
+        if (c >= 'a' && c <= 'z' && !(firsts & (1u << (c - 'a'))))
+            continue;
         for (int i = 0; i < n; i++)
             if (!out[i] && c == ascii_lower((unsigned char)names[i][0]) && ascii_caseeq(kv->key, names[i])) {
                 out[i] = kv->value;
