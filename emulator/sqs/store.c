@@ -167,6 +167,7 @@ struct sqs_store {
     int64_t single_changes; /* sqlite3_total_changes64 when that call began */
     int64_t lost;   /* group transactions lost so far (rolled back by SQLite or a failed commit) */
     sqlite3_stmt *stmt[S__COUNT];
+    uint32_t insert_nulls; /* S_M_INSERT's parameters bound to NULL now (bit i: parameter i) */
     char secret[65];
     qcount_t *qc;   /* open addressing on queue_id; absent: recounted when asked */
     size_t qc_cap, qc_used;
@@ -993,6 +994,18 @@ static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
+/* bind_opt_text for S_M_INSERT, which keeps its bindings between calls. */
+static void bind_insert_opt(sqs_store_t *st, sqlite3_stmt *s, int i, const char *v)
+{
+    if (v) {
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+        st->insert_nulls &= ~(1u << i);
+    } else if (!(st->insert_nulls & (1u << i))) {
+        sqlite3_bind_null(s, i);
+        st->insert_nulls |= 1u << i;
+    }
+}
+
 int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
 {
     /* A message visible the moment it is sent (no delay, never received, no
@@ -1007,17 +1020,19 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     if (c && m->visible_ms == m->sent_ms && m->receive_count == 0 && !m->group_id && c->cur_ms < m->visible_ms &&
         c->cur_seq == INT64_MAX)
         m->visible_ms = c->cur_ms;
-    /* Every parameter is bound below, so no sqlite3_clear_bindings (and
-     * run() left the statement reset). */
+    /* Every parameter is set below, so no sqlite3_clear_bindings (and
+     * run() left the statement reset). Bindings outlive a reset: an
+     * optional parameter already NULL (most are, for most sends) is left
+     * so. */
     sqlite3_stmt *s = st->stmt[S_M_INSERT];
     sqlite3_bind_int64(s, 1, m->queue_id);
     sqlite3_bind_text(s, 2, m->message_id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, m->body, (int)m->body_len, SQLITE_STATIC);
-    bind_opt_text(s, 4, m->attributes);
+    bind_insert_opt(st, s, 4, m->attributes);
     sqlite3_bind_text(s, 5, m->md5_body, -1, SQLITE_STATIC);
-    bind_opt_text(s, 6, m->md5_attributes);
-    bind_opt_text(s, 7, m->trace_header);
-    bind_opt_text(s, 8, m->md5_system);
+    bind_insert_opt(st, s, 6, m->md5_attributes);
+    bind_insert_opt(st, s, 7, m->trace_header);
+    bind_insert_opt(st, s, 8, m->md5_system);
     sqlite3_bind_text(s, 9, m->sender_id ? m->sender_id : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 10, m->sent_ms);
     sqlite3_bind_int64(s, 11, m->visible_ms);
@@ -1025,10 +1040,10 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     sqlite3_bind_int(s, 13, m->receive_count);
     sqlite3_bind_int64(s, 14, m->first_receive_ms);
     sqlite3_bind_int64(s, 15, m->nonce);
-    bind_opt_text(s, 16, m->group_id);
-    bind_opt_text(s, 17, m->dedup_id);
-    bind_opt_text(s, 18, m->sequence_number);
-    bind_opt_text(s, 19, m->dlq_source_arn);
+    bind_insert_opt(st, s, 16, m->group_id);
+    bind_insert_opt(st, s, 17, m->dedup_id);
+    bind_insert_opt(st, s, 18, m->sequence_number);
+    bind_insert_opt(st, s, 19, m->dlq_source_arn);
     if (run(st, s, "msg_insert"))
         return -1;
     m->seq = sqlite3_last_insert_rowid(st->db);

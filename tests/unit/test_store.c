@@ -502,6 +502,55 @@ static void test_msg_roundtrip(void **state)
     sqs_store_close(st);
 }
 
+/* The insert keeps its bindings from one call to the next (an optional
+ * column already NULL is not bound again): each row gets exactly its own
+ * optional columns, whatever the row before it had. */
+static void test_msg_insert_optional_columns_per_row(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    /* Which optional columns each row sets, a bit each, in the order below. */
+    static const unsigned rows[] = {0x00, 0xff, 0x00, 0x01, 0x80, 0xff, 0x55, 0xaa, 0x00};
+    enum { N = sizeof rows / sizeof rows[0] };
+    int64_t seqs[N];
+    for (int r = 0; r < N; r++) {
+        sqs_store_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.queue_id = q;
+        snprintf(m.message_id, sizeof m.message_id, "id-%d", r);
+        m.body = "b";
+        m.body_len = 1;
+        m.md5_body = "00000000000000000000000000000000";
+        m.sender_id = "000000000000";
+        m.expires_ms = FAR;
+        const char **opt[8] = {(const char **)&m.attributes,   (const char **)&m.md5_attributes,
+                               (const char **)&m.trace_header, (const char **)&m.md5_system,
+                               (const char **)&m.group_id,     (const char **)&m.dedup_id,
+                               (const char **)&m.sequence_number, (const char **)&m.dlq_source_arn};
+        static const char *vals[8] = {"{}", "md5a", "Root=1-1-1", "md5s", "g", "d", "00000000000000000001", "arn"};
+        for (int c = 0; c < 8; c++)
+            if (rows[r] & (1u << c))
+                *opt[c] = vals[c];
+        assert_int_equal(sqs_store_msg_insert(st, &m), 0);
+        seqs[r] = m.seq;
+    }
+    for (int r = 0; r < N; r++) {
+        sqs_store_msg_t g;
+        assert_int_equal(sqs_store_msg_get(st, q, seqs[r], &g), 0);
+        char *got[8] = {g.attributes, g.md5_attributes, g.trace_header, g.md5_system,
+                        g.group_id,   g.dedup_id,       g.sequence_number, g.dlq_source_arn};
+        for (int c = 0; c < 8; c++) {
+            if (rows[r] & (1u << c))
+                assert_non_null(got[c]);
+            else if (got[c])
+                fail_msg("row %d: column %d is '%s', not NULL", r, c, got[c]);
+        }
+        sqs_store_msg_clear(&g);
+    }
+    sqs_store_close(st);
+}
+
 static void test_msg_get_absent(void **state)
 {
     fixture_t *f = *state;
@@ -1109,6 +1158,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_delete_removes_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_ids_never_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_msg_insert_optional_columns_per_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_get_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_msg_visible_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counts, setup, teardown),
