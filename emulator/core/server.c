@@ -394,7 +394,7 @@ void server_add_date(struct evkeyvalq *headers)
                  months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
         made = now;
     }
-    evhttp_add_header(headers, "Date", text);
+    server_add_header_lines(headers, "Date", text); /* ours: no need for evhttp's check of the value */
 }
 
 void server_add_header_lines(struct evkeyvalq *headers, const char *key, const char *value)
