@@ -135,6 +135,42 @@ static void test_json_nul_kept_as_mark(void **state)
     assert_null(j);
 }
 
+/* guard_check on a request with only a Host header: 0 to go on, 1 when
+ * refused (evhttp then frees the request, which has no connection). */
+static int check_host(const char *host)
+{
+    struct evhttp_request *req = evhttp_request_new(NULL, NULL);
+    evhttp_add_header(evhttp_request_get_input_headers(req), "Host", host);
+    int rc = guard_check(req, "/");
+    if (rc == 0)
+        evhttp_request_free(req);
+    return rc;
+}
+
+/* The Host verdict is remembered for the next request with the same
+ * header, and forgotten when the policy changes. */
+static void test_host_verdict_follows_the_policy(void **state)
+{
+    (void)state;
+    guard_reset();
+    assert_int_equal(check_host("localhost:4566"), 0);
+    assert_int_equal(check_host("svc.internal:4566"), 1);
+    assert_int_equal(check_host("svc.internal:4566"), 1);
+    config_t *c = load("security:\n  allowed_hosts: [svc.internal]\n");
+    assert_non_null(c);
+    guard_configure(c, "127.0.0.1");
+    assert_int_equal(check_host("svc.internal:4566"), 0);
+    assert_int_equal(check_host("svc.internal:4566"), 0);
+    assert_int_equal(check_host("other.internal"), 1);
+    assert_int_equal(check_host("localhost"), 0);
+    guard_reset();
+    assert_int_equal(check_host("svc.internal:4566"), 1);
+    guard_configure(c, "0.0.0.0"); /* not loopback: no Host check at all */
+    assert_int_equal(check_host("anything.example"), 0);
+    guard_reset();
+    config_free(c);
+}
+
 /* One walk finds each name's first header, case-insensitively, exactly
  * as evhttp_find_header does one name at a time. */
 static void test_find_headers_in_one_walk(void **state)
@@ -174,6 +210,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_names),
         cmocka_unit_test(test_find_headers_in_one_walk),
+        cmocka_unit_test(test_host_verdict_follows_the_policy),
         cmocka_unit_test(test_security_defaults_and_values),
         cmocka_unit_test(test_security_problems),
         cmocka_unit_test(test_json_nul_kept_as_mark),
