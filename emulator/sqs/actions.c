@@ -401,6 +401,7 @@ static void synced_cb(void *arg, int64_t upto, int64_t failed_upto, int err)
         if (c->sync_seq <= failed_upto && !c->failed) {
             cJSON_Delete(c->result);
             c->result = NULL;
+            c->flat.n = 0;
             c->failed = 1;
             err_set(&c->err, ERR_INTERNAL, NULL);
         }
