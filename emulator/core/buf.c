@@ -102,50 +102,15 @@ static int word_has_escaped(uint64_t x)
 
 void buf_json_string(buf_t *b, const char *s)
 {
-    static const char hex[] = "0123456789abcdef";
     if (!s)
         s = "";
     size_t n = strlen(s);
-    reserve(b, n + 2);
-    b->data[b->len++] = '"';
-    size_t i = 0;
-    for (;;) {
-        size_t start = i;
-        /* Eight bytes at a time while none needs escaping. */
-        for (uint64_t x; i + 8 <= n; i += 8) {
-            memcpy(&x, s + i, 8);
-            if (word_has_escaped(x))
-                break;
-        }
-        while (i < n && !JSON_ESCAPED[(unsigned char)s[i]])
-            i++;
-        buf_append(b, s + start, i - start);
-        if (i == n)
-            break;
-        unsigned char ch = (unsigned char)s[i++];
-        char rep[7] = {'\\', 0};
-        size_t rn = 2;
-        switch (ch) {
-        case '"': rep[1] = '"'; break;
-        case '\\': rep[1] = '\\'; break;
-        case '\b': rep[1] = 'b'; break;
-        case '\f': rep[1] = 'f'; break;
-        case '\n': rep[1] = 'n'; break;
-        case '\r': rep[1] = 'r'; break;
-        case '\t': rep[1] = 't'; break;
-        default:
-            memcpy(rep + 1, "u00", 3);
-            rep[4] = hex[ch >> 4];
-            rep[5] = hex[ch & 15];
-            rn = 6;
-            break;
-        }
-        buf_append(b, rep, rn);
-    }
-    buf_append(b, "\"", 1);
+    reserve(b, 6 * n + 2); /* the most buf_json_string_at writes */
+    char *end = buf_json_string_at(b->data + b->len, s, n);
+    b->len = (size_t)(end - b->data);
+    b->data[b->len] = '\0';
 }
 
-/* Writes u in decimal into out (at least 21 bytes); returns the length. */
 char *buf_json_string_at(char *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/form.h"
 
 /* cJSON keeps strings NUL-terminated, so a NUL character, escaped as
@@ -163,50 +164,14 @@ char *sqs_wire_json_render(const cJSON *result, size_t *len)
     return t;
 }
 
-/* s as a JSON string, escaped exactly as cJSON_PrintUnformatted does: the
- * quote, the backslash and \b \f \n \r \t by name, the other bytes below
- * 0x20 as \u00xx, everything else as it is. dst has room for 6 bytes per
- * byte of s, plus 2. */
-static char *put_string(char *dst, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    /* 1: the byte stands for itself (all but controls, '"' 0x22, '\\' 0x5c). */
-    static const unsigned char plain[256] = {[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0xff] = 1};
-    *dst++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s;; p++) {
-        const unsigned char *run = p;
-        while (plain[*p])
-            p++;
-        memcpy(dst, run, (size_t)(p - run));
-        dst += p - run;
-        if (!*p)
-            break;
-        unsigned char c = *p;
-        *dst++ = '\\';
-        switch (c) {
-        case '"': *dst++ = '"'; break;
-        case '\\': *dst++ = '\\'; break;
-        case '\b': *dst++ = 'b'; break;
-        case '\f': *dst++ = 'f'; break;
-        case '\n': *dst++ = 'n'; break;
-        case '\r': *dst++ = 'r'; break;
-        case '\t': *dst++ = 't'; break;
-        default:
-            memcpy(dst, "u00", 3);
-            dst[3] = hex[c >> 4];
-            dst[4] = hex[c & 15];
-            dst += 5;
-        }
-    }
-    *dst++ = '"';
-    return dst;
-}
-
 char *sqs_wire_json_render_flat(const sqs_flat_t *f, size_t *len)
 {
-    size_t n = 3;
-    for (int i = 0; i < f->n; i++)
-        n += 6 * (strlen(f->m[i].name) + strlen(f->m[i].value)) + 6;
+    size_t n = 3, nl[SQS_FLAT_MAX], vl[SQS_FLAT_MAX];
+    for (int i = 0; i < f->n; i++) {
+        nl[i] = strlen(f->m[i].name);
+        vl[i] = strlen(f->m[i].value);
+        n += 6 * (nl[i] + vl[i]) + 6;
+    }
     char *t = malloc(n), *o = t;
     if (!t)
         abort();
@@ -214,9 +179,10 @@ char *sqs_wire_json_render_flat(const sqs_flat_t *f, size_t *len)
     for (int i = 0; i < f->n; i++) {
         if (i)
             *o++ = ',';
-        o = put_string(o, f->m[i].name);
+        /* escaped exactly as cJSON_PrintUnformatted does */
+        o = buf_json_string_at(o, f->m[i].name, nl[i]);
         *o++ = ':';
-        o = put_string(o, f->m[i].value);
+        o = buf_json_string_at(o, f->m[i].value, vl[i]);
     }
     *o++ = '}';
     *o = '\0';
