@@ -337,6 +337,43 @@ int sqs_tx_begin(sqs_t *s) { return tx_begin(s, 0); }
 
 int sqs_tx_begin_single(sqs_t *s) { return tx_begin(s, 1); }
 
+/* c waits, last in the list of what it waits for. */
+static void wait_for(sqs_t *s, sqs_call_t *c, sqs_wait_kind_t kind)
+{
+    struct sqs_call_list *l = &s->waiting[kind];
+    c->pending = kind;
+    c->pending_next = NULL;
+    if (l->tail)
+        l->tail->pending_next = c;
+    else
+        l->head = c;
+    l->tail = c;
+}
+
+/* Empties a list: returns its first call (linked through pending_next). */
+static sqs_call_t *take_all(sqs_t *s, sqs_wait_kind_t kind)
+{
+    sqs_call_t *c = s->waiting[kind].head;
+    s->waiting[kind].head = s->waiting[kind].tail = NULL;
+    return c;
+}
+
+/* Drops what the call was to answer. */
+static void drop_result(sqs_call_t *c)
+{
+    cJSON_Delete(c->result);
+    c->result = NULL;
+    c->flat.n = 0;
+}
+
+/* The call is answered 500 InternalError instead of its result. */
+static void fail_answer(sqs_call_t *c)
+{
+    drop_result(c);
+    c->failed = 1;
+    err_set(&c->err, ERR_INTERNAL, NULL);
+}
+
 /* durability: full: the call waits for the sync of the newest commit (a
  * failed call is answered at once: it claims nothing is on the disk). */
 static void sync_wait(sqs_t *s, sqs_call_t *c)
@@ -345,14 +382,8 @@ static void sync_wait(sqs_t *s, sqs_call_t *c)
         c->done(c);
         return;
     }
-    c->pending = 2;
     c->sync_seq = s->commit_seq;
-    c->pending_next = NULL;
-    if (s->sync_tail)
-        s->sync_tail->pending_next = c;
-    else
-        s->sync_head = c;
-    s->sync_tail = c;
+    wait_for(s, c, SQS_WAIT_SYNC);
 }
 
 /* Hands a finished call back: at once, or after the pending commit (every
@@ -362,14 +393,8 @@ static void sync_wait(sqs_t *s, sqs_call_t *c)
 static void complete(sqs_t *s, sqs_call_t *c)
 {
     if (s->group && sqs_store_pending(s->store)) {
-        c->pending = 1;
         c->pending_lost = sqs_store_lost(s->store);
-        c->pending_next = NULL;
-        if (s->pending_tail)
-            s->pending_tail->pending_next = c;
-        else
-            s->pending_head = c;
-        s->pending_tail = c;
+        wait_for(s, c, SQS_WAIT_COMMIT);
         return;
     }
     if (s->sync) {
@@ -392,19 +417,15 @@ static void synced_cb(void *arg, int64_t upto, int64_t failed_upto, int err)
         log_error("msg=\"cannot sync the WAL to the disk; calls of the commits it held fail\" error=\"%s\"",
                   strerror(err));
     }
-    while (s->sync_head && s->sync_head->sync_seq <= s->synced_seq) {
-        sqs_call_t *c = s->sync_head;
-        s->sync_head = c->pending_next;
-        if (!s->sync_head)
-            s->sync_tail = NULL;
+    struct sqs_call_list *l = &s->waiting[SQS_WAIT_SYNC];
+    while (l->head && l->head->sync_seq <= s->synced_seq) {
+        sqs_call_t *c = l->head;
+        l->head = c->pending_next;
+        if (!l->head)
+            l->tail = NULL;
         c->pending = 0;
-        if (c->sync_seq <= failed_upto && !c->failed) {
-            cJSON_Delete(c->result);
-            c->result = NULL;
-            c->flat.n = 0;
-            c->failed = 1;
-            err_set(&c->err, ERR_INTERNAL, NULL);
-        }
+        if (c->sync_seq <= failed_upto && !c->failed)
+            fail_answer(c);
         c->done(c);
     }
 }
@@ -429,18 +450,12 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
     int64_t lost = sqs_store_lost(s->store);
     held_flush(s, lost);
     resync_registry(s);
-    sqs_call_t *c = s->pending_head;
-    s->pending_head = s->pending_tail = NULL;
+    sqs_call_t *c = take_all(s, SQS_WAIT_COMMIT);
     while (c) {
         sqs_call_t *next = c->pending_next;
         c->pending = 0;
-        if (c->pending_lost != lost && !c->failed) {
-            cJSON_Delete(c->result);
-            c->result = NULL;
-            c->flat.n = 0;
-            c->failed = 1;
-            err_set(&c->err, ERR_INTERNAL, NULL);
-        }
+        if (c->pending_lost != lost && !c->failed)
+            fail_answer(c);
         if (s->sync)
             sync_wait(s, c);
         else
@@ -461,8 +476,7 @@ static void tail_cb(evutil_socket_t fd, short what, void *arg)
     if (!sqs_store_tail_end(s->store))
         return;
     s->writes_held = 0;
-    sqs_call_t *c = s->defer_head;
-    s->defer_head = s->defer_tail = NULL;
+    sqs_call_t *c = take_all(s, SQS_WAIT_TAIL);
     while (c) {
         sqs_call_t *next = c->pending_next;
         c->pending = 0;
@@ -2790,13 +2804,7 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
     int64_t t0 = clock_mono_us();
     c->sqs = s;
     if (s->writes_held) {
-        c->pending = 3;
-        c->pending_next = NULL;
-        if (s->defer_tail)
-            s->defer_tail->pending_next = c;
-        else
-            s->defer_head = c;
-        s->defer_tail = c;
+        wait_for(s, c, SQS_WAIT_TAIL);
         return 0;
     }
     c->failed = 0;
@@ -2819,9 +2827,7 @@ int sqs_call_start(sqs_t *s, sqs_call_t *c)
         return 1; /* parked */
     if (rc < 0) {
         c->failed = 1;
-        cJSON_Delete(c->result);
-        c->result = NULL;
-        c->flat.n = 0;
+        drop_result(c);
     }
     complete(s, c);
     return 0;
@@ -2831,17 +2837,16 @@ void sqs_call_abandon(sqs_call_t *c)
 {
     if (c->pending) {
         sqs_t *s = c->sqs;
-        sqs_call_t **head = c->pending == 3 ? &s->defer_head : c->pending == 2 ? &s->sync_head : &s->pending_head;
-        sqs_call_t **tail = c->pending == 3 ? &s->defer_tail : c->pending == 2 ? &s->sync_tail : &s->pending_tail;
-        sqs_call_t **pp = head, *prev = NULL;
+        struct sqs_call_list *l = &s->waiting[c->pending];
+        sqs_call_t **pp = &l->head, *prev = NULL;
         while (*pp && *pp != c) {
             prev = *pp;
             pp = &(*pp)->pending_next;
         }
         if (*pp) {
             *pp = c->pending_next;
-            if (*tail == c)
-                *tail = prev;
+            if (l->tail == c)
+                l->tail = prev;
         }
         c->pending = 0;
         return;
@@ -2859,9 +2864,7 @@ void sqs_call_abandon(sqs_call_t *c)
 
 void sqs_call_clear(sqs_call_t *c)
 {
-    cJSON_Delete(c->result);
-    c->result = NULL;
-    c->flat.n = 0;
+    drop_result(c);
     if (c->deadline) {
         event_free(c->deadline);
         c->deadline = NULL;

@@ -17,6 +17,14 @@
 typedef struct sqs sqs_t;
 typedef struct sqs_call sqs_call_t;
 
+/* What a call may wait for, after or before it ran (sqs_call_t.pending). */
+typedef enum {
+    SQS_WAIT_COMMIT = 1, /* finished: the group commit of its loop turn */
+    SQS_WAIT_SYNC,       /* finished: durability: full's WAL sync of that commit */
+    SQS_WAIT_TAIL,       /* not started: the worker copying the WAL's tail */
+    SQS_WAIT__COUNT
+} sqs_wait_kind_t;
+
 /* A result made only of string members, in order (SendMessage's): the
  * JSON writer renders it without a cJSON tree. */
 #define SQS_FLAT_MAX 5
@@ -54,8 +62,7 @@ struct sqs_call {
     struct event *deadline;
     sqs_t *sqs;
     int parked;
-    int pending;                  /* waiting: 1 finished, for the group commit; 2 finished, for the WAL
-                                   * sync; 3 not started, for the WAL's tail copy */
+    int pending;                  /* what it waits for (sqs_wait_kind_t), or 0 */
     int64_t pending_lost;         /* sqs_store_lost() when it began to wait */
     int64_t sync_seq;             /* the commit whose sync it waits for */
     sqs_call_t *pending_next;

@@ -43,7 +43,11 @@ struct sqs {
     int group;
     struct event *flush_ev;
     int flush_scheduled;
-    sqs_call_t *pending_head, *pending_tail;
+    /* Calls waiting, by sqs_wait_kind_t, each list in the order they came
+     * (linked through pending_next). */
+    struct sqs_call_list {
+        sqs_call_t *head, *tail;
+    } waiting[SQS_WAIT__COUNT];
     int64_t lost_seen;           /* sqs_store_lost() the registry was last synced at */
     /* durability: full: the WAL is synced by sqs/wal_sync.c's thread, and
      * answers wait for a sync begun after their commit (NULL: commits
@@ -52,13 +56,11 @@ struct sqs {
     int64_t commit_seq;          /* group commits so far */
     int64_t synced_seq;          /* every commit up to this is on the disk */
     int64_t sync_failed_seen;    /* the last failed sync already logged */
-    sqs_call_t *sync_head, *sync_tail; /* answers waiting for a sync, by commit */
     /* While the checkpoint worker copies the WAL's tail before a restart
      * (sqs_store_tail_start), clients' calls wait here unstarted, so the
      * loop begins no transaction and never stops for that copy's syncs. */
     int writes_held;
     struct event *tail_ev;       /* the worker's "tail copied" */
-    sqs_call_t *defer_head, *defer_tail;
     /* Sends' trace hops wait here for the commit of their messages (a
      * rolled-back send must leave no hop): see held_* in actions.c. */
     struct sqs_held_hop *held;

@@ -52,7 +52,7 @@ SECONDS = int(os.environ.get("BENCH_DEPTH_SECONDS", "5"))
 # SendMessage on one queue and over 1,000 queues, run in this many
 # alternating pairs (the median of the pairs' ratios is reported: single
 # runs of the same binary moved by tens of percent on this machine)
-PAIRS = int(os.environ.get("BENCH_DEPTH_PAIRS", "3"))
+PAIRS = max(1, int(os.environ.get("BENCH_DEPTH_PAIRS", "3")))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 BODY = "0123456789" * 10
