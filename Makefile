@@ -67,6 +67,7 @@ LIB_SRCS := \
 	emulator/sqs/store.c \
 	emulator/sqs/checkpoint.c \
 	emulator/sqs/wal_sync.c \
+	emulator/sqs/walbuf.c \
 	emulator/sqs/validate.c \
 	emulator/sqs/queue.c \
 	emulator/sqs/wait.c \

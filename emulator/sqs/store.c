@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "sqs/walbuf.h"
 #include "sqs/checkpoint.h"
 
 enum {
@@ -636,6 +637,10 @@ sqs_store_t *sqs_store_open(const char *path)
     if (on_disk && own_directory(st, path))
         goto fail;
     const char *vfs = test_vfs();
+    /* the WAL's frames of a commit in one write (sqs/walbuf.h) */
+    const char *wb = walbuf_vfs(vfs);
+    if (wb)
+        vfs = wb;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs) !=
         SQLITE_OK) {
         log_error("msg=\"cannot open database\" path=%s error=\"%s\"", path,

@@ -21,6 +21,7 @@
 
 #include "core/log.h"
 #include "sqs/store.h"
+#include "sqs/walbuf.h"
 
 typedef struct {
     char dir[64];
@@ -299,6 +300,29 @@ static void test_secret(void **state)
     st = sqs_store_open(other);
     assert_non_null(st);
     assert_string_not_equal(sqs_store_secret(st), first); /* per database */
+    sqs_store_close(st);
+}
+
+/* The store's connection writes its WAL through the buffering VFS
+ * (sqs/walbuf.c): a commit of many messages is a few writes, not two a
+ * page. */
+static void test_commits_go_through_the_wal_buffer(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    assert_non_null(st);
+    int64_t q = add_queue(st, "walbuf");
+    walbuf_stats_t a, b;
+    walbuf_stats(&a);
+    assert_int_equal(sqs_store_begin(st), 0);
+    for (int i = 0; i < 40; i++)
+        add_msg(st, q, "a body of a message, written with thirty-nine others", 1000 + i, 1000000 + i);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+    walbuf_stats(&b);
+    assert_true(b.writes - a.writes >= 4);
+    assert_true(b.syscalls - a.syscalls <= 2);
+    assert_int_equal(b.late - a.late, 0);
     sqs_store_close(st);
 }
 
@@ -1154,6 +1178,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_refuses_newer_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_bad_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commits_go_through_the_wal_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_rows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_delete_removes_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_ids_never_reused, setup, teardown),
