@@ -4,12 +4,20 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/log.h"
+#include "sqs/checkpoint.h"
+#include "sqs/walbuf.h"
 
 struct lambda_event_store {
     sqlite3 *db;
     sqlite3_stmt *add, *retry, *remove, *load;
+    /* Checkpoints off the loop, as the SQS store's: without it SQLite's
+     * autocheckpoint copied the WAL back inside a commit every 1,000 pages,
+     * two fsyncs on the loop (up to 15 ms each measured) about every 170
+     * Event invocations. NULL: SQLite's autocheckpoint stays. */
+    sqs_ckpt_t *ckpt;
 };
 
 static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS events ("
@@ -25,6 +33,7 @@ void lambda_event_store_close(lambda_event_store_t *s)
 {
     if (!s)
         return;
+    sqs_ckpt_stop(s->ckpt); /* first: the loop's connection is then the last, and its close checkpoints */
     sqlite3_finalize(s->add);
     sqlite3_finalize(s->retry);
     sqlite3_finalize(s->remove);
@@ -38,7 +47,10 @@ lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durabili
     lambda_event_store_t *s = calloc(1, sizeof *s);
     char path[4200];
     snprintf(path, sizeof path, "%s/lambda-events.db", data_dir);
-    if (!s || sqlite3_open(path, &s->db) != SQLITE_OK) {
+    /* a commit's WAL frames in one write (sqs/walbuf.h) */
+    const char *vfs = walbuf_vfs(NULL);
+    if (!s || sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs) !=
+                  SQLITE_OK) {
         snprintf(err, n, "cannot open %s: %s", path, s && s->db ? sqlite3_errmsg(s->db) : "out of memory");
         lambda_event_store_close(s);
         return NULL;
@@ -62,12 +74,14 @@ lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durabili
         lambda_event_store_close(s);
         return NULL;
     }
+    s->ckpt = sqs_ckpt_start(s->db, path, NULL, durability_full);
     return s;
 }
 
 /* Runs a bound statement to its end (autocommit: committed on return). */
 static int run(lambda_event_store_t *s, sqlite3_stmt *st, const char *what)
 {
+    sqs_ckpt_before_begin(s->ckpt);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -127,4 +141,11 @@ int lambda_event_store_load(lambda_event_store_t *s, void (*fn)(void *ctx, const
         return -1;
     }
     return n;
+}
+
+void lambda_event_store_ckpt_stats(lambda_event_store_t *s, sqs_ckpt_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s && s->ckpt)
+        sqs_ckpt_stats(s->ckpt, out);
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sqs/checkpoint.h"
+
 typedef struct lambda_event_store lambda_event_store_t;
 
 typedef struct {
@@ -36,5 +38,9 @@ int lambda_event_store_remove(lambda_event_store_t *s, const char *request_id);
 /* Calls fn for every stored event, oldest first (the row is borrowed).
  * Returns the number of rows, or -1. */
 int lambda_event_store_load(lambda_event_store_t *s, void (*fn)(void *ctx, const lambda_event_row_t *row), void *ctx);
+
+/* What its WAL checkpointer (sqs/checkpoint.h, off the loop) did so far:
+ * for tests. All zeros when it runs none. */
+void lambda_event_store_ckpt_stats(lambda_event_store_t *s, sqs_ckpt_stats_t *out);
 
 #endif

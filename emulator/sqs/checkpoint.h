@@ -2,8 +2,9 @@
  * to the database that copies the WAL back into the database file (PASSIVE
  * checkpoints, which never block the writer and which the writer never
  * waits for), so the checkpoint's writes and fsyncs stay off the event
- * loop. Private to the store (sqs/store.c): the two files are the only ones
- * that include sqlite3.h. See "WAL checkpoints" in docs/architecture.md. */
+ * loop. Used by the SQS store (sqs/store.c) and the Lambda event store
+ * (lambda/event_store.c), on their loop connections. See "WAL checkpoints"
+ * in docs/architecture.md. */
 #ifndef SLUICE_SQS_CHECKPOINT_H
 #define SLUICE_SQS_CHECKPOINT_H
 

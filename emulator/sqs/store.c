@@ -637,11 +637,12 @@ sqs_store_t *sqs_store_open(const char *path)
     if (on_disk && own_directory(st, path))
         goto fail;
     const char *vfs = test_vfs();
-    /* the WAL's frames of a commit in one write (sqs/walbuf.h) */
-    const char *wb = walbuf_vfs(vfs);
-    if (wb)
-        vfs = wb;
-    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs) !=
+    /* the loop's connection writes a commit's WAL frames in one write
+     * (sqs/walbuf.h); the checkpointer's reads and copies through vfs */
+    const char *loop_vfs = walbuf_vfs(vfs);
+    if (!loop_vfs)
+        loop_vfs = vfs;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, loop_vfs) !=
         SQLITE_OK) {
         log_error("msg=\"cannot open database\" path=%s error=\"%s\"", path,
                   st->db ? sqlite3_errmsg(st->db) : "out of memory");
