@@ -14,6 +14,7 @@
 #include "core/buf.h"
 #include "core/digest.h"
 #include "core/log.h"
+#include "lambda/event_store.h"
 #include "lambda/internal.h"
 
 #define PREFIX "/2015-03-31/"
@@ -67,6 +68,25 @@ typedef struct {
     struct evhttp_request *req;
     int tail;
 } invoke_ctx_t;
+
+typedef struct {
+    struct evhttp_request *req;
+    char request_id[IDS_UUID_LEN + 1];
+} event_ctx_t;
+
+static void event_accepted(void *arg, int rc)
+{
+    event_ctx_t *ctx = arg;
+    if (rc) {
+        send_error(ctx->req, 500, "ServiceException", "The event could not be written to the disk.");
+    } else {
+        evhttp_add_header(evhttp_request_get_output_headers(ctx->req), "x-amzn-RequestId", ctx->request_id);
+        struct evbuffer *out = evbuffer_new();
+        evhttp_send_reply(ctx->req, 202, "Accepted", out);
+        evbuffer_free(out);
+    }
+    free(ctx);
+}
 
 static void invoke_done(const lambda_outcome_t *o, void *arg)
 {
@@ -150,15 +170,18 @@ static void invoke(lambda_t *l, struct evhttp_request *req, const char *name)
         return;
     }
     if (type && strcmp(type, "Event") == 0) {
-        char rid[IDS_UUID_LEN + 1];
-        if (lambda_invoke_async(l, f, payload, len, rid)) {
+        event_ctx_t *ctx = calloc(1, sizeof *ctx);
+        if (!ctx)
+            abort();
+        ctx->req = req;
+        if (lambda_invoke_async(l, f, payload, len, ctx->request_id)) {
+            free(ctx);
             send_error(req, 500, "ServiceException", "The handler could not be started.");
             return;
         }
-        evhttp_add_header(evhttp_request_get_output_headers(req), "x-amzn-RequestId", rid);
-        struct evbuffer *out = evbuffer_new();
-        evhttp_send_reply(req, 202, "Accepted", out);
-        evbuffer_free(out);
+        /* 202 once the event is on the disk as `durability:` promises (with
+         * full: after the syncer thread's fdatasync, the loop free meanwhile) */
+        lambda_event_store_when_synced(l->events, lambda_event_store_last_commit(l->events), event_accepted, ctx);
         return;
     }
     if (type && strcmp(type, "RequestResponse") != 0) {

@@ -8,7 +8,16 @@
 
 #include "core/log.h"
 #include "sqs/checkpoint.h"
+#include "sqs/wal_sync.h"
 #include "sqs/walbuf.h"
+
+/* A caller waiting for a commit to be on the disk (durability: full). */
+typedef struct waiter {
+    int64_t commit;
+    lambda_event_synced_fn fn;
+    void *arg;
+    struct waiter *next;
+} waiter_t;
 
 struct lambda_event_store {
     sqlite3 *db;
@@ -18,7 +27,36 @@ struct lambda_event_store {
      * two fsyncs on the loop (up to 15 ms each measured) about every 170
      * Event invocations. NULL: SQLite's autocheckpoint stays. */
     sqs_ckpt_t *ckpt;
+    /* durability: full: the loop commits at synchronous=NORMAL and this
+     * thread fdatasyncs the WAL (sqs/wal_sync.h), as for the SQS store;
+     * NULL: each commit is as durable as the level it ran at. */
+    sqs_wal_sync_t *sync;
+    int64_t commits;         /* commits so far (the numbers the syncer is asked for) */
+    int64_t synced;          /* every commit up to this one is on the disk */
+    waiter_t *waiting, **waiting_tail; /* in commit order */
 };
+
+static void answer_waiters(lambda_event_store_t *s, int64_t upto, int64_t failed_upto)
+{
+    while (s->waiting && s->waiting->commit <= upto) {
+        waiter_t *w = s->waiting;
+        s->waiting = w->next;
+        if (!s->waiting)
+            s->waiting_tail = &s->waiting;
+        w->fn(w->arg, w->commit <= failed_upto ? -1 : 0);
+        free(w);
+    }
+}
+
+static void on_synced(void *arg, int64_t upto, int64_t failed_upto, int err)
+{
+    lambda_event_store_t *s = arg;
+    if (failed_upto)
+        log_error("msg=\"event invocation store: the WAL could not be synced\" error=\"%s\"", strerror(err));
+    if (upto > s->synced)
+        s->synced = upto;
+    answer_waiters(s, upto, failed_upto);
+}
 
 static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS events ("
                              " seq INTEGER PRIMARY KEY,"
@@ -33,6 +71,9 @@ void lambda_event_store_close(lambda_event_store_t *s)
 {
     if (!s)
         return;
+    int err = sqs_wal_sync_free(s->sync); /* syncs what was asked and not yet synced */
+    s->sync = NULL;
+    answer_waiters(s, s->commits, err ? s->commits : 0);
     sqs_ckpt_stop(s->ckpt); /* first: the loop's connection is then the last, and its close checkpoints */
     sqlite3_finalize(s->add);
     sqlite3_finalize(s->retry);
@@ -42,9 +83,12 @@ void lambda_event_store_close(lambda_event_store_t *s)
     free(s);
 }
 
-lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durability_full, char *err, size_t n)
+lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durability_full, struct event_base *base,
+                                              char *err, size_t n)
 {
     lambda_event_store_t *s = calloc(1, sizeof *s);
+    if (s)
+        s->waiting_tail = &s->waiting;
     char path[4200];
     snprintf(path, sizeof path, "%s/lambda-events.db", data_dir);
     /* a commit's WAL frames in one write (sqs/walbuf.h) */
@@ -56,8 +100,10 @@ lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durabili
         return NULL;
     }
     sqlite3_busy_timeout(s->db, 2000);
-    const char *pragmas = durability_full ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
+    /* durability: full with a loop to report syncs to: NORMAL, and the
+     * syncer thread below; without one (tools, tests): FULL on the spot */
+    const char *pragmas = durability_full && !base ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
@@ -75,6 +121,16 @@ lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durabili
         return NULL;
     }
     s->ckpt = sqs_ckpt_start(s->db, path, NULL, durability_full);
+    if (durability_full && base) {
+        char wal[4210];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        s->sync = sqs_wal_sync_new(base, wal, on_synced, s);
+        if (!s->sync) {
+            snprintf(err, n, "cannot start the WAL syncer of %s", path);
+            lambda_event_store_close(s);
+            return NULL;
+        }
+    }
     return s;
 }
 
@@ -89,7 +145,33 @@ static int run(lambda_event_store_t *s, sqlite3_stmt *st, const char *what)
         log_error("msg=\"event invocation store failed\" op=%s error=\"%s\"", what, sqlite3_errmsg(s->db));
         return -1;
     }
+    s->commits++;
+    if (s->sync)
+        sqs_wal_sync_request(s->sync, s->commits);
+    else
+        s->synced = s->commits;
     return 0;
+}
+
+int64_t lambda_event_store_last_commit(const lambda_event_store_t *s)
+{
+    return s->commits;
+}
+
+void lambda_event_store_when_synced(lambda_event_store_t *s, int64_t commit, lambda_event_synced_fn fn, void *arg)
+{
+    if (commit <= s->synced) {
+        fn(arg, 0);
+        return;
+    }
+    waiter_t *w = calloc(1, sizeof *w);
+    if (!w)
+        abort();
+    w->commit = commit;
+    w->fn = fn;
+    w->arg = arg;
+    *s->waiting_tail = w;
+    s->waiting_tail = &w->next;
 }
 
 int lambda_event_store_add(lambda_event_store_t *s, const lambda_event_row_t *row)

@@ -25,15 +25,29 @@ typedef struct {
     int64_t due_ms;   /* waiting for a retry until then; 0: ready */
 } lambda_event_row_t;
 
-/* Opens (creating) DIR/lambda-events.db; durability_full: synchronous FULL
- * instead of NORMAL, as `durability:` says. NULL with err set. */
-lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durability_full, char *err, size_t n);
+struct event_base;
+
+/* Opens (creating) DIR/lambda-events.db. durability_full, as `durability:`
+ * says: with base, commits run at synchronous=NORMAL and a thread syncs the
+ * WAL after them, reported on base's loop (lambda_event_store_when_synced);
+ * without base, each commit syncs (synchronous=FULL). NULL with err set. */
+lambda_event_store_t *lambda_event_store_open(const char *data_dir, int durability_full, struct event_base *base,
+                                              char *err, size_t n);
 void lambda_event_store_close(lambda_event_store_t *s); /* NULL is a no-op */
 
 /* Each call commits before it returns: 0, or -1 (logged). */
 int lambda_event_store_add(lambda_event_store_t *s, const lambda_event_row_t *row);
 int lambda_event_store_retry(lambda_event_store_t *s, const char *request_id, int attempt, int64_t due_ms);
 int lambda_event_store_remove(lambda_event_store_t *s, const char *request_id);
+
+/* The number of the store's last commit (for lambda_event_store_when_synced). */
+int64_t lambda_event_store_last_commit(const lambda_event_store_t *s);
+/* Calls fn(arg, 0) once commit is on the disk as `durability:` promises
+ * (at once unless durability is full and its sync has not finished),
+ * fn(arg, -1) if that sync failed. Callers are answered in commit order;
+ * closing the store syncs and answers those still waiting. */
+typedef void (*lambda_event_synced_fn)(void *arg, int rc);
+void lambda_event_store_when_synced(lambda_event_store_t *s, int64_t commit, lambda_event_synced_fn fn, void *arg);
 
 /* Calls fn for every stored event, oldest first (the row is borrowed).
  * Returns the number of rows, or -1. */

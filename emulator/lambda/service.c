@@ -900,7 +900,7 @@ lambda_t *lambda_new(struct event_base *base, sqs_t *sqs, const config_t *cfg, c
         }
     }
     char err[512];
-    l->events = lambda_event_store_open(data_dir, cfg->durability_full, err, sizeof err);
+    l->events = lambda_event_store_open(data_dir, cfg->durability_full, l->base, err, sizeof err);
     if (!l->events) {
         log_error("msg=\"%s\"", err);
         lambda_free(l);

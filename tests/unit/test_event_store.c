@@ -79,7 +79,7 @@ static void test_events_round_trip_and_survive_a_reopen(void **state)
 {
     fixture_t *f = *state;
     char err[256];
-    lambda_event_store_t *st = lambda_event_store_open(f->dir, 0, err, sizeof err);
+    lambda_event_store_t *st = lambda_event_store_open(f->dir, 0, NULL, err, sizeof err);
     assert_non_null(st);
     add(st, "a", "{\"n\":1}");
     add(st, "b", "{\"n\":22}");
@@ -88,7 +88,7 @@ static void test_events_round_trip_and_survive_a_reopen(void **state)
     assert_int_equal(lambda_event_store_remove(st, "a"), 0);
     lambda_event_store_close(st);
 
-    st = lambda_event_store_open(f->dir, 0, err, sizeof err);
+    st = lambda_event_store_open(f->dir, 0, NULL, err, sizeof err);
     assert_non_null(st);
     seen_t s = {0};
     assert_int_equal(lambda_event_store_load(st, collect, &s), 2);
@@ -106,7 +106,7 @@ static void test_the_wal_is_copied_back_off_the_loop(void **state)
 {
     fixture_t *f = *state;
     char err[256];
-    lambda_event_store_t *st = lambda_event_store_open(f->dir, 0, err, sizeof err);
+    lambda_event_store_t *st = lambda_event_store_open(f->dir, 0, NULL, err, sizeof err);
     assert_non_null(st);
     /* about 3,000 pages of WAL: SQLite's autocheckpoint would have copied
      * it back inside these commits, three times */

@@ -167,6 +167,44 @@ def test_the_record_counts_every_attempt_after_the_retries(server, app):
     assert ran(app / "ran-retried.txt") == [rid] * 2
 
 
+def test_full_durability_answers_202_after_the_sync_off_the_loop(app, tmp_path_factory, monkeypatch):
+    """durability: full: the event's commit is synced by a thread (each
+    sync made 3 s long by the test variable); meanwhile the loop answers
+    health, and Invoke's 202 waits for the sync. Killed with SIGKILL right
+    after the 202, the next start runs the event."""
+    import threading
+    import urllib.request
+    monkeypatch.setenv("SLUICE_TEST_SYNC_DELAY_MS", "3000")
+    work = tmp_path_factory.mktemp("full")
+    data = work / "data"
+    held = work / "held.yaml"
+    held.write_text("durability: full\n" + config(app).replace(
+        "    on_success: shipped\n", "    on_success: shipped\n    reserved_concurrency: 0\n", 1))
+    first = SluiceProcess(sluice_binary(), data, work / "first.log", config_path=held)
+    try:
+        lam = make_lambda_client(first.endpoint)
+        got = {}
+        t = threading.Thread(target=lambda: got.update(rid=invoke_event(lam, "ship", {"order": 7})), daemon=True)
+        t.start()
+        time.sleep(1.0)  # committed; its sync (3 s) has begun
+        with urllib.request.urlopen(f"{first.endpoint}/_sluice/health", timeout=2) as r:
+            assert r.status == 200  # the loop is free while the disk is slow
+        assert t.is_alive(), "Invoke answered 202 before the event's sync finished"
+        t.join(20)
+        assert not t.is_alive()
+        rid = got["rid"]
+    finally:
+        first.kill()
+    monkeypatch.delenv("SLUICE_TEST_SYNC_DELAY_MS")
+    free = work / "free.yaml"
+    free.write_text("durability: full\n" + config(app))
+    second = SluiceProcess(sluice_binary(), data, work / "second.log", config_path=free)
+    try:
+        assert settle(app / "ran.txt", 1) == [rid]
+    finally:
+        second.stop()
+
+
 def test_accepted_events_survive_kill_9_and_run_after_the_restart(app, tmp_path_factory):
     """Three Event invocations wait (reserved_concurrency: 0 lets none run);
     sluice is killed with SIGKILL; started again with room to run, it runs
