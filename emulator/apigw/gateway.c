@@ -317,10 +317,28 @@ static char *number_into(buf_t *b, char *o, double v)
 /* A string literal at o; returns the end. */
 #define LIT_INTO(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
 
+/* t quoted at o, unescaped: only for text JSON-plain by construction
+ * (sluice's request and message ids, a checked trace root, a method of
+ * the fixed list). Returns the end. */
+static char *plain_into(char *o, trace_text_t t)
+{
+    *o++ = '"';
+    memcpy(o, t.s, t.len);
+    o += t.len;
+    *o++ = '"';
+    return o;
+}
+
+/* What the access line and the API hop both name, measured once. */
+typedef struct {
+    trace_text_t request_id, root, method, route, path, message_id;
+} req_texts_t;
+
 /* The access-log event of r in the API's log group (observe/logs): one
  * JSON object a line, named as API Gateway's $context variables, in the
  * stream of the stage. */
-static void store_access_line(greq_t *r, int status, size_t len, double latency, double integ, int64_t now)
+static void store_access_line(greq_t *r, const req_texts_t *x, int status, size_t len, double latency, double integ,
+                              int64_t now)
 {
     observe_t *obs = observe_get();
     if (!obs || !obs->logs)
@@ -347,28 +365,29 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
      * request; appends one by one cost a length, a bound check and a copy
      * each), byte for byte what cJSON_PrintUnformatted made of the same
      * object. */
-    const char *route = r->match.route_key ? r->match.route_key : "-";
-    const char *path = r->full_path ? r->full_path : "";
-    const char *msg = r->message_id[0] ? r->message_id : "-";
-    size_t n_ip = strlen(r->source_ip), n_method = strlen(r->method), n_route = strlen(route), n_path = strlen(path),
-           n_req = strlen(r->request_id), n_trace = strlen(r->trace + 5), n_msg = strlen(msg);
+    trace_text_t route = x->route.s ? x->route : (trace_text_t){"-", 1};
+    trace_text_t msg = x->message_id.len ? x->message_id : (trace_text_t){"-", 1};
+    size_t n_ip = strlen(r->source_ip);
     static buf_t b; /* one buffer for every line: logstore_append copies it */
     b.len = 0;
-    buf_reserve(&b, 6 * (n_ip + n_method + n_route + n_path + n_req + n_trace + n_msg) + when_len + 512);
+    buf_reserve(&b, 6 * (n_ip + x->method.len + route.len + x->path.len + x->request_id.len + x->root.len + msg.len) +
+                        when_len + 512);
     char *o = b.data;
+    /* The ids, the root and the method need no escapes (plain_into); the
+     * client's path, the route key and the address are escaped. */
     o = LIT_INTO(o, "{\"requestId\":");
-    o = buf_json_string_at(o, r->request_id, n_req);
+    o = plain_into(o, x->request_id);
     o = LIT_INTO(o, ",\"ip\":");
     o = buf_json_string_at(o, r->source_ip, n_ip);
     o = LIT_INTO(o, ",\"requestTime\":\"");
     memcpy(o, when, when_len);
     o += when_len;
     o = LIT_INTO(o, "\",\"httpMethod\":");
-    o = buf_json_string_at(o, r->method, n_method);
+    o = plain_into(o, x->method);
     o = LIT_INTO(o, ",\"routeKey\":");
-    o = buf_json_string_at(o, route, n_route);
+    o = buf_json_string_at(o, route.s, route.len);
     o = LIT_INTO(o, ",\"path\":");
-    o = buf_json_string_at(o, path, n_path);
+    o = buf_json_string_at(o, x->path.s, x->path.len);
     o = LIT_INTO(o, ",\"status\":");
     if (status < 0)
         *o++ = '-';
@@ -381,9 +400,9 @@ static void store_access_line(greq_t *r, int status, size_t len, double latency,
     o = LIT_INTO(o, ",\"integrationLatency\":");
     o = number_into(&b, o, round(integ * 100) / 100);
     o = LIT_INTO(o, ",\"traceId\":");
-    o = buf_json_string_at(o, r->trace + 5, n_trace);
+    o = plain_into(o, x->root);
     o = LIT_INTO(o, ",\"messageId\":");
-    o = buf_json_string_at(o, msg, n_msg);
+    o = x->message_id.len ? plain_into(o, msg) : buf_json_string_at(o, msg.s, msg.len);
     *o++ = '}';
     *o = '\0';
     b.len = (size_t)(o - b.data);
@@ -440,9 +459,29 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
              "request_id=%s trace_id=%s message_id=%s",
              r->api->cfg->name, r->method, r->full_path, r->match.route_key ? r->match.route_key : "-", status,
              latency, integ, r->request_id, r->trace + 5, r->message_id[0] ? r->message_id : "-");
-    store_access_line(r, status, len, latency, integ, now_ms);
-    traces_api(traces_get(), r->trace, r->request_id, r->api->cfg->name, r->match.route_key, r->method, r->full_path,
-               status, latency, r->message_id);
+    /* r->trace is "Root=" and a root trace_root_parse checked or sluice made */
+    req_texts_t x = {.request_id = {r->request_id, strlen(r->request_id)},
+                     .root = {r->trace + 5, strlen(r->trace + 5)},
+                     .method = {r->method, strlen(r->method)},
+                     .route = {r->match.route_key, r->match.route_key ? strlen(r->match.route_key) : 0},
+                     .path = {r->full_path ? r->full_path : "", r->full_path ? strlen(r->full_path) : 0},
+                     .message_id = {r->message_id, strlen(r->message_id)}};
+    store_access_line(r, &x, status, len, latency, integ, now_ms);
+    traces_t *t = traces_get();
+    if (t) {
+        /* when it began, not after its send */
+        traces_api_hop_t hop = {.root = x.root,
+                                .request_id = x.request_id,
+                                .api = {r->api->cfg->name, strlen(r->api->cfg->name)},
+                                .route = x.route,
+                                .method = x.method,
+                                .path = {r->full_path, x.path.len},
+                                .message_id = x.message_id,
+                                .status = status,
+                                .latency_ms = latency,
+                                .start_ms = now_ms - (int64_t)ceil(latency)};
+        traces_api_hop(t, &hop);
+    }
 }
 
 static void answer_message(greq_t *r, int status, const char *error_type, const char *message)

@@ -909,13 +909,14 @@ traces_t *traces_get(void)
     return o ? o->traces : NULL;
 }
 
-/* A record with copies of the strings v[TRACE_S_N] (each may be NULL), in one
- * allocation. */
-static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char *const v[TRACE_S_N])
+/* A record with copies of the strings v[TRACE_S_N] (each may be NULL) of
+ * lengths n[] (NULL n: measured here), in one allocation. */
+static rec_t *rec_new_n(traces_t *t, op_t op, int kind, int64_t ts_ms, const char *const v[TRACE_S_N],
+                        const size_t *n)
 {
     size_t len[TRACE_S_N], total = 0;
     for (int i = 0; i < TRACE_S_N; i++) {
-        len[i] = v && v[i] ? strlen(v[i]) + 1 : 0;
+        len[i] = v && v[i] ? (n ? n[i] : strlen(v[i])) + 1 : 0;
         total += len[i];
     }
     rec_t *r = observe_slab_alloc(t->slab, sizeof *r + total);
@@ -929,12 +930,18 @@ static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char 
     for (int i = 0; i < TRACE_S_N; i++) {
         if (!len[i])
             continue;
-        memcpy(p, v[i], len[i]);
+        memcpy(p, v[i], len[i] - 1);
+        p[len[i] - 1] = '\0';
         r->s[i] = p;
         r->len[i] = (uint32_t)(len[i] - 1);
         p += len[i];
     }
     return r;
+}
+
+static rec_t *rec_new(traces_t *t, op_t op, int kind, int64_t ts_ms, const char *const v[TRACE_S_N])
+{
+    return rec_new_n(t, op, kind, ts_ms, v, NULL);
 }
 
 /* Hands r to the writer; once a minute also the retention's delete. */
@@ -956,26 +963,53 @@ static const char *root_of(const char *header, char root[TRACE_ROOT_LEN + 1])
     return trace_root_parse(header, root) == 0 ? root : NULL;
 }
 
+void traces_api_hop(traces_t *t, const traces_api_hop_t *a)
+{
+    if (!t)
+        return;
+    const trace_text_t *m = a->message_id.s && a->message_id.len ? &a->message_id : NULL;
+    const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = a->root.s,
+                                [TRACE_S_MESSAGE] = m ? m->s : NULL,
+                                [TRACE_S_REQUEST] = a->request_id.s,
+                                [TRACE_S_A] = a->api.s,
+                                [TRACE_S_B] = a->route.s,
+                                [TRACE_S_C] = a->method.s,
+                                [TRACE_S_D] = a->path.s};
+    size_t n[TRACE_S_N] = {[TRACE_S_TRACE] = a->root.len,
+                           [TRACE_S_MESSAGE] = m ? m->len : 0,
+                           [TRACE_S_REQUEST] = a->request_id.len,
+                           [TRACE_S_A] = a->api.len,
+                           [TRACE_S_B] = a->route.len,
+                           [TRACE_S_C] = a->method.len,
+                           [TRACE_S_D] = a->path.len};
+    rec_t *r = rec_new_n(t, OP_HOP, TRACE_K_API, a->start_ms, v, n);
+    r->n = a->status;
+    r->has_n = 1;
+    r->duration_ms = a->latency_ms;
+    r->failed = a->status >= 500;
+    submit(t, r);
+}
+
+static trace_text_t text_of(const char *s) { return (trace_text_t){s, s ? strlen(s) : 0}; }
+
 void traces_api(traces_t *t, const char *trace_header, const char *request_id, const char *api, const char *route,
                 const char *method, const char *path, int status, double latency_ms, const char *message_id)
 {
     if (!t)
         return;
     char root[TRACE_ROOT_LEN + 1];
-    const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = root_of(trace_header, root),
-                          [TRACE_S_MESSAGE] = message_id && *message_id ? message_id : NULL,
-                          [TRACE_S_REQUEST] = request_id,
-                          [TRACE_S_A] = api,
-                          [TRACE_S_B] = route,
-                          [TRACE_S_C] = method,
-                          [TRACE_S_D] = path};
-    /* when it began, not after its send */
-    rec_t *r = rec_new(t, OP_HOP, TRACE_K_API, clock_now_ms() - (int64_t)ceil(latency_ms), v);
-    r->n = status;
-    r->has_n = 1;
-    r->duration_ms = latency_ms;
-    r->failed = status >= 500;
-    submit(t, r);
+    traces_api_hop_t a = {.root = text_of(root_of(trace_header, root)),
+                          .request_id = text_of(request_id),
+                          .api = text_of(api),
+                          .route = text_of(route),
+                          .method = text_of(method),
+                          .path = text_of(path),
+                          .message_id = text_of(message_id),
+                          .status = status,
+                          .latency_ms = latency_ms,
+                          /* when it began, not after its send */
+                          .start_ms = clock_now_ms() - (int64_t)ceil(latency_ms)};
+    traces_api_hop(t, &a);
 }
 
 trace_hop_t *traces_send_hop(traces_t *t, const char *message_id, const char *queue, const char *aws_trace_header,

@@ -66,6 +66,23 @@ traces_t *traces_get(void);
  * path, status, latency; message_id for SQS routes (NULL otherwise). */
 void traces_api(traces_t *t, const char *trace_header, const char *request_id, const char *api, const char *route,
                 const char *method, const char *path, int status, double latency_ms, const char *message_id);
+/* A string and its length, as a caller that knows the length hands it. */
+typedef struct {
+    const char *s; /* NULL: none */
+    size_t len;
+} trace_text_t;
+/* traces_api's hop from what an API request already holds: root is a
+ * root trace_root_parse or trace_root_make gave (not a header: no parse
+ * here), the strings come with their lengths (none measured again), and
+ * start_ms is when the request began. The API Gateway's path, once per
+ * request. */
+typedef struct {
+    trace_text_t root, request_id, api, route, method, path, message_id;
+    int status;
+    double latency_ms;
+    int64_t start_ms;
+} traces_api_hop_t;
+void traces_api_hop(traces_t *t, const traces_api_hop_t *a);
 /* A message sent: aws_trace_header is the sender's AWSTraceHeader (NULL:
  * none; sluice makes a trace id and keeps it here only). via: the action
  * (SendMessage, SendMessageBatch). */

@@ -459,6 +459,89 @@ static void test_a_batch_of_hops_is_one_segment_row(void **state)
     traces_free(t);
 }
 
+static const cJSON *hop_of(const cJSON *chain, const char *kind)
+{
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(chain, "hops")) {
+        const char *k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "kind"));
+        if (k && !strcmp(k, kind))
+            return h;
+    }
+    return NULL;
+}
+
+static const char *field(const cJSON *o, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+/* The API Gateway's hop from strings with their lengths (traces_api_hop)
+ * is the hop traces_api records from the same strings: only len bytes of
+ * each are taken (what follows is not the caller's string), the root is
+ * taken as given, no message means none. */
+static void test_api_hop_from_known_lengths_is_traces_api_hop(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    traces_api(t, "Root=1-5759e988-bd862e3fe1be46a994272793", "req-a", "shop", "POST /orders", "POST", "/orders?x=1",
+               502, 12.5, "m-a");
+    /* each string followed by bytes that are not its own */
+    traces_api_hop_t a = {.root = {"1-5759e988-bd862e3fe1be46a994272794;Parent=1", 35},
+                          .request_id = {"req-bXXX", 5},
+                          .api = {"shopping", 4},
+                          .route = {"POST /orders and more", 12},
+                          .method = {"POSTAL", 4},
+                          .path = {"/orders?x=1#frag", 11},
+                          .message_id = {"m-bbb", 3},
+                          .status = 502,
+                          .latency_ms = 12.5,
+                          .start_ms = clock_now_ms() - 13};
+    traces_api_hop(t, &a);
+    traces_api_hop_t none = {.root = {"1-5759e988-bd862e3fe1be46a994272795", 35},
+                             .request_id = {"req-c", 5},
+                             .api = {"shop", 4},
+                             .method = {"GET", 3},
+                             .path = {"/", 1},
+                             .message_id = {"", 0},
+                             .status = 404,
+                             .latency_ms = 1,
+                             .start_ms = clock_now_ms() - 1};
+    traces_api_hop(t, &none);
+    traces_api_hop(NULL, &none);
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    cJSON *ca = traces_chain(db, "req-a", NULL, NULL), *cb = traces_chain(db, "req-b", NULL, NULL),
+          *cc = traces_chain(db, "req-c", NULL, NULL);
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_non_null(cc);
+    const cJSON *ha = hop_of(ca, "api"), *hb = hop_of(cb, "api"), *hc = hop_of(cc, "api");
+    assert_non_null(ha);
+    assert_non_null(hb);
+    assert_non_null(hc);
+    const char *names[] = {"api", "route", "method", "path"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        assert_string_equal(field(ha, names[i]), field(hb, names[i]));
+    assert_string_equal(field(hb, "trace_id"), "1-5759e988-bd862e3fe1be46a994272794");
+    assert_string_equal(field(hb, "request_id"), "req-b");
+    assert_string_equal(field(hb, "message_id"), "m-b");
+    assert_string_equal(field(ha, "trace_id"), "1-5759e988-bd862e3fe1be46a994272793");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hb, "failed")));
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hb, "status")), 502);
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hb, "duration_ms")) == 12.5);
+    assert_null(cJSON_GetObjectItemCaseSensitive(hc, "message_id"));
+    assert_null(cJSON_GetObjectItemCaseSensitive(hc, "route"));
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hc, "failed")));
+    cJSON_Delete(ca);
+    cJSON_Delete(cb);
+    cJSON_Delete(cc);
+    observe_db_close(d);
+    traces_free(t);
+}
+
 /* The lists come from summaries in memory, at most 10,000 traces (the
  * least recently touched go first), and a list is at most its limit; a
  * restarted sluice (and a data directory) lists from the newest segments. */
@@ -738,6 +821,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hops_of_an_older_observe_db_are_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_prunes_hops_written_before_the_cutoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_batch_of_hops_is_one_segment_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_hop_from_known_lengths_is_traces_api_hop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_are_bounded_and_survive_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_follow_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hops_of_the_hash_column_version_move_into_segments, setup, teardown),
