@@ -7,6 +7,7 @@ filter patterns select the right events; tokens page without repeats;
 GetLogEvents echoes the token at the end; retention, limits and errors as
 AWS. The config is tests/e2e/cwlogs.yaml."""
 import json
+import xml.etree.ElementTree as ET
 import re
 import time
 import uuid
@@ -250,6 +251,27 @@ def test_the_access_line_is_the_json_cjson_printed(env):
     assert msg == want
     assert line["routeKey"] == "-" and line["status"] == 404 and line["messageId"] == "-"
     assert isinstance(line["responseLatency"], (int, float)) and line["responseLatency"] >= 0
+
+    # A queue route, the caller's trace header with more fields than its
+    # root: the ids, the root and the method are copied without escaping.
+    root = "1-5759e988-bd862e3fe1be46a994272793"
+    r = http_call(api, "POST", "/orders?a=%22b", body='{"n": 1}',
+                  headers={"Content-Type": "application/json", "X-Amzn-Trace-Id": f"Parent=53995c3f42cd8ad8;Root={root};Sampled=1"})
+    assert r.status == 200, r.body
+    msg_id = ET.fromstring(r.body).find(".//{*}MessageId").text
+    got = wait_until(lambda: [e for e in env.events("/aws/apigateway/shop")
+                              if json.loads(e["message"])["messageId"] == msg_id], timeout=5)
+    assert len(got) == 1
+    msg = got[0]["message"]
+    line = json.loads(msg)
+    assert list(line) == keys
+    want = "{" + ",".join(
+        cjson_string(k) + ":" + (cjson_number(line[k]) if isinstance(line[k], (int, float)) else cjson_string(line[k]))
+        for k in keys) + "}"
+    assert msg == want
+    assert line["requestId"] == r.header("apigw-requestid") or line["requestId"] == r.header("x-amzn-RequestId")
+    assert line["traceId"] == root and line["routeKey"] == "POST /orders" and line["httpMethod"] == "POST"
+    assert line["path"] == "/orders" and line["status"] == 200
 
 
 def test_a_handler_writes_its_own_group(env):
