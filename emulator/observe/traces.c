@@ -229,6 +229,7 @@ typedef struct {
     int64_t linked[LINKED_RING];
     size_t n_linked;
     unresolved_t *unresolved; /* UNRESOLVED_SLOTS */
+    size_t n_unresolved;      /* its slots in use: none (the usual case), no send looks */
     pending_invoke_t *pending;
     size_t n_pending;
     applied_invoke_t applied[APPLIED_RING];
@@ -515,9 +516,10 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
         sl->message_id[h->len[TRACE_S_MESSAGE]] = '\0';
         memcpy(sl->trace, trace, tlen);
         sl->trace[tlen] = '\0';
-        /* hops of this message that came first */
-        unresolved_t *u = &r->unresolved[(size_t)h->h[1] & (UNRESOLVED_SLOTS - 1)];
-        if (u->h == h->h[1] && !strcmp(u->message_id, sl->message_id)) {
+        /* hops of this message that came first (a send reads its slot only
+         * when some slot is in use: a random line of a 550 KB table) */
+        unresolved_t *u = r->n_unresolved ? &r->unresolved[(size_t)h->h[1] & (UNRESOLVED_SLOTS - 1)] : NULL;
+        if (u && u->h == h->h[1] && !strcmp(u->message_id, sl->message_id)) {
             if (now_ms - u->at_ms < UNRESOLVED_MS) {
                 if (mu)
                     pthread_mutex_lock(mu);
@@ -528,6 +530,7 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
             }
             u->h = 0;
             u->n = 0;
+            r->n_unresolved--;
         }
     }
     if (!trace && h->s[TRACE_S_MESSAGE]) {
@@ -543,6 +546,7 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
                        !memcmp(u->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]) &&
                        now_ms - u->at_ms < UNRESOLVED_MS;
             if (!same) { /* the slot is this message's now */
+                r->n_unresolved += !u->h;
                 u->h = h->h[1];
                 memcpy(u->message_id, h->s[TRACE_S_MESSAGE], h->len[TRACE_S_MESSAGE]);
                 u->message_id[h->len[TRACE_S_MESSAGE]] = '\0';

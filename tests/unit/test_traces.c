@@ -259,6 +259,27 @@ static void test_hop_before_its_send_joins_the_trace(void **state)
                         "1-5759e988-bd862e3fe1be46a994272793");
     cJSON_Delete(list);
     assert_null(traces_chain(db, "m-gone", NULL, NULL));
+    /* Once that hop joined, no hop waits: a send does not look for any
+     * (the slots in use are counted). Another late hop is waited for
+     * again, and joins. */
+    send = traces_send_hop(t, "m-late3", "q", "Root=1-5759e988-bd862e3fe1be46a994272795", "SendMessage");
+    traces_send(t, "m-other", "q", NULL, "SendMessage");
+    traces_receive(t, "m-late3", "q", 1, "mapping u");
+    observe_db_flush(d);
+    traces_hop_submit(send);
+    observe_db_flush(d);
+    list = traces_recent(t, &all);
+    int found = 0;
+    const cJSON *tr;
+    cJSON_ArrayForEach(tr, cJSON_GetObjectItemCaseSensitive(list, "traces")) {
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(tr, "trace_id")->valuestring,
+                    "1-5759e988-bd862e3fe1be46a994272795")) {
+            found = 1;
+            assert_int_equal(cJSON_GetObjectItemCaseSensitive(tr, "hops")->valueint, 2);
+        }
+    }
+    assert_true(found);
+    cJSON_Delete(list);
     observe_db_close(d);
     traces_free(t);
 }
