@@ -639,6 +639,54 @@ static void test_lists_are_bounded_and_survive_a_restart(void **state)
     traces_free(t);
 }
 
+/* The summaries' hash after thousands of evictions (each moves the slots
+ * after it back): a trace touched again finds its summary, never a second
+ * one, while newer traces keep evicting older ones. */
+static void test_summaries_are_found_after_many_evictions(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    char mid[40], hdr[64];
+    for (int i = 0; i < 25000; i++) {
+        snprintf(mid, sizeof mid, "a-%05d", i);
+        snprintf(hdr, sizeof hdr, "Root=1-5759e988-%024x", i);
+        traces_send(t, mid, "q", hdr, "SendMessage");
+    }
+    for (int k = 0; k < 1000; k++) {
+        int i = 15000 + 10 * k;
+        snprintf(mid, sizeof mid, "b-%05d", i);
+        snprintf(hdr, sizeof hdr, "Root=1-5759e988-%024x", i);
+        traces_send(t, mid, "q", hdr, "SendMessage");
+        snprintf(mid, sizeof mid, "c-%05d", k);
+        snprintf(hdr, sizeof hdr, "Root=1-6b10f1bd-%024x", k);
+        traces_send(t, mid, "q", hdr, "SendMessage");
+    }
+    observe_db_flush(d);
+    traces_filter_t all = {.limit = 1000};
+    cJSON *l = traces_recent(t, &all);
+    const cJSON *tr;
+    int again = 0, fresh = 0;
+    cJSON_ArrayForEach(tr, cJSON_GetObjectItemCaseSensitive(l, "traces")) {
+        const char *id = cJSON_GetObjectItemCaseSensitive(tr, "trace_id")->valuestring;
+        int hops = cJSON_GetObjectItemCaseSensitive(tr, "hops")->valueint;
+        if (!strncmp(id, "1-5759e988-", 11)) {
+            assert_int_equal(hops, 2);
+            again++;
+        } else {
+            assert_int_equal(hops, 1);
+            fresh++;
+        }
+    }
+    assert_int_equal(again, 500);
+    assert_int_equal(fresh, 500);
+    cJSON_Delete(l);
+    observe_db_close(d);
+    traces_free(t);
+}
+
 /* Retention drops whole segments; the lists in memory forget what went
  * with them. */
 static void test_lists_follow_retention(void **state)
@@ -844,6 +892,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_batch_of_hops_is_one_segment_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_hop_from_known_lengths_is_traces_api_hop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_are_bounded_and_survive_a_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_summaries_are_found_after_many_evictions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lists_follow_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hops_of_the_hash_column_version_move_into_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_damaged_segment_is_skipped, setup, teardown),
