@@ -528,7 +528,7 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
         memcpy(sl->trace, trace, tlen);
         sl->trace[tlen] = '\0';
         /* hops of this message that came first (a send reads its slot only
-         * when some slot is in use: a random line of a 550 KB table) */
+         * when some slot is in use: a random line of a 576 KB table) */
         unresolved_t *u = r->n_unresolved ? &r->unresolved[(size_t)h->h[1] & (UNRESOLVED_SLOTS - 1)] : NULL;
         if (u && u->h == h->h[1] && !strcmp(u->message_id, sl->message_id)) {
             if (now_ms - u->at_ms < UNRESOLVED_MS) {
