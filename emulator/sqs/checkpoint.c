@@ -40,6 +40,7 @@ struct sqs_ckpt {
     int efd;       /* eventfd: "the tail pass ended", to the loop; -1: none */
     /* The loop's own: */
     int tail_due;
+    int worker_tails_used; /* the owner hands tails to the worker (sqs_ckpt_tail_start was called) */
     int64_t reported; /* passes already logged */
 };
 
@@ -133,7 +134,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
     } else if (n_frames >= SQS_CKPT_PAGES && !c->busy && !c->wanted && !c->paused) {
         int64_t left = n_frames - (c->done_gen == c->gen ? c->done_ckpt : 0);
         if (n_frames >= SQS_CKPT_HARD_PAGES ||
-            (n_frames >= SQS_CKPT_RESTART_PAGES && left <= SQS_CKPT_TAIL_PAGES)) {
+            (n_frames >= SQS_CKPT_RESTART_PAGES && left <= SQS_CKPT_TAIL_PAGES) ||
+            (n_frames >= SQS_CKPT_FORCE_PAGES && c->worker_tails_used && c->efd >= 0)) {
             c->tail_due = 1;
         } else if (left >= SQS_CKPT_PAGES || (n_frames >= SQS_CKPT_RESTART_PAGES && left > SQS_CKPT_TAIL_PAGES)) {
             c->wanted = 1;
@@ -215,6 +217,8 @@ void sqs_ckpt_before_begin(sqs_ckpt_t *c)
 
 int sqs_ckpt_tail_start(sqs_ckpt_t *c)
 {
+    if (c)
+        c->worker_tails_used = 1;
     if (!c || c->efd < 0 || !c->tail_due)
         return -1;
     pthread_mutex_lock(&c->mu);

@@ -24,6 +24,13 @@ typedef struct sqs_ckpt sqs_ckpt_t;
  * loop, once per 8,000 pages instead of SQLite's three per 1,000. */
 #define SQS_CKPT_RESTART_PAGES (8 * SQS_CKPT_PAGES)
 #define SQS_CKPT_TAIL_PAGES 256
+/* Under a load that writes more than SQS_CKPT_TAIL_PAGES during each of
+ * the worker's passes, no commit ever finds the tail that short; once the
+ * WAL is this long (64 MB), a caller that holds its writes for the worker
+ * (sqs_ckpt_tail_start) gets the tail whatever is left: its clients wait
+ * for one pass's worth of pages instead of the loop copying a 128 MB WAL
+ * at the hard bound. */
+#define SQS_CKPT_FORCE_PAGES (2 * SQS_CKPT_RESTART_PAGES)
 /* A WAL this long (128 MB: the disk did not keep up with the load) is
  * restarted by the loop at its next transaction whatever the tail. */
 #define SQS_CKPT_HARD_PAGES (4 * SQS_CKPT_RESTART_PAGES)

@@ -195,6 +195,49 @@ static int readable(int fd)
     return poll(&p, 1, 10000) == 1;
 }
 
+/* Commits of more than SQS_CKPT_TAIL_PAGES each: after any pass of the
+ * worker's, the pages left uncopied are more than a tail, so the tail never
+ * comes due that way. Once the WAL is SQS_CKPT_FORCE_PAGES long it is
+ * handed to the worker anyway, long before the hard bound where the loop
+ * would copy it itself. */
+static void test_a_worker_that_never_catches_up_still_gets_the_tail(void **state)
+{
+    fixture_t *f = *state;
+    open_store(f);
+    int fd = sqs_store_tail_fd(f->st);
+    assert_true(fd >= 0);
+    int i = 0, started = 0;
+    while (i < 4 * SQS_CKPT_HARD_PAGES && !started) {
+        assert_int_equal(sqs_store_begin(f->st), 0);
+        for (int k = 0; k < 160; k++) { /* 160 bodies of 8 KB: over 300 pages a commit */
+            sqs_store_msg_t m = {0};
+            snprintf(m.message_id, sizeof m.message_id, "00000000-0000-4000-8000-%012d", i);
+            m.queue_id = f->queue_id;
+            m.body = f->body;
+            m.body_len = sizeof f->body - 1;
+            m.md5_body = "9dd4e461268c8034f5c8564e155c67a6";
+            m.sender_id = "000000000000";
+            m.sent_ms = m.visible_ms = 1000 + i++;
+            m.expires_ms = 1000000000LL;
+            assert_int_equal(sqs_store_msg_insert(f->st, &m), 0);
+        }
+        assert_int_equal(sqs_store_commit(f->st), 0);
+        started = sqs_store_tail_start(f->st) == 0;
+    }
+    assert_true(started);
+    sqs_ckpt_stats_t s;
+    sqs_store_wal_stats(f->st, &s);
+    assert_true(s.max_wal >= SQS_CKPT_FORCE_PAGES);
+    assert_true(s.max_wal < SQS_CKPT_HARD_PAGES);
+    assert_true(readable(fd));
+    assert_int_equal(sqs_store_tail_end(f->st), 1);
+    assert_int_equal(file_size(f->wal), 0);
+    sqs_store_wal_stats(f->st, &s);
+    assert_int_equal(s.worker_tails, 1);
+    assert_int_equal(s.tails, 0); /* the loop copied nothing itself */
+    assert_int_equal(s.errors, 0);
+}
+
 /* The service's way (sqs/actions.c): after each commit it offers the tail
  * to the worker; once taken, it begins nothing until the worker says the
  * tail is copied. Then its next commit starts the WAL again, and the loop
@@ -345,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_runs_on_the_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_bounded_under_steady_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tail_copied_by_the_worker_while_writes_wait, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_worker_that_never_catches_up_still_gets_the_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_pause_lets_held_writes_go, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quiet_wal_is_copied_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_leaves_a_checkpointed_file, setup, teardown),
