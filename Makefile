@@ -103,6 +103,7 @@ LIB_SRCS := \
 	emulator/cloudwatch/actions.c \
 	emulator/cloudwatch/cloudwatch.c \
 	emulator/observe/filter_pattern.c \
+	emulator/observe/log_block.c \
 	emulator/observe/logs.c \
 	emulator/observe/logs_api.c \
 	emulator/observe/trace_seg.c \

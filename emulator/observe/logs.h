@@ -1,5 +1,6 @@
 /* CloudWatch Logs kept by sluice: log groups, streams and events in
- * observe.db (written through observe/db's writer thread), with retention.
+ * observe.db (written through observe/db's writer thread; a batch's events
+ * of one stream are stored together, observe/log_block.h), with retention.
  * Each function's output (START/END/REPORT and everything it prints) goes
  * to /aws/lambda/NAME, one stream per instance, as on Lambda; each API's
  * access log to a group of its own. Read through the Logs API
@@ -79,6 +80,11 @@ void logstore_expire(logstore_t *ls, int64_t now_ms);
  * deletes them sees every line before it. Returns 0 or -1. */
 struct observe_conn;
 int logstore_writer_flush(struct observe_conn *c, logstore_t *ls);
+
+/* Writer thread only (the Logs API's DeleteLogStream, DeleteLogGroup):
+ * deletes the stored events of group's stream (stream NULL: of all its
+ * streams), after writing the batch's lines so far. Returns 0 or -1. */
+int logstore_writer_delete(struct observe_conn *c, logstore_t *ls, const char *group, const char *stream);
 
 /* Writer thread only: forgets the group and stream ids the writer keeps
  * (events carry log_groups.id and log_streams.id); call after deleting a

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/xalloc.h"
 #include "observe/filter_pattern.h"
+#include "observe/log_block.h"
 
 #define CONTENT_TYPE "application/x-amz-json-1.1"
 #define MAX_LIMIT 10000
@@ -278,9 +279,14 @@ static cJSON *message_string(const unsigned char *s, int n)
                 ok = 0;
         i += len;
     }
-    if (ok)
-        return cJSON_CreateString((const char *)s);
-    char *fixed = malloc((size_t)n * 3 + 1);
+    char *fixed = malloc((size_t)n * 3 + 1); /* s is not NUL-ended (a block's bytes) */
+    if (ok) {
+        memcpy(fixed, s, (size_t)n);
+        fixed[n] = '\0';
+        cJSON *str = cJSON_CreateString(fixed);
+        free(fixed);
+        return str;
+    }
     size_t o = 0;
     for (int i = 0; i < n;) {
         unsigned char b = s[i];
@@ -449,93 +455,253 @@ static int describe_log_streams(call_t *c)
     return 0;
 }
 
-/* A group's events in (timestamp, ingestion time, eventId) order are the
- * merge of its streams' (events are indexed by stream only, observe/logs.c):
- * each stream that may hold events in the range is a cursor over its keys,
- * read from the index in chunks, and a heap hands out the least head. The
- * reads run in one read transaction, so they see one state of the store. */
-static const char SCAN_STREAMS[] =
-    "SELECT id, name FROM log_streams WHERE grp = ?1 AND last_ts >= ?2 AND first_ts <= ?3";
-static const char SCAN_KEYS[] =
-    "SELECT ts, ingest, id FROM log_events WHERE sid = ?1 AND ts >= ?2 AND ts <= ?3"
-    " AND (ts, ingest, id) > (?4, ?5, ?6) ORDER BY ts, ingest, id LIMIT ?7";
-static const char SCAN_MESSAGE[] = "SELECT message FROM log_events WHERE id = ?1";
+/* ---- reading blocks ----
+ * A stream's events are stored as blocks (observe/log_block.h), each the
+ * events of one writer batch, indexed by (sid, first_ts). A stream cursor
+ * reads its blocks in first_ts order (forward) or the reverse, a chunk of
+ * rows at a time, decodes the events in the range into a heap, and hands
+ * out the heap's head once no unread block can hold an event before it:
+ * forward, unread blocks begin at or after the last one read; backward,
+ * they end by the last one's first_ts plus the stream's widest block
+ * (log_streams.max_span). Reads run in one read transaction. */
+static const char BLOCKS_FWD[] =
+    "SELECT id, first_ts, data FROM log_blocks WHERE sid = ?1 AND first_ts >= ?2 AND first_ts <= ?3"
+    " AND last_ts >= ?4 AND (first_ts, id) > (?5, ?6) ORDER BY first_ts, id LIMIT ?7";
+static const char BLOCKS_BACK[] =
+    "SELECT id, first_ts, data FROM log_blocks WHERE sid = ?1 AND first_ts >= ?2 AND first_ts <= ?3"
+    " AND last_ts >= ?4 AND (first_ts, id) < (?5, ?6) ORDER BY first_ts DESC, id DESC LIMIT ?7";
 
-#define SCAN_CHUNK_MIN 16
-#define SCAN_CHUNK_MAX 1024
+#define BLOCK_CHUNK_MIN 1
+#define BLOCK_CHUNK_MAX 16
 
 typedef struct {
     int64_t ts, ingest, id;
 } ev_key_t;
 
+/* A block's blob, shared by the events decoded from it. */
 typedef struct {
-    int64_t sid;
-    char *name;
-    ev_key_t *keys; /* the chunk read; at..n still to hand out */
-    size_t n, at, chunk, cap;
-    int more; /* the last chunk was full: the index may hold more */
-    ev_key_t pos; /* the last key read */
-} scan_stream_t;
+    size_t refs;
+    unsigned char data[];
+} blob_t;
+
+typedef struct {
+    ev_key_t k;
+    const char *msg;
+    size_t len;
+    blob_t *blob;
+} cev_t;
 
 typedef struct {
     observe_conn_t *rd;
-    int64_t start, end;
-    scan_stream_t *s;
-    size_t n;
-    size_t *heap, nheap; /* indexes of s with keys left, least head first */
-} group_scan_t;
+    int64_t sid, span;
+    int back;        /* descending (ts, id); else ascending */
+    int with_ingest; /* ascending (ts, ingest, id) (FilterLogEvents); else (ts, id) */
+    int64_t lo, hi;  /* lo <= ts <= hi */
+    ev_key_t after;  /* only events past this key in the cursor's order */
+    int more;        /* the index may hold more blocks */
+    int64_t bts, bid; /* the last block read: first_ts, id */
+    size_t chunk;
+    cev_t *heap;
+    size_t n, cap;
+} cursor_t;
 
-static int key_less(const ev_key_t *a, const ev_key_t *b)
+static int64_t sat_add(int64_t a, int64_t b)
 {
-    if (a->ts != b->ts)
-        return a->ts < b->ts;
-    if (a->ingest != b->ingest)
-        return a->ingest < b->ingest;
-    return a->id < b->id;
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
 }
 
-/* Reads the stream's next chunk of keys: 0, or -1 on a read error. */
-static int scan_fill(group_scan_t *g, scan_stream_t *s)
+/* Whether a comes before b in c's order. */
+static int cur_before(const cursor_t *c, const ev_key_t *a, const ev_key_t *b)
 {
-    s->n = s->at = 0;
-    if (!s->more)
-        return 0;
-    sqlite3_stmt *st = observe_conn_stmt(g->rd, SCAN_KEYS);
+    if (a->ts != b->ts)
+        return c->back ? a->ts > b->ts : a->ts < b->ts;
+    if (c->with_ingest && a->ingest != b->ingest)
+        return a->ingest < b->ingest;
+    return c->back ? a->id > b->id : a->id < b->id;
+}
+
+static void cur_up(cursor_t *c, size_t i)
+{
+    while (i) {
+        size_t p = (i - 1) / 2;
+        if (!cur_before(c, &c->heap[i].k, &c->heap[p].k))
+            return;
+        cev_t t = c->heap[i];
+        c->heap[i] = c->heap[p];
+        c->heap[p] = t;
+        i = p;
+    }
+}
+
+static void cur_down(cursor_t *c, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < c->n && cur_before(c, &c->heap[l].k, &c->heap[m].k))
+            m = l;
+        if (r < c->n && cur_before(c, &c->heap[r].k, &c->heap[m].k))
+            m = r;
+        if (m == i)
+            return;
+        cev_t t = c->heap[i];
+        c->heap[i] = c->heap[m];
+        c->heap[m] = t;
+        i = m;
+    }
+}
+
+static void blob_release(blob_t *b)
+{
+    if (b && !--b->refs)
+        free(b);
+}
+
+static void cur_open(cursor_t *c, observe_conn_t *rd, int64_t sid, int64_t span, int back, int with_ingest,
+                     int64_t lo, int64_t hi, ev_key_t after)
+{
+    memset(c, 0, sizeof *c);
+    c->rd = rd;
+    c->sid = sid;
+    c->span = span > 0 ? span : 0;
+    c->back = back;
+    c->with_ingest = with_ingest;
+    c->lo = lo;
+    c->hi = hi;
+    c->after = after;
+    c->more = lo <= hi;
+    c->bts = c->bid = back ? INT64_MAX : INT64_MIN;
+    c->chunk = BLOCK_CHUNK_MIN;
+}
+
+static void cur_close(cursor_t *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        blob_release(c->heap[i].blob);
+    free(c->heap);
+    c->heap = NULL;
+    c->n = 0;
+}
+
+/* Decodes one block's events in range into the heap. 0, or -1 (damaged). */
+static int cur_add_block(cursor_t *c, int64_t id, const void *data, size_t len)
+{
+    blob_t *b = xrealloc(NULL, sizeof *b + (len ? len : 1));
+    memcpy(b->data, data, len);
+    b->refs = 1; /* ours, until the loop ends */
+    log_block_iter_t it;
+    log_event_t ev;
+    int step;
+    log_block_iter(&it, b->data, len, id);
+    while ((step = log_block_next(&it, &ev)) == 1) {
+        ev_key_t k = {ev.ts, ev.ingest, ev.id};
+        if (ev.ts < c->lo || ev.ts > c->hi || !cur_before(c, &c->after, &k))
+            continue;
+        if (c->n == c->cap) {
+            c->cap = c->cap ? c->cap * 2 : 64;
+            c->heap = xrealloc(c->heap, c->cap * sizeof *c->heap);
+        }
+        cev_t *e = &c->heap[c->n++];
+        e->k = k;
+        e->msg = ev.message;
+        e->len = ev.len;
+        e->blob = b;
+        b->refs++;
+        cur_up(c, c->n - 1);
+    }
+    blob_release(b);
+    return step < 0 ? -1 : 0;
+}
+
+/* Reads the next chunk of blocks. 0, or -1 on a read error. */
+static int cur_fill(cursor_t *c)
+{
+    sqlite3_stmt *st = observe_conn_stmt(c->rd, c->back ? BLOCKS_BACK : BLOCKS_FWD);
     if (!st)
         return -1;
-    if (s->cap < s->chunk) { /* a stream's keys grow with what is read of it */
-        s->keys = xrealloc(s->keys, s->chunk * sizeof *s->keys);
-        s->cap = s->chunk;
-    }
-    sqlite3_bind_int64(st, 1, s->sid);
-    sqlite3_bind_int64(st, 2, g->start);
-    sqlite3_bind_int64(st, 3, g->end);
-    sqlite3_bind_int64(st, 4, s->pos.ts);
-    sqlite3_bind_int64(st, 5, s->pos.ingest);
-    sqlite3_bind_int64(st, 6, s->pos.id);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)s->chunk);
-    int rc;
+    int64_t lo = c->lo, hi = c->hi;
+    if (!c->back && c->after.ts > lo)
+        lo = c->after.ts;
+    if (c->back && c->after.ts < hi)
+        hi = c->after.ts;
+    sqlite3_bind_int64(st, 1, c->sid);
+    sqlite3_bind_int64(st, 2, sat_add(lo, -c->span));
+    sqlite3_bind_int64(st, 3, hi);
+    sqlite3_bind_int64(st, 4, lo);
+    sqlite3_bind_int64(st, 5, c->bts);
+    sqlite3_bind_int64(st, 6, c->bid);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)c->chunk);
+    size_t rows = 0;
+    int rc, bad = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        ev_key_t *k = &s->keys[s->n++];
-        k->ts = sqlite3_column_int64(st, 0);
-        k->ingest = sqlite3_column_int64(st, 1);
-        k->id = sqlite3_column_int64(st, 2);
+        c->bid = sqlite3_column_int64(st, 0);
+        c->bts = sqlite3_column_int64(st, 1);
+        if (cur_add_block(c, c->bid, sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2)))
+            bad = 1;
+        rows++;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return -1;
-    s->more = s->n == s->chunk;
-    if (s->n)
-        s->pos = s->keys[s->n - 1];
-    if (s->chunk < SCAN_CHUNK_MAX)
-        s->chunk *= 2;
+    if (bad)
+        log_warn("msg=\"log block damaged; its events are skipped\" stream_id=%lld", (long long)c->sid);
+    c->more = rows == c->chunk;
+    if (c->chunk < BLOCK_CHUNK_MAX)
+        c->chunk *= 2;
     return 0;
 }
 
+/* The cursor's next event: 1 with *e (valid until cur_pop or the next
+ * cur_peek), 0 at the end, -1 on a read error. */
+static int cur_peek(cursor_t *c, const cev_t **e)
+{
+    for (;;) {
+        if (c->n) {
+            int64_t ts = c->heap[0].k.ts;
+            if (!c->more || (c->back ? ts > sat_add(c->bts, c->span) : ts < c->bts)) {
+                *e = &c->heap[0];
+                return 1;
+            }
+        }
+        if (!c->more)
+            return 0;
+        if (cur_fill(c))
+            return -1;
+    }
+}
+
+static void cur_pop(cursor_t *c)
+{
+    blob_release(c->heap[0].blob);
+    c->heap[0] = c->heap[--c->n];
+    if (c->n)
+        cur_down(c, 0);
+}
+
+/* A group's events in (timestamp, ingestion time, eventId) order are the
+ * merge of its streams' cursors: a heap of the streams that may hold
+ * events in the range, least head first. */
+static const char SCAN_STREAMS[] =
+    "SELECT id, name, max_span FROM log_streams WHERE grp = ?1 AND last_ts >= ?2 AND first_ts <= ?3";
+
+typedef struct {
+    char *name;
+    cursor_t cur;
+} scan_stream_t;
+
+typedef struct {
+    scan_stream_t *s;
+    size_t n;
+    size_t *heap, nheap; /* indexes of s with an event ready (peeked), least head first */
+} group_scan_t;
+
 static int heap_less(const group_scan_t *g, size_t a, size_t b)
 {
-    const scan_stream_t *x = &g->s[g->heap[a]], *y = &g->s[g->heap[b]];
-    return key_less(&x->keys[x->at], &y->keys[y->at]);
+    const cursor_t *x = &g->s[g->heap[a]].cur, *y = &g->s[g->heap[b]].cur;
+    return cur_before(x, &x->heap[0].k, &y->heap[0].k);
 }
 
 static void heap_down(group_scan_t *g, size_t i)
@@ -559,7 +725,7 @@ static void group_scan_free(group_scan_t *g)
 {
     for (size_t i = 0; i < g->n; i++) {
         free(g->s[i].name);
-        free(g->s[i].keys);
+        cur_close(&g->s[i].cur);
     }
     free(g->s);
     free(g->heap);
@@ -571,9 +737,6 @@ static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *grou
                            ev_key_t pos)
 {
     memset(g, 0, sizeof *g);
-    g->rd = rd;
-    g->start = start;
-    g->end = end;
     sqlite3_stmt *st = observe_conn_stmt(rd, SCAN_STREAMS);
     if (!st)
         return -1;
@@ -588,12 +751,8 @@ static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *grou
             g->s = xrealloc(g->s, cap * sizeof *g->s);
         }
         scan_stream_t *s = &g->s[g->n++];
-        memset(s, 0, sizeof *s);
-        s->sid = sqlite3_column_int64(st, 0);
         s->name = xstrdup((const char *)sqlite3_column_text(st, 1));
-        s->chunk = SCAN_CHUNK_MIN;
-        s->more = 1;
-        s->pos = pos;
+        cur_open(&s->cur, rd, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2), 0, 1, start, end, pos);
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -602,11 +761,13 @@ static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *grou
     }
     g->heap = xrealloc(NULL, (g->n ? g->n : 1) * sizeof *g->heap);
     for (size_t i = 0; i < g->n; i++) {
-        if (scan_fill(g, &g->s[i])) {
+        const cev_t *e;
+        int got = cur_peek(&g->s[i].cur, &e);
+        if (got < 0) {
             group_scan_free(g);
             return -1;
         }
-        if (g->s[i].n)
+        if (got)
             g->heap[g->nheap++] = i;
     }
     for (size_t i = g->nheap / 2; i-- > 0;)
@@ -614,20 +775,29 @@ static int group_scan_open(group_scan_t *g, observe_conn_t *rd, const char *grou
     return 0;
 }
 
-/* The next event in order: 1 with *key and *stream (owned by g), 0 at the
- * end, -1 on a read error. */
-static int group_scan_next(group_scan_t *g, ev_key_t *key, const char **stream)
+/* The next event in order: 1 with *e (valid until the next call) and
+ * *stream (owned by g), 0 at the end, -1 on a read error. The event
+ * handed out last is popped first. */
+static int group_scan_next(group_scan_t *g, const cev_t **e, const char **stream, int *pending)
 {
+    if (*pending) { /* the last event handed out: pop it, its stream's next */
+        *pending = 0;
+        cursor_t *c = &g->s[g->heap[0]].cur;
+        cur_pop(c);
+        const cev_t *next;
+        int got = cur_peek(c, &next);
+        if (got < 0)
+            return -1;
+        if (!got)
+            g->heap[0] = g->heap[--g->nheap];
+        heap_down(g, 0);
+    }
     if (!g->nheap)
         return 0;
     scan_stream_t *s = &g->s[g->heap[0]];
-    *key = s->keys[s->at++];
+    *e = &s->cur.heap[0];
     *stream = s->name;
-    if (s->at == s->n && scan_fill(g, s))
-        return -1;
-    if (s->at == s->n)
-        g->heap[0] = g->heap[--g->nheap];
-    heap_down(g, 0);
+    *pending = 1;
     return 1;
 }
 
@@ -683,13 +853,12 @@ static int filter_log_events(call_t *c)
     cJSON *events = cJSON_AddArrayToObject(c->out, "events");
     int64_t n = 0, scanned = 0, last_ts = 0, last_ingest = 0, last_id = 0;
     size_t bytes = 0;
-    int more = 0, step = 0;
-    ev_key_t key;
+    int more = 0, step = 0, pending = 0;
+    const cev_t *ev;
     const char *stream;
-    while (scanned < FILTER_SCAN_MAX && (step = group_scan_next(&g, &key, &stream)) == 1) {
-        const unsigned char *msg = NULL;
-        int mlen = 0;
-        sqlite3_stmt *m = NULL;
+    while (scanned < FILTER_SCAN_MAX && (step = group_scan_next(&g, &ev, &stream, &pending)) == 1) {
+        const unsigned char *msg = (const unsigned char *)ev->msg;
+        int mlen = (int)ev->len;
         int wanted = 1;
         if (prefix && strncmp(stream, prefix, strlen(prefix)) != 0)
             wanted = 0;
@@ -698,37 +867,18 @@ static int filter_log_events(call_t *c)
             const cJSON *nm;
             cJSON_ArrayForEach(nm, names) if (cJSON_IsString(nm) && strcmp(nm->valuestring, stream) == 0) wanted = 1;
         }
-        if (wanted) {
-            m = observe_conn_stmt(c->rd, SCAN_MESSAGE);
-            if (!m) {
-                step = -1;
-                break;
-            }
-            sqlite3_bind_int64(m, 1, key.id);
-            if (sqlite3_step(m) != SQLITE_ROW) {
-                sqlite3_reset(m);
-                step = -1;
-                break;
-            }
-            msg = sqlite3_column_text(m, 0);
-            mlen = sqlite3_column_bytes(m, 0);
-        }
         if (wanted && !filter_pattern_match(fp, (const char *)msg, (size_t)mlen))
             wanted = 0;
         if (wanted && (n == limit || bytes + (size_t)mlen > MAX_RESPONSE_BYTES)) {
-            sqlite3_reset(m);
             more = 1;
             break;
         }
         scanned++;
-        last_id = key.id;
-        last_ts = key.ts;
-        last_ingest = key.ingest;
-        if (!wanted) {
-            if (m)
-                sqlite3_reset(m);
+        last_id = ev->k.id;
+        last_ts = ev->k.ts;
+        last_ingest = ev->k.ingest;
+        if (!wanted)
             continue;
-        }
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "logStreamName", stream);
         cJSON_AddNumberToObject(e, "timestamp", (double)last_ts);
@@ -736,7 +886,6 @@ static int filter_log_events(call_t *c)
         cJSON_AddNumberToObject(e, "ingestionTime", (double)last_ingest);
         add_event_id(e, last_id);
         cJSON_AddItemToArray(events, e);
-        sqlite3_reset(m);
         bytes += (size_t)mlen + 100;
         n++;
     }
@@ -760,14 +909,7 @@ done:
     return rc;
 }
 
-static const char STREAM_FWD[] =
-    "SELECT id, ts, ingest, message FROM log_events"
-    " WHERE sid = (SELECT id FROM log_streams WHERE grp = ?1 AND name = ?2) AND ts >= ?3 AND ts < ?4"
-    " AND (ts, id) > (?5, ?6) ORDER BY ts, id LIMIT ?7";
-static const char STREAM_BACK[] =
-    "SELECT id, ts, ingest, message FROM log_events"
-    " WHERE sid = (SELECT id FROM log_streams WHERE grp = ?1 AND name = ?2) AND ts >= ?3 AND ts < ?4"
-    " AND (ts, id) < (?5, ?6) ORDER BY ts DESC, id DESC LIMIT ?7";
+static const char STREAM_ID[] = "SELECT id, max_span FROM log_streams WHERE grp = ?1 AND name = ?2";
 
 static void stream_token(char *out, size_t size, char dir, int64_t ts, int64_t id)
 {
@@ -825,29 +967,38 @@ static int get_log_events(call_t *c)
     int64_t oldest = clock_now_ms() - logstore_group_retention_ms(c->ls, group);
     if (start < oldest)
         start = oldest;
-    sqlite3_stmt *st = observe_conn_stmt(c->rd, dir == 'f' ? STREAM_FWD : STREAM_BACK);
-    if (!st)
+    /* One read transaction: the stream's row and every chunk of its blocks. */
+    sqlite3_exec(observe_conn_handle(c->rd), "BEGIN", NULL, NULL, NULL);
+    sqlite3_stmt *st = observe_conn_stmt(c->rd, STREAM_ID);
+    if (!st) {
+        sqlite3_exec(observe_conn_handle(c->rd), "COMMIT", NULL, NULL, NULL);
         return internal(c);
+    }
     sqlite3_bind_text(st, 1, group, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, stream, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, start);
-    sqlite3_bind_int64(st, 4, end);
-    sqlite3_bind_int64(st, 5, pos_ts);
-    sqlite3_bind_int64(st, 6, pos_id);
-    sqlite3_bind_int64(st, 7, limit);
+    int step = sqlite3_step(st);
+    int64_t sid = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int64_t span = step == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    cursor_t cur;
+    /* startTime <= ts < endTime */
+    cur_open(&cur, c->rd, sid, span, dir == 'b', 0, start, end == INT64_MIN ? INT64_MIN : end - 1,
+             (ev_key_t){pos_ts, 0, pos_id});
+    if (step != SQLITE_ROW)
+        cur.more = 0;
     cJSON *events = cJSON_CreateArray();
     int64_t first_ts = 0, first_id = 0, last_ts = 0, last_id = 0, n = 0;
     size_t bytes = 0;
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int mlen = sqlite3_column_bytes(st, 3);
+    const cev_t *ce;
+    while (n < limit && (step = cur_peek(&cur, &ce)) == 1) {
+        int mlen = (int)ce->len;
         if (n && bytes + (size_t)mlen > MAX_RESPONSE_BYTES)
             break;
-        int64_t id = sqlite3_column_int64(st, 0), ts = sqlite3_column_int64(st, 1);
+        int64_t id = ce->k.id, ts = ce->k.ts;
         cJSON *ev = cJSON_CreateObject();
         cJSON_AddNumberToObject(ev, "timestamp", (double)ts);
-        cJSON_AddItemToObject(ev, "message", message_string(sqlite3_column_text(st, 3), mlen));
-        cJSON_AddNumberToObject(ev, "ingestionTime", (double)sqlite3_column_int64(st, 2));
+        cJSON_AddItemToObject(ev, "message", message_string((const unsigned char *)ce->msg, mlen));
+        cJSON_AddNumberToObject(ev, "ingestionTime", (double)ce->k.ingest);
         if (dir == 'f')
             cJSON_AddItemToArray(events, ev);
         else
@@ -862,9 +1013,11 @@ static int get_log_events(call_t *c)
         }
         bytes += (size_t)mlen + 60;
         n++;
+        cur_pop(&cur);
     }
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+    cur_close(&cur);
+    sqlite3_exec(observe_conn_handle(c->rd), "COMMIT", NULL, NULL, NULL);
+    if (step < 0) {
         cJSON_Delete(events);
         return internal(c);
     }
@@ -901,12 +1054,8 @@ typedef struct {
 
 static const char W_INSERT_GROUP[] = "INSERT OR IGNORE INTO log_groups (name, created_ms) VALUES (?1, ?2)";
 static const char W_INSERT_STREAM[] = "INSERT OR IGNORE INTO log_streams (grp, name, created_ms) VALUES (?1, ?2, ?3)";
-static const char W_DEL_GROUP_EVENTS[] =
-    "DELETE FROM log_events WHERE sid IN (SELECT id FROM log_streams WHERE grp = ?1)";
 static const char W_DEL_GROUP_STREAMS[] = "DELETE FROM log_streams WHERE grp = ?1";
 static const char W_DEL_GROUP[] = "DELETE FROM log_groups WHERE name = ?1";
-static const char W_DEL_STREAM_EVENTS[] =
-    "DELETE FROM log_events WHERE sid = (SELECT id FROM log_streams WHERE grp = ?1 AND name = ?2)";
 static const char W_DEL_STREAM[] = "DELETE FROM log_streams WHERE grp = ?1 AND name = ?2";
 static const char W_PUT_RETENTION_SQL[] =
     "INSERT INTO log_retention (grp, days) VALUES (?1, ?2) ON CONFLICT (grp) DO UPDATE SET days = excluded.days";
@@ -938,11 +1087,11 @@ static int write_admin(observe_conn_t *c, void *arg)
     case W_CREATE_STREAM: return run(c, W_INSERT_STREAM, r, 1);
     case W_DELETE_GROUP:
         logstore_writer_forget(r->ls); /* its ids may be given again */
-        return run(c, W_DEL_GROUP_EVENTS, r, 0) || run(c, W_DEL_GROUP_STREAMS, r, 0) ||
+        return logstore_writer_delete(c, r->ls, r->group, NULL) || run(c, W_DEL_GROUP_STREAMS, r, 0) ||
                run(c, W_DEL_RETENTION, r, 0) || run(c, W_DEL_GROUP, r, 0);
     case W_DELETE_STREAM:
         logstore_writer_forget(r->ls);
-        return run(c, W_DEL_STREAM_EVENTS, r, 0) || run(c, W_DEL_STREAM, r, 0);
+        return logstore_writer_delete(c, r->ls, r->group, r->stream) || run(c, W_DEL_STREAM, r, 0);
     case W_PUT_RETENTION: return run(c, W_PUT_RETENTION_SQL, r, 1);
     case W_DELETE_RETENTION: return run(c, W_DEL_RETENTION, r, 0);
     }

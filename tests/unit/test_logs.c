@@ -1,7 +1,9 @@
-/* observe/logs: appended lines reach observe.db through the writer, an
- * invocation's lines come back oldest first with their streams, lines of
+/* observe/logs: appended lines reach observe.db through the writer as
+ * blocks (a batch's events of one stream in one row, observe/log_block.h),
+ * an invocation's lines come back oldest first with their streams, lines of
  * other invocations and lines without a request id stay out, expired lines
- * are deleted, and a NULL store is a no-op. */
+ * are deleted (a block that straddles the cutoff is rewritten), older
+ * layouts are migrated, and a NULL store is a no-op. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
+#include "observe/log_block.h"
 #include "observe/logs.h"
 
 #include "observe_scratch.h"
@@ -40,6 +43,55 @@ static int64_t count_rows(observe_db_t *db, const char *sql)
     sqlite3_finalize(st);
     return n;
 }
+
+/* One stored event, decoded. */
+typedef struct {
+    int64_t id, ts, ingest;
+    char stream[64], request_id[64], message[128];
+} ev_t;
+
+static int ev_by_id(const void *a, const void *b)
+{
+    const ev_t *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Every stored event (decoded from log_blocks, with its stream's name), by
+ * eventId, into v (at most cap); returns how many, -1 on a damaged block. */
+static int stored_events(observe_db_t *db, ev_t *v, int cap)
+{
+    observe_db_flush(db);
+    sqlite3_stmt *st = NULL;
+    sqlite3_prepare_v2(observe_conn_handle(observe_db_reader(db)),
+                       "SELECT b.id, b.data, s.name FROM log_blocks b JOIN log_streams s ON s.id = b.sid", -1, &st,
+                       NULL);
+    int n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        log_block_iter_t it;
+        log_event_t ev;
+        int step;
+        log_block_iter(&it, sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+                       sqlite3_column_int64(st, 0));
+        while ((step = log_block_next(&it, &ev)) == 1 && n < cap) {
+            ev_t *e = &v[n++];
+            e->id = ev.id;
+            e->ts = ev.ts;
+            e->ingest = ev.ingest;
+            snprintf(e->stream, sizeof e->stream, "%s", (const char *)sqlite3_column_text(st, 2));
+            snprintf(e->request_id, sizeof e->request_id, "%.*s", (int)ev.request_id_len,
+                     ev.request_id ? ev.request_id : "");
+            snprintf(e->message, sizeof e->message, "%.*s", (int)ev.len, ev.message);
+        }
+        if (step < 0)
+            n = -1000000;
+    }
+    sqlite3_finalize(st);
+    if (n > 1)
+        qsort(v, (size_t)n, sizeof *v, ev_by_id);
+    return n < 0 ? -1 : n;
+}
+
+static ev_t evs[2048];
 
 static void test_invocation_lines(void **state)
 {
@@ -71,10 +123,12 @@ static void test_invocation_lines(void **state)
 
     /* Expiry: lines older than the retention are deleted. */
     logstore_append(ls, "/aws/lambda/f", "s1", now - LOGSTORE_DEFAULT_RETENTION_MS - 10, "req-3", "old", 3);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 6);
+    assert_int_equal(stored_events(db, evs, 2048), 6);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests WHERE request_id = 'req-3'"), 1);
     logstore_expire(ls, now);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 5);
+    assert_int_equal(stored_events(db, evs, 2048), 5);
     assert_int_equal(logstore_invocation_lines(ls, "req-3", NULL, NULL), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests WHERE request_id = 'req-3'"), 0);
 
     logstore_free(ls);
     observe_db_close(db);
@@ -107,9 +161,10 @@ static void test_event_ids_never_reused_after_purge_and_restart(void **state)
     int64_t now = clock_now_ms();
     for (int i = 0; i < 5; i++)
         logstore_append(ls, "/g", "s", now - LOGSTORE_DEFAULT_RETENTION_MS - 10, NULL, "old", 3);
-    assert_int_equal(count_rows(db, "SELECT max(id) FROM log_events"), 5);
+    assert_int_equal(stored_events(db, evs, 2048), 5);
+    assert_int_equal(evs[4].id, 5);
     logstore_expire(ls, now);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks"), 0);
     logstore_free(ls);
     observe_db_close(db);
 
@@ -117,7 +172,8 @@ static void test_event_ids_never_reused_after_purge_and_restart(void **state)
     ls = logstore_new(db, 0);
     assert_non_null(ls);
     logstore_append(ls, "/g", "s", now, NULL, "new", 3);
-    assert_int_equal(count_rows(db, "SELECT min(id) FROM log_events"), 6);
+    assert_int_equal(stored_events(db, evs, 2048), 1);
+    assert_int_equal(evs[0].id, 6);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
     logstore_free(ls);
     observe_db_close(db);
@@ -150,10 +206,16 @@ static void test_autoincrement_table_is_migrated_without_reusing_ids(void **stat
     logstore_t *ls = logstore_new(db, 0);
     assert_non_null(ls);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events WHERE id IN (1, 2)"), 2);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events_by_stream_time'"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events'"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_blocks_by_stream_time'"), 1);
     logstore_append(ls, "/g", "s", now, NULL, "three", 5);
-    assert_int_equal(count_rows(db, "SELECT id FROM log_events WHERE message = 'three'"), 10);
+    assert_int_equal(stored_events(db, evs, 2048), 3);
+    assert_int_equal(evs[0].id, 1);
+    assert_string_equal(evs[0].message, "one");
+    assert_int_equal(evs[1].id, 2);
+    assert_string_equal(evs[1].message, "two");
+    assert_int_equal(evs[2].id, 10);
+    assert_string_equal(evs[2].message, "three");
     logstore_free(ls);
     observe_db_close(db);
 }
@@ -208,7 +270,20 @@ static void test_named_events_are_migrated_to_integer_ids(void **state)
         observe_db_t *db = observe_db_open(dir, err, sizeof err);
         logstore_t *ls = logstore_new(db, 0);
         assert_non_null(ls);
-        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 3 + round);
+        assert_int_equal(stored_events(db, evs, 2048), 3 + round);
+        assert_int_equal(evs[0].id, 7);
+        assert_string_equal(evs[0].stream, "s1");
+        assert_string_equal(evs[0].request_id, "req-1");
+        assert_string_equal(evs[0].message, "START RequestId: req-1");
+        assert_int_equal(evs[0].ts, now);
+        assert_int_equal(evs[1].id, 9);
+        assert_string_equal(evs[1].stream, "s2");
+        assert_int_equal(evs[1].ts, now + 1);
+        assert_int_equal(evs[2].id, 12);
+        assert_string_equal(evs[2].request_id, "");
+        assert_string_equal(evs[2].message, "no request");
+        assert_int_equal(evs[2].ingest, now);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events'"), 0);
         assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE sql LIKE '% grp TEXT%'"
                                         " AND name IN ('log_events', 'log_groups')"), 0);
         assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%\\_ids' ESCAPE '\\'"),
@@ -218,12 +293,9 @@ static void test_named_events_are_migrated_to_integer_ids(void **state)
                          round ? 11 + 3 : 11);
         assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 2);
         assert_int_equal(count_rows(db, "SELECT last_ts FROM log_streams WHERE name = 's2'"), now + 1);
-        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
-                                        " JOIN log_groups g ON g.id = e.gid AND g.name = s.grp"
-                                        " WHERE (e.id = 9) = (s.name = 's2')"),
-                         3 + round);
-        assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                        " AND name LIKE 'log_events_by_%' AND sql NOT LIKE '%grp%'"), 2);
+        assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                        " JOIN log_groups g ON g.id = b.gid AND g.name = s.grp"),
+                         2 + round);
         collect_t c = {0};
         assert_int_equal(logstore_invocation_lines(ls, "req-1", collect, &c), 2);
         char want[256];
@@ -232,7 +304,9 @@ static void test_named_events_are_migrated_to_integer_ids(void **state)
         assert_string_equal(c.text, want);
         if (round == 0) {
             logstore_append(ls, "/aws/lambda/f", "s1", now + 5, NULL, "new", 3);
-            assert_int_equal(count_rows(db, "SELECT id FROM log_events WHERE message = 'new'"), 41);
+            assert_int_equal(stored_events(db, evs, 2048), 4);
+            assert_int_equal(evs[3].id, 41);
+            assert_string_equal(evs[3].message, "new");
             assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 2);
             assert_int_equal(count_rows(db, "SELECT last_ts FROM log_streams WHERE name = 's1'"), now + 5);
         }
@@ -241,42 +315,196 @@ static void test_named_events_are_migrated_to_integer_ids(void **state)
     }
 }
 
-/* A data directory of the version before: events indexed by group
- * (gid, ts, ingest) and by stream (sid, ts). Both give way to the one index
- * by stream and time at start, and the sweep still deletes each group's
- * expired events, in every stream of it, and no other group's. */
-static void test_group_index_gives_way_to_one_by_stream(void **state)
+/* A data directory of an event a row (log_events by integer ids, before
+ * blocks): at start its events become blocks in one transaction, every
+ * eventId, time, request id and message kept, the table dropped; new
+ * events go on after the high-water mark, and the sweep then deletes each
+ * group's expired events, in every stream of it, and no other group's. */
+static void test_event_rows_are_migrated_to_blocks(void **state)
+{
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "%s/observe.db", dir);
+    sqlite3 *raw = NULL;
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    int64_t now = clock_now_ms(), old = now - LOGSTORE_DEFAULT_RETENTION_MS - 1000;
+    char sql[4096];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE log_groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+             " stored_bytes INTEGER NOT NULL DEFAULT 0);"
+             "CREATE TABLE log_streams (id INTEGER PRIMARY KEY, grp TEXT NOT NULL, name TEXT NOT NULL,"
+             " created_ms INTEGER NOT NULL, first_ts INTEGER, last_ts INTEGER, last_ingest INTEGER, UNIQUE (grp, name));"
+             "CREATE TABLE log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+             "CREATE TABLE log_events (id INTEGER PRIMARY KEY, gid INTEGER NOT NULL, sid INTEGER NOT NULL,"
+             " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
+             "CREATE INDEX log_events_by_stream_time ON log_events (sid, ts, ingest);"
+             "CREATE INDEX log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;"
+             "CREATE TABLE log_retention (grp TEXT PRIMARY KEY, days INTEGER NOT NULL);"
+             "INSERT INTO log_groups VALUES (1, '/g', 1, 20), (2, '/h', 1, 5);"
+             "INSERT INTO log_streams VALUES (1, '/g', 'a', 1, %lld, %lld, %lld), (2, '/g', 'b', 1, %lld, %lld, %lld),"
+             " (3, '/h', 'a', 1, %lld, %lld, %lld);"
+             "INSERT INTO log_meta VALUES ('last_event_id', 3);"
+             "INSERT INTO log_events VALUES (1, 1, 1, %lld, %lld, NULL, 'old a'), (2, 1, 2, %lld, %lld, 'r-1', 'old b'),"
+             " (4, 1, 2, %lld, %lld, 'r-1', 'new b'), (5, 2, 3, %lld, %lld, NULL, 'old h');",
+             (long long)old, (long long)old, (long long)old, (long long)old, (long long)now, (long long)now,
+             (long long)old, (long long)old, (long long)old, (long long)old, (long long)old,
+             (long long)old, (long long)old, (long long)now, (long long)now, (long long)old, (long long)old);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+
+    /* sluice trace --data-dir reads it before it is migrated. */
+    assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    collect_t c0 = {0};
+    assert_int_equal(logstore_invocation_lines_db(raw, "r-1", collect, &c0), 2);
+    sqlite3_close(raw);
+
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'log_events%'"), 0);
+    assert_int_equal(count_rows(db, "SELECT value FROM log_meta WHERE key = 'last_event_id'"), 5);
+    /* logstore_new swept with the store's retention: only the new line is left */
+    assert_int_equal(stored_events(db, evs, 2048), 1);
+    assert_int_equal(evs[0].id, 4);
+    assert_string_equal(evs[0].stream, "b");
+    assert_string_equal(evs[0].request_id, "r-1");
+    assert_string_equal(evs[0].message, "new b");
+    assert_int_equal(evs[0].ts, now);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks"), 1);
+    assert_int_equal(count_rows(db, "SELECT id FROM log_blocks"), 2); /* b's block, rewritten without 'old b' */
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests WHERE request_id = 'r-1'"), 1);
+    collect_t c = {0};
+    assert_int_equal(logstore_invocation_lines(ls, "r-1", collect, &c), 1);
+    assert_int_equal(count_rows(db, "SELECT stored_bytes FROM log_groups WHERE name = '/g'"), 20);
+    logstore_append(ls, "/g", "a", now, NULL, "next", 4);
+    assert_int_equal(stored_events(db, evs, 2048), 2);
+    assert_int_equal(evs[1].id, 6);
+    logstore_free(ls);
+    observe_db_close(db);
+
+    /* The read-only reader reads blocks too. */
+    assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    collect_t c1 = {0};
+    assert_int_equal(logstore_invocation_lines_db(raw, "r-1", collect, &c1), 1);
+    char want[128];
+    snprintf(want, sizeof want, "%lld|b|new b\n", (long long)now);
+    assert_string_equal(c1.text, want);
+    sqlite3_close(raw);
+}
+
+/* A block that straddles the sweep's cutoff is rewritten with the events
+ * past it (same row, same eventIds), its expired requests' log_requests
+ * rows go, the kept requests' stay; the group's stored bytes do not move. */
+static void test_sweep_rewrites_a_block_that_straddles_the_cutoff(void **state)
 {
     (void)state;
     char err[256];
     observe_db_t *db = observe_db_open(dir, err, sizeof err);
     logstore_t *ls = logstore_new(db, 0);
     assert_non_null(ls);
-    int64_t now = clock_now_ms(), old = now - LOGSTORE_DEFAULT_RETENTION_MS - 1000;
-    logstore_append(ls, "/g", "a", old, NULL, "old a", 5);
-    logstore_append(ls, "/g", "b", old, NULL, "old b", 5);
-    logstore_append(ls, "/g", "b", now, NULL, "new b", 5);
-    logstore_append(ls, "/h", "a", old, NULL, "old h", 5);
+    int64_t now = clock_now_ms(), cut = now - LOGSTORE_DEFAULT_RETENTION_MS;
+    logstore_append(ls, "/g", "s", cut - 5, "r-old", "expired 1", 9);
+    logstore_append(ls, "/g", "s", cut + 5, "r-new", "kept 1", 6);
+    logstore_append(ls, "/g", "s", cut - 1, "r-new", "expired 2", 9);
+    logstore_append(ls, "/g", "s", cut + 7, "r-both", "kept 2", 6);
+    logstore_append(ls, "/g", "s", cut - 2, "r-both", "expired 3", 9);
     observe_db_flush(db);
-    sqlite3 *rd = observe_conn_handle(observe_db_reader(db));
-    assert_int_equal(sqlite3_exec(rd,
-                                  "DROP INDEX log_events_by_stream_time;"
-                                  "CREATE INDEX log_events_by_group ON log_events (gid, ts, ingest);"
-                                  "CREATE INDEX log_events_by_stream ON log_events (sid, ts);",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests"), 3);
+    logstore_expire(ls, now);
+    assert_int_equal(stored_events(db, evs, 2048), 2);
+    assert_int_equal(evs[0].id, 2);
+    assert_string_equal(evs[0].message, "kept 1");
+    assert_int_equal(evs[1].id, 4);
+    assert_string_equal(evs[1].message, "kept 2");
+    assert_int_equal(count_rows(db, "SELECT id FROM log_blocks"), 1);
+    assert_int_equal(count_rows(db, "SELECT first_ts FROM log_blocks") - cut, 5);
+    assert_int_equal(count_rows(db, "SELECT count FROM log_blocks"), 2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests WHERE request_id = 'r-old'"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests WHERE request_id = 'r-new'"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests WHERE request_id = 'r-both'"), 1);
+    assert_int_equal(logstore_invocation_lines(ls, "r-both", NULL, NULL), 1);
+    assert_int_equal(count_rows(db, "SELECT stored_bytes FROM log_groups"), 9 + 6 + 9 + 6 + 9);
+    /* A block wholly past the cutoff goes, with its request rows. */
+    logstore_expire(ls, now + 10);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests"), 0);
     logstore_free(ls);
     observe_db_close(db);
+}
 
-    db = observe_db_open(dir, err, sizeof err);
-    ls = logstore_new(db, 0);
+/* A batch's events of one stream are one block up to its cap, then the
+ * next; each stream's blocks hold only its events, in eventId order, and
+ * a block round-trips every field (times going back, empty messages,
+ * request ids or none). */
+static void test_blocks_split_and_round_trip(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
     assert_non_null(ls);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
-                                    " AND name LIKE 'log_events_by_%'"), 2);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name = 'log_events_by_stream_time'"), 1);
-    /* logstore_new swept with the store's retention: only the new line is left */
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 1);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events WHERE message = 'new b'"), 1);
+    int64_t now = clock_now_ms();
+    char m[32];
+    for (int i = 0; i < 1500; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        logstore_append(ls, "/g", i % 3 ? "big" : "small", now + (i % 7) - 3, i % 2 ? "rid" : NULL, m,
+                        i == 5 ? 0 : strlen(m));
+    }
+    observe_db_flush(db);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                    " WHERE s.name = 'small'"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                    " WHERE s.name = 'big'"), 1);
+    assert_int_equal(count_rows(db, "SELECT sum(count) FROM log_blocks"), 1500);
+    assert_int_equal(count_rows(db, "SELECT max_span FROM log_streams WHERE name = 'big'"), 6);
+    assert_int_equal(stored_events(db, evs, 2048), 1500);
+    for (int i = 0; i < 1500; i++) {
+        snprintf(m, sizeof m, "m%d", i);
+        assert_int_equal(evs[i].id, i + 1);
+        assert_int_equal(evs[i].ts, now + (i % 7) - 3);
+        assert_string_equal(evs[i].stream, i % 3 ? "big" : "small");
+        assert_string_equal(evs[i].request_id, i % 2 ? "rid" : "");
+        assert_string_equal(evs[i].message, i == 5 ? "" : m);
+    }
+    for (int i = 0; i < 3000; i++)
+        logstore_append(ls, "/g", "one", now, NULL, "x", 1);
+    observe_db_flush(db);
+    /* 1024 events a block at most */
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                    " WHERE s.name = 'one'"), 3);
+    assert_int_equal(count_rows(db, "SELECT max(count) FROM log_blocks"), 1024);
+
+    log_block_t b = {0};
+    log_block_reset(&b, 100);
+    log_block_add(&b, 100, 5000, 7000, "r", 1, "a", 1);
+    log_block_add(&b, 300, -20, 6999, NULL, 0, "", 0);
+    log_block_add(&b, 301, INT64_MAX, INT64_MIN, "req", 3, "long", 4);
+    assert_int_equal(b.first_ts, -20);
+    assert_int_equal(b.last_ts, INT64_MAX);
+    log_block_iter_t it;
+    log_event_t ev;
+    log_block_iter(&it, b.data, b.len, 100);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_int_equal(ev.id, 100);
+    assert_int_equal(ev.ts, 5000);
+    assert_int_equal(ev.ingest, 7000);
+    assert_int_equal(ev.request_id_len, 1);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_int_equal(ev.id, 300);
+    assert_int_equal(ev.ts, -20);
+    assert_null(ev.request_id);
+    assert_int_equal(ev.len, 0);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_int_equal(ev.id, 301);
+    assert_true(ev.ts == INT64_MAX && ev.ingest == INT64_MIN);
+    assert_memory_equal(ev.message, "long", 4);
+    assert_int_equal(log_block_next(&it, &ev), 0);
+    log_block_iter(&it, b.data, b.len - 2, 100); /* cut short: damaged, never read past */
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_int_equal(log_block_next(&it, &ev), -1);
+    log_block_free(&b);
     logstore_free(ls);
     observe_db_close(db);
 }
@@ -302,12 +530,15 @@ static void test_streams_keep_their_own_ids_and_times(void **state)
     }
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_groups"), 7);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 300);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
-                                    " JOIN log_groups g ON g.id = e.gid AND g.name = s.grp WHERE s.name = e.message"),
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                    " JOIN log_groups g ON g.id = b.gid AND g.name = s.grp"),
                      900);
+    assert_int_equal(stored_events(db, evs, 2048), 900);
+    for (int i = 0; i < 900; i++)
+        assert_string_equal(evs[i].stream, evs[i].message);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams WHERE last_ts - first_ts = 2000"), 300);
     assert_int_equal(count_rows(db, "SELECT sum(stored_bytes) FROM log_groups"),
-                     count_rows(db, "SELECT sum(length(message)) FROM log_events"));
+                     count_rows(db, "SELECT sum(bytes) FROM log_blocks"));
     logstore_free(ls);
     observe_db_close(db);
 }
@@ -333,15 +564,15 @@ static void test_rolled_back_batch_does_not_leave_stale_stream_ids(void **state)
     logstore_append(ls, "/g", "lost", now, NULL, "rolled back", 11);
     observe_db_submit(db, failing_write, NULL, NULL);
     observe_db_flush(db);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks"), 0);
     logstore_append(ls, "/g", "kept", now, NULL, "one", 3);
     logstore_append(ls, "/g", "lost", now + 1, NULL, "two", 3);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
-                                    " JOIN log_groups g ON g.id = e.gid AND g.name = '/g'"),
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                    " JOIN log_groups g ON g.id = b.gid AND g.name = '/g'"),
                      2);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
-                                    " WHERE s.name = 'lost' AND e.message = 'two'"),
-                     1);
+    assert_int_equal(stored_events(db, evs, 2048), 2);
+    assert_string_equal(evs[1].stream, "lost");
+    assert_string_equal(evs[1].message, "two");
     assert_int_equal(count_rows(db, "SELECT first_ts FROM log_streams WHERE name = 'lost'"), now + 1);
     logstore_free(ls);
     observe_db_close(db);
@@ -375,8 +606,8 @@ static void test_rows_made_before_a_mid_batch_flush_are_checked_after_the_batch(
     observe_db_flush(db);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_streams"), 0);
     logstore_append(ls, "/g", "x", now + 1, NULL, "kept", 4);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_events e JOIN log_streams s ON s.id = e.sid"
-                                    " JOIN log_groups g ON g.id = e.gid WHERE s.name = 'x' AND g.name = '/g'"),
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
+                                    " JOIN log_groups g ON g.id = b.gid WHERE s.name = 'x' AND g.name = '/g'"),
                      1);
     logstore_free(ls);
     observe_db_close(db);
@@ -389,7 +620,9 @@ int main(void)
         cmocka_unit_test(test_null_store),
         cmocka_unit_test_setup_teardown(test_event_ids_never_reused_after_purge_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_autoincrement_table_is_migrated_without_reusing_ids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_index_gives_way_to_one_by_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_event_rows_are_migrated_to_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_rewrites_a_block_that_straddles_the_cutoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocks_split_and_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_named_events_are_migrated_to_integer_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_keep_their_own_ids_and_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_batch_does_not_leave_stale_stream_ids, setup, teardown),
