@@ -9,6 +9,7 @@ AWS. The config is tests/e2e/cwlogs.yaml."""
 import json
 import xml.etree.ElementTree as ET
 import re
+import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -371,6 +372,76 @@ def test_filter_merges_many_streams_in_order(env):
     assert [e["message"] for e in named] == ["t0 early"] + [f"s2 {i} {'odd' if i % 2 else 'even'}" for i in range(40)]
 
 
+def _get_pages(logs, group, stream, limit, forward, **kw):
+    """Every event GetLogEvents gives paging one way to the end, oldest first."""
+    pages, token = [], None
+    for _ in range(200):
+        args = dict(kw, logGroupName=group, logStreamName=stream, limit=limit, startFromHead=forward)
+        if token:
+            args["nextToken"] = token
+        page = logs.get_log_events(**args)
+        nxt = page["nextForwardToken" if forward else "nextBackwardToken"]
+        if nxt == token:
+            assert page["events"] == []
+            break
+        pages.append([e["message"] for e in page["events"]])
+        token = nxt
+    if not forward:
+        pages.reverse()
+    return [m for p in pages for m in p]
+
+
+def test_blocks_with_overlapping_times_read_in_time_order(env):
+    """A stream's events are stored a writer batch at a time (one block per
+    PutLogEvents here, each call flushed before the next is answered), and
+    blocks overlap in time: one spans an hour, others interleave, equal
+    timestamps fall in different blocks. GetLogEvents gives them in
+    (timestamp, eventId) order both ways at every page size, with its
+    window (endTime exclusive); FilterLogEvents merges the group's streams
+    in (timestamp, ingestion time, eventId) order at every page size."""
+    group = f"/blocks/{uuid.uuid4().hex[:8]}"
+    logs = env.logs
+    logs.create_log_group(logGroupName=group)
+    for s in ("x", "y"):
+        logs.create_log_stream(logGroupName=group, logStreamName=s)
+    t0 = int(time.time() * 1000) - 600_000
+    puts = [
+        ("x", [100, 300, 500]),
+        ("y", [150, 300]),
+        ("x", [200, 400]),
+        ("x", [-3_600_000, 250]),
+        ("x", [300, 300]),
+        ("y", [-10, 700]),
+        ("x", [600]),
+        ("x", [50, 1000]),
+    ]
+    seq, put = 0, []
+    for stream, offsets in puts:
+        evs = []
+        for off in offsets:
+            evs.append({"timestamp": t0 + off, "message": f"{stream}{seq}@{off}"})
+            put.append((t0 + off, seq, stream, f"{stream}{seq}@{off}"))
+            seq += 1
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=evs)
+    want_x = [m for ts, q, s, m in sorted(put) if s == "x"]
+    want_all = [m for ts, q, s, m in sorted(put)]
+    for limit in (1, 2, 3, 5, 100):
+        assert _get_pages(logs, group, "x", limit, True) == want_x, limit
+        assert _get_pages(logs, group, "x", limit, False) == want_x, limit
+        assert [e["message"] for e in env.events(group, limit=limit)] == want_all, limit
+    window = [m for ts, q, s, m in sorted(put) if s == "x" and t0 + 200 <= ts < t0 + 500]
+    assert _get_pages(logs, group, "x", 2, True, startTime=t0 + 200, endTime=t0 + 500) == window
+    assert _get_pages(logs, group, "x", 2, False, startTime=t0 + 200, endTime=t0 + 500) == window
+    every = env.events(group)
+    keys = [(e["timestamp"], e["ingestionTime"], e["eventId"]) for e in every]
+    assert keys == sorted(keys) and len(set(k[2] for k in keys)) == len(put)
+    # eventIds grow in the order the events were put
+    by_seq = sorted(every, key=lambda e: int(e["message"][1:].split("@")[0]))
+    assert [e["eventId"] for e in by_seq] == sorted(e["eventId"] for e in every)
+    newest = logs.get_log_events(logGroupName=group, logStreamName="x", limit=1)
+    assert [e["message"] for e in newest["events"]] == [want_x[-1]]
+
+
 def test_get_log_events_pages_and_echoes_the_token_at_the_end(env):
     group = f"/get/{uuid.uuid4().hex[:8]}"
     env.logs.create_log_group(logGroupName=group)
@@ -520,6 +591,111 @@ def test_events_past_the_retention_are_gone(tmp_path):
     finally:
         code, graceful = server.stop()
         assert graceful and code == 0
+
+
+def test_a_block_straddling_the_retention_shows_only_its_kept_events(tmp_path):
+    """Events put together are stored together (one block); when the older
+    of them pass the retention and the newer not, reads show the newer
+    only, before the sweep and after it (which rewrites the block)."""
+    (tmp_path / "cwlogs").symlink_to(E2E_DIR / "cwlogs")
+    server = PrivateServer(sluice_binary(), tmp_path, config=(E2E_DIR / "cwlogs.yaml").read_text())
+    try:
+        logs = make_logs_client(server.endpoint)
+        logs.create_log_group(logGroupName="/r")
+        logs.create_log_stream(logGroupName="/r", logStreamName="s")
+        logs.put_retention_policy(logGroupName="/r", retentionInDays=1)
+        now = server.clock.now_ms()
+        hour = 3600 * 1000
+        logs.put_log_events(logGroupName="/r", logStreamName="s", logEvents=[
+            {"timestamp": now - 20 * hour, "message": "older"}, {"timestamp": now - 16 * hour, "message": "old"},
+            {"timestamp": now, "message": "new"}])
+        before = logs.describe_log_groups(logGroupNamePrefix="/r")["logGroups"][0]["storedBytes"]
+        assert before == len("older") + len("old") + len("new")
+        server.clock.advance(10 * 3600)  # older and old are past the day, new is not
+
+        def reads():
+            return ([e["message"] for e in logs.filter_log_events(logGroupName="/r")["events"]],
+                    [e["message"] for e in logs.get_log_events(logGroupName="/r", logStreamName="s")["events"]],
+                    [e["message"] for e in logs.get_log_events(logGroupName="/r", logStreamName="s",
+                                                               startFromHead=True)["events"]])
+        assert reads() == (["new"], ["new"], ["new"])
+        # a line a minute later runs the sweep, which rewrites the block
+        server.clock.advance(61)
+        logs.put_log_events(logGroupName="/r", logStreamName="s",
+                            logEvents=[{"timestamp": server.clock.now_ms(), "message": "z"}])
+        assert reads() == (["new", "z"], ["new", "z"], ["new", "z"])
+        assert logs.describe_log_groups(logGroupNamePrefix="/r")["logGroups"][0]["storedBytes"] == before + 1
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+    db = sqlite3.connect(str(tmp_path / "data" / "observe.db"))
+    try:
+        assert db.execute("SELECT sum(count), count(*) FROM log_blocks").fetchone() == (2, 2)
+    finally:
+        db.close()
+
+
+def test_an_observe_db_of_an_event_a_row_is_moved_into_blocks_at_start(tmp_path):
+    """An observe.db of the sluice before blocks (log_events, an event a
+    row by integer ids): started on it, sluice moves every event into
+    blocks once; the Logs API gives back every event with its eventId,
+    timestamp, ingestion time and message, in the same orders, the streams
+    their times, the group its bytes, and new events go on after the
+    high-water mark; the request's block is findable by its request id."""
+    data = tmp_path / "data"
+    data.mkdir()
+    now = int(time.time() * 1000) - 60_000
+    rows = [(3, 1, 1, now + 5, now + 100, "req-1", "a three"), (7, 1, 2, now + 1, now + 101, None, "b seven"),
+            (8, 1, 1, now + 1, now + 102, "req-1", "a eight"), (20, 1, 2, now + 9, now + 103, None, "b twenty"),
+            (21, 1, 1, now + 2, now + 104, None, "a twenty-one \u00e9")]
+    db = sqlite3.connect(str(data / "observe.db"))
+    db.executescript(
+        "CREATE TABLE log_groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_ms INTEGER NOT NULL,"
+        " stored_bytes INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE log_streams (id INTEGER PRIMARY KEY, grp TEXT NOT NULL, name TEXT NOT NULL,"
+        " created_ms INTEGER NOT NULL, first_ts INTEGER, last_ts INTEGER, last_ingest INTEGER, UNIQUE (grp, name));"
+        "CREATE TABLE log_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+        "CREATE TABLE log_events (id INTEGER PRIMARY KEY, gid INTEGER NOT NULL, sid INTEGER NOT NULL,"
+        " ts INTEGER NOT NULL, ingest INTEGER NOT NULL, request_id TEXT, message TEXT NOT NULL);"
+        "CREATE INDEX log_events_by_stream_time ON log_events (sid, ts, ingest);"
+        "CREATE INDEX log_events_by_request ON log_events (request_id) WHERE request_id IS NOT NULL;"
+        "CREATE TABLE log_retention (grp TEXT PRIMARY KEY, days INTEGER NOT NULL);")
+    db.execute("INSERT INTO log_groups VALUES (1, '/old', ?, 51)", (now,))
+    db.execute("INSERT INTO log_streams VALUES (1, '/old', 'a', ?, ?, ?, ?)", (now, now + 1, now + 5, now + 104))
+    db.execute("INSERT INTO log_streams VALUES (2, '/old', 'b', ?, ?, ?, ?)", (now, now + 1, now + 9, now + 103))
+    db.execute("INSERT INTO log_meta VALUES ('last_event_id', 25)")
+    db.executemany("INSERT INTO log_events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+
+    want = sorted(rows, key=lambda r: (r[3], r[4], r[0]))
+    server = PrivateServer(sluice_binary(), tmp_path, config="queues:\n  q: {}\n")
+    try:
+        logs = make_logs_client(server.endpoint)
+        got = logs.filter_log_events(logGroupName="/old")["events"]
+        assert [(int(e["eventId"]), e["timestamp"], e["ingestionTime"], e["logStreamName"], e["message"])
+                for e in got] == [(r[0], r[3], r[4], "a" if r[2] == 1 else "b", r[6]) for r in want]
+        assert all(len(e["eventId"]) == 56 for e in got)
+        a = logs.get_log_events(logGroupName="/old", logStreamName="a", startFromHead=True)["events"]
+        assert [(e["timestamp"], e["message"]) for e in a] == [(r[3], r[6]) for r in want if r[2] == 1]
+        streams = {s["logStreamName"]: s for s in logs.describe_log_streams(logGroupName="/old")["logStreams"]}
+        assert streams["a"]["firstEventTimestamp"] == now + 1 and streams["b"]["lastEventTimestamp"] == now + 9
+        assert logs.describe_log_groups()["logGroups"][0]["storedBytes"] == 51
+        logs.put_log_events(logGroupName="/old", logStreamName="b",
+                            logEvents=[{"timestamp": now + 10, "message": "b new"}])
+        last = logs.filter_log_events(logGroupName="/old")["events"][-1]
+        assert last["message"] == "b new" and int(last["eventId"]) == 26
+    finally:
+        code, graceful = server.stop()
+        assert graceful and code == 0
+    db = sqlite3.connect(str(data / "observe.db"))
+    try:
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        assert "log_blocks" in names and "log_events" not in names
+        assert db.execute("SELECT value FROM log_meta WHERE key = 'last_event_id'").fetchone() == (26,)
+        assert db.execute("SELECT count(*) FROM log_requests WHERE request_id = 'req-1'").fetchone() == (1,)
+    finally:
+        db.close()
 
 
 def test_malformed_requests_get_aws_errors(env):
