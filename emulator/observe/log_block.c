@@ -27,8 +27,19 @@ static void put_varint(log_block_t *b, uint64_t v)
     b->data[b->len++] = (unsigned char)v;
 }
 
-static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
-static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+/* Deltas wrap (two's complement, in unsigned arithmetic): any int64 pair
+ * round-trips, extreme times included. */
+static uint64_t zigzag_delta(int64_t to, int64_t from)
+{
+    uint64_t d = (uint64_t)to - (uint64_t)from;
+    return (d << 1) ^ (uint64_t)-(int64_t)(d >> 63);
+}
+
+static int64_t apply_delta(int64_t from, uint64_t z)
+{
+    uint64_t d = (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+    return (int64_t)((uint64_t)from + d);
+}
 
 void log_block_reset(log_block_t *b, int64_t base_id)
 {
@@ -48,9 +59,9 @@ void log_block_add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const
         b->ts = b->ingest = 0; /* the first event's times are whole */
     }
     grow(b, 4 * 10 + request_id_len + len);
-    put_varint(b, (uint64_t)(id - b->id));
-    put_varint(b, zigzag(ts - b->ts));
-    put_varint(b, zigzag(ingest - b->ingest));
+    put_varint(b, (uint64_t)id - (uint64_t)b->id);
+    put_varint(b, zigzag_delta(ts, b->ts));
+    put_varint(b, zigzag_delta(ingest, b->ingest));
     put_varint(b, request_id ? (uint64_t)request_id_len + 1 : 0);
     if (request_id) {
         memcpy(b->data + b->len, request_id, request_id_len);
@@ -117,9 +128,9 @@ int log_block_next(log_block_iter_t *it, log_event_t *ev)
     ev->message = (const char *)it->p;
     ev->len = (size_t)ml;
     it->p += ml;
-    it->id += (int64_t)did;
-    it->ts += unzigzag(dts);
-    it->ingest += unzigzag(ding);
+    it->id = (int64_t)((uint64_t)it->id + did);
+    it->ts = apply_delta(it->ts, dts);
+    it->ingest = apply_delta(it->ingest, ding);
     ev->id = it->id;
     ev->ts = it->ts;
     ev->ingest = it->ingest;
