@@ -96,7 +96,8 @@ struct logstore {
 /* Blocks (observe/log_block.h): a row's id is the eventId its blob's ids
  * count from (its first event's when written), first_ts/last_ts the least
  * and greatest timestamp in it, ingest its latest ingestion time, bytes its
- * messages' bytes, requests how many log_requests rows point at it. One
+ * messages' bytes, requests 0 when none of its events has a request id
+ * (then no log_requests row points at it: a delete need not read it). One
  * index, by stream and first timestamp: a stream's reads scan it in time
  * order, a group's merge its streams', the sweep and deletes go by stream. */
 #define LOG_BLOCKS_TABLES                                                                                       \
