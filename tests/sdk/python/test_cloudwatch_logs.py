@@ -442,6 +442,30 @@ def test_blocks_with_overlapping_times_read_in_time_order(env):
     assert [e["message"] for e in newest["events"]] == [want_x[-1]]
 
 
+def test_filter_reads_at_most_100000_events_a_call(env):
+    """FilterLogEvents reads at most 100,000 events a call (in its order,
+    whether they are wanted or not) and then hands back a token: a wanted
+    event past 100,050 unwanted ones (many blocks) comes on a later page,
+    once, and nothing after it."""
+    group = f"/cap/{uuid.uuid4().hex[:8]}"
+    logs = env.logs
+    logs.create_log_group(logGroupName=group)
+    for s in ("noise", "want"):
+        logs.create_log_stream(logGroupName=group, logStreamName=s)
+    t0 = int(time.time() * 1000) - 600_000
+    for k in range(11):
+        n = 10_000 if k < 10 else 50
+        logs.put_log_events(logGroupName=group, logStreamName="noise",
+                            logEvents=[{"timestamp": t0 + k * 10_000 + i // 10, "message": "n"} for i in range(n)])
+    logs.put_log_events(logGroupName=group, logStreamName="want",
+                        logEvents=[{"timestamp": t0 + 200_000, "message": "wanted"}])
+    first = logs.filter_log_events(logGroupName=group, logStreamNames=["want"])
+    assert first["events"] == [] and "nextToken" in first
+    second = logs.filter_log_events(logGroupName=group, logStreamNames=["want"], nextToken=first["nextToken"])
+    assert [e["message"] for e in second["events"]] == ["wanted"] and "nextToken" not in second
+    assert [e["message"] for e in env.events(group, filterPattern="wanted")] == ["wanted"]
+
+
 def test_get_log_events_pages_and_echoes_the_token_at_the_end(env):
     group = f"/get/{uuid.uuid4().hex[:8]}"
     env.logs.create_log_group(logGroupName=group)
