@@ -5,6 +5,7 @@
  * are deleted (a block that straddles the cutoff is rewritten), older
  * layouts are migrated, and a NULL store is a no-op. */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -392,6 +393,36 @@ static void test_event_rows_are_migrated_to_blocks(void **state)
     sqlite3_close(raw);
 }
 
+/* The writer waits in this job until the test opens the gate: what is
+ * appended once it waits is the next batch, whole (fewer than 4,096
+ * records), however slowly it was appended. */
+static atomic_int gate_open, gate_entered;
+
+static int gate_write(observe_conn_t *c, void *rec)
+{
+    (void)c;
+    (void)rec;
+    atomic_store(&gate_entered, 1);
+    while (!atomic_load(&gate_open))
+        usleep(1000);
+    return 0;
+}
+
+static void close_gate(observe_db_t *db)
+{
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    observe_db_submit(db, gate_write, NULL, NULL);
+    while (!atomic_load(&gate_entered)) /* its batch runs: later records wait for the next */
+        usleep(1000);
+}
+
+static void open_gate(observe_db_t *db)
+{
+    atomic_store(&gate_open, 1);
+    observe_db_flush(db);
+}
+
 /* A block that straddles the sweep's cutoff is rewritten with the events
  * past it (same row, same eventIds), its expired requests' log_requests
  * rows go, the kept requests' stay; the group's stored bytes do not move. */
@@ -404,12 +435,13 @@ static void test_sweep_rewrites_a_block_that_straddles_the_cutoff(void **state)
     assert_non_null(ls);
     int64_t now = clock_now_ms(), cut = now - LOGSTORE_DEFAULT_RETENTION_MS;
     /* the kept lines a minute past the cutoff: reads filter by the clock */
+    close_gate(db);
     logstore_append(ls, "/g", "s", cut - 5, "r-old", "expired 1", 9);
     logstore_append(ls, "/g", "s", cut + 60000, "r-new", "kept 1", 6);
     logstore_append(ls, "/g", "s", cut - 1, "r-new", "expired 2", 9);
     logstore_append(ls, "/g", "s", cut + 60002, "r-both", "kept 2", 6);
     logstore_append(ls, "/g", "s", cut - 2, "r-both", "expired 3", 9);
-    observe_db_flush(db);
+    open_gate(db);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks"), 1);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_requests"), 3);
     logstore_expire(ls, now);
@@ -447,12 +479,13 @@ static void test_blocks_split_and_round_trip(void **state)
     assert_non_null(ls);
     int64_t now = clock_now_ms();
     char m[32];
+    close_gate(db);
     for (int i = 0; i < 1500; i++) {
         snprintf(m, sizeof m, "m%d", i);
         logstore_append(ls, "/g", i % 3 ? "big" : "small", now + (i % 7) - 3, i % 2 ? "rid" : NULL, m,
                         i == 5 ? 0 : strlen(m));
     }
-    observe_db_flush(db);
+    open_gate(db);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
                                     " WHERE s.name = 'small'"), 1);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
@@ -468,9 +501,10 @@ static void test_blocks_split_and_round_trip(void **state)
         assert_string_equal(evs[i].request_id, i % 2 ? "rid" : "");
         assert_string_equal(evs[i].message, i == 5 ? "" : m);
     }
+    close_gate(db);
     for (int i = 0; i < 3000; i++)
         logstore_append(ls, "/g", "one", now, NULL, "x", 1);
-    observe_db_flush(db);
+    open_gate(db);
     /* 1024 events a block at most */
     assert_int_equal(count_rows(db, "SELECT count(*) FROM log_blocks b JOIN log_streams s ON s.id = b.sid"
                                     " WHERE s.name = 'one'"), 3);
