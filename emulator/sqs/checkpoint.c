@@ -129,13 +129,17 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int n_frames)
     c->commits++;
     if (n_frames > c->st.max_wal)
         c->st.max_wal = n_frames;
-    if (n_frames >= SQS_CKPT_HARD_PAGES && !c->paused) {
-        c->tail_due = 1; /* even while the worker is in a pass: see sqs_ckpt_before_begin */
+    /* Past the hard bound, or past the force bound when the owner hands
+     * tails to the worker: due even while the worker is in a pass (the
+     * worker's tail pass then follows that pass; see also
+     * sqs_ckpt_before_begin). A slow pass may last while the loop writes
+     * thousands of pages. */
+    int force = n_frames >= SQS_CKPT_FORCE_PAGES && c->worker_tails_used && c->efd >= 0;
+    if ((n_frames >= SQS_CKPT_HARD_PAGES || force) && !c->paused) {
+        c->tail_due = 1;
     } else if (n_frames >= SQS_CKPT_PAGES && !c->busy && !c->wanted && !c->paused) {
         int64_t left = n_frames - (c->done_gen == c->gen ? c->done_ckpt : 0);
-        if (n_frames >= SQS_CKPT_HARD_PAGES ||
-            (n_frames >= SQS_CKPT_RESTART_PAGES && left <= SQS_CKPT_TAIL_PAGES) ||
-            (n_frames >= SQS_CKPT_FORCE_PAGES && c->worker_tails_used && c->efd >= 0)) {
+        if (n_frames >= SQS_CKPT_RESTART_PAGES && left <= SQS_CKPT_TAIL_PAGES) {
             c->tail_due = 1;
         } else if (left >= SQS_CKPT_PAGES || (n_frames >= SQS_CKPT_RESTART_PAGES && left > SQS_CKPT_TAIL_PAGES)) {
             c->wanted = 1;
