@@ -58,6 +58,7 @@ LIB_SRCS := \
 	emulator/core/buf.c \
 	emulator/core/errors.c \
 	emulator/core/digest.c \
+	emulator/core/evmem.c \
 	emulator/core/form.c \
 	emulator/core/config.c \
 	emulator/core/server.c \

@@ -15,6 +15,7 @@
 #include "core/auth.h"
 #include "cloudwatch/alarms.h"
 #include "core/config.h"
+#include "core/evmem.h"
 #include "core/guard.h"
 #include "core/log.h"
 #include "dashboard/dashboard.h"
@@ -675,6 +676,7 @@ static int cmd_validate(opts_t *o)
 
 int main(int argc, char **argv)
 {
+    evmem_install(); /* before libevent allocates anything */
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;
@@ -693,6 +695,7 @@ int main(int argc, char **argv)
         int rc = parse_flags(argc, argv, 2, &o, 1);
         rc = rc ? rc : cmd_serve(&o);
         free(o.overrides);
+        evmem_flush();
         return rc;
     }
     if (strcmp(cmd, "validate") == 0) {

@@ -38,6 +38,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/evmem.h"
 #include "core/guard.h"
 #include "core/log.h"
 
@@ -399,8 +400,8 @@ void server_add_date(struct evkeyvalq *headers)
 
 void server_add_header_lines(struct evkeyvalq *headers, const char *key, const char *value)
 {
-    struct evkeyval *kv = calloc(1, sizeof *kv); /* evhttp frees the entry and its strings with free() */
-    if (!kv || !(kv->key = strdup(key)) || !(kv->value = strdup(value)))
+    struct evkeyval *kv = evmem_calloc(1, sizeof *kv); /* evhttp frees the entry and its strings */
+    if (!kv || !(kv->key = evmem_strdup(key)) || !(kv->value = evmem_strdup(value)))
         abort();
     TAILQ_INSERT_TAIL(headers, kv, next);
 }
