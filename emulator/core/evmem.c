@@ -27,7 +27,7 @@ static _Thread_local struct cache tc;
 static pthread_key_t exit_key;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static size_t class_size(int k)
+static size_t class_size_of(int k)
 {
     if (k < 32)
         return (size_t)(k + 1) * 16;
@@ -36,7 +36,7 @@ static size_t class_size(int k)
 }
 
 /* The smallest class that holds n bytes, 0 < n <= SMALL_MAX. */
-static int class_up(size_t n)
+static int class_up_of(size_t n)
 {
     if (n <= 512)
         return (int)((n + 15) / 16) - 1;
@@ -45,22 +45,40 @@ static int class_up(size_t n)
     return 32 + (m - 9) * 4 + (int)((n - 1 - ((size_t)1 << m)) / step);
 }
 
-/* The largest class a block of u usable bytes can serve, or -1 (too small,
- * or so much larger than the largest class that keeping it would waste). */
-static int class_down(size_t u)
-{
-    if (u < 16)
-        return -1;
-    if (u >= SMALL_MAX)
-        return u < SMALL_MAX + 64 ? N_CLASSES - 1 : -1;
-    int k = class_up(u);
-    return class_size(k) > u ? k - 1 : k;
-}
+/* The same as tables, filled before main (the functions may run before
+ * evmem_install, from sluice's own calls): the class by (n + 15) / 16 for
+ * an allocation of n; by u / 16 for a freed block of u usable bytes, the
+ * largest class it holds (NO_CLASS: under the smallest class, or so far
+ * above the largest that keeping it would waste); each class's size and
+ * the blocks its list keeps. */
+#define NO_CLASS 255
+#define DOWN_MAX (SMALL_MAX + 64)
+static unsigned char up[SMALL_MAX / 16 + 1];
+static unsigned char down[DOWN_MAX / 16];
+static uint32_t size_of[N_CLASSES];
+static int limit_of[N_CLASSES];
 
-static int list_limit(int k)
+__attribute__((constructor)) static void fill_tables(void)
 {
-    size_t lim = LIST_BYTES / class_size(k);
-    return lim > LIST_MAX ? LIST_MAX : (int)lim;
+    for (int k = 0; k < N_CLASSES; k++) {
+        size_of[k] = (uint32_t)class_size_of(k);
+        size_t lim = LIST_BYTES / size_of[k];
+        limit_of[k] = lim > LIST_MAX ? LIST_MAX : (int)lim;
+    }
+    up[0] = 0;
+    for (size_t i = 1; i <= SMALL_MAX / 16; i++)
+        up[i] = (unsigned char)class_up_of(i * 16);
+    for (size_t i = 0; i < DOWN_MAX / 16; i++) {
+        size_t u = i * 16; /* classes are multiples of 16: u / 16 decides */
+        if (u < 16)
+            down[i] = NO_CLASS;
+        else if (u >= SMALL_MAX)
+            down[i] = N_CLASSES - 1;
+        else {
+            int k = class_up_of(u);
+            down[i] = (unsigned char)(size_of[k] > u ? k - 1 : k);
+        }
+    }
 }
 
 /* A thread ends: its cached blocks go back to malloc. */
@@ -88,14 +106,14 @@ void *evmem_malloc(size_t n)
 {
     if (n > SMALL_MAX)
         return malloc(n);
-    int k = class_up(n ? n : 1);
+    int k = up[(n + 15) / 16];
     void *p = tc.head[k];
     if (p) {
         memcpy(&tc.head[k], p, sizeof(void *));
         tc.n[k]--;
         return p;
     }
-    return malloc(class_size(k));
+    return malloc(size_of[k]);
 }
 
 void *evmem_calloc(size_t count, size_t size)
@@ -114,8 +132,9 @@ void evmem_free(void *p)
 {
     if (!p)
         return;
-    int k = class_down(malloc_usable_size(p));
-    if (k >= 0 && tc.n[k] < list_limit(k)) {
+    size_t u = malloc_usable_size(p);
+    int k = u < DOWN_MAX ? down[u / 16] : NO_CLASS;
+    if (k != NO_CLASS && tc.n[k] < limit_of[k]) {
         if (!tc.registered) {
             pthread_once(&once, setup);
             tc.registered = 1;
@@ -144,14 +163,14 @@ int evmem_cached(size_t n)
 {
     if (n == 0 || n > SMALL_MAX)
         return 0;
-    return tc.n[class_up(n)];
+    return tc.n[up[(n + 15) / 16]];
 }
 
 int evmem_cache_limit(size_t n)
 {
     if (n == 0 || n > SMALL_MAX)
         return 0;
-    return list_limit(class_up(n));
+    return limit_of[up[(n + 15) / 16]];
 }
 
 void evmem_install(void)
