@@ -19,6 +19,7 @@
 #include "cloudwatch/cloudwatch.h"
 #include "core/auth.h"
 #include "core/clock.h"
+#include "core/evmem.h"
 #include "core/form.h"
 #include "core/guard.h"
 #include "core/log.h"
@@ -96,7 +97,7 @@ static void free_body(const void *data, size_t len, void *arg)
 {
     (void)len;
     (void)arg;
-    free((void *)data);
+    evmem_free((void *)data); /* any malloc'd block: cJSON's, the flat writer's */
 }
 
 /* Copies src to o, cut to end a byte before end (where it writes the
@@ -177,7 +178,7 @@ static void free_http_call(http_call_t *hc)
         event_free(hc->watch);
     sqs_call_clear(&hc->call);
     cJSON_Delete(hc->call.params);
-    free(hc->host);
+    evmem_free(hc->host);
     endpoint_t *ep = hc->ep;
     if (ep->n_spare < SPARE_CALLS_MAX) {
         hc->next_spare = ep->spare;
@@ -490,7 +491,7 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     hc->req = req;
     ids_uuid4(hc->call.request_id);
     hc->call.done = call_done;
-    hc->host = strdup(host ? host : "localhost:4566");
+    hc->host = evmem_strdup(host ? host : "localhost:4566");
     copy_text(hc->region, sizeof hc->region, ep->default_region);
     parse_credential(authz, hc->region, sizeof hc->region, hc->sender, sizeof hc->sender);
     if (principal)

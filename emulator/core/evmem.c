@@ -5,6 +5,7 @@
  * blocks' first bytes. */
 #include "core/evmem.h"
 
+#include <cJSON.h>
 #include <event2/event.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -177,5 +178,7 @@ void evmem_install(void)
 {
 #ifndef __SANITIZE_ADDRESS__
     event_set_mem_functions(evmem_malloc, evmem_realloc, evmem_free);
+    cJSON_Hooks hooks = {evmem_malloc, evmem_free};
+    cJSON_InitHooks(&hooks);
 #endif
 }

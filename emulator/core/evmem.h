@@ -1,5 +1,7 @@
-/* libevent's memory allocator: the system malloc, with a small per-thread
- * cache of freed blocks in size classes in front of it.
+/* libevent's and cJSON's memory allocator: the system malloc, with a small
+ * per-thread cache of freed blocks in size classes in front of it (sluice
+ * uses it too where it allocates for them: header entries, the JSON
+ * parser's strings, answer bodies).
  *
  * Each HTTP request costs libevent about 45 allocations and as many frees
  * (the request, its header lists, every header's entry, key and value,
@@ -20,8 +22,8 @@
 
 #include <stddef.h>
 
-/* Hands libevent these functions (event_set_mem_functions): call before
- * libevent's first allocation. The sanitizer build installs nothing, so
+/* Hands libevent (event_set_mem_functions) and cJSON (cJSON_InitHooks)
+ * these functions: call before either first allocates. The sanitizer build installs nothing, so
  * that a use of a freed libevent block is still caught. */
 void evmem_install(void);
 

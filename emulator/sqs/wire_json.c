@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/evmem.h"
 #include "core/form.h"
 
 /* cJSON keeps strings NUL-terminated, so a NUL character, escaped as
@@ -68,7 +69,7 @@ static const unsigned char *skip_ws(const unsigned char *p, const unsigned char 
 static cJSON *string_member(const unsigned char *key, size_t klen, const unsigned char *value, size_t vlen)
 {
     cJSON *item = cJSON_CreateNull(); /* a zeroed node from cJSON's allocator */
-    char *k = malloc(klen + 1), *v = malloc(vlen + 1);
+    char *k = evmem_malloc(klen + 1), *v = evmem_malloc(vlen + 1); /* freed by cJSON_Delete */
     if (!item || !k || !v)
         abort();
     memcpy(k, key, klen);
@@ -172,7 +173,7 @@ char *sqs_wire_json_render_flat(const sqs_flat_t *f, size_t *len)
         vl[i] = strlen(f->m[i].value);
         n += 6 * (nl[i] + vl[i]) + 6;
     }
-    char *t = malloc(n), *o = t;
+    char *t = evmem_malloc(n), *o = t;
     if (!t)
         abort();
     *o++ = '{';
