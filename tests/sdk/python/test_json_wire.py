@@ -1,9 +1,12 @@
 """The AWS JSON 1.0 protocol on the wire, without an SDK: SendMessage's
 answer (rendered without a cJSON tree) and its headers, byte for byte and
-in order, for the shapes a send can take, and an error's headers."""
+in order, for the shapes a send can take, and an error's headers; and the
+headers of HTTP/1.0, Connection: close and HEAD requests, where evhttp,
+not sluice, decides on Content-Length and Connection."""
 import http.client
 import json
 import re
+import socket
 import urllib.parse
 
 from sluice_helpers import ACCOUNT, md5_hex
@@ -103,3 +106,60 @@ def test_body_after_the_object_is_ignored_as_before(endpoint, new_queue):
     status, _, body = call(endpoint, "SendMessage", payload)
     assert status == 200
     assert json.loads(body)["MD5OfMessageBody"] == md5_hex("tail")
+
+
+def raw(endpoint, request_line, extra, body):
+    """One request on its own connection, read to the close or a pause;
+    returns (status line, [(name, value)] in wire order, body bytes)."""
+    u = urllib.parse.urlsplit(endpoint)
+    with socket.create_connection((u.hostname, u.port), timeout=30) as s:
+        head = (f"{request_line}\r\nHost: {u.netloc}\r\n{extra}Content-Type: application/x-amz-json-1.0\r\n"
+                f"X-Amz-Target: AmazonSQS.SendMessage\r\nContent-Length: {len(body)}\r\n\r\n")
+        s.sendall(head.encode() + body)
+        data = b""
+        s.settimeout(1.0)  # a keep-alive answer does not close: its length or the pause ends it
+        while b"\r\n\r\n" not in data or not answer_complete(data):
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    return lines[0], [tuple(line.split(": ", 1)) for line in lines[1:]], rest
+
+
+def answer_complete(data):
+    head, _, rest = data.partition(b"\r\n\r\n")
+    m = re.search(rb"\r\nContent-Length: (\d+)", head)
+    return bool(m) and len(rest) >= int(m.group(1))
+
+
+def test_content_length_where_evhttp_puts_it(endpoint, new_queue):
+    url = new_queue().url
+    body = json.dumps({"QueueUrl": url, "MessageBody": "hi"}).encode()
+    base = ["Content-Type", "x-amzn-RequestId", "Date"]
+    # HTTP/1.1: the length after Date; a close asked for comes last.
+    status, headers, rest = raw(endpoint, "POST / HTTP/1.1", "", body)
+    assert status == "HTTP/1.1 200 OK"
+    assert header_names(headers) == base + ["Content-Length"]
+    assert int(dict(headers)["Content-Length"]) == len(rest) > 0
+    status, headers, rest = raw(endpoint, "POST / HTTP/1.1", "Connection: close\r\n", body)
+    assert header_names(headers) == base + ["Content-Length", "Connection"]
+    assert dict(headers)["Connection"] == "close"
+    assert int(dict(headers)["Content-Length"]) == len(rest)
+    # HTTP/1.0: no length unless kept alive, and then after evhttp's
+    # keep-alive header.
+    status, headers, rest = raw(endpoint, "POST / HTTP/1.0", "", body)
+    assert status == "HTTP/1.0 200 OK"
+    assert header_names(headers) == base
+    assert json.loads(rest)["MD5OfMessageBody"] == md5_hex("hi")
+    status, headers, rest = raw(endpoint, "POST / HTTP/1.0", "Connection: keep-alive\r\n", body)
+    assert header_names(headers) == base + ["Connection", "Content-Length"]
+    assert int(dict(headers)["Content-Length"]) == len(rest)
+    # HEAD: an answer without a length.
+    status, headers, _ = raw(endpoint, "HEAD / HTTP/1.1", "", body)
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert header_names(headers) == ["Content-Type", "x-amzn-RequestId", "x-amzn-query-error", "Date"]
