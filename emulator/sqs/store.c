@@ -169,6 +169,8 @@ struct sqs_store {
     int64_t lost;   /* group transactions lost so far (rolled back by SQLite or a failed commit) */
     sqlite3_stmt *stmt[S__COUNT];
     uint32_t insert_nulls; /* S_M_INSERT's parameters bound to NULL now (bit i: parameter i) */
+    uint32_t insert_ints;  /* ... bound to the integer in insert_int[i] now */
+    int64_t insert_int[20];
     char secret[65];
     qcount_t *qc;   /* open addressing on queue_id; absent: recounted when asked */
     size_t qc_cap, qc_used;
@@ -1000,6 +1002,19 @@ static void bind_opt_text(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
+/* An integer parameter of S_M_INSERT, which keeps its bindings between
+ * calls: bound again only when it changes (a queue, a millisecond's
+ * times, a new message's zero receive count are the same for many sends
+ * in a row). */
+static void bind_insert_int(sqs_store_t *st, sqlite3_stmt *s, int i, int64_t v)
+{
+    if ((st->insert_ints & (1u << i)) && st->insert_int[i] == v)
+        return;
+    sqlite3_bind_int64(s, i, v);
+    st->insert_int[i] = v;
+    st->insert_ints |= 1u << i;
+}
+
 /* bind_opt_text for S_M_INSERT, which keeps its bindings between calls. */
 static void bind_insert_opt(sqs_store_t *st, sqlite3_stmt *s, int i, const char *v)
 {
@@ -1029,9 +1044,9 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     /* Every parameter is set below, so no sqlite3_clear_bindings (and
      * run() left the statement reset). Bindings outlive a reset: an
      * optional parameter already NULL (most are, for most sends) is left
-     * so. */
+     * so, and an integer already bound to its value. */
     sqlite3_stmt *s = st->stmt[S_M_INSERT];
-    sqlite3_bind_int64(s, 1, m->queue_id);
+    bind_insert_int(st, s, 1, m->queue_id);
     sqlite3_bind_text(s, 2, m->message_id, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 3, m->body, (int)m->body_len, SQLITE_STATIC);
     bind_insert_opt(st, s, 4, m->attributes);
@@ -1040,12 +1055,12 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     bind_insert_opt(st, s, 7, m->trace_header);
     bind_insert_opt(st, s, 8, m->md5_system);
     sqlite3_bind_text(s, 9, m->sender_id ? m->sender_id : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 10, m->sent_ms);
-    sqlite3_bind_int64(s, 11, m->visible_ms);
-    sqlite3_bind_int64(s, 12, m->expires_ms);
-    sqlite3_bind_int(s, 13, m->receive_count);
-    sqlite3_bind_int64(s, 14, m->first_receive_ms);
-    sqlite3_bind_int64(s, 15, m->nonce);
+    bind_insert_int(st, s, 10, m->sent_ms);
+    bind_insert_int(st, s, 11, m->visible_ms);
+    bind_insert_int(st, s, 12, m->expires_ms);
+    bind_insert_int(st, s, 13, m->receive_count);
+    bind_insert_int(st, s, 14, m->first_receive_ms);
+    bind_insert_int(st, s, 15, m->nonce);
     bind_insert_opt(st, s, 16, m->group_id);
     bind_insert_opt(st, s, 17, m->dedup_id);
     bind_insert_opt(st, s, 18, m->sequence_number);
