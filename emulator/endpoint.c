@@ -516,7 +516,9 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
     struct evbuffer *body_buf = evhttp_request_get_input_buffer(req);
     size_t body_len = evbuffer_get_length(body_buf);
     const char *body = body_len ? (const char *)evbuffer_pullup(body_buf, -1) : "";
-    err_t err = {0};
+    err_t err; /* the code and an empty message: zeroing its 2 KiB buffer was 0.26k a request */
+    err.code = ERR_NONE;
+    err.message[0] = '\0';
     int rc = 0;
 
     if (target) {
