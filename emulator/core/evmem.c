@@ -1,7 +1,7 @@
 /* libevent's allocator with a per-thread cache of freed blocks (see
  * evmem.h). Size classes: every 16 bytes up to 512, then four a doubling
  * (640, 768, 896, 1024, 1280, ...) up to 8 KiB; a list keeps at most
- * 64 KiB of its class (and at most 256 blocks), linked through the
+ * 256 KiB of its class (and at most 4,096 blocks), linked through the
  * blocks' first bytes. */
 #include "core/evmem.h"
 
@@ -15,8 +15,8 @@
 
 #define N_CLASSES 48
 #define SMALL_MAX 8192
-#define LIST_BYTES 65536
-#define LIST_MAX 256
+#define LIST_BYTES (256 * 1024)
+#define LIST_MAX 4096
 
 struct cache {
     void *head[N_CLASSES];
