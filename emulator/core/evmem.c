@@ -1,7 +1,7 @@
-/* libevent's allocator with a per-thread cache of freed blocks (see
- * evmem.h). Size classes: every 16 bytes up to 512, then four a doubling
- * (640, 768, 896, 1024, 1280, ...) up to 8 KiB; a list keeps at most
- * 256 KiB of its class (and at most 4,096 blocks), linked through the
+/* libevent's and cJSON's allocator with a per-thread cache of freed
+ * blocks (see evmem.h). Size classes: every 16 bytes up to 512, then four
+ * a doubling (640, 768, 896, 1024, 1280, ...) up to 8 KiB; a list keeps at
+ * most 256 KiB of its class (and at most 4,096 blocks), linked through the
  * blocks' first bytes. */
 #include "core/evmem.h"
 

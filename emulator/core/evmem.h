@@ -24,8 +24,9 @@
 #include <stddef.h>
 
 /* Hands libevent (event_set_mem_functions) and cJSON (cJSON_InitHooks)
- * these functions: call before either first allocates. The sanitizer build installs nothing, so
- * that a use of a freed libevent block is still caught. */
+ * these functions: call before either first allocates. The sanitizer
+ * build installs nothing, so that a use of a freed libevent or cJSON block
+ * is still caught (sluice's own calls below still use the lists there). */
 void evmem_install(void);
 
 void *evmem_malloc(size_t n);
