@@ -26,7 +26,9 @@
 /* Hands libevent (event_set_mem_functions) and cJSON (cJSON_InitHooks)
  * these functions: call before either first allocates. The sanitizer
  * build installs nothing, so that a use of a freed libevent or cJSON block
- * is still caught (sluice's own calls below still use the lists there). */
+ * is still caught (sluice's own calls below still use the lists there,
+ * with each cached block poisoned but for its link, so that a use of it
+ * after its free is caught too). */
 void evmem_install(void);
 
 void *evmem_malloc(size_t n);
