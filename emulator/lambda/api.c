@@ -181,7 +181,7 @@ static void invoke(lambda_t *l, struct evhttp_request *req, const char *name)
         }
         /* 202 once the event is on the disk as `durability:` promises (with
          * full: after the syncer thread's fdatasync, the loop free meanwhile) */
-        lambda_event_store_when_synced(l->events, lambda_event_store_last_commit(l->events), event_accepted, ctx);
+        lambda_event_store_when_synced(l->events, event_accepted, ctx);
         return;
     }
     if (type && strcmp(type, "RequestResponse") != 0) {

@@ -153,13 +153,9 @@ static int run(lambda_event_store_t *s, sqlite3_stmt *st, const char *what)
     return 0;
 }
 
-int64_t lambda_event_store_last_commit(const lambda_event_store_t *s)
+void lambda_event_store_when_synced(lambda_event_store_t *s, lambda_event_synced_fn fn, void *arg)
 {
-    return s->commits;
-}
-
-void lambda_event_store_when_synced(lambda_event_store_t *s, int64_t commit, lambda_event_synced_fn fn, void *arg)
-{
+    int64_t commit = s->commits;
     if (commit <= s->synced) {
         fn(arg, 0);
         return;

@@ -40,14 +40,13 @@ int lambda_event_store_add(lambda_event_store_t *s, const lambda_event_row_t *ro
 int lambda_event_store_retry(lambda_event_store_t *s, const char *request_id, int attempt, int64_t due_ms);
 int lambda_event_store_remove(lambda_event_store_t *s, const char *request_id);
 
-/* The number of the store's last commit (for lambda_event_store_when_synced). */
-int64_t lambda_event_store_last_commit(const lambda_event_store_t *s);
-/* Calls fn(arg, 0) once commit is on the disk as `durability:` promises
- * (at once unless durability is full and its sync has not finished),
- * fn(arg, -1) if that sync failed. Callers are answered in commit order;
- * closing the store syncs and answers those still waiting. */
+/* Calls fn(arg, 0) once the store's last commit is on the disk as
+ * `durability:` promises (at once unless durability is full and its sync
+ * has not finished), fn(arg, -1) if that sync failed. Callers are answered
+ * in commit order; closing the store syncs and answers those still
+ * waiting. */
 typedef void (*lambda_event_synced_fn)(void *arg, int rc);
-void lambda_event_store_when_synced(lambda_event_store_t *s, int64_t commit, lambda_event_synced_fn fn, void *arg);
+void lambda_event_store_when_synced(lambda_event_store_t *s, lambda_event_synced_fn fn, void *arg);
 
 /* Calls fn for every stored event, oldest first (the row is borrowed).
  * Returns the number of rows, or -1. */

@@ -91,20 +91,29 @@ static int wb_close(sqlite3_file *f)
     return rc != SQLITE_OK ? rc : rc2;
 }
 
+/* A failed write of the memory barrier's, answered (once) to the next call
+ * on the WAL: its error, or SQLITE_OK. */
+static int take_error(wb_file_t *w)
+{
+    int rc = w->err;
+    w->err = 0;
+    return rc;
+}
+
 /* A WAL file's buffer, written out before anything else touches the file
  * (and a failed write of the memory barrier's answered first). */
+static int flushed(sqlite3_file *f)
+{
+    wb_file_t *w = (wb_file_t *)f;
+    int rc = take_error(w);
+    return rc != SQLITE_OK ? rc : flush(w);
+}
+
 #define FLUSHED(f)                                                                                                \
     do {                                                                                                          \
-        if (((wb_file_t *)(f))->err) {                                                                            \
-            int rc_ = ((wb_file_t *)(f))->err;                                                                    \
-            ((wb_file_t *)(f))->err = 0;                                                                          \
+        int rc_ = flushed(f);                                                                                     \
+        if (rc_ != SQLITE_OK)                                                                                     \
             return rc_;                                                                                           \
-        }                                                                                                         \
-        if (((wb_file_t *)(f))->len) {                                                                            \
-            int rc_ = flush((wb_file_t *)(f));                                                                    \
-            if (rc_ != SQLITE_OK)                                                                                 \
-                return rc_;                                                                                       \
-        }                                                                                                         \
     } while (0)
 
 static int wb_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
@@ -119,11 +128,9 @@ static int wb_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
     if (!w->is_wal)
         return w->real->pMethods->xWrite(w->real, b, n, o);
     COUNT(st_writes);
-    if (w->err) {
-        int rc = w->err;
-        w->err = 0;
-        return rc;
-    }
+    int err = take_error(w);
+    if (err != SQLITE_OK)
+        return err;
     if (w->len && (o != w->off + (sqlite3_int64)w->len || w->len + (size_t)n > BUF_CAP)) {
         int rc = flush(w);
         if (rc != SQLITE_OK)
