@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -1168,6 +1169,13 @@ void sqs_store_close(sqs_store_t *st)
     if (!st)
         return;
     sqs_ckpt_stop(st->ckpt); /* first: the loop's connection is then the last, and its close checkpoints */
+    if (st->db && st->pend_n && !st->in_call && !st->in_group && !st->gone) {
+        /* What is pending is settled, so the next start re-pends nothing. */
+        if (run(st, stmt(st, S_BEGIN), "begin") == 0) {
+            if (settle_step(st, INT_MAX, INT64_MAX) < 0 || run(st, stmt(st, S_COMMIT), "commit"))
+                run(st, stmt(st, S_ROLLBACK), "rollback");
+        }
+    }
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db)
