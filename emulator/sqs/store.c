@@ -1150,6 +1150,9 @@ sqs_store_t *sqs_store_open(const char *path)
     }
     if (pend_reload(st))
         goto fail;
+    if (st->pend_n)
+        log_info("msg=\"rows above the watermark re-pended (their entries are settled again)\" rows=%lld",
+                 (long long)st->pend_n);
     if (st->path)
         st->ckpt = sqs_ckpt_start(st->db, path, vfs, durability_full);
     if (st->path && durability_full && asprintf(&st->wal_path, "%s-wal", path) < 0)
