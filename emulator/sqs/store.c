@@ -222,6 +222,7 @@ typedef struct {
 #define SETTLE_BOUND 64    /* a queue with this many pending entries is settled at the next commit */
 #define SETTLE_CAP 16384   /* ... and all queues, most pending first, once this many are pending */
 #define SETTLE_STEP 2048   /* entries settled at one commit (bounded loop callbacks) */
+#define SETTLE_ROWS 16     /* entries one settling statement inserts (a statement's own cost shared) */
 
 /* A queue's counters as they were before the open call first changed
  * them, restored if the call rolls back. */
@@ -240,6 +241,7 @@ struct sqs_store {
     int64_t single_changes; /* sqlite3_total_changes64 when that call began */
     int64_t lost;   /* group transactions lost so far (rolled back by SQLite or a failed commit) */
     sqlite3_stmt *stmt[S__COUNT];
+    sqlite3_stmt *settle_many[2]; /* S_R_INSERT, S_X_INSERT for SETTLE_ROWS entries at once */
     uint32_t insert_nulls; /* S_M_INSERT's parameters bound to NULL now (bit i: parameter i) */
     uint32_t insert_ints;  /* ... bound to the integer in insert_int[i] now */
     int64_t insert_int[20];
@@ -594,20 +596,29 @@ static int pend_reload(sqs_store_t *st)
  * they leave the list only once both are in. 0 or -1. */
 static int settle_entries(sqs_store_t *st, pqueue_t *p, int k)
 {
-    sqlite3_stmt *r = stmt(st, S_R_INSERT), *x = stmt(st, S_X_INSERT);
-    sqlite3_bind_int64(r, 1, p->queue_id);
-    sqlite3_bind_int64(x, 1, p->queue_id);
-    for (int i = 0; i < k; i++) {
-        sqlite3_bind_int64(r, 2, p->e[i].visible_ms);
-        sqlite3_bind_int64(r, 3, p->e[i].seq);
-        if (run(st, r, "settle_ready"))
-            return -1;
-    }
-    for (int i = 0; i < k; i++) {
-        sqlite3_bind_int64(x, 2, p->e[i].expires_ms);
-        sqlite3_bind_int64(x, 3, p->e[i].seq);
-        if (run(st, x, "settle_expiry"))
-            return -1;
+    int whole = k - k % SETTLE_ROWS;
+    for (int t = 0; t < 2; t++) { /* ready, then expiry */
+        const char *what = t ? "settle_expiry" : "settle_ready";
+        sqlite3_stmt *m = st->settle_many[t];
+        sqlite3_reset(m);
+        sqlite3_bind_int64(m, 1, p->queue_id);
+        for (int b = 0; b < whole; b += SETTLE_ROWS) {
+            for (int j = 0; j < SETTLE_ROWS; j++) {
+                const pentry_t *e = &p->e[b + j];
+                sqlite3_bind_int64(m, 2 + 2 * j, t ? e->expires_ms : e->visible_ms);
+                sqlite3_bind_int64(m, 3 + 2 * j, e->seq);
+            }
+            if (run(st, m, what))
+                return -1;
+        }
+        sqlite3_stmt *one = stmt(st, t ? S_X_INSERT : S_R_INSERT);
+        sqlite3_bind_int64(one, 1, p->queue_id);
+        for (int i = whole; i < k; i++) {
+            sqlite3_bind_int64(one, 2, t ? p->e[i].expires_ms : p->e[i].visible_ms);
+            sqlite3_bind_int64(one, 3, p->e[i].seq);
+            if (run(st, one, what))
+                return -1;
+        }
     }
     pj_touch(st, p);
     memmove(p->e, p->e + k, (size_t)(p->n - k) * sizeof *p->e);
@@ -1148,6 +1159,16 @@ sqs_store_t *sqs_store_open(const char *path)
             goto fail;
         }
     }
+    for (int t = 0; t < 2; t++) {
+        char q[160 + SETTLE_ROWS * 24];
+        int len = snprintf(q, sizeof q, "INSERT OR IGNORE INTO %s VALUES", t ? "expiry" : "ready");
+        for (int j = 0; j < SETTLE_ROWS; j++)
+            len += snprintf(q + len, sizeof q - (size_t)len, "%s(?1,?%d,?%d)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
+        if (sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->settle_many[t], NULL) != SQLITE_OK) {
+            log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", q, sqlite3_errmsg(st->db));
+            goto fail;
+        }
+    }
     if (pend_reload(st))
         goto fail;
     if (st->pend_n)
@@ -1181,6 +1202,8 @@ void sqs_store_close(sqs_store_t *st)
     }
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    sqlite3_finalize(st->settle_many[0]);
+    sqlite3_finalize(st->settle_many[1]);
     if (st->db)
         sqlite3_close(st->db);
     if (st->dir_fd >= 0)
