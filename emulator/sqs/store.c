@@ -2017,6 +2017,31 @@ int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now)
     return v;
 }
 
+int sqs_store_full_scans(sqs_store_t *st)
+{
+    int bad = 0;
+    for (int i = 0; i < S__COUNT; i++) {
+        char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql[i]);
+        sqlite3_stmt *s = NULL;
+        if (!q || sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK) {
+            sqlite3_free(q);
+            return -1;
+        }
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(s, 3);
+            if (d && (!strncmp(d, "SCAN messages", 13) || !strncmp(d, "SCAN ready", 10) ||
+                      !strncmp(d, "SCAN expiry", 11) || !strncmp(d, "SCAN m", 6) || !strncmp(d, "SCAN r", 6) ||
+                      !strncmp(d, "SCAN x", 6))) {
+                log_error("msg=\"full scan\" plan=\"%s\" sql=\"%s\"", d, sql[i]);
+                bad++;
+            }
+        }
+        sqlite3_finalize(s);
+        sqlite3_free(q);
+    }
+    return bad;
+}
+
 void sqs_store_set_open_hook(sqs_store_t *st, void (*fn)(void *ctx), void *ctx)
 {
     st->open_hook = fn;

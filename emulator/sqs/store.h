@@ -178,6 +178,9 @@ int sqs_store_settle(sqs_store_t *st, int budget, int64_t upto_seq);
 int64_t sqs_store_settle_mark(const sqs_store_t *st);
 /* Pending entries of queue_id (0: of all queues). */
 int64_t sqs_store_unsettled(const sqs_store_t *st, int64_t queue_id);
+/* Statements whose query plan scans messages, ready or expiry whole
+ * (logged; tests): 0, or how many, or -1. */
+int sqs_store_full_scans(sqs_store_t *st);
 /* fn(ctx) runs when the store opens a group transaction itself (to settle
  * a queue a read outside any call needs): the caller schedules its flush. */
 void sqs_store_set_open_hook(sqs_store_t *st, void (*fn)(void *ctx), void *ctx);

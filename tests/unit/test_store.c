@@ -1416,6 +1416,19 @@ static void test_settle_before_access(void **state)
     sqs_store_close(st);
 }
 
+/* No statement reads a whole table of messages or entries: each finds
+ * its rows on a key (EXPLAIN QUERY PLAN of every prepared statement). */
+static void test_no_full_scans(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    for (int i = 0; i < 50; i++)
+        add_msg(st, q, "m", i, FAR);
+    assert_int_equal(sqs_store_full_scans(st), 0);
+    sqs_store_close(st);
+}
+
 /* A call rolled back restores the pending lists as they were (its sends
  * and the settling it did), so memory and the file agree. */
 static void test_settle_rollback(void **state)
@@ -1533,6 +1546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_settle_on_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_before_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_full_scans, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_watermark_after_a_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
