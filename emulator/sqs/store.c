@@ -1171,9 +1171,21 @@ sqs_store_t *sqs_store_open(const char *path)
     }
     if (pend_reload(st))
         goto fail;
-    if (st->pend_n)
-        log_info("msg=\"rows above the watermark re-pended (their entries are settled again)\" rows=%lld",
-                 (long long)st->pend_n);
+    if (st->pend_n) {
+        /* Settled now, before any call: else the first call on a queue
+         * would settle all its re-pended rows at once, on the loop. */
+        int64_t t0 = clock_mono_us(), rows = st->pend_n;
+        if (run(st, stmt(st, S_BEGIN), "begin") ||
+            (settle_step(st, INT_MAX, INT64_MAX) < 0 || run(st, stmt(st, S_COMMIT), "commit"))) {
+            if (!sqlite3_get_autocommit(st->db))
+                run(st, stmt(st, S_ROLLBACK), "rollback");
+            if (pend_reload(st))
+                goto fail;
+        }
+        log_info("msg=\"rows above the watermark settled at start (their entries written again)\" rows=%lld "
+                 "ms=%lld",
+                 (long long)rows, (long long)((clock_mono_us() - t0) / 1000));
+    }
     if (st->path)
         st->ckpt = sqs_ckpt_start(st->db, path, vfs, durability_full);
     if (st->path && durability_full && asprintf(&st->wal_path, "%s-wal", path) < 0)
