@@ -1341,6 +1341,26 @@ static void test_settle_on_cap(void **state)
     sqs_store_close(st);
 }
 
+/* A step settles at most 128 queues (its cost is mostly their leaves),
+ * however few entries each holds. */
+static void test_settle_step_bounded_by_queues(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    char name[32];
+    for (int k = 0; k < 200; k++) {
+        snprintf(name, sizeof name, "q%d", k);
+        add_msg(st, add_queue(st, name), "m", 0, FAR);
+    }
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_settle(st, 1000, sqs_store_settle_mark(st)), 1);
+    assert_int_equal(sqs_store_unsettled(st, 0), 200 - 128);
+    assert_int_equal(sqs_store_settle(st, 1000, INT64_MAX), 0);
+    assert_int_equal(sqs_store_unsettled(st, 0), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    sqs_store_close(st);
+}
+
 /* Every call but a send settles the queue it touches first, so what it
  * reads or changes is exact; a delete of a pending row drops its entries;
  * reads outside any call settle in a group transaction the store opens
@@ -1567,6 +1587,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expire_bound_follows_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_on_bound_and_by_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_on_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_step_bounded_by_queues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_before_access, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_full_scans, setup, teardown),
