@@ -27,7 +27,7 @@
 #define MAX_TAGS 50
 #define SWEEP_INTERVAL_MS 1000
 #define SWEEP_CHUNK 1000 /* rows the retention sweep deletes per loop turn */
-#define SETTLE_CHUNK 1024 /* pending entries the sweep settles per loop turn (and at most 128 queues' worth) */
+#define SETTLE_CHUNK 1024 /* pending entries the sweep settles per loop turn (and at most 64 queues' worth) */
 #define MAX_IN_FLIGHT 120000
 #define COOLDOWN_MS 60000
 #define FIFO_WINDOW_MS (5 * 60 * 1000) /* de-duplication and receive-attempt windows */

@@ -171,7 +171,7 @@ int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now);
  * pending or, past 16,384 pending in all, for the fullest queues, and by
  * sqs_store_settle (the caller's timer). */
 /* Settles up to budget pending entries with seq <= upto_seq, of at most
- * 128 queues, those with the most first, in the open call; then moves the
+ * 64 queues, those with the most first, in the open call; then moves the
  * watermark. 1 when such entries remain, 0 when none, -1. */
 int sqs_store_settle(sqs_store_t *st, int budget, int64_t upto_seq);
 /* The highest pending seq (0: none): a timer settles up to it. */
