@@ -27,6 +27,7 @@
 #define MAX_TAGS 50
 #define SWEEP_INTERVAL_MS 1000
 #define SWEEP_CHUNK 1000 /* rows the retention sweep deletes per loop turn */
+#define SETTLE_CHUNK 1024 /* pending entries the sweep settles per loop turn (and at most 64 queues' worth) */
 #define MAX_IN_FLIGHT 120000
 #define COOLDOWN_MS 60000
 #define FIFO_WINDOW_MS (5 * 60 * 1000) /* de-duplication and receive-attempt windows */
@@ -59,6 +60,17 @@ static int queue_counts(sqs_t *s, sqs_queue_t *q, int64_t now, int64_t *visible,
 }
 
 static void resync_registry(sqs_t *s);
+
+/* The store opened a group transaction itself (to settle a queue that a
+ * read outside any call needs): it is committed this loop turn. */
+static void store_opened(void *ctx)
+{
+    sqs_t *s = ctx;
+    if (s->group && s->flush_ev && !s->flush_scheduled) {
+        s->flush_scheduled = 1;
+        event_active(s->flush_ev, 0, 0);
+    }
+}
 
 /* ---------- metrics (AWS/SQS, per QueueName) ---------- */
 
@@ -2999,8 +3011,19 @@ static int sweep_step(sqs_t *s, int budget)
         return -1;
     int64_t now = clock_now_ms();
     int n, left = budget, more = 0, failed = 0, expired = 0;
+    /* The sends' pending entries, up to the newest when this sweep began
+     * (the entries of later sends wait for the next second's). */
+    if (!s->settle_upto)
+        s->settle_upto = sqs_store_settle_mark(s->store);
+    int settled = s->settle_upto ? sqs_store_settle(s->store, SETTLE_CHUNK, s->settle_upto) : 0;
+    if (settled < 0)
+        failed = 1;
+    else if (settled == 1)
+        more = 1;
+    else
+        s->settle_upto = 0;
     sqs_queue_t **qs = sqs_registry_all(s->reg, &n);
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n && !failed; k++) {
         int i = (int)((s->sweep_pos + (size_t)k) % (size_t)n);
         int got = sqs_store_expire(s->store, qs[i]->id, now, left);
         if (got < 0) {
@@ -3067,6 +3090,7 @@ sqs_t *sqs_new(struct event_base *base, const char *db_path, const char *default
         sqs_free(s);
         return NULL;
     }
+    sqs_store_set_open_hook(s->store, store_opened, s);
     if (sqs_store_queue_each(s->store, load_queue, s)) {
         sqs_free(s);
         return NULL;

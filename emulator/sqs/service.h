@@ -49,6 +49,7 @@ struct sqs {
         sqs_call_t *head, *tail;
     } waiting[SQS_WAIT__COUNT];
     int64_t lost_seen;           /* sqs_store_lost() the registry was last synced at */
+    int64_t settle_upto;         /* the sweep settles pending entries up to this seq (0: not begun) */
     /* durability: full: the WAL is synced by sqs/wal_sync.c's thread, and
      * answers wait for a sync begun after their commit (NULL: commits
      * sync themselves, or durability is normal). */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -26,12 +27,18 @@ enum {
     S_M_PURGE, S_M_EXPIRE, S_M_COUNT_ALL, S_M_COUNT_HIDDEN, S_M_NEXT_VISIBLE,
     S_M_GROUPED, S_M_GROUP_ROWS, S_M_HAS_GROUPS, S_M_STATE, S_M_ADVANCE, S_M_OLDEST, S_M_NEXT_EXPIRY,
     S_D_GET, S_D_PUT, S_D_PURGE, S_D_EXPIRE, S_M_RETENTION, S_M_PEEK,
+    S_R_INSERT, S_X_INSERT, S_W_GET, S_W_SET, S_M_MAX_SEQ, S_M_UNSETTLED, S_M_SENT,
     S__COUNT
 };
 
 #define MSG_COLS "seq, queue_id, message_id, body, attributes, md5_body, md5_attributes, trace_header, " \
                  "md5_system, sender_id, sent_ms, visible_ms, expires_ms, receive_count, first_receive_ms, " \
                  "nonce, group_id, dedup_id, sequence_number, dlq_source_arn"
+/* The same columns of messages m, for joins with ready and expiry. */
+#define MSG_COLS_M "m.seq, m.queue_id, m.message_id, m.body, m.attributes, m.md5_body, m.md5_attributes, " \
+                   "m.trace_header, m.md5_system, m.sender_id, m.sent_ms, m.visible_ms, m.expires_ms, " \
+                   "m.receive_count, m.first_receive_ms, m.nonce, m.group_id, m.dedup_id, m.sequence_number, " \
+                   "m.dlq_source_arn"
 
 static const char *sql[S__COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -53,16 +60,18 @@ static const char *sql[S__COUNT] = {
                    "last_purge_ms) VALUES(?,?,?,?,?,?,?,?,?)",
     [S_Q_UPDATE] = "UPDATE queues SET attributes=?, tags=?, modified_ms=?, last_purge_ms=? WHERE id=?",
     [S_Q_DELETE] = "DELETE FROM queues WHERE id=?",
-    [S_Q_DELETE_MSGS] = "DELETE FROM messages WHERE queue_id=?",
+    /* A queue's rows are found on ready (its queue settled first). */
+    [S_Q_DELETE_MSGS] = "DELETE FROM messages WHERE seq IN (SELECT seq FROM ready WHERE queue_id=?)",
     [S_M_INSERT] = "INSERT INTO messages(queue_id, message_id, body, attributes, md5_body, md5_attributes, "
                    "trace_header, md5_system, sender_id, sent_ms, visible_ms, expires_ms, receive_count, "
                    "first_receive_ms, nonce, group_id, dedup_id, sequence_number, dlq_source_arn) "
                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [S_M_VISIBLE] = "SELECT " MSG_COLS " FROM messages WHERE queue_id=? AND visible_ms<=? "
-                    "ORDER BY visible_ms, seq LIMIT ?",
+    [S_M_VISIBLE] = "SELECT " MSG_COLS_M " FROM ready r CROSS JOIN messages m ON m.seq=r.seq "
+                    "WHERE r.queue_id=? AND r.visible_ms<=? ORDER BY r.visible_ms, r.seq LIMIT ?",
     [S_M_GET] = "SELECT " MSG_COLS " FROM messages WHERE seq=? AND queue_id=?",
-    /* The dashboard's peek: every row, in receive order (messages_ready). */
-    [S_M_PEEK] = "SELECT " MSG_COLS " FROM messages WHERE queue_id=? ORDER BY visible_ms, seq LIMIT ?",
+    /* The dashboard's peek: every row, in receive order (ready). */
+    [S_M_PEEK] = "SELECT " MSG_COLS_M " FROM ready r CROSS JOIN messages m ON m.seq=r.seq WHERE r.queue_id=? "
+                 "ORDER BY r.visible_ms, r.seq LIMIT ?",
     [S_M_UPDATE_RECV] = "UPDATE messages SET visible_ms=?, receive_count=?, first_receive_ms=?, nonce=? "
                         "WHERE seq=?",
     [S_M_SET_VISIBLE] = "UPDATE messages SET visible_ms=? WHERE seq=?",
@@ -71,24 +80,27 @@ static const char *sql[S__COUNT] = {
     [S_M_DELETE_ID] = "DELETE FROM messages WHERE seq=? AND message_id=? RETURNING queue_id, visible_ms, "
                       "receive_count, seq",
     [S_M_MOVE] = "UPDATE messages SET queue_id=?, visible_ms=?, expires_ms=?, dlq_source_arn=? WHERE seq=?",
-    [S_M_PURGE] = "DELETE FROM messages WHERE queue_id=?",
-    /* A bounded chunk of one queue's expired rows, found on messages_expiry. */
-    [S_M_EXPIRE] = "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages WHERE queue_id=?1 AND "
+    [S_M_PURGE] = "DELETE FROM messages WHERE seq IN (SELECT seq FROM ready WHERE queue_id=?)",
+    /* A bounded chunk of one queue's expired rows, found on expiry. */
+    [S_M_EXPIRE] = "DELETE FROM messages WHERE seq IN (SELECT seq FROM expiry WHERE queue_id=?1 AND "
                    "expires_ms<=?2 LIMIT ?3) RETURNING queue_id, visible_ms, receive_count, seq",
     /* Full counts: only to rebuild a queue's counters (start-up, after a
      * failed commit) and for tests; everything else reads the counters. */
-    [S_M_COUNT_ALL] = "SELECT count(*) FROM messages WHERE queue_id=?",
-    [S_M_COUNT_HIDDEN] = "SELECT count(*) FILTER (WHERE receive_count>0), count(*) FILTER (WHERE receive_count=0) "
-                         "FROM messages WHERE queue_id=? AND visible_ms>?",
+    [S_M_COUNT_ALL] = "SELECT count(*) FROM ready WHERE queue_id=?",
+    [S_M_COUNT_HIDDEN] = "SELECT count(*) FILTER (WHERE m.receive_count>0), count(*) FILTER (WHERE "
+                         "m.receive_count=0) FROM ready r CROSS JOIN messages m ON m.seq=r.seq "
+                         "WHERE r.queue_id=? AND r.visible_ms>?",
     [S_M_STATE] = "SELECT queue_id, visible_ms, receive_count FROM messages WHERE seq=?",
     /* The rows whose visibility deadline passed since the counters' cursor
      * (visible_ms, seq) <= now, in index order, a bounded chunk at a time. */
-    [S_M_ADVANCE] = "SELECT visible_ms, seq, receive_count FROM messages WHERE queue_id=?1 AND visible_ms>=?2 "
-                    "AND visible_ms<=?4 AND (visible_ms>?2 OR seq>?3) ORDER BY visible_ms, seq LIMIT ?5",
+    [S_M_ADVANCE] = "SELECT r.visible_ms, r.seq, m.receive_count FROM ready r CROSS JOIN messages m ON m.seq=r.seq "
+                    "WHERE r.queue_id=?1 AND r.visible_ms>=?2 AND r.visible_ms<=?4 AND (r.visible_ms>?2 OR "
+                    "r.seq>?3) ORDER BY r.visible_ms, r.seq LIMIT ?5",
     /* Retention is per queue, so the first row to expire is the oldest. */
-    [S_M_OLDEST] = "SELECT sent_ms FROM messages WHERE queue_id=? ORDER BY expires_ms LIMIT 1",
-    [S_M_NEXT_EXPIRY] = "SELECT min(expires_ms) FROM messages WHERE queue_id=?",
-    [S_M_NEXT_VISIBLE] = "SELECT min(visible_ms) FROM messages WHERE queue_id=? AND visible_ms>?",
+    [S_M_OLDEST] = "SELECT x.expires_ms, m.sent_ms FROM expiry x CROSS JOIN messages m ON m.seq=x.seq "
+                   "WHERE x.queue_id=? ORDER BY x.expires_ms LIMIT 1",
+    [S_M_NEXT_EXPIRY] = "SELECT min(expires_ms) FROM expiry WHERE queue_id=?",
+    [S_M_NEXT_VISIBLE] = "SELECT min(visible_ms) FROM ready WHERE queue_id=? AND visible_ms>?",
     [S_M_GROUPED] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
                     "WHERE queue_id=? AND group_id IS NOT NULL AND seq>? ORDER BY seq LIMIT ?",
     [S_M_GROUP_ROWS] = "SELECT seq, group_id, visible_ms, receive_count, expires_ms FROM messages "
@@ -99,7 +111,20 @@ static const char *sql[S__COUNT] = {
     [S_D_PUT] = "INSERT OR REPLACE INTO dedup(queue_id, scope, dedup_id, message_id, sequence_number, expires_ms) "
                 "VALUES(?,?,?,?,?,?)",
     [S_D_PURGE] = "DELETE FROM dedup WHERE queue_id=?",
-    [S_M_RETENTION] = "UPDATE messages SET expires_ms=sent_ms+? WHERE queue_id=?",
+    [S_M_RETENTION] = "UPDATE messages SET expires_ms=sent_ms+?1 WHERE seq IN (SELECT seq FROM ready "
+                      "WHERE queue_id=?2)",
+    /* Settling: a send's entries, written later in batches per queue (see
+     * "Pending entries" in docs/architecture.md). OR IGNORE: an entry may
+     * be settled twice (re-pended at start-up, a settle retried). */
+    [S_R_INSERT] = "INSERT OR IGNORE INTO ready(queue_id, visible_ms, seq) VALUES(?,?,?)",
+    [S_X_INSERT] = "INSERT OR IGNORE INTO expiry(queue_id, expires_ms, seq) VALUES(?,?,?)",
+    /* The watermark: every row with seq <= it has its entries. */
+    [S_W_GET] = "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='settled_seq'), 0)",
+    [S_W_SET] = "INSERT INTO meta(key, value) VALUES('settled_seq', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+    [S_M_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM messages",
+    [S_M_UNSETTLED] = "SELECT seq, queue_id, visible_ms, expires_ms FROM messages WHERE seq>? ORDER BY seq",
+    [S_M_SENT] = "SELECT sent_ms FROM messages WHERE seq=?",
     [S_D_EXPIRE] = "DELETE FROM dedup WHERE rowid IN (SELECT rowid FROM dedup WHERE expires_ms<=? LIMIT ?)",
 };
 
@@ -132,6 +157,29 @@ static const char *migrations[] = {
     /* ... and one message group's rows in send order, so a FIFO receive
      * reads the groups it delivers from, not the whole backlog. */
     "CREATE INDEX messages_group_seq ON messages(queue_id, group_id, seq) WHERE group_id IS NOT NULL;",
+    /* 4: the two per-queue indexes of every row become tables sluice
+     * fills in batches per queue (a send writes only its row; "Pending
+     * entries" in docs/architecture.md). Updates and deletes keep them by
+     * triggers; meta's settled_seq is the watermark below which every row
+     * has its entries. */
+    "CREATE TABLE ready(queue_id INTEGER NOT NULL, visible_ms INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(queue_id, visible_ms, seq)) WITHOUT ROWID;"
+    "CREATE TABLE expiry(queue_id INTEGER NOT NULL, expires_ms INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(queue_id, expires_ms, seq)) WITHOUT ROWID;"
+    "INSERT INTO ready SELECT queue_id, visible_ms, seq FROM messages;"
+    "INSERT INTO expiry SELECT queue_id, expires_ms, seq FROM messages;"
+    "INSERT OR REPLACE INTO meta(key, value) VALUES('settled_seq', (SELECT coalesce(max(seq), 0) FROM messages));"
+    "DROP INDEX messages_ready;"
+    "DROP INDEX messages_expiry;"
+    "CREATE TRIGGER messages_ready_move AFTER UPDATE OF queue_id, visible_ms ON messages BEGIN"
+    " DELETE FROM ready WHERE queue_id=old.queue_id AND visible_ms=old.visible_ms AND seq=old.seq;"
+    " INSERT OR IGNORE INTO ready(queue_id, visible_ms, seq) VALUES(new.queue_id, new.visible_ms, new.seq); END;"
+    "CREATE TRIGGER messages_expiry_move AFTER UPDATE OF queue_id, expires_ms ON messages BEGIN"
+    " DELETE FROM expiry WHERE queue_id=old.queue_id AND expires_ms=old.expires_ms AND seq=old.seq;"
+    " INSERT OR IGNORE INTO expiry(queue_id, expires_ms, seq) VALUES(new.queue_id, new.expires_ms, new.seq); END;"
+    "CREATE TRIGGER messages_entries_gone AFTER DELETE ON messages BEGIN"
+    " DELETE FROM ready WHERE queue_id=old.queue_id AND visible_ms=old.visible_ms AND seq=old.seq;"
+    " DELETE FROM expiry WHERE queue_id=old.queue_id AND expires_ms=old.expires_ms AND seq=old.seq; END;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -151,6 +199,32 @@ typedef struct {
 } qcount_t;
 #define QC_GONE (-1)
 
+/* A send's entries in ready and expiry, not written yet: its queue's
+ * pending list, in seq order ("Pending entries" in docs/architecture.md). */
+typedef struct {
+    int64_t seq, visible_ms, expires_ms;
+} pentry_t;
+
+typedef struct {
+    int64_t queue_id; /* 0: free slot */
+    int n, cap;
+    pentry_t *e;
+} pqueue_t;
+
+/* A queue's pending list as it was before the open call first changed it,
+ * restored if the call rolls back. */
+typedef struct {
+    int64_t queue_id;
+    int n;
+    pentry_t *e;
+} pjournal_t;
+
+#define SETTLE_BOUND 64    /* a queue with this many pending entries is settled at the next commit */
+#define SETTLE_CAP 16384   /* ... and all queues, most pending first, once this many are pending */
+#define SETTLE_STEP 1024   /* entries settled at one commit (bounded loop callbacks) */
+#define SETTLE_QUEUES 64   /* ... of at most this many queues (2,048 of 128 took up to 13 ms) */
+#define SETTLE_ROWS 16     /* entries one settling statement inserts (a statement's own cost shared) */
+
 /* A queue's counters as they were before the open call first changed
  * them, restored if the call rolls back. */
 typedef struct {
@@ -168,6 +242,7 @@ struct sqs_store {
     int64_t single_changes; /* sqlite3_total_changes64 when that call began */
     int64_t lost;   /* group transactions lost so far (rolled back by SQLite or a failed commit) */
     sqlite3_stmt *stmt[S__COUNT];
+    sqlite3_stmt *settle_many[2]; /* S_R_INSERT, S_X_INSERT for SETTLE_ROWS entries at once */
     uint32_t insert_nulls; /* S_M_INSERT's parameters bound to NULL now (bit i: parameter i) */
     uint32_t insert_ints;  /* ... bound to the integer in insert_int[i] now */
     int64_t insert_int[20];
@@ -186,6 +261,17 @@ struct sqs_store {
     int gone;            /* set once: refused until a restart */
     int dir_fd;          /* the data directory, flock()ed: one sluice per directory; -1: none */
     sqs_ckpt_t *ckpt;    /* WAL checkpoints off the loop; NULL: SQLite's autocheckpoint */
+    pqueue_t *pq;        /* pending entries per queue: open addressing on queue_id */
+    size_t pq_cap, pq_used;
+    int64_t pend_n;      /* entries pending over all queues */
+    int pend_due;        /* a queue has SETTLE_BOUND pending entries */
+    pjournal_t *pj;
+    size_t pj_n, pj_cap;
+    int64_t w;           /* the watermark (meta settled_seq) as the open transaction has it */
+    int64_t w_saved;     /* ... as the open call found it */
+    void (*open_hook)(void *ctx); /* the store opened a group transaction itself */
+    void *open_ctx;
+    int tail_held;       /* the caller holds its writes for the WAL's tail (sqs_store_tail_start) */
     char *wal_path;      /* "<path>-wal" with durability: full on disk; else NULL */
 };
 
@@ -299,6 +385,384 @@ static void qc_drop_all(sqs_store_t *st)
     st->jr_n = 0;
 }
 
+static int pend_reload(sqs_store_t *st);
+
+/* Memory no longer matches the database: the counters are dropped and the
+ * pending lists read back. */
+static void memory_lost(sqs_store_t *st)
+{
+    qc_drop_all(st);
+    if (pend_reload(st))
+        log_error("msg=\"cannot read back the pending entries\"");
+}
+
+/* ---------- pending entries ---------- */
+
+static pqueue_t *pq_find(const sqs_store_t *st, int64_t id)
+{
+    if (!st->pq_cap)
+        return NULL;
+    for (size_t i = qc_slot(id, st->pq_cap);; i = (i + 1) & (st->pq_cap - 1)) {
+        if (st->pq[i].queue_id == id)
+            return &st->pq[i];
+        if (st->pq[i].queue_id == 0)
+            return NULL;
+    }
+}
+
+/* Queue id's list, made if absent (pointers into the table move then). */
+static pqueue_t *pq_get(sqs_store_t *st, int64_t id)
+{
+    pqueue_t *p = pq_find(st, id);
+    if (p)
+        return p;
+    if ((st->pq_used + 1) * 2 > st->pq_cap) {
+        /* Rebuilt at a size for the lists that hold entries: queues that
+         * were created and deleted do not grow it. */
+        size_t old_cap = st->pq_cap, live = 0, cap = 64;
+        for (size_t i = 0; i < old_cap; i++)
+            live += st->pq[i].n > 0;
+        while (cap < 4 * (live + 1))
+            cap *= 2;
+        pqueue_t *old = st->pq;
+        st->pq = calloc(cap, sizeof *st->pq);
+        if (!st->pq)
+            abort();
+        st->pq_cap = cap;
+        st->pq_used = 0;
+        for (size_t i = 0; i < old_cap; i++) {
+            if (old[i].queue_id == 0)
+                continue;
+            if (old[i].n == 0) {
+                free(old[i].e);
+                continue;
+            }
+            size_t j = qc_slot(old[i].queue_id, cap);
+            while (st->pq[j].queue_id)
+                j = (j + 1) & (cap - 1);
+            st->pq[j] = old[i];
+            st->pq_used++;
+        }
+        free(old);
+    }
+    size_t i = qc_slot(id, st->pq_cap);
+    while (st->pq[i].queue_id)
+        i = (i + 1) & (st->pq_cap - 1);
+    st->pq[i] = (pqueue_t){.queue_id = id};
+    st->pq_used++;
+    return &st->pq[i];
+}
+
+static void pj_clear(sqs_store_t *st)
+{
+    for (size_t i = 0; i < st->pj_n; i++)
+        free(st->pj[i].e);
+    st->pj_n = 0;
+}
+
+/* Remembers queue p's pending list before the open call first changes it.
+ * A single-statement call needs none: its statement failing changes no
+ * list, and one that landed cannot be undone alone (the group goes, and
+ * the lists are read back: pend_reload). */
+static void pj_touch(sqs_store_t *st, const pqueue_t *p)
+{
+    if (!st->in_call || st->single)
+        return;
+    for (size_t i = 0; i < st->pj_n; i++)
+        if (st->pj[i].queue_id == p->queue_id)
+            return;
+    if (st->pj_n == st->pj_cap) {
+        st->pj_cap = st->pj_cap ? st->pj_cap * 2 : 8;
+        st->pj = realloc(st->pj, st->pj_cap * sizeof *st->pj);
+        if (!st->pj)
+            abort();
+    }
+    pjournal_t *j = &st->pj[st->pj_n++];
+    j->queue_id = p->queue_id;
+    j->n = p->n;
+    j->e = NULL;
+    if (p->n) {
+        j->e = malloc((size_t)p->n * sizeof *j->e);
+        if (!j->e)
+            abort();
+        memcpy(j->e, p->e, (size_t)p->n * sizeof *j->e);
+    }
+}
+
+static void pj_restore(sqs_store_t *st)
+{
+    while (st->pj_n > 0) {
+        pjournal_t *j = &st->pj[--st->pj_n];
+        pqueue_t *p = pq_get(st, j->queue_id);
+        if (p->cap < j->n) {
+            p->cap = j->n;
+            p->e = realloc(p->e, (size_t)p->cap * sizeof *p->e);
+            if (!p->e)
+                abort();
+        }
+        if (j->n)
+            memcpy(p->e, j->e, (size_t)j->n * sizeof *p->e);
+        st->pend_n += j->n - p->n;
+        p->n = j->n;
+        if (p->n >= SETTLE_BOUND)
+            st->pend_due = 1;
+        free(j->e);
+    }
+}
+
+static void pend_add(sqs_store_t *st, int64_t queue_id, int64_t seq, int64_t visible_ms, int64_t expires_ms)
+{
+    pqueue_t *p = pq_get(st, queue_id);
+    pj_touch(st, p);
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->e = realloc(p->e, (size_t)p->cap * sizeof *p->e);
+        if (!p->e)
+            abort();
+    }
+    p->e[p->n++] = (pentry_t){seq, visible_ms, expires_ms};
+    st->pend_n++;
+    if (p->n >= SETTLE_BOUND)
+        st->pend_due = 1;
+}
+
+/* Row seq of queue id was deleted: its entries, if pending, never will be. */
+static void pend_forget(sqs_store_t *st, int64_t queue_id, int64_t seq)
+{
+    pqueue_t *p = pq_find(st, queue_id);
+    if (!p || !p->n || seq < p->e[0].seq || seq > p->e[p->n - 1].seq)
+        return;
+    int lo = 0, hi = p->n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (p->e[mid].seq == seq) {
+            pj_touch(st, p);
+            memmove(&p->e[mid], &p->e[mid + 1], (size_t)(p->n - mid - 1) * sizeof *p->e);
+            p->n--;
+            st->pend_n--;
+            return;
+        }
+        if (p->e[mid].seq < seq)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+}
+
+static void pend_free(sqs_store_t *st)
+{
+    pj_clear(st);
+    for (size_t i = 0; i < st->pq_cap; i++)
+        free(st->pq[i].e);
+    free(st->pq);
+    st->pq = NULL;
+    st->pq_cap = st->pq_used = 0;
+    st->pend_n = 0;
+    st->pend_due = 0;
+}
+
+/* The pending lists read back from the database: every row above the
+ * watermark (some may have their entries already: settling them again
+ * changes nothing). At open, and when memory may no longer match the
+ * database (a lost transaction, a failed commit). */
+static int pend_reload(sqs_store_t *st)
+{
+    pend_free(st);
+    sqlite3_stmt *s = stmt(st, S_W_GET);
+    int rc = sqlite3_step(s);
+    st->w = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        log_db_error(st, "settled_seq");
+        return -1;
+    }
+    st->w_saved = st->w;
+    s = stmt(st, S_M_UNSETTLED);
+    sqlite3_bind_int64(s, 1, st->w);
+    int in_call = st->in_call;
+    st->in_call = 0; /* nothing to journal */
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        pend_add(st, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 2),
+                 sqlite3_column_int64(s, 3));
+    st->in_call = in_call;
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+        log_db_error(st, "unsettled");
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the first k pending entries of queue p into ready and expiry;
+ * they leave the list only once both are in. 0 or -1. */
+static int settle_entries(sqs_store_t *st, pqueue_t *p, int k)
+{
+    int whole = k - k % SETTLE_ROWS;
+    for (int t = 0; t < 2; t++) { /* ready, then expiry */
+        const char *what = t ? "settle_expiry" : "settle_ready";
+        sqlite3_stmt *m = st->settle_many[t];
+        sqlite3_reset(m);
+        sqlite3_bind_int64(m, 1, p->queue_id);
+        for (int b = 0; b < whole; b += SETTLE_ROWS) {
+            for (int j = 0; j < SETTLE_ROWS; j++) {
+                const pentry_t *e = &p->e[b + j];
+                sqlite3_bind_int64(m, 2 + 2 * j, t ? e->expires_ms : e->visible_ms);
+                sqlite3_bind_int64(m, 3 + 2 * j, e->seq);
+            }
+            if (run(st, m, what))
+                return -1;
+        }
+        sqlite3_stmt *one = stmt(st, t ? S_X_INSERT : S_R_INSERT);
+        sqlite3_bind_int64(one, 1, p->queue_id);
+        for (int i = whole; i < k; i++) {
+            sqlite3_bind_int64(one, 2, t ? p->e[i].expires_ms : p->e[i].visible_ms);
+            sqlite3_bind_int64(one, 3, p->e[i].seq);
+            if (run(st, one, what))
+                return -1;
+        }
+    }
+    pj_touch(st, p);
+    memmove(p->e, p->e + k, (size_t)(p->n - k) * sizeof *p->e);
+    p->n -= k;
+    st->pend_n -= k;
+    return 0;
+}
+
+/* The watermark follows the lowest pending seq (or, with none pending,
+ * the highest row), in the open transaction. */
+static int w_update(sqs_store_t *st)
+{
+    int64_t low = INT64_MAX;
+    for (size_t i = 0; i < st->pq_cap; i++)
+        if (st->pq[i].n && st->pq[i].e[0].seq < low)
+            low = st->pq[i].e[0].seq;
+    int64_t w;
+    if (low != INT64_MAX) {
+        w = low - 1;
+    } else {
+        sqlite3_stmt *s = stmt(st, S_M_MAX_SEQ);
+        int rc = sqlite3_step(s);
+        w = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : st->w;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) {
+            log_db_error(st, "max_seq");
+            return -1;
+        }
+    }
+    if (w <= st->w)
+        return 0;
+    sqlite3_stmt *s = stmt(st, S_W_SET);
+    sqlite3_bind_int64(s, 1, w);
+    if (run(st, s, "settled_seq"))
+        return -1;
+    st->w = w;
+    return 0;
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+    const pqueue_t *x = *(pqueue_t *const *)a, *y = *(pqueue_t *const *)b;
+    return (x->n < y->n) - (x->n > y->n);
+}
+
+/* Settles up to budget entries with seq <= upto of at most max_queues
+ * queues (a step's cost is mostly the queues' leaves, read and written:
+ * 1,024 entries spread over 1,000 queues took up to 17 ms), queues with
+ * the most pending first, each queue's in one go (its leaves written
+ * once), then moves the watermark. 1 when such entries remain, 0 when
+ * none, -1. */
+static int settle_step(sqs_store_t *st, int budget, int max_queues, int64_t upto)
+{
+    size_t n = 0;
+    pqueue_t **qs = malloc((st->pq_used + 1) * sizeof *qs);
+    if (!qs)
+        abort();
+    for (size_t i = 0; i < st->pq_cap; i++)
+        if (st->pq[i].n && st->pq[i].e[0].seq <= upto)
+            qs[n++] = &st->pq[i];
+    qsort(qs, n, sizeof *qs, cmp_pending);
+    int left = budget, more = 0, rc = 0, touched = 0;
+    st->pend_due = 0;
+    for (size_t i = 0; i < n; i++) {
+        pqueue_t *p = qs[i];
+        int k = 0;
+        while (k < p->n && p->e[k].seq <= upto)
+            k++;
+        if (left <= 0 || touched >= max_queues) {
+            more = 1;
+        } else {
+            int take = k < left ? k : left;
+            if (settle_entries(st, p, take)) {
+                rc = -1;
+                break;
+            }
+            left -= take;
+            touched++;
+            more |= take < k;
+        }
+        if (p->n >= SETTLE_BOUND)
+            st->pend_due = 1;
+    }
+    free(qs);
+    if (rc == 0 && w_update(st))
+        rc = -1;
+    return rc < 0 ? -1 : more;
+}
+
+/* At a commit: queues that reached the bound, or, past the cap, the
+ * fullest ones, a bounded step. Settling is never required for a commit:
+ * a failed statement leaves its entries pending. */
+static void settle_due(sqs_store_t *st)
+{
+    if (st->pend_due || st->pend_n >= SETTLE_CAP)
+        settle_step(st, SETTLE_STEP, SETTLE_QUEUES, INT64_MAX);
+}
+
+static void group_lost(sqs_store_t *st);
+static int store_gone(sqs_store_t *st);
+
+/* Settles queue id before a statement other than an insert reads or
+ * changes its rows: inside the open call or group transaction, or else in
+ * a group transaction the store opens (the caller's flush commits it) or,
+ * without group commit, in a transaction of its own. 0 or -1. */
+static int settle_q(sqs_store_t *st, int64_t id)
+{
+    pqueue_t *p = pq_find(st, id);
+    if (!p || !p->n)
+        return 0;
+    int own = 0;
+    if (st->in_group && !st->in_call && sqlite3_get_autocommit(st->db))
+        group_lost(st); /* rolled back under us */
+    if (!st->in_call && !st->in_group) {
+        if (store_gone(st) || st->tail_held)
+            return -1; /* no transaction may start now */
+        sqs_ckpt_before_begin(st->ckpt);
+        if (run(st, stmt(st, S_BEGIN), "begin"))
+            return -1;
+        if (st->group) {
+            st->in_group = 1;
+            if (st->open_hook)
+                st->open_hook(st->open_ctx);
+        } else {
+            own = 1;
+        }
+        p = pq_find(st, id); /* group_lost reloads the lists */
+        if (!p || !p->n) {
+            if (own)
+                run(st, stmt(st, S_COMMIT), "commit");
+            return 0;
+        }
+    }
+    int rc = settle_entries(st, p, p->n);
+    if (own && (rc || run(st, stmt(st, S_COMMIT), "commit"))) {
+        if (!sqlite3_get_autocommit(st->db))
+            run(st, stmt(st, S_ROLLBACK), "rollback");
+        memory_lost(st);
+        return -1;
+    }
+    return rc;
+}
+
 /* Remembers queue id's counters before the open call first changes them. */
 static void jr_touch(sqs_store_t *st, int64_t id)
 {
@@ -341,8 +805,12 @@ static void jr_restore(sqs_store_t *st)
 }
 
 /* The earliest expires_ms of queue id's rows (INT64_MAX: none, -1: error). */
+static int settle_q(sqs_store_t *st, int64_t id);
+
 static int64_t next_expiry(sqs_store_t *st, int64_t id)
 {
+    if (settle_q(st, id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_NEXT_EXPIRY);
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s);
@@ -426,6 +894,7 @@ static int run_delete(sqs_store_t *st, sqlite3_stmt *s, const char *what)
         qc_account(st, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 3), sqlite3_column_int64(s, 1),
                    sqlite3_column_int(s, 2), -1);
         qc_mark(st, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 3));
+        pend_forget(st, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 3));
         n++;
     }
     sqlite3_reset(s);
@@ -695,6 +1164,33 @@ sqs_store_t *sqs_store_open(const char *path)
             goto fail;
         }
     }
+    for (int t = 0; t < 2; t++) {
+        char q[160 + SETTLE_ROWS * 24];
+        int len = snprintf(q, sizeof q, "INSERT OR IGNORE INTO %s VALUES", t ? "expiry" : "ready");
+        for (int j = 0; j < SETTLE_ROWS; j++)
+            len += snprintf(q + len, sizeof q - (size_t)len, "%s(?1,?%d,?%d)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
+        if (sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->settle_many[t], NULL) != SQLITE_OK) {
+            log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", q, sqlite3_errmsg(st->db));
+            goto fail;
+        }
+    }
+    if (pend_reload(st))
+        goto fail;
+    if (st->pend_n) {
+        /* Settled now, before any call: else the first call on a queue
+         * would settle all its re-pended rows at once, on the loop. */
+        int64_t t0 = clock_mono_us(), rows = st->pend_n;
+        if (run(st, stmt(st, S_BEGIN), "begin") ||
+            (settle_step(st, INT_MAX, INT_MAX, INT64_MAX) < 0 || run(st, stmt(st, S_COMMIT), "commit"))) {
+            if (!sqlite3_get_autocommit(st->db))
+                run(st, stmt(st, S_ROLLBACK), "rollback");
+            if (pend_reload(st))
+                goto fail;
+        }
+        log_info("msg=\"rows above the watermark settled at start (their entries written again)\" rows=%lld "
+                 "ms=%lld",
+                 (long long)rows, (long long)((clock_mono_us() - t0) / 1000));
+    }
     if (st->path)
         st->ckpt = sqs_ckpt_start(st->db, path, vfs, durability_full);
     if (st->path && durability_full && asprintf(&st->wal_path, "%s-wal", path) < 0)
@@ -714,14 +1210,25 @@ void sqs_store_close(sqs_store_t *st)
     if (!st)
         return;
     sqs_ckpt_stop(st->ckpt); /* first: the loop's connection is then the last, and its close checkpoints */
+    if (st->db && st->pend_n && !st->in_call && !st->in_group && !st->gone) {
+        /* What is pending is settled, so the next start re-pends nothing. */
+        if (run(st, stmt(st, S_BEGIN), "begin") == 0) {
+            if (settle_step(st, INT_MAX, INT_MAX, INT64_MAX) < 0 || run(st, stmt(st, S_COMMIT), "commit"))
+                run(st, stmt(st, S_ROLLBACK), "rollback");
+        }
+    }
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    sqlite3_finalize(st->settle_many[0]);
+    sqlite3_finalize(st->settle_many[1]);
     if (st->db)
         sqlite3_close(st->db);
     if (st->dir_fd >= 0)
         close(st->dir_fd);
     free(st->qc);
     free(st->jr);
+    pend_free(st);
+    free(st->pj);
     free(st->path);
     free(st->wal_path);
     free(st);
@@ -761,11 +1268,22 @@ void sqs_store_set_group_commit(sqs_store_t *st, int on) { st->group = on; }
 
 const char *sqs_store_wal_path(const sqs_store_t *st) { return st->wal_path; }
 
-int sqs_store_tail_start(sqs_store_t *st) { return st->in_group || st->in_call ? -1 : sqs_ckpt_tail_start(st->ckpt); }
+int sqs_store_tail_start(sqs_store_t *st)
+{
+    int rc = st->in_group || st->in_call ? -1 : sqs_ckpt_tail_start(st->ckpt);
+    st->tail_held = rc == 0;
+    return rc;
+}
 
 int sqs_store_tail_fd(const sqs_store_t *st) { return sqs_ckpt_tail_fd(st->ckpt); }
 
-int sqs_store_tail_end(sqs_store_t *st) { return sqs_ckpt_tail_end(st->ckpt); }
+int sqs_store_tail_end(sqs_store_t *st)
+{
+    int rc = sqs_ckpt_tail_end(st->ckpt);
+    if (rc == 1)
+        st->tail_held = 0;
+    return rc;
+}
 
 int sqs_store_commit_sync(sqs_store_t *st, int on)
 {
@@ -786,7 +1304,7 @@ static void group_lost(sqs_store_t *st)
     st->in_group = 0;
     st->in_call = 0;
     st->lost++;
-    qc_drop_all(st);
+    memory_lost(st);
 }
 
 int64_t sqs_store_lost(const sqs_store_t *st) { return st->lost; }
@@ -799,6 +1317,8 @@ int64_t sqs_store_lost(const sqs_store_t *st) { return st->lost; }
 static int begin_call(sqs_store_t *st, int single)
 {
     st->jr_n = 0;
+    pj_clear(st);
+    st->w_saved = st->w;
     st->single = 0;
     if (store_gone(st))
         return -1;
@@ -837,25 +1357,28 @@ int sqs_store_commit(sqs_store_t *st)
         return -1;
     st->in_call = 0;
     if (!st->group) {
+        settle_due(st);
         if (run(st, stmt(st, S_COMMIT), "commit")) {
             /* SQLite may have rolled back, or may still hold the
              * transaction: either way the counters are recounted. */
             if (!sqlite3_get_autocommit(st->db))
                 run(st, stmt(st, S_ROLLBACK), "rollback");
-            qc_drop_all(st);
+            memory_lost(st);
             return -1;
         }
         st->jr_n = 0;
+        pj_clear(st);
         return 0;
     }
     if (sqlite3_get_autocommit(st->db) || (!st->single && run(st, stmt(st, S_RELEASE), "release"))) {
         if (sqlite3_get_autocommit(st->db))
             group_lost(st);
         else
-            qc_drop_all(st);
+            memory_lost(st);
         return -1;
     }
     st->jr_n = 0;
+    pj_clear(st);
     return 0;
 }
 
@@ -865,6 +1388,8 @@ void sqs_store_rollback(sqs_store_t *st)
         return;
     st->in_call = 0;
     jr_restore(st);
+    pj_restore(st);
+    st->w = st->w_saved;
     if (!st->group) {
         if (!sqlite3_get_autocommit(st->db))
             run(st, stmt(st, S_ROLLBACK), "rollback");
@@ -885,7 +1410,7 @@ void sqs_store_rollback(sqs_store_t *st)
         if (sqlite3_get_autocommit(st->db))
             group_lost(st);
         else
-            qc_drop_all(st);
+            memory_lost(st);
     }
 }
 
@@ -895,6 +1420,8 @@ int sqs_store_flush(sqs_store_t *st)
 {
     if (!st->in_group)
         return 0;
+    if (!sqlite3_get_autocommit(st->db))
+        settle_due(st);
     if (sqlite3_get_autocommit(st->db) || run(st, stmt(st, S_COMMIT), "commit")) {
         group_lost(st); /* every call of the group is undone */
         return -1;
@@ -979,6 +1506,8 @@ int sqs_store_queue_update(sqs_store_t *st, const sqs_store_queue_t *q)
 
 int sqs_store_queue_delete(sqs_store_t *st, int64_t id)
 {
+    if (settle_q(st, id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_D_PURGE);
     sqlite3_bind_int64(s, 1, id);
     if (run(st, s, "queue_delete_dedup"))
@@ -1068,6 +1597,17 @@ int sqs_store_msg_insert(sqs_store_t *st, sqs_store_msg_t *m)
     if (run(st, s, "msg_insert"))
         return -1;
     m->seq = sqlite3_last_insert_rowid(st->db);
+    if (m->seq <= st->w) {
+        /* A seq at or below the watermark again (the newest rows were
+         * deleted, and rowids are reused): the watermark goes below it in
+         * the same transaction, so a restart re-pends this row. */
+        sqlite3_stmt *w = stmt(st, S_W_SET);
+        sqlite3_bind_int64(w, 1, m->seq - 1);
+        if (run(st, w, "settled_seq"))
+            return -1;
+        st->w = m->seq - 1;
+    }
+    pend_add(st, m->queue_id, m->seq, m->visible_ms, m->expires_ms);
     qc_account(st, m->queue_id, m->seq, m->visible_ms, m->receive_count, 1);
     qc_expiry(st, m->queue_id, m->expires_ms);
     return 0;
@@ -1123,6 +1663,8 @@ void sqs_store_msg_clear(sqs_store_msg_t *m)
 int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int max, const int64_t *skip,
                           int n_skip, sqs_store_msg_t *out)
 {
+    if (settle_q(st, queue_id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_VISIBLE);
     sqlite3_bind_int64(s, 1, queue_id);
     sqlite3_bind_int64(s, 2, now);
@@ -1148,6 +1690,8 @@ int sqs_store_msg_visible(sqs_store_t *st, int64_t queue_id, int64_t now, int ma
 
 int sqs_store_msg_peek(sqs_store_t *st, int64_t queue_id, int max, sqs_store_msg_t *out)
 {
+    if (settle_q(st, queue_id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_PEEK);
     sqlite3_bind_int64(s, 1, queue_id);
     sqlite3_bind_int(s, 2, max);
@@ -1195,7 +1739,7 @@ int sqs_store_msg_update_receive(sqs_store_t *st, const sqs_store_msg_t *m)
     int64_t q, vis;
     int rc;
     int found = row_state(st, m->seq, &q, &vis, &rc);
-    if (found < 0)
+    if (found < 0 || (found == 0 && settle_q(st, q)))
         return -1;
     sqlite3_stmt *s = stmt(st, S_M_UPDATE_RECV);
     sqlite3_bind_int64(s, 1, m->visible_ms);
@@ -1215,7 +1759,7 @@ int sqs_store_msg_set_visible(sqs_store_t *st, int64_t seq, int64_t visible_ms)
     int64_t q, vis;
     int rc;
     int found = row_state(st, seq, &q, &vis, &rc);
-    if (found < 0)
+    if (found < 0 || (found == 0 && settle_q(st, q)))
         return -1;
     sqlite3_stmt *s = stmt(st, S_M_SET_VISIBLE);
     sqlite3_bind_int64(s, 1, visible_ms);
@@ -1250,7 +1794,7 @@ int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t v
     int64_t old_q, old_vis;
     int rc;
     int found = row_state(st, seq, &old_q, &old_vis, &rc);
-    if (found < 0)
+    if (found < 0 || (found == 0 && settle_q(st, old_q)))
         return -1;
     sqlite3_stmt *s = stmt(st, S_M_MOVE);
     sqlite3_bind_int64(s, 1, queue_id);
@@ -1271,6 +1815,8 @@ int sqs_store_msg_move(sqs_store_t *st, int64_t seq, int64_t queue_id, int64_t v
 
 int sqs_store_purge(sqs_store_t *st, int64_t queue_id)
 {
+    if (settle_q(st, queue_id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_PURGE);
     sqlite3_bind_int64(s, 1, queue_id);
     if (run(st, s, "purge"))
@@ -1290,6 +1836,8 @@ int sqs_store_expire(sqs_store_t *st, int64_t queue_id, int64_t now, int limit)
     qcount_t *c = qc_find(st, queue_id);
     if (c && c->next_expiry > now)
         return 0; /* nothing due: no statement at all */
+    if (settle_q(st, queue_id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_EXPIRE);
     sqlite3_bind_int64(s, 1, queue_id);
     sqlite3_bind_int64(s, 2, now);
@@ -1308,6 +1856,8 @@ int sqs_store_expire(sqs_store_t *st, int64_t queue_id, int64_t now, int limit)
 int sqs_store_recount(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *visible, int64_t *inflight,
                       int64_t *delayed)
 {
+    if (settle_q(st, queue_id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_COUNT_ALL);
     sqlite3_bind_int64(s, 1, queue_id);
     int rc = sqlite3_step(s);
@@ -1384,6 +1934,22 @@ int sqs_store_counts(sqs_store_t *st, int64_t queue_id, int64_t now, int64_t *vi
                      int64_t *delayed)
 {
     qcount_t *c = qc_find(st, queue_id);
+    /* The queue is settled before a statement reads its entries: a
+     * recount, or a cursor walk (rows are hidden, the clock moved). When
+     * it cannot be now (no transaction may start), the counters as they
+     * are, reported as lagging. */
+    if ((!c || now < c->cur_ms ||
+         (c->hidden_recv + c->hidden_new > 0 && !(c->cur_ms == now && c->cur_seq == INT64_MAX))) &&
+        settle_q(st, queue_id)) {
+        c = qc_find(st, queue_id);
+        if (!c || now < c->cur_ms)
+            return -1;
+        *inflight = c->hidden_recv;
+        *delayed = c->hidden_new;
+        *visible = c->total - c->hidden_recv - c->hidden_new;
+        return 1;
+    }
+    c = qc_find(st, queue_id);
     if (c && now < c->cur_ms) {
         /* The clock went back: recount rather than walk the cursor back. */
         jr_touch(st, queue_id);
@@ -1422,12 +1988,33 @@ int64_t sqs_store_take_low_change(sqs_store_t *st, int64_t queue_id)
     return v;
 }
 
+/* Read only, so these two merge the queue's pending entries with what
+ * the tables hold instead of settling it (the metrics ask every queue
+ * every second, outside any transaction). */
 int64_t sqs_store_oldest_sent(sqs_store_t *st, int64_t queue_id)
 {
     sqlite3_stmt *s = stmt(st, S_M_OLDEST);
     sqlite3_bind_int64(s, 1, queue_id);
-    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    int64_t exp = INT64_MAX, v = 0;
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        exp = sqlite3_column_int64(s, 0);
+        v = sqlite3_column_int64(s, 1);
+    }
     sqlite3_reset(s);
+    const pqueue_t *p = pq_find(st, queue_id);
+    int64_t seq = 0;
+    for (int i = 0; p && i < p->n; i++)
+        if (p->e[i].expires_ms < exp) {
+            exp = p->e[i].expires_ms;
+            seq = p->e[i].seq;
+        }
+    if (seq) {
+        s = stmt(st, S_M_SENT);
+        sqlite3_bind_int64(s, 1, seq);
+        if (sqlite3_step(s) == SQLITE_ROW)
+            v = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+    }
     return v;
 }
 
@@ -1440,7 +2027,64 @@ int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now)
     if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
         v = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
+    const pqueue_t *p = pq_find(st, queue_id);
+    for (int i = 0; p && i < p->n; i++)
+        if (p->e[i].visible_ms > now && (v == 0 || p->e[i].visible_ms < v))
+            v = p->e[i].visible_ms;
     return v;
+}
+
+int sqs_store_full_scans(sqs_store_t *st)
+{
+    int bad = 0;
+    for (int i = 0; i < S__COUNT; i++) {
+        char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql[i]);
+        sqlite3_stmt *s = NULL;
+        if (!q || sqlite3_prepare_v2(st->db, q, -1, &s, NULL) != SQLITE_OK) {
+            sqlite3_free(q);
+            return -1;
+        }
+        while (sqlite3_step(s) == SQLITE_ROW) {
+            const char *d = (const char *)sqlite3_column_text(s, 3);
+            if (d && (!strncmp(d, "SCAN messages", 13) || !strncmp(d, "SCAN ready", 10) ||
+                      !strncmp(d, "SCAN expiry", 11) || !strncmp(d, "SCAN m", 6) || !strncmp(d, "SCAN r", 6) ||
+                      !strncmp(d, "SCAN x", 6))) {
+                log_error("msg=\"full scan\" plan=\"%s\" sql=\"%s\"", d, sql[i]);
+                bad++;
+            }
+        }
+        sqlite3_finalize(s);
+        sqlite3_free(q);
+    }
+    return bad;
+}
+
+void sqs_store_set_open_hook(sqs_store_t *st, void (*fn)(void *ctx), void *ctx)
+{
+    st->open_hook = fn;
+    st->open_ctx = ctx;
+}
+
+int sqs_store_settle(sqs_store_t *st, int budget, int64_t upto_seq)
+{
+    return settle_step(st, budget, SETTLE_QUEUES, upto_seq);
+}
+
+int64_t sqs_store_settle_mark(const sqs_store_t *st)
+{
+    int64_t hi = 0;
+    for (size_t i = 0; i < st->pq_cap; i++)
+        if (st->pq[i].n && st->pq[i].e[st->pq[i].n - 1].seq > hi)
+            hi = st->pq[i].e[st->pq[i].n - 1].seq;
+    return hi;
+}
+
+int64_t sqs_store_unsettled(const sqs_store_t *st, int64_t queue_id)
+{
+    if (queue_id == 0)
+        return st->pend_n;
+    const pqueue_t *p = pq_find(st, queue_id);
+    return p ? p->n : 0;
 }
 
 static int read_group_rows(sqs_store_t *st, sqlite3_stmt *s, sqs_store_group_row_t **out)
@@ -1555,6 +2199,8 @@ int sqs_store_dedup_expire(sqs_store_t *st, int64_t now, int limit)
 
 int sqs_store_set_retention(sqs_store_t *st, int64_t queue_id, int64_t retention_ms)
 {
+    if (settle_q(st, queue_id))
+        return -1;
     sqlite3_stmt *s = stmt(st, S_M_RETENTION);
     sqlite3_bind_int64(s, 1, retention_ms);
     sqlite3_bind_int64(s, 2, queue_id);

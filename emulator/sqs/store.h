@@ -164,6 +164,27 @@ int64_t sqs_store_oldest_sent(sqs_store_t *st, int64_t queue_id);
 /* The earliest visible_ms > now in the queue, or 0 when none. */
 int64_t sqs_store_next_visible(sqs_store_t *st, int64_t queue_id, int64_t now);
 
+/* Pending entries ("Pending entries" in docs/architecture.md): a send
+ * writes only its row; its entries in the ready and expiry tables are
+ * written later, a queue's together ("settled"): before any other call
+ * reads or changes that queue's rows, at a commit for a queue with 64
+ * pending or, past 16,384 pending in all, for the fullest queues, and by
+ * sqs_store_settle (the caller's timer). */
+/* Settles up to budget pending entries with seq <= upto_seq, of at most
+ * 64 queues, those with the most first, in the open call; then moves the
+ * watermark. 1 when such entries remain, 0 when none, -1. */
+int sqs_store_settle(sqs_store_t *st, int budget, int64_t upto_seq);
+/* The highest pending seq (0: none): a timer settles up to it. */
+int64_t sqs_store_settle_mark(const sqs_store_t *st);
+/* Pending entries of queue_id (0: of all queues). */
+int64_t sqs_store_unsettled(const sqs_store_t *st, int64_t queue_id);
+/* Statements whose query plan scans messages, ready or expiry whole
+ * (logged; tests): 0, or how many, or -1. */
+int sqs_store_full_scans(sqs_store_t *st);
+/* fn(ctx) runs when the store opens a group transaction itself (to settle
+ * a queue a read outside any call needs): the caller schedules its flush. */
+void sqs_store_set_open_hook(sqs_store_t *st, void (*fn)(void *ctx), void *ctx);
+
 /* A new MessageRetentionPeriod applies to the messages already queued. */
 int sqs_store_set_retention(sqs_store_t *st, int64_t queue_id, int64_t retention_ms);
 

@@ -136,6 +136,12 @@ def fill(db_path, ids, now_ms):
     db.executemany(sql, rows("delayed", 200_000, now_ms + 900_000, 0))
     db.executemany(sql, rows("fifo.fifo", 100_000, now_ms - 1, 0, grouped=True))
     db.executemany(sql, rows("consume.fifo", 100_000, now_ms - 1, 0, grouped=True))
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='ready'").fetchone():
+        # each row's entries, as sluice writes them once settled (docs/architecture.md,
+        # "Pending entries"); else the restart would settle 1.6M rows
+        db.execute("INSERT OR IGNORE INTO ready SELECT queue_id, visible_ms, seq FROM messages")
+        db.execute("INSERT OR IGNORE INTO expiry SELECT queue_id, expires_ms, seq FROM messages")
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('settled_seq', (SELECT max(seq) FROM messages))")
     db.execute("COMMIT")
     db.close()
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -201,7 +202,7 @@ static void test_open_creates_schema(void **state)
     sqs_store_close(st);
     /* Read from outside only once closed (the store owns the file while
      * open). */
-    assert_int_equal(user_version(f->path), 3); /* migrations: 1 schema, 2 group index, 3 expiry indexes */
+    assert_int_equal(user_version(f->path), 4); /* migrations: 1 schema, 2 group index, 3 expiry indexes, 4 ready/expiry tables */
 
     /* Reopening migrates nothing and keeps the rows. */
     st = sqs_store_open(f->path);
@@ -215,7 +216,7 @@ static void test_open_creates_schema(void **state)
     assert_string_equal(out[0].body, "a");
     sqs_store_msg_clear(&out[0]);
     sqs_store_close(st);
-    assert_int_equal(user_version(f->path), 3);
+    assert_int_equal(user_version(f->path), 4);
     sqs_store_close(NULL); /* a no-op */
 }
 
@@ -1231,6 +1232,335 @@ static void test_expire_bound_follows_changes(void **state)
     sqs_store_close(st);
 }
 
+
+/* ---------- pending entries (settled in batches per queue) ---------- */
+
+/* Rows of a table of the database file, read from outside. */
+static int64_t table_rows(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char sql[96];
+    int64_t n = -1;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+static int opened;
+static void count_open(void *ctx)
+{
+    (void)ctx;
+    opened++;
+}
+
+/* A send leaves its entries pending; a queue with 64 pending is settled at
+ * the next commit, and the sweep's sqs_store_settle takes the fullest
+ * queues first, a bounded number, up to a given seq. */
+static void test_settle_on_bound_and_by_step(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q"), r = add_queue(st, "r"), t = add_queue(st, "t");
+    sqs_store_set_group_commit(st, 1);
+    char body[32];
+    for (int i = 0; i < 63; i++) {
+        assert_int_equal(sqs_store_begin_single(st), 0);
+        snprintf(body, sizeof body, "q%d", i);
+        add_msg(st, q, body, 0, FAR);
+        assert_int_equal(sqs_store_commit(st), 0);
+    }
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, q), 63);
+    assert_int_equal(table_rows(f->path, "ready"), 0);
+    assert_int_equal(sqs_store_begin_single(st), 0);
+    add_msg(st, q, "q63", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, q), 64);
+    assert_int_equal(sqs_store_flush(st), 0); /* the bound: settled with the commit */
+    assert_int_equal(sqs_store_unsettled(st, q), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 64);
+    assert_int_equal(table_rows(f->path, "expiry"), 64);
+
+    int64_t last = 0;
+    for (int i = 0; i < 10; i++) {
+        snprintf(body, sizeof body, "r%d", i);
+        add_msg(st, r, body, 0, FAR);
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(body, sizeof body, "t%d", i);
+        last = add_msg(st, t, body, 0, FAR);
+    }
+    int64_t later = add_msg(st, r, "r-later", 0, FAR);
+    assert_int_equal(sqs_store_unsettled(st, 0), 16);
+    assert_int_equal(sqs_store_settle_mark(st), later);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_settle(st, 8, last), 1); /* r first (most pending), 8 of its 10 */
+    assert_int_equal(sqs_store_unsettled(st, r), 3);
+    assert_int_equal(sqs_store_unsettled(st, t), 5);
+    assert_int_equal(sqs_store_settle(st, 100, last), 0); /* the rest up to last; r-later stays */
+    assert_int_equal(sqs_store_unsettled(st, r), 1);
+    assert_int_equal(sqs_store_unsettled(st, t), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 64 + 15);
+    counts(st, r, 1, 11, 0, 0);
+    assert_int_equal(sqs_store_unsettled(st, r), 0);
+    sqs_store_close(st);
+}
+
+/* Past 16,384 pending in all (no queue at the bound), a commit settles
+ * the fullest queues, a bounded step. */
+static void test_settle_on_cap(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    sqs_store_set_group_commit(st, 1);
+    enum { NQ = 300, PER = 55 };
+    int64_t ids[NQ];
+    char name[32];
+    for (int k = 0; k < NQ; k++) {
+        snprintf(name, sizeof name, "q%d", k);
+        ids[k] = add_queue(st, name);
+    }
+    assert_int_equal(sqs_store_begin(st), 0);
+    for (int i = 0; i < PER; i++)
+        for (int k = 0; k < NQ; k++)
+            add_msg(st, ids[k], "m", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, 0), NQ * PER);
+    assert_int_equal(sqs_store_flush(st), 0);
+    int64_t left = sqs_store_unsettled(st, 0);
+    assert_true(left < NQ * PER);
+    assert_true(left >= NQ * PER - 1024);
+    assert_int_equal(table_rows(f->path, "ready"), NQ * PER - left);
+    sqs_store_close(st);
+}
+
+/* A step settles at most 64 queues (its cost is mostly their leaves),
+ * however few entries each holds. */
+static void test_settle_step_bounded_by_queues(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    char name[32];
+    for (int k = 0; k < 200; k++) {
+        snprintf(name, sizeof name, "q%d", k);
+        add_msg(st, add_queue(st, name), "m", 0, FAR);
+    }
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_settle(st, 1000, sqs_store_settle_mark(st)), 1);
+    assert_int_equal(sqs_store_unsettled(st, 0), 200 - 64);
+    int steps = 1, more;
+    do {
+        more = sqs_store_settle(st, 1000, INT64_MAX);
+        steps++;
+    } while (more == 1);
+    assert_int_equal(more, 0);
+    assert_int_equal(steps, 4); /* 64 + 64 + 64 + 8 */
+    assert_int_equal(sqs_store_unsettled(st, 0), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    sqs_store_close(st);
+}
+
+/* Every call but a send settles the queue it touches first, so what it
+ * reads or changes is exact; a delete of a pending row drops its entries;
+ * reads outside any call settle in a group transaction the store opens
+ * (and says so), or merge the pending entries (next_visible, oldest). */
+static void test_settle_before_access(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q"), d = add_queue(st, "dlq");
+    sqs_store_set_group_commit(st, 1);
+    sqs_store_set_open_hook(st, count_open, NULL);
+    opened = 0;
+    int64_t a = add_msg(st, q, "a", 0, 5000);
+    int64_t b = add_msg(st, q, "b", 10, 6000);
+    int64_t c = add_msg(st, q, "c", 500, 7000);
+    assert_int_equal(sqs_store_unsettled(st, q), 3);
+    assert_int_equal(sqs_store_next_visible(st, q, 20), 500); /* merged, nothing written */
+    assert_int_equal(sqs_store_oldest_sent(st, q), 100);
+    assert_int_equal(sqs_store_unsettled(st, q), 3);
+    assert_int_equal(opened, 0);
+
+    sqs_store_msg_t out[4];
+    int n = sqs_store_msg_visible(st, q, 20, 4, NULL, 0, out); /* outside a call */
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].seq, a);
+    assert_int_equal(out[1].seq, b);
+    sqs_store_msg_clear(&out[0]);
+    sqs_store_msg_clear(&out[1]);
+    assert_int_equal(opened, 1);
+    assert_int_equal(sqs_store_pending(st), 1);
+    assert_int_equal(sqs_store_unsettled(st, q), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+
+    /* a delete of a pending row: no entry is ever written for it */
+    int64_t e = add_msg(st, q, "e", 0, 8000);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_msg_delete(st, e), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, q), 0);
+    /* set_visible, move, update_receive on a queue with pending rows */
+    int64_t g = add_msg(st, q, "g", 0, 9000);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_msg_set_visible(st, g, 700), 0);
+    assert_int_equal(sqs_store_unsettled(st, q), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    int64_t h = add_msg(st, q, "h", 0, 9500);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_msg_move(st, h, d, 0, 9900, NULL), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+    counts(st, q, 20, 2, 0, 2);  /* a, b visible; c (500), g (700) hidden */
+    counts(st, d, 20, 1, 0, 0);
+    assert_int_equal(sqs_store_next_visible(st, q, 20), 500);
+    n = sqs_store_msg_peek(st, q, 4, out);
+    assert_int_equal(n, 4);
+    assert_int_equal(out[2].seq, c);
+    assert_int_equal(out[3].seq, g);
+    for (int i = 0; i < n; i++)
+        sqs_store_msg_clear(&out[i]);
+    /* expiry and purge find pending rows too */
+    add_msg(st, q, "old", 0, 50);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_expire(st, q, 60, 10), 1);
+    assert_int_equal(sqs_store_commit(st), 0);
+    add_msg(st, q, "p", 0, FAR);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_purge(st, q), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+    counts(st, q, 20, 0, 0, 0);
+    assert_int_equal(table_rows(f->path, "ready"), 1); /* the moved one */
+    assert_int_equal(table_rows(f->path, "expiry"), 1);
+    sqs_store_close(st);
+}
+
+/* No statement reads a whole table of messages or entries: each finds
+ * its rows on a key (EXPLAIN QUERY PLAN of every prepared statement). */
+static void test_no_full_scans(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    for (int i = 0; i < 50; i++)
+        add_msg(st, q, "m", i, FAR);
+    assert_int_equal(sqs_store_full_scans(st), 0);
+    sqs_store_close(st);
+}
+
+/* A call rolled back restores the pending lists as they were (its sends
+ * and the settling it did), so memory and the file agree. */
+static void test_settle_rollback(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q");
+    sqs_store_set_group_commit(st, 1);
+    add_msg(st, q, "a", 0, FAR);
+    add_msg(st, q, "b", 0, FAR);
+    assert_int_equal(sqs_store_begin(st), 0);
+    add_msg(st, q, "c", 0, FAR);
+    sqs_store_msg_t out[4];
+    int n = sqs_store_msg_visible(st, q, 20, 4, NULL, 0, out); /* settles a, b, c in the call */
+    assert_int_equal(n, 3);
+    for (int i = 0; i < n; i++)
+        sqs_store_msg_clear(&out[i]);
+    assert_int_equal(sqs_store_unsettled(st, q), 0);
+    sqs_store_rollback(st);
+    assert_int_equal(sqs_store_unsettled(st, q), 2); /* a, b pending again; c gone */
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 0);
+    counts(st, q, 20, 2, 0, 0); /* settles q in a group transaction the store opens */
+    assert_int_equal(sqs_store_pending(st), 1);
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 2);
+
+    /* a lost group transaction: the lists are read back from the file
+     * (d, committed, pending; the lost group's sends and settling gone) */
+    add_msg(st, q, "d", 0, FAR);
+    assert_int_equal(sqs_store_begin(st), 0);
+    add_msg(st, q, "e", 0, FAR);
+    n = sqs_store_msg_visible(st, q, 20, 4, NULL, 0, out); /* settles d, e in the group */
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++)
+        sqs_store_msg_clear(&out[i]);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_begin_single(st), 0);
+    add_msg(st, q, "f", 0, FAR);
+    sqs_store_rollback(st); /* landed, then rolled back: the group goes */
+    assert_int_equal(sqs_store_lost(st), 1);
+    /* every row above the watermark (0: no settle step moved it), a and b
+     * although their entries are written: settling them again is a no-op */
+    assert_int_equal(sqs_store_unsettled(st, q), 3);
+    counts(st, q, 20, 3, 0, 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 3);
+    sqs_store_close(st);
+}
+
+/* A process that dies with pending entries (kill -9: no close) loses
+ * nothing: the next open re-pends every row above the watermark and
+ * settles them before any call, and every message is received exactly as
+ * before. */
+static void test_settle_watermark_after_a_crash(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    int64_t q = add_queue(st, "q"), r = add_queue(st, "r");
+    sqs_store_close(st);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sqs_store_t *c = sqs_store_open(f->path);
+        sqs_store_set_group_commit(c, 1);
+        char body[32];
+        for (int i = 0; i < 100; i++) {
+            snprintf(body, sizeof body, "m%d", i);
+            if (sqs_store_begin_single(c) || (add_msg(c, i % 2 ? q : r, body, 0, FAR), 0) ||
+                sqs_store_commit(c))
+                _exit(1);
+            if (i == 49 && (sqs_store_begin(c) || sqs_store_settle(c, 1000, INT64_MAX) != 0 ||
+                            sqs_store_commit(c)))
+                _exit(2);
+        }
+        if (sqs_store_flush(c))
+            _exit(3);
+        _exit(sqs_store_unsettled(c, 0) == 50 ? 0 : 4); /* no close: as if killed */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 50);
+    st = sqs_store_open(f->path); /* re-pends the 50 and settles them before any call */
+    assert_int_equal(sqs_store_unsettled(st, 0), 0);
+    assert_int_equal(table_rows(f->path, "ready"), 100);
+    counts(st, q, 1, 50, 0, 0);
+    counts(st, r, 1, 50, 0, 0);
+    sqs_store_msg_t out[60];
+    int n = sqs_store_msg_visible(st, q, 1, 60, NULL, 0, out);
+    assert_int_equal(n, 50);
+    for (int i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "m%d", 2 * i + 1);
+        assert_string_equal(out[i].body, want);
+        sqs_store_msg_clear(&out[i]);
+    }
+    add_msg(st, r, "pending-at-close", 0, FAR);
+    sqs_store_close(st); /* settles what is pending and moves the watermark */
+    st = sqs_store_open(f->path);
+    assert_int_equal(sqs_store_unsettled(st, 0), 0); /* settled rows are not re-pended */
+    counts(st, r, 1, 51, 0, 0);
+    sqs_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1261,6 +1591,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counts_catch_up_in_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_oldest_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_bound_follows_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_on_bound_and_by_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_on_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_step_bounded_by_queues, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_before_access, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_full_scans, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_watermark_after_a_crash, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
