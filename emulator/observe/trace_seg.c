@@ -15,6 +15,8 @@ const char *const trace_kind_name[TRACE_K_N] = {"api",    "send",        "receiv
 #define P_FAILED (1u << 9)
 #define P_DURATION (1u << 10)
 #define P_N (1u << 11)
+#define P_SAME (1u << 12)   /* << i: string i (< 3) is the previous hop's */
+#define P_HEADER (1u << 15) /* TRACE_S_C is "Root=" + the trace id */
 
 static uint64_t le64(const unsigned char *p)
 {
@@ -77,6 +79,22 @@ static void add_key(trace_seg_t *s, int64_t h)
     s->keys[s->n_keys++] = h;
 }
 
+/* Whether string i (< 3) of h is the previous hop's in s. */
+static int same_as_prev(const trace_seg_t *s, const trace_hop_view_t *h, int i)
+{
+    return s->n && s->prev_len[i] >= 0 && h->s[i] && (size_t)s->prev_len[i] == h->len[i] &&
+           !memcmp(s->buf + s->prev_off[i], h->s[i], h->len[i]);
+}
+
+/* Whether h's TRACE_S_C is "Root=" and its trace id (bit 15). */
+static int header_is_root(const trace_hop_view_t *h)
+{
+    const char *c = h->s[TRACE_S_C], *t = h->s[TRACE_S_TRACE];
+    size_t n = h->len[TRACE_S_TRACE];
+    return c && t && n <= TRACE_SEG_ROOT_MAX && h->len[TRACE_S_C] == 5 + n && !memcmp(c, "Root=", 5) &&
+           !memcmp(c + 5, t, n);
+}
+
 /* Appends h to s (its hashes already set). */
 void trace_seg_put(trace_seg_t *s, const trace_hop_view_t *h)
 {
@@ -94,6 +112,11 @@ void trace_seg_put(trace_seg_t *s, const trace_hop_view_t *h)
         presence |= P_DURATION;
     if (h->has_n)
         presence |= P_N;
+    for (int i = 0; i < 3; i++)
+        if (same_as_prev(s, h, i))
+            presence |= P_SAME << i;
+    if (header_is_root(h))
+        presence |= P_HEADER;
     s->buf[s->len++] = (unsigned char)h->kind;
     s->buf[s->len++] = (unsigned char)(presence & 0xff);
     s->buf[s->len++] = (unsigned char)(presence >> 8);
@@ -102,9 +125,21 @@ void trace_seg_put(trace_seg_t *s, const trace_hop_view_t *h)
     for (int i = 0; i < TRACE_S_N; i++) {
         if (!h->s[i])
             continue;
+        if (i < 3 && (presence & (P_SAME << i)))
+            continue; /* its bytes (and its key) are the previous hop's */
+        if (i == TRACE_S_C && (presence & P_HEADER))
+            continue;
         put_varint(s, h->len[i]);
+        if (i < 3)
+            s->prev_off[i] = s->len;
         memcpy(s->buf + s->len, h->s[i], h->len[i]);
         s->len += h->len[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!h->s[i])
+            s->prev_len[i] = -1;
+        else if (!(presence & (P_SAME << i)))
+            s->prev_len[i] = (ptrdiff_t)h->len[i];
     }
     if (presence & P_DURATION) {
         uint64_t bits;
@@ -115,7 +150,7 @@ void trace_seg_put(trace_seg_t *s, const trace_hop_view_t *h)
     if (presence & P_N)
         put_varint(s, zigzag(h->n));
     for (int i = 0; i < 3; i++)
-        if (h->h[i] >= 0)
+        if (h->h[i] >= 0 && !(presence & (P_SAME << i)))
             add_key(s, h->h[i]);
     if (!s->n || h->ts_ms < s->t0)
         s->t0 = h->ts_ms;
@@ -144,10 +179,10 @@ static int get_varint(const unsigned char **p, const unsigned char *end, uint64_
     return -1;
 }
 
-/* The next hop of a hops blob at *p into h (prev_ts: the previous hop's
- * time, updated). 0, or -1 at the end or on a malformed blob: a damaged
+/* The next hop of a hops blob at *p into h (cur: the previous hop's time
+ * and ids, updated). 0, or -1 at the end or on a malformed blob: a damaged
  * row ends its segment, never the process. Hashes are not computed. */
-int trace_seg_next(const unsigned char **p, const unsigned char *end, int64_t *prev_ts, trace_hop_view_t *h)
+int trace_seg_next(const unsigned char **p, const unsigned char *end, trace_seg_cur_t *cur, trace_hop_view_t *h)
 {
     if (end - *p < 3)
         return -1;
@@ -160,16 +195,42 @@ int trace_seg_next(const unsigned char **p, const unsigned char *end, int64_t *p
     uint64_t v;
     if (get_varint(p, end, &v))
         return -1;
-    h->ts_ms = *prev_ts + unzigzag(v);
-    *prev_ts = h->ts_ms;
+    h->ts_ms = cur->ts + unzigzag(v);
+    cur->ts = h->ts_ms;
     for (int i = 0; i < TRACE_S_N; i++) {
         if (!(presence & (1u << i)))
             continue;
+        if (i < 3 && (presence & (P_SAME << i))) {
+            if (!cur->s[i])
+                return -1;
+            h->s[i] = cur->s[i];
+            h->len[i] = cur->len[i];
+            continue;
+        }
+        if (i == TRACE_S_C && (presence & P_HEADER)) {
+            size_t n = h->len[TRACE_S_TRACE];
+            if (!h->s[TRACE_S_TRACE] || n > TRACE_SEG_ROOT_MAX)
+                return -1;
+            memcpy(cur->header, "Root=", 5);
+            memcpy(cur->header + 5, h->s[TRACE_S_TRACE], n);
+            cur->header[5 + n] = '\0';
+            h->s[i] = cur->header;
+            h->len[i] = 5 + n;
+            continue;
+        }
         if (get_varint(p, end, &v) || v > (uint64_t)(end - *p))
             return -1;
         h->s[i] = (const char *)*p;
         h->len[i] = (size_t)v;
         *p += v;
+    }
+    if ((presence & P_HEADER) && !h->s[TRACE_S_C])
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if ((presence & (P_SAME << i)) && !h->s[i])
+            return -1;
+        cur->s[i] = h->s[i];
+        cur->len[i] = h->len[i];
     }
     h->failed = (presence & P_FAILED) != 0;
     h->duration_ms = NAN;
@@ -296,6 +357,8 @@ int trace_seg_keys_have(const unsigned char *k, size_t n, int64_t x)
 void trace_seg_reset(trace_seg_t *s)
 {
     s->len = s->n_keys = s->n = 0;
+    for (int i = 0; i < 3; i++)
+        s->prev_len[i] = -1;
     s->t0 = s->t1 = s->last_ts = 0;
     s->flags = 0;
 }

@@ -589,7 +589,9 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
 
 /* ---------- recording ---------- */
 
-typedef enum { OP_HOP, OP_LINKS, OP_PRUNE } op_t;
+/* OP_API_SEND: an API hop and, before it, its route's send hop (queue in
+ * TRACE_S_E, its time in send_ms): see traces_api_hop_t. */
+typedef enum { OP_HOP, OP_LINKS, OP_PRUNE, OP_API_SEND } op_t;
 
 /* One record for the writer, in one allocation: the strings follow the
  * struct (a hop used to cost up to ten allocations on the loop, and as
@@ -612,6 +614,8 @@ struct trace_hop {
     size_t n_ids;
     /* OP_PRUNE */
     int64_t cutoff_ms;
+    /* OP_API_SEND */
+    int64_t send_ms;
     char text[];
 };
 typedef struct trace_hop rec_t;
@@ -699,6 +703,35 @@ static int write_rec(observe_conn_t *c, void *arg)
                 return -1;
         }
         return 0;
+    case OP_API_SEND: {
+        /* the send hop SendMessage would have recorded, then the API hop:
+         * adjacent, they share the trace and message id in the segment */
+        char header[5 + TRACE_ROOT_LEN + 1];
+        size_t tl = r->len[TRACE_S_TRACE] <= TRACE_ROOT_LEN ? r->len[TRACE_S_TRACE] : TRACE_ROOT_LEN;
+        memcpy(header, "Root=", 5);
+        memcpy(header + 5, r->s[TRACE_S_TRACE], tl);
+        header[5 + tl] = '\0';
+        memset(&h, 0, sizeof h);
+        h.kind = TRACE_K_SEND;
+        h.ts_ms = r->send_ms;
+        h.duration_ms = NAN;
+        h.s[TRACE_S_TRACE] = r->s[TRACE_S_TRACE];
+        h.len[TRACE_S_TRACE] = r->len[TRACE_S_TRACE];
+        h.s[TRACE_S_MESSAGE] = r->s[TRACE_S_MESSAGE];
+        h.len[TRACE_S_MESSAGE] = r->len[TRACE_S_MESSAGE];
+        h.s[TRACE_S_A] = r->s[TRACE_S_E];
+        h.len[TRACE_S_A] = r->len[TRACE_S_E];
+        h.s[TRACE_S_B] = "SendMessage";
+        h.len[TRACE_S_B] = 11;
+        h.s[TRACE_S_C] = header;
+        h.len[TRACE_S_C] = 5 + tl;
+        if (write_hop(c, t, &h, now))
+            return -1;
+        view_of(r, &h);
+        h.s[TRACE_S_E] = NULL;
+        h.len[TRACE_S_E] = 0;
+        return write_hop(c, t, &h, now);
+    }
     case OP_HOP:
         view_of(r, &h);
         return write_hop(c, t, &h, now);
@@ -837,10 +870,10 @@ int traces_db_current(sqlite3 *db)
 static void replay_segment(recent_t *r, const unsigned char *p, size_t len)
 {
     const unsigned char *end = p + len;
-    int64_t prev = 0;
+    trace_seg_cur_t cur = {0};
     trace_hop_view_t h;
     char trace[TRACE_ROOT_LEN + 1];
-    while (trace_seg_next(&p, end, &prev, &h) == 0) {
+    while (trace_seg_next(&p, end, &cur, &h) == 0) {
         trace_hop_hashes(&h);
         if (h.s[TRACE_S_TRACE] && h.len[TRACE_S_TRACE] <= TRACE_ROOT_LEN) {
             memcpy(trace, h.s[TRACE_S_TRACE], h.len[TRACE_S_TRACE]);
@@ -983,21 +1016,26 @@ void traces_api_hop(traces_t *t, const traces_api_hop_t *a)
     if (!t)
         return;
     const trace_text_t *m = a->message_id.s && a->message_id.len ? &a->message_id : NULL;
+    /* its send in the same record: a send names a trace and a message */
+    int send = m && a->root.s && a->send_queue.s && a->send_ms;
     const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = a->root.s,
                                 [TRACE_S_MESSAGE] = m ? m->s : NULL,
                                 [TRACE_S_REQUEST] = a->request_id.s,
                                 [TRACE_S_A] = a->api.s,
                                 [TRACE_S_B] = a->route.s,
                                 [TRACE_S_C] = a->method.s,
-                                [TRACE_S_D] = a->path.s};
+                                [TRACE_S_D] = a->path.s,
+                                [TRACE_S_E] = send ? a->send_queue.s : NULL};
     size_t n[TRACE_S_N] = {[TRACE_S_TRACE] = a->root.len,
                            [TRACE_S_MESSAGE] = m ? m->len : 0,
                            [TRACE_S_REQUEST] = a->request_id.len,
                            [TRACE_S_A] = a->api.len,
                            [TRACE_S_B] = a->route.len,
                            [TRACE_S_C] = a->method.len,
-                           [TRACE_S_D] = a->path.len};
-    rec_t *r = rec_new_n(t, OP_HOP, TRACE_K_API, a->start_ms, v, n);
+                           [TRACE_S_D] = a->path.len,
+                           [TRACE_S_E] = send ? a->send_queue.len : 0};
+    rec_t *r = rec_new_n(t, send ? OP_API_SEND : OP_HOP, TRACE_K_API, a->start_ms, v, n);
+    r->send_ms = send ? a->send_ms : 0;
     r->n = a->status;
     r->has_n = 1;
     r->duration_ms = a->latency_ms;
@@ -1312,9 +1350,10 @@ static void bind_view(sqlite3_stmt *st, int col, const trace_hop_view_t *h, int 
 static void load_segment(loader_t *l, int64_t seg_id, const unsigned char *p, size_t len)
 {
     const unsigned char *end = p + len;
-    int64_t prev = 0, idx = 0;
+    int64_t idx = 0;
+    trace_seg_cur_t cur = {0};
     trace_hop_view_t h;
-    for (; trace_seg_next(&p, end, &prev, &h) == 0; idx++) {
+    for (; trace_seg_next(&p, end, &cur, &h) == 0; idx++) {
         trace_hop_hashes(&h);
         int want = 0;
         for (int i = 0; i < 3 && !want; i++)
