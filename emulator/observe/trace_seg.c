@@ -58,13 +58,16 @@ static void seg_reserve(trace_seg_t *s, size_t more)
     s->cap = cap;
 }
 
-static void put_varint(trace_seg_t *s, uint64_t v)
+/* v at o (room made by seg_reserve); returns the end. Through a local
+ * pointer: stores through s->buf made the compiler reload s a byte. */
+static unsigned char *put_varint_at(unsigned char *o, uint64_t v)
 {
     while (v >= 0x80) {
-        s->buf[s->len++] = (unsigned char)(v | 0x80);
+        *o++ = (unsigned char)(v | 0x80);
         v >>= 7;
     }
-    s->buf[s->len++] = (unsigned char)v;
+    *o++ = (unsigned char)v;
+    return o;
 }
 
 static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
@@ -79,13 +82,6 @@ static void add_key(trace_seg_t *s, int64_t h)
     s->keys[s->n_keys++] = h;
 }
 
-/* Whether string i (< 3) of h is the previous hop's in s. */
-static int same_as_prev(const trace_seg_t *s, const trace_hop_view_t *h, int i)
-{
-    return s->n && s->prev_len[i] >= 0 && h->s[i] && (size_t)s->prev_len[i] == h->len[i] &&
-           !memcmp(s->buf + s->prev_off[i], h->s[i], h->len[i]);
-}
-
 /* Whether h's TRACE_S_C is "Root=" and its trace id (bit 15). */
 static int header_is_root(const trace_hop_view_t *h)
 {
@@ -98,60 +94,64 @@ static int header_is_root(const trace_hop_view_t *h)
 /* Appends h to s (its hashes already set). */
 void trace_seg_put(trace_seg_t *s, const trace_hop_view_t *h)
 {
+    unsigned presence = 0;
     size_t total = 1 + 2 + 10 + 8 + 10;
     for (int i = 0; i < TRACE_S_N; i++)
-        total += h->s[i] ? h->len[i] + 10 : 0;
-    seg_reserve(s, total);
-    unsigned presence = 0;
-    for (int i = 0; i < TRACE_S_N; i++)
-        if (h->s[i])
+        if (h->s[i]) {
             presence |= 1u << i;
+            total += h->len[i] + 10;
+        }
     if (h->failed)
         presence |= P_FAILED;
     if (!isnan(h->duration_ms))
         presence |= P_DURATION;
     if (h->has_n)
         presence |= P_N;
+    /* the previous hop's id: the same hash and length, then the bytes (a
+     * hash that differs spares the compare) */
     for (int i = 0; i < 3; i++)
-        if (same_as_prev(s, h, i))
+        if (h->s[i] && s->n && s->prev_len[i] == (ptrdiff_t)h->len[i] && s->prev_h[i] == h->h[i] &&
+            !memcmp(s->buf + s->prev_off[i], h->s[i], h->len[i]))
             presence |= P_SAME << i;
-    if (header_is_root(h))
+    if ((presence & (1u << TRACE_S_C)) && header_is_root(h))
         presence |= P_HEADER;
-    s->buf[s->len++] = (unsigned char)h->kind;
-    s->buf[s->len++] = (unsigned char)(presence & 0xff);
-    s->buf[s->len++] = (unsigned char)(presence >> 8);
-    put_varint(s, zigzag(h->ts_ms - s->last_ts));
+    seg_reserve(s, total);
+    unsigned char *o = s->buf + s->len;
+    *o++ = (unsigned char)h->kind;
+    *o++ = (unsigned char)(presence & 0xff);
+    *o++ = (unsigned char)(presence >> 8);
+    o = put_varint_at(o, zigzag(h->ts_ms - s->last_ts));
     s->last_ts = h->ts_ms;
-    for (int i = 0; i < TRACE_S_N; i++) {
-        if (!h->s[i])
+    /* the strings this hop stores: present, less those bits 12-15 stand for */
+    unsigned stored = (presence & 0x1ff) & ~((presence >> 12) & 7u) & ~((presence & P_HEADER) ? 1u << TRACE_S_C : 0);
+    for (int i = 0; stored >> i; i++) {
+        if (!(stored & (1u << i)))
             continue;
-        if (i < 3 && (presence & (P_SAME << i)))
-            continue; /* its bytes (and its key) are the previous hop's */
-        if (i == TRACE_S_C && (presence & P_HEADER))
-            continue;
-        put_varint(s, h->len[i]);
+        o = put_varint_at(o, h->len[i]);
         if (i < 3)
-            s->prev_off[i] = s->len;
-        memcpy(s->buf + s->len, h->s[i], h->len[i]);
-        s->len += h->len[i];
+            s->prev_off[i] = (size_t)(o - s->buf);
+        memcpy(o, h->s[i], h->len[i]);
+        o += h->len[i];
     }
     for (int i = 0; i < 3; i++) {
-        if (!h->s[i])
+        if (!h->s[i]) {
             s->prev_len[i] = -1;
-        else if (!(presence & (P_SAME << i)))
+        } else if (!(presence & (P_SAME << i))) {
             s->prev_len[i] = (ptrdiff_t)h->len[i];
+            s->prev_h[i] = h->h[i];
+            if (h->h[i] >= 0)
+                add_key(s, h->h[i]);
+        }
     }
     if (presence & P_DURATION) {
         uint64_t bits;
         memcpy(&bits, &h->duration_ms, 8);
         for (int i = 0; i < 8; i++)
-            s->buf[s->len++] = (unsigned char)(bits >> (8 * i));
+            *o++ = (unsigned char)(bits >> (8 * i));
     }
     if (presence & P_N)
-        put_varint(s, zigzag(h->n));
-    for (int i = 0; i < 3; i++)
-        if (h->h[i] >= 0 && !(presence & (P_SAME << i)))
-            add_key(s, h->h[i]);
+        o = put_varint_at(o, zigzag(h->n));
+    s->len = (size_t)(o - s->buf);
     if (!s->n || h->ts_ms < s->t0)
         s->t0 = h->ts_ms;
     if (!s->n || h->ts_ms > s->t1)

@@ -77,6 +77,7 @@ typedef struct {
      * are in buf (prev_len[i] < 0: it had none) */
     size_t prev_off[3];
     ptrdiff_t prev_len[3];
+    int64_t prev_h[3]; /* and their hashes */
 } trace_seg_t;
 
 /* The longest trace id bit 15 stands for (a root is 35 bytes). */
