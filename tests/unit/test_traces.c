@@ -1112,6 +1112,102 @@ static void test_segment_hops_read_back_as_put(void **state)
     trace_seg_free(&seg);
 }
 
+static int cmp_i64_t(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The keys blob of a segment of keys (as given in the hops' hashes): n
+ * keys read back into *out (owned). */
+static size_t keys_written(const int64_t *keys, size_t n, int64_t **out)
+{
+    trace_seg_t seg = {0};
+    for (size_t i = 0; i < n; i++) {
+        trace_hop_view_t h;
+        memset(&h, 0, sizeof h);
+        h.kind = TRACE_K_SEND;
+        h.duration_ms = NAN;
+        h.s[TRACE_S_TRACE] = "x";
+        h.len[TRACE_S_TRACE] = 1;
+        h.h[0] = keys[i];
+        h.h[1] = h.h[2] = -1;
+        trace_seg_put(&seg, &h);
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE trace_segs (t0_ms, t1_ms, n, flags, keys, hops)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, TRACE_SEG_INSERT, -1, &ins, NULL), SQLITE_OK);
+    assert_int_equal(trace_seg_write(ins, &seg), 0);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT keys FROM trace_segs", -1, &sel, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(sel), SQLITE_ROW);
+    size_t k = (size_t)sqlite3_column_bytes(sel, 0) / 8;
+    const unsigned char *b = sqlite3_column_blob(sel, 0);
+    *out = calloc(k ? k : 1, sizeof **out);
+    for (size_t i = 0; i < k; i++)
+        for (int j = 0; j < 8; j++)
+            (*out)[i] |= (int64_t)b[i * 8 + j] << (8 * j);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    trace_seg_free(&seg);
+    return k;
+}
+
+/* A segment's keys are its distinct hashes in ascending order, however
+ * many and however they fall: spread over the whole range, all in one
+ * bucket of the sort (hashes sharing their top bits, as ids chosen to
+ * collide would), the extremes, repeats. */
+static void test_segment_keys_are_sorted_and_distinct(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    int64_t *keys = calloc(N, sizeof *keys), *want = calloc(N, sizeof *want), *got = NULL;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int round = 0; round < 3; round++) {
+        size_t n = 0;
+        for (size_t i = 0; i < N; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            int64_t k = (int64_t)(x & 0x7fffffffffffffffULL);
+            if (round == 1)
+                k = (int64_t)((0x5a5ULL << 52) | (x & 0xfffffffffffffULL)); /* one top-11-bit bucket */
+            if (round == 2)
+                k = (int64_t)(x % 5000); /* bucket 0, repeats */
+            keys[n++] = k;
+        }
+        keys[0] = 0;
+        keys[1] = INT64_MAX;
+        keys[2] = keys[3]; /* a repeat next to its first */
+        memcpy(want, keys, n * sizeof *want);
+        qsort(want, n, sizeof *want, cmp_i64_t);
+        size_t distinct = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!distinct || want[i] != want[distinct - 1])
+                want[distinct++] = want[i];
+        size_t k = keys_written(keys, n, &got);
+        assert_int_equal(k, distinct);
+        assert_memory_equal(got, want, k * sizeof *got);
+        free(got);
+        /* and a small segment (the insertion sort) */
+        k = keys_written(keys + 100, 20, &got);
+        memcpy(want, keys + 100, 20 * sizeof *want);
+        qsort(want, 20, sizeof *want, cmp_i64_t);
+        distinct = 0;
+        for (size_t i = 0; i < 20; i++)
+            if (!distinct || want[i] != want[distinct - 1])
+                want[distinct++] = want[i];
+        assert_int_equal(k, distinct);
+        assert_memory_equal(got, want, k * sizeof *got);
+        free(got);
+    }
+    free(keys);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1134,6 +1230,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_damaged_segment_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links_in_a_later_batch_take_the_invocation_off_the_lists, setup, teardown),
         cmocka_unit_test(test_segment_hops_read_back_as_put),
+        cmocka_unit_test(test_segment_keys_are_sorted_and_distinct),
         cmocka_unit_test_setup_teardown(test_api_hop_with_its_send_is_both_hops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
