@@ -339,13 +339,16 @@ int trace_seg_write(sqlite3_stmt *st, trace_seg_t *s)
     for (size_t i = 0; i < s->n_keys; i++)
         if (!k || s->keys[i] != s->keys[k - 1])
             s->keys[k++] = s->keys[i];
-    /* little-endian in place: a no-op on the machines sluice runs on */
+    /* little-endian in place: nothing to do on the machines sluice runs on
+     * (the byte loop was not compiled away: 0.17k a request) */
     unsigned char *kb = (unsigned char *)s->keys;
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
     for (size_t i = 0; i < k; i++) {
         uint64_t v = (uint64_t)s->keys[i];
         for (int b = 0; b < 8; b++)
             kb[i * 8 + b] = (unsigned char)(v >> (8 * b));
     }
+#endif
     sqlite3_bind_int64(st, 1, s->t0);
     sqlite3_bind_int64(st, 2, s->t1);
     sqlite3_bind_int64(st, 3, (int64_t)s->n);
