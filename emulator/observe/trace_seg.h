@@ -14,9 +14,9 @@
  * sorted, distinct 63-bit hashes of the segment's trace, message and
  * request ids, 8 bytes each, little-endian.
  *
- * Bits 12-15 are for an API request's two hops (its send, then the API
- * hop: one trace, one message, the send's trace header what the gateway
- * made of the trace): 110 of their 320 bytes and two of their five keys,
+ * Bits 12-15 are for an API request's two hops (the API hop, then its
+ * send: one trace, one message, the send's trace header what the gateway
+ * made of the trace): 114 of their 296 bytes and two of their five keys,
  * which the writer thread pays for in its WAL bytes and its key sort.
  * Segments written before them have none set and read the same; a sluice
  * from before them does not read segments that use them. */
