@@ -78,6 +78,7 @@ typedef struct greq {
     char apigw_id[20];
     char trace[64];
     char message_id[40]; /* SQS routes: the id SendMessage gave, or "" */
+    int64_t send_ms;     /* SQS routes whose send hop the gateway records: when it was sent (0: none) */
     int64_t start_us, integration_us;
     char method[16];
     char *path;          /* without the stage */
@@ -480,6 +481,10 @@ static void answer(greq_t *r, int status, const cJSON *headers, const char *ctyp
                                 .status = status,
                                 .latency_ms = latency,
                                 .start_ms = now_ms - (int64_t)ceil(latency)};
+        if (r->send_ms) {
+            hop.send_queue = (trace_text_t){r->route->queue, strlen(r->route->queue)};
+            hop.send_ms = r->send_ms;
+        }
         traces_api_hop(t, &hop);
     }
 }
@@ -692,7 +697,11 @@ static void sqs_done(sqs_call_t *c)
     r->pending = 0;
     r->sqs_call = NULL;
     if (r->answered) {
-        /* timed out already */
+        /* timed out already: its API hop went without the send, which
+         * goes alone, as SendMessage would have recorded it */
+        const char *mid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->result, "MessageId"));
+        if (!c->failed && c->send_ms && mid)
+            traces_send(traces_get(), mid, r->route->queue, r->trace, "SendMessage");
     } else if (c->failed) {
         const err_info_t *info = err_info(c->err.code);
         if (r->api->cfg->http) {
@@ -715,6 +724,7 @@ static void sqs_done(sqs_call_t *c)
     } else if (r->api->cfg->http) {
         snprintf(r->message_id, sizeof r->message_id, "%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->result, "MessageId")) ?: "");
+        r->send_ms = c->send_ms;
         size_t len;
         char *xml = sqs_wire_query_render("SendMessage", c->result, c->request_id, &len);
         answer(r, 200, NULL, "text/xml", xml, len);
@@ -723,6 +733,7 @@ static void sqs_done(sqs_call_t *c)
         /* AWS's passthrough body for a REST SQS integration. */
         snprintf(r->message_id, sizeof r->message_id, "%s",
                  cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->result, "MessageId")) ?: "");
+        r->send_ms = c->send_ms;
         cJSON *out = cJSON_CreateObject();
         cJSON *smr = cJSON_AddObjectToObject(out, "SendMessageResponse");
         cJSON *meta = cJSON_AddObjectToObject(smr, "ResponseMetadata");
@@ -768,8 +779,9 @@ static void sqs_done(sqs_call_t *c)
  * is the message body, or, when it reads like AWS's own templates
  * "Action=SendMessage&MessageBody=...", a query-protocol request), HTTP
  * from the parameter mapping. */
-static cJSON *sqs_params(greq_t *r, char *err, size_t n)
+static cJSON *sqs_params(greq_t *r, char *err, size_t n, int *own_header)
 {
+    *own_header = 0;
     cJSON *p = NULL;
     if (!r->api->cfg->http) {
         char *msg = NULL;
@@ -839,6 +851,7 @@ static cJSON *sqs_params(greq_t *r, char *err, size_t n)
         cJSON *th = cJSON_AddObjectToObject(sys, "AWSTraceHeader");
         cJSON_AddStringToObject(th, "DataType", "String");
         cJSON_AddStringToObject(th, "StringValue", r->trace);
+        *own_header = 1;
     }
     return p;
 }
@@ -855,7 +868,8 @@ static void integrate_sqs(greq_t *r)
         r->body = marked;
         r->body_len = len;
     }
-    cJSON *params = sqs_params(r, err, sizeof err);
+    int own_header;
+    cJSON *params = sqs_params(r, err, sizeof err, &own_header);
     if (!params) {
         log_warn("msg=\"request template failed\" api=%s route=\"%s\" error=\"%s\"", r->api->cfg->name,
                  r->route->route_key, err);
@@ -872,6 +886,9 @@ static void integrate_sqs(greq_t *r)
     gs->call.sender_id = NULL;
     ids_uuid4(gs->call.request_id);
     gs->call.done = sqs_done;
+    /* the send's trace is the request's (its header is r->trace): its hop
+     * goes with the API hop, in one record (answer) */
+    gs->call.caller_traces_send = own_header;
     r->pending = 1;
     r->sqs_call = &gs->call;
     sqs_call_start(r->api->g->sqs, &gs->call);

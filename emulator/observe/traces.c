@@ -192,6 +192,10 @@ typedef struct {
     int64_t ts_ms, end_ms;
     int failed;
     char where[96];
+    /* where's source while where is not filled in (contrib_fill): the hop
+     * being fed, for the moment recent_hop runs. Most hops are not their
+     * trace's first and never need the text. */
+    const trace_hop_view_t *h;
 } contrib_t;
 
 /* Hops written before their message's send hop. A send's hop waits for
@@ -386,7 +390,9 @@ static void put_text(char *out, size_t cap, size_t *at, const char *s, size_t le
 
 /* Adds c to trace's summary; batch_invoke: an invocation of a mapping's
  * batch (it has its own trace id; the records' chains are what is listed). */
-static void sum_add(recent_t *r, const char *trace, size_t len, int64_t h, const contrib_t *c, int batch_invoke)
+static void contrib_fill(contrib_t *c);
+
+static void sum_add(recent_t *r, const char *trace, size_t len, int64_t h, contrib_t *c, int batch_invoke)
 {
     sum_t *s = sum_of(r, trace, len, h);
     int is_api = c->kind == TRACE_K_API;
@@ -397,6 +403,7 @@ static void sum_add(recent_t *r, const char *trace, size_t len, int64_t h, const
     if (!s->hops || c->ts_ms < s->first_ts || (c->ts_ms == s->first_ts && is_api && !s->first_api)) {
         s->first_ts = c->ts_ms;
         s->first_api = (unsigned char)is_api;
+        contrib_fill(c);
         size_t at = 0;
         put_text(s->first, sizeof s->first, &at, trace_kind_name[c->kind], strlen(trace_kind_name[c->kind]));
         put_text(s->first, sizeof s->first, &at, " ", 1);
@@ -431,10 +438,21 @@ static void contrib_of(const trace_hop_view_t *h, contrib_t *c)
     c->ts_ms = h->ts_ms;
     c->end_ms = h->ts_ms + (isnan(h->duration_ms) ? 0 : (int64_t)h->duration_ms);
     c->failed = h->failed;
-    /* where it began: method and path for an API request, else a queue or
-     * function (no snprintf: it was a third of a hop's cost) */
-    size_t at = 0;
     c->where[0] = '\0';
+    c->h = h;
+}
+
+/* Fills in c's where from its hop, once: where it began, method and path
+ * for an API request, else a queue or function (no snprintf: it was a
+ * third of a hop's cost). Before c outlives recent_hop, and where a
+ * summary takes its text. */
+static void contrib_fill(contrib_t *c)
+{
+    const trace_hop_view_t *h = c->h;
+    if (!h)
+        return;
+    c->h = NULL;
+    size_t at = 0;
     if (h->s[TRACE_S_C] && h->s[TRACE_S_D]) {
         put_text(c->where, sizeof c->where, &at, h->s[TRACE_S_C], h->len[TRACE_S_C]);
         put_text(c->where, sizeof c->where, &at, " ", 1);
@@ -564,8 +582,10 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
                 u->at_ms = now_ms;
                 u->n = 0;
             }
-            if (u->n < UNRESOLVED_HOPS)
+            if (u->n < UNRESOLVED_HOPS) {
+                contrib_fill(&c);
                 u->c[u->n++] = c;
+            }
         }
     }
     if (!trace || tlen > TRACE_ROOT_LEN)
@@ -577,6 +597,7 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
         memcpy(p->trace, trace, tlen);
         p->trace[tlen] = '\0';
         p->request_h = h->h[2];
+        contrib_fill(&c);
         p->c = c;
         return;
     }
@@ -589,7 +610,9 @@ static void recent_hop(recent_t *r, pthread_mutex_t *mu, trace_hop_view_t *h, in
 
 /* ---------- recording ---------- */
 
-typedef enum { OP_HOP, OP_LINKS, OP_PRUNE } op_t;
+/* OP_API_SEND: an API hop and its route's send hop (queue in TRACE_S_E,
+ * its time in send_ms): see traces_api_hop_t. */
+typedef enum { OP_HOP, OP_LINKS, OP_PRUNE, OP_API_SEND } op_t;
 
 /* One record for the writer, in one allocation: the strings follow the
  * struct (a hop used to cost up to ten allocations on the loop, and as
@@ -612,6 +635,8 @@ struct trace_hop {
     size_t n_ids;
     /* OP_PRUNE */
     int64_t cutoff_ms;
+    /* OP_API_SEND */
+    int64_t send_ms;
     char text[];
 };
 typedef struct trace_hop rec_t;
@@ -648,15 +673,21 @@ static int seg_flush(observe_conn_t *c, trace_seg_t *s)
     return trace_seg_write(st, s);
 }
 
-/* Appends h to the writer's segment, after the summary had it. */
-static int write_hop(observe_conn_t *c, traces_t *t, trace_hop_view_t *h, int64_t now)
+/* Appends h (its hashes set) to the writer's segment, after the summary
+ * had it. */
+static int write_hashed_hop(observe_conn_t *c, traces_t *t, trace_hop_view_t *h, int64_t now)
 {
-    trace_hop_hashes(h);
     recent_hop(&t->recent, &t->mu, h, now);
     if (h->h[0] == -2) /* the trace was filled in from the send: stored too, so reads find it by trace */
         h->h[0] = trace_hash(h->s[TRACE_S_TRACE], h->len[TRACE_S_TRACE]);
     trace_seg_put(&t->seg, h);
     return t->seg.n >= TRACE_SEG_MAX_HOPS ? seg_flush(c, &t->seg) : 0;
+}
+
+static int write_hop(observe_conn_t *c, traces_t *t, trace_hop_view_t *h, int64_t now)
+{
+    trace_hop_hashes(h);
+    return write_hashed_hop(c, t, h, now);
 }
 
 static void view_of(const rec_t *r, trace_hop_view_t *h)
@@ -699,6 +730,40 @@ static int write_rec(observe_conn_t *c, void *arg)
                 return -1;
         }
         return 0;
+    case OP_API_SEND: {
+        /* the API hop, then the send hop SendMessage would have recorded:
+         * adjacent, they share the trace and message id (and their hashes)
+         * in the segment; the API hop, earlier, makes the trace's first */
+        view_of(r, &h);
+        h.s[TRACE_S_E] = NULL;
+        h.len[TRACE_S_E] = 0;
+        if (write_hop(c, t, &h, now))
+            return -1;
+        int64_t trace_h = h.h[0], message_h = h.h[1];
+        char header[5 + TRACE_ROOT_LEN + 1];
+        size_t tl = r->len[TRACE_S_TRACE] <= TRACE_ROOT_LEN ? r->len[TRACE_S_TRACE] : TRACE_ROOT_LEN;
+        memcpy(header, "Root=", 5);
+        memcpy(header + 5, r->s[TRACE_S_TRACE], tl);
+        header[5 + tl] = '\0';
+        memset(&h, 0, sizeof h);
+        h.kind = TRACE_K_SEND;
+        h.ts_ms = r->send_ms;
+        h.duration_ms = NAN;
+        h.s[TRACE_S_TRACE] = r->s[TRACE_S_TRACE];
+        h.len[TRACE_S_TRACE] = r->len[TRACE_S_TRACE];
+        h.s[TRACE_S_MESSAGE] = r->s[TRACE_S_MESSAGE];
+        h.len[TRACE_S_MESSAGE] = r->len[TRACE_S_MESSAGE];
+        h.s[TRACE_S_A] = r->s[TRACE_S_E];
+        h.len[TRACE_S_A] = r->len[TRACE_S_E];
+        h.s[TRACE_S_B] = "SendMessage";
+        h.len[TRACE_S_B] = 11;
+        h.s[TRACE_S_C] = header;
+        h.len[TRACE_S_C] = 5 + tl;
+        h.h[0] = trace_h;
+        h.h[1] = message_h;
+        h.h[2] = -1;
+        return write_hashed_hop(c, t, &h, now);
+    }
     case OP_HOP:
         view_of(r, &h);
         return write_hop(c, t, &h, now);
@@ -837,10 +902,10 @@ int traces_db_current(sqlite3 *db)
 static void replay_segment(recent_t *r, const unsigned char *p, size_t len)
 {
     const unsigned char *end = p + len;
-    int64_t prev = 0;
+    trace_seg_cur_t cur = {0};
     trace_hop_view_t h;
     char trace[TRACE_ROOT_LEN + 1];
-    while (trace_seg_next(&p, end, &prev, &h) == 0) {
+    while (trace_seg_next(&p, end, &cur, &h) == 0) {
         trace_hop_hashes(&h);
         if (h.s[TRACE_S_TRACE] && h.len[TRACE_S_TRACE] <= TRACE_ROOT_LEN) {
             memcpy(trace, h.s[TRACE_S_TRACE], h.len[TRACE_S_TRACE]);
@@ -983,21 +1048,26 @@ void traces_api_hop(traces_t *t, const traces_api_hop_t *a)
     if (!t)
         return;
     const trace_text_t *m = a->message_id.s && a->message_id.len ? &a->message_id : NULL;
+    /* its send in the same record: a send names a trace and a message */
+    int send = m && a->root.s && a->send_queue.s && a->send_ms;
     const char *v[TRACE_S_N] = {[TRACE_S_TRACE] = a->root.s,
                                 [TRACE_S_MESSAGE] = m ? m->s : NULL,
                                 [TRACE_S_REQUEST] = a->request_id.s,
                                 [TRACE_S_A] = a->api.s,
                                 [TRACE_S_B] = a->route.s,
                                 [TRACE_S_C] = a->method.s,
-                                [TRACE_S_D] = a->path.s};
+                                [TRACE_S_D] = a->path.s,
+                                [TRACE_S_E] = send ? a->send_queue.s : NULL};
     size_t n[TRACE_S_N] = {[TRACE_S_TRACE] = a->root.len,
                            [TRACE_S_MESSAGE] = m ? m->len : 0,
                            [TRACE_S_REQUEST] = a->request_id.len,
                            [TRACE_S_A] = a->api.len,
                            [TRACE_S_B] = a->route.len,
                            [TRACE_S_C] = a->method.len,
-                           [TRACE_S_D] = a->path.len};
-    rec_t *r = rec_new_n(t, OP_HOP, TRACE_K_API, a->start_ms, v, n);
+                           [TRACE_S_D] = a->path.len,
+                           [TRACE_S_E] = send ? a->send_queue.len : 0};
+    rec_t *r = rec_new_n(t, send ? OP_API_SEND : OP_HOP, TRACE_K_API, a->start_ms, v, n);
+    r->send_ms = send ? a->send_ms : 0;
     r->n = a->status;
     r->has_n = 1;
     r->duration_ms = a->latency_ms;
@@ -1312,9 +1382,10 @@ static void bind_view(sqlite3_stmt *st, int col, const trace_hop_view_t *h, int 
 static void load_segment(loader_t *l, int64_t seg_id, const unsigned char *p, size_t len)
 {
     const unsigned char *end = p + len;
-    int64_t prev = 0, idx = 0;
+    int64_t idx = 0;
+    trace_seg_cur_t cur = {0};
     trace_hop_view_t h;
-    for (; trace_seg_next(&p, end, &prev, &h) == 0; idx++) {
+    for (; trace_seg_next(&p, end, &cur, &h) == 0; idx++) {
         trace_hop_hashes(&h);
         int want = 0;
         for (int i = 0; i < 3 && !want; i++)

@@ -81,6 +81,14 @@ typedef struct {
     int status;
     double latency_ms;
     int64_t start_ms;
+    /* An SQS route's send, when the gateway records it for SQS
+     * (sqs_call_t.caller_traces_send): the queue (NULL: none) and when it
+     * was sent. It is the send hop traces_send would record with
+     * aws_trace_header "Root=" + root and via "SendMessage", and goes to
+     * the writer in the API hop's record (one record, one hand-over, for
+     * the two hops of an API request). */
+    trace_text_t send_queue;
+    int64_t send_ms;
 } traces_api_hop_t;
 void traces_api_hop(traces_t *t, const traces_api_hop_t *a);
 /* A message sent: aws_trace_header is the sender's AWSTraceHeader (NULL:

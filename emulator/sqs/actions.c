@@ -1124,7 +1124,10 @@ static int send_one(sqs_t *s, sqs_call_t *c, sqs_queue_t *q, const cJSON *m, int
     if (rc == 0) {
         held_metric(s, q, QM_SENT, 1);
         held_metric(s, q, QM_SIZE, (double)size);
-        held_add(s, traces_send_hop(traces_get(), msg.message_id, q->name, msg.trace_header, c->action));
+        if (c->caller_traces_send)
+            c->send_ms = clock_now_ms(); /* the caller's to record, once it is answered */
+        else
+            held_add(s, traces_send_hop(traces_get(), msg.message_id, q->name, msg.trace_header, c->action));
     }
 answer:
     if (rc == 0) {

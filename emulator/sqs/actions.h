@@ -48,6 +48,10 @@ struct sqs_call {
     void (*done)(sqs_call_t *call); /* called exactly once */
     void *arg;
     int want_flat;                /* 1: takes a flat result (below) where the action has one */
+    /* 1: SendMessage records no send hop (observe/traces) of its own but
+     * sets send_ms: the caller records it, with its own hop in one record
+     * (the API Gateway's SQS routes, whose AWSTraceHeader it made). */
+    int caller_traces_send;
 
     /* Set by the action: result (owned by the call) or err. With
      * want_flat, an action whose answer is flat (SendMessage) fills flat
@@ -56,6 +60,7 @@ struct sqs_call {
     sqs_flat_t flat;
     int failed;
     err_t err;
+    int64_t send_ms;              /* caller_traces_send: when SendMessage sent its message (0: it sent none, e.g. a FIFO duplicate) */
 
     /* Internal: long-poll state. */
     sqs_waiter_t waiter;

@@ -1,6 +1,7 @@
 /* observe/traces: trace ids parsed and made in AWS's Root format, hooks
  * that accept no hub, and chains read back by each kind of id, with a
  * batch's records keeping their own traces. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
+#include "observe/trace_seg.h"
 #include "observe/traces.h"
 
 #include "observe_scratch.h"
@@ -563,6 +565,83 @@ static void test_api_hop_from_known_lengths_is_traces_api_hop(void **state)
     traces_free(t);
 }
 
+/* An API hop with its route's send (traces_api_hop_t.send_queue) is both
+ * hops, as traces_api and traces_send record them: the send with the
+ * queue, "SendMessage" and "Root=" + the root as its header, at its own
+ * time; a later hop naming only the message finds its trace through it.
+ * Without a message id, no send. */
+static void test_api_hop_with_its_send_is_both_hops(void **state)
+{
+    (void)state;
+    char err[256];
+    observe_db_t *d = observe_db_open(dir, err, sizeof err);
+    traces_t *t = traces_new(d);
+    assert_non_null(t);
+    const char *root = "1-5759e988-bd862e3fe1be46a994272799";
+    int64_t now = clock_now_ms();
+    traces_api_hop_t a = {.root = {root, 35},
+                          .request_id = {"req-s", 5},
+                          .api = {"shop", 4},
+                          .route = {"POST /orders", 12},
+                          .method = {"POST", 4},
+                          .path = {"/orders", 7},
+                          .message_id = {"m-s", 3},
+                          .status = 200,
+                          .latency_ms = 3,
+                          .start_ms = now - 3,
+                          .send_queue = {"orders-q", 8},
+                          .send_ms = now - 1};
+    traces_api_hop(t, &a);
+    traces_receive(t, "m-s", "orders-q", 1, NULL);
+    traces_api_hop_t b = a;
+    b.root = (trace_text_t){"1-5759e988-bd862e3fe1be46a994272798", 35};
+    b.request_id = (trace_text_t){"req-n", 5};
+    b.message_id = (trace_text_t){"", 0};
+    b.status = 500;
+    traces_api_hop(t, &b);
+    observe_db_flush(d);
+    sqlite3 *db = observe_conn_handle(observe_db_reader(d));
+    cJSON *c = traces_chain(db, "m-s", NULL, NULL);
+    assert_non_null(c);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(c, "hops")), 3);
+    const cJSON *api = hop_of(c, "api"), *send = hop_of(c, "send"), *recv = hop_of(c, "receive");
+    assert_non_null(api);
+    assert_non_null(send);
+    assert_non_null(recv);
+    assert_string_equal(field(send, "trace_id"), root);
+    assert_string_equal(field(send, "message_id"), "m-s");
+    assert_string_equal(field(send, "queue"), "orders-q");
+    assert_string_equal(field(send, "action"), "SendMessage");
+    char header[64];
+    snprintf(header, sizeof header, "Root=%s", root);
+    assert_string_equal(field(send, "aws_trace_header"), header);
+    assert_null(cJSON_GetObjectItemCaseSensitive(send, "request_id"));
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(send, "ts_ms")) == (double)(now - 1));
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(api, "ts_ms")) == (double)(now - 3));
+    assert_string_equal(field(api, "request_id"), "req-s");
+    assert_string_equal(field(api, "message_id"), "m-s");
+    assert_string_equal(field(api, "path"), "/orders");
+    assert_null(cJSON_GetObjectItemCaseSensitive(api, "queue"));
+    assert_string_equal(field(recv, "trace_id"), root);
+    cJSON_Delete(c);
+    c = traces_chain(db, "req-n", NULL, NULL);
+    assert_non_null(c);
+    int sends = 0;
+    const cJSON *h;
+    cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(c, "hops")) {
+        const char *k = field(h, "kind");
+        sends += k && !strcmp(k, "send") && !cJSON_GetObjectItemCaseSensitive(h, "message_id");
+    }
+    assert_int_equal(sends, 0);
+    cJSON_Delete(c);
+    /* the pair went as one record: the message id is stored once */
+    assert_int_equal(count_rows(db, "SELECT sum(length(hex(hops)) - length(replace(hex(hops), hex('m-s'), '')))"
+                                    " / 6 FROM trace_segs"),
+                     1);
+    observe_db_close(d);
+    traces_free(t);
+}
+
 /* The lists come from summaries in memory, at most 10,000 traces (the
  * least recently touched go first), and a list is at most its limit; a
  * restarted sluice (and a data directory) lists from the newest segments. */
@@ -876,6 +955,259 @@ static void test_links_in_a_later_batch_take_the_invocation_off_the_lists(void *
     traces_free(t);
 }
 
+/* ---------- the segment codec ---------- */
+
+static trace_hop_view_t seg_hop(int kind, int64_t ts, const char *const v[TRACE_S_N])
+{
+    trace_hop_view_t h;
+    memset(&h, 0, sizeof h);
+    h.kind = kind;
+    h.ts_ms = ts;
+    h.duration_ms = NAN;
+    for (int i = 0; i < TRACE_S_N; i++)
+        if (v[i]) {
+            h.s[i] = v[i];
+            h.len[i] = strlen(v[i]);
+        }
+    trace_hop_hashes(&h);
+    return h;
+}
+
+static size_t count_in(const unsigned char *p, size_t n, const char *x)
+{
+    size_t k = 0, xl = strlen(x);
+    for (size_t i = 0; i + xl <= n; i++)
+        k += !memcmp(p + i, x, xl);
+    return k;
+}
+
+/* A segment gives back each hop as it was put. An API request's send and
+ * API hops (one trace, one message, the send's header "Root=" + the trace)
+ * store the trace and message once, the header not at all, and key them
+ * once; a header that is anything else, and ids that differ from the
+ * previous hop's, are stored as given. The keys are the distinct hashes,
+ * sorted (a batch of 32 or more takes the radix sort). */
+static void test_segment_hops_read_back_as_put(void **state)
+{
+    (void)state;
+    const char *T1 = "1-5759e988-bd862e3fe1be46a994272793", *T2 = "1-5759e988-bd862e3fe1be46a994272794";
+    char hdr1[64], hdr_other[80];
+    snprintf(hdr1, sizeof hdr1, "Root=%s", T1);
+    snprintf(hdr_other, sizeof hdr_other, "Root=%s;Parent=53995c3f42cd8ad8", T2);
+    enum { N_BULK = 100, N = 7 + N_BULK };
+    static char bulk[N_BULK][40];
+    trace_hop_view_t in[N];
+    int k = 0;
+    in[k++] = seg_hop(TRACE_K_SEND, 1000,
+                      (const char *[TRACE_S_N]){[TRACE_S_TRACE] = T1, [TRACE_S_MESSAGE] = "m-1", [TRACE_S_A] = "q",
+                                                [TRACE_S_B] = "SendMessage", [TRACE_S_C] = hdr1});
+    in[k] = seg_hop(TRACE_K_API, 999,
+                    (const char *[TRACE_S_N]){[TRACE_S_TRACE] = T1, [TRACE_S_MESSAGE] = "m-1",
+                                              [TRACE_S_REQUEST] = "req-1", [TRACE_S_A] = "shop",
+                                              [TRACE_S_B] = "POST /orders", [TRACE_S_C] = "POST",
+                                              [TRACE_S_D] = "/orders"});
+    in[k].has_n = 1;
+    in[k].n = 200;
+    in[k++].duration_ms = 2.5;
+    in[k] = seg_hop(TRACE_K_RECEIVE, 1010,
+                    (const char *[TRACE_S_N]){[TRACE_S_MESSAGE] = "m-1", [TRACE_S_A] = "q",
+                                              [TRACE_S_B] = "ReceiveMessage"});
+    in[k].has_n = 1;
+    in[k++].n = 1;
+    /* a header with more than the root: stored */
+    in[k++] = seg_hop(TRACE_K_SEND, 1020,
+                      (const char *[TRACE_S_N]){[TRACE_S_TRACE] = T2, [TRACE_S_MESSAGE] = "m-2", [TRACE_S_A] = "q",
+                                                [TRACE_S_B] = "SendMessage", [TRACE_S_C] = hdr_other});
+    /* another trace's root as C: stored; the message differs */
+    in[k++] = seg_hop(TRACE_K_SEND, 1021,
+                      (const char *[TRACE_S_N]){[TRACE_S_TRACE] = T2, [TRACE_S_MESSAGE] = "m-3", [TRACE_S_A] = "q",
+                                                [TRACE_S_B] = "SendMessage", [TRACE_S_C] = hdr1});
+    in[k] = seg_hop(TRACE_K_INVOKE, 1030,
+                    (const char *[TRACE_S_N]){[TRACE_S_TRACE] = T2, [TRACE_S_REQUEST] = "req-1", [TRACE_S_A] = "fn",
+                                              [TRACE_S_C] = "error"});
+    in[k].failed = 1;
+    in[k++].duration_ms = 12.25;
+    /* an empty message id after one */
+    in[k++] = seg_hop(TRACE_K_DELETE, 1040,
+                      (const char *[TRACE_S_N]){[TRACE_S_MESSAGE] = "", [TRACE_S_A] = "q", [TRACE_S_B] = "x"});
+    for (int i = 0; i < N_BULK; i++) {
+        snprintf(bulk[i], sizeof bulk[i], "bulk-%03d", i);
+        in[k++] = seg_hop(TRACE_K_SEND, 1050 + i,
+                          (const char *[TRACE_S_N]){[TRACE_S_TRACE] = T1, [TRACE_S_MESSAGE] = bulk[i],
+                                                    [TRACE_S_A] = "q", [TRACE_S_C] = hdr1});
+    }
+    assert_int_equal(k, N);
+    trace_seg_t seg = {0};
+    for (int i = 0; i < N; i++)
+        trace_seg_put(&seg, &in[i]);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE trace_segs (id INTEGER PRIMARY KEY, t0_ms, t1_ms, n, flags, keys,"
+                                  " hops)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, TRACE_SEG_INSERT, -1, &ins, NULL), SQLITE_OK);
+    assert_int_equal(trace_seg_write(ins, &seg), 0);
+    assert_int_equal(seg.n, 0);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT n, keys, hops, t0_ms, t1_ms FROM trace_segs", -1, &sel, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(sel), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(sel, 0), N);
+    assert_int_equal(sqlite3_column_int64(sel, 3), 999);
+    assert_int_equal(sqlite3_column_int64(sel, 4), 1050 + N_BULK - 1);
+    const unsigned char *keys = sqlite3_column_blob(sel, 1), *hops = sqlite3_column_blob(sel, 2);
+    size_t n_keys = (size_t)sqlite3_column_bytes(sel, 1) / 8, n_hops = (size_t)sqlite3_column_bytes(sel, 2);
+    /* T1, T2, m-1, m-2, m-3, req-1, "" and the bulk messages */
+    assert_int_equal(n_keys, 7 + N_BULK);
+    for (size_t i = 1; i < n_keys; i++) {
+        int64_t a = 0, b = 0;
+        for (int j = 0; j < 8; j++) {
+            a |= (int64_t)keys[(i - 1) * 8 + j] << (8 * j);
+            b |= (int64_t)keys[i * 8 + j] << (8 * j);
+        }
+        assert_true(a < b);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < 3; j++)
+            if (in[i].h[j] >= 0)
+                assert_true(trace_seg_keys_have(keys, n_keys, in[i].h[j]));
+    /* stored once: the first hop's trace and message, and the only header
+     * that is not "Root=" + its own hop's trace */
+    assert_int_equal(count_in(hops, n_hops, "m-1"), 1);
+    assert_int_equal(count_in(hops, n_hops, T1), 3); /* the first send's, in the other trace's header, the bulk's first */
+    assert_int_equal(count_in(hops, n_hops, "Root="), 2);
+    trace_seg_cur_t cur = {0};
+    const unsigned char *p = hops, *end = hops + n_hops;
+    for (int i = 0; i < N; i++) {
+        trace_hop_view_t h;
+        assert_int_equal(trace_seg_next(&p, end, &cur, &h), 0);
+        assert_int_equal(h.kind, in[i].kind);
+        assert_int_equal(h.ts_ms, in[i].ts_ms);
+        for (int j = 0; j < TRACE_S_N; j++) {
+            assert_int_equal(h.s[j] != NULL, in[i].s[j] != NULL);
+            if (!h.s[j])
+                continue;
+            assert_int_equal(h.len[j], in[i].len[j]);
+            assert_memory_equal(h.s[j], in[i].s[j], h.len[j]);
+        }
+        assert_int_equal(h.failed, in[i].failed);
+        assert_int_equal(h.has_n, in[i].has_n);
+        assert_int_equal(h.n, in[i].n);
+        assert_int_equal(isnan(h.duration_ms), isnan(in[i].duration_ms));
+        if (!isnan(h.duration_ms))
+            assert_true(h.duration_ms == in[i].duration_ms);
+    }
+    trace_hop_view_t h;
+    assert_int_equal(trace_seg_next(&p, end, &cur, &h), -1);
+    /* a first hop naming "the previous hop's trace" is a damaged blob */
+    static const unsigned char bad[] = {TRACE_K_SEND, 0x01, 0x10, 0x00};
+    trace_seg_cur_t fresh = {0};
+    p = bad;
+    assert_int_equal(trace_seg_next(&p, bad + sizeof bad, &fresh, &h), -1);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    trace_seg_free(&seg);
+}
+
+static int cmp_i64_t(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The keys blob of a segment of keys (as given in the hops' hashes): n
+ * keys read back into *out (owned). */
+static size_t keys_written(const int64_t *keys, size_t n, int64_t **out)
+{
+    trace_seg_t seg = {0};
+    for (size_t i = 0; i < n; i++) {
+        trace_hop_view_t h;
+        memset(&h, 0, sizeof h);
+        h.kind = TRACE_K_SEND;
+        h.duration_ms = NAN;
+        h.s[TRACE_S_TRACE] = "x";
+        h.len[TRACE_S_TRACE] = 1;
+        h.h[0] = keys[i];
+        h.h[1] = h.h[2] = -1;
+        trace_seg_put(&seg, &h);
+    }
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE trace_segs (t0_ms, t1_ms, n, flags, keys, hops)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, TRACE_SEG_INSERT, -1, &ins, NULL), SQLITE_OK);
+    assert_int_equal(trace_seg_write(ins, &seg), 0);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT keys FROM trace_segs", -1, &sel, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(sel), SQLITE_ROW);
+    size_t k = (size_t)sqlite3_column_bytes(sel, 0) / 8;
+    const unsigned char *b = sqlite3_column_blob(sel, 0);
+    *out = calloc(k ? k : 1, sizeof **out);
+    for (size_t i = 0; i < k; i++)
+        for (int j = 0; j < 8; j++)
+            (*out)[i] |= (int64_t)b[i * 8 + j] << (8 * j);
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    trace_seg_free(&seg);
+    return k;
+}
+
+/* A segment's keys are its distinct hashes in ascending order, however
+ * many and however they fall: spread over the whole range, all in one
+ * bucket of the sort (hashes sharing their top bits, as ids chosen to
+ * collide would), the extremes, repeats. */
+static void test_segment_keys_are_sorted_and_distinct(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    int64_t *keys = calloc(N, sizeof *keys), *want = calloc(N, sizeof *want), *got = NULL;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int round = 0; round < 3; round++) {
+        size_t n = 0;
+        for (size_t i = 0; i < N; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            int64_t k = (int64_t)(x & 0x7fffffffffffffffULL);
+            if (round == 1)
+                k = (int64_t)((0x5a5ULL << 52) | (x & 0xfffffffffffffULL)); /* one top-11-bit bucket */
+            if (round == 2)
+                k = (int64_t)(x % 5000); /* bucket 0, repeats */
+            keys[n++] = k;
+        }
+        keys[0] = 0;
+        keys[1] = INT64_MAX;
+        keys[2] = keys[3]; /* a repeat next to its first */
+        memcpy(want, keys, n * sizeof *want);
+        qsort(want, n, sizeof *want, cmp_i64_t);
+        size_t distinct = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!distinct || want[i] != want[distinct - 1])
+                want[distinct++] = want[i];
+        size_t k = keys_written(keys, n, &got);
+        assert_int_equal(k, distinct);
+        assert_memory_equal(got, want, k * sizeof *got);
+        free(got);
+        /* and a small segment (the insertion sort) */
+        k = keys_written(keys + 100, 20, &got);
+        memcpy(want, keys + 100, 20 * sizeof *want);
+        qsort(want, 20, sizeof *want, cmp_i64_t);
+        distinct = 0;
+        for (size_t i = 0; i < 20; i++)
+            if (!distinct || want[i] != want[distinct - 1])
+                want[distinct++] = want[i];
+        assert_int_equal(k, distinct);
+        assert_memory_equal(got, want, k * sizeof *got);
+        free(got);
+    }
+    free(keys);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -897,6 +1229,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hops_of_the_hash_column_version_move_into_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_damaged_segment_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_links_in_a_later_batch_take_the_invocation_off_the_lists, setup, teardown),
+        cmocka_unit_test(test_segment_hops_read_back_as_put),
+        cmocka_unit_test(test_segment_keys_are_sorted_and_distinct),
+        cmocka_unit_test_setup_teardown(test_api_hop_with_its_send_is_both_hops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,7 +111,12 @@ def test_success_chain_and_every_kind_of_id(env):
     api = hop(chain, "api")
     assert api["request_id"] == api_rid and api["status"] == 200 and api["route"] == "POST /orders"
     assert api["message_id"] == msg_id
-    assert hop(chain, "send")["queue"] == "tr-in"
+    # The send hop the gateway records with its own (one record): what
+    # SendMessage recorded itself.
+    send = hop(chain, "send")
+    assert send["queue"] == "tr-in" and send["action"] == "SendMessage"
+    assert send["trace_id"] == CALLER_ROOT and send["message_id"] == msg_id
+    assert send["aws_trace_header"] == f"Root={CALLER_ROOT}"
     assert hop(chain, "receive")["receive_count"] == 1 and hop(chain, "receive")["receiver"].startswith("mapping ")
     inv = hop(chain, "invoke")
     assert inv["function"] == "tr-work" and inv["outcome"] == "success" and inv["message_ids"] == [msg_id]
