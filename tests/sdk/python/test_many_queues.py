@@ -3,6 +3,8 @@ its queue's ready/expiry entries are settled later, in batches per queue
 (docs/architecture.md, "Pending entries"). Whatever is pending when sluice
 dies (SIGKILL) is re-pended at the next start: every acknowledged message
 is there, counted and received exactly once."""
+import sqlite3
+import time
 from collections import Counter
 
 from sluice_helpers import SluiceProcess, counts, drain, make_client, receive, sluice_binary
@@ -59,6 +61,60 @@ def test_many_queues_kill_9_then_every_message_once(tmp_path):
             got = drain(sqs, url, expected=sum(want.values()))
             assert Counter(m["Body"] for m in got) == want, i
             assert receive(sqs, url, MaxNumberOfMessages=10, WaitTimeSeconds=0) == []
+    finally:
+        second.stop()
+
+
+def _settled(db_path):
+    """(rows in ready, rows in expiry, rows in messages, watermark, max seq),
+    read by a second connection while sluice runs (WAL: a consistent snapshot)."""
+    db = sqlite3.connect(str(db_path), timeout=5)
+    try:
+        one = lambda q: db.execute(q).fetchone()[0]
+        return (one("SELECT count(*) FROM ready"), one("SELECT count(*) FROM expiry"),
+                one("SELECT count(*) FROM messages"),
+                one("SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='settled_seq'), 0)"),
+                one("SELECT coalesce(max(seq), 0) FROM messages"))
+    finally:
+        db.close()
+
+
+def test_the_sweep_settles_what_no_call_touches(tmp_path):
+    """Fewer sends per queue than the per-queue bound (64) and in all than
+    the cap: only the once-a-second sweep (actions.c) settles them. Once it
+    has, the entries are on disk and a kill -9 leaves nothing to re-pend."""
+    data = tmp_path / "data"
+    first = SluiceProcess(sluice_binary(), data, tmp_path / "first.log")
+    try:
+        sqs = make_client(first.endpoint)
+        urls = [sqs.create_queue(QueueName=f"sweep-{i:03d}")["QueueUrl"] for i in range(QUEUES)]
+        sent = {i: Counter() for i in range(QUEUES)}
+        for r in range(3):
+            for i, url in enumerate(urls):
+                sqs.send_message(QueueUrl=url, MessageBody=f"w-{i}-{r}")
+                sent[i][f"w-{i}-{r}"] += 1
+        n = 3 * QUEUES
+        deadline = time.monotonic() + 30
+        while True:
+            state = _settled(data / "sluice.db")
+            if state[0] == n or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        ready, expiry, rows, watermark, top = state
+        assert (ready, expiry, rows) == (n, n, n), state
+        assert watermark == top, state
+    finally:
+        first.kill()
+    assert "rows above the watermark settled at start" not in (tmp_path / "first.log").read_text()
+
+    second = SluiceProcess(sluice_binary(), data, tmp_path / "second.log")
+    try:
+        assert "rows above the watermark settled at start" not in (tmp_path / "second.log").read_text()
+        sqs = make_client(second.endpoint)
+        for i, url in enumerate(urls):
+            assert counts(sqs, url) == (3, 0, 0), i
+            got = drain(sqs, url, expected=3)
+            assert Counter(m["Body"] for m in got) == sent[i], i
     finally:
         second.stop()
 
