@@ -352,15 +352,14 @@ static void store_access_line(greq_t *r, const req_texts_t *x, int status, size_
         if (!(a->log_group = strdup(group)))
             return;
     }
-    /* The time changes once a second; so does its text (JSON-plain:
-     * digits, letters, '/', ':', ' ', '+'). */
+    /* The time changes once a second; so does its text's length (the
+     * line's; the text itself is made from the event's time when read). */
     static int64_t when_s = -1;
     static char when[48];
     static size_t when_len;
     if (now / 1000 != when_s) {
         when_s = now / 1000;
-        format_time(now, when, sizeof when);
-        when_len = strlen(when);
+        when_len = log_access_time(now, when, sizeof when);
     }
     /* Written straight into one buffer sized for the worst case (a cJSON
      * tree cost about fifteen allocations and a sscanf per number on every
@@ -394,10 +393,9 @@ static void store_access_line(greq_t *r, const req_texts_t *x, int status, size_
     OPEN();
     o = buf_json_string_at(o, r->source_ip, n_ip);
     CLOSE();
-    OPEN();
-    memcpy(o, when, when_len);
-    o += when_len;
+    OPEN(); /* requestTime: the event's time, put in when read */
     CLOSE();
+    text += when_len;
     OPEN();
     o = plain_into(o, x->method);
     CLOSE();

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/xalloc.h"
 
@@ -96,10 +97,37 @@ static const frag_t API_ACCESS_FRAGS[LOG_TMPL_API_ACCESS_PIECES + 1] = {
     FRAG(",\"protocol\":\"HTTP/1.1\",\"responseLength\":"), FRAG(",\"responseLatency\":"),
     FRAG(",\"integrationLatency\":"), FRAG(",\"traceId\":"), FRAG(",\"messageId\":"), FRAG("}")};
 
+/* A piece's kind: its bytes, or none stored and the event's time put
+ * there (log_access_time's text). */
+enum { P_TEXT, P_TIME };
+static const unsigned char API_ACCESS_KINDS[LOG_TMPL_API_ACCESS_PIECES] = {[2] = P_TIME};
+
 static const struct {
     const frag_t *frags;
+    const unsigned char *kinds;
     size_t n_pieces;
-} TMPLS[LOG_TMPL_N] = {[LOG_TMPL_API_ACCESS] = {API_ACCESS_FRAGS, LOG_TMPL_API_ACCESS_PIECES}};
+} TMPLS[LOG_TMPL_N] = {[LOG_TMPL_API_ACCESS] = {API_ACCESS_FRAGS, API_ACCESS_KINDS, LOG_TMPL_API_ACCESS_PIECES}};
+
+size_t log_access_time(int64_t ms, char *out, size_t n)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, n, "%d/%b/%Y:%H:%M:%S +0000", &tm)) {
+        if (n)
+            out[0] = '\0';
+        return 0;
+    }
+    return strlen(out);
+}
+
+/* Its length: 26 for a four-digit year (every time a clock gives). */
+static size_t time_len(int64_t ms)
+{
+    if (ms >= -30610224000000LL && ms <= 253402300799999LL)
+        return 26;
+    char tmp[64];
+    return log_access_time(ms, tmp, sizeof tmp);
+}
 
 static int piece_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
 {
@@ -115,7 +143,7 @@ static int piece_varint(const unsigned char **p, const unsigned char *end, uint6
     return -1;
 }
 
-int64_t log_tmpl_len(int tmpl, const char *pieces, size_t plen)
+int64_t log_tmpl_len(int tmpl, int64_t ts, const char *pieces, size_t plen)
 {
     if (tmpl <= LOG_TMPL_NONE || tmpl >= LOG_TMPL_N || !TMPLS[tmpl].frags)
         return -1;
@@ -128,7 +156,13 @@ int64_t log_tmpl_len(int tmpl, const char *pieces, size_t plen)
         uint64_t n;
         if (piece_varint(&p, end, &n) || n > (uint64_t)(end - p))
             return -1;
-        p += n;
+        if (TMPLS[tmpl].kinds[i] == P_TIME) {
+            if (n)
+                return -1;
+            n = time_len(ts);
+        } else {
+            p += n;
+        }
         total += n;
     }
     return p == end && total <= INT64_MAX ? (int64_t)total : -1;
@@ -175,6 +209,13 @@ void log_event_text(const log_event_t *ev, char *out)
             break;
         uint64_t n = 0;
         piece_varint(&p, end, &n);
+        if (TMPLS[ev->tmpl].kinds[i] == P_TIME) {
+            char when[64];
+            size_t wl = log_access_time(ev->ts, when, sizeof when);
+            memcpy(out, when, wl);
+            out += wl;
+            continue;
+        }
         memcpy(out, p, (size_t)n);
         out += n;
         p += n;
@@ -238,6 +279,7 @@ int log_block_next(log_block_iter_t *it, log_event_t *ev)
     uint64_t did, dts, ding, rl, ml;
     if (get_varint(it, &did) || get_varint(it, &dts) || get_varint(it, &ding) || get_varint(it, &rl))
         return -1;
+    int64_t ts = apply_delta(it->ts, dts);
     if (rl && rl - 1 > (uint64_t)(it->end - it->p))
         return -1;
     ev->request_id = rl ? (const char *)it->p : NULL;
@@ -259,7 +301,7 @@ int log_block_next(log_block_iter_t *it, log_event_t *ev)
         int tmpl = *it->p++;
         if (get_varint(it, &full) || get_varint(it, &plen) || plen > (uint64_t)(it->end - it->p))
             return -1;
-        int64_t want = log_tmpl_len(tmpl, (const char *)it->p, (size_t)plen);
+        int64_t want = log_tmpl_len(tmpl, ts, (const char *)it->p, (size_t)plen);
         if (want < 0 || (uint64_t)want != full)
             return -1;
         ev->tmpl = tmpl;
@@ -269,7 +311,7 @@ int log_block_next(log_block_iter_t *it, log_event_t *ev)
         it->p += plen;
     }
     it->id = (int64_t)((uint64_t)it->id + did);
-    it->ts = apply_delta(it->ts, dts);
+    it->ts = ts;
     it->ingest = apply_delta(it->ingest, ding);
     ev->id = it->id;
     ev->ts = it->ts;

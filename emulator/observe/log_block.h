@@ -43,16 +43,21 @@ void log_block_free(log_block_t *b);
 enum {
     LOG_TMPL_NONE = 0,
     /* API Gateway's access line (apigw/gateway.c): requestId, ip,
-     * requestTime (unquoted), httpMethod, routeKey, path, status,
-     * responseLength, responseLatency, integrationLatency, traceId,
-     * messageId; each piece the JSON value's text. */
+     * requestTime, httpMethod, routeKey, path, status, responseLength,
+     * responseLatency, integrationLatency, traceId, messageId; each piece
+     * the JSON value's text, but requestTime's, which is empty: the
+     * event's timestamp is put there (log_access_time's text). */
     LOG_TMPL_API_ACCESS = 1,
     LOG_TMPL_N
 };
 #define LOG_TMPL_API_ACCESS_PIECES 12
-/* The formatted length of pieces (plen bytes) of template tmpl, or -1
- * when they are not that template's (count or lengths). */
-int64_t log_tmpl_len(int tmpl, const char *pieces, size_t plen);
+/* The formatted length of pieces (plen bytes) of template tmpl in an
+ * event at ts, or -1 when they are not that template's (count or
+ * lengths). */
+int64_t log_tmpl_len(int tmpl, int64_t ts, const char *pieces, size_t plen);
+/* An access line's requestTime for ms (UTC, as API Gateway's
+ * $context.requestTime: 04/Dec/2026:02:27:50 +0000) into out; its length. */
+size_t log_access_time(int64_t ms, char *out, size_t n);
 /* Piece writing: a piece's bytes are written at at + 1 (at: where its
  * length goes), ending at end; moves them for a length over one byte
  * (room for 9 more is the caller's) and returns the piece's end. Adds the
@@ -77,7 +82,8 @@ static inline char *log_piece_close(char *at, char *end, size_t *text)
     memcpy(at, len, k);
     return at + k + n;
 }
-/* The length of template tmpl's fixed text (0 for none). */
+/* The length of template tmpl's fixed text (0 for none); the time a
+ * template puts in is not in it. */
 size_t log_tmpl_fixed_len(int tmpl);
 /* Adds one event stored as template tmpl's pieces (full_len: their
  * formatted length, log_tmpl_len's). */

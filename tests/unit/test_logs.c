@@ -549,10 +549,11 @@ static void test_blocks_split_and_round_trip(void **state)
 }
 
 /* The pieces of an access line (LOG_TMPL_API_ACCESS) as the gateway
- * writes them; path_len bytes of path (over 127: a two-byte length). */
+ * writes them; path_len bytes of path (over 127: a two-byte length); no
+ * requestTime (the event's time is put there). */
 static size_t access_pieces(char *out, const char *path, size_t path_len, size_t *text)
 {
-    const char *v[LOG_TMPL_API_ACCESS_PIECES] = {"\"r-1\"", "\"10.0.0.1\"", "04/Dec/2026:02:27:50 +0000", "\"GET\"",
+    const char *v[LOG_TMPL_API_ACCESS_PIECES] = {"\"r-1\"", "\"10.0.0.1\"", "", "\"GET\"",
                                                  "\"-\"", NULL, "404", "12", "0.25", "0", "\"1-a-b\"", "\"-\""};
     char *o = out;
     *text = log_tmpl_fixed_len(LOG_TMPL_API_ACCESS);
@@ -563,6 +564,7 @@ static size_t access_pieces(char *out, const char *path, size_t path_len, size_t
         memcpy(o, s, n);
         o = log_piece_close(at, o + n, text);
     }
+    *text += 26; /* requestTime: the event's, put in when read */
     return (size_t)(o - out);
 }
 
@@ -581,22 +583,29 @@ static void test_templated_lines_read_back_formatted(void **state)
     path[sizeof path - 1] = '"';
     char pieces[1024];
     size_t text = 0, plen = access_pieces(pieces, path, sizeof path, &text);
+    char when[64];
+    assert_int_equal(log_access_time(1764815270250, when, sizeof when), 26);
+    assert_string_equal(when, "04/Dec/2025:02:27:50 +0000");
+    const int64_t T = clock_now_ms(); /* within the retention */
+    assert_int_equal(log_access_time(T, when, sizeof when), 26);
     char want[1024];
     int wl = snprintf(want, sizeof want,
-                      "{\"requestId\":\"r-1\",\"ip\":\"10.0.0.1\",\"requestTime\":\"04/Dec/2026:02:27:50 +0000\","
+                      "{\"requestId\":\"r-1\",\"ip\":\"10.0.0.1\",\"requestTime\":\"%s\","
                       "\"httpMethod\":\"GET\",\"routeKey\":\"-\",\"path\":%.*s,\"status\":404,"
                       "\"protocol\":\"HTTP/1.1\",\"responseLength\":12,\"responseLatency\":0.25,"
                       "\"integrationLatency\":0,\"traceId\":\"1-a-b\",\"messageId\":\"-\"}",
-                      (int)sizeof path, path);
+                      when, (int)sizeof path, path);
     assert_int_equal(text, (size_t)wl);
-    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, pieces, plen), wl);
-    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, pieces, plen - 1), -1);
-    assert_int_equal(log_tmpl_len(LOG_TMPL_N, pieces, plen), -1);
+    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, T, pieces, plen), wl);
+    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, T, pieces, plen - 1), -1);
+    assert_int_equal(log_tmpl_len(LOG_TMPL_N, T, pieces, plen), -1);
+    /* a year of five digits: its own length */
+    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, 253402300800000LL, pieces, plen), wl + 1);
 
     log_block_t b = {0};
     log_block_reset(&b, 10);
     log_block_add(&b, 10, 1000, 1001, NULL, 0, "", 0);
-    log_block_add_packed(&b, 11, 1002, 1003, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen, text);
+    log_block_add_packed(&b, 11, T, 1003, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen, text);
     log_block_add(&b, 12, 1004, 1005, "q", 1, "plain", 5);
     assert_int_equal(b.bytes, wl + 5);
     log_block_iter_t it;
@@ -607,7 +616,7 @@ static void test_templated_lines_read_back_formatted(void **state)
     assert_int_equal(log_block_next(&it, &ev), 1);
     assert_true(ev.id == 10 && ev.len == 0 && !ev.tmpl);
     assert_int_equal(log_block_next(&it, &ev), 1);
-    assert_true(ev.id == 11 && ev.ts == 1002 && ev.ingest == 1003 && ev.tmpl == LOG_TMPL_API_ACCESS);
+    assert_true(ev.id == 11 && ev.ts == T && ev.ingest == 1003 && ev.tmpl == LOG_TMPL_API_ACCESS);
     assert_int_equal(ev.len, (size_t)wl);
     const char *line = log_event_str(&ev, &buf, &cap);
     assert_string_equal(line, want);
@@ -625,11 +634,11 @@ static void test_templated_lines_read_back_formatted(void **state)
     assert_string_equal(log_event_str(&ev, &buf, &cap), want);
     /* a wrong length or a cut piece: damaged */
     log_block_reset(&again, 10);
-    log_block_add_packed(&again, 11, 1, 1, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen, text + 1);
+    log_block_add_packed(&again, 11, T, 1, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen, text + 1);
     log_block_iter(&it, again.data, again.len, 10);
     assert_int_equal(log_block_next(&it, &ev), -1);
     log_block_reset(&again, 10);
-    log_block_add_packed(&again, 11, 1, 1, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen - 3, text);
+    log_block_add_packed(&again, 11, T, 1, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen - 3, text);
     log_block_iter(&it, again.data, again.len, 10);
     assert_int_equal(log_block_next(&it, &ev), -1);
     log_block_free(&again);
@@ -641,7 +650,7 @@ static void test_templated_lines_read_back_formatted(void **state)
     logstore_t *ls = logstore_new(db, 0);
     assert_non_null(ls);
     close_gate(db);
-    logstore_append_packed(ls, "/api", "$default", clock_now_ms(), LOG_TMPL_API_ACCESS, pieces, plen, text);
+    logstore_append_packed(ls, "/api", "$default", T, LOG_TMPL_API_ACCESS, pieces, plen, text);
     logstore_append(ls, "/api", "$default", clock_now_ms(), NULL, "after", 5);
     open_gate(db);
     assert_int_equal(count_rows(db, "SELECT stored_bytes FROM log_groups WHERE name = '/api'"), wl + 5);

@@ -252,6 +252,8 @@ def test_the_access_line_is_the_json_cjson_printed(env):
     assert msg == want
     assert line["routeKey"] == "-" and line["status"] == 404 and line["messageId"] == "-"
     assert isinstance(line["responseLatency"], (int, float)) and line["responseLatency"] >= 0
+    # requestTime is the event's own time (stored as it, put in when read)
+    assert line["requestTime"] == time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(got[0]["timestamp"] // 1000))
 
     # A path over 127 bytes: stored as a piece with a two-byte length, read
     # back whole (the line's keys are put back when read).
