@@ -50,8 +50,11 @@ void log_block_reset(log_block_t *b, int64_t base_id)
     b->bytes = 0;
 }
 
-void log_block_add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const char *request_id,
-                   size_t request_id_len, const char *message, size_t len)
+/* One event: its head (ids, times, request id), then the message's bytes,
+ * or (tmpl) the mark, the template and the pieces; text_len: the
+ * message's length as text. */
+static void add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const char *request_id,
+                size_t request_id_len, int tmpl, const char *message, size_t len, size_t text_len)
 {
     if (!b->count) {
         b->first_id = id;
@@ -59,7 +62,7 @@ void log_block_add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const
         b->first_ingest = b->last_ingest = ingest;
         b->ts = b->ingest = 0; /* the first event's times are whole */
     }
-    grow(b, 4 * 10 + request_id_len + len);
+    grow(b, 7 * 10 + request_id_len + len);
     put_varint(b, (uint64_t)id - (uint64_t)b->id);
     put_varint(b, zigzag_delta(ts, b->ts));
     put_varint(b, zigzag_delta(ingest, b->ingest));
@@ -67,6 +70,13 @@ void log_block_add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const
     if (request_id) {
         memcpy(b->data + b->len, request_id, request_id_len);
         b->len += request_id_len;
+    }
+    if (tmpl) {
+        /* an empty message, then the mark, the template, the lengths */
+        b->data[b->len++] = 0;
+        b->data[b->len++] = 0;
+        b->data[b->len++] = (unsigned char)tmpl;
+        put_varint(b, (uint64_t)text_len);
     }
     put_varint(b, (uint64_t)len);
     memcpy(b->data + b->len, message, len);
@@ -80,8 +90,14 @@ void log_block_add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const
         b->last_ts = ts;
     if (ingest > b->last_ingest)
         b->last_ingest = ingest;
-    b->bytes += (int64_t)len;
+    b->bytes += (int64_t)text_len;
     b->count++;
+}
+
+void log_block_add(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const char *request_id,
+                   size_t request_id_len, const char *message, size_t len)
+{
+    add(b, id, ts, ingest, request_id, request_id_len, LOG_TMPL_NONE, message, len, len);
 }
 
 /* The fixed text around each template's pieces (one more than its pieces). */
@@ -181,16 +197,7 @@ size_t log_tmpl_fixed_len(int tmpl)
 void log_block_add_packed(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const char *request_id,
                           size_t request_id_len, int tmpl, const char *pieces, size_t plen, size_t full_len)
 {
-    /* an empty message, then the mark, the template, the lengths, the pieces */
-    log_block_add(b, id, ts, ingest, request_id, request_id_len, "", 0);
-    grow(b, 2 + 2 * 10 + plen);
-    b->data[b->len++] = 0;
-    b->data[b->len++] = (unsigned char)tmpl;
-    put_varint(b, (uint64_t)full_len);
-    put_varint(b, (uint64_t)plen);
-    memcpy(b->data + b->len, pieces, plen);
-    b->len += plen;
-    b->bytes += (int64_t)full_len;
+    add(b, id, ts, ingest, request_id, request_id_len, tmpl, pieces, plen, full_len);
 }
 
 void log_event_text(const log_event_t *ev, char *out)
