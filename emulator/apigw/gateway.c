@@ -25,6 +25,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "observe/log_block.h"
 #include "observe/logs.h"
 #include "observe/metrics.h"
 #include "observe/observe.h"
@@ -351,15 +352,14 @@ static void store_access_line(greq_t *r, const req_texts_t *x, int status, size_
         if (!(a->log_group = strdup(group)))
             return;
     }
-    /* The time changes once a second; so does its text (JSON-plain:
-     * digits, letters, '/', ':', ' ', '+'). */
+    /* The time changes once a second; so does its text's length (the
+     * line's; the text itself is made from the event's time when read). */
     static int64_t when_s = -1;
     static char when[48];
     static size_t when_len;
     if (now / 1000 != when_s) {
         when_s = now / 1000;
-        format_time(now, when, sizeof when);
-        when_len = strlen(when);
+        when_len = log_access_time(now, when, sizeof when);
     }
     /* Written straight into one buffer sized for the worst case (a cJSON
      * tree cost about fifteen allocations and a sscanf per number on every
@@ -369,45 +369,68 @@ static void store_access_line(greq_t *r, const req_texts_t *x, int status, size_
     trace_text_t route = x->route.s ? x->route : (trace_text_t){"-", 1};
     trace_text_t msg = x->message_id.len ? x->message_id : (trace_text_t){"-", 1};
     size_t n_ip = strlen(r->source_ip);
-    static buf_t b; /* one buffer for every line: logstore_append copies it */
+    static buf_t b; /* one buffer for every line: logstore_append_packed copies it */
     b.len = 0;
     buf_reserve(&b, 6 * (n_ip + x->method.len + route.len + x->path.len + x->request_id.len + x->root.len + msg.len) +
                         when_len + 512);
+    /* Stored as the line's pieces (LOG_TMPL_API_ACCESS: the values in
+     * order, each after its length; its keys are put back when read). The
+     * ids, the root and the method need no escapes (plain_into); the
+     * client's path, the route key and the address are escaped. Every piece
+     * is opened at o (its length's byte) and closed by log_piece_close,
+     * which moves it for a longer length (room reserved above). */
     char *o = b.data;
-    /* The ids, the root and the method need no escapes (plain_into); the
-     * client's path, the route key and the address are escaped. */
-    o = LIT_INTO(o, "{\"requestId\":");
+    size_t at; /* an offset: number_into may move b's bytes */
+    static size_t fixed;
+    if (!fixed)
+        fixed = log_tmpl_fixed_len(LOG_TMPL_API_ACCESS);
+    size_t text = fixed;
+#define OPEN() (at = (size_t)(o - b.data), o++)
+#define CLOSE() (o = log_piece_close(b.data + at, o, &text))
+    OPEN();
     o = plain_into(o, x->request_id);
-    o = LIT_INTO(o, ",\"ip\":");
+    CLOSE();
+    OPEN();
     o = buf_json_string_at(o, r->source_ip, n_ip);
-    o = LIT_INTO(o, ",\"requestTime\":\"");
-    memcpy(o, when, when_len);
-    o += when_len;
-    o = LIT_INTO(o, "\",\"httpMethod\":");
+    CLOSE();
+    OPEN(); /* requestTime: the event's time, put in when read */
+    CLOSE();
+    text += when_len;
+    OPEN();
     o = plain_into(o, x->method);
-    o = LIT_INTO(o, ",\"routeKey\":");
+    CLOSE();
+    OPEN();
     o = buf_json_string_at(o, route.s, route.len);
-    o = LIT_INTO(o, ",\"path\":");
+    CLOSE();
+    OPEN();
     o = buf_json_string_at(o, x->path.s, x->path.len);
-    o = LIT_INTO(o, ",\"status\":");
+    CLOSE();
+    OPEN();
     if (status < 0)
         *o++ = '-';
     o = uint_into(o, (uint64_t)(status < 0 ? -(int64_t)status : status));
-    o = LIT_INTO(o, ",\"protocol\":\"HTTP/1.1\",\"responseLength\":");
+    CLOSE();
     /* numbers as cJSON prints them (up to 25 bytes each: reserved above) */
+    OPEN();
     o = number_into(&b, o, (double)len);
-    o = LIT_INTO(o, ",\"responseLatency\":");
+    CLOSE();
+    OPEN();
     o = number_into(&b, o, round(latency * 100) / 100);
-    o = LIT_INTO(o, ",\"integrationLatency\":");
+    CLOSE();
+    OPEN();
     o = number_into(&b, o, round(integ * 100) / 100);
-    o = LIT_INTO(o, ",\"traceId\":");
+    CLOSE();
+    OPEN();
     o = plain_into(o, x->root);
-    o = LIT_INTO(o, ",\"messageId\":");
+    CLOSE();
+    OPEN();
     o = x->message_id.len ? plain_into(o, msg) : buf_json_string_at(o, msg.s, msg.len);
-    *o++ = '}';
-    *o = '\0';
+    CLOSE();
+#undef OPEN
+#undef CLOSE
     b.len = (size_t)(o - b.data);
-    logstore_append(obs->logs, a->log_group, stage_name(a->cfg), now, NULL, b.data, b.len);
+    logstore_append_packed(obs->logs, a->log_group, stage_name(a->cfg), now, LOG_TMPL_API_ACCESS, b.data, b.len,
+                           text);
 }
 
 /* Sends the answer with AWS's headers and logs the access line. headers:

@@ -246,8 +246,10 @@ typedef struct line_rec {
     int64_t id; /* writer: the eventId, given at the batch's end */
     int64_t ts, ingest;
     const char *group, *stream, *request_id, *message;
-    size_t len;
+    size_t len; /* the message's text (a templated one's formatted length) */
     size_t request_id_len;
+    int tmpl;    /* LOG_TMPL_NONE, or message holds that template's pieces */
+    size_t plen; /* their bytes */
     int64_t gid, sid; /* writer: the stream's ids */
     struct stream_ids *ids; /* writer: its entry, until the batch's end */
     int kept;
@@ -360,7 +362,12 @@ static int insert_lines(observe_conn_t *c, logstore_t *ls)
                ls->blk.len < BLOCK_MAX_BYTES;
              i++) {
             line_rec_t *r = ls->sorted[i];
-            log_block_add(&ls->blk, r->id, r->ts, r->ingest, r->request_id, r->request_id_len, r->message, r->len);
+            if (r->tmpl)
+                log_block_add_packed(&ls->blk, r->id, r->ts, r->ingest, r->request_id, r->request_id_len, r->tmpl,
+                                     r->message, r->plen, r->len);
+            else
+                log_block_add(&ls->blk, r->id, r->ts, r->ingest, r->request_id, r->request_id_len, r->message,
+                              r->len);
             /* An invocation's lines come together: a request id once per
              * run of them (a repeat is a no-op INSERT OR IGNORE). */
             if (r->request_id && (!n_reqs || strcmp(ls->reqs[n_reqs - 1], r->request_id) != 0)) {
@@ -609,11 +616,11 @@ static void free_line(void *arg)
         observe_slab_release(r);
 }
 
-void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, const char *request_id,
-                     const char *message, size_t len)
+/* A line record of ls with copies of the names, the request id and the
+ * message bytes (len of them), sent to the writer. */
+static void append_rec(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, const char *request_id,
+                       const char *message, size_t len, int tmpl, size_t text_len)
 {
-    if (!ls || !group || !stream || !message)
-        return;
     size_t gl = strlen(group) + 1, sl = strlen(stream) + 1, rl = request_id ? strlen(request_id) + 1 : 0;
     line_rec_t *r = observe_slab_alloc(ls->slab, sizeof *r + gl + sl + rl + len + 1);
     char *p = (char *)(r + 1);
@@ -633,7 +640,9 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
     memcpy(p, message, len);
     p[len] = '\0';
     r->message = p;
-    r->len = len;
+    r->len = text_len;
+    r->tmpl = tmpl;
+    r->plen = tmpl ? len : 0;
     r->ls = ls;
     r->kept = 0;
     int64_t now = clock_now_ms();
@@ -642,6 +651,22 @@ void logstore_append(logstore_t *ls, const char *group, const char *stream, int6
     observe_db_submit(ls->db, write_line, r, free_line);
     if (now - ls->last_expire_ms >= EXPIRE_EVERY_MS)
         logstore_expire(ls, now);
+}
+
+void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, const char *request_id,
+                     const char *message, size_t len)
+{
+    if (!ls || !group || !stream || !message)
+        return;
+    append_rec(ls, group, stream, ts_ms, request_id, message, len, LOG_TMPL_NONE, len);
+}
+
+void logstore_append_packed(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, int tmpl,
+                            const char *pieces, size_t plen, size_t text_len)
+{
+    if (!ls || !group || !stream || !pieces || tmpl <= LOG_TMPL_NONE || tmpl >= LOG_TMPL_N)
+        return;
+    append_rec(ls, group, stream, ts_ms, NULL, pieces, plen, tmpl, text_len);
 }
 
 /* The ids of the blocks sql (?1 group, ?2 a stream name or a cutoff)
@@ -717,7 +742,7 @@ static int expire_block(observe_conn_t *c, logstore_t *ls, int64_t id, int64_t c
     size_t last_rl = 0;
     while (!rc && (step = log_block_next(&it, &ev)) == 1) {
         if (ev.ts >= cutoff) {
-            log_block_add(&ls->blk, ev.id, ev.ts, ev.ingest, ev.request_id, ev.request_id_len, ev.message, ev.len);
+            log_block_add_event(&ls->blk, &ev);
             if (ev.request_id && !(last_rid && last_rl == ev.request_id_len &&
                                    memcmp(last_rid, ev.request_id, last_rl) == 0))
                 n_reqs++;
@@ -909,7 +934,7 @@ static int invocation_blocks(sqlite3_stmt *st, const char *request_id, int64_t n
             l->id = ev.id;
             l->stream = xstrdup(stream ? stream : "");
             l->message = xrealloc(NULL, ev.len + 1);
-            memcpy(l->message, ev.message, ev.len);
+            log_event_text(&ev, l->message);
             l->message[ev.len] = '\0';
         }
     }

@@ -49,6 +49,14 @@ observe_db_t *logstore_db(logstore_t *ls);
 void logstore_append(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms,
                      const char *request_id, const char *message, size_t len);
 
+/* The same for a line of a known form (observe/log_block.h's templates):
+ * only its pieces (plen bytes) are copied, stored and handed over; reads
+ * format the line, text_len bytes (log_piece_close counted them). No
+ * request id. The pieces are the caller's to get right: a read checks
+ * them, and takes a block with wrong ones for damaged. Loop thread only. */
+void logstore_append_packed(logstore_t *ls, const char *group, const char *stream, int64_t ts_ms, int tmpl,
+                            const char *pieces, size_t plen, size_t text_len);
+
 /* Calls fn for each stored event of the invocation request_id, oldest
  * first (everything appended before the call is included). Returns the
  * number of events, or -1 on a read error. */

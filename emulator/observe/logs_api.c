@@ -589,14 +589,27 @@ static void cur_close(cursor_t *c)
 /* Decodes one block's events in range into the heap. 0, or -1 (damaged). */
 static int cur_add_block(cursor_t *c, int64_t id, const void *data, size_t len)
 {
-    blob_t *b = xrealloc(NULL, sizeof *b + (len ? len : 1));
-    memcpy(b->data, data, len);
-    b->refs = 1; /* ours, until the loop ends */
+    /* Templated events' text goes after the blob's bytes (it lives as
+     * long as they do): a first pass measures it. */
     log_block_iter_t it;
     log_event_t ev;
     int step;
+    size_t text = 0;
+    log_block_iter(&it, data, len, id);
+    while ((step = log_block_next(&it, &ev)) == 1)
+        if (ev.tmpl)
+            text += ev.len;
+    blob_t *b = xrealloc(NULL, sizeof *b + len + text + 1);
+    memcpy(b->data, data, len);
+    b->refs = 1; /* ours, until the loop ends */
+    char *at = (char *)b->data + len;
     log_block_iter(&it, b->data, len, id);
     while ((step = log_block_next(&it, &ev)) == 1) {
+        if (ev.tmpl) {
+            log_event_text(&ev, at);
+            ev.message = at;
+            at += ev.len;
+        }
         ev_key_t k = {ev.ts, ev.ingest, ev.id};
         if (ev.ts < c->lo || ev.ts > c->hi || !cur_before(c, &c->after, &k))
             continue;

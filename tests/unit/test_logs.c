@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "core/clock.h"
+#include "core/xalloc.h"
 #include "observe/log_block.h"
 #include "observe/logs.h"
 
@@ -81,7 +82,10 @@ static int stored_events(observe_db_t *db, ev_t *v, int cap)
             snprintf(e->stream, sizeof e->stream, "%s", (const char *)sqlite3_column_text(st, 2));
             snprintf(e->request_id, sizeof e->request_id, "%.*s", (int)ev.request_id_len,
                      ev.request_id ? ev.request_id : "");
-            snprintf(e->message, sizeof e->message, "%.*s", (int)ev.len, ev.message);
+            char *text = xrealloc(NULL, ev.len + 1);
+            log_event_text(&ev, text);
+            snprintf(e->message, sizeof e->message, "%.*s", (int)ev.len, text);
+            free(text);
         }
         if (step < 0)
             n = -1000000;
@@ -544,6 +548,122 @@ static void test_blocks_split_and_round_trip(void **state)
     observe_db_close(db);
 }
 
+/* The pieces of an access line (LOG_TMPL_API_ACCESS) as the gateway
+ * writes them; path_len bytes of path (over 127: a two-byte length); no
+ * requestTime (the event's time is put there). */
+static size_t access_pieces(char *out, const char *path, size_t path_len, size_t *text)
+{
+    const char *v[LOG_TMPL_API_ACCESS_PIECES] = {"\"r-1\"", "\"10.0.0.1\"", "", "\"GET\"",
+                                                 "\"-\"", NULL, "404", "12", "0.25", "0", "\"1-a-b\"", "\"-\""};
+    char *o = out;
+    *text = log_tmpl_fixed_len(LOG_TMPL_API_ACCESS);
+    for (int i = 0; i < LOG_TMPL_API_ACCESS_PIECES; i++) {
+        char *at = o++;
+        const char *s = v[i] ? v[i] : path;
+        size_t n = v[i] ? strlen(v[i]) : path_len;
+        memcpy(o, s, n);
+        o = log_piece_close(at, o + n, text);
+    }
+    *text += 26; /* requestTime: the event's, put in when read */
+    return (size_t)(o - out);
+}
+
+/* A templated event (an access line's pieces) reads back as the line,
+ * beside plain ones (an empty message before it included: the mark that
+ * follows an empty message's length is never an id delta); a long piece
+ * takes a longer length; a rewrite keeps it templated; wrong pieces are
+ * a damaged block, never read past. Through the store, the line is the
+ * one the reads format and its group's bytes are the line's. */
+static void test_templated_lines_read_back_formatted(void **state)
+{
+    (void)state;
+    char path[300];
+    memset(path, 'p', sizeof path);
+    path[0] = '"';
+    path[sizeof path - 1] = '"';
+    char pieces[1024];
+    size_t text = 0, plen = access_pieces(pieces, path, sizeof path, &text);
+    char when[64];
+    assert_int_equal(log_access_time(1764815270250, when, sizeof when), 26);
+    assert_string_equal(when, "04/Dec/2025:02:27:50 +0000");
+    const int64_t T = clock_now_ms(); /* within the retention */
+    assert_int_equal(log_access_time(T, when, sizeof when), 26);
+    char want[1024];
+    int wl = snprintf(want, sizeof want,
+                      "{\"requestId\":\"r-1\",\"ip\":\"10.0.0.1\",\"requestTime\":\"%s\","
+                      "\"httpMethod\":\"GET\",\"routeKey\":\"-\",\"path\":%.*s,\"status\":404,"
+                      "\"protocol\":\"HTTP/1.1\",\"responseLength\":12,\"responseLatency\":0.25,"
+                      "\"integrationLatency\":0,\"traceId\":\"1-a-b\",\"messageId\":\"-\"}",
+                      when, (int)sizeof path, path);
+    assert_int_equal(text, (size_t)wl);
+    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, T, pieces, plen), wl);
+    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, T, pieces, plen - 1), -1);
+    assert_int_equal(log_tmpl_len(LOG_TMPL_N, T, pieces, plen), -1);
+    /* a year of five digits: its own length */
+    assert_int_equal(log_tmpl_len(LOG_TMPL_API_ACCESS, 253402300800000LL, pieces, plen), wl + 1);
+
+    log_block_t b = {0};
+    log_block_reset(&b, 10);
+    log_block_add(&b, 10, 1000, 1001, NULL, 0, "", 0);
+    log_block_add_packed(&b, 11, T, 1003, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen, text);
+    log_block_add(&b, 12, 1004, 1005, "q", 1, "plain", 5);
+    assert_int_equal(b.bytes, wl + 5);
+    log_block_iter_t it;
+    log_event_t ev;
+    char *buf = NULL;
+    size_t cap = 0;
+    log_block_iter(&it, b.data, b.len, 10);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_true(ev.id == 10 && ev.len == 0 && !ev.tmpl);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_true(ev.id == 11 && ev.ts == T && ev.ingest == 1003 && ev.tmpl == LOG_TMPL_API_ACCESS);
+    assert_int_equal(ev.len, (size_t)wl);
+    const char *line = log_event_str(&ev, &buf, &cap);
+    assert_string_equal(line, want);
+    log_block_t again = {0};
+    log_block_reset(&again, 10);
+    log_block_add_event(&again, &ev);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_true(ev.id == 12 && !ev.tmpl && ev.len == 5);
+    assert_ptr_equal(log_event_str(&ev, &buf, &cap), ev.message);
+    assert_int_equal(log_block_next(&it, &ev), 0);
+    /* rewritten (the sweep's path): still its pieces, still the line */
+    assert_true(again.len < (size_t)wl);
+    log_block_iter(&it, again.data, again.len, 10);
+    assert_int_equal(log_block_next(&it, &ev), 1);
+    assert_string_equal(log_event_str(&ev, &buf, &cap), want);
+    /* a wrong length or a cut piece: damaged */
+    log_block_reset(&again, 10);
+    log_block_add_packed(&again, 11, T, 1, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen, text + 1);
+    log_block_iter(&it, again.data, again.len, 10);
+    assert_int_equal(log_block_next(&it, &ev), -1);
+    log_block_reset(&again, 10);
+    log_block_add_packed(&again, 11, T, 1, NULL, 0, LOG_TMPL_API_ACCESS, pieces, plen - 3, text);
+    log_block_iter(&it, again.data, again.len, 10);
+    assert_int_equal(log_block_next(&it, &ev), -1);
+    log_block_free(&again);
+    log_block_free(&b);
+
+    /* through the store: the block holds the pieces, the group the line's bytes */
+    char err[256];
+    observe_db_t *db = observe_db_open(dir, err, sizeof err);
+    logstore_t *ls = logstore_new(db, 0);
+    assert_non_null(ls);
+    close_gate(db);
+    logstore_append_packed(ls, "/api", "$default", T, LOG_TMPL_API_ACCESS, pieces, plen, text);
+    logstore_append(ls, "/api", "$default", clock_now_ms(), NULL, "after", 5);
+    open_gate(db);
+    assert_int_equal(count_rows(db, "SELECT stored_bytes FROM log_groups WHERE name = '/api'"), wl + 5);
+    assert_true(count_rows(db, "SELECT length(data) FROM log_blocks") < wl);
+    ev_t evs[4];
+    assert_int_equal(stored_events(db, evs, 4), 2);
+    assert_memory_equal(evs[0].message, want, sizeof evs[0].message - 1);
+    assert_string_equal(evs[1].message, "after");
+    free(buf);
+    logstore_free(ls);
+    observe_db_close(db);
+}
+
 /* Many streams in one batch and across batches: each event carries its
  * own stream's id, and each stream's row has its own first and last time. */
 static void test_streams_keep_their_own_ids_and_times(void **state)
@@ -660,6 +780,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blocks_split_and_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_named_events_are_migrated_to_integer_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_keep_their_own_ids_and_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_templated_lines_read_back_formatted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rolled_back_batch_does_not_leave_stale_stream_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rows_made_before_a_mid_batch_flush_are_checked_after_the_batch, setup,
                                         teardown),

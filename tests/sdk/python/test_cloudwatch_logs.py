@@ -252,6 +252,24 @@ def test_the_access_line_is_the_json_cjson_printed(env):
     assert msg == want
     assert line["routeKey"] == "-" and line["status"] == 404 and line["messageId"] == "-"
     assert isinstance(line["responseLatency"], (int, float)) and line["responseLatency"] >= 0
+    # requestTime is the event's own time (stored as it, put in when read)
+    assert line["requestTime"] == time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(got[0]["timestamp"] // 1000))
+
+    # A path over 127 bytes: stored as a piece with a two-byte length, read
+    # back whole (the line's keys are put back when read).
+    long_raw = "/long-" + "%22" * 10 + "y" * 200
+    r = http_call(api, "GET", long_raw)
+    assert r.status == 404
+    long_path = "/long-" + '"' * 10 + "y" * 200
+    got = wait_until(lambda: [e for e in env.events("/aws/apigateway/shop")
+                              if json.loads(e["message"])["path"] == long_path], timeout=5)
+    assert len(got) == 1
+    msg = got[0]["message"]
+    line = json.loads(msg)
+    assert list(line) == keys
+    assert msg == "{" + ",".join(
+        cjson_string(k) + ":" + (cjson_number(line[k]) if isinstance(line[k], (int, float)) else cjson_string(line[k]))
+        for k in keys) + "}"
 
     # A queue route, the caller's trace header with more fields than its
     # root: the ids, the root and the method are copied without escaping.
