@@ -498,7 +498,7 @@ void endpoint_handle(struct evhttp_request *req, void *arg)
             parse_credential(authz, region, sizeof region, akid, sizeof akid);
             observe_t *obs = observe_get();
             logs_api_handle(obs ? obs->logs : NULL, req, target + strlen(LOGS_API_TARGET_PREFIX), region,
-                            sqs_account_id(ep->sqs));
+                            ep->default_region, sqs_account_id(ep->sqs));
             return;
         }
     }

@@ -47,6 +47,7 @@ typedef struct {
     const cJSON *in;
     cJSON *out;
     const char *region, *account;
+    int home; /* region is the config's: its groups' keys are their names */
     const char *type; /* error: __type */
     char msg[600];
 } call_t;
@@ -177,7 +178,26 @@ static int check_stream_name(call_t *c, const char *field, const char *s)
     return 0;
 }
 
-/* logGroupName or logGroupIdentifier (a name or an ARN) into out. */
+/* A log group lives in one region. The store keys the config region's
+ * groups by their names (what Lambda and API Gateway write) and another
+ * region's as "REGION:NAME" (a group name has no ':'). */
+static const char *group_key(call_t *c, const char *name, char *buf, size_t size)
+{
+    if (c->home)
+        return name;
+    snprintf(buf, size, "%s:%s", c->region, name);
+    return buf;
+}
+
+/* The name in a key. */
+static const char *group_shown(const char *key)
+{
+    const char *colon = strrchr(key, ':');
+    return colon ? colon + 1 : key;
+}
+
+/* logGroupName or logGroupIdentifier (a name or an ARN) into out, as its
+ * key in the request's region (out: 600 bytes or more). */
 static int group_param(call_t *c, char *out, size_t size)
 {
     const char *name, *ident;
@@ -187,6 +207,7 @@ static int group_param(call_t *c, char *out, size_t size)
         return fail(c, "ValidationException", "LogGroup name and LogGroup ARN are mutually exclusive parameters.");
     if (!name && !ident)
         return invalid(c, "Either logGroupName or logGroupIdentifier must be specified.");
+    char nm[600];
     if (ident) {
         const char *p = strstr(ident, ":log-group:");
         if (strncmp(ident, "arn:", 4) == 0 && p) {
@@ -194,16 +215,20 @@ static int group_param(call_t *c, char *out, size_t size)
             size_t n = strlen(p);
             if (n >= 2 && strcmp(p + n - 2, ":*") == 0)
                 n -= 2;
-            snprintf(out, size, "%.*s", (int)n, p);
+            snprintf(nm, sizeof nm, "%.*s", (int)n, p);
         } else {
-            snprintf(out, size, "%s", ident);
+            snprintf(nm, sizeof nm, "%s", ident);
         }
-        return check_group_name(c, "logGroupIdentifier", out);
+        if (check_group_name(c, "logGroupIdentifier", nm))
+            return -1;
+    } else {
+        if (check_group_name(c, "logGroupName", name))
+            return -1;
+        snprintf(nm, sizeof nm, "%s", name);
     }
-    if (check_group_name(c, "logGroupName", name))
-        return -1;
-    snprintf(out, size, "%s", name);
-    return 0;
+    /* a name is at most 512 bytes, a region 31 */
+    int n = c->home ? snprintf(out, size, "%s", nm) : snprintf(out, size, "%s:%s", c->region, nm);
+    return n < 0 || (size_t)n >= size ? invalid(c, "The log group name is too long.") : 0;
 }
 
 /* ---- reads ---- */
@@ -252,7 +277,8 @@ static int need_group(call_t *c, const char *group)
 
 static void group_arn(call_t *c, const char *group, char *out, size_t size, int star)
 {
-    snprintf(out, size, "arn:aws:logs:%s:%s:log-group:%s%s", c->region, c->account, group, star ? ":*" : "");
+    snprintf(out, size, "arn:aws:logs:%s:%s:log-group:%s%s", c->region, c->account, group_shown(group),
+             star ? ":*" : "");
 }
 
 static void add_event_id(cJSON *o, int64_t id)
@@ -313,9 +339,15 @@ static cJSON *message_string(const unsigned char *s, int n)
 
 /* ---- operations ---- */
 
+/* The config region's groups (keys without ':'), or another region's:
+ * keys from "REGION:" up to "REGION;" (';' follows ':'). */
 static const char LIST_GROUPS[] =
     "SELECT g.name, g.created_ms, g.stored_bytes, r.days FROM log_groups g"
-    " LEFT JOIN log_retention r ON r.grp = g.name WHERE g.name > ?1 ORDER BY g.name";
+    " LEFT JOIN log_retention r ON r.grp = g.name WHERE g.name > ?1 AND instr(g.name, ':') = 0 ORDER BY g.name";
+static const char LIST_GROUPS_REGION[] =
+    "SELECT g.name, g.created_ms, g.stored_bytes, r.days FROM log_groups g"
+    " LEFT JOIN log_retention r ON r.grp = g.name WHERE g.name > ?1 AND g.name > ?2 AND g.name < ?3"
+    " ORDER BY g.name";
 
 static int describe_log_groups(call_t *c)
 {
@@ -328,16 +360,24 @@ static int describe_log_groups(call_t *c)
         return invalid(c, "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.");
     if (prefix && check_group_name(c, "logGroupNamePrefix", prefix))
         return -1;
-    sqlite3_stmt *st = observe_conn_stmt(c->rd, LIST_GROUPS);
+    sqlite3_stmt *st = observe_conn_stmt(c->rd, c->home ? LIST_GROUPS : LIST_GROUPS_REGION);
     if (!st)
         return internal(c);
-    sqlite3_bind_text(st, 1, token ? token : "", -1, SQLITE_TRANSIENT);
+    char after[700];
+    sqlite3_bind_text(st, 1, group_key(c, token ? token : "", after, sizeof after), -1, SQLITE_TRANSIENT);
+    if (!c->home) {
+        char lo[64], hi[64];
+        snprintf(lo, sizeof lo, "%s:", c->region);
+        snprintf(hi, sizeof hi, "%s;", c->region);
+        sqlite3_bind_text(st, 2, lo, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, hi, -1, SQLITE_TRANSIENT);
+    }
     cJSON *groups = cJSON_AddArrayToObject(c->out, "logGroups");
     int64_t n = 0, days = logstore_retention_ms(c->ls) % DAY_MS == 0 ? logstore_retention_ms(c->ls) / DAY_MS : 0;
     char last[600] = "", arn[800];
     int more = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *name = group_shown((const char *)sqlite3_column_text(st, 0));
         if (prefix && strncmp(name, prefix, strlen(prefix)) != 0)
             continue;
         if (pattern && !strcasestr(name, pattern))
@@ -437,8 +477,8 @@ static int describe_log_streams(call_t *c)
             cJSON_AddNumberToObject(s, "lastEventTimestamp", (double)sqlite3_column_int64(st, 3));
             cJSON_AddNumberToObject(s, "lastIngestionTime", (double)sqlite3_column_int64(st, 4));
         }
-        snprintf(arn, sizeof arn, "arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", c->region, c->account, group,
-                 name);
+        snprintf(arn, sizeof arn, "arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", c->region, c->account,
+                 group_shown(group), name);
         cJSON_AddStringToObject(s, "arn", arn);
         cJSON_AddNumberToObject(s, "storedBytes", 0);
         cJSON_AddItemToArray(streams, s);
@@ -1127,8 +1167,10 @@ static void admin(call_t *c, wkind_t kind, const char *group, const char *stream
 static int create_log_group(call_t *c)
 {
     const char *name;
+    char key[700];
     if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name))
         return -1;
+    name = group_key(c, name, key, sizeof key);
     int e = group_exists(c, name);
     if (e < 0)
         return internal(c);
@@ -1141,7 +1183,9 @@ static int create_log_group(call_t *c)
 static int delete_log_group(call_t *c)
 {
     const char *name;
-    if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name) || need_group(c, name))
+    char key[700];
+    if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name) ||
+        need_group(c, name = group_key(c, name, key, sizeof key)))
         return -1;
     admin(c, W_DELETE_GROUP, name, NULL, 0);
     return 0;
@@ -1150,9 +1194,10 @@ static int delete_log_group(call_t *c)
 static int create_log_stream(call_t *c)
 {
     const char *group, *stream;
+    char key[700];
     if (req_str(c, "logGroupName", &group) || req_str(c, "logStreamName", &stream) ||
         check_group_name(c, "logGroupName", group) || check_stream_name(c, "logStreamName", stream) ||
-        need_group(c, group))
+        need_group(c, group = group_key(c, group, key, sizeof key)))
         return -1;
     int e = stream_exists(c, group, stream);
     if (e < 0)
@@ -1166,9 +1211,10 @@ static int create_log_stream(call_t *c)
 static int delete_log_stream(call_t *c)
 {
     const char *group, *stream;
+    char key[700];
     if (req_str(c, "logGroupName", &group) || req_str(c, "logStreamName", &stream) ||
         check_group_name(c, "logGroupName", group) || check_stream_name(c, "logStreamName", stream) ||
-        need_group(c, group))
+        need_group(c, group = group_key(c, group, key, sizeof key)))
         return -1;
     int e = stream_exists(c, group, stream);
     if (e < 0)
@@ -1186,8 +1232,10 @@ static const int RETENTION_DAYS[] = {1,   3,   5,   7,   14,  30,   60,   90,   
 static int put_retention_policy(call_t *c)
 {
     const char *name;
+    char key[700];
     if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name))
         return -1;
+    name = group_key(c, name, key, sizeof key);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->in, "retentionInDays");
     if (!v || cJSON_IsNull(v))
         return invalid(c, "1 validation error detected: Value null at 'retentionInDays' failed to satisfy "
@@ -1213,7 +1261,9 @@ static int put_retention_policy(call_t *c)
 static int delete_retention_policy(call_t *c)
 {
     const char *name;
-    if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name) || need_group(c, name))
+    char key[700];
+    if (req_str(c, "logGroupName", &name) || check_group_name(c, "logGroupName", name) ||
+        need_group(c, name = group_key(c, name, key, sizeof key)))
         return -1;
     admin(c, W_DELETE_RETENTION, name, NULL, 0);
     return 0;
@@ -1222,9 +1272,11 @@ static int delete_retention_policy(call_t *c)
 static int put_log_events(call_t *c)
 {
     const char *group, *stream;
+    char key[700];
     if (req_str(c, "logGroupName", &group) || req_str(c, "logStreamName", &stream) ||
         check_group_name(c, "logGroupName", group) || check_stream_name(c, "logStreamName", stream))
         return -1;
+    group = group_key(c, group, key, sizeof key);
     const cJSON *evs = cJSON_GetObjectItemCaseSensitive(c->in, "logEvents");
     if (!evs || cJSON_IsNull(evs))
         return invalid(c, "1 validation error detected: Value null at 'logEvents' failed to satisfy constraint: "
@@ -1344,11 +1396,11 @@ static void send_reply(struct evhttp_request *req, int status, const char *reque
 }
 
 void logs_api_handle(logstore_t *ls, struct evhttp_request *req, const char *op, const char *region,
-                     const char *account)
+                     const char *home_region, const char *account)
 {
     char request_id[IDS_UUID_LEN + 1];
     ids_uuid4(request_id);
-    call_t c = {.ls = ls, .region = region, .account = account};
+    call_t c = {.ls = ls, .region = region, .account = account, .home = strcmp(region, home_region) == 0};
     c.out = cJSON_CreateObject();
     cJSON *in = NULL;
     const op_t *found = NULL;

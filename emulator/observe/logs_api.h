@@ -13,9 +13,11 @@
 
 #define LOGS_API_TARGET_PREFIX "Logs_20140328."
 
-/* Answers req, whose target is LOGS_API_TARGET_PREFIX op. region and
- * account name the ARNs. ls NULL: ServiceUnavailableException. */
+/* Answers req, whose target is LOGS_API_TARGET_PREFIX op. region (the
+ * request's) and account name the ARNs; groups are region's, and those of
+ * home_region (the config's) are the ones Lambda and API Gateway write.
+ * ls NULL: ServiceUnavailableException. */
 void logs_api_handle(logstore_t *ls, struct evhttp_request *req, const char *op, const char *region,
-                     const char *account);
+                     const char *home_region, const char *account);
 
 #endif

@@ -911,3 +911,57 @@ def test_names_used_again_after_a_delete_get_their_new_stream_and_group(env):
     assert [e["message"] for e in got["events"]] == ["b again"]
     groups = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
     assert len(groups) == 1 and groups[0]["storedBytes"] == len("b again")
+
+
+def test_log_groups_are_per_region(env):
+    """As on AWS, a log group lives in one region: the region of the
+    request's credential scope (unsigned: the config's region, us-east-1
+    here, where the functions' and APIs' groups are)."""
+    west = boto3.session.Session().client(
+        "logs", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test",
+        endpoint_url=env.server.endpoint, config=Config(retries={"max_attempts": 1}, read_timeout=30))
+    name = f"/own/regional-{uuid.uuid4().hex[:8]}"
+    west.create_log_group(logGroupName=name)
+    west.create_log_stream(logGroupName=name, logStreamName="s")
+    now = int(time.time() * 1000)
+    west.put_log_events(logGroupName=name, logStreamName="s", logEvents=[{"timestamp": now, "message": "from west"}])
+
+    got = west.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert [g["logGroupName"] for g in got] == [name]
+    assert got[0]["arn"] == f"arn:aws:logs:eu-west-1:000000000000:log-group:{name}:*"
+    streams = west.describe_log_streams(logGroupName=name)["logStreams"]
+    assert [s["arn"] for s in streams] == [f"arn:aws:logs:eu-west-1:000000000000:log-group:{name}:log-stream:s"]
+    # not in us-east-1
+    assert env.logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] == []
+    with pytest.raises(ClientError) as e:
+        env.logs.filter_log_events(logGroupName=name)
+    assert error_of(e)[0] == "ResourceNotFoundException"
+    # the functions' groups are the config region's only
+    assert not [g for g in west.describe_log_groups()["logGroups"] if g["logGroupName"].startswith("/aws/lambda/")]
+    assert [g for g in env.logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]]
+
+    # the same name in us-east-1 is another group
+    env.logs.create_log_group(logGroupName=name)
+    env.logs.create_log_stream(logGroupName=name, logStreamName="s")
+    env.logs.put_log_events(logGroupName=name, logStreamName="s",
+                            logEvents=[{"timestamp": now, "message": "from east"}])
+    assert [e["message"] for e in env.events(name)] == ["from east"]
+    assert [e["message"] for e in west.filter_log_events(logGroupName=name)["events"]] == ["from west"]
+    west.put_retention_policy(logGroupName=name, retentionInDays=1)
+    assert west.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]["retentionInDays"] == 1
+    assert env.logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0].get("retentionInDays") != 1
+
+    # pages of one region's groups
+    second = name + "-b"
+    west.create_log_group(logGroupName=second)
+    page = west.describe_log_groups(logGroupNamePrefix=name, limit=1)
+    assert [g["logGroupName"] for g in page["logGroups"]] == [name]
+    page = west.describe_log_groups(logGroupNamePrefix=name, limit=1, nextToken=page["nextToken"])
+    assert [g["logGroupName"] for g in page["logGroups"]] == [second]
+    assert "nextToken" not in page
+
+    west.delete_log_group(logGroupName=name)
+    west.delete_log_group(logGroupName=second)
+    assert west.describe_log_groups(logGroupNamePrefix=name)["logGroups"] == []
+    assert [e["message"] for e in env.events(name)] == ["from east"]
+    env.logs.delete_log_group(logGroupName=name)
