@@ -72,6 +72,7 @@ struct metric_series {
     int64_t last_ms;       /* 0: nothing recorded by this process */
     int stored;            /* its identity row was handed to observe.db */
     metric_series_t *hash_next;
+    struct metric_fanout *solo; /* metrics_series_fanout's, made on first use */
 };
 
 /* One value seen at several levels (metrics_fanout): the values of one
@@ -879,6 +880,13 @@ metric_fanout_t *metrics_fanout(metrics_t *m, metric_series_t *const *series, si
     m->fanouts = xrealloc(m->fanouts, (m->n_fanouts + 1) * sizeof *m->fanouts);
     m->fanouts[m->n_fanouts++] = f;
     return f;
+}
+
+metric_fanout_t *metrics_series_fanout(metric_series_t *s)
+{
+    if (s && !s->solo)
+        s->solo = metrics_fanout(s->m, &s, 1);
+    return s ? s->solo : NULL;
 }
 
 void metrics_fanout_record(metric_fanout_t *f, double value, int64_t ts_ms)

@@ -115,6 +115,10 @@ typedef struct metric_fanout metric_fanout_t;
 metric_fanout_t *metrics_fanout(metrics_t *m, metric_series_t *const *series, size_t n);
 /* Records value at ts_ms into every series of f. NULL f: no-op. */
 void metrics_fanout_record(metric_fanout_t *f, double value, int64_t ts_ms);
+/* s's own fanout of one series (made once, kept with s): a value recorded
+ * per request is staged by its second like a fanout's, not put into its
+ * minute's block one by one. NULL for NULL. */
+metric_fanout_t *metrics_series_fanout(metric_series_t *s);
 /* The metrics s records into (for checking a cached handle still belongs
  * to the current table). */
 metrics_t *metrics_series_owner(const metric_series_t *s);

@@ -114,6 +114,16 @@ static void queue_metric(sqs_queue_t *q, int which, double v)
         metrics_record(series, v, clock_now_ms());
 }
 
+/* A value counted per request (sends, receives, deletes): staged by its
+ * second in the series' fanout, merged into the minute's block once that
+ * second is over or anything reads. */
+static void queue_count(sqs_queue_t *q, int which, double v)
+{
+    metric_series_t *series = queue_series(q, which);
+    if (series)
+        metrics_fanout_record(metrics_series_fanout(series), v, clock_now_ms());
+}
+
 void sqs_observe_sample(void *ctx, metrics_t *m, int64_t now_ms)
 {
     (void)m;
@@ -262,7 +272,7 @@ static void held_record(const struct sqs_held_hop *h)
     if (h->hop)
         traces_hop_submit(h->hop);
     else
-        metrics_record(h->series, h->value, clock_now_ms());
+        metrics_fanout_record(metrics_series_fanout(h->series), h->value, clock_now_ms());
 }
 
 static void held_discard(const struct sqs_held_hop *h)
@@ -1841,14 +1851,14 @@ static void finish_receive(sqs_call_t *c, sqs_queue_t *q, cJSON *msgs)
     int n = msgs ? cJSON_GetArraySize(msgs) : 0;
     sqs_t *s = c->sqs;
     if (!n) {
-        queue_metric(q, QM_EMPTY, 1.0); /* nothing to commit */
+        queue_count(q, QM_EMPTY, 1.0); /* nothing to commit */
     } else if (s->group && sqs_store_pending(s->store)) {
         /* The deliveries are in the turn's transaction: counted if it lands. */
         metric_series_t *series = queue_series(q, QM_RECEIVED);
         if (series)
             held_push(s, (struct sqs_held_hop){NULL, series, (double)n, sqs_store_lost(s->store)});
     } else {
-        queue_metric(q, QM_RECEIVED, (double)n);
+        queue_count(q, QM_RECEIVED, (double)n);
     }
     c->result = cJSON_CreateObject();
     if (msgs && cJSON_GetArraySize(msgs) > 0)

@@ -414,6 +414,42 @@ def test_sqs_metrics_read_back(endpoint, cw, sqs, unique_name):
     assert sum(p["Sum"] for p in points) == 3.0 and points[0]["Unit"] == "Count"
 
 
+def test_sqs_per_request_metrics_keep_every_value(endpoint, cw, sqs, unique_name):
+    """The per-request SQS metrics (sends, their sizes, receives, empty
+    receives, deletes) are staged by the second before they reach their
+    minute: every value still counts once, with its own size, and the
+    Prometheus page reads them too."""
+    name = unique_name("cwstage")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sizes = [1, 2, 6, 6, 40, 300]
+    for n in sizes:
+        sqs.send_message(QueueUrl=url, MessageBody="x" * n)
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+    assert len(got) == len(sizes)
+    for m in got[:4]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    sqs.send_message(QueueUrl=url, MessageBody="y" * 9)
+    got2 = sqs.receive_message(QueueUrl=url, VisibilityTimeout=30, WaitTimeSeconds=1)["Messages"]
+    assert len(got2) == 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+    dims = [{"Name": "QueueName", "Value": name}]
+    _, size_points = stats(cw, "AWS/SQS", "SentMessageSize", dims, minutes=5)
+    assert sum(p["SampleCount"] for p in size_points) == 7.0
+    assert sum(p["Sum"] for p in size_points) == float(sum(sizes) + 9)
+    assert min(p["Minimum"] for p in size_points) == 1.0
+    assert max(p["Maximum"] for p in size_points) == 300.0
+    _, p100 = stats(cw, "AWS/SQS", "SentMessageSize", dims, minutes=5, ExtendedStatistics=["p100"])
+    assert max(p["ExtendedStatistics"]["p100"] for p in p100) == pytest.approx(300.0, rel=0.02)
+    total = lambda metric: sum(p["Sum"] for p in stats(cw, "AWS/SQS", metric, dims, minutes=5)[1])
+    assert total("NumberOfMessagesSent") == 7.0
+    assert total("NumberOfMessagesReceived") == float(len(sizes) + len(got2))
+    assert total("NumberOfMessagesDeleted") == 4.0
+    assert total("NumberOfEmptyReceives") >= 1.0
+    text = http_call(endpoint, "GET", "/_sluice/metrics").body.decode()
+    assert f'sluice_sqs_messages_sent_total{{queue="{name}"}} 7' in text
+    assert f'sluice_sqs_messages_deleted_total{{queue="{name}"}} 4' in text
+
+
 def test_metrics_answer_per_region(tmp_path):
     """CloudWatch answers per region (the SigV4 credential scope's): two
     queues named alike in us-east-1 and eu-west-1 are two QueueName series,
