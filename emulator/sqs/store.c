@@ -220,7 +220,7 @@ typedef struct {
 } pjournal_t;
 
 #define SETTLE_BOUND 64    /* a queue with this many pending entries is settled at the next commit */
-#define SETTLE_CAP 16384   /* ... and all queues, most pending first, once this many are pending */
+#define SETTLE_CAP 65536   /* ... and all queues, most pending first, once this many are pending */
 #define SETTLE_STEP 1024   /* entries settled at one commit (bounded loop callbacks) */
 #define SETTLE_QUEUES 64   /* ... of at most this many queues (2,048 of 128 took up to 13 ms) */
 #define SETTLE_ROWS 16     /* entries one settling statement inserts (a statement's own cost shared) */

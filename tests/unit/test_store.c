@@ -1313,14 +1313,15 @@ static void test_settle_on_bound_and_by_step(void **state)
     sqs_store_close(st);
 }
 
-/* Past 16,384 pending in all (no queue at the bound), a commit settles
- * the fullest queues, a bounded step. */
+/* Past 65,536 pending in all (no queue at the bound), a commit settles
+ * the fullest queues, a bounded step; below it, a commit settles nothing
+ * (the sweep does, a second's entries of a queue at once). */
 static void test_settle_on_cap(void **state)
 {
     fixture_t *f = *state;
     sqs_store_t *st = sqs_store_open(f->path);
     sqs_store_set_group_commit(st, 1);
-    enum { NQ = 300, PER = 55 };
+    enum { NQ = 1200, PER = 54 }; /* 64,800 pending: just below the cap */
     int64_t ids[NQ];
     char name[32];
     for (int k = 0; k < NQ; k++) {
@@ -1332,12 +1333,19 @@ static void test_settle_on_cap(void **state)
         for (int k = 0; k < NQ; k++)
             add_msg(st, ids[k], "m", 0, FAR);
     assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
     assert_int_equal(sqs_store_unsettled(st, 0), NQ * PER);
+    assert_int_equal(table_rows(f->path, "ready"), 0);
+    assert_int_equal(sqs_store_begin(st), 0);
+    for (int k = 0; k < NQ; k++) /* 66,000: past it */
+        add_msg(st, ids[k], "m", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, 0), NQ * (PER + 1));
     assert_int_equal(sqs_store_flush(st), 0);
     int64_t left = sqs_store_unsettled(st, 0);
-    assert_true(left < NQ * PER);
-    assert_true(left >= NQ * PER - 1024);
-    assert_int_equal(table_rows(f->path, "ready"), NQ * PER - left);
+    assert_true(left < NQ * (PER + 1));
+    assert_true(left >= NQ * (PER + 1) - 1024);
+    assert_int_equal(table_rows(f->path, "ready"), NQ * (PER + 1) - left);
     sqs_store_close(st);
 }
 
