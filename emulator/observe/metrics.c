@@ -60,10 +60,13 @@ typedef struct {
 } block_t;
 
 struct metric_series {
-    /* What recording a value reads and writes, in the first cache line:
-     * over 1,000 queues a send's two values missed on three lines of each
-     * series (this, blocks[slot], the totals). */
+    /* Together at the start, the fields a request's value touches (the
+     * owner check, the fanout it is staged in) and those a merged second
+     * or a sampled gauge writes (the block last written, the totals): over
+     * 1,000 queues each was a cache miss of its own, per series a send
+     * counts in. */
     metrics_t *m;
+    struct metric_fanout *solo; /* metrics_series_fanout's, made on first use */
     block_t *cur;          /* the block block_for last gave (its minute checked), or NULL */
     double total_count, total_sum, last;
     int64_t last_ms;       /* 0: nothing recorded by this process */
@@ -76,7 +79,6 @@ struct metric_series {
     block_t *blocks[MINUTES];
     int stored;            /* its identity row was handed to observe.db */
     metric_series_t *hash_next;
-    struct metric_fanout *solo; /* metrics_series_fanout's, made on first use */
 };
 
 /* One value seen at several levels (metrics_fanout): the values of one
