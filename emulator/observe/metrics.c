@@ -60,7 +60,16 @@ typedef struct {
 } block_t;
 
 struct metric_series {
+    /* Together at the start, the fields a request's value touches (the
+     * owner check, the fanout it is staged in) and those a merged second
+     * or a sampled gauge writes (the block last written, the totals): over
+     * 1,000 queues each was a cache miss of its own, per series a send
+     * counts in. */
     metrics_t *m;
+    struct metric_fanout *solo; /* metrics_series_fanout's, made on first use */
+    block_t *cur;          /* the block block_for last gave (its minute checked), or NULL */
+    double total_count, total_sum, last;
+    int64_t last_ms;       /* 0: nothing recorded by this process */
     uint64_t id;
     char *key;             /* canonical identity (for the hash's collisions) */
     char *ns, *name, *unit, *dims_json;
@@ -68,11 +77,8 @@ struct metric_series {
     metric_dim_t *dims;    /* sorted by name; strings owned */
     size_t n_dims;
     block_t *blocks[MINUTES];
-    double total_count, total_sum, last;
-    int64_t last_ms;       /* 0: nothing recorded by this process */
     int stored;            /* its identity row was handed to observe.db */
     metric_series_t *hash_next;
-    struct metric_fanout *solo; /* metrics_series_fanout's, made on first use */
 };
 
 /* One value seen at several levels (metrics_fanout): the values of one
@@ -648,7 +654,7 @@ static void hand_over(metric_series_t *s, block_t *b)
 /* The block that holds minute, made (or recycled from an older minute,
  * whose pending values go to observe.db first) when needed; NULL when the
  * slot holds a newer minute: minute is older than the hour kept. */
-static block_t *block_for(metric_series_t *s, int64_t minute)
+static block_t *block_for_slot(metric_series_t *s, int64_t minute)
 {
     int64_t slot = minute % MINUTES;
     if (slot < 0)
@@ -669,6 +675,18 @@ static block_t *block_for(metric_series_t *s, int64_t minute)
     hand_over(s, b);
     block_clear(b);
     b->minute = minute;
+    return b;
+}
+
+static block_t *block_for(metric_series_t *s, int64_t minute)
+{
+    /* A block stays in its slot until metrics_free (an older minute's is
+     * recycled in place), so the minute alone says cur is the one. */
+    if (s->cur && s->cur->minute == minute)
+        return s->cur;
+    block_t *b = block_for_slot(s, minute);
+    if (b)
+        s->cur = b;
     return b;
 }
 

@@ -15,6 +15,7 @@ struct sqs_registry {
     int count;
 };
 
+/* The full hash (the bucket is it modulo N_BUCKETS). */
 static unsigned hash3(const char *a, const char *b, const char *c)
 {
     unsigned h = 2166136261u;
@@ -24,7 +25,21 @@ static unsigned hash3(const char *a, const char *b, const char *c)
             h = (h ^ (unsigned char)*p) * 16777619u;
         h = (h ^ '/') * 16777619u;
     }
-    return h % N_BUCKETS;
+    return h;
+}
+
+/* q is region/account/name: compared on q's ARN (one string, next to
+ * the hash in q's first line) with the parts' lengths, so exactly as
+ * three strcmps would, whatever the parts hold. */
+static int queue_is(const sqs_queue_t *q, const char *region, const char *account, const char *name)
+{
+    const char *a = q->arn + 12; /* "arn:aws:sqs:" */
+    if (strncmp(a, region, q->region_len) != 0 || region[q->region_len] != '\0')
+        return 0;
+    a += q->region_len + 1;
+    if (strncmp(a, account, q->account_len) != 0 || account[q->account_len] != '\0')
+        return 0;
+    return strcmp(a + q->account_len + 1, name) == 0;
 }
 
 sqs_registry_t *sqs_registry_new(void) { return calloc(1, sizeof(sqs_registry_t)); }
@@ -46,8 +61,9 @@ void sqs_registry_free(sqs_registry_t *r)
 
 sqs_queue_t *sqs_registry_find(const sqs_registry_t *r, const char *region, const char *account, const char *name)
 {
-    for (sqs_queue_t *q = r->buckets[hash3(region, account, name)]; q; q = q->hash_next)
-        if (strcmp(q->name, name) == 0 && strcmp(q->account, account) == 0 && strcmp(q->region, region) == 0)
+    unsigned h = hash3(region, account, name);
+    for (sqs_queue_t *q = r->buckets[h % N_BUCKETS]; q; q = q->hash_next)
+        if (q->hash == h && queue_is(q, region, account, name))
             return q;
     return NULL;
 }
@@ -72,7 +88,7 @@ sqs_queue_t *sqs_registry_find_arn(const sqs_registry_t *r, const char *arn)
 
 void sqs_registry_add(sqs_registry_t *r, sqs_queue_t *q)
 {
-    unsigned h = hash3(q->region, q->account, q->name);
+    unsigned h = hash3(q->region, q->account, q->name) % N_BUCKETS;
     q->hash_next = r->buckets[h];
     r->buckets[h] = q;
     r->count++;
@@ -80,7 +96,7 @@ void sqs_registry_add(sqs_registry_t *r, sqs_queue_t *q)
 
 void sqs_registry_remove(sqs_registry_t *r, sqs_queue_t *q)
 {
-    sqs_queue_t **pp = &r->buckets[hash3(q->region, q->account, q->name)];
+    sqs_queue_t **pp = &r->buckets[hash3(q->region, q->account, q->name) % N_BUCKETS];
     for (; *pp; pp = &(*pp)->hash_next) {
         if (*pp == q) {
             *pp = q->hash_next;
@@ -128,6 +144,9 @@ sqs_queue_t *sqs_queue_new(const char *region, const char *account, const char *
     size_t n = strlen(region) + strlen(account) + strlen(name) + 16;
     q->arn = malloc(n);
     snprintf(q->arn, n, "arn:aws:sqs:%s:%s:%s", region, account, name);
+    q->hash = hash3(region, account, name);
+    q->region_len = (unsigned)strlen(region);
+    q->account_len = (unsigned)strlen(account);
     q->fifo = fifo;
     q->attrs = cJSON_CreateObject();
     q->tags = cJSON_CreateObject();

@@ -220,7 +220,7 @@ typedef struct {
 } pjournal_t;
 
 #define SETTLE_BOUND 64    /* a queue with this many pending entries is settled at the next commit */
-#define SETTLE_CAP 16384   /* ... and all queues, most pending first, once this many are pending */
+#define SETTLE_CAP 65536   /* ... and all queues, most pending first, once this many are pending */
 #define SETTLE_STEP 1024   /* entries settled at one commit (bounded loop callbacks) */
 #define SETTLE_QUEUES 64   /* ... of at most this many queues (2,048 of 128 took up to 13 ms) */
 #define SETTLE_ROWS 16     /* entries one settling statement inserts (a statement's own cost shared) */
@@ -242,7 +242,10 @@ struct sqs_store {
     int64_t single_changes; /* sqlite3_total_changes64 when that call began */
     int64_t lost;   /* group transactions lost so far (rolled back by SQLite or a failed commit) */
     sqlite3_stmt *stmt[S__COUNT];
-    sqlite3_stmt *settle_many[2]; /* S_R_INSERT, S_X_INSERT for SETTLE_ROWS entries at once */
+    /* S_R_INSERT, S_X_INSERT for n = 2..SETTLE_ROWS entries at once: a
+     * queue's entries go in as whole statements of SETTLE_ROWS and one of
+     * the rest (one a row, the rest cost up to 15 statements a table). */
+    sqlite3_stmt *settle_many[2][SETTLE_ROWS + 1];
     uint32_t insert_nulls; /* S_M_INSERT's parameters bound to NULL now (bit i: parameter i) */
     uint32_t insert_ints;  /* ... bound to the integer in insert_int[i] now */
     int64_t insert_int[20];
@@ -597,27 +600,19 @@ static int pend_reload(sqs_store_t *st)
  * they leave the list only once both are in. 0 or -1. */
 static int settle_entries(sqs_store_t *st, pqueue_t *p, int k)
 {
-    int whole = k - k % SETTLE_ROWS;
     for (int t = 0; t < 2; t++) { /* ready, then expiry */
         const char *what = t ? "settle_expiry" : "settle_ready";
-        sqlite3_stmt *m = st->settle_many[t];
-        sqlite3_reset(m);
-        sqlite3_bind_int64(m, 1, p->queue_id);
-        for (int b = 0; b < whole; b += SETTLE_ROWS) {
-            for (int j = 0; j < SETTLE_ROWS; j++) {
+        for (int b = 0; b < k; b += SETTLE_ROWS) {
+            int n = k - b < SETTLE_ROWS ? k - b : SETTLE_ROWS;
+            sqlite3_stmt *m = n == 1 ? st->stmt[t ? S_X_INSERT : S_R_INSERT] : st->settle_many[t][n];
+            sqlite3_reset(m);
+            sqlite3_bind_int64(m, 1, p->queue_id);
+            for (int j = 0; j < n; j++) {
                 const pentry_t *e = &p->e[b + j];
                 sqlite3_bind_int64(m, 2 + 2 * j, t ? e->expires_ms : e->visible_ms);
                 sqlite3_bind_int64(m, 3 + 2 * j, e->seq);
             }
             if (run(st, m, what))
-                return -1;
-        }
-        sqlite3_stmt *one = stmt(st, t ? S_X_INSERT : S_R_INSERT);
-        sqlite3_bind_int64(one, 1, p->queue_id);
-        for (int i = whole; i < k; i++) {
-            sqlite3_bind_int64(one, 2, t ? p->e[i].expires_ms : p->e[i].visible_ms);
-            sqlite3_bind_int64(one, 3, p->e[i].seq);
-            if (run(st, one, what))
                 return -1;
         }
     }
@@ -1165,13 +1160,16 @@ sqs_store_t *sqs_store_open(const char *path)
         }
     }
     for (int t = 0; t < 2; t++) {
-        char q[160 + SETTLE_ROWS * 24];
-        int len = snprintf(q, sizeof q, "INSERT OR IGNORE INTO %s VALUES", t ? "expiry" : "ready");
-        for (int j = 0; j < SETTLE_ROWS; j++)
-            len += snprintf(q + len, sizeof q - (size_t)len, "%s(?1,?%d,?%d)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
-        if (sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->settle_many[t], NULL) != SQLITE_OK) {
-            log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", q, sqlite3_errmsg(st->db));
-            goto fail;
+        for (int n = 2; n <= SETTLE_ROWS; n++) {
+            char q[160 + SETTLE_ROWS * 24];
+            int len = snprintf(q, sizeof q, "INSERT OR IGNORE INTO %s VALUES", t ? "expiry" : "ready");
+            for (int j = 0; j < n; j++)
+                len += snprintf(q + len, sizeof q - (size_t)len, "%s(?1,?%d,?%d)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
+            if (sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->settle_many[t][n], NULL) !=
+                SQLITE_OK) {
+                log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", q, sqlite3_errmsg(st->db));
+                goto fail;
+            }
         }
     }
     if (pend_reload(st))
@@ -1219,8 +1217,10 @@ void sqs_store_close(sqs_store_t *st)
     }
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
-    sqlite3_finalize(st->settle_many[0]);
-    sqlite3_finalize(st->settle_many[1]);
+    for (int n = 0; n <= SETTLE_ROWS; n++) {
+        sqlite3_finalize(st->settle_many[0][n]);
+        sqlite3_finalize(st->settle_many[1][n]);
+    }
     if (st->db)
         sqlite3_close(st->db);
     if (st->dir_fd >= 0)

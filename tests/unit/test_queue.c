@@ -476,6 +476,42 @@ static void test_registry_find(void **state)
     sqs_registry_free(NULL); /* a no-op */
 }
 
+/* A lookup compares a queue's full hash, then its ARN by the parts'
+ * lengths: names whose whole 32-bit hashes collide (found by search for
+ * FNV-1a over "region/account/name/") are still told apart, as are parts
+ * that are prefixes of one another. */
+static void test_registry_find_colliding_hashes(void **state)
+{
+    (void)state;
+    sqs_registry_t *r = sqs_registry_new();
+    sqs_queue_t *c1 = add(r, REGION, ACCOUNT, "c539599");
+    sqs_queue_t *c2 = add(r, REGION, ACCOUNT, "c722382");
+    assert_int_equal(c1->hash, c2->hash); /* the collision the test is about */
+    assert_ptr_equal(sqs_registry_find(r, REGION, ACCOUNT, "c539599"), c1);
+    assert_ptr_equal(sqs_registry_find(r, REGION, ACCOUNT, "c722382"), c2);
+    assert_null(sqs_registry_find(r, REGION, ACCOUNT, "c53959"));
+    assert_null(sqs_registry_find(r, REGION, ACCOUNT, "c5395990"));
+    /* A region that the other's extends, same hash. */
+    sqs_queue_t *r1 = add(r, REGION, ACCOUNT, "r46278");
+    sqs_queue_t *r10 = add(r, "us-east-10", ACCOUNT, "r443196");
+    assert_int_equal(r1->hash, r10->hash);
+    assert_ptr_equal(sqs_registry_find(r, REGION, ACCOUNT, "r46278"), r1);
+    assert_ptr_equal(sqs_registry_find(r, "us-east-10", ACCOUNT, "r443196"), r10);
+    assert_null(sqs_registry_find(r, REGION, ACCOUNT, "r443196"));
+    assert_null(sqs_registry_find(r, "us-east-10", ACCOUNT, "r46278"));
+    assert_null(sqs_registry_find(r, "us-east-", ACCOUNT, "r46278"));
+    /* An account that the other's extends, same hash. */
+    sqs_queue_t *s12 = add(r, REGION, ACCOUNT, "s1131098");
+    sqs_queue_t *s13 = add(r, REGION, "0000000000001", "s1214286");
+    assert_int_equal(s12->hash, s13->hash);
+    assert_ptr_equal(sqs_registry_find(r, REGION, ACCOUNT, "s1131098"), s12);
+    assert_ptr_equal(sqs_registry_find(r, REGION, "0000000000001", "s1214286"), s13);
+    assert_null(sqs_registry_find(r, REGION, ACCOUNT, "s1214286"));
+    assert_null(sqs_registry_find(r, REGION, "0000000000001", "s1131098"));
+    assert_null(sqs_registry_find(r, REGION, "00000000000", "s1131098"));
+    sqs_registry_free(r);
+}
+
 static void test_registry_remove(void **state)
 {
     (void)state;
@@ -628,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_redrive_valid),
         cmocka_unit_test(test_redrive_invalid),
         cmocka_unit_test(test_registry_find),
+        cmocka_unit_test(test_registry_find_colliding_hashes),
         cmocka_unit_test(test_registry_remove),
         cmocka_unit_test(test_registry_list),
         cmocka_unit_test(test_registry_many),

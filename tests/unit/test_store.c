@@ -1313,14 +1313,15 @@ static void test_settle_on_bound_and_by_step(void **state)
     sqs_store_close(st);
 }
 
-/* Past 16,384 pending in all (no queue at the bound), a commit settles
- * the fullest queues, a bounded step. */
+/* Past 65,536 pending in all (no queue at the bound), a commit settles
+ * the fullest queues, a bounded step; below it, a commit settles nothing
+ * (the sweep does, a second's entries of a queue at once). */
 static void test_settle_on_cap(void **state)
 {
     fixture_t *f = *state;
     sqs_store_t *st = sqs_store_open(f->path);
     sqs_store_set_group_commit(st, 1);
-    enum { NQ = 300, PER = 55 };
+    enum { NQ = 1200, PER = 54 }; /* 64,800 pending: just below the cap */
     int64_t ids[NQ];
     char name[32];
     for (int k = 0; k < NQ; k++) {
@@ -1332,12 +1333,74 @@ static void test_settle_on_cap(void **state)
         for (int k = 0; k < NQ; k++)
             add_msg(st, ids[k], "m", 0, FAR);
     assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
     assert_int_equal(sqs_store_unsettled(st, 0), NQ * PER);
+    assert_int_equal(table_rows(f->path, "ready"), 0);
+    assert_int_equal(sqs_store_begin(st), 0);
+    for (int k = 0; k < NQ; k++) /* 66,000: past it */
+        add_msg(st, ids[k], "m", 0, FAR);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, 0), NQ * (PER + 1));
     assert_int_equal(sqs_store_flush(st), 0);
     int64_t left = sqs_store_unsettled(st, 0);
-    assert_true(left < NQ * PER);
-    assert_true(left >= NQ * PER - 1024);
-    assert_int_equal(table_rows(f->path, "ready"), NQ * PER - left);
+    assert_true(left < NQ * (PER + 1));
+    assert_true(left >= NQ * (PER + 1) - 1024);
+    assert_int_equal(table_rows(f->path, "ready"), NQ * (PER + 1) - left);
+    sqs_store_close(st);
+}
+
+/* Rows of messages without their entry in ready (t 0) or expiry (t 1),
+ * plus entries without their row, or with other times: 0 when both match. */
+static int64_t entries_mismatch(const char *path, int t)
+{
+    char sql[512];
+    const char *tab = t ? "expiry" : "ready", *col = t ? "expires_ms" : "visible_ms";
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM (SELECT queue_id, %s, seq FROM messages EXCEPT SELECT * FROM %s))"
+             " + (SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT queue_id, %s, seq FROM messages))",
+             col, tab, tab, col);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A queue's entries go in as statements of 16 and one of the rest: every
+ * count from 1 to 35 (each remainder, alone and after whole statements)
+ * writes exactly its rows' entries, with their own times. */
+static void test_settle_every_remainder(void **state)
+{
+    fixture_t *f = *state;
+    sqs_store_t *st = sqs_store_open(f->path);
+    sqs_store_set_group_commit(st, 1);
+    enum { NQ = 35 };
+    int64_t ids[NQ];
+    char name[32];
+    for (int k = 0; k < NQ; k++) {
+        snprintf(name, sizeof name, "q%d", k);
+        ids[k] = add_queue(st, name);
+    }
+    assert_int_equal(sqs_store_begin(st), 0);
+    int total = 0;
+    for (int k = 0; k < NQ; k++)
+        for (int i = 0; i <= k; i++, total++) /* queue k: k + 1 entries, each its own times */
+            add_msg(st, ids[k], "m", 1000 + total, FAR + 7 * total);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, 0), total);
+    assert_int_equal(sqs_store_begin(st), 0);
+    assert_int_equal(sqs_store_settle(st, 1024, INT64_MAX), 0);
+    assert_int_equal(sqs_store_commit(st), 0);
+    assert_int_equal(sqs_store_flush(st), 0);
+    assert_int_equal(sqs_store_unsettled(st, 0), 0);
+    assert_int_equal(table_rows(f->path, "ready"), total);
+    assert_int_equal(table_rows(f->path, "expiry"), total);
+    assert_int_equal(entries_mismatch(f->path, 0), 0);
+    assert_int_equal(entries_mismatch(f->path, 1), 0);
     sqs_store_close(st);
 }
 
@@ -1592,6 +1655,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_oldest_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_bound_follows_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_on_bound_and_by_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settle_every_remainder, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_on_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_step_bounded_by_queues, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settle_before_access, setup, teardown),
