@@ -244,11 +244,8 @@ const char *log_event_str(const log_event_t *ev, char **buf, size_t *cap)
 
 void log_block_add_event(log_block_t *b, const log_event_t *ev)
 {
-    if (ev->tmpl)
-        log_block_add_packed(b, ev->id, ev->ts, ev->ingest, ev->request_id, ev->request_id_len, ev->tmpl,
-                             ev->message, ev->plen, ev->len);
-    else
-        log_block_add(b, ev->id, ev->ts, ev->ingest, ev->request_id, ev->request_id_len, ev->message, ev->len);
+    log_block_add_packed(b, ev->id, ev->ts, ev->ingest, ev->request_id, ev->request_id_len, ev->tmpl, ev->message,
+                         ev->tmpl ? ev->plen : ev->len, ev->len);
 }
 
 void log_block_free(log_block_t *b)

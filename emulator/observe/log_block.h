@@ -86,7 +86,8 @@ static inline char *log_piece_close(char *at, char *end, size_t *text)
  * template puts in is not in it. */
 size_t log_tmpl_fixed_len(int tmpl);
 /* Adds one event stored as template tmpl's pieces (full_len: their
- * formatted length, log_tmpl_len's). */
+ * formatted length, log_tmpl_len's); LOG_TMPL_NONE: a plain message of
+ * plen == full_len bytes, as log_block_add. */
 void log_block_add_packed(log_block_t *b, int64_t id, int64_t ts, int64_t ingest, const char *request_id,
                           size_t request_id_len, int tmpl, const char *pieces, size_t plen, size_t full_len);
 

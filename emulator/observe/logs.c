@@ -249,7 +249,7 @@ typedef struct line_rec {
     size_t len; /* the message's text (a templated one's formatted length) */
     size_t request_id_len;
     int tmpl;    /* LOG_TMPL_NONE, or message holds that template's pieces */
-    size_t plen; /* their bytes */
+    size_t plen; /* the bytes at message (len for LOG_TMPL_NONE) */
     int64_t gid, sid; /* writer: the stream's ids */
     struct stream_ids *ids; /* writer: its entry, until the batch's end */
     int kept;
@@ -362,12 +362,8 @@ static int insert_lines(observe_conn_t *c, logstore_t *ls)
                ls->blk.len < BLOCK_MAX_BYTES;
              i++) {
             line_rec_t *r = ls->sorted[i];
-            if (r->tmpl)
-                log_block_add_packed(&ls->blk, r->id, r->ts, r->ingest, r->request_id, r->request_id_len, r->tmpl,
-                                     r->message, r->plen, r->len);
-            else
-                log_block_add(&ls->blk, r->id, r->ts, r->ingest, r->request_id, r->request_id_len, r->message,
-                              r->len);
+            log_block_add_packed(&ls->blk, r->id, r->ts, r->ingest, r->request_id, r->request_id_len, r->tmpl,
+                                 r->message, r->plen, r->len);
             /* An invocation's lines come together: a request id once per
              * run of them (a repeat is a no-op INSERT OR IGNORE). */
             if (r->request_id && (!n_reqs || strcmp(ls->reqs[n_reqs - 1], r->request_id) != 0)) {
@@ -642,7 +638,7 @@ static void append_rec(logstore_t *ls, const char *group, const char *stream, in
     r->message = p;
     r->len = text_len;
     r->tmpl = tmpl;
-    r->plen = tmpl ? len : 0;
+    r->plen = len;
     r->ls = ls;
     r->kept = 0;
     int64_t now = clock_now_ms();

@@ -88,7 +88,7 @@ sqs_queue_t *sqs_registry_find_arn(const sqs_registry_t *r, const char *arn)
 
 void sqs_registry_add(sqs_registry_t *r, sqs_queue_t *q)
 {
-    unsigned h = hash3(q->region, q->account, q->name) % N_BUCKETS;
+    unsigned h = q->hash % N_BUCKETS;
     q->hash_next = r->buckets[h];
     r->buckets[h] = q;
     r->count++;
@@ -96,7 +96,7 @@ void sqs_registry_add(sqs_registry_t *r, sqs_queue_t *q)
 
 void sqs_registry_remove(sqs_registry_t *r, sqs_queue_t *q)
 {
-    sqs_queue_t **pp = &r->buckets[hash3(q->region, q->account, q->name) % N_BUCKETS];
+    sqs_queue_t **pp = &r->buckets[q->hash % N_BUCKETS];
     for (; *pp; pp = &(*pp)->hash_next) {
         if (*pp == q) {
             *pp = q->hash_next;

@@ -244,7 +244,8 @@ struct sqs_store {
     sqlite3_stmt *stmt[S__COUNT];
     /* S_R_INSERT, S_X_INSERT for n = 2..SETTLE_ROWS entries at once: a
      * queue's entries go in as whole statements of SETTLE_ROWS and one of
-     * the rest (one a row, the rest cost up to 15 statements a table). */
+     * the rest (one a row, the rest cost up to 15 statements a table).
+     * Prepared on first use (settle_stmt). */
     sqlite3_stmt *settle_many[2][SETTLE_ROWS + 1];
     uint32_t insert_nulls; /* S_M_INSERT's parameters bound to NULL now (bit i: parameter i) */
     uint32_t insert_ints;  /* ... bound to the integer in insert_int[i] now */
@@ -598,13 +599,34 @@ static int pend_reload(sqs_store_t *st)
 
 /* Writes the first k pending entries of queue p into ready and expiry;
  * they leave the list only once both are in. 0 or -1. */
+/* The statement inserting n entries into ready (t 0) or expiry (t 1),
+ * prepared the first time it is wanted; NULL when it cannot be. */
+static sqlite3_stmt *settle_stmt(sqs_store_t *st, int t, int n)
+{
+    if (n == 1)
+        return stmt(st, t ? S_X_INSERT : S_R_INSERT);
+    if (!st->settle_many[t][n]) {
+        char q[160 + SETTLE_ROWS * 24];
+        int len = snprintf(q, sizeof q, "INSERT OR IGNORE INTO %s VALUES", t ? "expiry" : "ready");
+        for (int j = 0; j < n; j++)
+            len += snprintf(q + len, sizeof q - (size_t)len, "%s(?1,?%d,?%d)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
+        if (sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->settle_many[t][n], NULL) != SQLITE_OK) {
+            log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", q, sqlite3_errmsg(st->db));
+            return NULL;
+        }
+    }
+    return st->settle_many[t][n];
+}
+
 static int settle_entries(sqs_store_t *st, pqueue_t *p, int k)
 {
     for (int t = 0; t < 2; t++) { /* ready, then expiry */
         const char *what = t ? "settle_expiry" : "settle_ready";
         for (int b = 0; b < k; b += SETTLE_ROWS) {
             int n = k - b < SETTLE_ROWS ? k - b : SETTLE_ROWS;
-            sqlite3_stmt *m = n == 1 ? st->stmt[t ? S_X_INSERT : S_R_INSERT] : st->settle_many[t][n];
+            sqlite3_stmt *m = settle_stmt(st, t, n);
+            if (!m)
+                return -1;
             sqlite3_reset(m);
             sqlite3_bind_int64(m, 1, p->queue_id);
             for (int j = 0; j < n; j++) {
@@ -1157,19 +1179,6 @@ sqs_store_t *sqs_store_open(const char *path)
         if (sqlite3_prepare_v3(st->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
             log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", sql[i], sqlite3_errmsg(st->db));
             goto fail;
-        }
-    }
-    for (int t = 0; t < 2; t++) {
-        for (int n = 2; n <= SETTLE_ROWS; n++) {
-            char q[160 + SETTLE_ROWS * 24];
-            int len = snprintf(q, sizeof q, "INSERT OR IGNORE INTO %s VALUES", t ? "expiry" : "ready");
-            for (int j = 0; j < n; j++)
-                len += snprintf(q + len, sizeof q - (size_t)len, "%s(?1,?%d,?%d)", j ? "," : "", 2 + 2 * j, 3 + 2 * j);
-            if (sqlite3_prepare_v3(st->db, q, -1, SQLITE_PREPARE_PERSISTENT, &st->settle_many[t][n], NULL) !=
-                SQLITE_OK) {
-                log_error("msg=\"cannot prepare\" sql=\"%s\" error=\"%s\"", q, sqlite3_errmsg(st->db));
-                goto fail;
-            }
         }
     }
     if (pend_reload(st))
